@@ -1,0 +1,48 @@
+# facenet.h - build, weights, tests, demo, benchmarks.
+#   make            build/fnet and the examples
+#   make weights    the four blobs in weights/ (see weights/README.md)
+#   make test       compile checks (C99 gcc/clang, C++) + every test, also under ASan+UBSan
+#   make demo       the pipeline on the shared sample photos
+#   make bench      speed against the peers measured in the same run
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -pedantic -Werror
+INC      = -I. -I/usr/include/stb
+LDLIBS   = -lm -lpthread
+SHARED  ?= ../shared
+FNET_WEIGHTS ?= weights
+export FNET_WEIGHTS
+
+EXAMPLES = $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
+
+.PHONY: all weights test check-header demo bench clean deps
+all: $(EXAMPLES)
+
+build/%: examples/%.c facenet.h $(wildcard examples/*.h)
+	@mkdir -p build
+	$(CC) -std=c99 $(WARN) $(CFLAGS) $(INC) $< -o $@ $(LDLIBS)
+
+weights:
+	sh weights/build.sh
+
+# The header alone, warning-free as C99 (gcc, clang), as C++ (g++, clang++), and scalar-only.
+check-header:
+	@for c in "gcc -std=c99 -x c" "clang -std=c99 -x c" "g++ -std=c++11 -x c++" "clang++ -std=c++11 -x c++"; do \
+	  set -- $$c; command -v $$1 >/dev/null || { echo "check-header: $$1 not installed, skipped"; continue; }; \
+	  for d in "" "-DFNET_NO_SIMD"; do \
+	    printf '#define FNET_IMPLEMENTATION\n#include "facenet.h"\n' | $$c $(WARN) $$d -fsyntax-only -I. - || exit 1; \
+	  done; echo "check-header: $$c ok"; done
+
+test: check-header all
+	sh tests/run.sh
+
+demo: all weights
+	sh examples/demo.sh
+
+bench: all weights
+	sh tools/bench.sh
+
+clean:
+	rm -rf build
+
+-include tools/*.mk

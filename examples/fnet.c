@@ -1,0 +1,442 @@
+/* fnet - the facenet.h command-line tool.
+
+   fnet info MODEL.fnet...                     blob summary (JSON)
+   fnet detect [--upsample N] [--threshold T] IMG...
+   fnet landmarks [--upsample N] IMG...
+   fnet draw IMG OUT.png                       boxes and landmarks drawn on the photo
+   fnet align [--size S] IMG OUT.png           the first face's aligned crop
+   fnet embed [--net nn4|resnet] IMG...        detect, landmarks, align, embed
+   fnet embed --aligned [--net nn4|resnet] CROP.png...
+
+   Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing.
+   JSON goes to stdout, one object per line; messages to stderr.
+   Exit codes: 0 ok, 1 failure (bad file, bad image, no model), 2 usage error.
+
+   Images are read with stb_image (Debian libstb-dev); the library itself reads no files
+   but its weight blobs. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define FNET_IMPLEMENTATION
+#include "facenet.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#include <stb/stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_USAGE 2
+#define MAX_FACES 256
+
+static const char *g_weights = NULL;
+static int g_timing = 0;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int usage(const char *msg) {
+    if (msg) fprintf(stderr, "fnet: %s\n", msg);
+    fprintf(stderr,
+            "usage: fnet COMMAND [options] ARGS\n"
+            "  info MODEL.fnet...                     describe weight blobs\n"
+            "  detect [--upsample N] [--threshold T] IMG...\n"
+            "  landmarks [--upsample N] IMG...\n"
+            "  draw [--upsample N] IMG OUT.png\n"
+            "  align [--size S] IMG OUT.png\n"
+            "  embed [--net nn4|resnet] [--aligned] IMG...\n"
+            "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
+    return EXIT_USAGE;
+}
+
+/* ---- JSON output ---- */
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* ---- models ---- */
+static const char *weights_dir(void) {
+    const char *e = getenv("FNET_WEIGHTS");
+    if (g_weights) return g_weights;
+    if (e && *e) return e;
+    return "weights";
+}
+
+static fnet_model *load_model(const char *name) {
+    char path[4096];
+    fnet_model *m = NULL;
+    fnet_result r;
+    snprintf(path, sizeof path, "%s/%s", weights_dir(), name);
+    r = fnet_model_load_file(path, &m);
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
+        if (r == FNET_ERR_IO) fprintf(stderr, "fnet: build the blobs with `make weights` or pass --weights DIR\n");
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- images ---- */
+typedef struct loaded_image {
+    unsigned char *pixels;
+    fnet_image view;
+} loaded_image;
+
+static int load_image(const char *path, loaded_image *out) {
+    int w, h, n;
+    memset(out, 0, sizeof *out);
+    if (!stbi_info(path, &w, &h, &n)) {
+        fprintf(stderr, "fnet: %s: cannot read image: %s\n", path, stbi_failure_reason());
+        return 0;
+    }
+    if (w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE) {
+        fprintf(stderr, "fnet: %s: %dx%d is larger than %d pixels a side; downscale it\n", path, w, h,
+                FNET_MAX_IMAGE_SIDE);
+        return 0;
+    }
+    out->pixels = stbi_load(path, &w, &h, &n, 3);
+    if (!out->pixels) {
+        fprintf(stderr, "fnet: %s: cannot decode image: %s\n", path, stbi_failure_reason());
+        return 0;
+    }
+    out->view = fnet_image_view(out->pixels, w, h, 3, w * 3);
+    return 1;
+}
+
+static int write_png(const char *path, const unsigned char *rgb, int w, int h) {
+    /* write to a temporary name, then rename: a failure leaves nothing half-written */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!stbi_write_png(tmp, w, h, 3, rgb, w * 3)) {
+        remove(tmp);
+        fprintf(stderr, "fnet: cannot write %s\n", path);
+        return 0;
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        fprintf(stderr, "fnet: cannot write %s\n", path);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- fnet info ---- */
+static int cmd_info(int argc, char **argv) {
+    int i, failed = 0;
+    if (argc < 1) return usage("info needs a blob path");
+    for (i = 0; i < argc; i++) {
+        fnet_model *m = NULL;
+        fnet_result r = fnet_model_load_file(argv[i], &m);
+        int k, n;
+        if (r != FNET_OK) {
+            fprintf(stderr, "fnet: %s: %s\n", argv[i], fnet_result_string(r));
+            failed = 1;
+            continue;
+        }
+        printf("{\"file\":");
+        json_string(stdout, argv[i]);
+        printf(",\"kind\":\"%s\",\"incomplete\":%s,\"isa\":\"%s\",\"ops\":%d,\"meta\":{",
+               fnet_model_kind_name(fnet_model_get_kind(m)), fnet_model_incomplete(m) ? "true" : "false",
+               fnet_isa_name(fnet_model_get_isa(m)), fnet_model_op_count(m));
+        n = fnet_model_meta_count(m);
+        for (k = 0; k < n; k++) {
+            const char *key = "", *val = "";
+            fnet_model_meta_at(m, k, &key, &val);
+            if (k) putchar(',');
+            json_string(stdout, key);
+            putchar(':');
+            json_string(stdout, val);
+        }
+        printf("},\"tensors\":[");
+        n = fnet_model_tensor_count(m);
+        {
+            double params = 0, bytes = 0;
+            for (k = 0; k < n; k++) {
+                fnet_tensor_info t;
+                int d;
+                double cnt = 1;
+                fnet_model_tensor_at(m, k, &t);
+                if (k) putchar(',');
+                printf("{\"name\":");
+                json_string(stdout, t.name);
+                printf(",\"dtype\":\"%s\",\"shape\":[", t.dtype);
+                for (d = 0; d < t.ndim; d++) {
+                    printf(d ? ",%d" : "%d", t.shape[d]);
+                    cnt *= t.shape[d];
+                }
+                printf("]}");
+                params += cnt;
+                bytes += (double)t.bytes;
+            }
+            printf("],\"parameters\":%.0f,\"tensor_bytes\":%.0f}\n", params, bytes);
+            if (fnet_model_incomplete(m))
+                fprintf(stderr,
+                        "fnet: %s is INCOMPLETE: tensors %s were filled, not trained; its embeddings do "
+                        "not recognise people (see weights/README.md)\n",
+                        argv[i], fnet_model_meta(m, "filled_tensors") ? fnet_model_meta(m, "filled_tensors") : "?");
+        }
+        fnet_model_free(m);
+    }
+    return failed;
+}
+
+/* ---- shared per-image pipeline ---- */
+typedef struct pipeline {
+    fnet_model *det, *lm, *net;
+    fnet_detect_opts dopts;
+    int want_landmarks, want_embed;
+    const char *net_name;
+} pipeline;
+
+static void print_box(const fnet_box *b) {
+    printf("{\"left\":%d,\"top\":%d,\"right\":%d,\"bottom\":%d,\"score\":%.6f,\"filter\":%d", b->left, b->top,
+           b->right, b->bottom, b->score, b->filter);
+}
+
+static int run_image(pipeline *p, const char *path) {
+    loaded_image im;
+    fnet_box boxes[MAX_FACES];
+    int n = 0, i, k, shown;
+    double t0, t_det = 0, t_lm = 0, t_al = 0, t_emb = 0;
+    fnet_result r;
+    if (!load_image(path, &im)) return 1;
+    t0 = now_ms();
+    r = fnet_detect(p->det, im.view, &p->dopts, NULL, 0, boxes, MAX_FACES, &n);
+    t_det = now_ms() - t0;
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: detect: %s\n", path, fnet_result_string(r));
+        stbi_image_free(im.pixels);
+        return 1;
+    }
+    shown = n < MAX_FACES ? n : MAX_FACES;
+    printf("{\"image\":");
+    json_string(stdout, path);
+    printf(",\"width\":%d,\"height\":%d,\"faces\":[", im.view.width, im.view.height);
+    for (i = 0; i < shown; i++) {
+        fnet_point pts[68];
+        if (i) putchar(',');
+        print_box(&boxes[i]);
+        if (p->want_landmarks || p->want_embed) {
+            t0 = now_ms();
+            r = fnet_landmarks(p->lm, im.view, boxes[i], pts);
+            t_lm += now_ms() - t0;
+            if (r != FNET_OK) {
+                fprintf(stderr, "fnet: %s: landmarks: %s\n", path, fnet_result_string(r));
+            } else if (p->want_landmarks) {
+                printf(",\"landmarks\":[");
+                for (k = 0; k < 68; k++) printf(k ? ",[%.2f,%.2f]" : "[%.2f,%.2f]", pts[k].x, pts[k].y);
+                putchar(']');
+            }
+            if (r == FNET_OK && p->want_embed) {
+                int size = fnet_embed_input_size(p->net);
+                unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
+                float emb[128];
+                fnet_align_kind kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+                t0 = now_ms();
+                r = crop ? fnet_align(im.view, pts, 68, kind, size, crop) : FNET_ERR_OUT_OF_MEMORY;
+                t_al += now_ms() - t0;
+                t0 = now_ms();
+                if (r == FNET_OK) r = fnet_embed(p->net, crop, NULL, 0, emb);
+                t_emb += now_ms() - t0;
+                free(crop);
+                if (r != FNET_OK) {
+                    fprintf(stderr, "fnet: %s: embed: %s\n", path, fnet_result_string(r));
+                } else {
+                    printf(",\"embedding\":[");
+                    for (k = 0; k < fnet_embed_dim(p->net); k++) printf(k ? ",%.7g" : "%.7g", emb[k]);
+                    putchar(']');
+                }
+            }
+        }
+        putchar('}');
+    }
+    putchar(']');
+    if (g_timing) {
+        printf(",\"timing\":{\"detect\":%.3f", t_det);
+        if (p->want_landmarks || p->want_embed) printf(",\"landmarks\":%.3f", t_lm);
+        if (p->want_embed) printf(",\"align\":%.3f,\"embed\":%.3f", t_al, t_emb);
+        putchar('}');
+    }
+    printf("}\n");
+    fflush(stdout);
+    stbi_image_free(im.pixels);
+    return 0;
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < -1000000 || v > 1000000) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static const char *net_blob_name(const char *net) {
+    return strcmp(net, "nn4") == 0 ? "nn4.small2.v1.fnet" : "resnet34.fnet";
+}
+
+static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
+    pipeline p;
+    int i, failed = 0, aligned = 0, first = -1;
+    memset(&p, 0, sizeof p);
+    p.net_name = "resnet";
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
+            if (!parse_int(argv[++i], &p.dopts.upsample) || p.dopts.upsample < 0 || p.dopts.upsample > 4)
+                return usage("--upsample takes 0 to 4");
+        } else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) {
+            p.dopts.threshold = (float)atof(argv[++i]);
+        } else if (embed && strcmp(argv[i], "--net") == 0 && i + 1 < argc) {
+            p.net_name = argv[++i];
+            if (strcmp(p.net_name, "nn4") && strcmp(p.net_name, "resnet")) return usage("--net takes nn4 or resnet");
+        } else if (embed && strcmp(argv[i], "--aligned") == 0) {
+            aligned = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return usage("unknown option");
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (first < 0) return usage("no images given");
+    if (embed) {
+        p.net = load_model(net_blob_name(p.net_name));
+        if (!p.net) return 1;
+    }
+    if (embed && aligned) {
+        int size = fnet_embed_input_size(p.net);
+        for (i = first; i < argc; i++) {
+            int w, h, n, k;
+            float emb[128];
+            fnet_result r;
+            unsigned char *px = stbi_load(argv[i], &w, &h, &n, 3);
+            if (!px) {
+                fprintf(stderr, "fnet: %s: cannot decode image: %s\n", argv[i], stbi_failure_reason());
+                failed = 1;
+                continue;
+            }
+            if (w != size || h != size) {
+                fprintf(stderr, "fnet: %s: an aligned crop must be %dx%d, not %dx%d\n", argv[i], size, size, w, h);
+                stbi_image_free(px);
+                failed = 1;
+                continue;
+            }
+            r = fnet_embed(p.net, px, NULL, 0, emb);
+            stbi_image_free(px);
+            if (r != FNET_OK) {
+                fprintf(stderr, "fnet: %s: %s\n", argv[i], fnet_result_string(r));
+                failed = 1;
+                continue;
+            }
+            printf("{\"image\":");
+            json_string(stdout, argv[i]);
+            printf(",\"embedding\":[");
+            for (k = 0; k < fnet_embed_dim(p.net); k++) printf(k ? ",%.7g" : "%.7g", emb[k]);
+            printf("]}\n");
+        }
+        fnet_model_free(p.net);
+        return failed;
+    }
+    p.det = load_model("hog_frontal.fnet");
+    if (p.det && (landmarks || embed)) p.lm = load_model("landmarks68.fnet");
+    if (!p.det || ((landmarks || embed) && !p.lm)) {
+        fnet_model_free(p.det);
+        fnet_model_free(p.lm);
+        fnet_model_free(p.net);
+        return 1;
+    }
+    p.want_landmarks = landmarks;
+    p.want_embed = embed;
+    for (i = first; i < argc; i++) failed |= run_image(&p, argv[i]);
+    fnet_model_free(p.det);
+    fnet_model_free(p.lm);
+    fnet_model_free(p.net);
+    return failed;
+}
+
+/* fnet align [--size S] [--upsample N] IMG OUT.png: the first (highest-scoring) face. */
+static int cmd_align(int argc, char **argv) {
+    int i, size = 96, n = 0, ok = 0;
+    fnet_detect_opts dopts;
+    fnet_model *det, *lm;
+    loaded_image im;
+    fnet_box box;
+    fnet_point pts[68];
+    unsigned char *crop;
+    fnet_result r;
+    memset(&dopts, 0, sizeof dopts);
+    for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+            if (!parse_int(argv[++i], &size) || size < 8 || size > 1024) return usage("--size takes 8 to 1024");
+        } else if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
+            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > 4)
+                return usage("--upsample takes 0 to 4");
+        } else {
+            return usage("unknown option");
+        }
+    }
+    if (argc - i != 2) return usage("align needs IMG OUT.png");
+    if (!load_image(argv[i], &im)) return 1;
+    det = load_model("hog_frontal.fnet");
+    lm = det ? load_model("landmarks68.fnet") : NULL;
+    crop = (unsigned char *)malloc((size_t)size * size * 3);
+    if (det && lm && crop) {
+        r = fnet_detect(det, im.view, &dopts, NULL, 0, &box, 1, &n);
+        if (r != FNET_OK) fprintf(stderr, "fnet: %s: detect: %s\n", argv[i], fnet_result_string(r));
+        else if (n == 0) fprintf(stderr, "fnet: %s: no face found (try --upsample 1)\n", argv[i]);
+        else if ((r = fnet_landmarks(lm, im.view, box, pts)) != FNET_OK)
+            fprintf(stderr, "fnet: %s: landmarks: %s\n", argv[i], fnet_result_string(r));
+        else if ((r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE,
+                                 size, crop)) != FNET_OK)
+            fprintf(stderr, "fnet: %s: align: %s\n", argv[i], fnet_result_string(r));
+        else
+            ok = write_png(argv[i + 1], crop, size, size);
+    }
+    free(crop);
+    fnet_model_free(det);
+    fnet_model_free(lm);
+    stbi_image_free(im.pixels);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    int i, j;
+    const char *cmd;
+    /* strip common options wherever they are */
+    for (i = 1, j = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--weights") == 0) {
+            if (i + 1 >= argc) return usage("--weights needs a folder");
+            g_weights = argv[++i];
+        } else if (strcmp(argv[i], "--timing") == 0) {
+            g_timing = 1;
+        } else {
+            argv[j++] = argv[i];
+        }
+    }
+    argc = j;
+    if (argc < 2) return usage(NULL);
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(NULL);
+        return 0;
+    }
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "detect") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 0);
+    if (strcmp(cmd, "landmarks") == 0) return cmd_pipeline(argc - 2, argv + 2, 1, 0);
+    if (strcmp(cmd, "embed") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 1);
+    if (strcmp(cmd, "align") == 0) return cmd_align(argc - 2, argv + 2);
+    return usage("unknown command");
+}

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Runs every test of facenet.h and prints one closing line "N passed, M failed, K skipped".
+#   tests/test_*.c   built twice: optimised (gcc -O2) and with ASan+UBSan (clang or gcc -O1),
+#                    each run from the repository root; each prints its own counts.
+#   tests/test_*.py  run with python3; a test whose first lines say "needs: numpy" runs with
+#                    /usr/bin/python3 (Debian's, with python3-numpy) and is skipped without it.
+# Usage: sh tests/run.sh [NAME-FILTER]
+set -u
+cd "$(dirname "$0")/.." || exit 2
+filter=${1:-}
+B=build/tests
+mkdir -p "$B"
+P=0; F=0; S=0
+CFLAGS_COMMON="-std=c99 -Wall -Wextra -pedantic -Werror -I. -Itests -I/usr/include/stb"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+tally() { # parse "N passed, M failed, K skipped" from the last line of $1
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+    if [ -z "$line" ]; then F=$((F + 1)); echo "  (no result line: counted as 1 failure)"; return; fi
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p'); s=${s:-0}
+    P=$((P + p)); F=$((F + f)); S=$((S + s))
+}
+
+run() { # name, logfile, command...
+    name=$1; log=$2; shift 2
+    printf '%-44s ' "$name"
+    "$@" > "$log" 2>&1
+    rc=$?
+    tail -n 1 "$log"
+    tally "$log"
+    if [ $rc -ne 0 ]; then
+        if ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed' "$log"; then F=$((F + 1)); fi
+        echo "  exit code $rc; log: $log"; grep -E 'FAIL|ERROR|error|Sanitizer' "$log" | head -n 20
+    fi
+}
+
+SANCC=gcc; command -v clang >/dev/null 2>&1 && SANCC=clang
+for src in tests/test_*.c; do
+    [ -e "$src" ] || continue
+    n=$(basename "$src" .c)
+    case "$n" in *"$filter"*) ;; *) continue ;; esac
+    if gcc $CFLAGS_COMMON -O2 "$src" -o "$B/$n" -lm -lpthread 2> "$B/$n.build.log"; then
+        run "$n" "$B/$n.log" "$B/$n"
+    else
+        printf '%-44s build failed\n' "$n"; cat "$B/$n.build.log" | head -n 30; F=$((F + 1))
+    fi
+    if $SANCC $CFLAGS_COMMON -O1 -g $SAN "$src" -o "$B/$n.san" -lm -lpthread 2> "$B/$n.san.build.log"; then
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run "$n (asan+ubsan)" "$B/$n.san.log" "$B/$n.san"
+    else
+        printf '%-44s build failed\n' "$n (asan+ubsan)"; head -n 30 "$B/$n.san.build.log"; F=$((F + 1))
+    fi
+done
+
+for src in tests/test_*.py; do
+    [ -e "$src" ] || continue
+    n=$(basename "$src" .py)
+    case "$n" in *"$filter"*) ;; *) continue ;; esac
+    py=python3
+    if head -n 5 "$src" | grep -q 'needs: numpy'; then
+        py=/usr/bin/python3
+        if ! $py -c 'import numpy' 2>/dev/null; then
+            printf '%-44s skipped (no numpy in /usr/bin/python3: apt-get install python3-numpy)\n' "$n"
+            S=$((S + 1)); continue
+        fi
+    fi
+    run "$n" "$B/$n.log" $py "$src"
+done
+
+echo "$P passed, $F failed, $S skipped"
+[ "$F" -eq 0 ]
