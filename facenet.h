@@ -362,15 +362,18 @@ static FNET__MAYBE_UNUSED float fnet__f16_to_f32(unsigned h) {
 }
 
 /* CRC-32 (ISO-HDLC, as zlib's crc32) of the blob's tables. Bitwise: the tables are small. */
-static unsigned long fnet__crc32(const unsigned char *p, size_t n) {
-    unsigned long c = 0xFFFFFFFFUL;
+static unsigned long fnet__crc32_update(unsigned long crc, const unsigned char *p, size_t n) {
+    unsigned long c = crc ^ 0xFFFFFFFFUL;
     size_t i;
     int k;
     for (i = 0; i < n; i++) {
         c ^= p[i];
         for (k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320UL & (0UL - (c & 1UL)));
     }
-    return c ^ 0xFFFFFFFFUL;
+    return (c ^ 0xFFFFFFFFUL) & 0xFFFFFFFFUL;
+}
+static FNET__MAYBE_UNUSED unsigned long fnet__crc32(const unsigned char *p, size_t n) {
+    return fnet__crc32_update(0, p, n);
 }
 
 /* Overflow-checked size arithmetic: returns 0 on overflow (callers treat 0 as failure). */
@@ -431,7 +434,8 @@ static FNET__MAYBE_UNUSED fnet_result fnet__check_image(fnet_image *img) {
      56     8     u64 offset of the tensor table
      64     8     u64 offset of the op table
      72     8     u64 offset of the tensor data (multiple of 64)
-     80     4     u32 CRC-32 (zlib's) of the bytes from the metadata to the end of the op table
+     80     4     u32 CRC-32 (zlib's) of header bytes 0..79 followed by the bytes from the
+                  metadata to the end of the op table (tensor data is not checksummed)
      84     12    zero
 
    Metadata: entries of u32 key length, u32 value length, key bytes, NUL, value bytes, NUL,
@@ -610,7 +614,9 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
         return FNET_ERR_CORRUPT;
     end = op_off + (unsigned long long)n_ops * FNET__OP_ENTRY;
     if (end > data_off || data_off > fsize || (data_off & 63u)) return FNET_ERR_CORRUPT;
-    if (fnet__crc32(b + meta_off, (size_t)(end - meta_off)) != fnet__rd_u32(b + 80))
+    if (m->flags & ~1u) return FNET_ERR_CORRUPT; /* unknown flag bits */
+    if (fnet__crc32_update(fnet__crc32_update(0, b, 80), b + meta_off, (size_t)(end - meta_off)) !=
+        fnet__rd_u32(b + 80))
         return FNET_ERR_CORRUPT;
     m->kind = (fnet_model_kind)kind;
     m->size = (size_t)fsize;

@@ -14,9 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TEST_UNUSED __attribute__((unused))
+#else
+#define TEST_UNUSED
+#endif
+
 static int test_passed, test_failed, test_skipped;
 
-static void test_check(int ok, const char *file, int line, const char *fmt, ...) {
+static TEST_UNUSED void test_check(int ok, const char *file, int line, const char *fmt, ...) {
     if (ok) {
         test_passed++;
         return;
@@ -33,7 +39,7 @@ static void test_check(int ok, const char *file, int line, const char *fmt, ...)
 }
 #define CHECK(cond, ...) test_check((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
 
-static void test_skip(const char *fmt, ...) {
+static TEST_UNUSED void test_skip(const char *fmt, ...) {
     va_list ap;
     test_skipped++;
     fprintf(stderr, "skip: ");
@@ -44,12 +50,12 @@ static void test_skip(const char *fmt, ...) {
 }
 #define SKIP(...) test_skip(__VA_ARGS__)
 
-static int test_finish(void) {
+static TEST_UNUSED int test_finish(void) {
     printf("%d passed, %d failed, %d skipped\n", test_passed, test_failed, test_skipped);
     return test_failed ? 1 : 0;
 }
 
-static int test_file_exists(const char *p) {
+static TEST_UNUSED int test_file_exists(const char *p) {
     FILE *f = fopen(p, "rb");
     if (!f) return 0;
     fclose(f);
@@ -57,21 +63,21 @@ static int test_file_exists(const char *p) {
 }
 
 /* Returns a static buffer: copy it before calling again. */
-static const char *shared_path(const char *rel) {
+static TEST_UNUSED const char *shared_path(const char *rel) {
     static char buf[4096];
     const char *root = getenv("FNET_SHARED");
     snprintf(buf, sizeof buf, "%s/%s", root && *root ? root : "../shared", rel);
     return test_file_exists(buf) ? buf : NULL;
 }
 
-static const char *weights_path(const char *name) {
+static TEST_UNUSED const char *weights_path(const char *name) {
     static char buf[4096];
     const char *root = getenv("FNET_WEIGHTS");
     snprintf(buf, sizeof buf, "%s/%s", root && *root ? root : "weights", name);
     return test_file_exists(buf) ? buf : NULL;
 }
 
-static unsigned char *test_read_file(const char *path, size_t *size) {
+static TEST_UNUSED unsigned char *test_read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     unsigned char *buf;
     long n;

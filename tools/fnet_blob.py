@@ -178,11 +178,11 @@ class Blob:
             ops += struct.pack("<32sII4i4i12i4f", o["name"].encode(),
                                o["type"], o["flags"], *(ins + ts + ip + fp))
         tables = bytes(meta) + bytes(table) + bytes(ops)
-        crc = zlib.crc32(tables) & 0xFFFFFFFF
-        header = struct.pack("<8sIIIIQIIIIQQQQII", MAGIC, VERSION, BYTE_ORDER_MARK, self.kind,
+        head80 = struct.pack("<8sIIIIQIIIIQQQQ", MAGIC, VERSION, BYTE_ORDER_MARK, self.kind,
                              HEADER_SIZE, file_size, len(self.metas), len(self.tensors),
-                             len(self.ops), self.flags, meta_off, tensor_off, op_off, data_off,
-                             crc, 0)
+                             len(self.ops), self.flags, meta_off, tensor_off, op_off, data_off)
+        crc = zlib.crc32(tables, zlib.crc32(head80)) & 0xFFFFFFFF
+        header = head80 + struct.pack("<II", crc, 0)
         header += b"\0" * (HEADER_SIZE - len(header))
         out = bytearray(file_size)
         out[0:HEADER_SIZE] = header
@@ -226,11 +226,9 @@ def read(data):
         raise ValueError("bad byte-order mark")
     if fsize > len(data):
         raise ValueError("truncated: header says %d bytes, have %d" % (fsize, len(data)))
-    tables = data[HEADER_SIZE:data_off] if data_off >= HEADER_SIZE else b""
     end_tables = op_off + OP_ENTRY_SIZE * n_ops
-    if zlib.crc32(data[HEADER_SIZE:end_tables]) & 0xFFFFFFFF != crc:
+    if zlib.crc32(data[HEADER_SIZE:end_tables], zlib.crc32(data[:80])) & 0xFFFFFFFF != crc:
         raise ValueError("table checksum mismatch")
-    del tables
     meta = {}
     p = meta_off
     for _ in range(n_meta):
