@@ -100,6 +100,10 @@ def main(argv):
     except (ValueError, KeyError, OSError) as e:
         sys.stderr.write("convert_weights.py: cannot convert %s (%s): %s\n" % (src, fmt, e))
         return 1
+    except Exception as e:  # damaged input that a parser did not anticipate: still no traceback
+        sys.stderr.write("convert_weights.py: cannot convert %s (%s): damaged or wrong input (%s: %s)\n"
+                         % (src, fmt, type(e).__name__, e))
+        return 1
     s = blob.summary()
     metas = dict(blob.metas)
     print("%s: %s blob, %d tensors, %d ops, %d parameters, %d bytes, %.1f s%s"
