@@ -412,8 +412,16 @@ static int cmd_align(int argc, char **argv) {
     return ok ? 0 : 1;
 }
 
+/* Further commands live in their own files, one per pipeline stage, so that each stays short:
+   cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, verify, cluster,
+   train-classifier, classify). Each defines `static int cli_NAME_dispatch(const char *cmd,
+   int argc, char **argv)` that returns -1 when `cmd` is not one of its commands. */
+#include "cli_draw.h"
+#include "cli_lfw.h"
+#include "cli_match.h"
+
 int main(int argc, char **argv) {
-    int i, j;
+    int i, j, rc;
     const char *cmd;
     /* strip common options wherever they are */
     for (i = 1, j = 1; i < argc; i++) {
@@ -438,5 +446,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "landmarks") == 0) return cmd_pipeline(argc - 2, argv + 2, 1, 0);
     if (strcmp(cmd, "embed") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 1);
     if (strcmp(cmd, "align") == 0) return cmd_align(argc - 2, argv + 2);
+    if ((rc = cli_draw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_lfw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     return usage("unknown command");
 }

@@ -36,11 +36,11 @@ def usage(msg=None):
 
 def build(fmt, src, opts):
     if fmt == "dlib-detector":
-        import dlib_formats
-        return dlib_formats.detector_blob(src)
+        import dlib_detector
+        return dlib_detector.detector_blob(src)
     if fmt == "dlib-shape":
-        import dlib_formats
-        return dlib_formats.shape_blob(src, compact=opts.get("compact"))
+        import dlib_shape
+        return dlib_shape.shape_blob(src, compact=opts.get("compact"))
     if fmt in ("keras-csv", "keras-h5"):
         import keras_openface
         seed = opts.get("fill_missing")
