@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test of facenet.h and prints one closing line "N passed, M failed, K skipped".
 #   tests/test_*.c   built twice: optimised (gcc -O2) and with ASan+UBSan (clang or gcc -O1),
-#                    each run from the repository root; each prints its own counts.
+#                    each run from the repository root; each prints its own counts. The
+#                    sanitized run has FNET_TEST_SANITIZED=1 set, so a slow test may use a subset.
 #   tests/test_*.py  run with python3; a test whose first lines say "needs: numpy" runs with
 #                    /usr/bin/python3 (Debian's, with python3-numpy) and is skipped without it.
 # Usage: sh tests/run.sh [NAME-FILTER]
@@ -47,7 +48,7 @@ for src in tests/test_*.c; do
         printf '%-44s build failed\n' "$n"; cat "$B/$n.build.log" | head -n 30; F=$((F + 1))
     fi
     if $SANCC $CFLAGS_COMMON -O1 -g $SAN "$src" -o "$B/$n.san" -lm -lpthread 2> "$B/$n.san.build.log"; then
-        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run "$n (asan+ubsan)" "$B/$n.san.log" "$B/$n.san"
+        FNET_TEST_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run "$n (asan+ubsan)" "$B/$n.san.log" "$B/$n.san"
     else
         printf '%-44s build failed\n' "$n (asan+ubsan)"; head -n 30 "$B/$n.san.build.log"; F=$((F + 1))
     fi
