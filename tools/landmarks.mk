@@ -1,0 +1,20 @@
+# Landmarks (issue 5) and alignment: reference programs built against dlib, golden files, bench.
+# Only needed to regenerate the committed goldens; they need libdlib-dev (and libdlib-data).
+#   make golden-shape-dump   tests/golden/dlib_shape_dump.txt  (parser golden values)
+#   make golden-landmarks    tests/golden/dlib_landmarks_up1.jsonl, dlib_landmarks_lfpw.jsonl
+# References are built with -O2 -ffp-contract=off and no -march=native: FMA contraction
+# changes dlib's float results (and so its rounded points).
+DLIB_CXX   ?= g++
+DLIB_FLAGS  = -std=c++14 -O2 -ffp-contract=off -I/usr/include/stb
+DLIB_LIBS   = -ldlib -llapack -lblas -lpthread
+DLIB_DAT   ?= /usr/share/dlib/shape_predictor_68_face_landmarks.dat
+
+.PHONY: golden-shape-dump golden-landmarks
+
+build/dlib_dump_shape: tools/dlib_dump_shape.cpp
+	@mkdir -p build
+	$(DLIB_CXX) $(DLIB_FLAGS) $< -o $@ $(DLIB_LIBS)
+
+golden-shape-dump: build/dlib_dump_shape
+	build/dlib_dump_shape $(DLIB_DAT) > tests/golden/dlib_shape_dump.txt.tmp
+	mv tests/golden/dlib_shape_dump.txt.tmp tests/golden/dlib_shape_dump.txt
