@@ -977,23 +977,757 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
     return FNET_ERR_UNSUPPORTED;
 }
 
-/* ==== 4. Embedding network engine ======================================================== */
+/* ==== 4. Embedding network engine ========================================================
 
-static fnet_result fnet__network_prepare(fnet_model *m) { (void)m; return FNET_OK; }
-static void fnet__network_release(fnet_model *m) { (void)m; }
+   A network is a small op graph stored in the blob (the table below, also in OPS.md), run
+   on float32 activations. How it works, for a student:
 
-FNET_API int fnet_embed_input_size(const fnet_model *net) { (void)net; return 0; }
-FNET_API int fnet_embed_dim(const fnet_model *net) { (void)net; return 0; }
-FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) { (void)net; return 0; }
+   TENSORS. Every activation is one image-like tensor of shape (H, W, C), batch 1, stored
+   HWC ("channels last"): element (y, x, c) lives at [(y * W + x) * C + c]. The C values of
+   one pixel are contiguous, which is what makes convolution a matrix product (below).
+
+   GRAPH. Ops are stored in topological order (an op reads only earlier ops), op 0 is
+   INPUT and the last op is the output (the embedding). At load, fnet__network_prepare()
+   checks every op (type, inputs, tensor dtypes and shapes, parameters), recomputes each
+   output shape and compares it with the converter's iparam[9..11], and plans memory.
+
+   MEMORY PLAN. Each op's output gets a slot in one workspace. An output is live from the
+   op that writes it to the last op that reads it; slots of dead outputs are reused
+   (first fit, in op order), so the workspace is a few times the largest activation, not
+   the sum of all of them. No allocation happens per inference.
+
+   CONVOLUTION AS GEMM WITHOUT IM2COL. A convolution with weights W (KH, KW, Cin, Cout)
+   computes, for each output pixel m = (oy, ox) and output channel n,
+       out[m][n] = bias[n] + sum_{ky,kx} sum_{ci} in[oy*SH - pad_top + ky][ox*SW - pad_left + kx][ci]
+                                                  * W[ky][kx][ci][n]
+   Read W as a matrix B with K = KH*KW*Cin rows and Cout columns: out = A B, where row m of
+   A is the receptive field of pixel m. Classic im2col copies A out; here A is never built:
+   in HWC, the Cin values for one (ky, kx) are already contiguous in the input, so row m of
+   A is KH*KW pointers to Cin-long runs (a pointer to a zero row where the window hangs over
+   the padding). A 1x1 convolution is a plain GEMM (A is the input itself), and DENSE is a
+   1x1 convolution over a 1x1x(H*W*C) input (flatten in HWC order).
+   B is packed once at load into panels of 16 output channels (K rows x 16, zero-padded),
+   and a micro-kernel computes an MR x 16 tile of the output with MR*16 accumulators kept
+   in registers across the whole K loop (AVX2+FMA: 6 x 16 = 12 ymm registers; SSE2: 3 x 16;
+   NEON: 6 x 16; scalar: 4 x 16). Bias and ReLU are applied when the tile is stored.
+   Every SIMD micro-kernel has the scalar twin fnet__tile_scalar(), which defines the result
+   (they differ only by float rounding of the sums; tests/test_kernels.c compares them).
+
+   The other ops are memory-bound and simple (scalar loops over contiguous channels).
+
+   | type | op             | inputs | tensors                      | iparam / fparam
+   | 0    | INPUT          | 0      | -                            | ip[0..2] H, W, 3; fp [divisor, mean r, g, b]
+   | 1    | CONV           | 1      | W (KH,KW,Cin,Cout), b (Cout) | ip[0..7] KH,KW,SH,SW,pad t,l,b,r
+   | 2,3,4| MAX/AVG/L2POOL | 1      | -                            | as CONV; pads are zeros and count
+   | 5    | LRN            | 1      | -                            | ip[0] radius; fp alpha, beta, bias
+   | 6    | CONCAT         | 1..4   | -                            | along channels, in input order
+   | 7    | DENSE          | 1      | W (In,Out), b (Out)          | ip[0] In, ip[1] Out
+   | 8    | L2NORM         | 1      | -                            | fp[0] eps: x / sqrt(max(sum x^2, eps))
+   | 9    | ADD            | 2      | -                            | in0 + in1 (in1's missing channels are 0)
+   | 10   | GLOBAL_AVGPOOL | 1      | -                            | mean over H, W -> 1x1xC
+   | 11   | PAD            | 1      | -                            | ip[0..3] pad t,l,b,r (zeros)
+   | 12   | RELU           | 1      | -                            | -
+   Every op: ip[9..11] = the output H, W, C; flags bit 0 = ReLU on the output (CONV, DENSE,
+   ADD only). References: Szegedy et al. 2015 (Inception), Schroff et al. 2015 (FaceNet),
+   Amos et al. 2016 (OpenFace nn4.small2), He et al. 2016 (ResNet); Goto & van de Geijn 2008
+   (packed-panel GEMM and register-blocked micro-kernels). */
+
+enum {
+    FNET__OP_INPUT = 0, FNET__OP_CONV, FNET__OP_MAXPOOL, FNET__OP_AVGPOOL, FNET__OP_L2POOL,
+    FNET__OP_LRN, FNET__OP_CONCAT, FNET__OP_DENSE, FNET__OP_L2NORM, FNET__OP_ADD,
+    FNET__OP_GAP, FNET__OP_PAD, FNET__OP_RELU, FNET__OP_COUNT
+};
+
+#define FNET__NR 16                        /* output channels per packed weight panel */
+#define FNET__MR_MAX 8                     /* largest micro-kernel tile height */
+#define FNET__NET_MAX_SIDE 65536           /* largest H or W of any activation */
+#define FNET__NET_MAX_KERNEL 1024          /* largest kernel side, stride or pad */
+#define FNET__NET_MAX_ELEMS ((size_t)1 << 28) /* largest activation (floats) */
+#define FNET__NET_MAX_WORK ((size_t)1 << 31)  /* largest workspace (bytes) */
+
+typedef struct fnet__node {
+    int h, w, c;      /* output shape (HWC) */
+    size_t elems;     /* h * w * c */
+    size_t off;       /* byte offset of the output in the workspace */
+    int last_use;     /* index of the last op reading this output */
+    const float *bp;  /* CONV/DENSE: packed weights, ceil(Cout/16) panels of K x 16 floats */
+    const float *bias;/* CONV/DENSE: bias padded with zeros to ceil(Cout/16) * 16 */
+} fnet__node;
+
+typedef struct fnet__net {
+    fnet__node *node;
+    void *packed_raw; /* one block: packed weights + biases + a zero row */
+    const float *zeros;
+    size_t act_bytes, scratch_off, work_bytes;
+    int out_dim;
+    int input_size;   /* H of INPUT when square, else 0 */
+} fnet__net;
+
+/* Micro-kernel: C[r][0..nc) = relu?(bias + sum_s sum_k a[s*ma + r][k] * b[s*kc + k][0..16))
+   for r < mr, where ma >= mr is the tile height the caller laid the pointers out for (rows
+   mr..ma-1 repeat the last row), b is one packed panel (nseg*kc rows of 16 floats), c's rows
+   are ldc floats apart. */
+typedef void (*fnet__tile_fn)(const float *const *a, int ma, int nseg, int kc, const float *b,
+                              const float *bias, float *c, int ldc, int mr, int nc, int relu);
+
+/* Stores an MR x 16 accumulator tile (row-major in acc) with bias and ReLU. */
+static void fnet__tile_store(const float *acc, const float *bias, float *c, int ldc, int mr,
+                             int nc, int relu) {
+    int r, j;
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nc; j++) {
+            float v = acc[r * FNET__NR + j] + bias[j];
+            c[(size_t)r * ldc + j] = (relu && v < 0.0f) ? 0.0f : v;
+        }
+}
+
+/* The scalar twin: what every micro-kernel computes. */
+static void fnet__tile_scalar(const float *const *a, int ma, int nseg, int kc, const float *b,
+                              const float *bias, float *c, int ldc, int mr, int nc, int relu) {
+    float acc[FNET__MR_MAX * FNET__NR];
+    int s, k, r, j;
+    memset(acc, 0, sizeof(acc));
+    for (s = 0; s < nseg; s++) {
+        for (r = 0; r < mr; r++) {
+            const float *ar = a[s * ma + r];
+            const float *bk = b;
+            float *acr = acc + r * FNET__NR;
+            for (k = 0; k < kc; k++, bk += FNET__NR) {
+                float x = ar[k];
+                for (j = 0; j < FNET__NR; j++) acr[j] += x * bk[j];
+            }
+        }
+        b += (size_t)kc * FNET__NR;
+    }
+    fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
+}
+
+#if defined(FNET__X86)
+/* SSE2: 3 x 16 tile = 12 xmm accumulators. */
+static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, const float *b,
+                            const float *bias, float *c, int ldc, int mr, int nc, int relu) {
+    __m128 c00 = _mm_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m128 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m128 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    int s, k;
+    for (s = 0; s < nseg; s++) {
+        const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
+        for (k = 0; k < kc; k++, b += 16) {
+            __m128 b0 = _mm_load_ps(b), b1 = _mm_load_ps(b + 4), b2 = _mm_load_ps(b + 8),
+                   b3 = _mm_load_ps(b + 12);
+            __m128 x = _mm_set1_ps(a0[k]);
+            c00 = _mm_add_ps(c00, _mm_mul_ps(x, b0)); c01 = _mm_add_ps(c01, _mm_mul_ps(x, b1));
+            c02 = _mm_add_ps(c02, _mm_mul_ps(x, b2)); c03 = _mm_add_ps(c03, _mm_mul_ps(x, b3));
+            x = _mm_set1_ps(a1[k]);
+            c10 = _mm_add_ps(c10, _mm_mul_ps(x, b0)); c11 = _mm_add_ps(c11, _mm_mul_ps(x, b1));
+            c12 = _mm_add_ps(c12, _mm_mul_ps(x, b2)); c13 = _mm_add_ps(c13, _mm_mul_ps(x, b3));
+            x = _mm_set1_ps(a2[k]);
+            c20 = _mm_add_ps(c20, _mm_mul_ps(x, b0)); c21 = _mm_add_ps(c21, _mm_mul_ps(x, b1));
+            c22 = _mm_add_ps(c22, _mm_mul_ps(x, b2)); c23 = _mm_add_ps(c23, _mm_mul_ps(x, b3));
+        }
+    }
+    if (mr == 3 && nc == 16) {
+        __m128 b0 = _mm_loadu_ps(bias), b1 = _mm_loadu_ps(bias + 4), b2 = _mm_loadu_ps(bias + 8),
+               b3 = _mm_loadu_ps(bias + 12), z = _mm_setzero_ps();
+        c00 = _mm_add_ps(c00, b0); c01 = _mm_add_ps(c01, b1); c02 = _mm_add_ps(c02, b2); c03 = _mm_add_ps(c03, b3);
+        c10 = _mm_add_ps(c10, b0); c11 = _mm_add_ps(c11, b1); c12 = _mm_add_ps(c12, b2); c13 = _mm_add_ps(c13, b3);
+        c20 = _mm_add_ps(c20, b0); c21 = _mm_add_ps(c21, b1); c22 = _mm_add_ps(c22, b2); c23 = _mm_add_ps(c23, b3);
+        if (relu) {
+            c00 = _mm_max_ps(c00, z); c01 = _mm_max_ps(c01, z); c02 = _mm_max_ps(c02, z); c03 = _mm_max_ps(c03, z);
+            c10 = _mm_max_ps(c10, z); c11 = _mm_max_ps(c11, z); c12 = _mm_max_ps(c12, z); c13 = _mm_max_ps(c13, z);
+            c20 = _mm_max_ps(c20, z); c21 = _mm_max_ps(c21, z); c22 = _mm_max_ps(c22, z); c23 = _mm_max_ps(c23, z);
+        }
+        _mm_storeu_ps(c, c00); _mm_storeu_ps(c + 4, c01); _mm_storeu_ps(c + 8, c02); _mm_storeu_ps(c + 12, c03);
+        c += ldc;
+        _mm_storeu_ps(c, c10); _mm_storeu_ps(c + 4, c11); _mm_storeu_ps(c + 8, c12); _mm_storeu_ps(c + 12, c13);
+        c += ldc;
+        _mm_storeu_ps(c, c20); _mm_storeu_ps(c + 4, c21); _mm_storeu_ps(c + 8, c22); _mm_storeu_ps(c + 12, c23);
+    } else {
+        float acc[3 * 16];
+        _mm_storeu_ps(acc, c00); _mm_storeu_ps(acc + 4, c01); _mm_storeu_ps(acc + 8, c02); _mm_storeu_ps(acc + 12, c03);
+        _mm_storeu_ps(acc + 16, c10); _mm_storeu_ps(acc + 20, c11); _mm_storeu_ps(acc + 24, c12); _mm_storeu_ps(acc + 28, c13);
+        _mm_storeu_ps(acc + 32, c20); _mm_storeu_ps(acc + 36, c21); _mm_storeu_ps(acc + 40, c22); _mm_storeu_ps(acc + 44, c23);
+        fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
+    }
+}
+
+/* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast. */
+FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
+                                          const float *b, const float *bias, float *c, int ldc,
+                                          int mr, int nc, int relu) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int s, k;
+    for (s = 0; s < nseg; s++) {
+        const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
+        const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
+        for (k = 0; k < kc; k++, b += 16) {
+            __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+            x = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+            x = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+            x = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+            x = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+            x = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+            x = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        }
+    }
+    if (mr == 6 && nc == 16) {
+        __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8), z = _mm256_setzero_ps();
+        c00 = _mm256_add_ps(c00, b0); c01 = _mm256_add_ps(c01, b1); c10 = _mm256_add_ps(c10, b0); c11 = _mm256_add_ps(c11, b1);
+        c20 = _mm256_add_ps(c20, b0); c21 = _mm256_add_ps(c21, b1); c30 = _mm256_add_ps(c30, b0); c31 = _mm256_add_ps(c31, b1);
+        c40 = _mm256_add_ps(c40, b0); c41 = _mm256_add_ps(c41, b1); c50 = _mm256_add_ps(c50, b0); c51 = _mm256_add_ps(c51, b1);
+        if (relu) {
+            c00 = _mm256_max_ps(c00, z); c01 = _mm256_max_ps(c01, z); c10 = _mm256_max_ps(c10, z); c11 = _mm256_max_ps(c11, z);
+            c20 = _mm256_max_ps(c20, z); c21 = _mm256_max_ps(c21, z); c30 = _mm256_max_ps(c30, z); c31 = _mm256_max_ps(c31, z);
+            c40 = _mm256_max_ps(c40, z); c41 = _mm256_max_ps(c41, z); c50 = _mm256_max_ps(c50, z); c51 = _mm256_max_ps(c51, z);
+        }
+        _mm256_storeu_ps(c, c00); _mm256_storeu_ps(c + 8, c01); c += ldc;
+        _mm256_storeu_ps(c, c10); _mm256_storeu_ps(c + 8, c11); c += ldc;
+        _mm256_storeu_ps(c, c20); _mm256_storeu_ps(c + 8, c21); c += ldc;
+        _mm256_storeu_ps(c, c30); _mm256_storeu_ps(c + 8, c31); c += ldc;
+        _mm256_storeu_ps(c, c40); _mm256_storeu_ps(c + 8, c41); c += ldc;
+        _mm256_storeu_ps(c, c50); _mm256_storeu_ps(c + 8, c51);
+    } else {
+        float acc[6 * 16];
+        _mm256_storeu_ps(acc, c00); _mm256_storeu_ps(acc + 8, c01);
+        _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
+        _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
+        _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
+        _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
+        _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
+        fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
+    }
+}
+#endif
+
+#if defined(FNET__NEON)
+/* NEON: 6 x 16 tile = 24 q-register accumulators, 4 for the panel row. */
+static void fnet__tile_neon(const float *const *a, int ma, int nseg, int kc, const float *b,
+                            const float *bias, float *c, int ldc, int mr, int nc, int relu) {
+    float32x4_t acc[6][4];
+    float tmp[6 * 16];
+    int s, k, r, j;
+    for (r = 0; r < 6; r++)
+        for (j = 0; j < 4; j++) acc[r][j] = vdupq_n_f32(0.0f);
+    for (s = 0; s < nseg; s++) {
+        const float *ar[6];
+        for (r = 0; r < 6; r++) ar[r] = a[s * ma + r];
+        for (k = 0; k < kc; k++, b += 16) {
+            float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8),
+                        b3 = vld1q_f32(b + 12);
+            for (r = 0; r < 6; r++) {
+                float32x4_t x = vdupq_n_f32(ar[r][k]);
+                acc[r][0] = vmlaq_f32(acc[r][0], x, b0);
+                acc[r][1] = vmlaq_f32(acc[r][1], x, b1);
+                acc[r][2] = vmlaq_f32(acc[r][2], x, b2);
+                acc[r][3] = vmlaq_f32(acc[r][3], x, b3);
+            }
+        }
+    }
+    for (r = 0; r < 6; r++)
+        for (j = 0; j < 4; j++) vst1q_f32(tmp + r * 16 + j * 4, acc[r][j]);
+    fnet__tile_store(tmp, bias, c, ldc, mr, nc, relu);
+}
+#endif
+
+/* The micro-kernel and its tile height for a kernel set. */
+static fnet__tile_fn fnet__tile_for(fnet_isa isa, int *mr) {
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) { *mr = 6; return fnet__tile_avx2; }
+    if (isa == FNET_ISA_SSE2) { *mr = 3; return fnet__tile_sse2; }
+#endif
+#if defined(FNET__NEON)
+    if (isa == FNET_ISA_NEON) { *mr = 6; return fnet__tile_neon; }
+#endif
+    (void)isa;
+    *mr = 4;
+    return fnet__tile_scalar;
+}
+
+/* Packs W (K rows, n columns, row-major) into ceil(n/16) panels of K x 16 (zero-padded). */
+static void fnet__pack_b(const float *w, int K, int n, float *out) {
+    int p, k, j, np = (n + FNET__NR - 1) / FNET__NR;
+    for (p = 0; p < np; p++)
+        for (k = 0; k < K; k++)
+            for (j = 0; j < FNET__NR; j++) {
+                int col = p * FNET__NR + j;
+                *out++ = col < n ? w[(size_t)k * n + col] : 0.0f;
+            }
+}
+
+/* Convolution geometry (also used by the pools and PAD). */
+typedef struct fnet__geom {
+    int kh, kw, sh, sw, pt, pl, pb, pr;
+} fnet__geom;
+
+/* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
+   ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
+static void fnet__conv(fnet_isa isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
+                       int OH, int OW, int Cout, const float *bp, const float *bias,
+                       const float *zeros, const float **ptrs, float *out, int relu) {
+    int mr_k, m0, M = OH * OW, nseg = g->kh * g->kw;
+    int np = (Cout + FNET__NR - 1) / FNET__NR, p;
+    size_t panel = (size_t)nseg * Cin * FNET__NR;
+    fnet__tile_fn tile = fnet__tile_for(isa, &mr_k);
+    for (m0 = 0; m0 < M; m0 += mr_k) {
+        int mr = FNET__MIN(mr_k, M - m0), r, ky, kx;
+        for (r = 0; r < mr_k; r++) {
+            int m = m0 + FNET__MIN(r, mr - 1), oy = m / OW, ox = m % OW, s = 0;
+            for (ky = 0; ky < g->kh; ky++) {
+                int iy = oy * g->sh - g->pt + ky;
+                for (kx = 0; kx < g->kw; kx++, s++) {
+                    int ix = ox * g->sw - g->pl + kx;
+                    ptrs[s * mr_k + r] = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                             ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                }
+            }
+        }
+        for (p = 0; p < np; p++)
+            tile(ptrs, mr_k, nseg, Cin, bp + p * panel, bias + p * FNET__NR,
+                 out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+    }
+}
+
+/* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL. */
+static void fnet__pool(int kind, const float *in, int H, int W, int C, const fnet__geom *g,
+                       int OH, int OW, float *out) {
+    int oy, ox, ky, kx, c;
+    float inv = 1.0f / (float)(g->kh * g->kw);
+    for (oy = 0; oy < OH; oy++)
+        for (ox = 0; ox < OW; ox++) {
+            float *o = out + ((size_t)oy * OW + ox) * C;
+            int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl, padded = 0, first = 1;
+            for (ky = 0; ky < g->kh; ky++)
+                for (kx = 0; kx < g->kw; kx++) {
+                    int iy = y0 + ky, ix = x0 + kx;
+                    const float *p;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= W) { padded = 1; continue; }
+                    p = in + ((size_t)iy * W + ix) * C;
+                    if (first) {
+                        if (kind == FNET__OP_L2POOL) for (c = 0; c < C; c++) o[c] = p[c] * p[c];
+                        else for (c = 0; c < C; c++) o[c] = p[c];
+                        first = 0;
+                    } else if (kind == FNET__OP_MAXPOOL) {
+                        for (c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];
+                    } else if (kind == FNET__OP_AVGPOOL) {
+                        for (c = 0; c < C; c++) o[c] += p[c];
+                    } else {
+                        for (c = 0; c < C; c++) o[c] += p[c] * p[c];
+                    }
+                }
+            if (first) { for (c = 0; c < C; c++) o[c] = 0.0f; continue; } /* all padding */
+            if (kind == FNET__OP_MAXPOOL) {
+                if (padded) for (c = 0; c < C; c++) o[c] = o[c] > 0.0f ? o[c] : 0.0f;
+            } else if (kind == FNET__OP_AVGPOOL) {
+                for (c = 0; c < C; c++) o[c] *= inv;
+            } else {
+                for (c = 0; c < C; c++) o[c] = sqrtf(o[c]);
+            }
+        }
+}
+
+/* tf.nn.lrn across channels: out = x / (bias + alpha * sum_{c-r..c+r} x^2)^beta. */
+static void fnet__lrn(const float *in, size_t pixels, int C, int radius, float alpha,
+                      float beta, float bias, float *out) {
+    size_t px;
+    int c, k;
+    for (px = 0; px < pixels; px++) {
+        const float *x = in + px * C;
+        float *o = out + px * C;
+        for (c = 0; c < C; c++) {
+            int lo = FNET__MAX(0, c - radius), hi = FNET__MIN(C - 1, c + radius);
+            float s = 0.0f;
+            for (k = lo; k <= hi; k++) s += x[k] * x[k];
+            o[c] = x[c] / powf(bias + alpha * s, beta);
+        }
+    }
+}
+
+static fnet_result fnet__network_prepare(fnet_model *m);
+static void fnet__network_release(fnet_model *m) {
+    fnet__net *net = (fnet__net *)m->stage;
+    if (!net) return;
+    FNET_FREE(net->node);
+    FNET_FREE(net->packed_raw);
+    FNET_FREE(net);
+    m->stage = NULL;
+}
+
+static int fnet__finite(float x) { return x == x && x - x == 0.0f; }
+
+/* Checks one op, computes its output shape into nd; adds its packed-weight floats to *packed
+   and the zero row and pointer scratch it needs to *zero_len / *max_seg. */
+static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, size_t *packed,
+                                  int *zero_len, int *max_seg) {
+    const fnet__op *o = &m->ops[i];
+    const fnet__node *a = o->n_in > 0 ? &nd[o->in[0] - i] : NULL; /* nd points at node i */
+    int want_in = 1, want_t = 0, k, oh = 0, ow = 0, oc = 0;
+    if (o->type < 0 || o->type >= FNET__OP_COUNT) return FNET_ERR_CORRUPT;
+    if ((i == 0) != (o->type == FNET__OP_INPUT)) return FNET_ERR_CORRUPT;
+    if (o->flags & ~1) return FNET_ERR_CORRUPT;
+    if ((o->flags & 1) && o->type != FNET__OP_CONV && o->type != FNET__OP_DENSE && o->type != FNET__OP_ADD)
+        return FNET_ERR_CORRUPT;
+    if (o->type == FNET__OP_INPUT) want_in = 0;
+    if (o->type == FNET__OP_ADD) want_in = 2;
+    if (o->type == FNET__OP_CONV || o->type == FNET__OP_DENSE) want_t = 2;
+    if (o->type == FNET__OP_CONCAT ? o->n_in < 1 : o->n_in != want_in) return FNET_ERR_CORRUPT;
+    for (k = 0; k < 4; k++)
+        if ((o->tensor[k] >= 0) != (k < want_t)) return FNET_ERR_CORRUPT;
+    switch (o->type) {
+    case FNET__OP_INPUT:
+        oh = o->ip[0]; ow = o->ip[1]; oc = o->ip[2];
+        if (oh < 1 || ow < 1 || oc != 3) return FNET_ERR_CORRUPT;
+        if (oh > FNET__NET_MAX_SIDE || ow > FNET__NET_MAX_SIDE) return FNET_ERR_TOO_LARGE;
+        if (!fnet__finite(o->fp[0]) || o->fp[0] == 0.0f || !fnet__finite(o->fp[1]) ||
+            !fnet__finite(o->fp[2]) || !fnet__finite(o->fp[3]))
+            return FNET_ERR_CORRUPT;
+        break;
+    case FNET__OP_CONV: case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL: {
+        long eh, ew;
+        for (k = 0; k < 8; k++) {
+            if (o->ip[k] < (k < 4 ? 1 : 0)) return FNET_ERR_CORRUPT;
+            if (o->ip[k] > FNET__NET_MAX_KERNEL) return FNET_ERR_TOO_LARGE;
+        }
+        eh = (long)a->h + o->ip[4] + o->ip[6];
+        ew = (long)a->w + o->ip[5] + o->ip[7];
+        if (eh < o->ip[0] || ew < o->ip[1]) return FNET_ERR_CORRUPT;
+        oh = (int)((eh - o->ip[0]) / o->ip[2] + 1);
+        ow = (int)((ew - o->ip[1]) / o->ip[3] + 1);
+        oc = a->c;
+        if (o->type == FNET__OP_CONV) {
+            const fnet__tensor *w = &m->tensors[o->tensor[0]], *b = &m->tensors[o->tensor[1]];
+            size_t K;
+            if (w->dtype != FNET__F32 || w->ndim != 4 || w->shape[0] != o->ip[0] ||
+                w->shape[1] != o->ip[1] || w->shape[2] != a->c)
+                return FNET_ERR_CORRUPT;
+            oc = w->shape[3];
+            if (b->dtype != FNET__F32 || b->ndim != 1 || b->shape[0] != oc) return FNET_ERR_CORRUPT;
+            K = (size_t)o->ip[0] * o->ip[1] * a->c;
+            if (K > FNET__NET_MAX_ELEMS || oc > (int)FNET__NET_MAX_ELEMS) return FNET_ERR_TOO_LARGE;
+            *packed += K * (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR +
+                       (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR;
+            if (a->c > *zero_len) *zero_len = a->c;
+            if (o->ip[0] * o->ip[1] > *max_seg) *max_seg = o->ip[0] * o->ip[1];
+        }
+        break;
+    }
+    case FNET__OP_LRN:
+        if (o->ip[0] < 0 || !fnet__finite(o->fp[0]) || !fnet__finite(o->fp[1]) ||
+            !fnet__finite(o->fp[2]) || o->fp[0] < 0.0f || !(o->fp[2] > 0.0f))
+            return FNET_ERR_CORRUPT;
+        oh = a->h; ow = a->w; oc = a->c;
+        break;
+    case FNET__OP_CONCAT:
+        oh = a->h; ow = a->w;
+        for (k = 0; k < o->n_in; k++) {
+            const fnet__node *b = &nd[o->in[k] - i];
+            if (b->h != oh || b->w != ow) return FNET_ERR_CORRUPT;
+            oc += b->c;
+            if (oc > (int)FNET__NET_MAX_ELEMS) return FNET_ERR_TOO_LARGE;
+        }
+        break;
+    case FNET__OP_DENSE: {
+        const fnet__tensor *w = &m->tensors[o->tensor[0]], *b = &m->tensors[o->tensor[1]];
+        if ((size_t)o->ip[0] != a->elems || o->ip[1] < 1) return FNET_ERR_CORRUPT;
+        if (w->dtype != FNET__F32 || w->ndim != 2 || w->shape[0] != o->ip[0] || w->shape[1] != o->ip[1])
+            return FNET_ERR_CORRUPT;
+        if (b->dtype != FNET__F32 || b->ndim != 1 || b->shape[0] != o->ip[1]) return FNET_ERR_CORRUPT;
+        oh = 1; ow = 1; oc = o->ip[1];
+        if (oc > (int)FNET__NET_MAX_ELEMS) return FNET_ERR_TOO_LARGE;
+        *packed += a->elems * (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR +
+                   (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR;
+        if ((int)a->elems > *zero_len) *zero_len = (int)a->elems;
+        break;
+    }
+    case FNET__OP_L2NORM:
+        if (!fnet__finite(o->fp[0]) || o->fp[0] < 0.0f) return FNET_ERR_CORRUPT;
+        oh = a->h; ow = a->w; oc = a->c;
+        break;
+    case FNET__OP_ADD: {
+        const fnet__node *b = &nd[o->in[1] - i];
+        if (b->h != a->h || b->w != a->w || b->c > a->c) return FNET_ERR_CORRUPT;
+        oh = a->h; ow = a->w; oc = a->c;
+        break;
+    }
+    case FNET__OP_GAP:
+        oh = 1; ow = 1; oc = a->c;
+        break;
+    case FNET__OP_PAD:
+        for (k = 0; k < 4; k++) {
+            if (o->ip[k] < 0) return FNET_ERR_CORRUPT;
+            if (o->ip[k] > FNET__NET_MAX_KERNEL) return FNET_ERR_TOO_LARGE;
+        }
+        oh = a->h + o->ip[0] + o->ip[2]; ow = a->w + o->ip[1] + o->ip[3]; oc = a->c;
+        break;
+    default: /* RELU */
+        oh = a->h; ow = a->w; oc = a->c;
+        break;
+    }
+    if (oh > FNET__NET_MAX_SIDE || ow > FNET__NET_MAX_SIDE) return FNET_ERR_TOO_LARGE;
+    if (oh != o->ip[9] || ow != o->ip[10] || oc != o->ip[11]) return FNET_ERR_CORRUPT;
+    nd->h = oh; nd->w = ow; nd->c = oc;
+    if ((size_t)oh * ow > FNET__NET_MAX_ELEMS / (size_t)oc) return FNET_ERR_TOO_LARGE;
+    nd->elems = (size_t)oh * ow * oc;
+    return FNET_OK;
+}
+
+/* Places each op's output in the workspace: first fit among the outputs still live. */
+static fnet_result fnet__plan_memory(fnet__net *net, int n) {
+    int i, j;
+    size_t top = 0;
+    int *live = (int *)FNET_MALLOC((size_t)n * sizeof(int)), n_live = 0;
+    if (!live) return FNET_ERR_OUT_OF_MEMORY;
+    for (i = 0; i < n; i++) {
+        fnet__node *nd = &net->node[i];
+        size_t need = (nd->elems * sizeof(float) + 63u) & ~(size_t)63u, at = 0;
+        int moved = 1;
+        /* drop outputs whose last reader ran before op i (op i's own inputs stay live) */
+        for (j = 0; j < n_live;)
+            if (net->node[live[j]].last_use < i) live[j] = live[--n_live];
+            else j++;
+        while (moved) { /* lowest offset that overlaps no live output */
+            moved = 0;
+            for (j = 0; j < n_live; j++) {
+                const fnet__node *q = &net->node[live[j]];
+                size_t qe = q->off + ((q->elems * sizeof(float) + 63u) & ~(size_t)63u);
+                if (at < qe && q->off < at + need) { at = qe; moved = 1; }
+            }
+        }
+        nd->off = at;
+        if (at + need > top) top = at + need;
+        if (top > FNET__NET_MAX_WORK) { FNET_FREE(live); return FNET_ERR_TOO_LARGE; }
+        live[n_live++] = i;
+    }
+    FNET_FREE(live);
+    net->act_bytes = top;
+    return FNET_OK;
+}
+
+static fnet_result fnet__network_prepare(fnet_model *m) {
+    fnet__net *net;
+    fnet_result r = FNET_OK;
+    size_t packed = 0, scratch, pos;
+    int i, k, zero_len = 1, max_seg = 1, n = m->n_ops;
+    float *pk;
+    if (n < 1) return FNET_ERR_CORRUPT;
+    net = (fnet__net *)FNET_MALLOC(sizeof(fnet__net));
+    if (!net) return FNET_ERR_OUT_OF_MEMORY;
+    memset(net, 0, sizeof(*net));
+    m->stage = net;
+    net->node = (fnet__node *)FNET_MALLOC((size_t)n * sizeof(fnet__node));
+    if (!net->node) return FNET_ERR_OUT_OF_MEMORY;
+    memset(net->node, 0, (size_t)n * sizeof(fnet__node));
+    for (i = 0; i < n && r == FNET_OK; i++) {
+        r = fnet__check_op(m, i, &net->node[i], &packed, &zero_len, &max_seg);
+        net->node[i].last_use = i == n - 1 ? n : i;
+        for (k = 0; k < m->ops[i].n_in; k++) net->node[m->ops[i].in[k]].last_use = i;
+    }
+    if (r != FNET_OK) return r;
+    /* weights must be finite (a NaN would silently poison every embedding) */
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 2 && m->ops[i].tensor[k] >= 0; k++) {
+            const fnet__tensor *t = &m->tensors[m->ops[i].tensor[k]];
+            const float *v = (const float *)t->data;
+            size_t e;
+            for (e = 0; e < t->count; e++)
+                if (!fnet__finite(v[e])) return FNET_ERR_CORRUPT;
+        }
+    r = fnet__plan_memory(net, n);
+    if (r != FNET_OK) return r;
+    scratch = (size_t)FNET__MR_MAX * (size_t)max_seg * sizeof(float *);
+    net->scratch_off = net->act_bytes;
+    net->work_bytes = net->act_bytes + ((scratch + 63u) & ~(size_t)63u) + 64; /* + alignment slack */
+    if (net->work_bytes > FNET__NET_MAX_WORK) return FNET_ERR_TOO_LARGE;
+    /* pack the weights: one block, panels first, then the zero row */
+    if (packed > ((size_t)-1) / sizeof(float) - (size_t)zero_len - 64) return FNET_ERR_TOO_LARGE;
+    pk = (float *)fnet__alloc_aligned((packed + (size_t)zero_len + 16) * sizeof(float), &net->packed_raw);
+    if (!pk) return FNET_ERR_OUT_OF_MEMORY;
+    pos = 0;
+    for (i = 0; i < n; i++) {
+        const fnet__op *o = &m->ops[i];
+        fnet__node *nd = &net->node[i];
+        if (o->type == FNET__OP_CONV || o->type == FNET__OP_DENSE) {
+            const fnet__tensor *w = &m->tensors[o->tensor[0]], *b = &m->tensors[o->tensor[1]];
+            int cout = nd->c, npc = (cout + FNET__NR - 1) / FNET__NR * FNET__NR;
+            int K = (int)(w->count / (size_t)cout);
+            fnet__pack_b((const float *)w->data, K, cout, pk + pos);
+            nd->bp = pk + pos;
+            pos += (size_t)K * npc;
+            memset(pk + pos, 0, (size_t)npc * sizeof(float));
+            memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
+            nd->bias = pk + pos;
+            pos += (size_t)npc;
+        }
+    }
+    memset(pk + pos, 0, ((size_t)zero_len + 16) * sizeof(float));
+    net->zeros = pk + pos;
+    net->out_dim = (int)net->node[n - 1].elems;
+    net->input_size = net->node[0].h == net->node[0].w ? net->node[0].h : 0;
+    /* metadata, when present, must agree with the graph */
+    if (fnet__meta_long(m, "embedding_dim", net->out_dim) != net->out_dim) return FNET_ERR_CORRUPT;
+    if (fnet__meta_long(m, "input_size", net->node[0].h) != net->node[0].h) return FNET_ERR_CORRUPT;
+    return FNET_OK;
+}
+
+static const fnet__net *fnet__get_net(const fnet_model *m) {
+    return (m && m->kind == FNET_MODEL_NETWORK && m->stage) ? (const fnet__net *)m->stage : NULL;
+}
+
+FNET_API int fnet_embed_input_size(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    return n ? n->input_size : 0;
+}
+FNET_API int fnet_embed_dim(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    return n ? n->out_dim : 0;
+}
+FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    return n ? n->work_bytes : 0;
+}
+
+/* Runs ops 1..n-1 on the workspace whose INPUT slot is filled; copies the output to out. */
+static fnet_result fnet__net_forward(const fnet_model *m, unsigned char *base, float *out) {
+    const fnet__net *net = (const fnet__net *)m->stage;
+    const float **ptrs = (const float **)(void *)(base + net->scratch_off);
+    int i, k;
+    size_t e;
+    for (i = 1; i < m->n_ops; i++) {
+        const fnet__op *o = &m->ops[i];
+        const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
+        const float *x = (const float *)(void *)(base + a->off);
+        float *y = (float *)(void *)(base + nd->off);
+        fnet__geom g;
+        g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
+        g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
+        switch (o->type) {
+        case FNET__OP_CONV:
+            fnet__conv(m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp, nd->bias,
+                       net->zeros, ptrs, y, o->flags & 1);
+            break;
+        case FNET__OP_DENSE:
+            g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0;
+            fnet__conv(m->isa, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp, nd->bias,
+                       net->zeros, ptrs, y, o->flags & 1);
+            break;
+        case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
+            fnet__pool(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
+            break;
+        case FNET__OP_LRN:
+            fnet__lrn(x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y);
+            break;
+        case FNET__OP_CONCAT: {
+            size_t px, npx = (size_t)nd->h * nd->w;
+            int c0 = 0;
+            for (k = 0; k < o->n_in; k++) {
+                const fnet__node *b = &net->node[o->in[k]];
+                const float *bx = (const float *)(void *)(base + b->off);
+                for (px = 0; px < npx; px++)
+                    memcpy(y + px * nd->c + c0, bx + px * b->c, (size_t)b->c * sizeof(float));
+                c0 += b->c;
+            }
+            break;
+        }
+        case FNET__OP_L2NORM: {
+            double s = 0.0, eps = o->fp[0];
+            float inv;
+            for (e = 0; e < nd->elems; e++) s += (double)x[e] * x[e];
+            inv = (float)(1.0 / sqrt(s > eps ? s : eps));
+            for (e = 0; e < nd->elems; e++) y[e] = x[e] * inv;
+            break;
+        }
+        case FNET__OP_ADD: {
+            const fnet__node *b = &net->node[o->in[1]];
+            const float *bx = (const float *)(void *)(base + b->off);
+            size_t px, npx = (size_t)nd->h * nd->w;
+            int c, relu = o->flags & 1;
+            for (px = 0; px < npx; px++) {
+                const float *xa = x + px * nd->c, *xb = bx + px * b->c;
+                float *yo = y + px * nd->c;
+                for (c = 0; c < nd->c; c++) {
+                    float v = xa[c] + (c < b->c ? xb[c] : 0.0f);
+                    yo[c] = (relu && v < 0.0f) ? 0.0f : v;
+                }
+            }
+            break;
+        }
+        case FNET__OP_GAP: {
+            size_t px, npx = (size_t)a->h * a->w;
+            int c;
+            for (c = 0; c < nd->c; c++) {
+                double s = 0.0;
+                for (px = 0; px < npx; px++) s += x[px * nd->c + c];
+                y[c] = (float)(s / (double)npx);
+            }
+            break;
+        }
+        case FNET__OP_PAD: {
+            int yy;
+            memset(y, 0, nd->elems * sizeof(float));
+            for (yy = 0; yy < a->h; yy++)
+                memcpy(y + ((size_t)(yy + o->ip[0]) * nd->w + o->ip[1]) * nd->c,
+                       x + (size_t)yy * a->w * a->c, (size_t)a->w * a->c * sizeof(float));
+            break;
+        }
+        default: /* RELU */
+            for (e = 0; e < nd->elems; e++) y[e] = x[e] > 0.0f ? x[e] : 0.0f;
+            break;
+        }
+    }
+    {
+        const fnet__node *last = &net->node[m->n_ops - 1];
+        const float *y = (const float *)(void *)(base + last->off);
+        for (e = 0; e < last->elems; e++)
+            if (!fnet__finite(y[e])) return FNET_ERR_NOT_FINITE;
+        memcpy(out, y, last->elems * sizeof(float));
+    }
+    return FNET_OK;
+}
+
+/* Shared by fnet_embed and fnet_embed_tensor: exactly one of rgb / tensor is non-NULL. */
+static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *rgb,
+                                   const float *tensor, void *work, size_t work_size, float *out) {
+    const fnet__net *net;
+    fnet__arena ar;
+    void *own = NULL;
+    fnet_result r;
+    float *x;
+    size_t e, n;
+    if (!m || !out || (!rgb && !tensor)) return FNET_ERR_INVALID_ARGUMENT;
+    net = fnet__get_net(m);
+    if (!net) return FNET_ERR_WRONG_MODEL;
+    if (rgb && net->input_size == 0) return FNET_ERR_UNSUPPORTED;
+    r = fnet__arena_init(&ar, work, work_size, net->work_bytes, &own);
+    if (r != FNET_OK) return r;
+    if (ar.size < net->act_bytes + (net->work_bytes - 64 - net->act_bytes)) {
+        FNET_FREE(own);
+        return FNET_ERR_WORKSPACE_TOO_SMALL;
+    }
+    x = (float *)(void *)(ar.base + net->node[0].off);
+    n = net->node[0].elems;
+    if (tensor) {
+        for (e = 0; e < n; e++) {
+            if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
+            x[e] = tensor[e];
+        }
+    } else {
+        const fnet__op *o = &m->ops[0];
+        for (e = 0; e < n; e++) x[e] = ((float)rgb[e] - o->fp[1 + e % 3]) / o->fp[0];
+    }
+    r = fnet__net_forward(m, ar.base, out);
+    FNET_FREE(own);
+    return r;
+}
+
 FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *aligned_rgb,
                                 void *work, size_t work_size, float *out) {
-    (void)net; (void)aligned_rgb; (void)work; (void)work_size; (void)out;
-    return FNET_ERR_UNSUPPORTED;
+    if (!aligned_rgb) return FNET_ERR_INVALID_ARGUMENT;
+    return fnet__embed_run(net, aligned_rgb, NULL, work, work_size, out);
 }
 FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input_hwc,
                                        void *work, size_t work_size, float *out) {
-    (void)net; (void)input_hwc; (void)work; (void)work_size; (void)out;
-    return FNET_ERR_UNSUPPORTED;
+    if (!input_hwc) return FNET_ERR_INVALID_ARGUMENT;
+    return fnet__embed_run(net, NULL, input_hwc, work, work_size, out);
 }
 
 /* ==== 5. Matching: distances, verification, identification, clustering ================== */
