@@ -225,9 +225,182 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
 
 /* ==== Public API: matching =============================================================== */
 
+/* Distances between embeddings. Plain L2 ||a-b|| and squared L2 ||a-b||^2 differ, and so do
+   published thresholds: dlib's 0.6 is PLAIN L2 (ResNet embeddings, already of unit length);
+   OpenFace's 0.99 is SQUARED L2 on L2-normalised nn4 vectors (= 0.995 plain). Every call
+   below (verify, identify, clustering) uses plain L2; the triplet loss uses squared L2. */
 FNET_API float fnet_distance(const float *a, const float *b, int dim);    /* ||a-b|| */
 FNET_API float fnet_distance_sq(const float *a, const float *b, int dim); /* ||a-b||^2 */
 FNET_API fnet_result fnet_l2_normalize(float *v, int dim);
+/* FNET_OK when all n values are finite, else FNET_ERR_NOT_FINITE (NULL: invalid argument). */
+FNET_API fnet_result fnet_check_finite(const float *v, size_t n);
+
+/* Network ids. Embeddings of different networks live in different spaces: a gallery or a
+   classifier records the id of the network that made its embeddings and refuses others
+   (FNET_ERR_MISMATCH). The id is the blob's metadata "network"; blobs without it get
+   "nn4.small2.v1" (input 96) or "dlib_resnet_v1" (input 150). NULL for non-networks. */
+#define FNET_NETWORK_ID_MAX 31 /* longest id in bytes (without the NUL) */
+FNET_API const char *fnet_network_id(const fnet_model *net);
+/* Same/different threshold on PLAIN L2 distance for a network id (ids containing "resnet"
+   or "nn4"), calibrated on LFW dev folds (see section 5); 0 for an unknown network. */
+FNET_API float fnet_network_threshold(const char *network);
+
+/* Verification (1:1): *distance = ||a-b||, *same = (distance <= threshold). threshold must be
+   > 0 (use fnet_network_threshold()). Either output may be NULL. */
+FNET_API fnet_result fnet_verify(const float *a, const float *b, int dim, float threshold,
+                                 float *distance, int *same);
+
+/* ---- Gallery: named people, each with one or more embeddings of one network ---- */
+typedef struct fnet_gallery fnet_gallery;
+#define FNET_GALLERY_VERSION 1       /* file format version written and read */
+#define FNET_GALLERY_MAX_NAME 255    /* bytes of a name, without the NUL */
+#define FNET_GALLERY_MAX_DIM 4096
+#define FNET_GALLERY_MAX_EMBEDDINGS (1 << 24)
+
+/* An empty gallery for embeddings of `network` (an id, 1..31 bytes) of `dim` floats. */
+FNET_API fnet_result fnet_gallery_create(const char *network, int dim, fnet_gallery **out);
+FNET_API void fnet_gallery_free(fnet_gallery *g);
+FNET_API const char *fnet_gallery_network(const fnet_gallery *g);
+FNET_API int fnet_gallery_dim(const fnet_gallery *g);
+FNET_API int fnet_gallery_count(const fnet_gallery *g);           /* people */
+FNET_API int fnet_gallery_embedding_count(const fnet_gallery *g); /* all embeddings */
+/* FNET_OK when embeddings of (network, dim) belong in g, else FNET_ERR_MISMATCH. */
+FNET_API fnet_result fnet_gallery_check(const fnet_gallery *g, const char *network, int dim);
+/* Enrolls a new person with n >= 1 embeddings (n*dim floats, copied). A name already in the
+   gallery gives FNET_ERR_DUPLICATE (use fnet_gallery_add to give a person more photos).
+   Names are 1..FNET_GALLERY_MAX_NAME bytes. NaN/inf: FNET_ERR_NOT_FINITE. On error the
+   gallery is unchanged. */
+FNET_API fnet_result fnet_gallery_enroll(fnet_gallery *g, const char *name,
+                                         const float *embeddings, int n);
+/* Adds embeddings to a person, enrolling the name when it is new. */
+FNET_API fnet_result fnet_gallery_add(fnet_gallery *g, const char *name, const float *embeddings,
+                                      int n);
+FNET_API fnet_result fnet_gallery_remove(fnet_gallery *g, const char *name); /* or NOT_FOUND */
+/* Index of a person (0..count-1), or -1. Indices shift down when a person is removed. */
+FNET_API int fnet_gallery_find(const fnet_gallery *g, const char *name);
+/* Person i: name, embeddings (n*dim floats, valid until the gallery changes), n. */
+FNET_API fnet_result fnet_gallery_person(const fnet_gallery *g, int i, const char **name,
+                                         const float **embeddings, int *n);
+/* Serialises into buf (cap bytes); *size receives the bytes needed (buf NULL: size query;
+   cap too small: FNET_ERR_WORKSPACE_TOO_SMALL). The format is in section 5. */
+FNET_API fnet_result fnet_gallery_save_memory(const fnet_gallery *g, void *buf, size_t cap,
+                                              size_t *size);
+/* Parses and checks a saved gallery: magic, version, sizes, CRC, names, values. */
+FNET_API fnet_result fnet_gallery_load_memory(const void *data, size_t size, fnet_gallery **out);
+#ifndef FNET_NO_STDIO
+/* Writes PATH.tmp, then renames it over PATH: a failed save leaves the old file intact. */
+FNET_API fnet_result fnet_gallery_save(const fnet_gallery *g, const char *path);
+FNET_API fnet_result fnet_gallery_load(const char *path, fnet_gallery **out);
+#endif
+
+/* ---- Identification (1:K) ---- */
+typedef struct fnet_match {
+    int person;     /* gallery index (fnet_gallery_person) */
+    float distance; /* smallest plain L2 distance to the person's embeddings */
+    int accepted;   /* distance <= threshold: this could be the person */
+} fnet_match;
+
+/* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
+   embedding). *n_matches = min(k, people). The probe is an unknown person when
+   n_matches == 0 or !matches[0].accepted (open-set rejection). threshold <= 0 uses
+   fnet_network_threshold(gallery network). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
+   gallery's (else FNET_ERR_MISMATCH). No allocation. */
+FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
+                                   float threshold, fnet_match *matches, int k, int *n_matches);
+
+/* ---- Clustering ---- */
+/* k-means (Lloyd) with k-means++ seeding (Arthur & Vassilvitskii 2007) on n points x[n*dim].
+   Writes labels[n] (0..k-1) and, when not NULL, centroids[k*dim]. Deterministic for a seed.
+   max_iter 0 means 100. */
+FNET_API size_t fnet_kmeans_workspace_size(int n, int dim, int k);
+FNET_API fnet_result fnet_kmeans(const float *x, int n, int dim, int k, int max_iter,
+                                 unsigned long long seed, void *work, size_t work_size,
+                                 int *labels, float *centroids);
+/* Chinese whispers (Biemann 2006, as dlib's chinese_whispers): a graph with an edge between
+   every two points at plain L2 distance < threshold (and a self edge), then `iterations`
+   (0: 100) rounds in which random nodes take the most common label of their neighbours.
+   Needs no k. Writes labels[n] (0..n_clusters-1). The workspace holds the edges, so its size
+   depends on the data. */
+FNET_API size_t fnet_chinese_whispers_workspace_size(const float *x, int n, int dim,
+                                                     float threshold);
+FNET_API fnet_result fnet_chinese_whispers(const float *x, int n, int dim, float threshold,
+                                           int iterations, unsigned long long seed, void *work,
+                                           size_t work_size, int *labels, int *n_clusters);
+
+/* ---- Classifiers on embeddings ---- */
+typedef enum fnet_classifier_kind {
+    FNET_CLASSIFIER_SOFTMAX = 1, /* linear layer + softmax, cross-entropy */
+    FNET_CLASSIFIER_MLP = 2,     /* linear, ReLU, linear, softmax */
+    FNET_CLASSIFIER_KNN = 3      /* k nearest neighbours (plain L2), majority vote */
+} fnet_classifier_kind;
+
+typedef enum fnet_optimizer { FNET_OPTIMIZER_ADAM = 0, FNET_OPTIMIZER_SGD = 1 } fnet_optimizer;
+
+/* Zero-initialised means defaults. */
+typedef struct fnet_train_opts {
+    int epochs;              /* 0: 100 */
+    int batch_size;          /* 0: 16 */
+    float learning_rate;     /* 0: 0.01 (Adam) or 0.1 (SGD, momentum 0.9) */
+    float weight_decay;      /* L2 penalty on weights; 0: none */
+    fnet_optimizer optimizer;
+    int hidden;              /* MLP hidden units; 0: 64 */
+    int k;                   /* k-NN neighbours; 0: 3 */
+    unsigned long long seed; /* initial weights and batch order */
+} fnet_train_opts;
+
+typedef struct fnet_classifier fnet_classifier;
+#define FNET_CLASSIFIER_VERSION 1
+#define FNET_CLASSIFIER_MAX_CLASSES 65536
+
+/* Trains on n embeddings x[n*dim] of `network` with labels[n] in 0..n_classes-1 (allocates;
+   training is not a per-frame call). */
+FNET_API fnet_result fnet_classifier_train(fnet_classifier_kind kind, const char *network,
+                                           const float *x, const int *labels, int n, int dim,
+                                           int n_classes, const fnet_train_opts *opts,
+                                           fnet_classifier **out);
+/* *label = the most likely class; scores (n_classes floats, may be NULL) = probabilities
+   (softmax, MLP) or vote fractions (k-NN). */
+FNET_API fnet_result fnet_classifier_predict(const fnet_classifier *c, const float *x, int dim,
+                                             int *label, float *scores);
+FNET_API void fnet_classifier_free(fnet_classifier *c);
+FNET_API fnet_classifier_kind fnet_classifier_get_kind(const fnet_classifier *c);
+FNET_API int fnet_classifier_classes(const fnet_classifier *c);
+FNET_API int fnet_classifier_dim(const fnet_classifier *c);
+FNET_API const char *fnet_classifier_network(const fnet_classifier *c);
+/* Optional class names (kept in the saved file); "" until set. */
+FNET_API fnet_result fnet_classifier_set_class_name(fnet_classifier *c, int i, const char *name);
+FNET_API const char *fnet_classifier_class_name(const fnet_classifier *c, int i);
+/* Same contract as the gallery's: size query with buf NULL; checked on load (magic, version,
+   sizes, CRC, values). The caller writes the bytes where it wants. */
+FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void *buf, size_t cap,
+                                                 size_t *size);
+FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
+                                                 fnet_classifier **out);
+
+/* ---- Triplet loss (FaceNet, Schroff et al. 2015) ---- */
+/* L = mean over triplets of max(||a-p||^2 - ||a-n||^2 + alpha, 0), alpha 0.2 in FaceNet. */
+typedef struct fnet_triplet {
+    int anchor, positive, negative; /* indices into the batch */
+} fnet_triplet;
+
+typedef enum fnet_triplet_mining {
+    FNET_TRIPLET_BATCH_ALL = 1, /* every valid triplet with a positive loss */
+    FNET_TRIPLET_HARD = 2,      /* per anchor: farthest positive, nearest negative */
+    FNET_TRIPLET_SEMI_HARD = 3  /* per (anchor, positive): nearest negative farther than the
+                                   positive; if none, the farthest negative */
+} fnet_triplet_mining;
+
+/* Selects triplets from a batch of n embeddings with labels[n]. Writes up to max_out
+   triplets; *n_out receives how many there are (may exceed max_out). Deterministic (ties go
+   to the lower index). No allocation. */
+FNET_API fnet_result fnet_triplet_select(const float *emb, const int *labels, int n, int dim,
+                                         float alpha, fnet_triplet_mining mining,
+                                         fnet_triplet *out, int max_out, int *n_out);
+/* Loss over n_t triplets (0 when n_t == 0) and, when grad is not NULL, dL/d(emb) in
+   grad[n*dim] (overwritten). *n_active (may be NULL) = triplets with a positive loss. */
+FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const fnet_triplet *t,
+                                       int n_t, float alpha, float *loss, float *grad,
+                                       int *n_active);
 
 #endif /* FACENET_H */
 
@@ -1730,27 +1903,1388 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
     return fnet__embed_run(net, NULL, input_hwc, work, work_size, out);
 }
 
-/* ==== 5. Matching: distances, verification, identification, clustering ================== */
+/* ==== 5. Matching: distances, verification, identification, clustering ==================
+
+   An embedding network maps a face to a point in R^128 where distance means dissimilarity
+   (FaceNet, Schroff et al. 2015). Everything here works on those points:
+   - verify (1:1): same person when ||a-b|| <= a threshold chosen on labelled pairs;
+   - identify (1:K): nearest people of a gallery, "unknown" when even the nearest is farther
+     than the threshold (open-set rejection);
+   - cluster: k-means with k-means++ seeding (k known) or Chinese whispers (Biemann 2006,
+     dlib's choice for faces: a graph of pairs closer than the threshold, no k needed);
+   - classify: softmax regression, a one-hidden-layer MLP (trained here with minibatch SGD or
+     Adam, Kingma & Ba 2015) and k nearest neighbours;
+   - triplet loss with batch-all, batch-hard (Hermans et al. 2017) and semi-hard (FaceNet)
+     triplet selection, and its gradient, to train a head on top of frozen embeddings.
+
+   Plain vs squared L2: all thresholds here are on plain L2. dlib's published 0.6 is plain L2
+   on ResNet embeddings (which come out of unit length); OpenFace's 0.99 is squared L2 on
+   L2-normalised nn4 embeddings, i.e. 0.995 plain.
+
+   Thresholds shipped (plain L2), chosen on LFW dev folds (View 2 folds 1-3, 1,800 pairs,
+   ../shared/data/lfw-dev) with tools/eval_match.sh, see fnet_network_threshold():
+     dlib_resnet_v1   0.60 (dlib's published value; LFW-dev best is FNET__THR_RESNET_NOTE)
+     nn4.small2.v1    0.995 (OpenFace's 0.99 squared)
+
+   Gallery file, version 1, little-endian:
+     offset size
+     0      8    magic "FNETGALR"
+     8      4    u32 version (1)
+     12     4    u32 byte-order mark 0x01020304
+     16     4    u32 dim (1..FNET_GALLERY_MAX_DIM)
+     20     4    u32 number of people
+     24     4    u32 number of embeddings (sum over people)
+     28     4    u32 CRC-32 (zlib's) of bytes 0..27 followed by bytes 32..end of file
+     32     8    u64 file size
+     40     32   network id, NUL-terminated, zero-padded
+     72     ...  per person: u32 name length L, u32 embedding count C (>= 1), L name bytes
+                 (no NUL), zero padding to a multiple of 4, C*dim f32.
+   The loader checks all of it (names unique and NUL-free, values finite) before building
+   anything: a damaged file gives an error, never a partial gallery.
+
+   No state is global; random choices come from a SplitMix64 generator seeded by the caller. */
+
+/* SplitMix64 (Steele et al. 2014): a tiny deterministic generator, same on every platform. */
+static unsigned long long fnet__rng_next(unsigned long long *s) {
+    unsigned long long z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static double fnet__rng_uniform(unsigned long long *s) { /* [0, 1) */
+    return (double)(fnet__rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+static unsigned fnet__rng_below(unsigned long long *s, unsigned n) { /* 0..n-1, n >= 1 */
+    return (unsigned)(fnet__rng_next(s) % (unsigned long long)n);
+}
+static double fnet__rng_normal(unsigned long long *s) { /* Box-Muller */
+    double u1 = fnet__rng_uniform(s), u2 = fnet__rng_uniform(s);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
 
 FNET_API float fnet_distance_sq(const float *a, const float *b, int dim) {
-    float s = 0.0f;
-    int i;
-    for (i = 0; i < dim; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
-    return s;
+    /* four partial sums: the compiler vectorises this and it is exact enough for 128-d */
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int i = 0;
+    if (!a || !b || dim <= 0) return 0.0f;
+    for (; i + 4 <= dim; i += 4) {
+        float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+        s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+    }
+    for (; i < dim; i++) s0 += (a[i] - b[i]) * (a[i] - b[i]);
+    return (s0 + s1) + (s2 + s3);
 }
 FNET_API float fnet_distance(const float *a, const float *b, int dim) {
     return sqrtf(fnet_distance_sq(a, b, dim));
+}
+FNET_API fnet_result fnet_check_finite(const float *v, size_t n) {
+    size_t i;
+    if (!v) return FNET_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < n; i++) {
+        float x = v[i];
+        if (!(x == x) || x > FLT_MAX || x < -FLT_MAX) return FNET_ERR_NOT_FINITE;
+    }
+    return FNET_OK;
 }
 FNET_API fnet_result fnet_l2_normalize(float *v, int dim) {
     double s = 0.0;
     int i;
     if (!v || dim <= 0) return FNET_ERR_INVALID_ARGUMENT;
+    if (fnet_check_finite(v, (size_t)dim) != FNET_OK) return FNET_ERR_NOT_FINITE;
     for (i = 0; i < dim; i++) s += (double)v[i] * v[i];
-    if (!(s == s) || s > DBL_MAX) return FNET_ERR_NOT_FINITE;
     if (s > 0.0) {
         float inv = (float)(1.0 / sqrt(s));
         for (i = 0; i < dim; i++) v[i] *= inv;
     }
+    return FNET_OK;
+}
+
+/* Checks a set of n vectors of dim floats: pointers, sizes, finiteness. */
+static fnet_result fnet__check_vectors(const float *x, int n, int dim) {
+    size_t total;
+    if (!x || n <= 0 || dim <= 0) return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__mul_ok((size_t)n, (size_t)dim, &total)) return FNET_ERR_TOO_LARGE;
+    return fnet_check_finite(x, total);
+}
+
+/* ---- network ids and thresholds ---- */
+
+FNET_API const char *fnet_network_id(const fnet_model *net) {
+    const char *v;
+    if (!net || net->kind != FNET_MODEL_NETWORK) return NULL;
+    v = fnet_model_meta(net, "network");
+    if (v && *v && strlen(v) <= FNET_NETWORK_ID_MAX) return v;
+    switch (fnet_embed_input_size(net)) {
+    case 96: return "nn4.small2.v1";
+    case 150: return "dlib_resnet_v1";
+    }
+    return "unknown";
+}
+
+/* Plain-L2 thresholds (see the section comment for where they come from). */
+#define FNET__THR_RESNET 0.60f
+#define FNET__THR_NN4 0.995f
+
+FNET_API float fnet_network_threshold(const char *network) {
+    if (!network) return 0.0f;
+    if (strstr(network, "resnet")) return FNET__THR_RESNET;
+    if (strstr(network, "nn4")) return FNET__THR_NN4;
+    return 0.0f;
+}
+
+FNET_API fnet_result fnet_verify(const float *a, const float *b, int dim, float threshold,
+                                 float *distance, int *same) {
+    fnet_result r;
+    float d;
+    if (!a || !b || dim <= 0 || !(threshold > 0.0f) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_check_finite(a, (size_t)dim)) != FNET_OK) return r;
+    if ((r = fnet_check_finite(b, (size_t)dim)) != FNET_OK) return r;
+    d = fnet_distance(a, b, dim);
+    if (distance) *distance = d;
+    if (same) *same = d <= threshold;
+    return FNET_OK;
+}
+
+/* ---- little-endian writers (gallery and classifier files) ---- */
+static void fnet__wr_u32(unsigned char *p, unsigned long v) {
+    p[0] = (unsigned char)(v & 255u); p[1] = (unsigned char)((v >> 8) & 255u);
+    p[2] = (unsigned char)((v >> 16) & 255u); p[3] = (unsigned char)((v >> 24) & 255u);
+}
+static void fnet__wr_u64(unsigned char *p, unsigned long long v) {
+    fnet__wr_u32(p, (unsigned long)(v & 0xFFFFFFFFULL));
+    fnet__wr_u32(p + 4, (unsigned long)(v >> 32));
+}
+static void fnet__wr_f32(unsigned char *p, float f) {
+    unsigned int u;
+    memcpy(&u, &f, 4);
+    fnet__wr_u32(p, (unsigned long)u);
+}
+/* CRC of a file whose CRC field sits at [crc_at, crc_at + 4): everything else is covered. */
+static unsigned long fnet__crc_skip(const unsigned char *p, size_t n, size_t crc_at) {
+    return fnet__crc32_update(fnet__crc32_update(0, p, crc_at), p + crc_at + 4, n - crc_at - 4);
+}
+/* A network id field: 1..31 bytes, NUL-terminated within 32, zero-padded (files). */
+static int fnet__valid_network(const char *s) {
+    size_t n;
+    if (!s) return 0;
+    n = strlen(s);
+    return n >= 1 && n <= FNET_NETWORK_ID_MAX;
+}
+static int fnet__read_network(const unsigned char *p, char *out) {
+    size_t n = 0, i;
+    while (n < 32 && p[n]) n++;
+    if (n == 0 || n >= 32) return 0;
+    for (i = n; i < 32; i++)
+        if (p[i]) return 0;
+    memcpy(out, p, n + 1);
+    return 1;
+}
+
+/* ---- gallery ---- */
+
+typedef struct fnet__person {
+    char *name;
+    int first, count; /* embeddings [first, first+count) of fnet_gallery.emb */
+} fnet__person;
+
+struct fnet_gallery {
+    char network[FNET_NETWORK_ID_MAX + 1];
+    int dim;
+    int n_people, cap_people;
+    fnet__person *people;
+    int n_emb, cap_emb;
+    float *emb; /* n_emb * dim, grouped by person in gallery order */
+};
+
+FNET_API fnet_result fnet_gallery_create(const char *network, int dim, fnet_gallery **out) {
+    fnet_gallery *g;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!fnet__valid_network(network) || dim <= 0 || dim > FNET_GALLERY_MAX_DIM)
+        return FNET_ERR_INVALID_ARGUMENT;
+    g = (fnet_gallery *)FNET_MALLOC(sizeof(fnet_gallery));
+    if (!g) return FNET_ERR_OUT_OF_MEMORY;
+    memset(g, 0, sizeof(*g));
+    memcpy(g->network, network, strlen(network) + 1);
+    g->dim = dim;
+    *out = g;
+    return FNET_OK;
+}
+
+FNET_API void fnet_gallery_free(fnet_gallery *g) {
+    int i;
+    if (!g) return;
+    for (i = 0; i < g->n_people; i++) FNET_FREE(g->people[i].name);
+    FNET_FREE(g->people);
+    FNET_FREE(g->emb);
+    FNET_FREE(g);
+}
+
+FNET_API const char *fnet_gallery_network(const fnet_gallery *g) { return g ? g->network : NULL; }
+FNET_API int fnet_gallery_dim(const fnet_gallery *g) { return g ? g->dim : 0; }
+FNET_API int fnet_gallery_count(const fnet_gallery *g) { return g ? g->n_people : 0; }
+FNET_API int fnet_gallery_embedding_count(const fnet_gallery *g) { return g ? g->n_emb : 0; }
+
+FNET_API fnet_result fnet_gallery_check(const fnet_gallery *g, const char *network, int dim) {
+    if (!g || !network) return FNET_ERR_INVALID_ARGUMENT;
+    if (strcmp(g->network, network) != 0 || g->dim != dim) return FNET_ERR_MISMATCH;
+    return FNET_OK;
+}
+
+FNET_API int fnet_gallery_find(const fnet_gallery *g, const char *name) {
+    int i;
+    if (!g || !name) return -1;
+    for (i = 0; i < g->n_people; i++)
+        if (strcmp(g->people[i].name, name) == 0) return i;
+    return -1;
+}
+
+FNET_API fnet_result fnet_gallery_person(const fnet_gallery *g, int i, const char **name,
+                                         const float **embeddings, int *n) {
+    if (!g || i < 0 || i >= g->n_people) return FNET_ERR_INVALID_ARGUMENT;
+    if (name) *name = g->people[i].name;
+    if (embeddings) *embeddings = g->emb + (size_t)g->people[i].first * (size_t)g->dim;
+    if (n) *n = g->people[i].count;
+    return FNET_OK;
+}
+
+static int fnet__valid_name(const char *name) {
+    size_t n;
+    if (!name) return 0;
+    n = strlen(name);
+    return n >= 1 && n <= FNET_GALLERY_MAX_NAME;
+}
+
+/* Makes room for `more` embeddings and one more person (no change on failure). */
+static fnet_result fnet__gallery_reserve(fnet_gallery *g, int more) {
+    if (more > FNET_GALLERY_MAX_EMBEDDINGS - g->n_emb) return FNET_ERR_TOO_LARGE;
+    if (g->n_emb + more > g->cap_emb) {
+        size_t cap = (size_t)g->cap_emb * 2u, bytes;
+        float *e;
+        if (cap < (size_t)(g->n_emb + more)) cap = (size_t)(g->n_emb + more);
+        if (cap < 16) cap = 16;
+        if (cap > (size_t)FNET_GALLERY_MAX_EMBEDDINGS) cap = (size_t)FNET_GALLERY_MAX_EMBEDDINGS;
+        if (!fnet__mul_ok(cap, (size_t)g->dim * sizeof(float), &bytes)) return FNET_ERR_TOO_LARGE;
+        e = (float *)FNET_REALLOC(g->emb, bytes);
+        if (!e) return FNET_ERR_OUT_OF_MEMORY;
+        g->emb = e;
+        g->cap_emb = (int)cap;
+    }
+    if (g->n_people + 1 > g->cap_people) {
+        int cap = g->cap_people ? g->cap_people * 2 : 8;
+        fnet__person *p = (fnet__person *)FNET_REALLOC(g->people, (size_t)cap * sizeof(fnet__person));
+        if (!p) return FNET_ERR_OUT_OF_MEMORY;
+        g->people = p;
+        g->cap_people = cap;
+    }
+    return FNET_OK;
+}
+
+static fnet_result fnet__gallery_insert(fnet_gallery *g, const char *name, const float *emb,
+                                        int n, int must_be_new) {
+    fnet_result r;
+    int idx, i;
+    size_t d;
+    if (!g || !fnet__valid_name(name) || !emb || n <= 0) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(emb, n, g->dim)) != FNET_OK) return r;
+    idx = fnet_gallery_find(g, name);
+    if (idx >= 0 && must_be_new) return FNET_ERR_DUPLICATE;
+    if ((r = fnet__gallery_reserve(g, n)) != FNET_OK) return r;
+    d = (size_t)g->dim;
+    if (idx < 0) { /* new person at the end */
+        size_t len = strlen(name);
+        char *copy = (char *)FNET_MALLOC(len + 1);
+        if (!copy) return FNET_ERR_OUT_OF_MEMORY;
+        memcpy(copy, name, len + 1);
+        g->people[g->n_people].name = copy;
+        g->people[g->n_people].first = g->n_emb;
+        g->people[g->n_people].count = n;
+        g->n_people++;
+        memcpy(g->emb + (size_t)g->n_emb * d, emb, (size_t)n * d * sizeof(float));
+    } else { /* after the person's last embedding; later people move up */
+        int end = g->people[idx].first + g->people[idx].count;
+        memmove(g->emb + (size_t)(end + n) * d, g->emb + (size_t)end * d,
+                (size_t)(g->n_emb - end) * d * sizeof(float));
+        memcpy(g->emb + (size_t)end * d, emb, (size_t)n * d * sizeof(float));
+        g->people[idx].count += n;
+        for (i = idx + 1; i < g->n_people; i++) g->people[i].first += n;
+    }
+    g->n_emb += n;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_enroll(fnet_gallery *g, const char *name,
+                                         const float *embeddings, int n) {
+    return fnet__gallery_insert(g, name, embeddings, n, 1);
+}
+FNET_API fnet_result fnet_gallery_add(fnet_gallery *g, const char *name, const float *embeddings,
+                                      int n) {
+    return fnet__gallery_insert(g, name, embeddings, n, 0);
+}
+
+FNET_API fnet_result fnet_gallery_remove(fnet_gallery *g, const char *name) {
+    int idx, i, first, count;
+    size_t d;
+    if (!g || !name) return FNET_ERR_INVALID_ARGUMENT;
+    idx = fnet_gallery_find(g, name);
+    if (idx < 0) return FNET_ERR_NOT_FOUND;
+    d = (size_t)g->dim;
+    first = g->people[idx].first;
+    count = g->people[idx].count;
+    memmove(g->emb + (size_t)first * d, g->emb + (size_t)(first + count) * d,
+            (size_t)(g->n_emb - first - count) * d * sizeof(float));
+    g->n_emb -= count;
+    FNET_FREE(g->people[idx].name);
+    for (i = idx; i + 1 < g->n_people; i++) {
+        g->people[i] = g->people[i + 1];
+        g->people[i].first -= count;
+    }
+    g->n_people--;
+    return FNET_OK;
+}
+
+#define FNET__GAL_HEADER 72u
+
+FNET_API fnet_result fnet_gallery_save_memory(const fnet_gallery *g, void *buf, size_t cap,
+                                              size_t *size) {
+    unsigned long long total = FNET__GAL_HEADER;
+    unsigned char *p;
+    size_t at, nf;
+    int i;
+    if (!g || !size) return FNET_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < g->n_people; i++)
+        total += 8u + ((strlen(g->people[i].name) + 3u) & ~(size_t)3u);
+    total += (unsigned long long)g->n_emb * (unsigned long long)g->dim * 4u;
+    if (total > (unsigned long long)(size_t)-1) return FNET_ERR_TOO_LARGE;
+    *size = (size_t)total;
+    if (!buf) return FNET_OK;
+    if (cap < (size_t)total) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    p = (unsigned char *)buf;
+    memset(p, 0, (size_t)total);
+    memcpy(p, "FNETGALR", 8);
+    fnet__wr_u32(p + 8, FNET_GALLERY_VERSION);
+    fnet__wr_u32(p + 12, 0x01020304UL);
+    fnet__wr_u32(p + 16, (unsigned long)g->dim);
+    fnet__wr_u32(p + 20, (unsigned long)g->n_people);
+    fnet__wr_u32(p + 24, (unsigned long)g->n_emb);
+    fnet__wr_u64(p + 32, total);
+    memcpy(p + 40, g->network, strlen(g->network));
+    at = FNET__GAL_HEADER;
+    for (i = 0; i < g->n_people; i++) {
+        size_t len = strlen(g->people[i].name), k;
+        const float *e = g->emb + (size_t)g->people[i].first * (size_t)g->dim;
+        fnet__wr_u32(p + at, (unsigned long)len);
+        fnet__wr_u32(p + at + 4, (unsigned long)g->people[i].count);
+        memcpy(p + at + 8, g->people[i].name, len);
+        at += 8u + ((len + 3u) & ~(size_t)3u);
+        nf = (size_t)g->people[i].count * (size_t)g->dim;
+        for (k = 0; k < nf; k++, at += 4) fnet__wr_f32(p + at, e[k]);
+    }
+    fnet__wr_u32(p + 28, fnet__crc_skip(p, (size_t)total, 28));
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_load_memory(const void *data, size_t size, fnet_gallery **out) {
+    const unsigned char *b = (const unsigned char *)data;
+    unsigned long dim, n_people, n_emb, seen = 0, i;
+    unsigned long long fsize;
+    char network[32];
+    fnet_gallery *g = NULL;
+    fnet_result r;
+    size_t at;
+    int pass;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!data) return FNET_ERR_INVALID_ARGUMENT;
+    if (size < FNET__GAL_HEADER) return size >= 8 && memcmp(b, "FNETGALR", 8) != 0 ? FNET_ERR_BAD_MAGIC : FNET_ERR_TRUNCATED;
+    if (memcmp(b, "FNETGALR", 8) != 0) return FNET_ERR_BAD_MAGIC;
+    if (fnet__rd_u32(b + 8) != FNET_GALLERY_VERSION) return FNET_ERR_VERSION;
+    if (fnet__rd_u32(b + 12) != 0x01020304UL) return FNET_ERR_CORRUPT;
+    fsize = fnet__rd_u64(b + 32);
+    if (fsize > (unsigned long long)size) return FNET_ERR_TRUNCATED;
+    if (fsize != (unsigned long long)size) return FNET_ERR_CORRUPT; /* trailing bytes */
+    if (fnet__crc_skip(b, size, 28) != fnet__rd_u32(b + 28)) return FNET_ERR_CORRUPT;
+    dim = fnet__rd_u32(b + 16);
+    n_people = fnet__rd_u32(b + 20);
+    n_emb = fnet__rd_u32(b + 24);
+    if (dim < 1 || dim > FNET_GALLERY_MAX_DIM || n_emb > FNET_GALLERY_MAX_EMBEDDINGS ||
+        n_people > n_emb || !fnet__read_network(b + 40, network))
+        return FNET_ERR_CORRUPT;
+    /* pass 0 checks every record against the file; pass 1 builds the gallery */
+    for (pass = 0; pass < 2; pass++) {
+        at = FNET__GAL_HEADER;
+        seen = 0;
+        for (i = 0; i < n_people; i++) {
+            unsigned long len, cnt;
+            unsigned long long need;
+            const unsigned char *name;
+            char tmp[FNET_GALLERY_MAX_NAME + 1];
+            if (size - at < 8) { r = FNET_ERR_CORRUPT; goto fail; }
+            len = fnet__rd_u32(b + at);
+            cnt = fnet__rd_u32(b + at + 4);
+            if (len < 1 || len > FNET_GALLERY_MAX_NAME || cnt < 1 || cnt > n_emb - seen) { r = FNET_ERR_CORRUPT; goto fail; }
+            need = 8u + ((len + 3u) & ~3ul) + (unsigned long long)cnt * dim * 4u;
+            if (need > (unsigned long long)(size - at)) { r = FNET_ERR_CORRUPT; goto fail; }
+            name = b + at + 8;
+            if (memchr(name, 0, len)) { r = FNET_ERR_CORRUPT; goto fail; }
+            { unsigned long k; for (k = len; k < ((len + 3u) & ~3ul); k++) if (name[k]) { r = FNET_ERR_CORRUPT; goto fail; } }
+            memcpy(tmp, name, len);
+            tmp[len] = 0;
+            if (pass == 0) {
+                unsigned long k;
+                const unsigned char *e = b + at + 8 + ((len + 3u) & ~3ul);
+                for (k = 0; k < cnt * dim; k++) {
+                    float v = fnet__rd_f32(e + 4 * k);
+                    if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) { r = FNET_ERR_CORRUPT; goto fail; }
+                }
+            } else {
+                /* build: gallery_enroll copies; convert the little-endian floats first */
+                unsigned long k;
+                const unsigned char *e = b + at + 8 + ((len + 3u) & ~3ul);
+                float *dst;
+                if (fnet_gallery_find(g, tmp) >= 0) { r = FNET_ERR_CORRUPT; goto fail; }
+                if ((r = fnet__gallery_reserve(g, (int)cnt)) != FNET_OK) goto fail;
+                dst = g->emb + (size_t)g->n_emb * dim;
+                for (k = 0; k < cnt * dim; k++) dst[k] = fnet__rd_f32(e + 4 * k);
+                {
+                    char *copy = (char *)FNET_MALLOC(len + 1);
+                    if (!copy) { r = FNET_ERR_OUT_OF_MEMORY; goto fail; }
+                    memcpy(copy, tmp, len + 1);
+                    g->people[g->n_people].name = copy;
+                    g->people[g->n_people].first = g->n_emb;
+                    g->people[g->n_people].count = (int)cnt;
+                    g->n_people++;
+                    g->n_emb += (int)cnt;
+                }
+            }
+            at += (size_t)need;
+            seen += cnt;
+        }
+        if (at != size || seen != n_emb) { r = FNET_ERR_CORRUPT; goto fail; }
+        if (pass == 0 && (r = fnet_gallery_create(network, (int)dim, &g)) != FNET_OK) goto fail;
+    }
+    *out = g;
+    return FNET_OK;
+fail:
+    fnet_gallery_free(g);
+    return r;
+}
+
+#ifndef FNET_NO_STDIO
+FNET_API fnet_result fnet_gallery_save(const fnet_gallery *g, const char *path) {
+    size_t size = 0, plen;
+    unsigned char *buf;
+    char *tmp;
+    FILE *f;
+    fnet_result r;
+    int ok;
+    if (!g || !path || !*path) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_gallery_save_memory(g, NULL, 0, &size)) != FNET_OK) return r;
+    buf = (unsigned char *)FNET_MALLOC(size);
+    plen = strlen(path);
+    tmp = (char *)FNET_MALLOC(plen + 5);
+    if (!buf || !tmp) { FNET_FREE(buf); FNET_FREE(tmp); return FNET_ERR_OUT_OF_MEMORY; }
+    fnet_gallery_save_memory(g, buf, size, &size);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    f = fopen(tmp, "wb");
+    ok = f != NULL;
+    if (ok) {
+        ok = fwrite(buf, 1, size, f) == size;
+        ok = (fflush(f) == 0) && ok;
+        ok = (fclose(f) == 0) && ok;
+    }
+    if (ok) ok = rename(tmp, path) == 0;
+    if (!ok) remove(tmp);
+    FNET_FREE(buf);
+    FNET_FREE(tmp);
+    return ok ? FNET_OK : FNET_ERR_IO;
+}
+
+/* Reads a whole file (at most `limit` bytes) into a malloc'd buffer. */
+static fnet_result fnet__read_file(const char *path, size_t limit, unsigned char **out, size_t *size) {
+    FILE *f;
+    long len;
+    unsigned char *buf;
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (!f) return FNET_ERR_IO;
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return FNET_ERR_IO;
+    }
+    if ((unsigned long)len > limit) { fclose(f); return FNET_ERR_TOO_LARGE; }
+    buf = (unsigned char *)FNET_MALLOC((size_t)len + 1);
+    if (!buf) { fclose(f); return FNET_ERR_OUT_OF_MEMORY; }
+    if (fread(buf, 1, (size_t)len, f) != (size_t)len) { fclose(f); FNET_FREE(buf); return FNET_ERR_IO; }
+    fclose(f);
+    *out = buf;
+    *size = (size_t)len;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_load(const char *path, fnet_gallery **out) {
+    unsigned char *buf;
+    size_t size = 0;
+    fnet_result r;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!path) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__read_file(path, FNET_MAX_BLOB_SIZE, &buf, &size)) != FNET_OK) return r;
+    r = fnet_gallery_load_memory(buf, size, out);
+    FNET_FREE(buf);
+    return r;
+}
+#endif
+
+/* ---- identification ---- */
+
+FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
+                                   float threshold, fnet_match *matches, int k, int *n_matches) {
+    fnet_result r;
+    int p, j, n = 0;
+    size_t d;
+    if (n_matches) *n_matches = 0;
+    if (!g || !probe || !matches || k <= 0 || !n_matches) return FNET_ERR_INVALID_ARGUMENT;
+    if (dim != g->dim) return FNET_ERR_MISMATCH;
+    if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
+    if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
+    if (threshold <= 0.0f) threshold = fnet_network_threshold(g->network);
+    if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
+    if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
+    d = (size_t)dim;
+    /* per person the nearest embedding (squared), kept in a sorted top-k list */
+    for (p = 0; p < g->n_people; p++) {
+        const float *e = g->emb + (size_t)g->people[p].first * d;
+        float best = FLT_MAX;
+        int c;
+        for (c = 0; c < g->people[p].count; c++, e += d) {
+            float s = fnet_distance_sq(probe, e, dim);
+            if (s < best) best = s;
+        }
+        if (n == k && !(best < matches[n - 1].distance)) continue;
+        j = n < k ? n++ : k - 1;
+        while (j > 0 && best < matches[j - 1].distance) {
+            matches[j] = matches[j - 1];
+            j--;
+        }
+        matches[j].person = p;
+        matches[j].distance = best;
+    }
+    for (j = 0; j < n; j++) {
+        matches[j].distance = sqrtf(matches[j].distance);
+        matches[j].accepted = matches[j].distance <= threshold;
+    }
+    *n_matches = n;
+    return FNET_OK;
+}
+
+/* ---- clustering: k-means with k-means++ seeding ---- */
+
+/* Bump-allocates 64-byte aligned pieces; sizes add up in the workspace queries below. */
+static size_t fnet__align64(size_t n) { return (n + 63u) & ~(size_t)63u; }
+
+FNET_API size_t fnet_kmeans_workspace_size(int n, int dim, int k) {
+    size_t kd, s = 64;
+    if (n <= 0 || dim <= 0 || k <= 0 || k > n) return 0;
+    if (!fnet__mul_ok((size_t)k, (size_t)dim, &kd) || kd > ((size_t)-1 >> 5)) return 0;
+    s += fnet__align64(kd * sizeof(double));       /* per-cluster sums */
+    s += fnet__align64(kd * sizeof(float));        /* centroids when the caller wants none */
+    s += fnet__align64((size_t)k * sizeof(size_t)); /* per-cluster counts */
+    s += fnet__align64((size_t)n * sizeof(double)); /* k-means++ D^2 weights */
+    return s;
+}
+
+FNET_API fnet_result fnet_kmeans(const float *x, int n, int dim, int k, int max_iter,
+                                 unsigned long long seed, void *work, size_t work_size,
+                                 int *labels, float *centroids) {
+    fnet__arena a;
+    void *own = NULL;
+    double *sums, *d2;
+    float *cent;
+    size_t *counts, d = (size_t)dim, need;
+    fnet_result r;
+    unsigned long long rng = seed;
+    int i, c, it;
+    if (!labels || k <= 0 || k > n) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(x, n, dim)) != FNET_OK) return r;
+    if (max_iter < 0) return FNET_ERR_INVALID_ARGUMENT;
+    if (max_iter == 0) max_iter = 100;
+    need = fnet_kmeans_workspace_size(n, dim, k);
+    if (need == 0) return FNET_ERR_TOO_LARGE;
+    if ((r = fnet__arena_init(&a, work, work_size, need, &own)) != FNET_OK) return r;
+    sums = (double *)fnet__arena_take(&a, (size_t)k * d * sizeof(double));
+    cent = (float *)fnet__arena_take(&a, (size_t)k * d * sizeof(float));
+    counts = (size_t *)fnet__arena_take(&a, (size_t)k * sizeof(size_t));
+    d2 = (double *)fnet__arena_take(&a, (size_t)n * sizeof(double));
+    if (!sums || !cent || !counts || !d2) { FNET_FREE(own); return FNET_ERR_WORKSPACE_TOO_SMALL; }
+    if (centroids) cent = centroids;
+
+    /* k-means++: the first centre uniformly, each next one with probability ~ D(x)^2, the
+       squared distance to the nearest centre chosen so far */
+    i = (int)fnet__rng_below(&rng, (unsigned)n);
+    memcpy(cent, x + (size_t)i * d, d * sizeof(float));
+    for (i = 0; i < n; i++) d2[i] = fnet_distance_sq(x + (size_t)i * d, cent, dim);
+    for (c = 1; c < k; c++) {
+        double total = 0.0, u, acc = 0.0;
+        int pick = n - 1;
+        for (i = 0; i < n; i++) total += d2[i];
+        if (total > 0.0) {
+            u = fnet__rng_uniform(&rng) * total;
+            for (i = 0; i < n; i++) {
+                acc += d2[i];
+                if (acc > u && d2[i] > 0.0) { pick = i; break; }
+            }
+            while (d2[pick] <= 0.0 && pick > 0) pick--; /* rounding at the end of the sum */
+        } else {
+            pick = (int)fnet__rng_below(&rng, (unsigned)n); /* all points coincide */
+        }
+        memcpy(cent + (size_t)c * d, x + (size_t)pick * d, d * sizeof(float));
+        for (i = 0; i < n; i++) {
+            double s = fnet_distance_sq(x + (size_t)i * d, cent + (size_t)c * d, dim);
+            if (s < d2[i]) d2[i] = s;
+        }
+    }
+
+    /* Lloyd: assign every point to its nearest centre, move centres to their means */
+    for (it = 0; it < max_iter; it++) {
+        int changed = 0;
+        for (i = 0; i < n; i++) {
+            float best = FLT_MAX;
+            int bc = 0;
+            for (c = 0; c < k; c++) {
+                float s = fnet_distance_sq(x + (size_t)i * d, cent + (size_t)c * d, dim);
+                if (s < best) { best = s; bc = c; }
+            }
+            d2[i] = best;
+            if (it == 0 || labels[i] != bc) changed = 1;
+            labels[i] = bc;
+        }
+        if (!changed) break;
+        memset(sums, 0, (size_t)k * d * sizeof(double));
+        memset(counts, 0, (size_t)k * sizeof(size_t));
+        for (i = 0; i < n; i++) {
+            size_t j;
+            double *s = sums + (size_t)labels[i] * d;
+            const float *p = x + (size_t)i * d;
+            for (j = 0; j < d; j++) s[j] += p[j];
+            counts[labels[i]]++;
+        }
+        for (c = 0; c < k; c++) {
+            size_t j;
+            if (counts[c] == 0) {
+                /* empty cluster: restart it at the point farthest from its centre */
+                int far = 0;
+                for (i = 1; i < n; i++)
+                    if (d2[i] > d2[far]) far = i;
+                memcpy(cent + (size_t)c * d, x + (size_t)far * d, d * sizeof(float));
+                d2[far] = 0.0;
+                continue;
+            }
+            for (j = 0; j < d; j++) cent[(size_t)c * d + j] = (float)(sums[(size_t)c * d + j] / (double)counts[c]);
+        }
+    }
+    FNET_FREE(own);
+    return FNET_OK;
+}
+
+/* ---- clustering: Chinese whispers ---- */
+
+/* Edges (both directions, plus the self edge) among points closer than threshold. */
+static size_t fnet__cw_edges(const float *x, int n, int dim, float thr_sq, int *offsets,
+                             int *nbr, size_t cap) {
+    size_t e = 0, d = (size_t)dim;
+    int i, j;
+    for (i = 0; i < n; i++) {
+        if (offsets) offsets[i] = (int)e;
+        for (j = 0; j < n; j++) {
+            if (j != i && !(fnet_distance_sq(x + (size_t)i * d, x + (size_t)j * d, dim) < thr_sq)) continue;
+            if (nbr) {
+                if (e >= cap) return (size_t)-1;
+                nbr[e] = j;
+            }
+            e++;
+        }
+    }
+    if (offsets) offsets[n] = (int)e;
+    return e;
+}
+
+static size_t fnet__cw_size(int n, size_t edges) {
+    size_t s = 64 + fnet__align64(((size_t)n + 1) * sizeof(int)) + 3 * fnet__align64((size_t)n * sizeof(int));
+    size_t eb;
+    if (!fnet__mul_ok(edges, sizeof(int), &eb) || eb > ((size_t)-1 >> 2)) return 0;
+    return s + fnet__align64(eb);
+}
+
+FNET_API size_t fnet_chinese_whispers_workspace_size(const float *x, int n, int dim,
+                                                     float threshold) {
+    size_t e;
+    if (!x || n <= 0 || dim <= 0 || !(threshold > 0.0f) || threshold > 1e18f) return 0;
+    if ((size_t)n > (size_t)INT_MAX / (size_t)n) return 0; /* edges must fit an int */
+    e = fnet__cw_edges(x, n, dim, threshold * threshold, NULL, NULL, 0);
+    return fnet__cw_size(n, e);
+}
+
+FNET_API fnet_result fnet_chinese_whispers(const float *x, int n, int dim, float threshold,
+                                           int iterations, unsigned long long seed, void *work,
+                                           size_t work_size, int *labels, int *n_clusters) {
+    fnet__arena a;
+    void *own = NULL;
+    int *offsets, *nbr, *count, *touched, *remap;
+    size_t need, cap, e;
+    unsigned long long rng = seed, it, total_it;
+    fnet_result r;
+    int i, k = 0;
+    if (n_clusters) *n_clusters = 0;
+    if (!labels || !n_clusters || iterations < 0 || !(threshold > 0.0f) || threshold > 1e18f)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(x, n, dim)) != FNET_OK) return r;
+    if ((size_t)n > (size_t)INT_MAX / (size_t)n) return FNET_ERR_TOO_LARGE;
+    if (iterations == 0) iterations = 100;
+    if (work) {
+        need = work_size;
+    } else {
+        need = fnet_chinese_whispers_workspace_size(x, n, dim, threshold);
+        if (need == 0) return FNET_ERR_TOO_LARGE;
+    }
+    if ((r = fnet__arena_init(&a, work, work_size, need, &own)) != FNET_OK) return r;
+    offsets = (int *)fnet__arena_take(&a, ((size_t)n + 1) * sizeof(int));
+    count = (int *)fnet__arena_take(&a, (size_t)n * sizeof(int));
+    touched = (int *)fnet__arena_take(&a, (size_t)n * sizeof(int));
+    remap = (int *)fnet__arena_take(&a, (size_t)n * sizeof(int));
+    if (!offsets || !count || !touched || !remap) { FNET_FREE(own); return FNET_ERR_WORKSPACE_TOO_SMALL; }
+    cap = (a.size - ((a.used + 63u) & ~(size_t)63u)) / sizeof(int);
+    if (a.used > a.size) cap = 0;
+    nbr = (int *)fnet__arena_take(&a, cap * sizeof(int));
+    if (!nbr && cap) { FNET_FREE(own); return FNET_ERR_WORKSPACE_TOO_SMALL; }
+    e = fnet__cw_edges(x, n, dim, threshold * threshold, offsets, nbr, cap);
+    if (e == (size_t)-1) { FNET_FREE(own); return FNET_ERR_WORKSPACE_TOO_SMALL; }
+
+    for (i = 0; i < n; i++) { labels[i] = i; count[i] = 0; }
+    /* each step: a random node takes the label most common among its neighbours (ties: the
+       smallest label). Edge weights are all 1, as in dlib's face clustering example. */
+    total_it = (unsigned long long)iterations * (unsigned long long)n;
+    for (it = 0; it < total_it; it++) {
+        int node = (int)fnet__rng_below(&rng, (unsigned)n), nt = 0, best = -1, j;
+        for (j = offsets[node]; j < offsets[node + 1]; j++) {
+            int l = labels[nbr[j]];
+            if (count[l]++ == 0) touched[nt++] = l;
+        }
+        for (j = 0; j < nt; j++) {
+            int l = touched[j];
+            if (best < 0 || count[l] > count[best] || (count[l] == count[best] && l < best)) best = l;
+        }
+        for (j = 0; j < nt; j++) count[touched[j]] = 0;
+        if (best >= 0) labels[node] = best;
+    }
+    /* number the clusters 0.. in order of first appearance */
+    for (i = 0; i < n; i++) remap[i] = -1;
+    for (i = 0; i < n; i++) {
+        if (remap[labels[i]] < 0) remap[labels[i]] = k++;
+        labels[i] = remap[labels[i]];
+    }
+    *n_clusters = k;
+    FNET_FREE(own);
+    return FNET_OK;
+}
+
+/* ---- classifiers ---- */
+
+/* Parameters, one float array:
+     softmax  W[C][D], b[C]                      z = W x + b
+     MLP      W1[H][D], b1[H], W2[C][H], b2[C]    h = relu(W1 x + b1), z = W2 h + b2
+   p = softmax(z); training minimises the mean cross-entropy -log p[label] (+ weight decay
+   on the W's) with minibatch SGD (momentum 0.9) or Adam (beta 0.9/0.999, eps 1e-8). */
+struct fnet_classifier {
+    fnet_classifier_kind kind;
+    char network[FNET_NETWORK_ID_MAX + 1];
+    int dim, n_classes, hidden, k;
+    size_t n_params;
+    float *params;
+    int n_samples;  /* k-NN: the training set */
+    float *samples; /* n_samples * dim */
+    int *labels;
+    char **names;   /* n_classes strings (malloc'd), NULL entries mean "" */
+};
+
+#define FNET__CLF_MAX_HIDDEN 4096
+#define FNET__CLF_MAX_K 64
+
+static size_t fnet__clf_param_count(fnet_classifier_kind kind, int dim, int c, int h) {
+    if (kind == FNET_CLASSIFIER_SOFTMAX) return (size_t)c * (size_t)dim + (size_t)c;
+    if (kind == FNET_CLASSIFIER_MLP) return (size_t)h * (size_t)dim + (size_t)h + (size_t)c * (size_t)h + (size_t)c;
+    return 0;
+}
+
+FNET_API void fnet_classifier_free(fnet_classifier *c) {
+    int i;
+    if (!c) return;
+    if (c->names) {
+        for (i = 0; i < c->n_classes; i++) FNET_FREE(c->names[i]);
+        FNET_FREE(c->names);
+    }
+    FNET_FREE(c->params);
+    FNET_FREE(c->samples);
+    FNET_FREE(c->labels);
+    FNET_FREE(c);
+}
+
+static fnet_result fnet__clf_new(fnet_classifier_kind kind, const char *network, int dim, int nc,
+                                 int hidden, int k, int n_samples, fnet_classifier **out) {
+    fnet_classifier *c = (fnet_classifier *)FNET_MALLOC(sizeof(fnet_classifier));
+    size_t bytes;
+    *out = NULL;
+    if (!c) return FNET_ERR_OUT_OF_MEMORY;
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    memcpy(c->network, network, strlen(network) + 1);
+    c->dim = dim;
+    c->n_classes = nc;
+    c->hidden = hidden;
+    c->k = k;
+    c->n_params = fnet__clf_param_count(kind, dim, nc, hidden);
+    c->names = (char **)FNET_MALLOC((size_t)nc * sizeof(char *));
+    if (!c->names) { FNET_FREE(c); return FNET_ERR_OUT_OF_MEMORY; }
+    memset(c->names, 0, (size_t)nc * sizeof(char *));
+    if (c->n_params) {
+        if (!fnet__mul_ok(c->n_params, sizeof(float), &bytes)) { fnet_classifier_free(c); return FNET_ERR_TOO_LARGE; }
+        c->params = (float *)FNET_MALLOC(bytes);
+        if (!c->params) { fnet_classifier_free(c); return FNET_ERR_OUT_OF_MEMORY; }
+        memset(c->params, 0, bytes);
+    }
+    if (kind == FNET_CLASSIFIER_KNN) {
+        c->n_samples = n_samples;
+        c->samples = (float *)FNET_MALLOC((size_t)n_samples * (size_t)dim * sizeof(float));
+        c->labels = (int *)FNET_MALLOC((size_t)n_samples * sizeof(int));
+        if (!c->samples || !c->labels) { fnet_classifier_free(c); return FNET_ERR_OUT_OF_MEMORY; }
+    }
+    *out = c;
+    return FNET_OK;
+}
+
+/* Forward pass of softmax/MLP for one sample: h[H] (MLP), p[C] probabilities. */
+static void fnet__clf_forward(const fnet_classifier *c, const float *x, float *h, float *p) {
+    const float *w = c->params;
+    const float *in = x;
+    int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
+    double mx = -1e300, sum = 0.0;
+    if (c->kind == FNET_CLASSIFIER_MLP) {
+        const float *b1 = w + (size_t)H * D;
+        for (j = 0; j < H; j++) {
+            double s = b1[j];
+            const float *row = w + (size_t)j * D;
+            for (i = 0; i < D; i++) s += (double)row[i] * x[i];
+            h[j] = s > 0.0 ? (float)s : 0.0f;
+        }
+        w = b1 + H;
+        in = h;
+        in_dim = H;
+    }
+    for (j = 0; j < C; j++) {
+        double s = w[(size_t)C * in_dim + j];
+        const float *row = w + (size_t)j * in_dim;
+        for (i = 0; i < in_dim; i++) s += (double)row[i] * in[i];
+        p[j] = (float)s;
+        if (s > mx) mx = s;
+    }
+    for (j = 0; j < C; j++) {
+        double e = exp((double)p[j] - mx);
+        p[j] = (float)e;
+        sum += e;
+    }
+    for (j = 0; j < C; j++) p[j] = (float)(p[j] / sum);
+}
+
+/* Adds the cross-entropy gradient of one sample to g (same layout as params). */
+static void fnet__clf_backward(const fnet_classifier *c, const float *x, const float *h,
+                               float *p, int label, float *g, float *dh) {
+    int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
+    const float *in = x, *w = c->params;
+    float *gw = g;
+    if (c->kind == FNET_CLASSIFIER_MLP) {
+        w = c->params + (size_t)H * D + H;
+        gw = g + (size_t)H * D + H;
+        in = h;
+        in_dim = H;
+    }
+    p[label] -= 1.0f; /* dL/dz = p - onehot */
+    for (j = 0; j < C; j++) {
+        float dz = p[j];
+        float *grow = gw + (size_t)j * in_dim;
+        if (dz == 0.0f) continue;
+        for (i = 0; i < in_dim; i++) grow[i] += dz * in[i];
+        gw[(size_t)C * in_dim + j] += dz;
+    }
+    if (c->kind == FNET_CLASSIFIER_MLP) {
+        for (i = 0; i < H; i++) {
+            float s = 0.0f;
+            if (h[i] > 0.0f)
+                for (j = 0; j < C; j++) s += w[(size_t)j * H + i] * p[j];
+            dh[i] = s;
+        }
+        for (j = 0; j < H; j++) {
+            float *grow = g + (size_t)j * D;
+            if (dh[j] == 0.0f) continue;
+            for (i = 0; i < D; i++) grow[i] += dh[j] * x[i];
+            g[(size_t)H * D + j] += dh[j];
+        }
+    }
+}
+
+/* 1 for the entries of params that are weights (decayed), 0 for biases. */
+static int fnet__clf_is_weight(const fnet_classifier *c, size_t idx) {
+    size_t D = (size_t)c->dim, C = (size_t)c->n_classes, H = (size_t)c->hidden;
+    if (c->kind == FNET_CLASSIFIER_SOFTMAX) return idx < C * D;
+    if (idx < H * D) return 1;
+    idx -= H * D + H;
+    return idx < C * H; /* (wrapped for b1: a huge value, so 0) */
+}
+
+static fnet_result fnet__clf_train_nn(fnet_classifier *c, const float *x, const int *labels, int n,
+                                      const fnet_train_opts *o) {
+    int epochs = o->epochs ? o->epochs : 100, bs = o->batch_size ? o->batch_size : 16;
+    int sgd = o->optimizer == FNET_OPTIMIZER_SGD, D = c->dim, C = c->n_classes, H = c->hidden;
+    float lr = o->learning_rate > 0.0f ? o->learning_rate : (sgd ? 0.1f : 0.01f);
+    float wd = o->weight_decay > 0.0f ? o->weight_decay : 0.0f;
+    unsigned long long rng = o->seed ^ 0x5EEDC1A55ULL;
+    size_t P = c->n_params, i;
+    float *g, *m, *v, *h, *p, *dh;
+    int *order, e, s, t = 0;
+    double b1t = 1.0, b2t = 1.0;
+    if (epochs < 0 || bs < 0) return FNET_ERR_INVALID_ARGUMENT;
+    g = (float *)FNET_MALLOC(3 * P * sizeof(float) + ((size_t)2 * H + C + 1) * sizeof(float) + (size_t)n * sizeof(int));
+    if (!g) return FNET_ERR_OUT_OF_MEMORY;
+    m = g + P;
+    v = m + P;
+    h = v + P;
+    dh = h + H;
+    p = dh + H;
+    order = (int *)(void *)(p + C + 1);
+    memset(m, 0, 2 * P * sizeof(float));
+    /* He initialisation for the ReLU layer, Glorot-like for the output layer; biases 0 */
+    {
+        float *w = c->params;
+        if (c->kind == FNET_CLASSIFIER_MLP) {
+            double sd = sqrt(2.0 / D);
+            for (i = 0; i < (size_t)H * D; i++) w[i] = (float)(sd * fnet__rng_normal(&rng));
+            w += (size_t)H * D + H;
+            sd = sqrt(1.0 / H);
+            for (i = 0; i < (size_t)C * H; i++) w[i] = (float)(sd * fnet__rng_normal(&rng));
+        } else {
+            double sd = sqrt(1.0 / D);
+            for (i = 0; i < (size_t)C * D; i++) w[i] = (float)(sd * fnet__rng_normal(&rng));
+        }
+    }
+    for (s = 0; s < n; s++) order[s] = s;
+    for (e = 0; e < epochs; e++) {
+        for (s = n - 1; s > 0; s--) { /* Fisher-Yates shuffle */
+            int j = (int)fnet__rng_below(&rng, (unsigned)s + 1u), tmp = order[s];
+            order[s] = order[j];
+            order[j] = tmp;
+        }
+        for (s = 0; s < n; s += bs) {
+            int end = FNET__MIN(n, s + bs), q;
+            float inv = 1.0f / (float)(end - s);
+            memset(g, 0, P * sizeof(float));
+            for (q = s; q < end; q++) {
+                const float *xi = x + (size_t)order[q] * D;
+                fnet__clf_forward(c, xi, h, p);
+                fnet__clf_backward(c, xi, h, p, labels[order[q]], g, dh);
+            }
+            t++;
+            b1t *= 0.9;
+            b2t *= 0.999;
+            for (i = 0; i < P; i++) {
+                float gi = g[i] * inv;
+                if (wd > 0.0f && fnet__clf_is_weight(c, i)) gi += wd * c->params[i];
+                if (sgd) {
+                    m[i] = 0.9f * m[i] + gi;
+                    c->params[i] -= lr * m[i];
+                } else {
+                    double mh, vh;
+                    m[i] = 0.9f * m[i] + 0.1f * gi;
+                    v[i] = 0.999f * v[i] + 0.001f * gi * gi;
+                    mh = m[i] / (1.0 - b1t);
+                    vh = v[i] / (1.0 - b2t);
+                    c->params[i] -= (float)(lr * mh / (sqrt(vh) + 1e-8));
+                }
+            }
+        }
+    }
+    (void)t;
+    FNET_FREE(g);
+    if (fnet_check_finite(c->params, P) != FNET_OK) return FNET_ERR_NOT_FINITE; /* diverged */
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_classifier_train(fnet_classifier_kind kind, const char *network,
+                                           const float *x, const int *labels, int n, int dim,
+                                           int n_classes, const fnet_train_opts *opts,
+                                           fnet_classifier **out) {
+    fnet_train_opts o;
+    fnet_classifier *c;
+    fnet_result r;
+    int i, hidden = 0, k = 0;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (kind != FNET_CLASSIFIER_SOFTMAX && kind != FNET_CLASSIFIER_MLP && kind != FNET_CLASSIFIER_KNN)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__valid_network(network) || !labels || dim > FNET_GALLERY_MAX_DIM || n_classes < 1 ||
+        n_classes > FNET_CLASSIFIER_MAX_CLASSES || n > FNET_GALLERY_MAX_EMBEDDINGS)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(x, n, dim)) != FNET_OK) return r;
+    for (i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_classes) return FNET_ERR_INVALID_ARGUMENT;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    if (kind == FNET_CLASSIFIER_MLP) {
+        hidden = o.hidden ? o.hidden : 64;
+        if (hidden < 1 || hidden > FNET__CLF_MAX_HIDDEN) return FNET_ERR_INVALID_ARGUMENT;
+    }
+    if (kind == FNET_CLASSIFIER_KNN) {
+        k = o.k ? o.k : 3;
+        if (k < 1 || k > FNET__CLF_MAX_K) return FNET_ERR_INVALID_ARGUMENT;
+        if (k > n) k = n;
+    }
+    if (!(o.learning_rate == o.learning_rate) || !(o.weight_decay == o.weight_decay) ||
+        o.learning_rate > 1e6f || o.weight_decay > 1e6f)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__clf_new(kind, network, dim, n_classes, hidden, k, n, &c)) != FNET_OK) return r;
+    if (kind == FNET_CLASSIFIER_KNN) {
+        memcpy(c->samples, x, (size_t)n * (size_t)dim * sizeof(float));
+        memcpy(c->labels, labels, (size_t)n * sizeof(int));
+    } else if ((r = fnet__clf_train_nn(c, x, labels, n, &o)) != FNET_OK) {
+        fnet_classifier_free(c);
+        return r;
+    }
+    *out = c;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_classifier_predict(const fnet_classifier *c, const float *x, int dim,
+                                             int *label, float *scores) {
+    fnet_result r;
+    int j, best = 0;
+    if (!c || !x || !label) return FNET_ERR_INVALID_ARGUMENT;
+    if (dim != c->dim) return FNET_ERR_MISMATCH;
+    if ((r = fnet_check_finite(x, (size_t)dim)) != FNET_OK) return r;
+    if (c->kind == FNET_CLASSIFIER_KNN) {
+        /* the k nearest training samples (sorted), then a vote; a tie goes to the class
+           whose member is nearest */
+        float nd[FNET__CLF_MAX_K];
+        int ni[FNET__CLF_MAX_K], nn = 0, s, bv = -1;
+        for (s = 0; s < c->n_samples; s++) {
+            float dd = fnet_distance_sq(x, c->samples + (size_t)s * c->dim, dim);
+            int q;
+            if (nn == c->k && !(dd < nd[nn - 1])) continue;
+            q = nn < c->k ? nn++ : c->k - 1;
+            while (q > 0 && dd < nd[q - 1]) { nd[q] = nd[q - 1]; ni[q] = ni[q - 1]; q--; }
+            nd[q] = dd;
+            ni[q] = s;
+        }
+        for (s = 0; s < nn; s++) {
+            int cl = c->labels[ni[s]], votes = 0, q;
+            for (q = 0; q < nn; q++) votes += c->labels[ni[q]] == cl;
+            if (votes > bv) { bv = votes; best = cl; }
+        }
+        if (scores) {
+            for (j = 0; j < c->n_classes; j++) scores[j] = 0.0f;
+            for (s = 0; s < nn; s++) scores[c->labels[ni[s]]] += 1.0f / (float)nn;
+        }
+    } else {
+        float stack[512], *buf = stack;
+        size_t need = (size_t)c->hidden + (size_t)c->n_classes;
+        if (need > 512) {
+            buf = (float *)FNET_MALLOC(need * sizeof(float));
+            if (!buf) return FNET_ERR_OUT_OF_MEMORY;
+        }
+        fnet__clf_forward(c, x, buf, buf + c->hidden);
+        for (j = 1; j < c->n_classes; j++)
+            if (buf[c->hidden + j] > buf[c->hidden + best]) best = j;
+        if (scores) memcpy(scores, buf + c->hidden, (size_t)c->n_classes * sizeof(float));
+        if (buf != stack) FNET_FREE(buf);
+    }
+    *label = best;
+    return FNET_OK;
+}
+
+FNET_API fnet_classifier_kind fnet_classifier_get_kind(const fnet_classifier *c) {
+    return c ? c->kind : (fnet_classifier_kind)0;
+}
+FNET_API int fnet_classifier_classes(const fnet_classifier *c) { return c ? c->n_classes : 0; }
+FNET_API int fnet_classifier_dim(const fnet_classifier *c) { return c ? c->dim : 0; }
+FNET_API const char *fnet_classifier_network(const fnet_classifier *c) { return c ? c->network : NULL; }
+FNET_API fnet_result fnet_classifier_set_class_name(fnet_classifier *c, int i, const char *name) {
+    char *copy;
+    size_t len;
+    if (!c || i < 0 || i >= c->n_classes || !name) return FNET_ERR_INVALID_ARGUMENT;
+    len = strlen(name);
+    if (len > FNET_GALLERY_MAX_NAME) return FNET_ERR_INVALID_ARGUMENT;
+    copy = (char *)FNET_MALLOC(len + 1);
+    if (!copy) return FNET_ERR_OUT_OF_MEMORY;
+    memcpy(copy, name, len + 1);
+    FNET_FREE(c->names[i]);
+    c->names[i] = copy;
+    return FNET_OK;
+}
+FNET_API const char *fnet_classifier_class_name(const fnet_classifier *c, int i) {
+    if (!c || i < 0 || i >= c->n_classes) return NULL;
+    return c->names[i] ? c->names[i] : "";
+}
+
+/* Classifier file, version 1, little-endian:
+     0 "FNETCLSF" | 8 u32 version | 12 u32 0x01020304 | 16 u32 kind | 20 u32 dim |
+     24 u32 classes | 28 u32 CRC-32 of the rest of the file | 32 u64 file size |
+     40 network[32] | 72 u32 hidden | 76 u32 k | 80 u32 samples (k-NN) | 84 u32 parameters |
+     88 class names (u32 length, bytes, zero padding to 4) | f32 parameters |
+     k-NN: f32 samples[samples*dim], u32 labels[samples] */
+#define FNET__CLF_HEADER 88u
+
+FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void *buf, size_t cap,
+                                                 size_t *size) {
+    unsigned long long total = FNET__CLF_HEADER;
+    unsigned char *p;
+    size_t at, k, nf;
+    int i;
+    if (!c || !size) return FNET_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < c->n_classes; i++)
+        total += 4u + ((strlen(fnet_classifier_class_name(c, i)) + 3u) & ~(size_t)3u);
+    total += 4ull * c->n_params;
+    total += 4ull * (unsigned long long)c->n_samples * ((unsigned long long)c->dim + 1u);
+    if (total > (unsigned long long)(size_t)-1) return FNET_ERR_TOO_LARGE;
+    *size = (size_t)total;
+    if (!buf) return FNET_OK;
+    if (cap < (size_t)total) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    p = (unsigned char *)buf;
+    memset(p, 0, (size_t)total);
+    memcpy(p, "FNETCLSF", 8);
+    fnet__wr_u32(p + 8, FNET_CLASSIFIER_VERSION);
+    fnet__wr_u32(p + 12, 0x01020304UL);
+    fnet__wr_u32(p + 16, (unsigned long)c->kind);
+    fnet__wr_u32(p + 20, (unsigned long)c->dim);
+    fnet__wr_u32(p + 24, (unsigned long)c->n_classes);
+    fnet__wr_u64(p + 32, total);
+    memcpy(p + 40, c->network, strlen(c->network));
+    fnet__wr_u32(p + 72, (unsigned long)c->hidden);
+    fnet__wr_u32(p + 76, (unsigned long)c->k);
+    fnet__wr_u32(p + 80, (unsigned long)c->n_samples);
+    fnet__wr_u32(p + 84, (unsigned long)c->n_params);
+    at = FNET__CLF_HEADER;
+    for (i = 0; i < c->n_classes; i++) {
+        const char *nm = fnet_classifier_class_name(c, i);
+        size_t len = strlen(nm);
+        fnet__wr_u32(p + at, (unsigned long)len);
+        memcpy(p + at + 4, nm, len);
+        at += 4u + ((len + 3u) & ~(size_t)3u);
+    }
+    for (k = 0; k < c->n_params; k++, at += 4) fnet__wr_f32(p + at, c->params[k]);
+    nf = (size_t)c->n_samples * (size_t)c->dim;
+    for (k = 0; k < nf; k++, at += 4) fnet__wr_f32(p + at, c->samples[k]);
+    for (k = 0; k < (size_t)c->n_samples; k++, at += 4) fnet__wr_u32(p + at, (unsigned long)c->labels[k]);
+    fnet__wr_u32(p + 28, fnet__crc_skip(p, (size_t)total, 28));
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
+                                                 fnet_classifier **out) {
+    const unsigned char *b = (const unsigned char *)data;
+    unsigned long kind, dim, nc, hidden, k, ns, np, i;
+    unsigned long long fsize, need;
+    char network[32];
+    fnet_classifier *c;
+    fnet_result r;
+    size_t at;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!data) return FNET_ERR_INVALID_ARGUMENT;
+    if (size >= 8 && memcmp(b, "FNETCLSF", 8) != 0) return FNET_ERR_BAD_MAGIC;
+    if (size < FNET__CLF_HEADER) return FNET_ERR_TRUNCATED;
+    if (fnet__rd_u32(b + 8) != FNET_CLASSIFIER_VERSION) return FNET_ERR_VERSION;
+    if (fnet__rd_u32(b + 12) != 0x01020304UL) return FNET_ERR_CORRUPT;
+    fsize = fnet__rd_u64(b + 32);
+    if (fsize > (unsigned long long)size) return FNET_ERR_TRUNCATED;
+    if (fsize != (unsigned long long)size) return FNET_ERR_CORRUPT;
+    if (fnet__crc_skip(b, size, 28) != fnet__rd_u32(b + 28)) return FNET_ERR_CORRUPT;
+    kind = fnet__rd_u32(b + 16); dim = fnet__rd_u32(b + 20); nc = fnet__rd_u32(b + 24);
+    hidden = fnet__rd_u32(b + 72); k = fnet__rd_u32(b + 76); ns = fnet__rd_u32(b + 80);
+    np = fnet__rd_u32(b + 84);
+    if (kind < 1 || kind > 3 || dim < 1 || dim > FNET_GALLERY_MAX_DIM || nc < 1 ||
+        nc > FNET_CLASSIFIER_MAX_CLASSES || !fnet__read_network(b + 40, network))
+        return FNET_ERR_CORRUPT;
+    if (kind == FNET_CLASSIFIER_MLP ? (hidden < 1 || hidden > FNET__CLF_MAX_HIDDEN) : hidden != 0)
+        return FNET_ERR_CORRUPT;
+    if (kind == FNET_CLASSIFIER_KNN ? (k < 1 || k > FNET__CLF_MAX_K || ns < k || ns > FNET_GALLERY_MAX_EMBEDDINGS)
+                                    : (k != 0 || ns != 0))
+        return FNET_ERR_CORRUPT;
+    if ((unsigned long long)np != (unsigned long long)fnet__clf_param_count((fnet_classifier_kind)kind, (int)dim, (int)nc, (int)hidden))
+        return FNET_ERR_CORRUPT;
+    /* names, then the exact size of the rest */
+    at = FNET__CLF_HEADER;
+    for (i = 0; i < nc; i++) {
+        unsigned long len, q;
+        if (size - at < 4) return FNET_ERR_CORRUPT;
+        len = fnet__rd_u32(b + at);
+        if (len > FNET_GALLERY_MAX_NAME || size - at - 4 < ((len + 3u) & ~3ul)) return FNET_ERR_CORRUPT;
+        if (memchr(b + at + 4, 0, len)) return FNET_ERR_CORRUPT;
+        for (q = len; q < ((len + 3u) & ~3ul); q++)
+            if (b[at + 4 + q]) return FNET_ERR_CORRUPT;
+        at += 4u + ((len + 3u) & ~3ul);
+    }
+    need = 4ull * np + 4ull * (unsigned long long)ns * (dim + 1ull);
+    if (need != (unsigned long long)(size - at)) return FNET_ERR_CORRUPT;
+    for (i = 0; i < np + ns * dim; i++) {
+        float v = fnet__rd_f32(b + at + 4 * (size_t)i);
+        if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return FNET_ERR_CORRUPT;
+    }
+    for (i = 0; i < ns; i++)
+        if (fnet__rd_u32(b + at + 4 * ((size_t)np + (size_t)ns * dim + i)) >= nc) return FNET_ERR_CORRUPT;
+    if ((r = fnet__clf_new((fnet_classifier_kind)kind, network, (int)dim, (int)nc, (int)hidden, (int)k,
+                           (int)ns, &c)) != FNET_OK)
+        return r;
+    at = FNET__CLF_HEADER;
+    for (i = 0; i < nc; i++) {
+        unsigned long len = fnet__rd_u32(b + at);
+        char tmp[FNET_GALLERY_MAX_NAME + 1];
+        memcpy(tmp, b + at + 4, len);
+        tmp[len] = 0;
+        if (len && (r = fnet_classifier_set_class_name(c, (int)i, tmp)) != FNET_OK) {
+            fnet_classifier_free(c);
+            return r;
+        }
+        at += 4u + ((len + 3u) & ~3ul);
+    }
+    for (i = 0; i < np; i++, at += 4) c->params[i] = fnet__rd_f32(b + at);
+    for (i = 0; i < ns * dim; i++, at += 4) c->samples[i] = fnet__rd_f32(b + at);
+    for (i = 0; i < ns; i++, at += 4) c->labels[i] = (int)fnet__rd_u32(b + at);
+    *out = c;
+    return FNET_OK;
+}
+
+/* ---- triplet loss (Schroff et al. 2015) ----
+
+   For a triplet (anchor a, positive p of the same person, negative n of another):
+       L = max(||a-p||^2 - ||a-n||^2 + alpha, 0)
+   and, when L > 0:  dL/da = 2(n - p),  dL/dp = 2(p - a),  dL/dn = 2(a - n).
+   The batch loss is the mean over the triplets given. Selection:
+   - batch-all: every (a, p, n) with a positive loss (the mean over these equals the mean
+     over all valid triplets that still contribute);
+   - hard ("batch hard", Hermans et al. 2017): for each anchor its farthest positive and its
+     nearest negative;
+   - semi-hard (FaceNet sec. 3.2): for each (a, p) the nearest negative that is still farther
+     than p (||a-n||^2 > ||a-p||^2, so inside or beyond the margin, never "too hard" for a
+     fresh network); when no negative is farther, the farthest negative (as TensorFlow
+     Addons' triplet_semihard_loss). */
+
+static void fnet__triplet_emit(fnet_triplet *out, int max_out, int *cnt, int a, int p, int n) {
+    if (*cnt < max_out) {
+        out[*cnt].anchor = a;
+        out[*cnt].positive = p;
+        out[*cnt].negative = n;
+    }
+    if (*cnt < INT_MAX) (*cnt)++;
+}
+
+FNET_API fnet_result fnet_triplet_select(const float *emb, const int *labels, int n, int dim,
+                                         float alpha, fnet_triplet_mining mining,
+                                         fnet_triplet *out, int max_out, int *n_out) {
+    fnet_result r;
+    size_t d = (size_t)dim;
+    int a, p, q, cnt = 0;
+    if (n_out) *n_out = 0;
+    if (!labels || !n_out || max_out < 0 || (max_out > 0 && !out)) return FNET_ERR_INVALID_ARGUMENT;
+    if (!(alpha >= 0.0f) || alpha > 1e6f) return FNET_ERR_INVALID_ARGUMENT;
+    if (mining != FNET_TRIPLET_BATCH_ALL && mining != FNET_TRIPLET_HARD && mining != FNET_TRIPLET_SEMI_HARD)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(emb, n, dim)) != FNET_OK) return r;
+    for (a = 0; a < n; a++) {
+        const float *ea = emb + (size_t)a * d;
+        if (mining == FNET_TRIPLET_HARD) {
+            int bp = -1, bn = -1;
+            float dp = -1.0f, dn = FLT_MAX;
+            for (q = 0; q < n; q++) {
+                float s;
+                if (q == a) continue;
+                s = fnet_distance_sq(ea, emb + (size_t)q * d, dim);
+                if (labels[q] == labels[a]) { if (s > dp) { dp = s; bp = q; } }
+                else if (s < dn) { dn = s; bn = q; }
+            }
+            if (bp >= 0 && bn >= 0) fnet__triplet_emit(out, max_out, &cnt, a, bp, bn);
+            continue;
+        }
+        for (p = 0; p < n; p++) {
+            float dap;
+            if (p == a || labels[p] != labels[a]) continue;
+            dap = fnet_distance_sq(ea, emb + (size_t)p * d, dim);
+            if (mining == FNET_TRIPLET_BATCH_ALL) {
+                for (q = 0; q < n; q++) {
+                    if (labels[q] == labels[a]) continue;
+                    if (dap - fnet_distance_sq(ea, emb + (size_t)q * d, dim) + alpha > 0.0f)
+                        fnet__triplet_emit(out, max_out, &cnt, a, p, q);
+                }
+            } else {
+                int semi = -1, far = -1;
+                float ds = FLT_MAX, df = -1.0f;
+                for (q = 0; q < n; q++) {
+                    float s;
+                    if (labels[q] == labels[a]) continue;
+                    s = fnet_distance_sq(ea, emb + (size_t)q * d, dim);
+                    if (s > dap && s < ds) { ds = s; semi = q; }
+                    if (s > df) { df = s; far = q; }
+                }
+                if (semi >= 0) fnet__triplet_emit(out, max_out, &cnt, a, p, semi);
+                else if (far >= 0) fnet__triplet_emit(out, max_out, &cnt, a, p, far);
+            }
+        }
+    }
+    *n_out = cnt;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const fnet_triplet *t,
+                                       int n_t, float alpha, float *loss, float *grad,
+                                       int *n_active) {
+    fnet_result r;
+    size_t d = (size_t)dim, j;
+    double sum = 0.0, scale;
+    int i, act = 0;
+    if (n_active) *n_active = 0;
+    if (!loss || n_t < 0 || (n_t > 0 && !t)) return FNET_ERR_INVALID_ARGUMENT;
+    if (!(alpha >= 0.0f) || alpha > 1e6f) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(emb, n, dim)) != FNET_OK) return r;
+    for (i = 0; i < n_t; i++) {
+        if (t[i].anchor < 0 || t[i].anchor >= n || t[i].positive < 0 || t[i].positive >= n ||
+            t[i].negative < 0 || t[i].negative >= n)
+            return FNET_ERR_INVALID_ARGUMENT;
+    }
+    if (grad) memset(grad, 0, (size_t)n * d * sizeof(float));
+    scale = n_t > 0 ? 1.0 / n_t : 0.0;
+    for (i = 0; i < n_t; i++) {
+        const float *a = emb + (size_t)t[i].anchor * d, *p = emb + (size_t)t[i].positive * d,
+                    *q = emb + (size_t)t[i].negative * d;
+        double dap = 0.0, dan = 0.0, l;
+        for (j = 0; j < d; j++) {
+            double u = (double)a[j] - p[j], v = (double)a[j] - q[j];
+            dap += u * u;
+            dan += v * v;
+        }
+        l = dap - dan + alpha;
+        if (l <= 0.0) continue;
+        act++;
+        sum += l;
+        if (grad) {
+            float *ga = grad + (size_t)t[i].anchor * d, *gp = grad + (size_t)t[i].positive * d,
+                  *gn = grad + (size_t)t[i].negative * d;
+            for (j = 0; j < d; j++) {
+                ga[j] += (float)(2.0 * scale * ((double)q[j] - p[j]));
+                gp[j] += (float)(2.0 * scale * ((double)p[j] - a[j]));
+                gn[j] += (float)(2.0 * scale * ((double)a[j] - q[j]));
+            }
+        }
+    }
+    *loss = (float)(sum * scale);
+    if (n_active) *n_active = act;
     return FNET_OK;
 }
 
