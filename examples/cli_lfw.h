@@ -1,5 +1,469 @@
-/* fnet CLI: lfw commands (included by examples/fnet.c). Placeholder until the stage lands. */
+/* fnet CLI: LFW face verification (included by examples/fnet.c).
+
+   fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
+                 [--roc OUT.png] [--save-distances OUT.txt]
+   fnet eval-lfw --distances IN.txt [--roc OUT.png]
+
+   PAIRS is LFW's pairs.txt: a header "FOLDS<TAB>N", then per fold N matched pairs
+   (name i j) and N mismatched pairs (name1 i name2 j). Images are DIR/NAME/NAME_%04d.jpg
+   (DIR may also be the folder holding lfw-deepfunneled/ or lfw/).
+
+   Each image referenced by the pairs is embedded once: detect (upsample 1 by default) ->
+   the face whose box centre is nearest the image centre -> 68 landmarks -> align (dlib's
+   150 px chip for the ResNet, OpenFace's 96 px outer-eyes-and-nose for nn4) -> embed.
+   Where the detector finds no face, a fixed central box is used instead and counted as a
+   miss: a square of side 0.43 * min(width, height) centred on the image centre (on LFW's
+   250x250 images: 108 px, about the size and place of dlib's detections there).
+
+   Protocol (LFW View 2, "unrestricted" style as dlib and OpenFace report it): the distance of
+   a pair is the Euclidean distance of its two embeddings; for each fold k, the threshold is
+   the one that maximises accuracy on the other folds' pairs (candidates: midpoints between
+   consecutive sorted distances; the first best one), and fold k's accuracy is measured with
+   it ("same" when distance < threshold). Reported: mean and standard deviation (population,
+   over folds) of the fold accuracies, the mean threshold, the AUC of the ROC over all pairs
+   (the probability that a matched pair is closer than a mismatched one, ties count half),
+   the detector misses and the ms per image of the whole pipeline.
+   Progress goes to stderr; one JSON object to stdout.
+
+   --distances IN.txt evaluates a saved list (lines "fold same distance"; '#' comments) with the
+   same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
+#include "roc_plot.h"
+
+typedef struct lfw_pair {
+    int a, b;     /* image indices */
+    int fold;
+    int same;
+    double dist;
+} lfw_pair;
+
+typedef struct lfw_image {
+    char name[128];
+    int num;
+} lfw_image;
+
+static int lfw__img_cmp(const void *x, const void *y) {
+    const lfw_image *a = (const lfw_image *)x, *b = (const lfw_image *)y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->num > b->num) - (a->num < b->num);
+}
+
+/* Accuracy of "same iff dist < t" over the pairs with (fold == k) == in_fold. */
+static double lfw__accuracy(const lfw_pair *p, int n, int k, int in_fold, double t) {
+    int i, right = 0, total = 0;
+    for (i = 0; i < n; i++) {
+        if ((p[i].fold == k) != in_fold) continue;
+        total++;
+        right += (p[i].dist < t) == (p[i].same != 0);
+    }
+    return total ? (double)right / total : 0.0;
+}
+
+static int lfw__pair_cmp(const void *x, const void *y) {
+    double a = ((const lfw_pair *)x)->dist, b = ((const lfw_pair *)y)->dist;
+    return (a > b) - (a < b);
+}
+
+/* The pairs (all, or those outside fold `skip`), sorted by distance; *m = how many. */
+static lfw_pair *lfw__sorted(const lfw_pair *p, int n, int skip, int *m) {
+    lfw_pair *s = (lfw_pair *)malloc(sizeof(lfw_pair) * (size_t)(n ? n : 1));
+    int i, j = 0;
+    if (!s) return NULL;
+    for (i = 0; i < n; i++)
+        if (p[i].fold != skip) s[j++] = p[i];
+    qsort(s, (size_t)j, sizeof *s, lfw__pair_cmp);
+    *m = j;
+    return s;
+}
+
+/* Best threshold on the pairs outside fold k. Candidates: below the smallest distance, the
+   midpoints between consecutive distinct distances, above the largest; the first best wins.
+   accuracy(t) = (#matched with d < t + #mismatched with d >= t) / m. */
+static double lfw__best_threshold(const lfw_pair *p, int n, int k) {
+    int m = 0, i, same_total = 0, same_below = 0, diff_below = 0;
+    double best_t = 0, best = -1;
+    lfw_pair *s = lfw__sorted(p, n, k, &m);
+    if (!s || m == 0) { free(s); return 0; }
+    for (i = 0; i < m; i++) same_total += s[i].same != 0;
+    for (i = 0; i <= m;) {
+        double t, acc;
+        if (i == 0) t = s[0].dist - 1e-6;
+        else if (i == m) t = s[m - 1].dist + 1e-6;
+        else t = 0.5 * (s[i - 1].dist + s[i].dist);
+        acc = (double)(same_below + (m - same_total) - diff_below) / m;
+        if (acc > best) { best = acc; best_t = t; }
+        if (i == m) break;
+        {   /* move the whole group of equal distances below the threshold */
+            int j = i;
+            while (j < m && s[j].dist == s[i].dist) { if (s[j].same) same_below++; else diff_below++; j++; }
+            i = j;
+        }
+    }
+    free(s);
+    return best_t;
+}
+
+/* AUC: P(d_matched < d_mismatched) + 0.5 P(equal), over all pairs (Mann-Whitney U). */
+static double lfw__auc(const lfw_pair *p, int n) {
+    int m = 0, i, n_same = 0, n_diff = 0;
+    double wins = 0;
+    lfw_pair *s = lfw__sorted(p, n, -1, &m);
+    if (!s) return 0;
+    for (i = 0; i < m;) {
+        int j = i, ns = 0, nd = 0;
+        while (j < m && s[j].dist == s[i].dist) { if (s[j].same) ns++; else nd++; j++; }
+        wins += (double)nd * n_same + 0.5 * nd * ns; /* matched pairs closer, then ties */
+        n_same += ns;
+        n_diff += nd;
+        i = j;
+    }
+    free(s);
+    return n_same && n_diff ? wins / ((double)n_same * n_diff) : 0;
+}
+
+static int lfw__write_roc(const char *path, const lfw_pair *p, int n, double auc, double acc) {
+    int m = 0, i, k = 0, ns = 0, nd = 0, cs = 0, cd = 0, ok = 0;
+    lfw_pair *s = lfw__sorted(p, n, -1, &m);
+    double *fpr = (double *)malloc(sizeof(double) * (size_t)(n + 2));
+    double *tpr = (double *)malloc(sizeof(double) * (size_t)(n + 2));
+    char title[96];
+    if (s && fpr && tpr) {
+        for (i = 0; i < m; i++) { if (s[i].same) ns++; else nd++; }
+        fpr[k] = 0; tpr[k] = 0; k++;
+        for (i = 0; i < m;) {   /* one ROC point per distinct distance */
+            int j = i;
+            while (j < m && s[j].dist == s[i].dist) { if (s[j].same) cs++; else cd++; j++; }
+            fpr[k] = nd ? (double)cd / nd : 0;
+            tpr[k] = ns ? (double)cs / ns : 0;
+            k++;
+            i = j;
+        }
+        snprintf(title, sizeof title, "ROC  AUC %.4f  acc %.2f%%  (%d pairs)", auc, 100 * acc, n);
+        ok = roc_plot_png(path, fpr, tpr, k, title);
+    }
+    free(s); free(fpr); free(tpr);
+    return ok;
+}
+
+/* Evaluates pairs[0..n) (folds 0..nfolds-1); prints the JSON fields of the protocol. */
+static int lfw__protocol(lfw_pair *p, int n, int nfolds, const char *roc, double *mean_out) {
+    double acc[64], thr[64], mean = 0, var = 0, tmean = 0, auc;
+    int k;
+    if (nfolds < 2 || nfolds > 64) {
+        fprintf(stderr, "fnet: eval-lfw needs 2 to 64 folds, not %d\n", nfolds);
+        return 1;
+    }
+    for (k = 0; k < nfolds; k++) {
+        thr[k] = lfw__best_threshold(p, n, k);
+        acc[k] = lfw__accuracy(p, n, k, 1, thr[k]);
+        mean += acc[k];
+        tmean += thr[k];
+    }
+    mean /= nfolds;
+    tmean /= nfolds;
+    for (k = 0; k < nfolds; k++) var += (acc[k] - mean) * (acc[k] - mean);
+    var /= nfolds;
+    auc = lfw__auc(p, n);
+    printf("\"pairs\":%d,\"folds\":%d,\"accuracy\":%.6f,\"accuracy_std\":%.6f,\"auc\":%.6f,\"threshold\":%.6f,"
+           "\"fold_accuracy\":[", n, nfolds, mean, sqrt(var), auc, tmean);
+    for (k = 0; k < nfolds; k++) printf(k ? ",%.6f" : "%.6f", acc[k]);
+    printf("],\"fold_threshold\":[");
+    for (k = 0; k < nfolds; k++) printf(k ? ",%.6f" : "%.6f", thr[k]);
+    printf("]");
+    if (roc && !lfw__write_roc(roc, p, n, auc, mean)) {
+        fprintf(stderr, "fnet: cannot write %s\n", roc);
+        return 1;
+    }
+    if (mean_out) *mean_out = mean;
+    return 0;
+}
+
+static int lfw__from_distances(const char *path, const char *roc) {
+    FILE *f = fopen(path, "r");
+    lfw_pair *p = NULL;
+    int n = 0, cap = 0, nfolds = 0, rc;
+    char line[512];
+    if (!f) {
+        fprintf(stderr, "fnet: cannot open %s\n", path);
+        return 1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        int fold, same;
+        double d;
+        if (line[0] == '#' || line[0] == '\n') continue;
+        if (sscanf(line, "%d %d %lf", &fold, &same, &d) != 3 || fold < 0 || fold >= 64 || d != d) {
+            fprintf(stderr, "fnet: %s: bad line (want \"fold same distance\"): %s", path, line);
+            fclose(f);
+            free(p);
+            return 1;
+        }
+        if (n == cap) {
+            lfw_pair *q = (lfw_pair *)realloc(p, sizeof *p * (size_t)(cap = cap ? 2 * cap : 256));
+            if (!q) { fclose(f); free(p); return 1; }
+            p = q;
+        }
+        p[n].fold = fold; p[n].same = same != 0; p[n].dist = d; p[n].a = p[n].b = -1;
+        if (fold + 1 > nfolds) nfolds = fold + 1;
+        n++;
+    }
+    fclose(f);
+    printf("{\"distances\":");
+    json_string(stdout, path);
+    putchar(',');
+    rc = lfw__protocol(p, n, nfolds, roc, NULL);
+    printf("}\n");
+    free(p);
+    return rc;
+}
+
+/* Embeds one image: returns 0 ok (*miss = 1 when the central box was used), 1 on failure. */
+static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, const fnet_detect_opts *dopts,
+                            const char *path, float *emb, int *miss, double *ms) {
+    loaded_image im;
+    fnet_box boxes[MAX_FACES], box;
+    fnet_point pts[68];
+    int n = 0, i, best = -1, size = fnet_embed_input_size(net);
+    double bestd = 0, t0 = now_ms();
+    unsigned char *crop;
+    fnet_result r;
+    if (!load_image(path, &im)) return 1;
+    r = fnet_detect(det, im.view, dopts, NULL, 0, boxes, MAX_FACES, &n);
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: detect: %s\n", path, fnet_result_string(r));
+        stbi_image_free(im.pixels);
+        return 1;
+    }
+    if (n > MAX_FACES) n = MAX_FACES;
+    for (i = 0; i < n; i++) {
+        double cx = 0.5 * (boxes[i].left + boxes[i].right) - 0.5 * (im.view.width - 1);
+        double cy = 0.5 * (boxes[i].top + boxes[i].bottom) - 0.5 * (im.view.height - 1);
+        if (best < 0 || cx * cx + cy * cy < bestd) { best = i; bestd = cx * cx + cy * cy; }
+    }
+    if (best >= 0) {
+        box = boxes[best];
+        *miss = 0;
+    } else {
+        int s = (int)(0.43 * (im.view.width < im.view.height ? im.view.width : im.view.height) + 0.5);
+        memset(&box, 0, sizeof box);
+        box.left = (im.view.width - s) / 2;
+        box.top = (im.view.height - s) / 2;
+        box.right = box.left + s - 1;
+        box.bottom = box.top + s - 1;
+        *miss = 1;
+    }
+    crop = (unsigned char *)malloc((size_t)size * size * 3);
+    r = crop ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
+    if (r == FNET_OK)
+        r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE, size,
+                       crop);
+    if (r == FNET_OK) r = fnet_embed(net, crop, NULL, 0, emb);
+    free(crop);
+    stbi_image_free(im.pixels);
+    *ms = now_ms() - t0;
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
+        return 1;
+    }
+    return 0;
+}
+
+static int lfw__image_path(const char *root, const lfw_image *im, char *out, size_t cap) {
+    static const char *subs[] = {"", "/lfw-deepfunneled", "/lfw"};
+    int s;
+    for (s = 0; s < 3; s++) {
+        FILE *f;
+        snprintf(out, cap, "%s%s/%s/%s_%04d.jpg", root, subs[s], im->name, im->name, im->num);
+        if ((f = fopen(out, "rb")) != NULL) {
+            fclose(f);
+            return 1;
+        }
+    }
+    snprintf(out, cap, "%s/%s/%s_%04d.jpg", root, im->name, im->name, im->num);
+    return 0;
+}
+
+static int cmd_eval_lfw(int argc, char **argv) {
+    const char *pairs_path = NULL, *root = NULL, *net_name = "resnet", *net_blob = NULL, *roc = NULL;
+    const char *dist_in = NULL, *dist_out = NULL;
+    fnet_detect_opts dopts;
+    FILE *f;
+    char line[1024];
+    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim;
+    lfw_pair *pairs = NULL;
+    lfw_image *imgs = NULL;
+    float *embs = NULL;
+    int *missed = NULL;
+    fnet_model *det = NULL, *lm = NULL, *net = NULL;
+    double total_ms = 0, mean;
+    memset(&dopts, 0, sizeof dopts);
+    dopts.upsample = 1;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) return usage("eval-lfw: every option takes a value");
+        if (strcmp(a, "--pairs") == 0) pairs_path = argv[++i];
+        else if (strcmp(a, "--root") == 0) root = argv[++i];
+        else if (strcmp(a, "--net") == 0) net_name = argv[++i];
+        else if (strcmp(a, "--net-blob") == 0) net_blob = argv[++i];
+        else if (strcmp(a, "--roc") == 0) roc = argv[++i];
+        else if (strcmp(a, "--distances") == 0) dist_in = argv[++i];
+        else if (strcmp(a, "--save-distances") == 0) dist_out = argv[++i];
+        else if (strcmp(a, "--upsample") == 0) {
+            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > 4)
+                return usage("--upsample takes 0 to 4");
+        } else return usage("eval-lfw: unknown option");
+    }
+    if (dist_in) return lfw__from_distances(dist_in, roc);
+    if (!pairs_path || !root) return usage("eval-lfw needs --pairs PAIRS --root DIR (or --distances FILE)");
+    if (strcmp(net_name, "nn4") && strcmp(net_name, "resnet")) return usage("--net takes nn4 or resnet");
+
+    /* 1. pairs file -> pairs + the sorted list of distinct images */
+    if (!(f = fopen(pairs_path, "r"))) {
+        fprintf(stderr, "fnet: cannot open %s\n", pairs_path);
+        return 1;
+    }
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &nfolds, &per) != 2 || nfolds < 2 || nfolds > 64 ||
+        per < 1 || per > 100000) {
+        fprintf(stderr, "fnet: %s: first line must be \"FOLDS N\" (2..64 folds)\n", pairs_path);
+        fclose(f);
+        return 1;
+    }
+    pairs = (lfw_pair *)calloc((size_t)nfolds * per * 2, sizeof *pairs);
+    if (!pairs) { fclose(f); return 1; }
+    lineno = 1;
+    while (n_pairs < nfolds * per * 2 && fgets(line, sizeof line, f)) {
+        char n1[128], n2[128], extra[8];
+        int i1, i2, k, fields;
+        lfw_image key[2];
+        lineno++;
+        fields = sscanf(line, "%127s %d %127s %d %7s", n1, &i1, n2, &i2, extra);
+        if (fields == 3 && sscanf(line, "%127s %d %d", n1, &i1, &i2) == 3) {
+            strcpy(n2, n1);
+            pairs[n_pairs].same = 1;
+        } else if (fields == 4) {
+            pairs[n_pairs].same = 0;
+        } else {
+            fprintf(stderr, "fnet: %s:%d: want \"name i j\" or \"name1 i name2 j\"\n", pairs_path, lineno);
+            fclose(f);
+            goto done;
+        }
+        if (i1 < 0 || i2 < 0 || i1 > 99999 || i2 > 99999) {
+            fprintf(stderr, "fnet: %s:%d: bad image number\n", pairs_path, lineno);
+            fclose(f);
+            goto done;
+        }
+        pairs[n_pairs].fold = n_pairs / (2 * per);
+        strcpy(key[0].name, n1); key[0].num = i1;
+        strcpy(key[1].name, n2); key[1].num = i2;
+        for (k = 0; k < 2; k++) {
+            if (n_img == cap_img) {
+                lfw_image *q = (lfw_image *)realloc(imgs, sizeof *imgs * (size_t)(cap_img = cap_img ? 2 * cap_img : 512));
+                if (!q) { fclose(f); goto done; }
+                imgs = q;
+            }
+            imgs[n_img++] = key[k];
+        }
+        n_pairs++;
+    }
+    fclose(f);
+    if (n_pairs != nfolds * per * 2) {
+        fprintf(stderr, "fnet: %s: %d pairs, the header promises %d\n", pairs_path, n_pairs, nfolds * per * 2);
+        goto done;
+    }
+    {   /* distinct images, then each pair's indices by binary search */
+        int w = 0, p;
+        lfw_image *all = (lfw_image *)malloc(sizeof *all * (size_t)n_img);
+        if (!all) goto done;
+        memcpy(all, imgs, sizeof *all * (size_t)n_img);
+        qsort(imgs, (size_t)n_img, sizeof *imgs, lfw__img_cmp);
+        for (i = 0; i < n_img; i++)
+            if (w == 0 || lfw__img_cmp(&imgs[w - 1], &imgs[i])) imgs[w++] = imgs[i];
+        for (p = 0; p < n_pairs; p++) {
+            lfw_image *x = (lfw_image *)bsearch(&all[2 * p], imgs, (size_t)w, sizeof *imgs, lfw__img_cmp);
+            lfw_image *y = (lfw_image *)bsearch(&all[2 * p + 1], imgs, (size_t)w, sizeof *imgs, lfw__img_cmp);
+            pairs[p].a = (int)(x - imgs);
+            pairs[p].b = (int)(y - imgs);
+        }
+        free(all);
+        n_img = w;
+    }
+
+    /* 2. models */
+    det = load_model("hog_frontal.fnet");
+    lm = det ? load_model("landmarks68.fnet") : NULL;
+    if (lm) {
+        if (net_blob) {
+            fnet_result r = fnet_model_load_file(net_blob, &net);
+            if (r != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", net_blob, fnet_result_string(r));
+        } else {
+            net = load_model(net_blob_name(net_name));
+        }
+    }
+    if (!net) goto done;
+    if (fnet_model_incomplete(net))
+        fprintf(stderr, "fnet: note: the %s blob is INCOMPLETE (filled tensors): its accuracy is not the model's\n",
+                net_name);
+    dim = fnet_embed_dim(net);
+    embs = (float *)calloc((size_t)n_img * (dim > 0 ? dim : 1), sizeof(float));
+    missed = (int *)calloc((size_t)n_img, sizeof(int));
+    if (!embs || !missed || dim <= 0 || dim > 4096) goto done;
+
+    /* 3. embed every image once */
+    for (i = 0; i < n_img; i++) {
+        char path[4096];
+        double ms = 0;
+        if (!lfw__image_path(root, &imgs[i], path, sizeof path)) {
+            fprintf(stderr, "fnet: %s: not found\n", path);
+            goto done;
+        }
+        if (lfw__embed_image(det, lm, net, &dopts, path, embs + (size_t)i * dim, &missed[i], &ms)) goto done;
+        misses += missed[i];
+        total_ms += ms;
+        if ((i + 1) % 100 == 0 || i + 1 == n_img)
+            fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", i + 1, n_img,
+                    misses, total_ms / (i + 1));
+    }
+    for (i = 0; i < n_pairs; i++)
+        pairs[i].dist = fnet_distance(embs + (size_t)pairs[i].a * dim, embs + (size_t)pairs[i].b * dim, dim);
+    if (dist_out) {
+        FILE *o = fopen(dist_out, "w");
+        if (!o) {
+            fprintf(stderr, "fnet: cannot write %s\n", dist_out);
+            goto done;
+        }
+        fprintf(o, "# fold same distance (fnet eval-lfw, %s)\n", net_name);
+        for (i = 0; i < n_pairs; i++) fprintf(o, "%d %d %.9g\n", pairs[i].fold, pairs[i].same, pairs[i].dist);
+        fclose(o);
+    }
+
+    /* 4. protocol + JSON */
+    printf("{\"net\":\"%s\",\"divisor\":", net_name);
+    json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
+    printf(",\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", dopts.upsample, n_img, misses);
+    {
+        int shown = 0;
+        for (i = 0; i < n_img && shown < 50; i++)
+            if (missed[i]) {
+                char nm[160];
+                snprintf(nm, sizeof nm, "%s_%04d", imgs[i].name, imgs[i].num);
+                if (shown++) putchar(',');
+                json_string(stdout, nm);
+            }
+    }
+    printf("],\"ms_per_image\":%.3f,", n_img ? total_ms / n_img : 0.0);
+    rc = lfw__protocol(pairs, n_pairs, nfolds, roc, &mean);
+    printf("}\n");
+    fprintf(stderr, "eval-lfw: %s accuracy %.2f%%, %d misses\n", net_name, 100 * mean, misses);
+done:
+    free(pairs);
+    free(imgs);
+    free(embs);
+    free(missed);
+    fnet_model_free(det);
+    fnet_model_free(lm);
+    fnet_model_free(net);
+    return rc;
+}
+
 static int cli_lfw_dispatch(const char *cmd, int argc, char **argv) {
-    (void)cmd; (void)argc; (void)argv;
+    if (strcmp(cmd, "eval-lfw") == 0) return cmd_eval_lfw(argc, argv);
     return -1;
 }
