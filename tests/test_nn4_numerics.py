@@ -1,0 +1,252 @@
+"""nn4.small2.v1 numerics: the converter's blob and facenet.h's engine against the independent
+numpy reference tests/ref_nn4.py (Keras graph straight from the CSVs).
+needs: numpy
+
+1. The blob, executed op by op in numpy per OPS.md (folded batch norm, PAD, pool padding),
+   equals the reference: checks the converter (layouts, folding, pads) without the engine.
+2. The C engine (tests/nn4_driver.c -> fnet_embed_tensor) on every kernel set this CPU has
+   (scalar, sse2, avx2) equals the reference: max abs diff per embedding element <= 1e-5,
+   on 20+ inputs: real faces (LFW deep-funneled, center crop), constant images, random.
+3. The test can fail: the reference with one deliberate slip (LRN radius, BN epsilon, one
+   padding side) must differ from the engine (or the blob) by more than the tolerance.
+The five tensors missing from the shared CSV copy are filled by the converter
+(`keras_openface.py dump-filled`) and read by the reference from that folder; with a complete
+folder in $FNET_OPENFACE_CSV nothing is filled. Run from the repository root.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, "tests")
+sys.path.insert(0, "tools")
+import fnet_blob  # noqa: E402
+import ref_nn4  # noqa: E402
+
+TOL = 1e-5
+passed = failed = skipped = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def skip(why):
+    global skipped
+    skipped += 1
+    print("skip:", why, file=sys.stderr)
+
+
+def shared(rel):
+    base = os.environ.get("FNET_SHARED", "../shared")
+    p = os.path.join(base, rel)
+    return p if os.path.exists(p) else None
+
+
+# ---- numpy interpreter of a network blob, per OPS.md --------------------------------------
+
+def run_blob(data, x):
+    info = fnet_blob.read(data)
+    T = [np.asarray(fnet_blob.tensor_values(data, t), dtype=np.float64).reshape(t["shape"])
+         for t in info["tensors"]]
+    outs = []
+    for op in info["ops"]:
+        ty, ip, fp = op["type"], op["iparam"], op["fparam"]
+        ins = [outs[i] for i in op["inputs"]]
+        if ty == fnet_blob.OP_INPUT:
+            y = np.asarray(x, dtype=np.float64)
+        elif ty in (fnet_blob.OP_CONV, fnet_blob.OP_MAXPOOL, fnet_blob.OP_AVGPOOL, fnet_blob.OP_L2POOL):
+            kh, kw, sh, sw, pt, pl, pb, pr = ip[:8]
+            t = np.pad(ins[0], ((pt, pb), (pl, pr), (0, 0)))
+            win = np.lib.stride_tricks.sliding_window_view(t, (kh, kw), axis=(0, 1))[::sh, ::sw]
+            if ty == fnet_blob.OP_CONV:
+                y = np.einsum("hwcij,ijco->hwo", win, T[op["tensors"][0]], optimize=True) + T[op["tensors"][1]]
+            elif ty == fnet_blob.OP_MAXPOOL:
+                y = win.max(axis=(3, 4))
+            elif ty == fnet_blob.OP_AVGPOOL:
+                y = win.mean(axis=(3, 4))
+            else:
+                y = np.sqrt((win ** 2).sum(axis=(3, 4)))
+        elif ty == fnet_blob.OP_PAD:
+            pt, pl, pb, pr = ip[:4]
+            y = np.pad(ins[0], ((pt, pb), (pl, pr), (0, 0)))
+        elif ty == fnet_blob.OP_LRN:
+            r = ip[0]
+            alpha, beta, bias = fp[:3]
+            sq = ins[0] ** 2
+            C = sq.shape[2]
+            s = np.stack([sq[:, :, max(0, c - r):c + r + 1].sum(axis=2) for c in range(C)], axis=2)
+            y = ins[0] / (bias + alpha * s) ** beta
+        elif ty == fnet_blob.OP_CONCAT:
+            y = np.concatenate(ins, axis=2)
+        elif ty == fnet_blob.OP_DENSE:
+            y = (ins[0].reshape(-1) @ T[op["tensors"][0]] + T[op["tensors"][1]]).reshape(1, 1, -1)
+        elif ty == fnet_blob.OP_L2NORM:
+            y = ins[0] / np.sqrt(max(np.sum(ins[0] ** 2), fp[0]))
+        else:
+            raise ValueError("op type %d not used by nn4" % ty)
+        if op["flags"] & 1:
+            y = np.maximum(y, 0.0)
+        if tuple(y.shape) != tuple(ip[9:12]):
+            raise ValueError("op %s: shape %s, blob says %s" % (op["name"], y.shape, ip[9:12]))
+        outs.append(y)
+    return outs[-1].reshape(-1)
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+def face_crops(n):
+    """Real faces: LFW deep-funneled images are roughly aligned (eyes level, centred); a fixed
+    center crop resized to 96x96 approximates OpenFace's outer-eyes-and-nose crop."""
+    lfw = shared("data/lfw-dev/lfw-deepfunneled")
+    if not lfw:
+        return []
+    try:
+        import cv2
+    except ImportError:
+        return []
+    out = []
+    for person in sorted(os.listdir(lfw)):
+        d = os.path.join(lfw, person)
+        for f in sorted(os.listdir(d))[:1]:
+            img = cv2.imread(os.path.join(d, f))
+            if img is None:
+                continue
+            crop = img[68:68 + 120, 65:65 + 120, ::-1]  # BGR -> RGB
+            out.append(cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA).astype(np.float64) / 255.0)
+        if len(out) >= n:
+            break
+    return out
+
+
+def inputs():
+    rng = np.random.default_rng(1234)
+    xs = [("face%d" % i, x) for i, x in enumerate(face_crops(12))]
+    xs += [("const0", np.zeros((96, 96, 3))), ("const0.5", np.full((96, 96, 3), 0.5)),
+           ("const1", np.ones((96, 96, 3))), ("gray-ramp", np.tile(np.linspace(0, 1, 96)[None, :, None], (96, 1, 3)))]
+    while len(xs) < 24:
+        xs.append(("rand%d" % len(xs), rng.random((96, 96, 3))))
+    return xs
+
+
+# ---- the C engine --------------------------------------------------------------------------
+
+def build_driver(tmp):
+    exe = os.path.join(tmp, "nn4_driver")
+    cc = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I.",
+          "tests/nn4_driver.c", "-o", exe, "-lm", "-lpthread"]
+    p = subprocess.run(cc, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("nn4_driver does not build:\n" + p.stderr[-2000:])
+    return exe
+
+
+def run_engine(exe, blob_path, isa, xs):
+    """-> (status, array N x 128 or message). status: ok | unsupported | unimplemented | error"""
+    inp = np.ascontiguousarray(np.stack(xs).astype("<f4"))
+    p = subprocess.run([exe, blob_path, isa, str(len(xs))], input=inp.tobytes(), capture_output=True)
+    if p.returncode == 3:
+        return "unsupported", p.stderr.decode(errors="replace").strip()
+    if p.returncode == 4:
+        return "unimplemented", p.stderr.decode(errors="replace").strip()
+    if p.returncode != 0:
+        return "error", "exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace").strip())
+    out = np.frombuffer(p.stdout, dtype="<f4")
+    if out.size != 128 * len(xs):
+        return "error", "driver wrote %d floats, expected %d" % (out.size, 128 * len(xs))
+    return "ok", out.reshape(len(xs), 128).astype(np.float64)
+
+
+def main():
+    csv = os.environ.get("FNET_OPENFACE_CSV") or shared("weights/openface-nn4.small2.v1")
+    if not csv:
+        skip("no Keras-OpenFace CSV folder (../shared/weights/openface-nn4.small2.v1 or $FNET_OPENFACE_CSV)")
+        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        return 0
+    tmp = tempfile.mkdtemp(prefix="nn4num")
+    fill = os.path.join(tmp, "filled")
+    blob_path = os.path.join(tmp, "nn4.fnet")
+    p = subprocess.run([sys.executable, "tools/keras_openface.py", "dump-filled", csv, "1", fill],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "dump-filled: " + p.stderr)
+    p = subprocess.run([sys.executable, "tools/convert_weights.py", "keras-csv", csv, blob_path,
+                        "--fill-missing", "1"], capture_output=True, text=True)
+    check(p.returncode == 0, "convert: " + p.stderr)
+    if failed:
+        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        return 1
+    w = ref_nn4.load([csv, fill])
+    with open(blob_path, "rb") as f:
+        data = f.read()
+    xs = inputs()
+    names = [n for n, _ in xs]
+    arr = [x for _, x in xs]
+    nfaces = sum(1 for n in names if n.startswith("face"))
+    if nfaces == 0:
+        skip("no LFW faces (../shared/data/lfw-dev) or no cv2: random and constant inputs only")
+    ref = np.stack([ref_nn4.embed(w, x) for x in arr])
+    print("inputs: %d (%d real faces); reference norms %.6f..%.6f" %
+          (len(arr), nfaces, np.linalg.norm(ref, axis=1).min(), np.linalg.norm(ref, axis=1).max()))
+    # The fill must keep inputs apart, or the comparison below could not see mistakes.
+    if nfaces >= 2:
+        f = ref[:nfaces]
+        cos = (f @ f.T)[np.triu_indices(nfaces, 1)]
+        print("cosine between different faces: min %.3f median %.3f max %.3f" %
+              (cos.min(), np.median(cos), cos.max()))
+        check(cos.max() < 0.995, "embeddings of different faces nearly identical (max cosine %.4f)" % cos.max())
+
+    # 1. blob interpreted by numpy vs reference
+    nb = min(6, len(arr))
+    blob_out = np.stack([run_blob(data, x) for x in arr[:nb]])
+    d = np.abs(blob_out - ref[:nb]).max()
+    print("numpy blob interpreter vs reference: max abs diff %.3g (%d inputs)" % (d, nb))
+    check(d <= 1e-6, "numpy execution of the blob differs from the reference by %.3g" % d)
+
+    # 3a. slips in the reference must exceed the tolerance (against the blob: no engine needed)
+    slips = {}
+    for slip in ("lrn_radius", "bn_eps", "pad_side"):
+        s = np.stack([ref_nn4.embed(w, x, slip=slip) for x in arr[:nb]])
+        slips[slip] = s
+        ds = np.abs(s - blob_out).max()
+        print("slip %-10s: reference vs blob max abs diff %.3g" % (slip, ds))
+        check(ds > 10 * TOL, "slip %s changes the embedding by only %.3g: the test could not see it" % (slip, ds))
+
+    # 2. the C engine, every kernel set
+    if not os.path.exists("tests/nn4_driver.c"):
+        skip("tests/nn4_driver.c absent")
+    else:
+        exe = build_driver(tmp)
+        for isa in ("scalar", "sse2", "avx2"):
+            st, out = run_engine(exe, blob_path, isa, arr)
+            if st == "unimplemented":
+                skip("engine %s: fnet_embed_tensor not implemented yet (%s)" % (isa, out))
+                continue
+            if st == "unsupported":
+                skip("kernel set %s not available on this CPU (%s)" % (isa, out))
+                continue
+            check(st == "ok", "engine %s: %s" % (isa, out))
+            if st != "ok":
+                continue
+            diff = np.abs(out - ref)
+            worst = int(diff.max(axis=1).argmax())
+            print("engine %-6s vs reference: max abs diff %.3g (worst input %s), mean %.3g" %
+                  (isa, diff.max(), names[worst], diff.mean()))
+            check(diff.max() <= TOL, "engine %s differs from the reference by %.3g > %g on %s" %
+                  (isa, diff.max(), TOL, names[worst]))
+            for slip, s in slips.items():
+                ds = np.abs(out[:nb] - s).max()
+                print("  slip %-10s: engine %s vs slipped reference %.3g" % (slip, isa, ds))
+                check(ds > TOL, "engine %s cannot tell the %s slip (%.3g)" % (isa, slip, ds))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
