@@ -18,3 +18,17 @@ build/dlib_dump_shape: tools/dlib_dump_shape.cpp
 golden-shape-dump: build/dlib_dump_shape
 	build/dlib_dump_shape $(DLIB_DAT) > tests/golden/dlib_shape_dump.txt.tmp
 	mv tests/golden/dlib_shape_dump.txt.tmp tests/golden/dlib_shape_dump.txt
+
+SHARED_DATA ?= ../shared/data
+GOLDEN_DIRS = dlib-examples openface-examples face_recognition-examples faceapi-samples wider-val-dev
+
+build/dlib_ref_landmarks: tools/dlib_ref_landmarks.cpp
+	@mkdir -p build
+	$(DLIB_CXX) $(DLIB_FLAGS) $< -o $@ $(DLIB_LIBS)
+
+golden-landmarks: build/dlib_ref_landmarks
+	cd $(SHARED_DATA) && find $(GOLDEN_DIRS) -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | LC_ALL=C sort > $(CURDIR)/build/golden_landmarks.list
+	build/dlib_ref_landmarks photos $(SHARED_DATA) $(DLIB_DAT) $$(cat build/golden_landmarks.list) > tests/golden/dlib_landmarks_up1.jsonl.tmp
+	mv tests/golden/dlib_landmarks_up1.jsonl.tmp tests/golden/dlib_landmarks_up1.jsonl
+	build/dlib_ref_landmarks lfpw $(SHARED_DATA) $(DLIB_DAT) > tests/golden/dlib_landmarks_lfpw.jsonl.tmp
+	mv tests/golden/dlib_landmarks_lfpw.jsonl.tmp tests/golden/dlib_landmarks_lfpw.jsonl
