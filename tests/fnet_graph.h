@@ -43,13 +43,13 @@ static float g_rand(graph *g) { /* uniform in [-1, 1) */
     return (float)((g->rng >> 8) & 0xffffff) / 8388608.0f - 1.0f;
 }
 
-static void g_init(graph *g, unsigned seed) {
+static TEST_UNUSED void g_init(graph *g, unsigned seed) {
     memset(g, 0, sizeof(*g));
     g->kind = 3;
     g->rng = seed;
 }
 
-static int g_tensor_new(graph *g, const char *name, int ndim, int d0, int d1, int d2, int d3, float scale) {
+static TEST_UNUSED int g_tensor_new(graph *g, const char *name, int ndim, int d0, int d1, int d2, int d3, float scale) {
     g_tensor *t = &g->t[g->n_t];
     size_t i;
     memset(t, 0, sizeof(*t));
@@ -63,7 +63,7 @@ static int g_tensor_new(graph *g, const char *name, int ndim, int d0, int d1, in
     return g->n_t++;
 }
 
-static g_op *g_op_new(graph *g, int type, int in0) {
+static TEST_UNUSED g_op *g_op_new(graph *g, int type, int in0) {
     g_op *o = &g->op[g->n_op];
     int k;
     memset(o, 0, sizeof(*o));
@@ -74,12 +74,12 @@ static g_op *g_op_new(graph *g, int type, int in0) {
     g->n_op++;
     return o;
 }
-static void g_set_out(g_op *o, int h, int w, int c) {
+static TEST_UNUSED void g_set_out(g_op *o, int h, int w, int c) {
     o->h = h; o->w = w; o->c = c;
     o->ip[9] = h; o->ip[10] = w; o->ip[11] = c;
 }
 
-static int g_input(graph *g, int h, int w, float divisor, float mr, float mg, float mb) {
+static TEST_UNUSED int g_input(graph *g, int h, int w, float divisor, float mr, float mg, float mb) {
     g_op *o = g_op_new(g, G_INPUT, -1);
     o->ip[0] = h; o->ip[1] = w; o->ip[2] = 3;
     o->fp[0] = divisor; o->fp[1] = mr; o->fp[2] = mg; o->fp[3] = mb;
@@ -88,13 +88,13 @@ static int g_input(graph *g, int h, int w, float divisor, float mr, float mg, fl
 }
 
 /* kernel/stride/pads in iparam[0..7] and the output shape of a windowed op */
-static void g_window(g_op *o, const g_op *a, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int c) {
+static TEST_UNUSED void g_window(g_op *o, const g_op *a, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int c) {
     o->ip[0] = kh; o->ip[1] = kw; o->ip[2] = sh; o->ip[3] = sw;
     o->ip[4] = pt; o->ip[5] = pl; o->ip[6] = pb; o->ip[7] = pr;
     g_set_out(o, (a->h + pt + pb - kh) / sh + 1, (a->w + pl + pr - kw) / sw + 1, c);
 }
 
-static int g_conv(graph *g, int in, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+static TEST_UNUSED int g_conv(graph *g, int in, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
                   int cout, int relu) {
     const g_op *a = &g->op[in];
     char nm[48];
@@ -111,14 +111,14 @@ static int g_conv(graph *g, int in, int kh, int kw, int sh, int sw, int pt, int 
     return g->n_op - 1;
 }
 
-static int g_pool(graph *g, int type, int in, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr) {
+static TEST_UNUSED int g_pool(graph *g, int type, int in, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr) {
     const g_op *a = &g->op[in];
     g_op *o = g_op_new(g, type, in);
     g_window(o, a, kh, kw, sh, sw, pt, pl, pb, pr, a->c);
     return g->n_op - 1;
 }
 
-static int g_simple(graph *g, int type, int in) { /* LRN, L2NORM, GAP, RELU */
+static TEST_UNUSED int g_simple(graph *g, int type, int in) { /* LRN, L2NORM, GAP, RELU */
     const g_op *a = &g->op[in];
     g_op *o = g_op_new(g, type, in);
     if (type == G_GAP) g_set_out(o, 1, 1, a->c);
@@ -128,7 +128,7 @@ static int g_simple(graph *g, int type, int in) { /* LRN, L2NORM, GAP, RELU */
     return g->n_op - 1;
 }
 
-static int g_concat(graph *g, int n, const int *ins) {
+static TEST_UNUSED int g_concat(graph *g, int n, const int *ins) {
     g_op *o = g_op_new(g, G_CONCAT, ins[0]);
     int k, c = 0;
     for (k = 0; k < n; k++) { o->in[k] = ins[k]; c += g->op[ins[k]].c; }
@@ -136,7 +136,7 @@ static int g_concat(graph *g, int n, const int *ins) {
     return g->n_op - 1;
 }
 
-static int g_add(graph *g, int a, int b, int relu) {
+static TEST_UNUSED int g_add(graph *g, int a, int b, int relu) {
     g_op *o = g_op_new(g, G_ADD, a);
     o->in[1] = b;
     o->flags = relu ? 1 : 0;
@@ -144,7 +144,7 @@ static int g_add(graph *g, int a, int b, int relu) {
     return g->n_op - 1;
 }
 
-static int g_pad(graph *g, int in, int pt, int pl, int pb, int pr) {
+static TEST_UNUSED int g_pad(graph *g, int in, int pt, int pl, int pb, int pr) {
     const g_op *a = &g->op[in];
     g_op *o = g_op_new(g, G_PAD, in);
     o->ip[0] = pt; o->ip[1] = pl; o->ip[2] = pb; o->ip[3] = pr;
@@ -152,7 +152,7 @@ static int g_pad(graph *g, int in, int pt, int pl, int pb, int pr) {
     return g->n_op - 1;
 }
 
-static int g_dense(graph *g, int in, int out, int relu) {
+static TEST_UNUSED int g_dense(graph *g, int in, int out, int relu) {
     const g_op *a = &g->op[in];
     int n_in = a->h * a->w * a->c, wt, bt;
     char nm[48];
@@ -169,7 +169,7 @@ static int g_dense(graph *g, int in, int out, int relu) {
     return g->n_op - 1;
 }
 
-static void g_free(graph *g) {
+static TEST_UNUSED void g_free(graph *g) {
     int i;
     for (i = 0; i < g->n_t; i++) free(g->t[i].data);
     g->n_t = 0;
@@ -177,24 +177,24 @@ static void g_free(graph *g) {
 
 /* ---- blob writer ---- */
 typedef struct gbuf { unsigned char *p; size_t n, cap; } gbuf;
-static void gb_put(gbuf *b, const void *src, size_t n) {
+static TEST_UNUSED void gb_put(gbuf *b, const void *src, size_t n) {
     if (b->n + n > b->cap) { b->cap = (b->n + n) * 2 + 1024; b->p = (unsigned char *)realloc(b->p, b->cap); }
     if (src) memcpy(b->p + b->n, src, n); else memset(b->p + b->n, 0, n);
     b->n += n;
 }
-static void gb_u32(gbuf *b, unsigned long v) {
+static TEST_UNUSED void gb_u32(gbuf *b, unsigned long v) {
     unsigned char c[4];
     c[0] = (unsigned char)v; c[1] = (unsigned char)(v >> 8); c[2] = (unsigned char)(v >> 16); c[3] = (unsigned char)(v >> 24);
     gb_put(b, c, 4);
 }
 static void gb_u64(gbuf *b, unsigned long long v) { gb_u32(b, (unsigned long)(v & 0xffffffffu)); gb_u32(b, (unsigned long)(v >> 32)); }
 static void gb_f32(gbuf *b, float f) { unsigned int u; memcpy(&u, &f, 4); gb_u32(b, u); }
-static void gb_set_u32(unsigned char *p, unsigned long v) {
+static TEST_UNUSED void gb_set_u32(unsigned char *p, unsigned long v) {
     p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
 }
 static void gb_set_u64(unsigned char *p, unsigned long long v) { gb_set_u32(p, (unsigned long)(v & 0xffffffffu)); gb_set_u32(p + 4, (unsigned long)(v >> 32)); }
 
-static unsigned long g_crc(unsigned long crc, const unsigned char *p, size_t n) {
+static TEST_UNUSED unsigned long g_crc(unsigned long crc, const unsigned char *p, size_t n) {
     unsigned long c = crc ^ 0xFFFFFFFFUL;
     size_t i; int k;
     for (i = 0; i < n; i++) { c ^= p[i]; for (k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320UL : c >> 1; }
@@ -204,7 +204,7 @@ static unsigned long g_crc(unsigned long crc, const unsigned char *p, size_t n) 
 static const size_t g_dsize[8] = {0, 4, 2, 1, 1, 4, 2, 2};
 
 /* The blob bytes (malloc'd, caller frees) and their size. */
-static unsigned char *g_write(const graph *g, size_t *size) {
+static TEST_UNUSED unsigned char *g_write(const graph *g, size_t *size) {
     gbuf b = {0, 0, 0};
     size_t tensor_off, op_off, data_off, off, i;
     int k;
@@ -261,7 +261,7 @@ static unsigned char *g_write(const graph *g, size_t *size) {
 /* ---- naive reference (double precision) ---- */
 
 /* conv / pools: one output element at a time, straight from the definitions */
-static void ref_window(int type, const double *x, int H, int W, int C, const int *ip,
+static TEST_UNUSED void ref_window(int type, const double *x, int H, int W, int C, const int *ip,
                        const float *w, const float *bias, int OH, int OW, int OC, int relu, double *y) {
     int oy, ox, oc, ky, kx, c;
     for (oy = 0; oy < OH; oy++)
@@ -292,7 +292,7 @@ static void ref_window(int type, const double *x, int H, int W, int C, const int
             }
 }
 
-static void ref_lrn(const double *x, size_t px, int C, int r, double alpha, double beta, double bias, double *y) {
+static TEST_UNUSED void ref_lrn(const double *x, size_t px, int C, int r, double alpha, double beta, double bias, double *y) {
     size_t p;
     int c, k;
     for (p = 0; p < px; p++)
@@ -305,7 +305,7 @@ static void ref_lrn(const double *x, size_t px, int C, int r, double alpha, doub
 }
 
 /* Runs the whole graph from a float HWC input; returns the output (malloc'd) and its length. */
-static double *g_reference(const graph *g, const float *input, size_t *n_out) {
+static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_t *n_out) {
     double *buf[G_MAX];
     int i, k;
     size_t e;

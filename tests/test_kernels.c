@@ -1,0 +1,150 @@
+/* test_kernels.c - every micro-kernel of the network engine against its scalar twin, and the
+   scalar kernels against the naive double-precision definitions in tests/fnet_graph.h.
+   Shapes are chosen odd on purpose: channel counts that are not a multiple of any vector
+   width or of the 16-wide weight panels, 1x1, 7x7 stride 2, asymmetric pads, 1-pixel
+   outputs (the dense case), tiles shorter than the micro-kernel's height.
+   Tolerances: SIMD vs scalar 1e-6 and scalar vs double 1e-5, relative to the output scale
+   (max(1, max |output|)): the kernels only reorder/fuse float roundings of the same sums. */
+#define FNET_IMPLEMENTATION
+#include "../facenet.h"
+#include "fnet_test.h"
+#include "fnet_graph.h"
+
+static unsigned g_seed = 1u;
+static float frand(void) {
+    g_seed = g_seed * 1664525u + 1013904223u;
+    return (float)((g_seed >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+typedef struct conv_case { int h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr; } conv_case;
+
+static const conv_case g_cases[] = {
+    {19, 17, 3, 64, 7, 7, 2, 2, 3, 3, 3, 3},   /* nn4's first layer shape, odd image */
+    {13, 11, 3, 17, 7, 7, 2, 2, 3, 2, 4, 1},   /* 7x7 s2, asymmetric pads, Cout 17 */
+    {9, 10, 13, 33, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1x1: a plain GEMM */
+    {1, 1, 37, 5, 1, 1, 1, 1, 0, 0, 0, 0},     /* the dense case: one output row */
+    {1, 1, 736, 128, 1, 1, 1, 1, 0, 0, 0, 0},  /* nn4's dense layer */
+    {8, 8, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1},
+    {11, 6, 7, 31, 5, 5, 2, 1, 2, 0, 1, 3},
+    {3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+    {12, 12, 19, 48, 3, 3, 2, 2, 0, 0, 1, 1},
+    {13, 1, 9, 7, 3, 1, 1, 1, 1, 0, 1, 0},
+    {6, 7, 96, 129, 3, 3, 1, 1, 1, 1, 1, 1},   /* Cout one above a panel multiple */
+    {5, 5, 2, 3, 5, 5, 1, 1, 4, 4, 0, 0},      /* windows mostly over padding */
+};
+
+static fnet_isa g_simd[3] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+
+/* Runs the engine's convolution with one kernel set. */
+static void run_conv(fnet_isa isa, const conv_case *c, const float *in, const float *bp,
+                     const float *bias, const float *zeros, float *out, int oh, int ow, int relu) {
+    fnet__geom g;
+    const float **ptrs = (const float **)malloc((size_t)FNET__MR_MAX * c->kh * c->kw * sizeof(float *));
+    g.kh = c->kh; g.kw = c->kw; g.sh = c->sh; g.sw = c->sw;
+    g.pt = c->pt; g.pl = c->pl; g.pb = c->pb; g.pr = c->pr;
+    fnet__conv(isa, in, c->h, c->w, c->cin, &g, oh, ow, c->cout, bp, bias, zeros, ptrs, out, relu);
+    free((void *)ptrs);
+}
+
+static void test_conv_kernels(void) {
+    size_t ci;
+    for (ci = 0; ci < sizeof g_cases / sizeof g_cases[0]; ci++) {
+        const conv_case *c = &g_cases[ci];
+        int oh = (c->h + c->pt + c->pb - c->kh) / c->sh + 1, ow = (c->w + c->pl + c->pr - c->kw) / c->sw + 1;
+        int np = (c->cout + 15) / 16, relu, k;
+        size_t K = (size_t)c->kh * c->kw * c->cin, n_in = (size_t)c->h * c->w * c->cin;
+        size_t n_out = (size_t)oh * ow * c->cout, i;
+        float *in = (float *)malloc(n_in * sizeof(float)), *w = (float *)malloc(K * c->cout * sizeof(float));
+        float *bp;
+        void *bp_raw;
+        float *bias = (float *)calloc((size_t)np * 16, sizeof(float)), *zeros = (float *)calloc((size_t)c->cin + 16, sizeof(float));
+        float *ref = (float *)malloc(n_out * sizeof(float)), *out = (float *)malloc(n_out * sizeof(float));
+        double *dref = (double *)malloc(n_out * sizeof(double)), *din = (double *)malloc(n_in * sizeof(double));
+
+        g_seed = 1000u + (unsigned)ci;
+        bp = (float *)fnet__alloc_aligned(K * np * 16 * sizeof(float), &bp_raw);
+        for (i = 0; i < n_in; i++) { in[i] = frand(); din[i] = in[i]; }
+        for (i = 0; i < K * c->cout; i++) w[i] = frand() / sqrtf((float)K);
+        for (i = 0; i < (size_t)c->cout; i++) bias[i] = 0.1f * frand();
+        fnet__pack_b(w, (int)K, c->cout, bp);
+        for (relu = 0; relu < 2; relu++) {
+            double scale = 1.0, err = 0.0;
+            run_conv(FNET_ISA_SCALAR, c, in, bp, bias, zeros, ref, oh, ow, relu);
+            ref_window(G_CONV, din, c->h, c->w, c->cin, &c->kh, w, bias, oh, ow, c->cout, relu, dref);
+            for (i = 0; i < n_out; i++) if (fabs(dref[i]) > scale) scale = fabs(dref[i]);
+            for (i = 0; i < n_out; i++) if (fabs(ref[i] - dref[i]) > err) err = fabs(ref[i] - dref[i]);
+            CHECK(err / scale <= 1e-5, "case %zu relu %d: scalar conv vs naive: rel err %.3g", ci, relu, err / scale);
+            for (k = 0; k < 3; k++) {
+                if (!fnet_isa_supported(g_simd[k])) { if (ci == 0 && relu == 0) SKIP("%s kernels not supported here", fnet_isa_name(g_simd[k])); continue; }
+                for (i = 0; i < n_out; i++) out[i] = NAN;
+                run_conv(g_simd[k], c, in, bp, bias, zeros, out, oh, ow, relu);
+                err = 0.0;
+                for (i = 0; i < n_out; i++) {
+                    double d = fabs((double)out[i] - ref[i]);
+                    if (!(d <= err)) err = d; /* NaN (an unwritten output) counts as an error */
+                }
+                CHECK(err / scale <= 1e-6, "case %zu (%dx%dx%d -> %d, k%dx%d s%d,%d) relu %d: %s vs scalar twin: rel diff %.3g",
+                      ci, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, relu, fnet_isa_name(g_simd[k]), err / scale);
+            }
+        }
+        free(in); free(w); FNET_FREE(bp_raw); free(bias); free(zeros); free(ref); free(out); free(dref); free(din);
+    }
+}
+
+/* Pools and LRN (scalar only: no SIMD twins) against the naive definitions. */
+static void test_other_ops(void) {
+    static const int pools[][8] = {{3, 3, 2, 2, 0, 1, 1, 0}, {3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 3, 3, 0, 0, 0, 0},
+                                   {2, 5, 1, 2, 1, 2, 0, 3}, {1, 1, 2, 2, 0, 0, 0, 0}};
+    int H = 11, W = 9, C = 21, p, t;
+    size_t n = (size_t)H * W * C, i;
+    float *in = (float *)malloc(n * sizeof(float)), *out = (float *)malloc(n * 4 * sizeof(float));
+    double *din = (double *)malloc(n * sizeof(double)), *dref = (double *)malloc(n * 4 * sizeof(double));
+    g_seed = 42u;
+    for (i = 0; i < n; i++) { in[i] = frand(); din[i] = in[i]; }
+    for (p = 0; p < 5; p++)
+        for (t = G_MAXPOOL; t <= G_L2POOL; t++) {
+            fnet__geom g;
+            int ip[8], oh, ow;
+            double err = 0;
+            memcpy(ip, pools[p], sizeof ip);
+            g.kh = ip[0]; g.kw = ip[1]; g.sh = ip[2]; g.sw = ip[3]; g.pt = ip[4]; g.pl = ip[5]; g.pb = ip[6]; g.pr = ip[7];
+            oh = (H + ip[4] + ip[6] - ip[0]) / ip[2] + 1;
+            ow = (W + ip[5] + ip[7] - ip[1]) / ip[3] + 1;
+            fnet__pool(t, in, H, W, C, &g, oh, ow, out);
+            ref_window(t, din, H, W, C, ip, NULL, NULL, oh, ow, C, 0, dref);
+            for (i = 0; i < (size_t)oh * ow * C; i++) if (fabs(out[i] - dref[i]) > err) err = fabs(out[i] - dref[i]);
+            CHECK(err <= 1e-6, "pool type %d case %d: max err %.3g", t, p, err);
+        }
+    {   /* LRN: tf.nn.lrn, a few radii and parameter sets */
+        static const float prm[3][4] = {{5, 1e-4f, 0.75f, 1.0f}, {2, 0.5f, 0.5f, 2.0f}, {0, 1.0f, 1.0f, 0.5f}};
+        for (p = 0; p < 3; p++) {
+            double err = 0, scale = 1;
+            fnet__lrn(in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out);
+            ref_lrn(din, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], dref);
+            for (i = 0; i < n; i++) { if (fabs(dref[i]) > scale) scale = fabs(dref[i]); if (fabs(out[i] - dref[i]) > err) err = fabs(out[i] - dref[i]); }
+            CHECK(err / scale <= 1e-6, "LRN params %d: rel err %.3g", p, err / scale);
+        }
+    }
+    free(in); free(out); free(din); free(dref);
+}
+
+/* The packing: panel p row k column j holds W[k][16p + j], zero beyond Cout. */
+static void test_pack(void) {
+    float w[5 * 19], pk[5 * 32];
+    int k, j, bad = 0;
+    for (k = 0; k < 5 * 19; k++) w[k] = (float)k;
+    fnet__pack_b(w, 5, 19, pk);
+    for (k = 0; k < 5; k++)
+        for (j = 0; j < 32; j++) {
+            float want = j < 19 ? w[k * 19 + j] : 0.0f;
+            if (pk[(j / 16) * 5 * 16 + k * 16 + j % 16] != want) bad++;
+        }
+    CHECK(bad == 0, "packed panels: %d wrong entries", bad);
+}
+
+int main(void) {
+    test_pack();
+    test_conv_kernels();
+    test_other_ops();
+    return test_finish();
+}
