@@ -1759,13 +1759,13 @@ FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
     return n ? n->work_bytes : 0;
 }
 
-/* Runs ops 1..n-1 on the workspace whose INPUT slot is filled; copies the output to out. */
-static fnet_result fnet__net_forward(const fnet_model *m, unsigned char *base, float *out) {
+/* Runs op i (> 0) on the workspace at base: reads its inputs' slots, writes its own. */
+static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
     const fnet__net *net = (const fnet__net *)m->stage;
     const float **ptrs = (const float **)(void *)(base + net->scratch_off);
-    int i, k;
+    int k;
     size_t e;
-    for (i = 1; i < m->n_ops; i++) {
+    {
         const fnet__op *o = &m->ops[i];
         const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
         const float *x = (const float *)(void *)(base + a->off);
@@ -1847,6 +1847,14 @@ static fnet_result fnet__net_forward(const fnet_model *m, unsigned char *base, f
             break;
         }
     }
+}
+
+/* Runs ops 1..n-1 on the workspace whose INPUT slot is filled; copies the output to out. */
+static fnet_result fnet__net_forward(const fnet_model *m, unsigned char *base, float *out) {
+    const fnet__net *net = (const fnet__net *)m->stage;
+    size_t e;
+    int i;
+    for (i = 1; i < m->n_ops; i++) fnet__run_op(m, base, i);
     {
         const fnet__node *last = &net->node[m->n_ops - 1];
         const float *y = (const float *)(void *)(base + last->off);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G_MAX 64
+#define G_MAX 256
 enum { G_INPUT, G_CONV, G_MAXPOOL, G_AVGPOOL, G_L2POOL, G_LRN, G_CONCAT, G_DENSE, G_L2NORM,
        G_ADD, G_GAP, G_PAD, G_RELU };
 
