@@ -1461,10 +1461,164 @@ static void fnet__conv(fnet_isa isa, const float *in, int H, int W, int Cin, con
     }
 }
 
-/* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL. */
-static void fnet__pool(int kind, const float *in, int H, int W, int C, const fnet__geom *g,
-                       int OH, int OW, float *out) {
+/* Element-wise kernels of the memory-bound ops, each with its scalar twin:
+   fnet__acc: o[i] = max(o[i], p[i]) (mode 0) | o[i] + p[i] (1) | o[i] + p[i]^2 (2), i < n
+   fnet__add: y[i] = relu?(a[i] + b[i]) (b NULL: relu?(a[i])), i < n
+   LRN of one pixel's channels: see fnet__lrn_px_scalar. */
+enum { FNET__ACC_MAX = 0, FNET__ACC_SUM = 1, FNET__ACC_SUMSQ = 2 };
+
+static void fnet__acc_scalar(int mode, float *o, const float *p, int n) {
+    int i;
+    if (mode == FNET__ACC_MAX) for (i = 0; i < n; i++) o[i] = p[i] > o[i] ? p[i] : o[i];
+    else if (mode == FNET__ACC_SUM) for (i = 0; i < n; i++) o[i] += p[i];
+    else for (i = 0; i < n; i++) o[i] += p[i] * p[i];
+}
+static void fnet__add_scalar(float *y, const float *a, const float *b, size_t n, int relu) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float v = b ? a[i] + b[i] : a[i];
+        y[i] = (relu && v < 0.0f) ? 0.0f : v;
+    }
+}
+
+/* tf.nn.lrn at one pixel: o[c] = x[c] / (bias + alpha * sum_{k=c-r..c+r, 0<=k<C} x[k]^2)^beta.
+   The sum runs k upwards, the power is computed as sqrt/div for beta 0.5, 0.75 and 1 (as the
+   SIMD twins do: correctly rounded operations, identical results), else with powf. */
+static float fnet__lrn_pow(float t, float beta) {
+    if (beta == 0.75f) return sqrtf(t * sqrtf(t));
+    if (beta == 0.5f) return sqrtf(t);
+    if (beta == 1.0f) return t;
+    return powf(t, beta);
+}
+static void fnet__lrn_px_scalar(const float *x, float *o, int c0, int c1, int C, int r,
+                                float alpha, float beta, float bias) {
+    int c, k;
+    for (c = c0; c < c1; c++) {
+        int lo = FNET__MAX(0, c - r), hi = FNET__MIN(C - 1, c + r);
+        float s = 0.0f;
+        for (k = lo; k <= hi; k++) s += x[k] * x[k];
+        o[c] = x[c] / fnet__lrn_pow(bias + alpha * s, beta);
+    }
+}
+
+#if defined(FNET__X86)
+static void fnet__acc_sse2(int mode, float *o, const float *p, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128 a = _mm_loadu_ps(o + i), b = _mm_loadu_ps(p + i);
+        a = mode == FNET__ACC_MAX ? _mm_max_ps(b, a) : mode == FNET__ACC_SUM ? _mm_add_ps(a, b)
+                                                                           : _mm_add_ps(a, _mm_mul_ps(b, b));
+        _mm_storeu_ps(o + i, a);
+    }
+    fnet__acc_scalar(mode, o + i, p + i, n - i);
+}
+static void fnet__add_sse2(float *y, const float *a, const float *b, size_t n, int relu) {
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_loadu_ps(a + i);
+        if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + i));
+        if (relu) v = _mm_max_ps(v, z);
+        _mm_storeu_ps(y + i, v);
+    }
+    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+}
+FNET__AVX2_FN static void fnet__acc_avx2(int mode, float *o, const float *p, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(o + i), b = _mm256_loadu_ps(p + i);
+        a = mode == FNET__ACC_MAX ? _mm256_max_ps(b, a) : mode == FNET__ACC_SUM ? _mm256_add_ps(a, b)
+                                                                              : _mm256_add_ps(a, _mm256_mul_ps(b, b));
+        _mm256_storeu_ps(o + i, a);
+    }
+    fnet__acc_scalar(mode, o + i, p + i, n - i);
+}
+FNET__AVX2_FN static void fnet__add_avx2(float *y, const float *a, const float *b, size_t n, int relu) {
+    size_t i = 0;
+    __m256 z = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(a + i);
+        if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+        if (relu) v = _mm256_max_ps(v, z);
+        _mm256_storeu_ps(y + i, v);
+    }
+    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+}
+/* LRN, 8 channels at a time where the whole window is inside [0, C); the same operations
+   in the same order as the scalar twin (mul then add, no FMA), so the results are equal. */
+FNET__AVX2_FN static void fnet__lrn_px_avx2(const float *x, float *o, int C, int r, float alpha,
+                                            float beta, float bias) {
+    int c = r, k, lo_end = FNET__MIN(r, C);
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(bias);
+    fnet__lrn_px_scalar(x, o, 0, lo_end, C, r, alpha, beta, bias);
+    for (; c + 8 + r <= C; c += 8) {
+        __m256 s = _mm256_setzero_ps(), t, xv;
+        for (k = -r; k <= r; k++) {
+            __m256 v = _mm256_loadu_ps(x + c + k);
+            s = _mm256_add_ps(s, _mm256_mul_ps(v, v));
+        }
+        t = _mm256_add_ps(vb, _mm256_mul_ps(va, s));
+        if (beta == 0.75f) t = _mm256_sqrt_ps(_mm256_mul_ps(t, _mm256_sqrt_ps(t)));
+        else if (beta == 0.5f) t = _mm256_sqrt_ps(t);
+        xv = _mm256_loadu_ps(x + c);
+        _mm256_storeu_ps(o + c, _mm256_div_ps(xv, t));
+    }
+    fnet__lrn_px_scalar(x, o, FNET__MAX(c, lo_end), C, C, r, alpha, beta, bias);
+}
+#endif
+#if defined(FNET__NEON)
+static void fnet__acc_neon(int mode, float *o, const float *p, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t a = vld1q_f32(o + i), b = vld1q_f32(p + i);
+        a = mode == FNET__ACC_MAX ? vmaxq_f32(b, a) : mode == FNET__ACC_SUM ? vaddq_f32(a, b)
+                                                                          : vaddq_f32(a, vmulq_f32(b, b));
+        vst1q_f32(o + i, a);
+    }
+    fnet__acc_scalar(mode, o + i, p + i, n - i);
+}
+static void fnet__add_neon(float *y, const float *a, const float *b, size_t n, int relu) {
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0.0f);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(a + i);
+        if (b) v = vaddq_f32(v, vld1q_f32(b + i));
+        if (relu) v = vmaxq_f32(v, z);
+        vst1q_f32(y + i, v);
+    }
+    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+}
+#endif
+
+static void fnet__acc(fnet_isa isa, int mode, float *o, const float *p, int n) {
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) { fnet__acc_avx2(mode, o, p, n); return; }
+    if (isa == FNET_ISA_SSE2) { fnet__acc_sse2(mode, o, p, n); return; }
+#endif
+#if defined(FNET__NEON)
+    if (isa == FNET_ISA_NEON) { fnet__acc_neon(mode, o, p, n); return; }
+#endif
+    (void)isa;
+    fnet__acc_scalar(mode, o, p, n);
+}
+static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, size_t n, int relu) {
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) { fnet__add_avx2(y, a, b, n, relu); return; }
+    if (isa == FNET_ISA_SSE2) { fnet__add_sse2(y, a, b, n, relu); return; }
+#endif
+#if defined(FNET__NEON)
+    if (isa == FNET_ISA_NEON) { fnet__add_neon(y, a, b, n, relu); return; }
+#endif
+    (void)isa;
+    fnet__add_scalar(y, a, b, n, relu);
+}
+
+/* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL.
+   Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc. */
+static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, int C,
+                       const fnet__geom *g, int OH, int OW, float *out) {
     int oy, ox, ky, kx, c;
+    int mode = kind == FNET__OP_MAXPOOL ? FNET__ACC_MAX : kind == FNET__OP_AVGPOOL ? FNET__ACC_SUM : FNET__ACC_SUMSQ;
     float inv = 1.0f / (float)(g->kh * g->kw);
     for (oy = 0; oy < OH; oy++)
         for (ox = 0; ox < OW; ox++) {
@@ -1477,16 +1631,12 @@ static void fnet__pool(int kind, const float *in, int H, int W, int C, const fne
                     if (iy < 0 || iy >= H || ix < 0 || ix >= W) { padded = 1; continue; }
                     p = in + ((size_t)iy * W + ix) * C;
                     if (first) {
-                        if (kind == FNET__OP_L2POOL) for (c = 0; c < C; c++) o[c] = p[c] * p[c];
-                        else for (c = 0; c < C; c++) o[c] = p[c];
+                        if (mode == FNET__ACC_MAX) memcpy(o, p, (size_t)C * sizeof(float));
+                        else memset(o, 0, (size_t)C * sizeof(float));
                         first = 0;
-                    } else if (kind == FNET__OP_MAXPOOL) {
-                        for (c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];
-                    } else if (kind == FNET__OP_AVGPOOL) {
-                        for (c = 0; c < C; c++) o[c] += p[c];
-                    } else {
-                        for (c = 0; c < C; c++) o[c] += p[c] * p[c];
+                        if (mode == FNET__ACC_MAX) continue;
                     }
+                    fnet__acc(isa, mode, o, p, C);
                 }
             if (first) { for (c = 0; c < C; c++) o[c] = 0.0f; continue; } /* all padding */
             if (kind == FNET__OP_MAXPOOL) {
@@ -1499,20 +1649,19 @@ static void fnet__pool(int kind, const float *in, int H, int W, int C, const fne
         }
 }
 
-/* tf.nn.lrn across channels: out = x / (bias + alpha * sum_{c-r..c+r} x^2)^beta. */
-static void fnet__lrn(const float *in, size_t pixels, int C, int radius, float alpha,
+/* tf.nn.lrn across channels, pixel by pixel. */
+static void fnet__lrn(fnet_isa isa, const float *in, size_t pixels, int C, int radius, float alpha,
                       float beta, float bias, float *out) {
     size_t px;
-    int c, k;
     for (px = 0; px < pixels; px++) {
-        const float *x = in + px * C;
-        float *o = out + px * C;
-        for (c = 0; c < C; c++) {
-            int lo = FNET__MAX(0, c - radius), hi = FNET__MIN(C - 1, c + radius);
-            float s = 0.0f;
-            for (k = lo; k <= hi; k++) s += x[k] * x[k];
-            o[c] = x[c] / powf(bias + alpha * s, beta);
+#if defined(FNET__X86)
+        if (isa == FNET_ISA_AVX2 && (beta == 0.75f || beta == 0.5f || beta == 1.0f)) {
+            fnet__lrn_px_avx2(in + px * C, out + px * C, C, radius, alpha, beta, bias);
+            continue;
         }
+#endif
+        (void)isa;
+        fnet__lrn_px_scalar(in + px * C, out + px * C, 0, C, C, radius, alpha, beta, bias);
     }
 }
 
@@ -1784,10 +1933,10 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
                        net->zeros, ptrs, y, o->flags & 1);
             break;
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
-            fnet__pool(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
+            fnet__pool(m->isa, o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
             break;
         case FNET__OP_LRN:
-            fnet__lrn(x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y);
+            fnet__lrn(m->isa, x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y);
             break;
         case FNET__OP_CONCAT: {
             size_t px, npx = (size_t)nd->h * nd->w;
@@ -1813,13 +1962,14 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
             const fnet__node *b = &net->node[o->in[1]];
             const float *bx = (const float *)(void *)(base + b->off);
             size_t px, npx = (size_t)nd->h * nd->w;
-            int c, relu = o->flags & 1;
-            for (px = 0; px < npx; px++) {
-                const float *xa = x + px * nd->c, *xb = bx + px * b->c;
-                float *yo = y + px * nd->c;
-                for (c = 0; c < nd->c; c++) {
-                    float v = xa[c] + (c < b->c ? xb[c] : 0.0f);
-                    yo[c] = (relu && v < 0.0f) ? 0.0f : v;
+            int relu = o->flags & 1;
+            if (b->c == nd->c) {
+                fnet__add(m->isa, y, x, bx, nd->elems, relu);
+            } else { /* shortcut with fewer channels: the missing ones are zero */
+                for (px = 0; px < npx; px++) {
+                    fnet__add(m->isa, y + px * nd->c, x + px * nd->c, bx + px * b->c, (size_t)b->c, relu);
+                    fnet__add(m->isa, y + px * nd->c + b->c, x + px * nd->c + b->c, NULL,
+                              (size_t)(nd->c - b->c), relu);
                 }
             }
             break;
@@ -1843,7 +1993,7 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
             break;
         }
         default: /* RELU */
-            for (e = 0; e < nd->elems; e++) y[e] = x[e] > 0.0f ? x[e] : 0.0f;
+            fnet__add(m->isa, y, x, NULL, nd->elems, 1);
             break;
         }
     }

@@ -91,41 +91,88 @@ static void test_conv_kernels(void) {
     }
 }
 
-/* Pools and LRN (scalar only: no SIMD twins) against the naive definitions. */
+/* Pools, LRN and element-wise add on every kernel set: vs the naive definitions (1e-6) and
+   vs the scalar twin (these kernels do the same float operations in the same order: equal). */
+static const fnet_isa g_all[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+
 static void test_other_ops(void) {
     static const int pools[][8] = {{3, 3, 2, 2, 0, 1, 1, 0}, {3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 3, 3, 0, 0, 0, 0},
-                                   {2, 5, 1, 2, 1, 2, 0, 3}, {1, 1, 2, 2, 0, 0, 0, 0}};
-    int H = 11, W = 9, C = 21, p, t;
-    size_t n = (size_t)H * W * C, i;
-    float *in = (float *)malloc(n * sizeof(float)), *out = (float *)malloc(n * 4 * sizeof(float));
-    double *din = (double *)malloc(n * sizeof(double)), *dref = (double *)malloc(n * 4 * sizeof(double));
-    g_seed = 42u;
-    for (i = 0; i < n; i++) { in[i] = frand(); din[i] = in[i]; }
-    for (p = 0; p < 5; p++)
-        for (t = G_MAXPOOL; t <= G_L2POOL; t++) {
-            fnet__geom g;
-            int ip[8], oh, ow;
-            double err = 0;
-            memcpy(ip, pools[p], sizeof ip);
-            g.kh = ip[0]; g.kw = ip[1]; g.sh = ip[2]; g.sw = ip[3]; g.pt = ip[4]; g.pl = ip[5]; g.pb = ip[6]; g.pr = ip[7];
-            oh = (H + ip[4] + ip[6] - ip[0]) / ip[2] + 1;
-            ow = (W + ip[5] + ip[7] - ip[1]) / ip[3] + 1;
-            fnet__pool(t, in, H, W, C, &g, oh, ow, out);
-            ref_window(t, din, H, W, C, ip, NULL, NULL, oh, ow, C, 0, dref);
-            for (i = 0; i < (size_t)oh * ow * C; i++) if (fabs(out[i] - dref[i]) > err) err = fabs(out[i] - dref[i]);
-            CHECK(err <= 1e-6, "pool type %d case %d: max err %.3g", t, p, err);
+                                   {2, 5, 1, 2, 1, 2, 0, 3}, {1, 1, 2, 2, 0, 0, 0, 0}, {3, 3, 2, 2, 2, 2, 2, 2}};
+    static const int chans[3] = {21, 64, 3};
+    int H = 11, W = 9, C, p, t, k, ci;
+    size_t n, i;
+    float *in, *out, *ref;
+    double *din, *dref;
+    for (ci = 0; ci < 3; ci++) {
+        C = chans[ci];
+        n = (size_t)H * W * C;
+        in = (float *)malloc(n * sizeof(float)); out = (float *)malloc(n * 4 * sizeof(float));
+        ref = (float *)malloc(n * 4 * sizeof(float));
+        din = (double *)malloc(n * sizeof(double)); dref = (double *)malloc(n * 4 * sizeof(double));
+        g_seed = 42u + (unsigned)ci;
+        for (i = 0; i < n; i++) { in[i] = frand(); din[i] = in[i]; }
+        for (p = 0; p < 6; p++)
+            for (t = G_MAXPOOL; t <= G_L2POOL; t++) {
+                fnet__geom g;
+                int ip[8], oh, ow;
+                memcpy(ip, pools[p], sizeof ip);
+                g.kh = ip[0]; g.kw = ip[1]; g.sh = ip[2]; g.sw = ip[3]; g.pt = ip[4]; g.pl = ip[5]; g.pb = ip[6]; g.pr = ip[7];
+                oh = (H + ip[4] + ip[6] - ip[0]) / ip[2] + 1;
+                ow = (W + ip[5] + ip[7] - ip[1]) / ip[3] + 1;
+                ref_window(t, din, H, W, C, ip, NULL, NULL, oh, ow, C, 0, dref);
+                fnet__pool(FNET_ISA_SCALAR, t, in, H, W, C, &g, oh, ow, ref);
+                for (k = 0; k < 4; k++) {
+                    double err = 0, twin = 0;
+                    if (!fnet_isa_supported(g_all[k])) continue;
+                    fnet__pool(g_all[k], t, in, H, W, C, &g, oh, ow, out);
+                    for (i = 0; i < (size_t)oh * ow * C; i++) {
+                        if (!(fabs(out[i] - dref[i]) <= err)) err = fabs(out[i] - dref[i]);
+                        if (!(fabs(out[i] - ref[i]) <= twin)) twin = fabs(out[i] - ref[i]);
+                    }
+                    CHECK(err <= 1e-6 && twin <= 1e-6, "pool type %d case %d C %d on %s: err %.3g, vs scalar %.3g",
+                          t, p, C, fnet_isa_name(g_all[k]), err, twin);
+                }
+            }
+        {   /* LRN: tf.nn.lrn, several radii, the fast betas and a general one */
+            static const float prm[5][4] = {{5, 1e-4f, 0.75f, 1.0f}, {2, 0.5f, 0.5f, 2.0f}, {0, 1.0f, 1.0f, 0.5f},
+                                            {3, 0.3f, 0.6f, 1.5f}, {40, 0.1f, 0.75f, 1.0f}};
+            for (p = 0; p < 5; p++) {
+                fnet__lrn(FNET_ISA_SCALAR, in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], ref);
+                ref_lrn(din, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], dref);
+                for (k = 0; k < 4; k++) {
+                    double err = 0, scale = 1, twin = 0;
+                    if (!fnet_isa_supported(g_all[k])) continue;
+                    fnet__lrn(g_all[k], in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out);
+                    for (i = 0; i < n; i++) {
+                        if (fabs(dref[i]) > scale) scale = fabs(dref[i]);
+                        if (!(fabs(out[i] - dref[i]) <= err)) err = fabs(out[i] - dref[i]);
+                        if (!(fabs(out[i] - ref[i]) <= twin)) twin = fabs(out[i] - ref[i]);
+                    }
+                    CHECK(err / scale <= 1e-6 && twin / scale <= 1e-6, "LRN params %d C %d on %s: rel err %.3g, vs scalar %.3g",
+                          p, C, fnet_isa_name(g_all[k]), err / scale, twin / scale);
+                }
+            }
         }
-    {   /* LRN: tf.nn.lrn, a few radii and parameter sets */
-        static const float prm[3][4] = {{5, 1e-4f, 0.75f, 1.0f}, {2, 0.5f, 0.5f, 2.0f}, {0, 1.0f, 1.0f, 0.5f}};
-        for (p = 0; p < 3; p++) {
-            double err = 0, scale = 1;
-            fnet__lrn(in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out);
-            ref_lrn(din, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], dref);
-            for (i = 0; i < n; i++) { if (fabs(dref[i]) > scale) scale = fabs(dref[i]); if (fabs(out[i] - dref[i]) > err) err = fabs(out[i] - dref[i]); }
-            CHECK(err / scale <= 1e-6, "LRN params %d: rel err %.3g", p, err / scale);
+        /* add with and without b and ReLU, odd lengths */
+        for (p = 0; p < 4; p++) {
+            size_t len = n - 1 - (size_t)p * 3;
+            fnet__add_scalar(ref, in, p & 1 ? NULL : in + 1, len, p >> 1);
+            for (k = 1; k < 4; k++) {
+                double twin = 0;
+                if (!fnet_isa_supported(g_all[k])) continue;
+                fnet__add(g_all[k], out, in, p & 1 ? NULL : in + 1, len, p >> 1);
+                for (i = 0; i < len; i++) if (!(fabs(out[i] - ref[i]) <= twin)) twin = fabs(out[i] - ref[i]);
+                CHECK(twin == 0, "add variant %d on %s vs scalar: %.3g", p, fnet_isa_name(g_all[k]), twin);
+            }
+            for (i = 0; i < len; i++) {
+                double v = in[i] + (p & 1 ? 0.0 : in[i + 1]);
+                if ((p >> 1) && v < 0) v = 0;
+                if (fabs(ref[i] - v) > 1e-6) break;
+            }
+            CHECK(i == len, "scalar add variant %d vs definition", p);
         }
+        free(in); free(out); free(ref); free(din); free(dref);
     }
-    free(in); free(out); free(din); free(dref);
 }
 
 /* The packing: panel p row k column j holds W[k][16p + j], zero beyond Cout. */
