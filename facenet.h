@@ -238,7 +238,7 @@ FNET_API fnet_result fnet_check_finite(const float *v, size_t n);
 /* Network ids. Embeddings of different networks live in different spaces: a gallery or a
    classifier records the id of the network that made its embeddings and refuses others
    (FNET_ERR_MISMATCH). The id is the blob's metadata "network"; blobs without it get
-   "nn4.small2.v1" (input 96) or "dlib_resnet_v1" (input 150). NULL for non-networks. */
+   "nn4.small2.v1" (input 96) or "resnet34-dlib" (input 150). NULL for non-networks. */
 #define FNET_NETWORK_ID_MAX 31 /* longest id in bytes (without the NUL) */
 FNET_API const char *fnet_network_id(const fnet_model *net);
 /* Same/different threshold on PLAIN L2 distance for a network id (ids containing "resnet"
@@ -2175,7 +2175,7 @@ FNET_API const char *fnet_network_id(const fnet_model *net) {
     if (v && *v && strlen(v) <= FNET_NETWORK_ID_MAX) return v;
     switch (fnet_embed_input_size(net)) {
     case 96: return "nn4.small2.v1";
-    case 150: return "dlib_resnet_v1";
+    case 150: return "resnet34-dlib";
     }
     return "unknown";
 }

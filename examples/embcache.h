@@ -1,0 +1,387 @@
+/* embcache.h - faces and embeddings of photos through facenet.h's public API, computed once
+   and (optionally) cached under build/embcache/ for the evaluation tools.
+
+   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c,
+   tools/bench_match.c and tests/test_match_real.c. The includer provides stb_image (with
+   STB_IMAGE_IMPLEMENTATION in one file) and facenet.h's implementation.
+
+   Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
+   with upsample+1 when nothing is found and ec->retry is set) -> 68 landmarks -> align (dlib's
+   150 px chip for the ResNet, OpenFace's 96 px outer eyes and nose for nn4) -> embed.
+   Every face found is embedded. With ec->centre_fallback, an image without any detection
+   gets one face from a fixed central box (side 0.43 * min(w, h), as fnet eval-lfw does on
+   LFW), flagged `fallback`.
+
+   Cache: one small file per image and setting, named by a 64-bit FNV-1a hash of the image
+   path, size and mtime, the network, the detection options, the three blobs' sizes and
+   mtimes, and the bytes of ./facenet.h when it is readable (so a changed pipeline never
+   reuses old embeddings). Written to a temporary name and renamed. */
+#ifndef EMBCACHE_H
+#define EMBCACHE_H
+/* POSIX (opendir, stat, getpid): define _POSIX_C_SOURCE 200809L before the first #include. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EC_UNUSED __attribute__((unused))
+#else
+#define EC_UNUSED
+#endif
+
+#define EC_MAX_FACES 64
+#define EC_DIM 128
+
+typedef struct ec_face {
+    fnet_box box;
+    int fallback; /* 1: no detection, central box */
+    float emb[EC_DIM];
+} ec_face;
+
+typedef struct ec_result {
+    int width, height;
+    int n; /* faces (0 when none) */
+    ec_face face[EC_MAX_FACES];
+} ec_result;
+
+typedef struct embcache {
+    fnet_model *det, *lm, *net;
+    const char *net_name;   /* "resnet" or "nn4" */
+    const char *network_id; /* fnet_network_id(net) */
+    int dim;
+    int upsample, retry, centre_fallback;
+    char cache_dir[1024];   /* "" = no cache */
+    unsigned long long stamp;
+    int hits, misses;
+} embcache;
+
+static unsigned long long ec__fnv(unsigned long long h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+static unsigned long long ec__fnv_file_stat(unsigned long long h, const char *path) {
+    struct stat st;
+    long long v[2] = {-1, -1};
+    if (stat(path, &st) == 0) { v[0] = (long long)st.st_size; v[1] = (long long)st.st_mtime; }
+    h = ec__fnv(h, path, strlen(path));
+    return ec__fnv(h, v, sizeof v);
+}
+
+static const char *ec_blob_name(const char *net) {
+    return strcmp(net, "nn4") == 0 ? "nn4.small2.v1.fnet" : "resnet34.fnet";
+}
+static EC_UNUSED const char *ec_net_for_network(const char *network_id) {
+    return network_id && strstr(network_id, "nn4") ? "nn4" : "resnet";
+}
+
+static fnet_model *ec__load(const char *dir, const char *name, unsigned long long *stamp) {
+    char path[2048];
+    fnet_model *m = NULL;
+    fnet_result r;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    r = fnet_model_load_file(path, &m);
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
+        if (r == FNET_ERR_IO) fprintf(stderr, "fnet: build the blobs with `make weights` or pass --weights DIR\n");
+        return NULL;
+    }
+    *stamp = ec__fnv_file_stat(*stamp, path);
+    return m;
+}
+
+static void ec_close(embcache *ec) {
+    fnet_model_free(ec->det);
+    fnet_model_free(ec->lm);
+    fnet_model_free(ec->net);
+    memset(ec, 0, sizeof *ec);
+}
+
+/* Loads the three blobs from weights_dir. cache_dir NULL: no cache. Returns 1 on success. */
+static int ec_open(embcache *ec, const char *weights_dir, const char *net, const char *cache_dir) {
+    memset(ec, 0, sizeof *ec);
+    ec->stamp = 14695981039346656037ULL;
+    ec->net_name = strcmp(net, "nn4") == 0 ? "nn4" : "resnet";
+    ec->upsample = 1; /* face_recognition's and eval-lfw's default */
+    ec->retry = 0;
+    ec->det = ec__load(weights_dir, "hog_frontal.fnet", &ec->stamp);
+    ec->lm = ec->det ? ec__load(weights_dir, "landmarks68.fnet", &ec->stamp) : NULL;
+    ec->net = ec->lm ? ec__load(weights_dir, ec_blob_name(ec->net_name), &ec->stamp) : NULL;
+    if (!ec->net) { ec_close(ec); return 0; }
+    ec->network_id = fnet_network_id(ec->net);
+    ec->dim = fnet_embed_dim(ec->net);
+    if (ec->dim != EC_DIM) {
+        fprintf(stderr, "fnet: %s: embedding size %d, expected %d\n", ec_blob_name(ec->net_name), ec->dim, EC_DIM);
+        ec_close(ec);
+        return 0;
+    }
+    if (cache_dir && *cache_dir && !getenv("FNET_NO_EMBCACHE")) {
+        FILE *f = fopen("facenet.h", "rb");
+        char buf[65536];
+        size_t got;
+        if (f) {
+            while ((got = fread(buf, 1, sizeof buf, f)) > 0) ec->stamp = ec__fnv(ec->stamp, buf, got);
+            fclose(f);
+        }
+        snprintf(ec->cache_dir, sizeof ec->cache_dir, "%s", cache_dir);
+    }
+    return 1;
+}
+
+static void ec__mkdirs(const char *dir) {
+    char tmp[1024];
+    size_t i, n = strlen(dir);
+    if (n >= sizeof tmp) return;
+    memcpy(tmp, dir, n + 1);
+    for (i = 1; i <= n; i++)
+        if (tmp[i] == '/' || tmp[i] == 0) {
+            char c = tmp[i];
+            tmp[i] = 0;
+            mkdir(tmp, 0777);
+            tmp[i] = c;
+        }
+}
+
+static unsigned long long ec__key(const embcache *ec, const char *path) {
+    unsigned long long h = ec__fnv_file_stat(ec->stamp, path);
+    int opts[3];
+    opts[0] = ec->upsample; opts[1] = ec->retry; opts[2] = ec->centre_fallback;
+    h = ec__fnv(h, ec->net_name, strlen(ec->net_name));
+    return ec__fnv(h, opts, sizeof opts);
+}
+
+static int ec__cache_read(const embcache *ec, unsigned long long key, ec_result *out) {
+    char path[1200];
+    FILE *f;
+    int ok;
+    snprintf(path, sizeof path, "%s/%016llx.emb", ec->cache_dir, key);
+    f = fopen(path, "rb");
+    if (!f) return 0;
+    ok = fread(out, sizeof *out, 1, f) == 1 && out->n >= 0 && out->n <= EC_MAX_FACES;
+    fclose(f);
+    return ok;
+}
+
+static void ec__cache_write(const embcache *ec, unsigned long long key, const ec_result *r) {
+    char path[1200], tmp[1300];
+    FILE *f;
+    ec__mkdirs(ec->cache_dir);
+    snprintf(path, sizeof path, "%s/%016llx.emb", ec->cache_dir, key);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    f = fopen(tmp, "wb");
+    if (!f) return;
+    if (fwrite(r, sizeof *r, 1, f) != 1) { fclose(f); remove(tmp); return; }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+}
+
+/* Embeds one face given its box. Returns an fnet_result. */
+static fnet_result ec__embed_box(embcache *ec, fnet_image img, fnet_box box, ec_face *out) {
+    fnet_point pts[68];
+    unsigned char crop[150 * 150 * 3];
+    int size = fnet_embed_input_size(ec->net);
+    fnet_align_kind kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+    fnet_result r;
+    if (size <= 0 || size > 150) return FNET_ERR_UNSUPPORTED;
+    if ((r = fnet_landmarks(ec->lm, img, box, pts)) != FNET_OK) return r;
+    if ((r = fnet_align(img, pts, 68, kind, size, crop)) != FNET_OK) return r;
+    if ((r = fnet_embed(ec->net, crop, NULL, 0, out->emb)) != FNET_OK) return r;
+    out->box = box;
+    out->fallback = 0;
+    return FNET_OK;
+}
+
+/* All faces of a decoded image (RGB). */
+static fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) {
+    fnet_box boxes[EC_MAX_FACES];
+    fnet_detect_opts o;
+    fnet_result r;
+    int n = 0, i;
+    memset(out, 0, sizeof *out);
+    out->width = img.width;
+    out->height = img.height;
+    memset(&o, 0, sizeof o);
+    o.upsample = ec->upsample;
+    if ((r = fnet_detect(ec->det, img, &o, NULL, 0, boxes, EC_MAX_FACES, &n)) != FNET_OK) return r;
+    if (n == 0 && ec->retry) {
+        o.upsample = ec->upsample + 1;
+        if ((r = fnet_detect(ec->det, img, &o, NULL, 0, boxes, EC_MAX_FACES, &n)) != FNET_OK) return r;
+    }
+    if (n > EC_MAX_FACES) n = EC_MAX_FACES;
+    if (n == 0 && ec->centre_fallback) {
+        int side = (int)(0.43 * (img.width < img.height ? img.width : img.height));
+        boxes[0].left = (img.width - side) / 2;
+        boxes[0].top = (img.height - side) / 2;
+        boxes[0].right = boxes[0].left + side - 1;
+        boxes[0].bottom = boxes[0].top + side - 1;
+        boxes[0].score = 0;
+        boxes[0].filter = -1;
+        if ((r = ec__embed_box(ec, img, boxes[0], &out->face[0])) != FNET_OK) return r;
+        out->face[0].fallback = 1;
+        out->n = 1;
+        return FNET_OK;
+    }
+    for (i = 0; i < n; i++)
+        if ((r = ec__embed_box(ec, img, boxes[i], &out->face[out->n])) == FNET_OK) out->n++;
+        else return r;
+    return FNET_OK;
+}
+
+/* Loads and embeds the image at `path` (through the cache when one is set).
+   Returns 0 and prints why when the image cannot be read or the pipeline fails. */
+static EC_UNUSED int ec_image(embcache *ec, const char *path, ec_result *out) {
+    unsigned long long key = 0;
+    int w, h, n;
+    unsigned char *px;
+    fnet_result r;
+    if (ec->cache_dir[0]) {
+        key = ec__key(ec, path);
+        if (ec__cache_read(ec, key, out)) { ec->hits++; return 1; }
+    }
+    px = stbi_load(path, &w, &h, &n, 3);
+    if (!px) {
+        fprintf(stderr, "fnet: %s: cannot decode image: %s\n", path, stbi_failure_reason());
+        return 0;
+    }
+    r = ec_embed_image(ec, fnet_image_view(px, w, h, 3, w * 3), out);
+    stbi_image_free(px);
+    if (r != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
+        return 0;
+    }
+    ec->misses++;
+    if (ec->cache_dir[0]) ec__cache_write(ec, key, out);
+    return 1;
+}
+
+/* The face to use when a photo shows one person: the largest box (ties: the first). */
+static EC_UNUSED int ec_largest(const ec_result *r) {
+    int i, best = -1;
+    long area = -1;
+    for (i = 0; i < r->n; i++) {
+        long a = (long)(r->face[i].box.right - r->face[i].box.left + 1) * (r->face[i].box.bottom - r->face[i].box.top + 1);
+        if (a > area) { area = a; best = i; }
+    }
+    return best;
+}
+/* The face whose box centre is nearest the image centre (LFW's convention). */
+static EC_UNUSED int ec_central(const ec_result *r) {
+    int i, best = -1;
+    double bd = 1e300;
+    for (i = 0; i < r->n; i++) {
+        double cx = 0.5 * (r->face[i].box.left + r->face[i].box.right) - 0.5 * (r->width - 1);
+        double cy = 0.5 * (r->face[i].box.top + r->face[i].box.bottom) - 0.5 * (r->height - 1);
+        if (cx * cx + cy * cy < bd) { bd = cx * cx + cy * cy; best = i; }
+    }
+    return best;
+}
+
+/* ---- folders ---- */
+static int ec__ieq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a, y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+static int ec__is_image(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.') return 0;
+    return ec__ieq(dot, ".jpg") || ec__ieq(dot, ".jpeg") || ec__ieq(dot, ".png") ||
+           ec__ieq(dot, ".bmp") || ec__ieq(dot, ".gif") || ec__ieq(dot, ".tga");
+}
+static int ec__strcmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted names of the entries of `dir` (want_dirs: sub-folders, else image files).
+   Returns the count (-1 when the folder cannot be read); free with ec_free_list. */
+static EC_UNUSED int ec_list(const char *dir, int want_dirs, char ***out) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **list = NULL, path[2048];
+    int n = 0, cap = 0;
+    *out = NULL;
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0) continue;
+        if (want_dirs ? !S_ISDIR(st.st_mode) : (!S_ISREG(st.st_mode) || !ec__is_image(e->d_name))) continue;
+        if (n == cap) {
+            char **nl;
+            cap = cap ? cap * 2 : 64;
+            nl = (char **)realloc(list, (size_t)cap * sizeof *list);
+            if (!nl) break;
+            list = nl;
+        }
+        list[n] = (char *)malloc(strlen(e->d_name) + 1);
+        if (!list[n]) break;
+        strcpy(list[n++], e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(list, (size_t)n, sizeof *list, ec__strcmp);
+    *out = list;
+    return n;
+}
+static EC_UNUSED void ec_free_list(char **list, int n) {
+    int i;
+    for (i = 0; i < n; i++) free(list[i]);
+    free(list);
+}
+
+/* Labelled photos DIR/person/image: parallel arrays of paths and person indices. */
+typedef struct ec_labelled {
+    int n_people, n;
+    char **people; /* names */
+    char **paths;
+    int *label;
+} ec_labelled;
+
+static EC_UNUSED void ec_labelled_free(ec_labelled *l) {
+    ec_free_list(l->people, l->n_people);
+    ec_free_list(l->paths, l->n);
+    free(l->label);
+    memset(l, 0, sizeof *l);
+}
+
+static EC_UNUSED int ec_labelled_dir(const char *dir, ec_labelled *out) {
+    char **people = NULL;
+    int np = ec_list(dir, 1, &people), i, cap = 0;
+    memset(out, 0, sizeof *out);
+    if (np < 0) { fprintf(stderr, "fnet: %s: cannot read folder\n", dir); return 0; }
+    out->people = people;
+    out->n_people = np;
+    for (i = 0; i < np; i++) {
+        char sub[2048], **files = NULL;
+        int nf, j;
+        snprintf(sub, sizeof sub, "%s/%s", dir, people[i]);
+        nf = ec_list(sub, 0, &files);
+        for (j = 0; j < nf; j++) {
+            char path[4096];
+            if (out->n == cap) {
+                cap = cap ? cap * 2 : 256;
+                out->paths = (char **)realloc(out->paths, (size_t)cap * sizeof(char *));
+                out->label = (int *)realloc(out->label, (size_t)cap * sizeof(int));
+                if (!out->paths || !out->label) { ec_free_list(files, nf); return 0; }
+            }
+            snprintf(path, sizeof path, "%s/%s", sub, files[j]);
+            out->paths[out->n] = (char *)malloc(strlen(path) + 1);
+            if (!out->paths[out->n]) { ec_free_list(files, nf); return 0; }
+            strcpy(out->paths[out->n], path);
+            out->label[out->n++] = i;
+        }
+        ec_free_list(files, nf);
+    }
+    return 1;
+}
+
+#endif
