@@ -1182,7 +1182,10 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
    B is packed once at load into panels of 16 output channels (K rows x 16, zero-padded),
    and a micro-kernel computes an MR x 16 tile of the output with MR*16 accumulators kept
    in registers across the whole K loop (AVX2+FMA: 6 x 16 = 12 ymm registers; SSE2: 3 x 16;
-   NEON: 6 x 16; scalar: 4 x 16). Bias and ReLU are applied when the tile is stored.
+   NEON: 6 x 16; scalar: 4 x 16). Bias and ReLU are applied when the tile is stored. On a
+   CPU with AVX-512F, the AVX2 kernel set runs convolutions on a 6 x 32 AVX-512 tile over two
+   panels at once (12 zmm accumulators; masked stores for the last columns); define
+   FNET_NO_AVX512 to keep to AVX2.
    Every SIMD micro-kernel has the scalar twin fnet__tile_scalar(), which defines the result
    (they differ only by float rounding of the sums; tests/test_kernels.c compares them).
 
@@ -1234,6 +1237,7 @@ typedef struct fnet__net {
     size_t act_bytes, scratch_off, work_bytes;
     int out_dim;
     int input_size;   /* H of INPUT when square, else 0 */
+    int avx512;       /* the AVX2 kernel set runs convolutions on the AVX-512 micro-kernel */
 } fnet__net;
 
 /* Micro-kernel: C[r][0..nc) = relu?(bias + sum_s sum_k a[s*ma + r][k] * b[s*kc + k][0..16))
@@ -1403,11 +1407,76 @@ static void fnet__tile_neon(const float *const *a, int ma, int nseg, int kc, con
 }
 #endif
 
+#if defined(FNET__X86) && (defined(__GNUC__) || defined(__clang__)) && !defined(FNET_NO_AVX512)
+#define FNET__AVX512 1
+#define FNET__AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+/* Kernel id of the AVX-512 micro-kernel: not a public fnet_isa. The AVX2 kernel set uses it
+   for convolutions when the CPU has AVX-512F (and the OS saves zmm state); FNET_NO_AVX512
+   leaves it out. */
+#define FNET__KERN_AVX512 16
+
+static int fnet__cpu_has_avx512f(void) {
+    unsigned a, b, c, d, lo, hi;
+    if (!fnet__cpu_has_avx2_fma()) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b & (1u << 16))) return 0; /* avx512f */
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 0xE6u) == 0xE6u; /* xmm, ymm, opmask, zmm0-15 upper, zmm16-31 */
+}
+
+/* AVX-512: a 6 x 32 tile over two adjacent panels (b0, b1 = b0 + one panel): 12 zmm
+   accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32. */
+FNET__AVX512_FN static void fnet__tile2_avx512(const float *const *a, int ma, int nseg, int kc,
+                                               const float *b0, const float *b1,
+                                               const float *bias, float *c, int ldc, int mr,
+                                               int nc, int relu) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, v0, v1, z;
+    __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xFFFFu : (1u << nc) - 1u);
+    __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xFFFFu : nc <= 16 ? 0u : (1u << (nc - 16)) - 1u);
+    int s, k;
+    for (s = 0; s < nseg; s++) {
+        const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
+        const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
+        for (k = 0; k < kc; k++, b0 += 16, b1 += 16) {
+            __m512 w0 = _mm512_load_ps(b0), w1 = _mm512_load_ps(b1), x;
+            x = _mm512_set1_ps(a0[k]); c00 = _mm512_fmadd_ps(x, w0, c00); c01 = _mm512_fmadd_ps(x, w1, c01);
+            x = _mm512_set1_ps(a1[k]); c10 = _mm512_fmadd_ps(x, w0, c10); c11 = _mm512_fmadd_ps(x, w1, c11);
+            x = _mm512_set1_ps(a2[k]); c20 = _mm512_fmadd_ps(x, w0, c20); c21 = _mm512_fmadd_ps(x, w1, c21);
+            x = _mm512_set1_ps(a3[k]); c30 = _mm512_fmadd_ps(x, w0, c30); c31 = _mm512_fmadd_ps(x, w1, c31);
+            x = _mm512_set1_ps(a4[k]); c40 = _mm512_fmadd_ps(x, w0, c40); c41 = _mm512_fmadd_ps(x, w1, c41);
+            x = _mm512_set1_ps(a5[k]); c50 = _mm512_fmadd_ps(x, w0, c50); c51 = _mm512_fmadd_ps(x, w1, c51);
+        }
+    }
+    v0 = _mm512_loadu_ps(bias);
+    v1 = _mm512_loadu_ps(bias + 16);
+    z = _mm512_setzero_ps();
+#define FNET__ROW512(r, x0, x1)                                                          \
+    if (mr > r) {                                                                         \
+        x0 = _mm512_add_ps(x0, v0); x1 = _mm512_add_ps(x1, v1);                           \
+        if (relu) { x0 = _mm512_max_ps(x0, z); x1 = _mm512_max_ps(x1, z); }               \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, x0);                               \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, x1);                          \
+    }
+    FNET__ROW512(0, c00, c01)
+    FNET__ROW512(1, c10, c11)
+    FNET__ROW512(2, c20, c21)
+    FNET__ROW512(3, c30, c31)
+    FNET__ROW512(4, c40, c41)
+    FNET__ROW512(5, c50, c51)
+#undef FNET__ROW512
+}
+#endif
+
 /* The micro-kernel and its tile height for a kernel set. */
-static fnet__tile_fn fnet__tile_for(fnet_isa isa, int *mr) {
+static fnet__tile_fn fnet__tile_for(int isa, int *mr) {
 #if defined(FNET__X86)
     if (isa == FNET_ISA_AVX2) { *mr = 6; return fnet__tile_avx2; }
     if (isa == FNET_ISA_SSE2) { *mr = 3; return fnet__tile_sse2; }
+#endif
+#if defined(FNET__AVX512)
+    if (isa == FNET__KERN_AVX512) { *mr = 6; return fnet__tile_avx2; } /* odd last panel */
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { *mr = 6; return fnet__tile_neon; }
@@ -1435,7 +1504,7 @@ typedef struct fnet__geom {
 
 /* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
    ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
-static void fnet__conv(fnet_isa isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
+static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
                        int OH, int OW, int Cout, const float *bp, const float *bias,
                        const float *zeros, const float **ptrs, float *out, int relu) {
     int mr_k, m0, M = OH * OW, nseg = g->kh * g->kw;
@@ -1455,7 +1524,15 @@ static void fnet__conv(fnet_isa isa, const float *in, int H, int W, int Cin, con
                 }
             }
         }
-        for (p = 0; p < np; p++)
+        p = 0;
+#if defined(FNET__AVX512)
+        if (isa == FNET__KERN_AVX512)
+            for (; p + 2 <= np; p += 2)
+                fnet__tile2_avx512(ptrs, mr_k, nseg, Cin, bp + p * panel, bp + (p + 1) * panel,
+                                   bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
+#endif
+        for (; p < np; p++)
             tile(ptrs, mr_k, nseg, Cin, bp + p * panel, bias + p * FNET__NR,
                  out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
     }
@@ -1885,6 +1962,9 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     net->zeros = pk + pos;
     net->out_dim = (int)net->node[n - 1].elems;
     net->input_size = net->node[0].h == net->node[0].w ? net->node[0].h : 0;
+#if defined(FNET__AVX512)
+    net->avx512 = fnet__cpu_has_avx512f();
+#endif
     /* metadata, when present, must agree with the graph */
     if (fnet__meta_long(m, "embedding_dim", net->out_dim) != net->out_dim) return FNET_ERR_CORRUPT;
     if (fnet__meta_long(m, "input_size", net->node[0].h) != net->node[0].h) return FNET_ERR_CORRUPT;
@@ -1920,16 +2000,20 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
         const float *x = (const float *)(void *)(base + a->off);
         float *y = (float *)(void *)(base + nd->off);
         fnet__geom g;
+        int kern = (int)m->isa;
+#if defined(FNET__AVX512)
+        if (kern == FNET_ISA_AVX2 && net->avx512) kern = FNET__KERN_AVX512;
+#endif
         g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
         g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
         switch (o->type) {
         case FNET__OP_CONV:
-            fnet__conv(m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp, nd->bias,
+            fnet__conv(kern, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp, nd->bias,
                        net->zeros, ptrs, y, o->flags & 1);
             break;
         case FNET__OP_DENSE:
             g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0;
-            fnet__conv(m->isa, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp, nd->bias,
+            fnet__conv(kern, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp, nd->bias,
                        net->zeros, ptrs, y, o->flags & 1);
             break;
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:

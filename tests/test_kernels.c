@@ -30,13 +30,15 @@ static const conv_case g_cases[] = {
     {12, 12, 19, 48, 3, 3, 2, 2, 0, 0, 1, 1},
     {13, 1, 9, 7, 3, 1, 1, 1, 1, 0, 1, 0},
     {6, 7, 96, 129, 3, 3, 1, 1, 1, 1, 1, 1},   /* Cout one above a panel multiple */
+    {7, 5, 11, 40, 3, 3, 1, 1, 0, 1, 2, 1},    /* panel pair + half panel (AVX-512 masks) */
+    {4, 4, 8, 24, 1, 1, 1, 1, 0, 0, 0, 0},
     {5, 5, 2, 3, 5, 5, 1, 1, 4, 4, 0, 0},      /* windows mostly over padding */
 };
 
 static fnet_isa g_simd[3] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
 
 /* Runs the engine's convolution with one kernel set. */
-static void run_conv(fnet_isa isa, const conv_case *c, const float *in, const float *bp,
+static void run_conv(int isa, const conv_case *c, const float *in, const float *bp,
                      const float *bias, const float *zeros, float *out, int oh, int ow, int relu) {
     fnet__geom g;
     const float **ptrs = (const float **)malloc((size_t)FNET__MR_MAX * c->kh * c->kw * sizeof(float *));
@@ -74,17 +76,27 @@ static void test_conv_kernels(void) {
             for (i = 0; i < n_out; i++) if (fabs(dref[i]) > scale) scale = fabs(dref[i]);
             for (i = 0; i < n_out; i++) if (fabs(ref[i] - dref[i]) > err) err = fabs(ref[i] - dref[i]);
             CHECK(err / scale <= 1e-5, "case %zu relu %d: scalar conv vs naive: rel err %.3g", ci, relu, err / scale);
-            for (k = 0; k < 3; k++) {
-                if (!fnet_isa_supported(g_simd[k])) { if (ci == 0 && relu == 0) SKIP("%s kernels not supported here", fnet_isa_name(g_simd[k])); continue; }
+            for (k = 0; k < 4; k++) {
+                int kern = k < 3 ? (int)g_simd[k] : -1;
+                const char *kname = k < 3 ? fnet_isa_name(g_simd[k]) : "avx512";
+                if (k == 3) {
+#if defined(FNET__AVX512)
+                    if (fnet__cpu_has_avx512f()) kern = FNET__KERN_AVX512;
+#endif
+                    if (kern < 0) { if (ci == 0 && relu == 0) SKIP("avx512 kernel not supported here"); continue; }
+                } else if (!fnet_isa_supported(g_simd[k])) {
+                    if (ci == 0 && relu == 0) SKIP("%s kernels not supported here", kname);
+                    continue;
+                }
                 for (i = 0; i < n_out; i++) out[i] = NAN;
-                run_conv(g_simd[k], c, in, bp, bias, zeros, out, oh, ow, relu);
+                run_conv(kern, c, in, bp, bias, zeros, out, oh, ow, relu);
                 err = 0.0;
                 for (i = 0; i < n_out; i++) {
                     double d = fabs((double)out[i] - ref[i]);
                     if (!(d <= err)) err = d; /* NaN (an unwritten output) counts as an error */
                 }
                 CHECK(err / scale <= 1e-6, "case %zu (%dx%dx%d -> %d, k%dx%d s%d,%d) relu %d: %s vs scalar twin: rel diff %.3g",
-                      ci, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, relu, fnet_isa_name(g_simd[k]), err / scale);
+                      ci, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, relu, kname, err / scale);
             }
         }
         free(in); free(w); FNET_FREE(bp_raw); free(bias); free(zeros); free(ref); free(out); free(dref); free(din);
