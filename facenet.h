@@ -1126,16 +1126,432 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     return FNET_ERR_UNSUPPORTED;
 }
 
-/* ==== 2. Landmarks: ensemble of regression trees (dlib shape predictor) ================== */
+/* ==== 2. Landmarks: ensemble of regression trees (dlib shape predictor) ==================
 
-static fnet_result fnet__landmarks_prepare(fnet_model *m) { (void)m; return FNET_OK; }
-static void fnet__landmarks_release(fnet_model *m) { (void)m; }
+   Paper: V. Kazemi and J. Sullivan, "One Millisecond Face Alignment with an Ensemble of
+   Regression Trees", CVPR 2014. This section runs dlib's shape_predictor exactly as dlib does
+   (same float/double steps in the same order), so the points equal dlib's.
 
-FNET_API int fnet_landmarks_count(const fnet_model *lm) { (void)lm; return 0; }
-FNET_API fnet_result fnet_landmarks(const fnet_model *lm, fnet_image img, fnet_box box,
+   A shape is 68 (x, y) points. Coordinates are "box units": (0,0) is the box's top-left
+   corner, (1,1) its bottom-right one.
+   1. Start from the mean face shape (initial_shape, in box units).
+   2. Repeat for each of 15 cascades:
+      a. Find the similarity transform (scale + rotation, Umeyama's least squares, as dlib's
+         find_similarity_transform) that maps the mean shape onto the current shape.
+      b. Read 500 "feature pixels". Each is stored as an anchor landmark and an offset
+         (delta) from it in mean-shape coordinates: position = current anchor point +
+         transform * delta, mapped from box units to the image and rounded to the nearest
+         pixel. Its value is the pixel's intensity (gray: the byte; RGB: (r+g+b)/3 as dlib's
+         assign_pixel). Pixels outside the image read as 0. So the features follow the face
+         as the shape moves.
+      c. Run 500 regression trees of depth 4. Each split compares the difference of two
+         feature pixels with a threshold (value[idx1] - value[idx2] > thresh: go left);
+         the 16 leaves hold a correction of the whole shape (136 numbers). Add every tree's
+         leaf to the current shape, tree after tree.
+   3. Map the shape from box units to the image. dlib then rounds to whole pixels; we return
+      the unrounded positions as floats chosen so that floor(x + 0.5) gives dlib's integer
+      (a double just below .5 would otherwise round to a float exactly on it).
+
+   Box units to image: x_img = left + (right - left) * x (inclusive box corners), computed
+   through dlib's own least-squares solution (its pinv of the three unit-square corners,
+   whose 9 doubles are below), so that rounding at .5 ties matches dlib too.
+
+   Tensors (see tools/dlib_shape.py), C cascades, T trees, S = 2^depth - 1 splits,
+   L = S + 1 leaves, N points, P feature pixels per cascade:
+     initial_shape (N, 2) f32            anchor_idx (C, P) u16      deltas (C, P, 2) f32
+     split_idx (C, T, S, 2) u16          split_thresh (C, T, S) f32
+     leaves (C, T, L, 2N) f32, f16, or i16 with leaf_scale (C, T) f32 (value = scale * q)
+   The model points into the blob (nothing is parsed per value at load). A call uses about
+   20 KB of stack and allocates nothing; the model is only read, so threads may share it.
+
+   Kernel: adding a leaf to the shape (2N floats; the bulk of the work: 7500 leaves of 544
+   bytes per face, memory-bound). Scalar twin first; SSE2 and AVX2 give identical results
+   (the same float additions per element, in the same order; f16 is widened exactly).
+   Build without FMA contraction (the default of ISO C modes; no -ffp-contract=fast with
+   -mfma) to keep the float steps identical to dlib's. */
+
+#define FNET__LM_MAX_POINTS 256
+#define FNET__LM_MAX_POOL 4096
+#define FNET__LM_MAX_TREES 4096
+#define FNET__LM_MAX_DEPTH 8
+#define FNET__LM_MAX_CASCADES 64
+#define FNET__LM_MAX_COORD (4.0 * FNET_MAX_IMAGE_SIDE)
+
+typedef struct fnet__lm {
+    int n_points, n_casc, n_trees, n_splits, n_leaves, pool, leaf_dtype;
+    const float *initial;             /* (N, 2) */
+    const unsigned short *anchor;     /* (C, P) */
+    const float *deltas;              /* (C, P, 2) */
+    const unsigned short *split_idx;  /* (C, T, S, 2) */
+    const float *thresh;              /* (C, T, S) */
+    const unsigned char *leaves;      /* (C, T, L, 2N) of leaf_dtype */
+    const float *leaf_scale;          /* (C, T), i16 leaves only */
+    size_t leaf_bytes;                /* bytes of one leaf */
+} fnet__lm;
+
+static fnet_result fnet__landmarks_prepare(fnet_model *m) {
+    const fnet__tensor *init, *anc, *del, *sidx, *thr, *lv, *ls = NULL;
+    fnet__lm *lm;
+    int N, C, P, T, S, L, n2;
+    size_t i, count;
+    init = fnet__find_tensor(m, "initial_shape");
+    anc = fnet__find_tensor(m, "anchor_idx");
+    if (!init || !anc || init->dtype != FNET__F32 || init->ndim != 2 || init->shape[1] != 2 ||
+        anc->dtype != FNET__U16 || anc->ndim != 2)
+        return FNET_ERR_CORRUPT;
+    N = init->shape[0];
+    C = anc->shape[0];
+    P = anc->shape[1];
+    if (N < 2 || N > FNET__LM_MAX_POINTS || C < 1 || C > FNET__LM_MAX_CASCADES || P < 1 ||
+        P > FNET__LM_MAX_POOL)
+        return FNET_ERR_CORRUPT;
+    sidx = fnet__find_tensor(m, "split_idx");
+    if (!sidx || sidx->dtype != FNET__U16 || sidx->ndim != 4 || sidx->shape[0] != C ||
+        sidx->shape[3] != 2)
+        return FNET_ERR_CORRUPT;
+    T = sidx->shape[1];
+    S = sidx->shape[2];
+    L = S + 1;
+    n2 = 2 * N;
+    if (T < 1 || T > FNET__LM_MAX_TREES || (L & (L - 1)) != 0 || L > (1 << FNET__LM_MAX_DEPTH))
+        return FNET_ERR_CORRUPT;
+    del = fnet__get_tensor(m, "deltas", FNET__F32, 3, C, P, 2, -1);
+    thr = fnet__get_tensor(m, "split_thresh", FNET__F32, 3, C, T, S, -1);
+    lv = fnet__find_tensor(m, "leaves");
+    if (!del || !thr || !lv || lv->ndim != 4 || lv->shape[0] != C || lv->shape[1] != T ||
+        lv->shape[2] != L || lv->shape[3] != n2)
+        return FNET_ERR_CORRUPT;
+    if (lv->dtype == FNET__I16) {
+        ls = fnet__get_tensor(m, "leaf_scale", FNET__F32, 2, C, T, -1, -1);
+        if (!ls) return FNET_ERR_CORRUPT;
+    } else if (lv->dtype != FNET__F32 && lv->dtype != FNET__F16) {
+        return FNET_ERR_CORRUPT;
+    }
+    /* Indices are used to address memory: check every one once, here. */
+    {
+        const unsigned short *a = (const unsigned short *)anc->data;
+        const unsigned short *s = (const unsigned short *)sidx->data;
+        for (i = 0; i < anc->count; i++)
+            if (a[i] >= N) return FNET_ERR_CORRUPT;
+        for (i = 0; i < sidx->count; i++)
+            if (s[i] >= P) return FNET_ERR_CORRUPT;
+    }
+    {   /* the mean shape and the deltas must be finite (the transform divides by its spread) */
+        const float *f = (const float *)init->data;
+        count = init->count;
+        for (i = 0; i < count; i++)
+            if (!(f[i] == f[i]) || f[i] > FLT_MAX || f[i] < -FLT_MAX) return FNET_ERR_CORRUPT;
+    }
+    lm = (fnet__lm *)FNET_MALLOC(sizeof(fnet__lm));
+    if (!lm) return FNET_ERR_OUT_OF_MEMORY;
+    lm->n_points = N;
+    lm->n_casc = C;
+    lm->n_trees = T;
+    lm->n_splits = S;
+    lm->n_leaves = L;
+    lm->pool = P;
+    lm->leaf_dtype = lv->dtype;
+    lm->initial = (const float *)init->data;
+    lm->anchor = (const unsigned short *)anc->data;
+    lm->deltas = (const float *)del->data;
+    lm->split_idx = (const unsigned short *)sidx->data;
+    lm->thresh = (const float *)thr->data;
+    lm->leaves = (const unsigned char *)lv->data;
+    lm->leaf_scale = ls ? (const float *)ls->data : NULL;
+    lm->leaf_bytes = (size_t)n2 * fnet__dtype_size[lv->dtype];
+    m->stage = lm;
+    return FNET_OK;
+}
+
+static void fnet__landmarks_release(fnet_model *m) {
+    FNET_FREE(m->stage);
+    m->stage = NULL;
+}
+
+FNET_API int fnet_landmarks_count(const fnet_model *lm) {
+    if (!lm || lm->kind != FNET_MODEL_LANDMARKS || !lm->stage) return 0;
+    return ((const fnet__lm *)lm->stage)->n_points;
+}
+
+/* -- kernels: shape[0..n) += leaf ------------------------------------------------------- */
+
+/* IEEE half -> float, exact for every finite half (leaves hold no inf/NaN): the half's
+   exponent and mantissa bits shifted into a float, times 2^112 re-biases the exponent
+   (subnormal halves land on subnormal floats, and the product is exact). */
+#define FNET__TWO_POW_112 5192296858534827628530496329220096.0f
+
+static float fnet__lm_half(unsigned short h) {
+    unsigned int bits = ((unsigned int)h & 0x7fffu) << 13, sign = ((unsigned int)h & 0x8000u) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    f *= FNET__TWO_POW_112;
+    memcpy(&bits, &f, 4);
+    bits |= sign;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void fnet__lm_add_f32_scalar(float *s, const float *v, int n) {
+    int k;
+    for (k = 0; k < n; k++) s[k] += v[k];
+}
+static void fnet__lm_add_f16_scalar(float *s, const unsigned short *v, int n) {
+    int k;
+    for (k = 0; k < n; k++) s[k] += fnet__lm_half(v[k]);
+}
+static void fnet__lm_add_i16_scalar(float *s, const short *v, float scale, int n) {
+    int k;
+    for (k = 0; k < n; k++) {
+        float x = scale * (float)v[k];
+        s[k] += x;
+    }
+}
+
+#if defined(FNET__X86)
+static void fnet__lm_add_f32_sse2(float *s, const float *v, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(s + k, _mm_add_ps(_mm_loadu_ps(s + k), _mm_loadu_ps(v + k)));
+    for (; k < n; k++) s[k] += v[k];
+}
+static __m128 fnet__lm_half4_sse2(const unsigned short *v) {
+    __m128i h = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(const void *)v), _mm_setzero_si128());
+    __m128i mag = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13);
+    __m128i sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
+    __m128 f = _mm_mul_ps(_mm_castsi128_ps(mag), _mm_set1_ps(FNET__TWO_POW_112));
+    return _mm_or_ps(f, _mm_castsi128_ps(sign));
+}
+static void fnet__lm_add_f16_sse2(float *s, const unsigned short *v, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(s + k, _mm_add_ps(_mm_loadu_ps(s + k), fnet__lm_half4_sse2(v + k)));
+    for (; k < n; k++) s[k] += fnet__lm_half(v[k]);
+}
+static void fnet__lm_add_i16_sse2(float *s, const short *v, float scale, int n) {
+    int k = 0;
+    __m128 sc = _mm_set1_ps(scale);
+    for (; k + 4 <= n; k += 4) {
+        __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(v + k));
+        q = _mm_srai_epi32(_mm_unpacklo_epi16(q, q), 16); /* sign-extend to 32 bits */
+        _mm_storeu_ps(s + k, _mm_add_ps(_mm_loadu_ps(s + k), _mm_mul_ps(sc, _mm_cvtepi32_ps(q))));
+    }
+    for (; k < n; k++) {
+        float x = scale * (float)v[k];
+        s[k] += x;
+    }
+}
+FNET__AVX2_FN static void fnet__lm_add_f32_avx2(float *s, const float *v, int n) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        _mm256_storeu_ps(s + k, _mm256_add_ps(_mm256_loadu_ps(s + k), _mm256_loadu_ps(v + k)));
+    for (; k < n; k++) s[k] += v[k];
+}
+FNET__AVX2_FN static void fnet__lm_add_f16_avx2(float *s, const unsigned short *v, int n) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(v + k)));
+        __m256i mag = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x7fff)), 13);
+        __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);
+        __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(mag), _mm256_set1_ps(FNET__TWO_POW_112));
+        f = _mm256_or_ps(f, _mm256_castsi256_ps(sign));
+        _mm256_storeu_ps(s + k, _mm256_add_ps(_mm256_loadu_ps(s + k), f));
+    }
+    for (; k < n; k++) s[k] += fnet__lm_half(v[k]);
+}
+FNET__AVX2_FN static void fnet__lm_add_i16_avx2(float *s, const short *v, float scale, int n) {
+    int k = 0;
+    __m256 sc = _mm256_set1_ps(scale);
+    for (; k + 8 <= n; k += 8) {
+        __m256i q = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(v + k)));
+        __m256 x = _mm256_mul_ps(sc, _mm256_cvtepi32_ps(q)); /* mul then add: no FMA, as scalar */
+        _mm256_storeu_ps(s + k, _mm256_add_ps(_mm256_loadu_ps(s + k), x));
+    }
+    for (; k < n; k++) {
+        float x = scale * (float)v[k];
+        s[k] += x;
+    }
+}
+#endif
+
+#if defined(FNET__NEON)
+static void fnet__lm_add_f32_neon(float *s, const float *v, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) vst1q_f32(s + k, vaddq_f32(vld1q_f32(s + k), vld1q_f32(v + k)));
+    for (; k < n; k++) s[k] += v[k];
+}
+#endif
+
+/* Adds leaf `leaf` (in the model's leaf dtype) to the shape with the model's kernel set. */
+static void fnet__lm_add_leaf(fnet_isa isa, const fnet__lm *lm, float *s, const unsigned char *leaf,
+                              float scale) {
+    int n = 2 * lm->n_points;
+    (void)isa;
+    if (lm->leaf_dtype == FNET__F32) {
+        const float *v = (const float *)(const void *)leaf;
+#if defined(FNET__X86)
+        if (isa == FNET_ISA_AVX2) { fnet__lm_add_f32_avx2(s, v, n); return; }
+        if (isa == FNET_ISA_SSE2) { fnet__lm_add_f32_sse2(s, v, n); return; }
+#endif
+#if defined(FNET__NEON)
+        if (isa == FNET_ISA_NEON) { fnet__lm_add_f32_neon(s, v, n); return; }
+#endif
+        fnet__lm_add_f32_scalar(s, v, n);
+    } else if (lm->leaf_dtype == FNET__F16) {
+        const unsigned short *v = (const unsigned short *)(const void *)leaf;
+#if defined(FNET__X86)
+        if (isa == FNET_ISA_AVX2) { fnet__lm_add_f16_avx2(s, v, n); return; }
+        if (isa == FNET_ISA_SSE2) { fnet__lm_add_f16_sse2(s, v, n); return; }
+#endif
+        fnet__lm_add_f16_scalar(s, v, n);
+    } else {
+        const short *v = (const short *)(const void *)leaf;
+#if defined(FNET__X86)
+        if (isa == FNET_ISA_AVX2) { fnet__lm_add_i16_avx2(s, v, scale, n); return; }
+        if (isa == FNET_ISA_SSE2) { fnet__lm_add_i16_sse2(s, v, scale, n); return; }
+#endif
+        fnet__lm_add_i16_scalar(s, v, scale, n);
+    }
+}
+
+/* dlib's unnormalizing_tform(rect) is find_affine_transform() from the unit square corners
+   (0,0), (1,0), (1,1) to the box corners: Q * pinv(P). pinv(P) is a constant; these are the
+   doubles dlib's SVD gives for it (row-major 3x3), so our transform has dlib's exact bits. */
+static const double fnet__lm_pinv[9] = {
+    -1.0000000000000002, -6.6613381477509392e-16, 1.0000000000000004,
+    0.99999999999999978, -0.99999999999999956, 1.1102230246251565e-16,
+    5.5511151231257827e-17, 0.99999999999999978, 5.5511151231257827e-17};
+
+/* Box units -> image: x = m[0]*u + m[1]*v + m[2], y = m[3]*u + m[4]*v + m[5]. */
+static void fnet__lm_box_tform(fnet_box box, double m[6]) {
+    /* dlib takes the corners as float vectors */
+    double q[2][3];
+    int i, j;
+    q[0][0] = (double)(float)box.left; q[0][1] = (double)(float)box.right; q[0][2] = (double)(float)box.right;
+    q[1][0] = (double)(float)box.top; q[1][1] = (double)(float)box.top; q[1][2] = (double)(float)box.bottom;
+    for (i = 0; i < 2; i++)
+        for (j = 0; j < 3; j++)
+            m[3 * i + j] = q[i][0] * fnet__lm_pinv[j] + q[i][1] * fnet__lm_pinv[3 + j] +
+                           q[i][2] * fnet__lm_pinv[6 + j];
+}
+
+/* Similarity transform (2x2 part, scale * rotation) taking shape `from` to shape `to`,
+   dlib's find_similarity_transform (Umeyama 1991) in double, cast to float. In 2D the
+   optimal scaled rotation has the closed form [a -b; b a] with a = (cov00 + cov11) / sigma,
+   b = (cov10 - cov01) / sigma: what dlib's SVD route computes. */
+static void fnet__lm_similarity(const float *from, const float *to, int n, float t[4]) {
+    double mfx = 0, mfy = 0, mtx = 0, mty = 0, sf = 0, c00 = 0, c01 = 0, c10 = 0, c11 = 0, a, b;
+    int i;
+    for (i = 0; i < n; i++) {
+        mfx += from[2 * i]; mfy += from[2 * i + 1];
+        mtx += to[2 * i]; mty += to[2 * i + 1];
+    }
+    mfx /= n; mfy /= n; mtx /= n; mty /= n;
+    for (i = 0; i < n; i++) {
+        double fx = from[2 * i] - mfx, fy = from[2 * i + 1] - mfy;
+        double tx = to[2 * i] - mtx, ty = to[2 * i + 1] - mty;
+        sf += fx * fx + fy * fy;
+        c00 += tx * fx; c01 += tx * fy;
+        c10 += ty * fx; c11 += ty * fy;
+    }
+    sf /= n; c00 /= n; c01 /= n; c10 /= n; c11 /= n;
+    if (sf != 0) {
+        a = (c00 + c11) / sf;
+        b = (c10 - c01) / sf;
+    } else {
+        a = 1; b = 0;
+    }
+    t[0] = (float)a; t[1] = (float)-b;
+    t[2] = (float)b; t[3] = (float)a;
+}
+
+/* Intensity of pixel (x, y) as dlib reads it, 0 outside the image. */
+static float fnet__lm_pixel(const fnet_image *img, double px, double py) {
+    double fx = floor(px + 0.5), fy = floor(py + 0.5);
+    const unsigned char *p;
+    if (!(fx >= 0 && fy >= 0 && fx < img->width && fy < img->height)) return 0.0f;
+    p = img->pixels + (size_t)(int)fy * (size_t)img->stride + (size_t)(int)fx * (size_t)img->channels;
+    if (img->channels == 1) return (float)p[0];
+    return (float)(((unsigned)p[0] + (unsigned)p[1] + (unsigned)p[2]) / 3u);
+}
+
+/* The float nearest to v, moved by one ulp toward v where rounding to float would carry it
+   across a .5 boundary: floor(result + 0.5) is then dlib's integer (floor(v + 0.5)). */
+static float fnet__lm_to_float(double v) {
+    float f = (float)v;
+    double want = floor(v + 0.5);
+    if (floor((double)f + 0.5) != want) f = nextafterf(f, f > v ? -FLT_MAX : FLT_MAX);
+    return f;
+}
+
+FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fnet_box box,
                                     fnet_point *points) {
-    (void)lm; (void)img; (void)box; (void)points;
-    return FNET_ERR_UNSUPPORTED;
+    const fnet__lm *lm;
+    float cur[2 * FNET__LM_MAX_POINTS];
+    float feat[FNET__LM_MAX_POOL];
+    unsigned char leaf_of[FNET__LM_MAX_TREES];
+    double bt[6];
+    fnet_result r;
+    int N, P, T, S, c, i, t;
+    if (!model || !points) return FNET_ERR_INVALID_ARGUMENT;
+    if (model->kind != FNET_MODEL_LANDMARKS || !model->stage) return FNET_ERR_WRONG_MODEL;
+    if ((r = fnet__check_image(&img)) != FNET_OK) return r;
+    if (box.right < box.left || box.bottom < box.top) return FNET_ERR_INVALID_ARGUMENT;
+    if (fabs((double)box.left) > FNET__LM_MAX_COORD || fabs((double)box.right) > FNET__LM_MAX_COORD ||
+        fabs((double)box.top) > FNET__LM_MAX_COORD || fabs((double)box.bottom) > FNET__LM_MAX_COORD)
+        return FNET_ERR_INVALID_ARGUMENT;
+    lm = (const fnet__lm *)model->stage;
+    N = lm->n_points; P = lm->pool; T = lm->n_trees; S = lm->n_splits;
+    fnet__lm_box_tform(box, bt);
+    memcpy(cur, lm->initial, sizeof(float) * 2 * (size_t)N);
+    for (c = 0; c < lm->n_casc; c++) {
+        const unsigned short *anchor = lm->anchor + (size_t)c * P;
+        const float *delta = lm->deltas + (size_t)c * P * 2;
+        const unsigned short *sidx = lm->split_idx + (size_t)c * T * S * 2;
+        const float *thr = lm->thresh + (size_t)c * T * S;
+        const unsigned char *leaves = lm->leaves + (size_t)c * T * lm->n_leaves * lm->leaf_bytes;
+        float tf[4];
+        /* a. where the mean shape went */
+        fnet__lm_similarity(lm->initial, cur, N, tf);
+        /* b. feature pixels: anchor + transformed delta, box units -> image */
+        for (i = 0; i < P; i++) {
+            float dx = delta[2 * i], dy = delta[2 * i + 1];
+            float ux = tf[0] * dx + tf[1] * dy, uy = tf[2] * dx + tf[3] * dy;
+            double px, py;
+            ux += cur[2 * anchor[i]];
+            uy += cur[2 * anchor[i] + 1];
+            px = bt[0] * (double)ux + bt[1] * (double)uy + bt[2];
+            py = bt[3] * (double)ux + bt[4] * (double)uy + bt[5];
+            feat[i] = fnet__lm_pixel(&img, px, py);
+        }
+        /* c. every tree picks a leaf from the same features ... */
+        for (t = 0; t < T; t++) {
+            const unsigned short *si = sidx + (size_t)t * S * 2;
+            const float *th = thr + (size_t)t * S;
+            int node = 0;
+            while (node < S)
+                node = (feat[si[2 * node]] - feat[si[2 * node + 1]] > th[node]) ? 2 * node + 1 : 2 * node + 2;
+            leaf_of[t] = (unsigned char)(node - S);
+        }
+        /* ... then the leaves are added in tree order (dlib's order of float additions) */
+        for (t = 0; t < T; t++) {
+            const unsigned char *leaf = leaves + ((size_t)t * lm->n_leaves + leaf_of[t]) * lm->leaf_bytes;
+#if defined(FNET__X86)
+            if (t + 4 < T) {
+                const char *nx = (const char *)leaves +
+                                 ((size_t)(t + 4) * lm->n_leaves + leaf_of[t + 4]) * lm->leaf_bytes;
+                size_t o;
+                for (o = 0; o < lm->leaf_bytes; o += 64) _mm_prefetch(nx + o, _MM_HINT_T0);
+            }
+#endif
+            fnet__lm_add_leaf(model->isa, lm, cur, leaf, lm->leaf_scale ? lm->leaf_scale[(size_t)c * T + t] : 1.0f);
+        }
+    }
+    /* 3. box units -> image, unrounded */
+    for (i = 0; i < N; i++) {
+        double px = bt[0] * (double)cur[2 * i] + bt[1] * (double)cur[2 * i + 1] + bt[2];
+        double py = bt[3] * (double)cur[2 * i] + bt[4] * (double)cur[2 * i + 1] + bt[5];
+        points[i].x = fnet__lm_to_float(px);
+        points[i].y = fnet__lm_to_float(py);
+    }
+    return FNET_OK;
 }
 
 /* ==== 3. Alignment: affine warp to a canonical crop ====================================== */

@@ -41,6 +41,12 @@ fi
 if need "$here/landmarks68.fnet"; then
     $conv dlib-shape "$dlib_root/usr/share/dlib/shape_predictor_68_face_landmarks.dat" "$here/landmarks68.fnet"
 fi
+# compact variants (half the size; tests/test_landmarks.c reports what they cost)
+for v in f16 i16; do
+    if need "$here/landmarks68_$v.fnet"; then
+        $conv dlib-shape "$dlib_root/usr/share/dlib/shape_predictor_68_face_landmarks.dat" "$here/landmarks68_$v.fnet" --compact $v
+    fi
+done
 
 # --- OpenFace nn4.small2.v1 (Keras CSVs; the shared copy lacks five tensors) ---
 csv=${FNET_OPENFACE_CSV:-$root/../shared/weights/openface-nn4.small2.v1}
