@@ -125,7 +125,8 @@ def l2_pool(x):
     return np.sqrt(avg_pool(x ** 2, 3, 3) * 9)
 
 
-def embed(w, x, slip=None):
+def embed(w, x, slip=None, record=None):
+    """record: optional dict; gets each conv's output before its batch norm, by conv name."""
     x = np.asarray(x, dtype=np.float64)
     assert x.shape == (96, 96, 3)
     eps = 1e-3 if slip == "bn_eps" else 0.00001
@@ -133,6 +134,8 @@ def embed(w, x, slip=None):
 
     def cbr(t, conv, bn, s=1):
         t = conv2d(t, w[conv][0], w[conv][1], s)
+        if record is not None:
+            record[conv] = t
         return relu(batch_norm(t, *w[bn], eps=eps))
 
     def LRN(t):

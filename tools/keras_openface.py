@@ -74,7 +74,12 @@ moments, estimated without data:
   - the scale a >= 0 solves sum_k w_k^2 var_k = v_c * VAR_FRACTION (independent inputs: the
     cross terms of the random part average out); if even a = 0 exceeds it, a = 0.
 VAR_FRACTION (below) is the one tuned constant: it sets how far apart different faces end up
-(tests/nn4_fill_report.py measures the cosine between different faces' embeddings).
+(tests/nn4_fill_report.py measures it on OpenFace-aligned LFPW faces). With 1.0 (full trained
+variance; the batch norms then see mean within +-0.3 and std 0.75-1.05 of their moving
+statistics, 0.44 for 5b) different faces land at cosine 0.51-0.95, median 0.79: further apart
+than the trained model keeps some same-person pairs, and wider than the 0.94-0.98 the project
+aims for. 0.2 (std about 0.45 of the trained one, means still matched) gives median 0.96,
+70-78% of pairs within 0.94-0.98 (40 faces seed 1: 0.888-0.993; 80 faces seed 2: 0.823-0.996).
 """
 
 import array
@@ -91,7 +96,7 @@ from fnet_blob import Blob  # noqa: E402
 BN_EPS = 1e-5
 LRN_RADIUS, LRN_ALPHA, LRN_BETA, LRN_BIAS = 5, 1e-4, 0.75, 1.0
 L2NORM_EPS = 1e-12
-VAR_FRACTION = 1.0
+VAR_FRACTION = 0.2
 
 # Torch-order shapes (out, in, kh, kw) of every conv, as upstream's utils.conv_shape.
 CONV_SHAPES = {
