@@ -629,7 +629,7 @@ static FNET__MAYBE_UNUSED fnet_result fnet__check_image(fnet_image *img) {
 
    The loader checks: magic, version, byte-order mark, that the file is as long as the
    header says, the table checksum, that every table and every tensor lies inside the file
-   and every tensor's size matches its shape and dtype (with overflow checks), names are
+   (tensors in table order, not overlapping) and every tensor's size matches its shape and dtype (with overflow checks), names are
    NUL-terminated, op inputs refer to earlier ops and tensors exist. Each stage then checks
    the values it uses as indices (split indices, anchors) before running anything.
 */
@@ -756,7 +756,7 @@ static fnet_result fnet__resolve_isa(fnet_isa want, fnet_isa *out);
 /* Parses and checks the blob in `data` (which the model keeps: ours or the caller's). */
 static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
     const unsigned char *b = m->blob;
-    unsigned long long fsize, meta_off, tensor_off, op_off, data_off, end;
+    unsigned long long fsize, meta_off, tensor_off, op_off, data_off, end, data_end;
     unsigned long version, kind, n_meta, n_tensors, n_ops, hsize;
     size_t i, p;
     if (m->size < FNET__HEADER_SIZE) return FNET_ERR_TRUNCATED;
@@ -818,6 +818,7 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
     m->n_meta = (int)n_meta;
 
     /* tensor table */
+    data_end = data_off;
     if (n_tensors) {
         m->tensors = (fnet__tensor *)FNET_MALLOC(n_tensors * sizeof(fnet__tensor));
         if (!m->tensors) return FNET_ERR_OUT_OF_MEMORY;
@@ -844,6 +845,10 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
         if (!fnet__mul_ok(count, fnet__dtype_size[dt], &t->nbytes)) return FNET_ERR_CORRUPT;
         if ((unsigned long long)t->nbytes != nb) return FNET_ERR_CORRUPT;
         if (off < data_off || (off & 63u) || off > fsize || nb > fsize - off) return FNET_ERR_CORRUPT;
+        /* Tensors lie in table order without overlap (as tools/fnet_blob.py writes them): two
+           entries sharing bytes would be byte-swapped twice on a big-endian host. */
+        if (off < data_end) return FNET_ERR_CORRUPT;
+        data_end = off + nb;
         t->scale = fnet__rd_f32(e + 72);
         t->zero = fnet__rd_f32(e + 76);
         t->data = b + off;

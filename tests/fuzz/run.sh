@@ -1,0 +1,54 @@
+#!/bin/sh
+# make fuzz: builds every tests/fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined,
+# writes the seed corpora from real files (tests/fuzz/seeds.py; they live in build/fuzz, not in
+# git), runs each target for FUZZ_SECONDS (default 60) and prints executions, crashes and time.
+# A crash leaves its input in build/fuzz/artifacts-TARGET/: copy it to
+# tests/fuzz/regress/TARGET/ (tests/test_fuzz_regress.c replays those under ASan in make test).
+# usage: sh tests/fuzz/run.sh [TARGET-FILTER]      env: FUZZ_SECONDS, FNET_WEIGHTS, FNET_SHARED
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+filter=${1:-}
+secs=${FUZZ_SECONDS:-60}
+B=build/fuzz
+mkdir -p "$B"
+if ! command -v clang >/dev/null 2>&1; then echo "fuzz: clang not installed: skipped"; exit 0; fi
+py=/usr/bin/python3; [ -x $py ] || py=python3
+$py tests/fuzz/seeds.py "$B/seeds" || exit 1
+status=0
+printf '%-16s %10s %8s %8s %7s  %s\n' target executions exec/s crashes seconds notes
+for src in tests/fuzz/fuzz_*.c; do
+    t=$(basename "$src" .c)
+    short=${t#fuzz_}
+    case "$t" in *"$filter"*) ;; *) continue ;; esac
+    exe=$B/$t
+    if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. "$src" -o "$exe" -lm \
+        > "$exe.build.log" 2>&1; then
+        echo "$t: build failed"; head -n 20 "$exe.build.log"; status=1; continue
+    fi
+    corpus=$B/corpus-$short
+    art=$B/artifacts-$short
+    mkdir -p "$corpus" "$art"
+    [ -d "$B/seeds/$short" ] && cp -n "$B/seeds/$short"/* "$corpus"/ 2>/dev/null
+    [ -d "tests/fuzz/regress/$short" ] && cp -n "tests/fuzz/regress/$short"/* "$corpus"/ 2>/dev/null
+    maxlen=131072
+    [ "$short" = pipeline ] && maxlen=40000
+    before=$(ls "$art" | wc -l)
+    t0=$(date +%s)
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=$maxlen \
+        -artifact_prefix="$art/" -print_final_stats=1 "$corpus" > "$exe.log" 2>&1
+    rc=$?
+    dt=$(( $(date +%s) - t0 ))
+    runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$exe.log" | tail -n 1)
+    speed=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$exe.log" | tail -n 1)
+    after=$(ls "$art" | wc -l)
+    crashes=$((after - before))
+    note=""
+    if [ $rc -ne 0 ]; then
+        note="rc $rc: $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$exe.log" | cut -c1-100) (log $exe.log; input in $art)"
+        [ $crashes -eq 0 ] && crashes=1
+        status=1
+    fi
+    printf '%-16s %10s %8s %8d %7d  %s\n' "$short" "${runs:-?}" "${speed:-?}" "$crashes" "$dt" "$note"
+done
+exit $status

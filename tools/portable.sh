@@ -1,0 +1,161 @@
+#!/bin/sh
+# make portable: facenet.h on the platforms we never see, compared with the x86-64 scalar build.
+#
+#   1. Matrix. tools/portable_driver.c (the whole pipeline on 3 real photos, every result as
+#      text) and the platform-independent tests (PORTABLE_TESTS) are built with
+#        gcc and clang, C99 and C++, -O0 and -O2, FNET_NO_SIMD,
+#        -m32 -msse2 -mfpmath=sse (i386, SSE2 kernels; Debian gcc-multilib),
+#        aarch64 (NEON) and s390x (big-endian), cross-compiled static and run under qemu-user
+#        (Debian gcc-aarch64-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross
+#         libc6-dev-s390x-cross qemu-user); the tests run on the reference, C++, i386,
+#      aarch64 and s390x builds (tests/run.sh covers x86-64). Each build's driver output is
+#      compared with the reference build (x86-64 gcc -O2
+#      -DFNET_NO_SIMD) by tools/portable_compare.py: identical blob data and boxes, landmarks
+#      within 1e-3 px, embeddings within 1e-5.
+#   2. valgrind memcheck on build/fnet detect/landmarks/embed over two photos (tools/portable_valgrind.sh).
+#   3. ThreadSanitizer on tests/test_threads.c (one model shared by several threads).
+# A toolchain that is not installed is reported as skipped (CI installs them all).
+#
+# usage: sh tools/portable.sh [BUILD-FILTER]     e.g. sh tools/portable.sh s390x
+# env:   FNET_WEIGHTS (blobs; default weights), FNET_SHARED (default ../shared),
+#        PORTABLE_TESTS (C tests run on every platform), PORTABLE_SKIP_VALGRIND=1, PORTABLE_SKIP_TSAN=1
+set -u
+cd "$(dirname "$0")/.." || exit 2
+filter=${1:-}
+W=${FNET_WEIGHTS:-weights}
+S=${FNET_SHARED:-../shared}/data
+B=build/portable
+mkdir -p "$B"
+IMAGES="$S/openface-examples/clapton-2.jpg $S/openface-examples/longoria-cooper.jpg $S/dlib-examples/2008_002470.jpg"
+PORTABLE_TESTS=${PORTABLE_TESTS:-"test_blob test_limits test_threads"}
+WARN="-Wall -Wextra -pedantic -Werror"
+INC="-I. -Itests -I/usr/include/stb"
+status=0
+skipped=0
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# name | compiler and language flags | optimisation and feature flags | runner
+BUILDS="ref|gcc -std=c99|-O2 -DFNET_NO_SIMD|
+gcc-c99-O0|gcc -std=c99|-O0|
+gcc-c99-O2|gcc -std=c99|-O2|
+clang-c99-O0|clang -std=c99|-O0|
+clang-c99-O2|clang -std=c99|-O2|
+clang-c99-O2-nosimd|clang -std=c99|-O2 -DFNET_NO_SIMD|
+g++-O0|g++ -x c++ -std=c++11|-O0|
+g++-O2|g++ -x c++ -std=c++11|-O2|
+clang++-O2|clang++ -x c++ -std=c++11|-O2|
+clang++-O2-nosimd|clang++ -x c++ -std=c++11|-O2 -DFNET_NO_SIMD|
+i386-gcc-O2|gcc -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
+i386-gcc-O2-nosimd|gcc -std=c99 -m32|-O2 -msse2 -mfpmath=sse -DFNET_NO_SIMD|
+i386-clang-O2|clang -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
+aarch64-gcc-O2|aarch64-linux-gnu-gcc -std=c99 -static|-O2|qemu-aarch64
+aarch64-gcc-O2-nosimd|aarch64-linux-gnu-gcc -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
+s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x
+s390x-gcc-O0|s390x-linux-gnu-gcc -std=c99 -static|-O0|qemu-s390x"
+
+# A snapshot of the blobs (hard links when possible): another process rebuilding a blob
+# (write a temporary file, rename) mid-run would otherwise make the builds disagree.
+snap=$B/blobs
+rm -rf "$snap"; mkdir -p "$snap"
+for f in "$W"/*.fnet; do
+    [ -f "$f" ] || continue
+    ln "$f" "$snap/" 2>/dev/null || cp "$f" "$snap/"
+done
+W=$snap
+export FNET_WEIGHTS="$W"
+
+for img in $IMAGES; do
+    [ -f "$img" ] || { echo "portable: $img not found (set FNET_SHARED)"; exit 1; }
+done
+[ -f "$W/hog_frontal.fnet" ] || echo "portable: no blobs in $W (make weights): only the loader and stubs are compared"
+
+echo "== platform matrix: driver on $(echo $IMAGES | wc -w) photos, tests: $PORTABLE_TESTS"
+outs=""
+results="$B/results.txt"
+: > "$results"
+echo "$BUILDS" | while IFS='|' read -r name cc flags runner; do
+    case "$name" in ref|*"$filter"*) ;; *) continue ;; esac
+    set -- $cc
+    if ! command -v "$1" >/dev/null 2>&1; then
+        printf '%-24s skipped: %s not installed\n' "$name" "$1"; echo "skip $name" >> "$results"; continue
+    fi
+    if [ -n "$runner" ] && ! command -v "$runner" >/dev/null 2>&1; then
+        printf '%-24s skipped: %s not installed (qemu-user)\n' "$name" "$runner"; echo "skip $name" >> "$results"; continue
+    fi
+    t0=$(now)
+    exe="$B/driver-$name"
+    # shellcheck disable=SC2086
+    if ! $cc $WARN $flags $INC tools/portable_driver.c -o "$exe" -lm -lpthread > "$exe.build.log" 2>&1; then
+        printf '%-24s FAIL: driver does not build\n' "$name"; head -n 20 "$exe.build.log"
+        echo "fail $name" >> "$results"; continue
+    fi
+    $runner "$exe" "$W" $IMAGES > "$B/out-$name.txt" 2> "$B/out-$name.err"
+    rc=$?
+    line="driver rc $rc"
+    [ $rc -eq 0 ] || echo "fail $name" >> "$results"
+    # the tests run where the platform differs (tests/run.sh covers x86-64 gcc and clang)
+    tests=""
+    case "$name" in ref|g++-O2|i386-*|aarch64-*|s390x-*) tests=$PORTABLE_TESTS ;; esac
+    for t in $tests; do
+        [ -f "tests/$t.c" ] || continue
+        texe="$B/$t-$name"
+        if ! $cc $WARN $flags $INC "tests/$t.c" -o "$texe" -lm -lpthread > "$texe.build.log" 2>&1; then
+            line="$line, $t: build FAIL"; echo "fail $name" >> "$results"; head -n 20 "$texe.build.log"; continue
+        fi
+        if [ -n "$runner" ]; then
+            FNET_TEST_SANITIZED=1 $runner "$texe" > "$texe.log" 2>&1
+        else
+            "$texe" > "$texe.log" 2>&1
+        fi
+        trc=$?
+        res=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$texe.log" | tail -n 1)
+        line="$line, $t: ${res:-no result}"
+        if [ $trc -ne 0 ] || [ -z "$res" ]; then
+            echo "fail $name" >> "$results"; grep -E 'FAIL|rror' "$texe.log" | head -n 10
+        fi
+    done
+    printf '%-24s %ss  %s\n' "$name" "$(elapsed "$t0")" "$line"
+    echo "ran $name" >> "$results"
+done
+
+echo
+echo "== agreement with the x86-64 scalar build (ref: gcc -O2 -DFNET_NO_SIMD)"
+if [ ! -s "$B/out-ref.txt" ]; then
+    echo "portable: the reference build did not run"; status=1
+else
+    args=""
+    for name in $(awk '$1 == "ran" && $2 != "ref" { print $2 }' "$results"); do
+        args="$args $name=$B/out-$name.txt"
+    done
+    # shellcheck disable=SC2086
+    python3 tools/portable_compare.py "$B/out-ref.txt" $args || status=1
+    grep -h '^detect\|^model' "$B/out-ref.txt" | sed 's/^/    ref: /' | cut -c1-110
+fi
+grep -q '^fail' "$results" && { echo "portable: failing builds: $(awk '$1 == "fail" { print $2 }' "$results" | sort -u | tr '\n' ' ')"; status=1; }
+skipped=$(grep -c '^skip' "$results")
+
+if [ -z "$filter" ] && [ "${PORTABLE_SKIP_VALGRIND:-0}" != 1 ]; then
+    echo
+    echo "== valgrind memcheck on the CLI"
+    sh tools/portable_valgrind.sh || status=1
+fi
+
+if [ -z "$filter" ] && [ "${PORTABLE_SKIP_TSAN:-0}" != 1 ] && [ -f tests/test_threads.c ]; then
+    echo
+    echo "== ThreadSanitizer: tests/test_threads.c"
+    if clang -std=c99 $WARN -O1 -g -fsanitize=thread $INC tests/test_threads.c -o "$B/test_threads.tsan" -lm -lpthread \
+        > "$B/test_threads.tsan.build.log" 2>&1; then
+        FNET_TEST_SANITIZED=1 TSAN_OPTIONS="halt_on_error=1" "$B/test_threads.tsan" > "$B/test_threads.tsan.log" 2>&1
+        rc=$?
+        echo "test_threads (tsan): $(grep -E '^[0-9]+ passed' "$B/test_threads.tsan.log" | tail -n 1) rc $rc"
+        if [ $rc -ne 0 ]; then grep -A 12 'WARNING: ThreadSanitizer\|FAIL' "$B/test_threads.tsan.log" | head -n 40; status=1; fi
+    else
+        echo "test_threads (tsan): build failed"; head -n 20 "$B/test_threads.tsan.build.log"; status=1
+    fi
+fi
+
+echo
+if [ $status -eq 0 ]; then echo "portable: all passed ($skipped builds skipped)"; else echo "portable: FAILED"; fi
+exit $status
