@@ -13,9 +13,10 @@
    LFW), flagged `fallback`.
 
    Cache: one small file per image and setting, named by a 64-bit FNV-1a hash of the image
-   path, size and mtime, the network, the detection options, the three blobs' sizes and
-   mtimes, and the bytes of ./facenet.h when it is readable (so a changed pipeline never
-   reuses old embeddings). Written to a temporary name and renamed. */
+   path, size and mtime, the network, the detection options and the three blobs' sizes and
+   mtimes; FNET_EMBCACHE_CODE=1 adds the bytes of ./facenet.h (so that a changed pipeline
+   never reuses old embeddings; otherwise `rm -rf build/embcache` after changing the code).
+   Written to a temporary name and renamed. FNET_NO_EMBCACHE=1 turns the cache off. */
 #ifndef EMBCACHE_H
 #define EMBCACHE_H
 /* POSIX (opendir, stat, getpid): define _POSIX_C_SOURCE 200809L before the first #include. */
@@ -126,7 +127,7 @@ static int ec_open(embcache *ec, const char *weights_dir, const char *net, const
         return 0;
     }
     if (cache_dir && *cache_dir && !getenv("FNET_NO_EMBCACHE")) {
-        FILE *f = fopen("facenet.h", "rb");
+        FILE *f = getenv("FNET_EMBCACHE_CODE") ? fopen("facenet.h", "rb") : NULL;
         char buf[65536];
         size_t got;
         if (f) {
@@ -363,7 +364,7 @@ static EC_UNUSED int ec_labelled_dir(const char *dir, ec_labelled *out) {
     for (i = 0; i < np; i++) {
         char sub[2048], **files = NULL;
         int nf, j;
-        snprintf(sub, sizeof sub, "%s/%s", dir, people[i]);
+        snprintf(sub, sizeof sub, "%.1500s/%.500s", dir, people[i]);
         nf = ec_list(sub, 0, &files);
         for (j = 0; j < nf; j++) {
             char path[4096];
@@ -373,7 +374,7 @@ static EC_UNUSED int ec_labelled_dir(const char *dir, ec_labelled *out) {
                 out->label = (int *)realloc(out->label, (size_t)cap * sizeof(int));
                 if (!out->paths || !out->label) { ec_free_list(files, nf); return 0; }
             }
-            snprintf(path, sizeof path, "%s/%s", sub, files[j]);
+            snprintf(path, sizeof path, "%.2040s/%.2040s", sub, files[j]);
             out->paths[out->n] = (char *)malloc(strlen(path) + 1);
             if (!out->paths[out->n]) { ec_free_list(files, nf); return 0; }
             strcpy(out->paths[out->n], path);
@@ -382,6 +383,118 @@ static EC_UNUSED int ec_labelled_dir(const char *dir, ec_labelled *out) {
         ec_free_list(files, nf);
     }
     return 1;
+}
+
+/* Embeds every photo of a labelled folder (one face each: the central one, LFW style, or the
+   largest). ok[i] = 0 when the image failed or had no face. Progress on stderr. */
+static EC_UNUSED int ec_embed_all(embcache *ec, const ec_labelled *lab, int central, float **x, int **ok,
+                                  int *n_fallback) {
+    ec_result *r = (ec_result *)malloc(sizeof *r);
+    int i, fb = 0;
+    *x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
+    *ok = (int *)calloc((size_t)(lab->n ? lab->n : 1), sizeof(int));
+    if (!r || !*x || !*ok) { free(r); return 0; }
+    for (i = 0; i < lab->n; i++) {
+        int f;
+        if (i % 50 == 0 || i + 1 == lab->n) fprintf(stderr, "\rembedding %d/%d (%d cached)", i + 1, lab->n, ec->hits);
+        if (!ec_image(ec, lab->paths[i], r)) continue;
+        f = central ? ec_central(r) : ec_largest(r);
+        if (f < 0) continue;
+        memcpy(*x + (size_t)i * EC_DIM, r->face[f].emb, EC_DIM * sizeof(float));
+        (*ok)[i] = 1;
+        fb += r->face[f].fallback;
+    }
+    fprintf(stderr, "\n");
+    free(r);
+    if (n_fallback) *n_fallback = fb;
+    return 1;
+}
+
+/* Index of DIR/NAME/NAME_%04d.jpg in a labelled folder (paths are sorted), or -1. */
+static EC_UNUSED int ec_find_path(const ec_labelled *lab, const char *path) {
+    int lo = 0, hi = lab->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(lab->paths[mid], path);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* LFW pairs.txt ("FOLDS\tN" then per fold N matched "name i j" and N mismatched
+   "name1 i name2 j") resolved against `lab` (root = the folder of person folders). */
+typedef struct ec_pair {
+    int a, b, same, fold;
+} ec_pair;
+
+static EC_UNUSED int ec_lfw_pairs(const char *pairs_path, const char *root, const ec_labelled *lab, ec_pair **out,
+                                  int *n_out) {
+    FILE *f = fopen(pairs_path, "r");
+    char line[1024], n1[256], n2[256], pa[2048], pb[2048];
+    int folds = 0, per = 0, n = 0, cap = 0, i1, i2, k;
+    *out = NULL;
+    *n_out = 0;
+    if (!f) { fprintf(stderr, "cannot read %s\n", pairs_path); return 0; }
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2) { fclose(f); return 0; }
+    for (k = 0; fgets(line, sizeof line, f); k++) {
+        int same, fold = k / (2 * per);
+        if (sscanf(line, "%255s %d %255s %d", n1, &i1, n2, &i2) == 4) {
+            same = 0;
+        } else if (sscanf(line, "%255s %d %d", n1, &i1, &i2) == 3) {
+            strcpy(n2, n1);
+            same = 1;
+        } else {
+            continue;
+        }
+        snprintf(pa, sizeof pa, "%.900s/%.250s/%.250s_%04d.jpg", root, n1, n1, i1);
+        snprintf(pb, sizeof pb, "%.900s/%.250s/%.250s_%04d.jpg", root, n2, n2, i2);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *out = (ec_pair *)realloc(*out, (size_t)cap * sizeof(ec_pair));
+        }
+        (*out)[n].a = ec_find_path(lab, pa);
+        (*out)[n].b = ec_find_path(lab, pb);
+        (*out)[n].same = same;
+        (*out)[n].fold = fold;
+        if ((*out)[n].a < 0 || (*out)[n].b < 0) { fprintf(stderr, "pairs: %s or %s not found\n", pa, pb); continue; }
+        n++;
+    }
+    fclose(f);
+    *n_out = n;
+    return folds;
+}
+
+/* Best threshold ("same" when distance < t) on the pairs with fold != skip (skip -1: all);
+   candidates are midpoints of consecutive sorted distances. Returns the accuracy there. */
+static int ec__dcmp(const void *x, const void *y) {
+    const double *a = (const double *)x, *b = (const double *)y;
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+static EC_UNUSED double ec_best_threshold(const double *dist, const ec_pair *p, int n, int skip, double *thr) {
+    double *s = (double *)malloc((n > 0 ? (size_t)n : 1u) * 2 * sizeof(double)), best = -1, bt = 0;
+    int i, m = 0, same_total = 0, same_below = 0, diff_below = 0;
+    for (i = 0; i < n; i++)
+        if (p[i].fold != skip) { s[2 * m] = dist[i]; s[2 * m + 1] = p[i].same; same_total += p[i].same; m++; }
+    qsort(s, (size_t)m, 2 * sizeof(double), ec__dcmp);
+    for (i = 0; i <= m; i++) {
+        double t = i == 0 ? s[0] - 1e-6 : i == m ? s[2 * (m - 1)] + 1e-6 : 0.5 * (s[2 * (i - 1)] + s[2 * i]);
+        double acc = (double)(same_below + (m - same_total) - diff_below) / (m ? m : 1);
+        if (acc > best && (i == 0 || i == m || s[2 * (i - 1)] < s[2 * i])) { best = acc; bt = t; }
+        if (i < m) { if (s[2 * i + 1] != 0) same_below++; else diff_below++; }
+    }
+    free(s);
+    *thr = bt;
+    return best;
+}
+static EC_UNUSED double ec_accuracy(const double *dist, const ec_pair *p, int n, int fold, double t) {
+    int i, right = 0, total = 0;
+    for (i = 0; i < n; i++) {
+        if (fold >= 0 && p[i].fold != fold) continue;
+        total++;
+        right += (dist[i] < t) == (p[i].same != 0);
+    }
+    return total ? (double)right / total : 0;
 }
 
 #endif

@@ -1,0 +1,214 @@
+/* eval_match - the matching stage's figures on LFW dev (../shared/data/lfw-dev), through the
+   whole facenet.h pipeline (embeddings cached under build/embcache by examples/embcache.h).
+
+   build/eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR]      (tools/eval_match.sh)
+
+   1. Verification threshold: LFW View 2 folds 1-3 (1,800 pairs). For each fold the threshold
+      that maximises accuracy on the other folds, accuracy on the fold; their mean; the best
+      single threshold on all pairs; accuracy at the shipped fnet_network_threshold().
+   2. Identification (1:K): gallery = the first photo of every person with >= 2 photos
+      (450 people); known probes = their other photos (rank-1, rank-5, and detection-and-
+      identification rate DIR: nearest is right AND accepted); unknown probes = the 791
+      people with a single photo, not enrolled (false accept rate FAR: nearest accepted).
+   3. Clustering of the photos of people with >= 5 photos: Chinese whispers at the shipped
+      threshold and k-means with k = number of people; pairwise precision (pairs put together
+      that are the same person / pairs put together) and recall (same-person pairs put
+      together / same-person pairs).
+   4. Classifiers on the same people: every third photo (index % 3 == 2) is test, the rest
+      train; softmax, MLP (64 hidden), 3-NN; test accuracy.
+   One photo = its face nearest the image centre; no detection -> a central box (counted). */
+#define _POSIX_C_SOURCE 200809L
+#define FNET_IMPLEMENTATION
+#include "facenet.h"
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#include <stb/stb_image.h>
+#include "examples/embcache.h"
+
+#include <math.h>
+#include <time.h>
+
+static void pairwise_pr(const int *truth, const int *pred, int n, double *prec, double *rec) {
+    long tp = 0, fp = 0, fn = 0;
+    int i, j;
+    for (i = 0; i < n; i++)
+        for (j = i + 1; j < n; j++) {
+            int s = truth[i] == truth[j], c = pred[i] == pred[j];
+            tp += s && c;
+            fp += !s && c;
+            fn += s && !c;
+        }
+    *prec = tp + fp ? (double)tp / (tp + fp) : 1.0;
+    *rec = tp + fn ? (double)tp / (tp + fn) : 1.0;
+}
+
+int main(int argc, char **argv) {
+    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL;
+    char root[2048], pairs_path[2048];
+    embcache ec;
+    ec_labelled lab;
+    float *x;
+    int *ok, i, j, n_fb = 0, *count, n_pairs, folds;
+    ec_pair *pairs;
+    double *dist, thr_ship;
+    if (!wdir || !*wdir) wdir = "weights";
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wdir = argv[++i];
+        else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
+        else { fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR]\n"); return 2; }
+    }
+    if (!lfw) {
+        const char *sh = getenv("FNET_SHARED");
+        static char buf[2048];
+        snprintf(buf, sizeof buf, "%s/data/lfw-dev", sh && *sh ? sh : "../shared");
+        lfw = buf;
+    }
+    snprintf(root, sizeof root, "%.2000s/lfw-deepfunneled", lfw);
+    snprintf(pairs_path, sizeof pairs_path, "%.2000s/pairs.txt", lfw);
+    if (!ec_open(&ec, wdir, net, "build/embcache")) return 1;
+    ec.centre_fallback = 1;
+    if (!ec_labelled_dir(root, &lab)) return 1;
+    {
+        struct timespec t0, t1;
+        double ms;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!ec_embed_all(&ec, &lab, 1, &x, &ok, &n_fb)) return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+        printf("network %s (%s): %d photos of %d people, %d without detection (central box), %d computed "
+               "(%.0f ms each), %d from cache\n",
+               ec.network_id, net, lab.n, lab.n_people, n_fb, ec.misses, ec.misses ? ms / ec.misses : 0.0, ec.hits);
+    }
+    for (i = 0; i < lab.n; i++)
+        if (!ok[i]) { fprintf(stderr, "%s: no embedding\n", lab.paths[i]); return 1; }
+    thr_ship = fnet_network_threshold(ec.network_id);
+
+    /* 1. verification */
+    folds = ec_lfw_pairs(pairs_path, root, &lab, &pairs, &n_pairs);
+    dist = (double *)malloc((size_t)n_pairs * sizeof(double));
+    for (i = 0; i < n_pairs; i++) dist[i] = fnet_distance(x + (size_t)pairs[i].a * EC_DIM, x + (size_t)pairs[i].b * EC_DIM, EC_DIM);
+    {
+        double sum = 0, sum2 = 0, tsum = 0, t_all, acc_all;
+        for (i = 0; i < folds; i++) {
+            double t, acc;
+            ec_best_threshold(dist, pairs, n_pairs, i, &t);
+            acc = ec_accuracy(dist, pairs, n_pairs, i, t);
+            printf("  fold %d: threshold %.4f (from the other folds), accuracy %.2f%%\n", i + 1, t, 100 * acc);
+            sum += acc;
+            sum2 += acc * acc;
+            tsum += t;
+        }
+        acc_all = ec_best_threshold(dist, pairs, n_pairs, -1, &t_all);
+        printf("verification (LFW dev, %d pairs, %d folds): %.2f%% +- %.2f (held-out folds), mean threshold %.4f; "
+               "best single threshold %.4f (%.2f%%); at the shipped %.4f: %.2f%%\n",
+               n_pairs, folds, 100 * sum / folds, 100 * sqrt(fmax(0, sum2 / folds - (sum / folds) * (sum / folds))),
+               tsum / folds, t_all, 100 * acc_all, thr_ship, 100 * ec_accuracy(dist, pairs, n_pairs, -1, thr_ship));
+    }
+
+    /* 2. identification */
+    count = (int *)calloc((size_t)lab.n_people, sizeof(int));
+    for (i = 0; i < lab.n; i++) count[lab.label[i]]++;
+    {
+        fnet_gallery *g = NULL;
+        int *person_of = (int *)malloc((size_t)lab.n_people * sizeof(int)); /* label -> gallery index */
+        int known = 0, r1 = 0, r5 = 0, dir_ok = 0, unknown = 0, fa = 0, prev = -1;
+        fnet_match m[5];
+        fnet_gallery_create(ec.network_id, EC_DIM, &g);
+        for (i = 0; i < lab.n; i++) {
+            int l = lab.label[i];
+            if (l != prev && count[l] >= 2) {
+                fnet_gallery_enroll(g, lab.people[l], x + (size_t)i * EC_DIM, 1);
+                person_of[l] = fnet_gallery_count(g) - 1;
+            }
+            prev = l;
+        }
+        prev = -1;
+        for (i = 0; i < lab.n; i++) {
+            int l = lab.label[i], nm = 0, first = l != prev;
+            prev = l;
+            if (count[l] >= 2 && first) continue; /* the enrolled photo */
+            fnet_identify(g, x + (size_t)i * EC_DIM, EC_DIM, (float)thr_ship, m, 5, &nm);
+            if (count[l] >= 2) {
+                known++;
+                r1 += m[0].person == person_of[l];
+                for (j = 0; j < nm; j++) r5 += m[j].person == person_of[l];
+                dir_ok += m[0].person == person_of[l] && m[0].accepted;
+            } else {
+                unknown++;
+                fa += m[0].accepted;
+            }
+        }
+        printf("identification (gallery %d people, 1 photo each): known probes %d: rank-1 %.2f%%, rank-5 %.2f%%, "
+               "DIR at %.4f %.2f%%; unknown probes %d: FAR %.2f%%\n",
+               fnet_gallery_count(g), known, 100.0 * r1 / known, 100.0 * r5 / known, thr_ship, 100.0 * dir_ok / known,
+               unknown, 100.0 * fa / unknown);
+        fnet_gallery_free(g);
+        free(person_of);
+    }
+
+    /* 3 + 4: people with >= 5 photos */
+    {
+        int n5 = 0, k5 = 0, *truth, *pred, nc = 0, *remap = (int *)malloc((size_t)lab.n_people * sizeof(int));
+        float *x5;
+        double p, r;
+        for (i = 0; i < lab.n_people; i++) remap[i] = count[i] >= 5 ? k5++ : -1;
+        for (i = 0; i < lab.n; i++) n5 += remap[lab.label[i]] >= 0;
+        x5 = (float *)malloc((size_t)n5 * EC_DIM * sizeof(float));
+        truth = (int *)malloc((size_t)n5 * sizeof(int));
+        pred = (int *)malloc((size_t)n5 * sizeof(int));
+        for (i = 0, j = 0; i < lab.n; i++)
+            if (remap[lab.label[i]] >= 0) {
+                memcpy(x5 + (size_t)j * EC_DIM, x + (size_t)i * EC_DIM, EC_DIM * sizeof(float));
+                truth[j++] = remap[lab.label[i]];
+            }
+        fnet_chinese_whispers(x5, n5, EC_DIM, (float)thr_ship, 0, 1, NULL, 0, pred, &nc);
+        pairwise_pr(truth, pred, n5, &p, &r);
+        printf("clustering %d photos of %d people (>= 5 photos each): Chinese whispers at %.4f: %d clusters, pairwise "
+               "precision %.3f recall %.3f;",
+               n5, k5, thr_ship, nc, p, r);
+        fnet_kmeans(x5, n5, EC_DIM, k5, 0, 1, NULL, 0, pred, NULL);
+        pairwise_pr(truth, pred, n5, &p, &r);
+        printf(" k-means++ (k=%d): precision %.3f recall %.3f\n", k5, p, r);
+
+        /* classifiers: every third photo of a person is test */
+        {
+            float *xtr = (float *)malloc((size_t)n5 * EC_DIM * sizeof(float)), *xte = (float *)malloc((size_t)n5 * EC_DIM * sizeof(float));
+            int *ytr = (int *)malloc((size_t)n5 * sizeof(int)), *yte = (int *)malloc((size_t)n5 * sizeof(int));
+            int ntr = 0, nte = 0, idx = 0, kind;
+            for (i = 0; i < n5; i++) {
+                idx = (i > 0 && truth[i] == truth[i - 1]) ? idx + 1 : 0;
+                if (idx % 3 == 2) { memcpy(xte + (size_t)nte * EC_DIM, x5 + (size_t)i * EC_DIM, EC_DIM * 4); yte[nte++] = truth[i]; }
+                else { memcpy(xtr + (size_t)ntr * EC_DIM, x5 + (size_t)i * EC_DIM, EC_DIM * 4); ytr[ntr++] = truth[i]; }
+            }
+            printf("classifiers (%d classes, %d train, %d test photos):", k5, ntr, nte);
+            for (kind = 1; kind <= 3; kind++) {
+                fnet_classifier *c = NULL;
+                fnet_train_opts o;
+                int right = 0, l;
+                fnet_result res;
+                memset(&o, 0, sizeof o);
+                o.seed = 1;
+                res = fnet_classifier_train((fnet_classifier_kind)kind, ec.network_id, xtr, ytr, ntr, EC_DIM, k5, &o, &c);
+                if (res != FNET_OK) { printf(" train failed: %s", fnet_result_string(res)); continue; }
+                for (i = 0; i < nte; i++) {
+                    fnet_classifier_predict(c, xte + (size_t)i * EC_DIM, EC_DIM, &l, NULL);
+                    right += l == yte[i];
+                }
+                printf(" %s %.1f%%", kind == 1 ? "softmax" : kind == 2 ? "MLP" : "3-NN", 100.0 * right / nte);
+                fnet_classifier_free(c);
+            }
+            printf("\n");
+            free(xtr); free(xte); free(ytr); free(yte);
+        }
+        free(x5); free(truth); free(pred); free(remap);
+    }
+    free(count);
+    free(dist);
+    free(pairs);
+    free(x);
+    free(ok);
+    ec_labelled_free(&lab);
+    ec_close(&ec);
+    return 0;
+}
