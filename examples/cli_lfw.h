@@ -137,7 +137,7 @@ static int lfw__write_roc(const char *path, const lfw_pair *p, int n, double auc
             k++;
             i = j;
         }
-        snprintf(title, sizeof title, "ROC  AUC %.4f  acc %.2f%%  (%d pairs)", auc, 100 * acc, n);
+        snprintf(title, sizeof title, "AUC %.4f  acc %.2f%%  %d pairs", auc, 100 * acc, n);
         ok = roc_plot_png(path, fpr, tpr, k, title);
     }
     free(s); free(fpr); free(tpr);
@@ -163,11 +163,11 @@ static int lfw__protocol(lfw_pair *p, int n, int nfolds, const char *roc, double
     for (k = 0; k < nfolds; k++) var += (acc[k] - mean) * (acc[k] - mean);
     var /= nfolds;
     auc = lfw__auc(p, n);
-    printf("\"pairs\":%d,\"folds\":%d,\"accuracy\":%.6f,\"accuracy_std\":%.6f,\"auc\":%.6f,\"threshold\":%.6f,"
+    printf("\"pairs\":%d,\"folds\":%d,\"accuracy\":%.9g,\"accuracy_std\":%.9g,\"auc\":%.9g,\"threshold\":%.9g,"
            "\"fold_accuracy\":[", n, nfolds, mean, sqrt(var), auc, tmean);
-    for (k = 0; k < nfolds; k++) printf(k ? ",%.6f" : "%.6f", acc[k]);
+    for (k = 0; k < nfolds; k++) printf(k ? ",%.9g" : "%.9g", acc[k]);
     printf("],\"fold_threshold\":[");
-    for (k = 0; k < nfolds; k++) printf(k ? ",%.6f" : "%.6f", thr[k]);
+    for (k = 0; k < nfolds; k++) printf(k ? ",%.9g" : "%.9g", thr[k]);
     printf("]");
     if (roc && !lfw__write_roc(roc, p, n, auc, mean)) {
         fprintf(stderr, "fnet: cannot write %s\n", roc);

@@ -23,13 +23,14 @@ static void roc__px(unsigned char *img, int x, int y, unsigned char r, unsigned 
 static void roc__line(unsigned char *img, int x0, int y0, int x1, int y1, int thick, unsigned char r,
                       unsigned char g, unsigned char b) {
     int dx = x1 > x0 ? x1 - x0 : x0 - x1, dy = y1 > y0 ? y0 - y1 : y1 - y0;
-    int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy, i, j;
+    int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy, e2, i, j;
     for (;;) {
         for (i = 0; i < thick; i++)
             for (j = 0; j < thick; j++) roc__px(img, x0 + i - thick / 2, y0 + j - thick / 2, r, g, b);
         if (x0 == x1 && y0 == y1) break;
-        if (2 * err >= dy) { err += dy; x0 += sx; }
-        if (2 * err <= dx) { err += dx; y0 += sy; }
+        e2 = 2 * err; /* both tests use the error before this step */
+        if (e2 >= dy) { err += dy; x0 += sx; }
+        if (e2 <= dx) { err += dx; y0 += sy; }
     }
 }
 
@@ -65,7 +66,8 @@ static int roc_plot_png(const char *path, const double *fpr, const double *tpr, 
         roc__text(img, 4, ROC_Y(k / 10.0) - 6, lab);
     }
     roc__text(img, ROC_W / 2 - 80, ROC_H - 16, "false positive rate");
-    roc__text(img, ROC_M + 4, 6, title ? title : "ROC");
+    roc__text(img, ROC_M + 4, 4, title ? title : "ROC");
+    roc__text(img, 4, ROC_M - 24, "TPR");
     for (k = 1; k < n; k++)
         roc__line(img, ROC_X(fpr[k - 1]), ROC_Y(tpr[k - 1]), ROC_X(fpr[k]), ROC_Y(tpr[k]), 2, 200, 30, 30);
 #undef ROC_X
