@@ -1,7 +1,8 @@
 /* nn4_driver: runs facenet.h's embedding engine for tests/test_nn4_numerics.py.
 
-       nn4_driver BLOB ISA N  < N*H*W*3 float32 (little-endian, HWC, already normalised)
-                              > N*D float32 embeddings
+       nn4_driver BLOB ISA N [u8]  < N*H*W*3 float32 (little-endian, HWC, already normalised),
+                                     or with u8: N*H*W*3 bytes (aligned RGB crops, fnet_embed)
+                                   > N*D float32 embeddings
 
    ISA: scalar | sse2 | avx2 | neon | auto. Exit codes: 0 ok, 1 failure, 2 usage,
    3 kernel set not available here, 4 engine not implemented (FNET_ERR_UNSUPPORTED). */
@@ -20,8 +21,10 @@ int main(int argc, char **argv) {
     size_t in_count, ws;
     float *in = NULL, *out = NULL;
     void *work = NULL;
-    int rc = 1;
-    if (argc != 4) {
+    int rc = 1, u8 = 0;
+    unsigned char *in8 = NULL;
+    if (argc == 5 && !strcmp(argv[4], "u8")) u8 = 1;
+    else if (argc != 4) {
         fprintf(stderr, "usage: nn4_driver BLOB scalar|sse2|avx2|neon|auto N < inputs\n");
         return 2;
     }
@@ -49,16 +52,18 @@ int main(int argc, char **argv) {
     }
     in_count = (size_t)side * (size_t)side * 3u;
     in = (float *)malloc(in_count * sizeof(float));
+    in8 = (unsigned char *)malloc(in_count);
     out = (float *)malloc((size_t)dim * sizeof(float));
     ws = fnet_embed_workspace_size(m);
     work = ws ? malloc(ws) : NULL;
-    if (!in || !out || (ws && !work)) { fprintf(stderr, "out of memory\n"); goto done; }
+    if (!in || !in8 || !out || (ws && !work)) { fprintf(stderr, "out of memory\n"); goto done; }
     for (i = 0; i < n; i++) {
-        if (fread(in, sizeof(float), in_count, stdin) != in_count) {
+        if (u8 ? fread(in8, 1, in_count, stdin) != in_count
+               : fread(in, sizeof(float), in_count, stdin) != in_count) {
             fprintf(stderr, "short input at %d\n", i);
             goto done;
         }
-        r = fnet_embed_tensor(m, in, work, ws, out);
+        r = u8 ? fnet_embed(m, in8, work, ws, out) : fnet_embed_tensor(m, in, work, ws, out);
         if (r == FNET_ERR_UNSUPPORTED) { fprintf(stderr, "fnet_embed_tensor: %s\n", fnet_result_string(r)); rc = 4; goto done; }
         if (r != FNET_OK) { fprintf(stderr, "fnet_embed_tensor: %s\n", fnet_result_string(r)); goto done; }
         fwrite(out, sizeof(float), (size_t)dim, stdout);
@@ -66,6 +71,7 @@ int main(int argc, char **argv) {
     rc = 0;
 done:
     free(in);
+    free(in8);
     free(out);
     free(work);
     fnet_model_free(m);

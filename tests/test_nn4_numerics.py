@@ -5,8 +5,10 @@ needs: numpy
 1. The blob, executed op by op in numpy per OPS.md (folded batch norm, PAD, pool padding),
    equals the reference: checks the converter (layouts, folding, pads) without the engine.
 2. The C engine (tests/nn4_driver.c -> fnet_embed_tensor) on every kernel set this CPU has
-   (scalar, sse2, avx2) equals the reference: max abs diff per embedding element <= 1e-5,
+   (scalar, sse2, avx2, and avx2 built with FNET_NO_AVX512 when the CPU has AVX-512, since the
+   AVX2 set then uses AVX-512 conv kernels) equals the reference: max abs diff per embedding element <= 1e-5,
    on 24 inputs: 12 real faces (LFPW, OpenFace-aligned), constant images, random.
+   Also fnet_embed on 8-bit crops (the blob's INPUT normalisation, pixel / 255).
 3. The test can fail: the reference with one deliberate slip (LRN radius, BN epsilon, one
    padding side) must differ from the engine (or the blob) by more than the tolerance.
 The five tensors missing from the shared CSV copy are filled by the converter
@@ -126,20 +128,22 @@ def inputs():
 
 # ---- the C engine --------------------------------------------------------------------------
 
-def build_driver(tmp):
-    exe = os.path.join(tmp, "nn4_driver")
-    cc = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I.",
-          "tests/nn4_driver.c", "-o", exe, "-lm", "-lpthread"]
+def build_driver(tmp, defines=()):
+    exe = os.path.join(tmp, "nn4_driver" + "".join(d.replace("-D", "_") for d in defines))
+    cc = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I."] + list(defines) + \
+         ["tests/nn4_driver.c", "-o", exe, "-lm", "-lpthread"]
     p = subprocess.run(cc, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("nn4_driver does not build:\n" + p.stderr[-2000:])
     return exe
 
 
-def run_engine(exe, blob_path, isa, xs):
-    """-> (status, array N x 128 or message). status: ok | unsupported | unimplemented | error"""
-    inp = np.ascontiguousarray(np.stack(xs).astype("<f4"))
-    p = subprocess.run([exe, blob_path, isa, str(len(xs))], input=inp.tobytes(), capture_output=True)
+def run_engine(exe, blob_path, isa, xs, u8=False):
+    """-> (status, array N x 128 or message). status: ok | unsupported | unimplemented | error.
+    u8: xs are uint8 RGB crops, run through fnet_embed (the blob's INPUT normalisation)."""
+    inp = np.ascontiguousarray(np.stack(xs).astype(np.uint8 if u8 else "<f4"))
+    p = subprocess.run([exe, blob_path, isa, str(len(xs))] + (["u8"] if u8 else []),
+                       input=inp.tobytes(), capture_output=True)
     if p.returncode == 3:
         return "unsupported", p.stderr.decode(errors="replace").strip()
     if p.returncode == 4:
@@ -214,27 +218,45 @@ def main():
         skip("tests/nn4_driver.c absent")
     else:
         exe = build_driver(tmp)
-        for isa in ("scalar", "sse2", "avx2"):
-            st, out = run_engine(exe, blob_path, isa, arr)
+        runs = [(exe, isa, isa) for isa in ("scalar", "sse2", "avx2")]
+        try:
+            with open("/proc/cpuinfo") as f:
+                avx512 = " avx512f" in f.read()
+        except OSError:
+            avx512 = False
+        if avx512:  # the AVX2 kernel set uses AVX-512 conv kernels here: test plain AVX2 too
+            runs.append((build_driver(tmp, ["-DFNET_NO_AVX512"]), "avx2", "avx2-no512"))
+        for drv, isa, label in runs:
+            st, out = run_engine(drv, blob_path, isa, arr)
             if st == "unimplemented":
-                skip("engine %s: fnet_embed_tensor not implemented yet (%s)" % (isa, out))
+                skip("engine %s: fnet_embed_tensor not implemented yet (%s)" % (label, out))
                 continue
             if st == "unsupported":
                 skip("kernel set %s not available on this CPU (%s)" % (isa, out))
                 continue
-            check(st == "ok", "engine %s: %s" % (isa, out))
+            check(st == "ok", "engine %s: %s" % (label, out))
             if st != "ok":
                 continue
             diff = np.abs(out - ref)
             worst = int(diff.max(axis=1).argmax())
-            print("engine %-6s vs reference: max abs diff %.3g (worst input %s), mean %.3g" %
-                  (isa, diff.max(), names[worst], diff.mean()))
+            print("engine %-10s vs reference: max abs diff %.3g (worst input %s), mean %.3g" %
+                  (label, diff.max(), names[worst], diff.mean()))
             check(diff.max() <= TOL, "engine %s differs from the reference by %.3g > %g on %s" %
-                  (isa, diff.max(), TOL, names[worst]))
+                  (label, diff.max(), TOL, names[worst]))
             for slip, s in slips.items():
                 ds = np.abs(out[sub] - s).max()
-                print("  slip %-10s: engine %s vs slipped reference %.3g" % (slip, isa, ds))
-                check(ds > TOL, "engine %s cannot tell the %s slip (%.3g)" % (isa, slip, ds))
+                print("  slip %-10s: engine %s vs slipped reference %.3g" % (slip, label, ds))
+                check(ds > TOL, "engine %s cannot tell the %s slip (%.3g)" % (label, slip, ds))
+        # fnet_embed on 8-bit crops: the blob's INPUT op divides by 255 (mean 0), RGB order
+        faces8 = [np.round(arr[i] * 255.0).astype(np.uint8) for i, n in enumerate(names) if n.startswith("face")]
+        faces8.append(np.random.default_rng(7).integers(0, 256, (96, 96, 3)).astype(np.uint8))
+        st, out = run_engine(exe, blob_path, "auto", faces8, u8=True)
+        check(st == "ok", "fnet_embed on 8-bit crops: %s" % (out,))
+        if st == "ok":
+            r8 = np.stack([ref_nn4.embed(w, f.astype(np.float64) / 255.0) for f in faces8])
+            d8 = np.abs(out - r8).max()
+            print("fnet_embed (8-bit RGB crops, auto isa) vs reference(pixel / 255): max abs diff %.3g (%d crops)" % (d8, len(faces8)))
+            check(d8 <= TOL, "fnet_embed differs from the reference by %.3g" % d8)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
