@@ -1559,16 +1559,290 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
     return FNET_OK;
 }
 
-/* ==== 3. Alignment: affine warp to a canonical crop ====================================== */
+/* ==== 3. Alignment: affine warp to a canonical crop ======================================
+
+   Two alignments, each reproducing its reference implementation pixel for pixel:
+
+   OpenFace (FNET_ALIGN_OUTER_EYES_AND_NOSE, FNET_ALIGN_INNER_EYES_AND_BOTTOM_LIP): AlignDlib.
+   align(size, img, landmarks=..., landmarkIndices=...). Three landmarks (e.g. the outer eye
+   corners 36, 45 and the nose tip 33) are mapped onto the same points of OpenFace's mean
+   face template, min-max normalised to the unit square and scaled to the crop size:
+     1. the 2x3 affine transform from the three point pairs (cv2.getAffineTransform: a 6x6
+        linear system solved by Gaussian elimination with partial pivoting, in double);
+     2. cv2.warpAffine(img, M, (size, size)), INTER_LINEAR, constant border 0: M is inverted
+        and every output pixel's source position is computed in fixed point: 1/1024 pixel
+        (cvRound), then cut to 1/32 pixel (INTER_BITS 5); the bilinear weights are
+        products of those 1/32 fractions scaled to 2^15 (INTER_REMAP_COEF_BITS), and the
+        result is (sum of weight * pixel + 2^14) >> 15. Source pixels outside the image
+        count as 0.
+   dlib face chip (FNET_ALIGN_DLIB_CHIP): get_face_chip_details(shape, size, 0.25) and
+   extract_image_chip: the similarity transform (Umeyama) from 33 landmarks (17..67
+   without the eyebrows and the lower lip) to dlib's mean face placed with padding 0.25
+   gives a rotation angle, a scale and a centre; the chip's three corners are mapped
+   onto that rotated rectangle (an affine transform) and each chip pixel is sampled
+   bilinearly in double and truncated to 8 bits, as dlib's interpolate_bilinear; samples
+   whose 2x2 neighbourhood leaves the image are 0. One deviation: for faces more than
+   twice the chip size, dlib first shrinks the image with its pyramid_down<2> filter; we
+   sample the full-resolution image (slightly sharper crops on large faces).
+
+   The landmarks are rounded first (floor(x + 0.5)): dlib hands OpenFace and its own chip
+   code whole-pixel points, so the crops equal theirs for the same face.
+   Template numbers: OpenFace's align_dlib.py TEMPLATE (only the six points used here,
+   already min-max normalised in float32 as OpenFace does), dlib's mean_face_shape in
+   image_transforms/interpolation.h (the 33 points used).
+   Output: size x size x 3 RGB bytes, row-major. Input: gray, RGB or RGBA (alpha ignored).
+   No allocation; the crop size is limited to 4096. */
+
+#define FNET__ALIGN_MAX_SIZE 4096
 
 FNET_API int fnet_align_indices(fnet_align_kind kind, int *indices, int max) {
-    (void)kind; (void)indices; (void)max;
-    return 0;
+    static const int outer[3] = {36, 45, 33}, inner[3] = {39, 42, 57};
+    int chip[33], n = 0, i;
+    const int *src = NULL;
+    if (kind == FNET_ALIGN_OUTER_EYES_AND_NOSE) src = outer, n = 3;
+    else if (kind == FNET_ALIGN_INNER_EYES_AND_BOTTOM_LIP) src = inner, n = 3;
+    else if (kind == FNET_ALIGN_DLIB_CHIP) {
+        for (i = 27; i < 68; i++)
+            if (!(i >= 55 && i <= 59) && !(i >= 65 && i <= 67)) chip[n++] = i;
+        src = chip;
+    } else return 0;
+    for (i = 0; i < n && indices && i < max; i++) indices[i] = src[i];
+    return n;
 }
+
+/* OpenFace's MINMAX_TEMPLATE (float32) at points 33, 36, 39, 42, 45, 57. */
+static void fnet__openface_template(int idx, float *x, float *y) {
+    switch (idx) {
+    case 33: *x = 0.494950891f; *y = 0.514441371f; break;
+    case 36: *x = 0.194157004f; *y = 0.169266924f; break;
+    case 39: *x = 0.363784939f; *y = 0.177946866f; break;
+    case 42: *x = 0.618963182f; *y = 0.17277813f; break;
+    case 45: *x = 0.788859129f; *y = 0.158171147f; break;
+    default: *x = 0.500203967f; *y = 0.750584424f; break; /* 57 */
+    }
+}
+
+/* dlib's mean_face_shape_x/y for landmarks 17..67 (only the 33 used entries matter). */
+static const double fnet__dlib_mean_x[51] = {
+    0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
+    0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
+    0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
+    0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
+    0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
+    0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
+    0.553364, 0.490127, 0.42689};
+static const double fnet__dlib_mean_y[51] = {
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+    0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+    0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
+    0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
+    0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+    0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
+    0.784792, 0.824182, 0.831803, 0.824182};
+
+/* Solves the n x n system a x = b in place (b becomes x), Gaussian elimination with
+   partial pivoting as OpenCV's LU. Returns 0 when singular. */
+static int fnet__solve(double *a, double *b, int n) {
+    int i, j, k;
+    for (i = 0; i < n; i++) {
+        double d;
+        k = i;
+        for (j = i + 1; j < n; j++)
+            if (fabs(a[j * n + i]) > fabs(a[k * n + i])) k = j;
+        if (fabs(a[k * n + i]) < DBL_EPSILON * 10) return 0;
+        if (k != i) {
+            double t;
+            for (j = i; j < n; j++) { t = a[i * n + j]; a[i * n + j] = a[k * n + j]; a[k * n + j] = t; }
+            t = b[i]; b[i] = b[k]; b[k] = t;
+        }
+        d = -1.0 / a[i * n + i];
+        for (j = i + 1; j < n; j++) {
+            double alpha = a[j * n + i] * d;
+            for (k = i + 1; k < n; k++) a[j * n + k] += alpha * a[i * n + k];
+            b[j] += alpha * b[i];
+        }
+        a[i * n + i] = -d;
+    }
+    for (i = n - 1; i >= 0; i--) {
+        double s = b[i];
+        for (k = i + 1; k < n; k++) s -= a[i * n + k] * b[k];
+        b[i] = s * a[i * n + i];
+    }
+    return 1;
+}
+
+/* Reads channel ch (0..2) of pixel (x, y), which must be inside the image. */
+static unsigned fnet__px(const fnet_image *img, int x, int y, int ch) {
+    const unsigned char *p = img->pixels + (size_t)y * (size_t)img->stride + (size_t)x * (size_t)img->channels;
+    return img->channels == 1 ? p[0] : p[ch];
+}
+
+/* cvRound (nearest, ties to even) saturated to OpenCV's int range; the range is kept well
+   inside long so sums of two stay exact. */
+static long fnet__round_sat(double v) {
+    if (!(v > -1073741824.0)) return -1073741824L;
+    if (!(v < 1073741823.0)) return 1073741823L;
+    return lrint(v);
+}
+/* floor(v / 2^k) for any sign (>> of a negative number is implementation-defined in C). */
+static long fnet__floor_shift(long v, int k) {
+    return v >= 0 ? v >> k : -((-v - 1) >> k) - 1;
+}
+
+/* OpenFace: cv2.getAffineTransform + cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0). */
+static fnet_result fnet__align_openface(const fnet_image *img, const fnet_point *pts, const int *idx,
+                                        int size, unsigned char *out) {
+    double a[36], m[6], D;
+    int i, x, y, ch;
+    long adelta[FNET__ALIGN_MAX_SIZE], bdelta[FNET__ALIGN_MAX_SIZE];
+    memset(a, 0, sizeof a);
+    for (i = 0; i < 3; i++) {
+        float sx = (float)floor((double)pts[idx[i]].x + 0.5), sy = (float)floor((double)pts[idx[i]].y + 0.5);
+        float tx, ty;
+        fnet__openface_template(idx[i], &tx, &ty);
+        a[i * 12 + 0] = a[i * 12 + 6 + 3] = sx;
+        a[i * 12 + 1] = a[i * 12 + 6 + 4] = sy;
+        a[i * 12 + 2] = a[i * 12 + 6 + 5] = 1;
+        m[2 * i] = (double)((float)size * tx);
+        m[2 * i + 1] = (double)((float)size * ty);
+    }
+    if (!fnet__solve(a, m, 6)) return FNET_ERR_INVALID_ARGUMENT; /* the three points are collinear */
+    /* invert: warpAffine maps output pixels back into the image */
+    D = m[0] * m[4] - m[1] * m[3];
+    D = D != 0 ? 1. / D : 0;
+    {
+        double a11 = m[4] * D, a22 = m[0] * D, b1, b2;
+        m[0] = a11; m[1] *= -D;
+        m[3] *= -D; m[4] = a22;
+        b1 = -m[0] * m[2] - m[1] * m[5];
+        b2 = -m[3] * m[2] - m[4] * m[5];
+        m[2] = b1; m[5] = b2;
+    }
+    for (i = 0; i < 6; i++)
+        if (!(fabs(m[i]) < 1e6)) return FNET_ERR_INVALID_ARGUMENT; /* degenerate points */
+    for (x = 0; x < size; x++) {
+        adelta[x] = fnet__round_sat(m[0] * x * 1024);
+        bdelta[x] = fnet__round_sat(m[3] * x * 1024);
+    }
+    for (y = 0; y < size; y++) {
+        long x0 = fnet__round_sat((m[1] * y + m[2]) * 1024) + 16, y0 = fnet__round_sat((m[4] * y + m[5]) * 1024) + 16;
+        for (x = 0; x < size; x++) {
+            long X = fnet__floor_shift(x0 + adelta[x], 5), Y = fnet__floor_shift(y0 + bdelta[x], 5); /* 1/32 px */
+            long sx = fnet__floor_shift(X, 5), sy = fnet__floor_shift(Y, 5);
+            int ax = (int)(X & 31), ay = (int)(Y & 31);
+            long w[4];
+            unsigned char *o = out + ((size_t)y * size + x) * 3;
+            int in[4];
+            w[0] = (long)(32 - ax) * (32 - ay) * 32;
+            w[1] = (long)ax * (32 - ay) * 32;
+            w[2] = (long)(32 - ax) * ay * 32;
+            w[3] = (long)ax * ay * 32;
+            in[0] = sx >= 0 && sy >= 0 && sx < img->width && sy < img->height;
+            in[1] = sx + 1 >= 0 && sy >= 0 && sx + 1 < img->width && sy < img->height;
+            in[2] = sx >= 0 && sy + 1 >= 0 && sx < img->width && sy + 1 < img->height;
+            in[3] = sx + 1 >= 0 && sy + 1 >= 0 && sx + 1 < img->width && sy + 1 < img->height;
+            for (ch = 0; ch < 3; ch++) {
+                long v = 0;
+                if (in[0]) v += w[0] * (long)fnet__px(img, (int)sx, (int)sy, ch);
+                if (in[1]) v += w[1] * (long)fnet__px(img, (int)sx + 1, (int)sy, ch);
+                if (in[2]) v += w[2] * (long)fnet__px(img, (int)sx, (int)sy + 1, ch);
+                if (in[3]) v += w[3] * (long)fnet__px(img, (int)sx + 1, (int)sy + 1, ch);
+                v = (v + (1 << 14)) >> 15;
+                o[ch] = (unsigned char)(v > 255 ? 255 : v);
+            }
+        }
+    }
+    return FNET_OK;
+}
+
+/* dlib: get_face_chip_details(shape, size, 0.25) + extract_image_chip (bilinear). */
+static fnet_result fnet__align_dlib_chip(const fnet_image *img, const fnet_point *pts, int size,
+                                         unsigned char *out) {
+    const double padding = 0.25;
+    double mfx = 0, mfy = 0, mtx = 0, mty = 0, sf = 0, c00 = 0, c01 = 0, c10 = 0, c11 = 0;
+    double fx[33], fy[33], tx[33], ty[33], a, b, tt[2], angle, scale, cx, cy, hw, hh;
+    double l, t, r, btm, ccx, ccy, cs, sn, q[3][2], m[6];
+    int idx[33], n, i, x, y, ch;
+    n = fnet_align_indices(FNET_ALIGN_DLIB_CHIP, idx, 33);
+    for (i = 0; i < n; i++) {
+        fx[i] = (padding + fnet__dlib_mean_x[idx[i] - 17]) / (2 * padding + 1) * size;
+        fy[i] = (padding + fnet__dlib_mean_y[idx[i] - 17]) / (2 * padding + 1) * size;
+        tx[i] = floor((double)pts[idx[i]].x + 0.5);
+        ty[i] = floor((double)pts[idx[i]].y + 0.5);
+    }
+    /* similarity transform chip -> image (Umeyama, closed form in 2D as in section 2) */
+    for (i = 0; i < n; i++) { mfx += fx[i]; mfy += fy[i]; mtx += tx[i]; mty += ty[i]; }
+    mfx /= n; mfy /= n; mtx /= n; mty /= n;
+    for (i = 0; i < n; i++) {
+        double px = fx[i] - mfx, py = fy[i] - mfy, qx = tx[i] - mtx, qy = ty[i] - mty;
+        sf += px * px + py * py;
+        c00 += qx * px; c01 += qx * py; c10 += qy * px; c11 += qy * py;
+    }
+    sf /= n; c00 /= n; c01 /= n; c10 /= n; c11 /= n;
+    a = (c00 + c11) / sf;
+    b = (c10 - c01) / sf;
+    tt[0] = mtx - (a * mfx - b * mfy);
+    tt[1] = mty - (b * mfx + a * mfy);
+    /* chip_details: angle and scale from m * (1, 0); the centre is the chip centre mapped */
+    angle = atan2(b, a);
+    scale = sqrt(a * a + b * b);
+    if (!(scale > 1e-6 && scale < 1e6)) return FNET_ERR_INVALID_ARGUMENT; /* points coincide */
+    cx = a * (size / 2.0) - b * (size / 2.0) + tt[0];
+    cy = b * (size / 2.0) + a * (size / 2.0) + tt[1];
+    hw = (size * scale - 1) / 2;
+    hh = (size * scale - 1) / 2;
+    l = cx - hw; r = cx + hw; t = cy - hh; btm = cy + hh;
+    /* the rectangle's corners rotated by `angle` about its centre: tl, tr, bl */
+    ccx = (l + r) / 2; ccy = (t + btm) / 2;
+    cs = cos(angle); sn = sin(angle);
+    q[0][0] = (l - ccx) * cs - (t - ccy) * sn + ccx;   q[0][1] = (l - ccx) * sn + (t - ccy) * cs + ccy;
+    q[1][0] = (r - ccx) * cs - (t - ccy) * sn + ccx;   q[1][1] = (r - ccx) * sn + (t - ccy) * cs + ccy;
+    q[2][0] = (l - ccx) * cs - (btm - ccy) * sn + ccx; q[2][1] = (l - ccx) * sn + (btm - ccy) * cs + ccy;
+    /* affine map from chip corners (0,0), (size-1,0), (0,size-1) onto them */
+    m[0] = (q[1][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
+    m[3] = (q[1][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
+    m[1] = (q[2][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
+    m[4] = (q[2][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
+    m[2] = q[0][0];
+    m[5] = q[0][1];
+    for (y = 0; y < size; y++)
+        for (x = 0; x < size; x++) {
+            double px = m[0] * x + m[1] * y + m[2], py = m[3] * x + m[4] * y + m[5];
+            double fl = floor(px), ft = floor(py);
+            unsigned char *o = out + ((size_t)y * size + x) * 3;
+            if (!(fl >= 0 && ft >= 0 && fl + 1 < img->width && ft + 1 < img->height)) {
+                o[0] = o[1] = o[2] = 0;
+                continue;
+            }
+            {
+                int left = (int)fl, top = (int)ft;
+                double lr = px - left, tb = py - top;
+                for (ch = 0; ch < 3; ch++) {
+                    double v = (1 - tb) * ((1 - lr) * fnet__px(img, left, top, ch) + lr * fnet__px(img, left + 1, top, ch)) +
+                               tb * ((1 - lr) * fnet__px(img, left, top + 1, ch) + lr * fnet__px(img, left + 1, top + 1, ch));
+                    o[ch] = (unsigned char)(v > 255 ? 255 : v < 0 ? 0 : v);
+                }
+            }
+        }
+    return FNET_OK;
+}
+
 FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_points,
                                 fnet_align_kind kind, int size, unsigned char *out_rgb) {
-    (void)img; (void)points; (void)n_points; (void)kind; (void)size; (void)out_rgb;
-    return FNET_ERR_UNSUPPORTED;
+    int idx[33], n, i;
+    fnet_result r;
+    if (!points || !out_rgb || size < 1 || size > FNET__ALIGN_MAX_SIZE) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_image(&img)) != FNET_OK) return r;
+    n = fnet_align_indices(kind, idx, 33);
+    if (n == 0) return FNET_ERR_INVALID_ARGUMENT;
+    if (n_points < 68) return FNET_ERR_INVALID_ARGUMENT; /* both alignments index dlib's 68 points */
+    for (i = 0; i < n; i++) {
+        float x = points[idx[i]].x, y = points[idx[i]].y;
+        if (!(x == x) || !(y == y)) return FNET_ERR_NOT_FINITE;
+        if (!(fabs(x) <= FNET__LM_MAX_COORD) || !(fabs(y) <= FNET__LM_MAX_COORD)) return FNET_ERR_INVALID_ARGUMENT;
+    }
+    if (kind == FNET_ALIGN_DLIB_CHIP) return fnet__align_dlib_chip(&img, points, size, out_rgb);
+    return fnet__align_openface(&img, points, idx, size, out_rgb);
 }
 
 /* ==== 4. Embedding network engine ========================================================

@@ -410,12 +410,65 @@ static void test_bad_input_and_paths(fnet_model *m, const char *blob_path) {
         } else SKIP("hog_frontal.fnet absent: wrong-model check skipped"); }
 }
 
+
+/* fnet_align's C contract (the pixels are checked against OpenCV/numpy in test_align.py). */
+static void test_align_api(void) {
+    unsigned char px[32 * 32 * 3], out[96 * 96 * 3], out2[96 * 96 * 3];
+    fnet_point p[68];
+    int idx[40], k, n;
+    fnet_image im = fnet_image_view(px, 32, 32, 3, 0);
+    for (k = 0; k < (int)sizeof px; k++) px[k] = (unsigned char)(k * 13);
+    for (k = 0; k < 68; k++) { p[k].x = 8.0f + (float)(k % 9) * 2.0f; p[k].y = 6.0f + (float)(k / 9) * 2.5f; }
+    n = fnet_align_indices(FNET_ALIGN_OUTER_EYES_AND_NOSE, idx, 40);
+    CHECK(n == 3 && idx[0] == 36 && idx[1] == 45 && idx[2] == 33, "outer eyes and nose indices");
+    n = fnet_align_indices(FNET_ALIGN_INNER_EYES_AND_BOTTOM_LIP, idx, 40);
+    CHECK(n == 3 && idx[0] == 39 && idx[1] == 42 && idx[2] == 57, "inner eyes and bottom lip indices");
+    n = fnet_align_indices(FNET_ALIGN_DLIB_CHIP, idx, 40);
+    CHECK(n == 33 && idx[0] == 27 && idx[32] == 64, "dlib chip indices (17..67 without brows and lower lip)");
+    CHECK(fnet_align_indices(FNET_ALIGN_DLIB_CHIP, NULL, 0) == 33 && fnet_align_indices((fnet_align_kind)9, idx, 40) == 0, "count only / unknown kind");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_OK, "align ok");
+    CHECK(fnet_align(im, NULL, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_ERR_INVALID_ARGUMENT, "NULL points");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, NULL) == FNET_ERR_INVALID_ARGUMENT, "NULL output");
+    CHECK(fnet_align(im, p, 5, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_ERR_INVALID_ARGUMENT, "5 points");
+    CHECK(fnet_align(im, p, 68, (fnet_align_kind)0, 96, out) == FNET_ERR_INVALID_ARGUMENT, "unknown kind");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_DLIB_CHIP, 0, out) == FNET_ERR_INVALID_ARGUMENT, "size 0");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_DLIB_CHIP, 100000, out) == FNET_ERR_INVALID_ARGUMENT, "huge size");
+    CHECK(fnet_align(fnet_image_view(NULL, 32, 32, 3, 0), p, 68, FNET_ALIGN_DLIB_CHIP, 96, out) == FNET_ERR_BAD_IMAGE, "no pixels");
+    p[36].x = NAN;
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_ERR_NOT_FINITE, "NaN point");
+    p[36].x = 1e30f;
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_ERR_INVALID_ARGUMENT, "huge point");
+    for (k = 0; k < 68; k++) p[k].x = p[k].y = 5.0f; /* all points on one pixel */
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_ERR_INVALID_ARGUMENT, "coincident points (OpenFace)");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_DLIB_CHIP, 96, out) == FNET_ERR_INVALID_ARGUMENT, "coincident points (chip)");
+    /* points far outside the image: a black crop, not a crash */
+    for (k = 0; k < 68; k++) { p[k].x = 5000.0f + (float)(k % 9) * 20.0f; p[k].y = 5000.0f + (float)(k / 9) * 25.0f; }
+    memset(out2, 0, sizeof out2);
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_DLIB_CHIP, 96, out) == FNET_OK && memcmp(out, out2, sizeof out) == 0, "outside: black chip");
+    CHECK(fnet_align(im, p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_OK && memcmp(out, out2, sizeof out) == 0, "outside: black crop");
+    /* gray and RGBA inputs give the same crop as their RGB expansion */
+    {   unsigned char g[32 * 32], rgb[32 * 32 * 3], rgba[32 * 32 * 4];
+        for (k = 0; k < 68; k++) { p[k].x = 8.0f + (float)(k % 9) * 2.0f; p[k].y = 6.0f + (float)(k / 9) * 2.5f; }
+        for (k = 0; k < 32 * 32; k++) {
+            g[k] = (unsigned char)(k * 7);
+            rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = g[k];
+            rgba[4 * k] = rgb[3 * k]; rgba[4 * k + 1] = rgb[3 * k + 1]; rgba[4 * k + 2] = rgb[3 * k + 2]; rgba[4 * k + 3] = 9;
+        }
+        CHECK(fnet_align(fnet_image_view(g, 32, 32, 1, 0), p, 68, FNET_ALIGN_DLIB_CHIP, 96, out) == FNET_OK &&
+              fnet_align(fnet_image_view(rgb, 32, 32, 3, 0), p, 68, FNET_ALIGN_DLIB_CHIP, 96, out2) == FNET_OK &&
+              memcmp(out, out2, sizeof out) == 0, "gray = rgb");
+        CHECK(fnet_align(fnet_image_view(rgba, 32, 32, 4, 0), p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out) == FNET_OK &&
+              fnet_align(fnet_image_view(rgb, 32, 32, 3, 0), p, 68, FNET_ALIGN_OUTER_EYES_AND_NOSE, 96, out2) == FNET_OK &&
+              memcmp(out, out2, sizeof out) == 0, "rgba = rgb"); }
+}
+
 int main(void) {
     fnet_model *models[N_MODELS] = {NULL, NULL, NULL};
     const char *path = weights_path("landmarks68.fnet");
     char first[4096];
     int mi;
     test_kernels();
+    test_align_api();
     if (!path) {
         SKIP("landmarks68.fnet absent (make weights): golden comparisons skipped");
         return test_finish();
