@@ -1,7 +1,7 @@
 /* fnet CLI: LFW face verification (included by examples/fnet.c).
 
    fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
-                 [--roc OUT.png] [--save-distances OUT.txt]
+                 [--flip] [--roc OUT.png] [--save-distances OUT.txt]
    fnet eval-lfw --distances IN.txt [--roc OUT.png]
 
    PAIRS is LFW's pairs.txt: a header "FOLDS<TAB>N", then per fold N matched pairs
@@ -25,6 +25,10 @@
    the detector misses and the ms per image of the whole pipeline.
    Progress goes to stderr; one JSON object to stdout.
 
+   --flip embeds each crop and its mirror image and averages the two (a cheap form of dlib's
+   "jittering", for experiments). --net-blob FILE uses that network blob instead of the --net
+   one (e.g. the ResNet with face-api's divisor 255: `make resnet-255`).
+   --save-distances writes "fold same distance image1 image2 miss1 miss2" lines.
    --distances IN.txt evaluates a saved list (lines "fold same distance"; '#' comments) with the
    same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
 #include "roc_plot.h"
@@ -217,7 +221,7 @@ static int lfw__from_distances(const char *path, const char *roc) {
 
 /* Embeds one image: returns 0 ok (*miss = 1 when the central box was used), 1 on failure. */
 static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, const fnet_detect_opts *dopts,
-                            const char *path, float *emb, int *miss, double *ms) {
+                            int flip, const char *path, float *emb, int *miss, double *ms) {
     loaded_image im;
     fnet_box boxes[MAX_FACES], box;
     fnet_point pts[68];
@@ -256,6 +260,20 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
         r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE, size,
                        crop);
     if (r == FNET_OK) r = fnet_embed(net, crop, NULL, 0, emb);
+    if (r == FNET_OK && flip) { /* mean of the crop's and its mirror image's embeddings */
+        float e2[4096];
+        int x, y, c, d = fnet_embed_dim(net);
+        for (y = 0; y < size; y++)
+            for (x = 0; x < size / 2; x++)
+                for (c = 0; c < 3; c++) {
+                    unsigned char *a = crop + ((size_t)y * size + x) * 3 + c;
+                    unsigned char *b = crop + ((size_t)y * size + (size - 1 - x)) * 3 + c, t = *a;
+                    *a = *b;
+                    *b = t;
+                }
+        r = fnet_embed(net, crop, NULL, 0, e2);
+        for (c = 0; r == FNET_OK && c < d; c++) emb[c] = 0.5f * (emb[c] + e2[c]);
+    }
     free(crop);
     stbi_image_free(im.pixels);
     *ms = now_ms() - t0;
@@ -287,7 +305,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
     fnet_detect_opts dopts;
     FILE *f;
     char line[1024];
-    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim;
+    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0;
     lfw_pair *pairs = NULL;
     lfw_image *imgs = NULL;
     float *embs = NULL;
@@ -298,7 +316,8 @@ static int cmd_eval_lfw(int argc, char **argv) {
     dopts.upsample = 1;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (i + 1 >= argc) return usage("eval-lfw: every option takes a value");
+        if (strcmp(a, "--flip") == 0) { flip = 1; continue; }
+        if (i + 1 >= argc) return usage("eval-lfw: every option but --flip takes a value");
         if (strcmp(a, "--pairs") == 0) pairs_path = argv[++i];
         else if (strcmp(a, "--root") == 0) root = argv[++i];
         else if (strcmp(a, "--net") == 0) net_name = argv[++i];
@@ -414,7 +433,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
             fprintf(stderr, "fnet: %s: not found\n", path);
             goto done;
         }
-        if (lfw__embed_image(det, lm, net, &dopts, path, embs + (size_t)i * dim, &missed[i], &ms)) goto done;
+        if (lfw__embed_image(det, lm, net, &dopts, flip, path, embs + (size_t)i * dim, &missed[i], &ms)) goto done;
         misses += missed[i];
         total_ms += ms;
         if ((i + 1) % 100 == 0 || i + 1 == n_img)
@@ -429,15 +448,18 @@ static int cmd_eval_lfw(int argc, char **argv) {
             fprintf(stderr, "fnet: cannot write %s\n", dist_out);
             goto done;
         }
-        fprintf(o, "# fold same distance (fnet eval-lfw, %s)\n", net_name);
-        for (i = 0; i < n_pairs; i++) fprintf(o, "%d %d %.9g\n", pairs[i].fold, pairs[i].same, pairs[i].dist);
+        fprintf(o, "# fold same distance image1 image2 miss1 miss2 (fnet eval-lfw, %s)\n", net_name);
+        for (i = 0; i < n_pairs; i++)
+            fprintf(o, "%d %d %.9g %s_%04d %s_%04d %d %d\n", pairs[i].fold, pairs[i].same, pairs[i].dist,
+                    imgs[pairs[i].a].name, imgs[pairs[i].a].num, imgs[pairs[i].b].name, imgs[pairs[i].b].num,
+                    missed[pairs[i].a], missed[pairs[i].b]);
         fclose(o);
     }
 
     /* 4. protocol + JSON */
     printf("{\"net\":\"%s\",\"divisor\":", net_name);
     json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
-    printf(",\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", dopts.upsample, n_img, misses);
+    printf(",\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", flip ? "true" : "false", dopts.upsample, n_img, misses);
     {
         int shown = 0;
         for (i = 0; i < n_img && shown < 50; i++)
