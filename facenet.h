@@ -2316,26 +2316,29 @@ FNET__AVX2_FN static void fnet__add_avx2(float *y, const float *a, const float *
     }
     fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
-/* LRN, 8 channels at a time where the whole window is inside [0, C); the same operations
-   in the same order as the scalar twin (mul then add, no FMA), so the results are equal. */
+/* LRN, 8 channels at a time over a zero-padded copy of x^2 (sq: C + 2r + 8 floats): the
+   same operations in the same order as the scalar twin (mul then add, no FMA; the padding
+   adds exact zeros), so the results are equal. The last C % 8 channels use the twin. */
 FNET__AVX2_FN static void fnet__lrn_px_avx2(const float *x, float *o, int C, int r, float alpha,
-                                            float beta, float bias) {
-    int c = r, k, lo_end = FNET__MIN(r, C);
+                                            float beta, float bias, float *sq) {
+    int c, k;
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(bias);
-    fnet__lrn_px_scalar(x, o, 0, lo_end, C, r, alpha, beta, bias);
-    for (; c + 8 + r <= C; c += 8) {
-        __m256 s = _mm256_setzero_ps(), t, xv;
-        for (k = -r; k <= r; k++) {
-            __m256 v = _mm256_loadu_ps(x + c + k);
-            s = _mm256_add_ps(s, _mm256_mul_ps(v, v));
-        }
+    memset(sq, 0, (size_t)r * sizeof(float));
+    for (c = 0; c + 8 <= C; c += 8) {
+        __m256 v = _mm256_loadu_ps(x + c);
+        _mm256_storeu_ps(sq + r + c, _mm256_mul_ps(v, v));
+    }
+    for (; c < C; c++) sq[r + c] = x[c] * x[c];
+    memset(sq + r + C, 0, (size_t)(r + 8) * sizeof(float));
+    for (c = 0; c + 8 <= C; c += 8) {
+        __m256 s = _mm256_setzero_ps(), t;
+        for (k = 0; k <= 2 * r; k++) s = _mm256_add_ps(s, _mm256_loadu_ps(sq + c + k));
         t = _mm256_add_ps(vb, _mm256_mul_ps(va, s));
         if (beta == 0.75f) t = _mm256_sqrt_ps(_mm256_mul_ps(t, _mm256_sqrt_ps(t)));
         else if (beta == 0.5f) t = _mm256_sqrt_ps(t);
-        xv = _mm256_loadu_ps(x + c);
-        _mm256_storeu_ps(o + c, _mm256_div_ps(xv, t));
+        _mm256_storeu_ps(o + c, _mm256_div_ps(_mm256_loadu_ps(x + c), t));
     }
-    fnet__lrn_px_scalar(x, o, FNET__MAX(c, lo_end), C, C, r, alpha, beta, bias);
+    fnet__lrn_px_scalar(x, o, c, C, C, r, alpha, beta, bias);
 }
 #endif
 #if defined(FNET__NEON)
@@ -2422,17 +2425,20 @@ static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, in
 }
 
 /* tf.nn.lrn across channels, pixel by pixel. */
+/* tmp: scratch of 3 * C + 8 floats. */
 static void fnet__lrn(fnet_isa isa, const float *in, size_t pixels, int C, int radius, float alpha,
-                      float beta, float bias, float *out) {
+                      float beta, float bias, float *out, float *tmp) {
     size_t px;
+    if (radius > C) radius = C; /* the window is clipped to [0, C) anyway */
     for (px = 0; px < pixels; px++) {
 #if defined(FNET__X86)
         if (isa == FNET_ISA_AVX2 && (beta == 0.75f || beta == 0.5f || beta == 1.0f)) {
-            fnet__lrn_px_avx2(in + px * C, out + px * C, C, radius, alpha, beta, bias);
+            fnet__lrn_px_avx2(in + px * C, out + px * C, C, radius, alpha, beta, bias, tmp);
             continue;
         }
 #endif
         (void)isa;
+        (void)tmp;
         fnet__lrn_px_scalar(in + px * C, out + px * C, 0, C, C, radius, alpha, beta, bias);
     }
 }
@@ -2629,6 +2635,9 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     r = fnet__plan_memory(net, n);
     if (r != FNET_OK) return r;
     scratch = (size_t)FNET__MR_MAX * (size_t)max_seg * sizeof(float *);
+    for (i = 0; i < n; i++) /* LRN's zero-padded squares share the scratch */
+        if (m->ops[i].type == FNET__OP_LRN && (3 * (size_t)net->node[i].c + 8) * sizeof(float) > scratch)
+            scratch = (3 * (size_t)net->node[i].c + 8) * sizeof(float);
     net->scratch_off = net->act_bytes;
     net->work_bytes = net->act_bytes + ((scratch + 63u) & ~(size_t)63u) + 64; /* + alignment slack */
     if (net->work_bytes > FNET__NET_MAX_WORK) return FNET_ERR_TOO_LARGE;
@@ -2715,7 +2724,8 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
             fnet__pool(m->isa, o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
             break;
         case FNET__OP_LRN:
-            fnet__lrn(m->isa, x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y);
+            fnet__lrn(m->isa, x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y,
+                      (float *)(void *)ptrs);
             break;
         case FNET__OP_CONCAT: {
             size_t px, npx = (size_t)nd->h * nd->w;

@@ -113,7 +113,7 @@ static void test_other_ops(void) {
     static const int chans[3] = {21, 64, 3};
     int H = 11, W = 9, C, p, t, k, ci;
     size_t n, i;
-    float *in, *out, *ref;
+    float *in, *out, *ref, tmp[3 * 64 + 8];
     double *din, *dref;
     for (ci = 0; ci < 3; ci++) {
         C = chans[ci];
@@ -149,12 +149,12 @@ static void test_other_ops(void) {
             static const float prm[5][4] = {{5, 1e-4f, 0.75f, 1.0f}, {2, 0.5f, 0.5f, 2.0f}, {0, 1.0f, 1.0f, 0.5f},
                                             {3, 0.3f, 0.6f, 1.5f}, {40, 0.1f, 0.75f, 1.0f}};
             for (p = 0; p < 5; p++) {
-                fnet__lrn(FNET_ISA_SCALAR, in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], ref);
+                fnet__lrn(FNET_ISA_SCALAR, in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], ref, tmp);
                 ref_lrn(din, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], dref);
                 for (k = 0; k < 4; k++) {
                     double err = 0, scale = 1, twin = 0;
                     if (!fnet_isa_supported(g_all[k])) continue;
-                    fnet__lrn(g_all[k], in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out);
+                    fnet__lrn(g_all[k], in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out, tmp);
                     for (i = 0; i < n; i++) {
                         if (fabs(dref[i]) > scale) scale = fabs(dref[i]);
                         if (!(fabs(out[i] - dref[i]) <= err)) err = fabs(out[i] - dref[i]);

@@ -159,7 +159,7 @@ static void *job_main(void *p) {
 static void profile(fnet_model *m, const unsigned char *rgb, int iters) {
     static const char *names[13] = {"input", "conv", "maxpool", "avgpool", "l2pool", "lrn", "concat", "dense", "l2norm", "add", "gap", "pad", "relu"};
     const fnet__net *net = (const fnet__net *)m->stage;
-    double t[13] = {0}, fl[13] = {0};
+    double t[13] = {0}, fl[13] = {0}, per[1024];
     size_t ws = fnet_embed_workspace_size(m);
     unsigned char *work = (unsigned char *)malloc(ws), *base = work + (64 - ((size_t)work & 63)) % 64;
     float out[1024];
@@ -170,10 +170,21 @@ static void profile(fnet_model *m, const unsigned char *rgb, int iters) {
             const fnet__op *o = &m->ops[i];
             double t0 = now_ms();
             fnet__run_op(m, base, i);
-            t[o->type] += now_ms() - t0;
+            t0 = now_ms() - t0;
+            t[o->type] += t0;
+            if (getenv("BENCH_PER_OP") && o->type == FNET__OP_CONV)
+                per[i] = it == 0 ? t0 : (t0 < per[i] ? t0 : per[i]);
             if (o->type == FNET__OP_CONV)
                 fl[1] += 2.0 * net->node[i].elems * o->ip[0] * o->ip[1] * net->node[o->in[0]].c;
         }
+    if (getenv("BENCH_PER_OP"))
+        for (i = 1; i < n && i < 1024; i++)
+            if (m->ops[i].type == FNET__OP_CONV) {
+                const fnet__op *o = &m->ops[i];
+                double f = 2.0 * net->node[i].elems * o->ip[0] * o->ip[1] * net->node[o->in[0]].c;
+                printf("  %-28s %dx%d s%d %3dx%3dx%4d -> %4d  %.3f ms  %5.1f GFLOP/s\n", o->name, o->ip[0], o->ip[1], o->ip[2],
+                       net->node[o->in[0]].h, net->node[o->in[0]].w, net->node[o->in[0]].c, net->node[i].c, per[i], f / per[i] / 1e6);
+            }
     for (i = 0; i < 13; i++)
         if (t[i] > 0) printf("  %-8s %7.3f ms%s", names[i], t[i] / iters, i == 1 ? "" : "\n");
     printf("  (conv %.1f GFLOP/s)\n", fl[1] / iters / (t[1] / iters) / 1e6);
