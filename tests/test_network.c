@@ -11,6 +11,8 @@
 
 static const fnet_isa g_isas[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
 
+static void put_le32(unsigned char *p, unsigned long v) { gb_set_u32(p, v & 0xffffffffUL); }
+
 static fnet_result load_graph(const graph *g, fnet_model **m) {
     size_t size;
     unsigned char *blob = g_write(g, &size);
@@ -307,6 +309,70 @@ static void test_overflow(void) {
     g_free(&g);
 }
 
+/* Mutation fuzzing of a valid graph: random op-table fields set to interesting values (and
+   random bytes flipped), checksum repaired, so that the graph checks (not the CRC) must catch
+   them. Whatever loads must run without a crash (ASan/UBSan watch) and return OK or
+   NOT_FINITE; nothing else is acceptable. */
+static void test_fuzz(void) {
+    static const long vals[] = {0, 1, 2, 3, -1, -2, 7, 16, 17, 64, 1023, 1024, 1025, 65535, 65536, 65537,
+                                0x7fffffffL, -0x7fffffffL - 1, 0x40000000L, 100000};
+    graph g;
+    size_t size, op_off, n_ops;
+    unsigned char *blob, *c;
+    unsigned seed = 4242u;
+    int it, n_iter = getenv("FNET_TEST_SANITIZED") ? 1500 : 6000, loaded = 0, bad = 0;
+    float *in = random_input(9u, 19 * 17 * 3), out[64];
+    build_all_ops(&g, 1);
+    blob = g_write(&g, &size);
+    c = (unsigned char *)malloc(size);
+    op_off = (size_t)fnet__rd_u64(blob + 64);
+    n_ops = fnet__rd_u32(blob + 40);
+    for (it = 0; it < n_iter; it++) {
+        fnet_model *m = NULL;
+        fnet_result r;
+        int k, muts = 1 + it % 3;
+        memcpy(c, blob, size);
+        for (k = 0; k < muts; k++) {
+            size_t op, field;
+            seed = seed * 1664525u + 1013904223u;
+            op = (seed >> 8) % n_ops;
+            seed = seed * 1664525u + 1013904223u;
+            field = 32 + 4 * ((seed >> 8) % 26); /* type .. fparam[3] */
+            seed = seed * 1664525u + 1013904223u;
+            if ((seed >> 8) % 4 == 0) c[op_off + op * 136 + field + (seed >> 20) % 4] ^= (unsigned char)(1u << ((seed >> 12) % 8));
+            else put_le32(c + op_off + op * 136 + field, (unsigned long)vals[(seed >> 8) % (sizeof vals / sizeof vals[0])]);
+        }
+        gb_set_u32(c + 80, g_crc(g_crc(0, c, 80), c + 96, op_off + n_ops * 136 - 96));
+        r = fnet_model_load_memory(c, size, &m);
+        if (r == FNET_OK) {
+            size_t ws = fnet_embed_workspace_size(m);
+            loaded++;
+            if (fnet_embed_dim(m) <= 64 && (size_t)fnet_embed_input_size(m) <= 19 && ws < ((size_t)64 << 20)) {
+                fnet_model_set_isa(m, g_isas[it % 3]);
+                if (fnet_model_get_isa(m) != g_isas[it % 3]) fnet_model_set_isa(m, FNET_ISA_SCALAR);
+                /* the input size may have changed: run only when it still is 19x17x3 */
+                if (m->ops[0].ip[0] == 19 && m->ops[0].ip[1] == 17) {
+                    r = fnet_embed_tensor(m, in, NULL, 0, out);
+                    if (r != FNET_OK && r != FNET_ERR_NOT_FINITE) {
+                        bad++;
+                        fprintf(stderr, "fuzz %d: run gave %s\n", it, fnet_result_string(r));
+                    }
+                }
+            }
+            fnet_model_free(m);
+        } else if (r != FNET_ERR_CORRUPT && r != FNET_ERR_TOO_LARGE && r != FNET_ERR_OUT_OF_MEMORY) {
+            bad++;
+            fprintf(stderr, "fuzz %d: load gave %s\n", it, fnet_result_string(r));
+        }
+    }
+    fprintf(stderr, "fuzz: %d mutated graphs, %d still valid and run\n", n_iter, loaded);
+    CHECK(bad == 0, "fuzz: %d mutated graphs gave an unexpected result", bad);
+    free(c);
+    free(blob);
+    free(in);
+    g_free(&g);
+}
+
 typedef struct thread_job {
     const fnet_model *m;
     const float *in;
@@ -399,6 +465,7 @@ int main(void) {
     test_hostile();
     test_run_errors();
     test_overflow();
+    test_fuzz();
     test_threads();
     test_real_blobs();
     return test_finish();
