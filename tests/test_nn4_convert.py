@@ -172,8 +172,9 @@ with h5py.File(out, "w") as f:
     for conv, shp in k.CONV_SHAPES.items():
         layer(conv, [rd(conv + "_w").reshape(shp).transpose(2, 3, 1, 0), rd(conv + "_b")], ["kernel:0", "bias:0"])
         bn = k.bn_name(conv)
-        layer(bn, [rd(bn + s) for s in ("_w", "_b", "_m", "_v")],
-              ["gamma:0", "beta:0", "moving_mean:0", "moving_variance:0"])
+        # stored out of the usual order: the reader must go by the names
+        layer(bn, [rd(bn + s) for s in ("_m", "_w", "_v", "_b")],
+              ["moving_mean:0", "gamma:0", "moving_variance:0", "beta:0"])
     layer("dense_layer", [rd("dense_w").reshape(128, 736).T, rd("dense_b")], ["kernel:0", "bias:0"])
     mw.attrs["layer_names"] = names
 '''

@@ -590,6 +590,23 @@ def blob_from_csv(folder, fill_seed=None):
     return _blob(keras_weights_from_raw(raw), src, missing)
 
 
+def _bn_order(path, layer, grp, arrays):
+    """Keras 2 stores gamma, beta, moving_mean, moving_variance in that order; go by the
+    weight names when they say which is which."""
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in grp.attrs.get("weight_names", [])]
+    keys = ("gamma", "beta", "moving_mean", "moving_variance")
+    found = {}
+    for n, (_, vals) in zip(names, arrays):
+        base = n.split("/")[-1].split(":")[0]
+        if base in keys:
+            found[base] = vals
+    if len(found) == 4:
+        return tuple(found[k] for k in keys)
+    if found:
+        raise ValueError("%s: batch norm %s has weights %s" % (path, layer, names))
+    return tuple(x for _, x in arrays)
+
+
 def blob_from_h5(path):
     try:
         import h5py
@@ -629,7 +646,7 @@ def blob_from_h5(path):
             if len(bws) != 4 or any(s != (o,) for s, _ in bws):
                 raise ValueError("%s: batch norm %s has shapes %s" % (path, bn_name(conv),
                                                                       [s for s, _ in bws]))
-            kw[bn_name(conv)] = tuple(x for _, x in bws)  # gamma, beta, moving mean, moving var
+            kw[bn_name(conv)] = _bn_order(path, bn_name(conv), root[bn_name(conv)], bws)
         dws = arrays("dense_layer")
         if len(dws) != 2 or dws[0][0] != (DENSE_SHAPE[1], DENSE_SHAPE[0]):
             raise ValueError("%s: dense_layer has shapes %s" % (path, [s for s, _ in dws]))
