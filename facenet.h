@@ -241,8 +241,18 @@ FNET_API fnet_result fnet_check_finite(const float *v, size_t n);
    "nn4.small2.v1" (input 96) or "resnet34-dlib" (input 150). NULL for non-networks. */
 #define FNET_NETWORK_ID_MAX 31 /* longest id in bytes (without the NUL) */
 FNET_API const char *fnet_network_id(const fnet_model *net);
-/* Same/different threshold on PLAIN L2 distance for a network id (ids containing "resnet"
-   or "nn4"), calibrated on LFW dev folds (see section 5); 0 for an unknown network. */
+/* Thresholds on PLAIN L2 distance for a network id (ids containing "resnet" or "nn4"),
+   measured on LFW dev (section 5 has the figures); 0 for an unknown network. One number does
+   not serve every use: with K people in a gallery an impostor gets K chances to fall under
+   the threshold, and Chinese whispers chains clusters through any single close pair, so
+   identification and clustering want stricter thresholds than 1:1 verification. */
+typedef enum fnet_threshold_kind {
+    FNET_THRESHOLD_VERIFY = 0,   /* 1:1: best accuracy on LFW dev pairs (held-out folds) */
+    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery */
+    FNET_THRESHOLD_CLUSTER = 2   /* Chinese whispers edges: best pairwise F1 */
+} fnet_threshold_kind;
+FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind);
+/* = fnet_network_threshold_for(network, FNET_THRESHOLD_VERIFY) */
 FNET_API float fnet_network_threshold(const char *network);
 
 /* Verification (1:1): *distance = ||a-b||, *same = (distance <= threshold). threshold must be
@@ -303,7 +313,7 @@ typedef struct fnet_match {
 /* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
    embedding). *n_matches = min(k, people). The probe is an unknown person when
    n_matches == 0 or !matches[0].accepted (open-set rejection). threshold <= 0 uses
-   fnet_network_threshold(gallery network). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
+   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
    gallery's (else FNET_ERR_MISMATCH). No allocation. */
 FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
                                    float threshold, fnet_match *matches, int k, int *n_matches);
@@ -2969,15 +2979,18 @@ FNET_API const char *fnet_network_id(const fnet_model *net) {
     return "unknown";
 }
 
-/* Plain-L2 thresholds (see the section comment for where they come from). */
-#define FNET__THR_RESNET 0.60f
-#define FNET__THR_NN4 0.995f
+/* Plain-L2 thresholds {verify, identify, cluster} (see the section comment for the figures). */
+static const float fnet__thr_resnet[3] = {0.62f, 0.46f, 0.48f};
+static const float fnet__thr_nn4[3] = {0.995f, 0.77f, 0.80f};
 
-FNET_API float fnet_network_threshold(const char *network) {
-    if (!network) return 0.0f;
-    if (strstr(network, "resnet")) return FNET__THR_RESNET;
-    if (strstr(network, "nn4")) return FNET__THR_NN4;
+FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind) {
+    if (!network || kind < FNET_THRESHOLD_VERIFY || kind > FNET_THRESHOLD_CLUSTER) return 0.0f;
+    if (strstr(network, "resnet")) return fnet__thr_resnet[kind];
+    if (strstr(network, "nn4")) return fnet__thr_nn4[kind];
     return 0.0f;
+}
+FNET_API float fnet_network_threshold(const char *network) {
+    return fnet_network_threshold_for(network, FNET_THRESHOLD_VERIFY);
 }
 
 FNET_API fnet_result fnet_verify(const float *a, const float *b, int dim, float threshold,
@@ -3429,7 +3442,7 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     if (dim != g->dim) return FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
     if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
-    if (threshold <= 0.0f) threshold = fnet_network_threshold(g->network);
+    if (threshold <= 0.0f) threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
     if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
     if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
     d = (size_t)dim;

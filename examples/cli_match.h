@@ -15,7 +15,8 @@
                          [--seed S] DIR MODEL     DIR/PERSON/IMAGE; MODEL written via a temp file
    fnet classify MODEL IMG...                     every face: class and probability
 
-   Thresholds are on plain L2 distance; default: the network's (fnet_network_threshold).
+   Thresholds are on plain L2 distance; defaults: the network's, per use
+   (fnet_network_threshold_for: verify, identify and cluster each have their own).
    JSON on stdout (one object per line), progress and errors on stderr.
    Exit codes: 0 ok, 1 failure, 2 usage. */
 #include "embcache.h"
@@ -255,7 +256,7 @@ static int cm_identify(int argc, char **argv) {
         return 1;
     }
     k = o.k_set ? (o.k > 64 ? 64 : o.k) : 3;
-    thr = o.threshold > 0 ? o.threshold : fnet_network_threshold(fnet_gallery_network(g));
+    thr = o.threshold > 0 ? o.threshold : fnet_network_threshold_for(fnet_gallery_network(g), FNET_THRESHOLD_IDENTIFY);
     if (!(thr > 0)) {
         const char *gn = fnet_gallery_network(g);
         fprintf(stderr, "fnet: no default threshold for network %s: give --threshold\n", gn ? gn : "?");
@@ -495,7 +496,7 @@ static int cm_cluster(int argc, char **argv) {
     for (i = o.first; i < argc; i++)
         if (!cm__collect_images(argv[i], &paths, &n_paths, &cap, 0)) failed = 1;
     if (!cm__open(&ec, o.net, o.upsample)) { ec_free_list(paths, n_paths); return 1; }
-    thr = o.threshold > 0 ? o.threshold : fnet_network_threshold(ec.network_id);
+    thr = o.threshold > 0 ? o.threshold : fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_CLUSTER);
     res = (ec_result *)malloc(sizeof *res);
     for (i = 0; res && i < n_paths; i++) {
         fprintf(stderr, "\r[%d/%d] %s", i + 1, n_paths, paths[i]);

@@ -396,7 +396,7 @@ static EC_UNUSED int ec_embed_all(embcache *ec, const ec_labelled *lab, int cent
     if (!r || !*x || !*ok) { free(r); return 0; }
     for (i = 0; i < lab->n; i++) {
         int f;
-        if (i % 50 == 0 || i + 1 == lab->n) fprintf(stderr, "\rembedding %d/%d (%d cached)", i + 1, lab->n, ec->hits);
+        if (ec->misses && (i % 50 == 0 || i + 1 == lab->n)) fprintf(stderr, "\rembedding %d/%d (%d cached)", i + 1, lab->n, ec->hits);
         if (!ec_image(ec, lab->paths[i], r)) continue;
         f = central ? ec_central(r) : ec_largest(r);
         if (f < 0) continue;

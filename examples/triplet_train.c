@@ -3,7 +3,7 @@
    after, on identities the head never saw.
 
    build/triplet_train [--net resnet|nn4] [--mining semi|hard|all] [--steps N] [--lr LR]
-                       [--weights DIR] [--lfw DIR] [--seed S]
+                       [--weights DIR] [--lfw DIR] [--cache DIR] [--seed S]
 
    Data: ../shared/data/lfw-dev (LFW View 2 folds 1-3: 1,241 people, 2,320 photos, 1,800
    pairs); embeddings through the whole pipeline, cached under build/embcache.
@@ -69,7 +69,7 @@ static double evaluate(const float *W, const float *x, int n, const ec_pair *pai
 }
 
 int main(int argc, char **argv) {
-    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *mining_name = "semi";
+    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache", *mining_name = "semi";
     fnet_triplet_mining mining = FNET_TRIPLET_SEMI_HARD;
     int steps = 400, i, k, folds, n_pairs, *ok, *fold_of;
     float lr = 1e-3f;
@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wdir = argv[++i];
         else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
+        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
                    : !strcmp(mining_name, "all") ? FNET_TRIPLET_BATCH_ALL : FNET_TRIPLET_SEMI_HARD;
         } else {
             fprintf(stderr, "usage: triplet_train [--net resnet|nn4] [--mining semi|hard|all] [--steps N] [--lr LR] "
-                            "[--weights DIR] [--lfw DIR] [--seed S]\n");
+                            "[--weights DIR] [--lfw DIR] [--cache DIR] [--seed S]\n");
             return 2;
         }
     }
@@ -107,7 +108,7 @@ int main(int argc, char **argv) {
     }
     snprintf(root, sizeof root, "%.2000s/lfw-deepfunneled", lfw);
     snprintf(pairs_path, sizeof pairs_path, "%.2000s/pairs.txt", lfw);
-    if (!ec_open(&ec, wdir, net, "build/embcache")) return 1;
+    if (!ec_open(&ec, wdir, net, cache)) return 1;
     ec.centre_fallback = 1;
     if (!ec_labelled_dir(root, &lab) || lab.n == 0) { fprintf(stderr, "triplet_train: no photos in %s\n", root); return 1; }
     if (!ec_embed_all(&ec, &lab, 1, &x, &ok, NULL)) return 1;

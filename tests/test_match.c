@@ -89,8 +89,13 @@ static void test_verify(void) {
     /* plain vs squared: OpenFace's 0.99 is squared L2, so the plain threshold is sqrt(0.99) */
     CHECK(fabsf(fnet_network_threshold("nn4.small2.v1") - sqrtf(0.99f)) < 1e-3f, "nn4 threshold %g",
           fnet_network_threshold("nn4.small2.v1"));
-    CHECK(fnet_network_threshold("dlib_resnet_v1") > 0.5f && fnet_network_threshold("dlib_resnet_v1") <= 0.6f,
-          "resnet threshold %g", fnet_network_threshold("dlib_resnet_v1"));
+    CHECK(fnet_network_threshold("resnet34-dlib") > 0.55f && fnet_network_threshold("resnet34-dlib") <= 0.65f,
+          "resnet threshold %g (dlib's 0.6, calibrated on LFW dev)", fnet_network_threshold("resnet34-dlib"));
+    CHECK(fnet_network_threshold_for("resnet34-dlib", FNET_THRESHOLD_IDENTIFY) < fnet_network_threshold("resnet34-dlib") &&
+              fnet_network_threshold_for("resnet34-dlib", FNET_THRESHOLD_CLUSTER) < fnet_network_threshold("resnet34-dlib") &&
+              fnet_network_threshold_for("nn4.small2.v1", FNET_THRESHOLD_IDENTIFY) < fnet_network_threshold("nn4.small2.v1"),
+          "identification and clustering thresholds are stricter");
+    CHECK(fnet_network_threshold_for("resnet34-dlib", (fnet_threshold_kind)3) == 0.0f, "bad threshold kind");
     CHECK(fnet_network_threshold("vgg") == 0.0f && fnet_network_threshold(NULL) == 0.0f, "unknown network");
     CHECK(fnet_network_id(NULL) == NULL, "network id of NULL");
 }
@@ -166,7 +171,7 @@ static void test_gallery_edit(void) {
 static fnet_gallery *sample_gallery(void) {
     fnet_gallery *g = NULL;
     float e[3 * D];
-    fnet_gallery_create("dlib_resnet_v1", D, &g);
+    fnet_gallery_create("resnet34-dlib", D, &g);
     fill_person(e, 3, 0.1f);
     fnet_gallery_enroll(g, "Ada Lovelace", e, 3);
     fill_person(e, 1, -0.5f);
@@ -310,8 +315,8 @@ static void test_identify(void) {
     float *emb = (float *)malloc((size_t)P * 3 * DIM * sizeof(float)), probe[DIM], nanp[DIM];
     fnet_match m[K], big[P + 5];
     int i, j, n = -1, errors = 0, t;
-    fnet_gallery_create("dlib_resnet_v1", DIM, &g);
-    fnet_gallery_create("dlib_resnet_v1", DIM, &empty);
+    fnet_gallery_create("resnet34-dlib", DIM, &g);
+    fnet_gallery_create("resnet34-dlib", DIM, &empty);
     for (i = 0; i < P; i++) {
         char name[32];
         int cnt = 1 + i % 3;

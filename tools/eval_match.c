@@ -1,21 +1,22 @@
 /* eval_match - the matching stage's figures on LFW dev (../shared/data/lfw-dev), through the
    whole facenet.h pipeline (embeddings cached under build/embcache by examples/embcache.h).
 
-   build/eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR]      (tools/eval_match.sh)
+   build/eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]   (tools/eval_match.sh)
 
    1. Verification threshold: LFW View 2 folds 1-3 (1,800 pairs). For each fold the threshold
       that maximises accuracy on the other folds, accuracy on the fold; their mean; the best
       single threshold on all pairs; accuracy at the shipped fnet_network_threshold().
-   2. Identification (1:K): gallery = the first photo of every person with >= 2 photos
+   2. Identification (1:K), at the shipped identification threshold: gallery = the first photo of every person with >= 2 photos
       (450 people); known probes = their other photos (rank-1, rank-5, and detection-and-
       identification rate DIR: nearest is right AND accepted); unknown probes = the 791
       people with a single photo, not enrolled (false accept rate FAR: nearest accepted).
    3. Clustering of the photos of people with >= 5 photos: Chinese whispers at the shipped
-      threshold and k-means with k = number of people; pairwise precision (pairs put together
+      clustering threshold and k-means with k = number of people; pairwise precision (pairs put together
       that are the same person / pairs put together) and recall (same-person pairs put
       together / same-person pairs).
    4. Classifiers on the same people: every third photo (index % 3 == 2) is test, the rest
       train; softmax, MLP (64 hidden), 3-NN; test accuracy.
+   2 and 3 also sweep the threshold (fractions of the verification threshold).
    One photo = its face nearest the image centre; no detection -> a central box (counted). */
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION
@@ -27,6 +28,10 @@
 
 #include <math.h>
 #include <time.h>
+
+/* sweeps, as fractions of the shipped verification threshold */
+#define N_SWEEP 8
+static const double sweep[N_SWEEP] = {0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0};
 
 static void pairwise_pr(const int *truth, const int *pred, int n, double *prec, double *rec) {
     long tp = 0, fp = 0, fn = 0;
@@ -43,20 +48,21 @@ static void pairwise_pr(const int *truth, const int *pred, int n, double *prec, 
 }
 
 int main(int argc, char **argv) {
-    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL;
+    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache";
     char root[2048], pairs_path[2048];
     embcache ec;
     ec_labelled lab;
     float *x;
     int *ok, i, j, n_fb = 0, *count, n_pairs, folds;
     ec_pair *pairs;
-    double *dist, thr_ship;
+    double *dist, thr_ship, thr_id, thr_cl;
     if (!wdir || !*wdir) wdir = "weights";
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wdir = argv[++i];
         else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
-        else { fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR]\n"); return 2; }
+        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
+        else { fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]\n"); return 2; }
     }
     if (!lfw) {
         const char *sh = getenv("FNET_SHARED");
@@ -66,7 +72,7 @@ int main(int argc, char **argv) {
     }
     snprintf(root, sizeof root, "%.2000s/lfw-deepfunneled", lfw);
     snprintf(pairs_path, sizeof pairs_path, "%.2000s/pairs.txt", lfw);
-    if (!ec_open(&ec, wdir, net, "build/embcache")) return 1;
+    if (!ec_open(&ec, wdir, net, cache)) return 1;
     ec.centre_fallback = 1;
     if (!ec_labelled_dir(root, &lab)) return 1;
     {
@@ -83,6 +89,8 @@ int main(int argc, char **argv) {
     for (i = 0; i < lab.n; i++)
         if (!ok[i]) { fprintf(stderr, "%s: no embedding\n", lab.paths[i]); return 1; }
     thr_ship = fnet_network_threshold(ec.network_id);
+    thr_id = fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_IDENTIFY);
+    thr_cl = fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_CLUSTER);
 
     /* 1. verification */
     folds = ec_lfw_pairs(pairs_path, root, &lab, &pairs, &n_pairs);
@@ -112,7 +120,8 @@ int main(int argc, char **argv) {
     {
         fnet_gallery *g = NULL;
         int *person_of = (int *)malloc((size_t)lab.n_people * sizeof(int)); /* label -> gallery index */
-        int known = 0, r1 = 0, r5 = 0, dir_ok = 0, unknown = 0, fa = 0, prev = -1;
+        int known = 0, r1 = 0, r5 = 0, dir_ok = 0, unknown = 0, fa = 0, prev = -1, s;
+        int sw_dir[8] = {0}, sw_fa[8] = {0};
         fnet_match m[5];
         fnet_gallery_create(ec.network_id, EC_DIM, &g);
         for (i = 0; i < lab.n; i++) {
@@ -128,21 +137,27 @@ int main(int argc, char **argv) {
             int l = lab.label[i], nm = 0, first = l != prev;
             prev = l;
             if (count[l] >= 2 && first) continue; /* the enrolled photo */
-            fnet_identify(g, x + (size_t)i * EC_DIM, EC_DIM, (float)thr_ship, m, 5, &nm);
+            fnet_identify(g, x + (size_t)i * EC_DIM, EC_DIM, (float)thr_id, m, 5, &nm);
             if (count[l] >= 2) {
                 known++;
                 r1 += m[0].person == person_of[l];
                 for (j = 0; j < nm; j++) r5 += m[j].person == person_of[l];
                 dir_ok += m[0].person == person_of[l] && m[0].accepted;
+                for (s = 0; s < N_SWEEP; s++) sw_dir[s] += m[0].person == person_of[l] && m[0].distance <= sweep[s] * thr_ship;
             } else {
                 unknown++;
                 fa += m[0].accepted;
+                for (s = 0; s < N_SWEEP; s++) sw_fa[s] += m[0].distance <= sweep[s] * thr_ship;
             }
         }
         printf("identification (gallery %d people, 1 photo each): known probes %d: rank-1 %.2f%%, rank-5 %.2f%%, "
                "DIR at %.4f %.2f%%; unknown probes %d: FAR %.2f%%\n",
-               fnet_gallery_count(g), known, 100.0 * r1 / known, 100.0 * r5 / known, thr_ship, 100.0 * dir_ok / known,
+               fnet_gallery_count(g), known, 100.0 * r1 / known, 100.0 * r5 / known, thr_id, 100.0 * dir_ok / known,
                unknown, 100.0 * fa / unknown);
+        printf("  open set, threshold: DIR / FAR:");
+        for (s = 0; s < N_SWEEP; s++)
+            printf("  %.3f: %.1f%% / %.1f%%", sweep[s] * thr_ship, 100.0 * sw_dir[s] / known, 100.0 * sw_fa[s] / unknown);
+        printf("\n");
         fnet_gallery_free(g);
         free(person_of);
     }
@@ -162,14 +177,21 @@ int main(int argc, char **argv) {
                 memcpy(x5 + (size_t)j * EC_DIM, x + (size_t)i * EC_DIM, EC_DIM * sizeof(float));
                 truth[j++] = remap[lab.label[i]];
             }
-        fnet_chinese_whispers(x5, n5, EC_DIM, (float)thr_ship, 0, 1, NULL, 0, pred, &nc);
+        fnet_chinese_whispers(x5, n5, EC_DIM, (float)thr_cl, 0, 1, NULL, 0, pred, &nc);
         pairwise_pr(truth, pred, n5, &p, &r);
         printf("clustering %d photos of %d people (>= 5 photos each): Chinese whispers at %.4f: %d clusters, pairwise "
                "precision %.3f recall %.3f;",
-               n5, k5, thr_ship, nc, p, r);
+               n5, k5, thr_cl, nc, p, r);
         fnet_kmeans(x5, n5, EC_DIM, k5, 0, 1, NULL, 0, pred, NULL);
         pairwise_pr(truth, pred, n5, &p, &r);
         printf(" k-means++ (k=%d): precision %.3f recall %.3f\n", k5, p, r);
+        printf("  Chinese whispers, threshold: clusters P R:");
+        for (j = 0; j < N_SWEEP; j++) {
+            fnet_chinese_whispers(x5, n5, EC_DIM, (float)(sweep[j] * thr_ship), 0, 1, NULL, 0, pred, &nc);
+            pairwise_pr(truth, pred, n5, &p, &r);
+            printf("  %.3f: %d %.3f %.3f", sweep[j] * thr_ship, nc, p, r);
+        }
+        printf("\n");
 
         /* classifiers: every third photo of a person is test */
         {
