@@ -466,7 +466,7 @@ static void test_triplet(void) {
 
 static void test_clustering(void) {
     enum { K = 5, PER = 30, N = K * PER, DIM = 16 };
-    float *x = (float *)malloc(N * DIM * sizeof(float)), cent[K * DIM];
+    float *x = (float *)malloc(N * DIM * sizeof(float)), cent[8 * DIM];
     int truth[N], lab[N], lab2[N], nc = -1, i;
     size_t ws;
     void *work;
@@ -487,6 +487,27 @@ static void test_clustering(void) {
                 if (cnt) err = fmax(err, fabs(s / cnt - cent[c * DIM + j]));
             }
         CHECK(err < 1e-5, "centroids are means (%g)", err);
+    }
+    {   /* Lloyd's fixed point on overlapping data (where the answer is not obvious): every point
+           is nearest to its own centroid and every centroid is the mean of its points */
+        float *y = (float *)malloc(N * DIM * sizeof(float));
+        int bad = 0, c, j, la[N], lt[N];
+        make_blobs(y, lt, K, PER, DIM, 0.3, 0.3);
+        CHECK(fnet_kmeans(y, N, DIM, 7, 1000, 3, NULL, 0, la, cent) == FNET_OK, "k-means on overlapping blobs");
+        for (i = 0; i < N; i++)
+            for (c = 0; c < 7; c++)
+                if (fnet_distance_sq(y + i * DIM, cent + c * DIM, DIM) < fnet_distance_sq(y + i * DIM, cent + la[i] * DIM, DIM) - 1e-5f) bad++;
+        CHECK(bad == 0, "k-means converged: %d points nearer another centroid", bad);
+        for (c = 0; c < 7; c++)
+            for (j = 0; j < DIM; j++) {
+                double s = 0;
+                int cnt = 0;
+                for (i = 0; i < N; i++)
+                    if (la[i] == c) { s += y[i * DIM + j]; cnt++; }
+                if (!cnt || fabs(s / cnt - cent[c * DIM + j]) > 1e-5) bad++;
+            }
+        CHECK(bad == 0, "k-means: every centroid the mean of a non-empty cluster (%d bad)", bad);
+        free(y);
     }
     work = malloc(ws);
     CHECK(fnet_kmeans(x, N, DIM, K, 0, 7, work, ws, lab2, NULL) == FNET_OK && memcmp(lab, lab2, sizeof lab) == 0,
@@ -603,6 +624,51 @@ static void test_classifier_one(fnet_classifier_kind kind, const char *what, con
     fnet_classifier_free(c);
 }
 
+/* Cross-entropy gradient of the softmax and MLP layers vs central finite differences. */
+static double clf_loss(const fnet_classifier *c, const float *x, const int *y, int n) {
+    float h[64], p[8];
+    double l = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        fnet__clf_forward(c, x + (size_t)i * c->dim, h, p);
+        l -= log((double)p[y[i]]);
+    }
+    return l;
+}
+static void test_classifier_gradient(void) {
+    enum { N = 6, DIM = 5, C = 3, H = 7 };
+    float x[N * DIM], g[H * DIM + H + C * H + C], h[H], p[C], dh[H];
+    int y[N] = {0, 1, 2, 0, 1, 2}, kind, i;
+    rand_vec(x, N * DIM, 1.0);
+    for (kind = FNET_CLASSIFIER_SOFTMAX; kind <= FNET_CLASSIFIER_MLP; kind++) {
+        fnet_classifier *c = NULL;
+        double maxerr = 0;
+        int bad = 0;
+        fnet__clf_new((fnet_classifier_kind)kind, "n", DIM, C, kind == FNET_CLASSIFIER_MLP ? H : 0, 0, 0, &c);
+        for (i = 0; i < (int)c->n_params; i++) c->params[i] = (float)(0.5 * nrand());
+        memset(g, 0, sizeof g);
+        for (i = 0; i < N; i++) {
+            fnet__clf_forward(c, x + i * DIM, h, p);
+            fnet__clf_backward(c, x + i * DIM, h, p, y[i], g, dh);
+        }
+        for (i = 0; i < (int)c->n_params; i++) {
+            float keep = c->params[i];
+            double lp, lm, fd;
+            c->params[i] = keep + 1e-3f;
+            lp = clf_loss(c, x, y, N);
+            c->params[i] = keep - 1e-3f;
+            lm = clf_loss(c, x, y, N);
+            c->params[i] = keep;
+            fd = (lp - lm) / 2e-3;
+            if (fabs(fd - g[i]) > maxerr) maxerr = fabs(fd - g[i]);
+            if (fabs(fd - g[i]) > 2e-3 + 1e-2 * fabs(fd)) bad++;
+        }
+        CHECK(bad == 0, "%s gradient vs finite differences: %d bad of %d, max error %g",
+              kind == FNET_CLASSIFIER_MLP ? "MLP" : "softmax", bad, (int)c->n_params, maxerr);
+        fnet_classifier_free(c);
+    }
+}
+
 static void test_classifiers(void) {
     enum { K = 4, PER = 40, N = K * PER, DIM = 12 };
     float *x = (float *)malloc(N * DIM * sizeof(float));
@@ -678,6 +744,7 @@ int main(void) {
     test_identify();
     test_triplet();
     test_clustering();
+    test_classifier_gradient();
     test_classifiers();
     return test_finish();
 }
