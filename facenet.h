@@ -432,6 +432,15 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
 #ifndef FNET_NO_STDIO
 #include <stdio.h>
 #endif
+/* fnet_model_load_file maps the blob read-only (POSIX mmap) where available, so loading costs
+   no copy and pages are read on first use; FNET_NO_MMAP (or a failed map) reads with fread. */
+#if !defined(FNET_NO_STDIO) && !defined(FNET_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
+#define FNET__MMAP 1
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 #if defined(FNET_MALLOC) && defined(FNET_FREE) && defined(FNET_REALLOC)
 /* ok: all three given */
@@ -667,6 +676,8 @@ struct fnet_model {
     unsigned flags;
     fnet_isa isa;             /* resolved kernel set (never AUTO after loading) */
     void *owned_raw;          /* our copy of the blob (FNET_FREE this), or NULL: zero-copy */
+    void *mapped;             /* the blob's file mapping (munmap on free), or NULL */
+    size_t mapped_size;
     const unsigned char *blob;
     size_t size;
     int n_meta;
@@ -747,6 +758,9 @@ static void fnet__model_release(fnet_model *m) {
     FNET_FREE(m->tensors);
     FNET_FREE(m->ops);
     FNET_FREE(m->owned_raw);
+#if defined(FNET__MMAP)
+    if (m->mapped) munmap(m->mapped, m->mapped_size);
+#endif
     FNET_FREE(m);
 }
 
@@ -939,6 +953,31 @@ FNET_API fnet_result fnet_model_load_file(const char *path, fnet_model **out) {
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (!path) return FNET_ERR_INVALID_ARGUMENT;
+#if defined(FNET__MMAP)
+    {   /* Map the file: the model points into the mapping (the converter replaces blobs by
+           rename, so a mapped file is never rewritten in place). */
+        int fd = open(path, O_RDONLY);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (unsigned long long)st.st_size <= (unsigned long long)FNET_MAX_BLOB_SIZE) {
+            size_t len = (size_t)st.st_size;
+            void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            close(fd);
+            if (map != MAP_FAILED) {
+                r = fnet_model_load_memory(map, len, out);
+                if (r == FNET_OK && fnet_model_is_zero_copy(*out)) {
+                    (*out)->mapped = map;
+                    (*out)->mapped_size = len;
+                } else {
+                    munmap(map, len); /* failed, or copied (big-endian host) */
+                }
+                return r;
+            }
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+#endif
     f = fopen(path, "rb");
     if (!f) return FNET_ERR_IO;
     if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
