@@ -1972,6 +1972,8 @@ typedef struct fnet__node {
     int last_use;     /* index of the last op reading this output */
     const float *bp;  /* CONV/DENSE: packed weights, ceil(Cout/16) panels of K x 16 floats */
     const float *bias;/* CONV/DENSE: bias padded with zeros to ceil(Cout/16) * 16 */
+    const float *wp;  /* 3x3 stride-1 CONV run by Winograd: 16 packed U matrices, else NULL */
+    int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512 */
 } fnet__node;
 
 typedef struct fnet__net {
@@ -1982,6 +1984,7 @@ typedef struct fnet__net {
     int out_dim;
     int input_size;   /* H of INPUT when square, else 0 */
     int avx512;       /* the AVX2 kernel set runs convolutions on the AVX-512 micro-kernel */
+    size_t wino_off;  /* workspace offset of the Winograd buffers */
 } fnet__net;
 
 /* Micro-kernel: C[r][0..nc) = relu?(bias + sum_s sum_k a[s*ma + r][k] * b[s*kc + k][0..16))
@@ -2281,6 +2284,170 @@ static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fn
                  out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
     }
 }
+
+/* ---- Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (AVX2 and AVX-512 kernel sets) ----
+   Lavin & Gray 2016, "Fast algorithms for convolutional neural networks". Each 2x2 block of
+   outputs comes from a 4x4 input patch d: Y = A^T [ (G g G^T) .* (B^T d B) ] A, with
+       B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+       A^T = [1 1 1 0; 0 1 -1 -1].
+   Summed over input channels, the 16 element-wise products become 16 GEMMs
+   (tiles x Cin) x (Cin x Cout), run on the same micro-kernels: 16 multiplies per 4 outputs
+   instead of 36 (2.25x fewer). U = G g G^T is computed and packed at load; V = B^T d B and
+   the GEMM results live in the workspace, FNET__WINO_T tiles at a time. The result differs
+   from the direct convolution (the scalar twin, which defines it) by float rounding of the
+   transforms: tests/test_kernels.c bounds it at 1e-5 of the output scale. Define
+   FNET_NO_WINOGRAD to use the direct convolution everywhere. */
+#define FNET__WINO_T 18 /* tiles per block (a multiple of every micro-kernel height) */
+
+/* Packs U = G g G^T of W (3, 3, Cin, Cout) as 16 matrices (Cin x Cout), each in panels. */
+static void fnet__wino_pack(const float *w, int cin, int cout, float *out, float *tmp) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    int xi, ci, co, a, b;
+    size_t np = (size_t)(cout + FNET__NR - 1) / FNET__NR;
+    for (xi = 0; xi < 16; xi++) {
+        int i = xi / 4, j = xi % 4;
+        for (ci = 0; ci < cin; ci++)
+            for (co = 0; co < cout; co++) {
+                double s = 0.0;
+                for (a = 0; a < 3; a++)
+                    for (b = 0; b < 3; b++)
+                        s += G[i][a] * (double)w[(((size_t)a * 3 + b) * cin + ci) * cout + co] * G[j][b];
+                tmp[(size_t)ci * cout + co] = (float)s;
+            }
+        fnet__pack_b(tmp, cin, cout, out + (size_t)xi * np * cin * FNET__NR);
+    }
+}
+
+#if defined(FNET__X86) && !defined(FNET_NO_WINOGRAD)
+#define FNET__WINOGRAD 1
+/* V[xi][t][c] = (B^T d B)[xi] for the 4x4 patch whose 16 rows of C floats are p[0..15]. */
+FNET__AVX2_FN static void fnet__wino_in_avx2(const float *const *p, int C, float *v, size_t xstride) {
+    int c = 0, i;
+    for (; c + 8 <= C; c += 8) {
+        __m256 d[16], t[16];
+        for (i = 0; i < 16; i++) d[i] = _mm256_loadu_ps(p[i] + c);
+        for (i = 0; i < 4; i++) { /* columns: t = B^T d */
+            t[0 * 4 + i] = _mm256_sub_ps(d[0 * 4 + i], d[2 * 4 + i]);
+            t[1 * 4 + i] = _mm256_add_ps(d[1 * 4 + i], d[2 * 4 + i]);
+            t[2 * 4 + i] = _mm256_sub_ps(d[2 * 4 + i], d[1 * 4 + i]);
+            t[3 * 4 + i] = _mm256_sub_ps(d[1 * 4 + i], d[3 * 4 + i]);
+        }
+        for (i = 0; i < 4; i++) { /* rows: V = t B */
+            _mm256_storeu_ps(v + (i * 4 + 0) * xstride + c, _mm256_sub_ps(t[i * 4 + 0], t[i * 4 + 2]));
+            _mm256_storeu_ps(v + (i * 4 + 1) * xstride + c, _mm256_add_ps(t[i * 4 + 1], t[i * 4 + 2]));
+            _mm256_storeu_ps(v + (i * 4 + 2) * xstride + c, _mm256_sub_ps(t[i * 4 + 2], t[i * 4 + 1]));
+            _mm256_storeu_ps(v + (i * 4 + 3) * xstride + c, _mm256_sub_ps(t[i * 4 + 1], t[i * 4 + 3]));
+        }
+    }
+    for (; c < C; c++) {
+        float d[16], t[16];
+        for (i = 0; i < 16; i++) d[i] = p[i][c];
+        for (i = 0; i < 4; i++) {
+            t[i] = d[i] - d[8 + i]; t[4 + i] = d[4 + i] + d[8 + i];
+            t[8 + i] = d[8 + i] - d[4 + i]; t[12 + i] = d[4 + i] - d[12 + i];
+        }
+        for (i = 0; i < 4; i++) {
+            v[(i * 4 + 0) * xstride + c] = t[i * 4] - t[i * 4 + 2];
+            v[(i * 4 + 1) * xstride + c] = t[i * 4 + 1] + t[i * 4 + 2];
+            v[(i * 4 + 2) * xstride + c] = t[i * 4 + 2] - t[i * 4 + 1];
+            v[(i * 4 + 3) * xstride + c] = t[i * 4 + 1] - t[i * 4 + 3];
+        }
+    }
+}
+
+/* The 2x2 outputs y[a][b][co] = A^T M A + bias of one tile; M[xi] = m + xi * xstride. */
+FNET__AVX2_FN static void fnet__wino_out_avx2(const float *m, size_t xstride, int C,
+                                              const float *bias, float *const *y, int relu) {
+    int c = 0, j;
+    __m256 z = _mm256_setzero_ps();
+    for (; c + 8 <= C; c += 8) {
+        __m256 s0[4], s1[4], bv = _mm256_loadu_ps(bias + c), r[4];
+        for (j = 0; j < 4; j++) {
+            __m256 m0 = _mm256_loadu_ps(m + (0 * 4 + j) * xstride + c), m1 = _mm256_loadu_ps(m + (1 * 4 + j) * xstride + c);
+            __m256 m2 = _mm256_loadu_ps(m + (2 * 4 + j) * xstride + c), m3 = _mm256_loadu_ps(m + (3 * 4 + j) * xstride + c);
+            s0[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+            s1[j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+        }
+        r[0] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), bv);
+        r[1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), bv);
+        r[2] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), bv);
+        r[3] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), bv);
+        for (j = 0; j < 4; j++) {
+            if (relu) r[j] = _mm256_max_ps(r[j], z);
+            if (y[j]) _mm256_storeu_ps(y[j] + c, r[j]);
+        }
+    }
+    for (; c < C; c++) {
+        float s0[4], s1[4], r[4];
+        for (j = 0; j < 4; j++) {
+            float m0 = m[(0 * 4 + j) * xstride + c], m1 = m[(1 * 4 + j) * xstride + c];
+            float m2 = m[(2 * 4 + j) * xstride + c], m3 = m[(3 * 4 + j) * xstride + c];
+            s0[j] = m0 + m1 + m2;
+            s1[j] = m1 - m2 - m3;
+        }
+        r[0] = s0[0] + s0[1] + s0[2] + bias[c];
+        r[1] = s0[1] - s0[2] - s0[3] + bias[c];
+        r[2] = s1[0] + s1[1] + s1[2] + bias[c];
+        r[3] = s1[1] - s1[2] - s1[3] + bias[c];
+        for (j = 0; j < 4; j++) {
+            if (relu && r[j] < 0.0f) r[j] = 0.0f;
+            if (y[j]) y[j][c] = r[j];
+        }
+    }
+}
+
+/* 3x3 stride-1 convolution by Winograd F(2x2, 3x3): kern is FNET_ISA_AVX2 or the AVX-512
+   kernel id; up: 16 packed U matrices; vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
+   FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
+static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, const fnet__geom *g,
+                            int OH, int OW, int Cout, const float *up, const float *bias,
+                            const float *zeros, const float **ptrs, float *vbuf, float *mbuf,
+                            float *out, int relu) {
+    int tw = (OW + 1) / 2, th = (OH + 1) / 2, nt = tw * th, t0, mr_k, np = (Cout + FNET__NR - 1) / FNET__NR;
+    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO_T * Cin, ms = (size_t)FNET__WINO_T * Cout;
+    fnet__tile_fn tile = fnet__tile_for(kern, &mr_k);
+    for (t0 = 0; t0 < nt; t0 += FNET__WINO_T) {
+        int n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
+        for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
+            int ty = (t0 + t) / tw, tx = (t0 + t) % tw, i, j;
+            const float *pp[16];
+            for (i = 0; i < 4; i++)
+                for (j = 0; j < 4; j++) {
+                    int iy = 2 * ty - g->pt + i, ix = 2 * tx - g->pl + j;
+                    pp[i * 4 + j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                }
+            fnet__wino_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+        }
+        for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
+            for (m0 = 0; m0 < n; m0 += mr_k) {
+                int mr = FNET__MIN(mr_k, n - m0), r;
+                const float *b = up + (size_t)xi * np * panel;
+                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
+                p = 0;
+#if defined(FNET__AVX512)
+                if (kern == FNET__KERN_AVX512)
+                    for (; p + 2 <= np; p += 2)
+                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, b + p * panel, b + (p + 1) * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0);
+#endif
+                for (; p < np; p++)
+                    tile(ptrs, mr_k, 1, Cin, b + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
+                         Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
+            }
+        for (t = 0; t < n; t++) { /* output transform, bias, ReLU */
+            int ty = (t0 + t) / tw, tx = (t0 + t) % tw, a, b2;
+            float *y[4];
+            for (a = 0; a < 2; a++)
+                for (b2 = 0; b2 < 2; b2++) {
+                    int oy = 2 * ty + a, ox = 2 * tx + b2;
+                    y[a * 2 + b2] = (oy < OH && ox < OW) ? out + ((size_t)oy * OW + ox) * Cout : NULL;
+                }
+            fnet__wino_out_avx2(mbuf + (size_t)t * Cout, ms, Cout, bias, y, relu);
+        }
+    }
+}
+#endif
 
 /* Element-wise kernels of the memory-bound ops, each with its scalar twin:
    fnet__acc: o[i] = max(o[i], p[i]) (mode 0) | o[i] + p[i] (1) | o[i] + p[i]^2 (2), i < n
@@ -2687,7 +2854,26 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     for (i = 0; i < n; i++) /* LRN's zero-padded squares share the scratch */
         if (m->ops[i].type == FNET__OP_LRN && (3 * (size_t)net->node[i].c + 8) * sizeof(float) > scratch)
             scratch = (3 * (size_t)net->node[i].c + 8) * sizeof(float);
+    scratch = (scratch + 63u) & ~(size_t)63u;
     net->scratch_off = net->act_bytes;
+    net->wino_off = net->scratch_off + scratch;
+#if defined(FNET__WINOGRAD)
+    if (fnet__cpu_has_avx2_fma()) /* Winograd for 3x3 stride-1 convolutions on enough pixels */
+        for (i = 1; i < n; i++) {
+            const fnet__op *o = &m->ops[i];
+            const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
+            size_t npc = (size_t)(nd->c + FNET__NR - 1) / FNET__NR * FNET__NR, wb;
+            if (o->type != FNET__OP_CONV || o->ip[0] != 3 || o->ip[1] != 3 || o->ip[2] != 1 || o->ip[3] != 1 ||
+                (size_t)nd->h * nd->w < 36 || a->c < 8 || nd->c < 16)
+                continue;
+            net->node[i].wino = 1;
+            packed += 16 * (size_t)a->c * npc + (size_t)a->c * nd->c;
+            if ((int)npc + 32 > zero_len) zero_len = (int)npc + 32;
+            if (a->c > zero_len) zero_len = a->c;
+            wb = (size_t)16 * FNET__WINO_T * ((size_t)a->c + npc) * sizeof(float);
+            if (net->wino_off + wb > net->scratch_off + scratch) scratch = net->wino_off + wb - net->scratch_off;
+        }
+#endif
     net->work_bytes = net->act_bytes + ((scratch + 63u) & ~(size_t)63u) + 64; /* + alignment slack */
     if (net->work_bytes > FNET__NET_MAX_WORK) return FNET_ERR_TOO_LARGE;
     /* pack the weights: one block, panels first, then the zero row */
@@ -2709,6 +2895,12 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
             nd->bias = pk + pos;
             pos += (size_t)npc;
+            if (nd->wino) { /* U for Winograd, with a Cin x Cout temporary after it */
+                int cin = net->node[o->in[0]].c;
+                fnet__wino_pack((const float *)w->data, cin, cout, pk + pos, pk + pos + (size_t)16 * cin * npc);
+                nd->wp = pk + pos;
+                pos += (size_t)16 * cin * npc;
+            }
         }
     }
     memset(pk + pos, 0, ((size_t)zero_len + 16) * sizeof(float));
@@ -2761,6 +2953,14 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
         g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
         switch (o->type) {
         case FNET__OP_CONV:
+#if defined(FNET__WINOGRAD)
+            if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
+                float *vb = (float *)(void *)(base + net->wino_off);
+                fnet__conv_wino(kern, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp, nd->bias,
+                                net->zeros, ptrs, vb, vb + (size_t)16 * FNET__WINO_T * a->c, y, o->flags & 1);
+                break;
+            }
+#endif
             fnet__conv(kern, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp, nd->bias,
                        net->zeros, ptrs, y, o->flags & 1);
             break;

@@ -187,6 +187,73 @@ static void test_other_ops(void) {
     }
 }
 
+/* Winograd F(2x2,3x3) (AVX2 and AVX-512 GEMMs) vs the direct scalar convolution that defines
+   the result: within 1e-5 of the output scale (the transforms add a few float roundings). */
+static void test_winograd(void) {
+#if defined(FNET__WINOGRAD)
+    static const conv_case cases[] = {
+        {7, 9, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1}, {12, 12, 64, 40, 3, 3, 1, 1, 0, 2, 1, 0},
+        {13, 6, 19, 33, 3, 3, 1, 1, 1, 0, 0, 1}, {6, 6, 96, 192, 3, 3, 1, 1, 1, 1, 1, 1},
+        {8, 7, 8, 16, 3, 3, 1, 1, 2, 2, 2, 2}, {24, 24, 64, 192, 3, 3, 1, 1, 1, 1, 1, 1},
+        {11, 10, 9, 100, 3, 3, 1, 1, 0, 0, 0, 0}};
+    size_t ci;
+    int k;
+    if (!fnet_isa_supported(FNET_ISA_AVX2)) { SKIP("winograd: no AVX2 here"); return; }
+    for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const conv_case *c = &cases[ci];
+        int oh = (c->h + c->pt + c->pb - 3) + 1, ow = (c->w + c->pl + c->pr - 3) + 1, relu;
+        int np = (c->cout + 15) / 16, zl = FNET__MAX(c->cin, np * 16 + 32);
+        size_t K = (size_t)9 * c->cin, n_in = (size_t)c->h * c->w * c->cin, n_out = (size_t)oh * ow * c->cout, i;
+        void *raw_b, *raw_u;
+        float *in = (float *)malloc(n_in * sizeof(float)), *w = (float *)malloc(K * c->cout * sizeof(float));
+        float *bp = (float *)fnet__alloc_aligned(K * np * 16 * sizeof(float), &raw_b);
+        float *up = (float *)fnet__alloc_aligned(((size_t)16 * c->cin * np * 16 + (size_t)c->cin * c->cout) * sizeof(float), &raw_u);
+        float *bias = (float *)calloc((size_t)np * 16, sizeof(float)), *zeros = (float *)calloc((size_t)zl, sizeof(float));
+        float *ref = (float *)malloc(n_out * sizeof(float)), *out = (float *)malloc(n_out * sizeof(float));
+        float *vb = (float *)malloc((size_t)16 * FNET__WINO_T * c->cin * sizeof(float));
+        float *mb = (float *)malloc((size_t)16 * FNET__WINO_T * np * 16 * sizeof(float));
+        const float **ptrs = (const float **)malloc((size_t)FNET__MR_MAX * 9 * sizeof(float *));
+        fnet__geom g;
+        g_seed = 500u + (unsigned)ci;
+        for (i = 0; i < n_in; i++) in[i] = frand();
+        for (i = 0; i < K * c->cout; i++) w[i] = frand() / sqrtf((float)K);
+        for (i = 0; i < (size_t)c->cout; i++) bias[i] = 0.1f * frand();
+        fnet__pack_b(w, (int)K, c->cout, bp);
+        fnet__wino_pack(w, c->cin, c->cout, up, up + (size_t)16 * c->cin * np * 16);
+        g.kh = 3; g.kw = 3; g.sh = 1; g.sw = 1; g.pt = c->pt; g.pl = c->pl; g.pb = c->pb; g.pr = c->pr;
+        for (relu = 0; relu < 2; relu++) {
+            double scale = 1.0;
+            fnet__conv(FNET_ISA_SCALAR, in, c->h, c->w, c->cin, &g, oh, ow, c->cout, bp, bias, zeros, ptrs, ref, relu);
+            for (i = 0; i < n_out; i++) if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+            for (k = 0; k < 2; k++) {
+                int kern = FNET_ISA_AVX2;
+                double err = 0;
+                if (k == 1) {
+#if defined(FNET__AVX512)
+                    if (!fnet__cpu_has_avx512f()) continue;
+                    kern = FNET__KERN_AVX512;
+#else
+                    continue;
+#endif
+                }
+                for (i = 0; i < n_out; i++) out[i] = NAN;
+                fnet__conv_wino(kern, in, c->h, c->w, c->cin, &g, oh, ow, c->cout, up, bias, zeros, ptrs, vb, mb, out, relu);
+                for (i = 0; i < n_out; i++) {
+                    double d = fabs((double)out[i] - ref[i]);
+                    if (!(d <= err)) err = d;
+                }
+                CHECK(err / scale <= 1e-5, "winograd case %zu (%dx%dx%d -> %d, pads %d,%d,%d,%d) relu %d %s: rel diff %.3g",
+                      ci, c->h, c->w, c->cin, c->cout, c->pt, c->pl, c->pb, c->pr, relu, k ? "avx512" : "avx2", err / scale);
+            }
+        }
+        free(in); free(w); FNET_FREE(raw_b); FNET_FREE(raw_u); free(bias); free(zeros); free(ref); free(out);
+        free(vb); free(mb); free((void *)ptrs);
+    }
+#else
+    SKIP("winograd not compiled (FNET_NO_WINOGRAD or not x86)");
+#endif
+}
+
 /* The packing: panel p row k column j holds W[k][16p + j], zero beyond Cout. */
 static void test_pack(void) {
     float w[5 * 19], pk[5 * 32];
@@ -205,5 +272,6 @@ int main(void) {
     test_pack();
     test_conv_kernels();
     test_other_ops();
+    test_winograd();
     return test_finish();
 }
