@@ -1161,24 +1161,893 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
     return FNET_OK;
 }
 
-/* ==== 1. Face detection: HOG features + linear SVM (dlib frontal face detector) ========== */
+/* ==== 1. Face detection: HOG features + linear SVM (dlib frontal face detector) ==========
 
-static fnet_result fnet__detector_prepare(fnet_model *m) { (void)m; return FNET_OK; }
-static void fnet__detector_release(fnet_model *m) { (void)m; }
+   What it does (Dalal & Triggs 2005; Felzenszwalb et al. 2010; King 2015, "Max-Margin Object
+   Detection"), step by step, exactly as dlib's frontal_face_detector computes it:
+
+   a. Gradients. For each pixel, the centred differences gx = I(x+1)-I(x-1), gy = I(y+1)-I(y-1).
+      A colour image uses, per pixel, the channel whose gradient is longest (gray images their
+      only channel). The direction snaps to one of 18 orientations (20 degrees each, signed),
+      the one with the largest dot product with a fixed table of unit vectors.
+   b. Cells. The image is cut into 8x8-pixel cells; each pixel votes its gradient length into
+      the orientation bin of the 4 nearest cells, with bilinear weights (a soft histogram).
+   c. Felzenszwalb's 31 features per cell: the cell's 18 signed bins and 9 unsigned bins (bin o
+      plus bin o+9), each normalised by the energy of the 4 blocks of 2x2 cells around it
+      (clipped at 0.2), summed over the 4 normalisations; plus 4 "texture" features, the sum of
+      all signed bins under each normalisation. Cells on the border get no features, so an
+      image of H x W pixels gives round(H/8)-2 x round(W/8)-2 cells of 31 numbers.
+   d. Pyramid. To find faces bigger than the 80x80 window, the image is shrunk by 5/6 again and
+      again (dlib's pyramid_down<6>, bilinear) while it stays at least 64 pixels, and (b-c) run
+      on every level.
+   e. Scan. Each of the model's filters (dlib's has 5: front, left, right, front turned left and
+      right) is a 10x10-cell x 31 linear SVM. Its score at every position of every level is
+      the dot product with the 10x10x31 features under it (feature maps are padded with zero
+      cells so windows may stick out). A position whose score reaches the filter's threshold
+      is a detection; its box maps back to image pixels through the cell size and the level.
+   f. Non-max suppression over all filters together, best score first: a box is dropped when
+      it overlaps a kept one by more than 0.33 (intersection over the area of the rectangle
+      bounding both, dlib's measure) or covers more than 0.79 of either box.
+   g. Upsampling (optional): the image is first enlarged 2x (dlib's pyramid_up) N times, so
+      faces down to 40 px (N=1) fit the window; boxes are mapped back as dlib's Python binding
+      does. Score = SVM score - threshold (dlib's detection_confidence); opts->threshold
+      raises or lowers every filter's threshold.
+
+   Exactness: the resampling, gradients, histograms and normalisation below reproduce dlib's
+   float arithmetic operation by operation (including where dlib's SIMD and scalar paths
+   differ in tie-breaking and rounding order), so the feature maps are bit-identical to dlib
+   built without FMA contraction; this section is compiled with contraction off. The scan
+   uses plain 10x10 correlation (dlib uses an SVD into separable filters): scores differ from
+   dlib's by ~1e-6.
+
+   Shapes: level image h x w (x 3 or 1 channels, bytes); hist (cr+2) x (cc+2) x 18 floats with
+   cr = round(h/8); norm cr x cc; features (hr+9) x (hc+9) x 32 floats, hr = cr-2, the 31
+   features of cell (y,x) at [y+4][x+4][0..30] (feature 31 and the border are zero); filter
+   10 x 10 x 32 floats (prepared from the blob's 10 x 10 x 31); scores per window. */
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#define FNET__HOG_MAX_FILTERS 16
+#define FNET__HOG_NF 32     /* 31 features padded to 32 floats per cell */
+#define FNET__HOG_MAX_UPSAMPLE 3
+
+typedef struct fnet__hog {
+    int n_filters, rows, cols, cell;
+    int min_w, min_h, max_levels;
+    double iou, covered;
+    double thresh[FNET__HOG_MAX_FILTERS];
+    float *w;   /* [filter][rows][cols][32] */
+    void *raw;
+} fnet__hog;
+
+static void fnet__detector_release(fnet_model *m) {
+    fnet__hog *h = (fnet__hog *)m->stage;
+    if (!h) return;
+    FNET_FREE(h->raw);
+    FNET_FREE(h);
+    m->stage = NULL;
+}
+
+static fnet_result fnet__detector_prepare(fnet_model *m) {
+    fnet__hog *h;
+    const fnet__tensor *thr;
+    int i, k, nf;
+    char key[32];
+    long rows = fnet__meta_long(m, "filter_rows", 10), cols = fnet__meta_long(m, "filter_cols", 10);
+    long cell = fnet__meta_long(m, "cell_size", 8);
+    if (rows < 1 || rows > 64 || cols < 1 || cols > 64 || cell != 8) return FNET_ERR_CORRUPT;
+    if (fnet__meta_long(m, "padding", 0) != 0 || fnet__meta_long(m, "pyramid_down", 6) != 6)
+        return FNET_ERR_CORRUPT;
+    thr = fnet__get_tensor(m, "thresholds", FNET__F32, 1, -1, -1, -1, -1);
+    if (!thr) return FNET_ERR_CORRUPT;
+    nf = thr->shape[0];
+    if (nf < 1 || nf > FNET__HOG_MAX_FILTERS) return FNET_ERR_CORRUPT;
+    h = (fnet__hog *)FNET_MALLOC(sizeof(fnet__hog));
+    if (!h) return FNET_ERR_OUT_OF_MEMORY;
+    memset(h, 0, sizeof(*h));
+    m->stage = h;
+    h->n_filters = nf;
+    h->rows = (int)rows;
+    h->cols = (int)cols;
+    h->cell = (int)cell;
+    h->min_w = (int)fnet__meta_long(m, "min_pyramid_layer_width", 64);
+    h->min_h = (int)fnet__meta_long(m, "min_pyramid_layer_height", 64);
+    h->max_levels = (int)fnet__meta_long(m, "max_pyramid_levels", 1000);
+    h->iou = fnet__meta_double(m, "iou_thresh", 0.33008212188056446);
+    h->covered = fnet__meta_double(m, "percent_covered_thresh", 0.78857142857142859);
+    if (h->min_w < 1 || h->min_h < 1 || h->max_levels < 1 || h->max_levels > 100000 ||
+        !(h->iou >= 0.0 && h->iou <= 1.0) || !(h->covered >= 0.0 && h->covered <= 1.0))
+        return FNET_ERR_CORRUPT;
+    h->w = (float *)fnet__alloc_aligned((size_t)nf * rows * cols * FNET__HOG_NF * sizeof(float), &h->raw);
+    if (!h->w) return FNET_ERR_OUT_OF_MEMORY;
+    for (i = 0; i < nf; i++) {
+        const fnet__tensor *t;
+        const float *src;
+        float *dst = h->w + (size_t)i * rows * cols * FNET__HOG_NF;
+        double tv = (double)((const float *)thr->data)[i];
+        memcpy(key, "filter", 6);
+        key[6] = (char)('0' + i / 10); key[7] = (char)('0' + i % 10); key[8] = 0;
+        if (i < 10) { key[6] = key[7]; key[7] = 0; }
+        t = fnet__get_tensor(m, key, FNET__F32, 3, (int)rows, (int)cols, 31, -1);
+        if (!t) return FNET_ERR_CORRUPT;
+        src = (const float *)t->data;
+        for (k = 0; k < rows * cols; k++) {
+            int p;
+            for (p = 0; p < 31; p++) {
+                float v = src[k * 31 + p];
+                if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return FNET_ERR_CORRUPT;
+                dst[k * FNET__HOG_NF + p] = v;
+            }
+            dst[k * FNET__HOG_NF + 31] = 0.0f;
+        }
+        memcpy(key, "threshold", 9);  /* the exact double, when the blob has it */
+        key[9] = (char)('0' + i / 10); key[10] = (char)('0' + i % 10); key[11] = 0;
+        if (i < 10) { key[9] = key[10]; key[10] = 0; }
+        tv = fnet__meta_double(m, key, tv);
+        if (!(tv == tv) || tv > 1e30 || tv < -1e30) return FNET_ERR_CORRUPT;
+        h->thresh[i] = tv;
+    }
+    return FNET_OK;
+}
+
+/* ---- image pyramid (dlib pyramid_down<6> / pyramid_up, bilinear resize_image) ---- */
+
+/* A level image in planes: R, G, B (nch 3) or one gray plane (nch 1), rows `stride` apart. */
+typedef struct fnet__himg {
+    const unsigned char *pl[3];
+    int w, h, stride, nch;
+} fnet__himg;
+
+/* dlib's bilinear resize_image (rgb_pixel and unsigned char images): output columns in groups
+   of 4 with positions accumulated in float and weights multiplied in float, truncated to bytes
+   (gray: rounded, +0.5); from the group whose 4th right neighbour leaves the image on, column
+   by column in double. The float positions are the same on every row, so they are computed
+   once into cleft/clr (dw entries each). Output planes are packed (stride dw). */
+static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
+                             int *cleft, float *clr) {
+    const int sw = src->w, sh = src->h, nch = src->nch, gray = nch == 1;
+    const double x_scale = (sw - 1) / (double)FNET__MAX(dw - 1, 1);
+    const double y_scale = (sh - 1) / (double)FNET__MAX(dh - 1, 1);
+    double y = -y_scale, x0 = -4 * x_scale;
+    float xs4 = (float)(4 * x_scale), xv[4];
+    int r, c, k, ch, cend;
+    xv[0] = (float)x0; xv[1] = (float)(x0 + x_scale);
+    xv[2] = (float)(x0 + 2 * x_scale); xv[3] = (float)(x0 + 3 * x_scale);
+    for (c = 0; c + 3 < dw; c += 4) {
+        int left[4];
+        for (k = 0; k < 4; k++) {
+            xv[k] += xs4;
+            left[k] = (int)xv[k];
+        }
+        if (left[3] + 1 >= sw) break;
+        for (k = 0; k < 4; k++) {
+            cleft[c + k] = left[k];
+            clr[c + k] = xv[k] - (float)left[k];
+        }
+    }
+    cend = c;
+    for (r = 0; r < dh; r++) {
+        long top, bottom;
+        double tb, x;
+        float ftb, finv_tb;
+        const unsigned char *rt[3], *rb[3];
+        unsigned char *out[3];
+        y += y_scale;
+        top = (long)floor(y);
+        bottom = FNET__MIN(top + 1, (long)sh - 1);
+        tb = y - (double)top;
+        ftb = (float)tb;
+        finv_tb = (float)(1 - tb);
+        for (ch = 0; ch < nch; ch++) {
+            rt[ch] = src->pl[ch] + (size_t)top * src->stride;
+            rb[ch] = src->pl[ch] + (size_t)bottom * src->stride;
+            out[ch] = dst + ((size_t)ch * dh + r) * dw;
+        }
+        for (c = 0; c < cend; c++) {
+            const int l = cleft[c];
+            const float lr = clr[c], ilr = 1 - lr;
+            const float tlf = finv_tb * ilr, trf = finv_tb * lr, blf = ftb * ilr, brf = ftb * lr;
+            for (ch = 0; ch < nch; ch++) {
+                float v = tlf * (float)rt[ch][l] + trf * (float)rt[ch][l + 1] +
+                          blf * (float)rb[ch][l] + brf * (float)rb[ch][l + 1];
+                out[ch][c] = gray ? (unsigned char)((double)v + 0.5) : (unsigned char)(int)v;
+            }
+        }
+        x = -x_scale + (double)c * x_scale;
+        for (; c < dw; c++) {
+            long left, right;
+            double lr;
+            x += x_scale;
+            left = (long)floor(x);
+            right = FNET__MIN(left + 1, (long)sw - 1);
+            lr = x - (double)left;
+            for (ch = 0; ch < nch; ch++) {
+                double tl = rt[ch][left], tr = rt[ch][right], bl = rb[ch][left], br = rb[ch][right];
+                if (gray) {
+                    float flr = (float)lr;
+                    float v = (float)((1 - tb) * ((1 - flr) * (float)tl + flr * (float)tr) +
+                                      tb * ((1 - flr) * (float)bl + flr * (float)br));
+                    out[ch][c] = (unsigned char)(v + 0.5f);
+                } else {
+                    double v = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br);
+                    out[ch][c] = (unsigned char)v;
+                }
+            }
+        }
+    }
+}
+
+/* Level sizes: dlib counts levels by shrinking the image rectangle with rect_down (rounded each
+   time) while it stays >= min size; the level images themselves are (5*n)/6 each time. */
+static long fnet__hog_round(double v) { return (long)floor(v + 0.5); }
+
+static int fnet__hog_num_levels(const fnet__hog *h, int w, int ht) {
+    const double ratio = (6 - 1.0) / 6;
+    long l = 0, t = 0, r = w - 1, b = ht - 1;
+    int levels = 0;
+    do {
+        long nl = fnet__hog_round(((double)l - 0.3) * ratio), nt = fnet__hog_round(((double)t - 0.3) * ratio);
+        long nr = fnet__hog_round(((double)r - 0.3) * ratio), nb = fnet__hog_round(((double)b - 0.3) * ratio);
+        l = nl; t = nt; r = nr; b = nb;
+        levels++;
+    } while (r - l + 1 >= h->min_w && b - t + 1 >= h->min_h && levels < h->max_levels);
+    return levels;
+}
+
+/* ---- fHOG features (dlib extract_fhog_features, cell size 8) ---- */
+
+/* The 9 unit vectors of dlib's orientation table (as floats). */
+static const float fnet__hog_dx[9] = {1.0000f, 0.9397f, 0.7660f, 0.500f, 0.1736f, -0.1736f, -0.5000f, -0.7660f, -0.9397f};
+static const float fnet__hog_dy[9] = {0.0000f, 0.3420f, 0.6428f, 0.8660f, 0.9848f, 0.9848f, 0.8660f, 0.6428f, 0.3420f};
+
+typedef struct fnet__hog_geom {
+    int cr, cc;        /* cells */
+    int hr, hc;        /* feature cells (= window positions) */
+    int vis_r, vis_c;  /* pixels with gradients: 1 .. vis-1 */
+    int simd_end;      /* dlib's 8-wide loop covers x in [1, simd_end) */
+    const int *cx;     /* per pixel column x: histogram column of its left cell (+1 border) */
+    const float *vx0, *vx1; /* per x: bilinear weights of the right and left cell */
+} fnet__hog_geom;
+
+static void fnet__hog_geometry(int w, int h, fnet__hog_geom *g) {
+    int x;
+    g->cr = (h + 4) / 8;
+    g->cc = (w + 4) / 8;
+    g->hr = FNET__MAX(g->cr - 2, 0);
+    g->hc = FNET__MAX(g->cc - 2, 0);
+    g->vis_r = FNET__MIN(g->cr * 8, h) - 1;
+    g->vis_c = FNET__MIN(g->cc * 8, w) - 1;
+    for (x = 1; x < g->vis_c - 7; x += 8) {}
+    g->simd_end = x;
+    g->cx = NULL; g->vx0 = g->vx1 = NULL;
+}
+
+/* The per-column tables (x in [0, vis_c)); dlib's xp = (x+0.5)/8 - 0.5, exact in float. */
+static void fnet__hog_col_tables(fnet__hog_geom *g, int *cx, float *vx0, float *vx1) {
+    int x;
+    for (x = 0; x < g->vis_c + 8; x++) {
+        float xp = (float)(((double)x + 0.5) / 8.0 - 0.5);
+        int ixp = (int)floor(xp);
+        cx[x] = ixp + 1;
+        vx0[x] = xp - (float)ixp;
+        vx1[x] = (float)(1.0 - vx0[x]);
+    }
+    g->cx = cx; g->vx0 = vx0; g->vx1 = vx1;
+}
+
+/* Gradient of pixel x (planes p0..p2, rows above/below at -/+stride): dx, dy, squared length.
+   Colour: the channel with the longest gradient; `later` chooses dlib's 8-wide rule (a tie
+   goes to the later channel) or its scalar rule (a tie keeps the earlier channel). */
+static void fnet__hog_grad1(const fnet__himg *im, size_t off, int later, int *gx, int *gy, int *len) {
+    const int st = im->stride;
+    const unsigned char *p = im->pl[0] + off;
+    int rx = (int)p[1] - (int)p[-1], ry = (int)p[st] - (int)p[-st], rl = rx * rx + ry * ry;
+    int gx_, gy_, gl, bx, by, bl;
+    if (im->nch == 1) { *gx = rx; *gy = ry; *len = rl; return; }
+    p = im->pl[1] + off;
+    gx_ = (int)p[1] - (int)p[-1]; gy_ = (int)p[st] - (int)p[-st]; gl = gx_ * gx_ + gy_ * gy_;
+    p = im->pl[2] + off;
+    bx = (int)p[1] - (int)p[-1]; by = (int)p[st] - (int)p[-st]; bl = bx * bx + by * by;
+    if (later) {
+        if (!(rl > gl)) { rx = gx_; ry = gy_; rl = gl; }
+        if (!(rl > bl)) { rx = bx; ry = by; rl = bl; }
+    } else {
+        if (gl > rl) { rx = gx_; ry = gy_; rl = gl; }
+        if (bl > rl) { rx = bx; ry = by; rl = bl; }
+    }
+    *gx = rx; *gy = ry; *len = rl;
+}
+
+static int fnet__hog_orient(float fx, float fy) {
+    float best = 0;
+    int o, best_o = 0;
+    for (o = 0; o < 9; o++) {
+        float dot = fx * fnet__hog_dx[o] + fy * fnet__hog_dy[o];
+        if (dot > best) { best = dot; best_o = o; }
+        else if (-dot > best) { best = -dot; best_o = o + 9; }
+    }
+    return best_o;
+}
+
+/* Row y's vertical bilinear weights and its two histogram rows. */
+#define FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1)                                   \
+    do {                                                                                    \
+        const float yp_ = (float)(((double)(float)(y) + 0.5) / 8.0f - 0.5);                 \
+        const int iyp_ = (int)floor(yp_);                                                   \
+        vy0 = yp_ - (float)iyp_;                                                            \
+        vy1 = (float)(1.0 - vy0);                                                           \
+        h0 = (hist) + (size_t)(iyp_ + 1) * ((g)->cc + 2) * 18;                              \
+        h1 = h0 + (size_t)((g)->cc + 2) * 18;                                               \
+    } while (0)
+
+/* dlib's scalar tail: pixels x in [x0, vis_c), weights (vy * vx) * v. */
+static void fnet__hog_row_tail(const fnet__himg *im, const fnet__hog_geom *g, int y, int x0,
+                               float vy0, float vy1, float *h0, float *h1) {
+    const size_t rowoff = (size_t)y * im->stride;
+    int x;
+    for (x = x0; x < g->vis_c; x++) {
+        int gx, gy, len, o, c;
+        float v, vx0 = g->vx0[x], vx1 = g->vx1[x];
+        fnet__hog_grad1(im, rowoff + (size_t)x, 0, &gx, &gy, &len);
+        o = fnet__hog_orient((float)gx, (float)gy);
+        v = sqrtf((float)len);
+        c = g->cx[x] * 18 + o;
+        h0[c] += vy1 * vx1 * v;
+        h1[c] += vy0 * vx1 * v;
+        h0[c + 18] += vy1 * vx0 * v;
+        h1[c + 18] += vy0 * vx0 * v;
+    }
+}
+
+/* Adds the votes of a run of n pixels from x (orientation o[], the 4 weights) in pixel order. */
+static FNET__MAYBE_UNUSED void fnet__hog_scatter(const fnet__hog_geom *g, int x, int n, const int *o, const float *v11,
+                              const float *v01, const float *v10, const float *v00, float *h0, float *h1) {
+    int k;
+    for (k = 0; k < n; k++) {
+        const int c = g->cx[x + k] * 18 + o[k];
+        h0[c] += v11[k];
+        h1[c] += v01[k];
+        h0[c + 18] += v10[k];
+        h1[c + 18] += v00[k];
+    }
+}
+
+/* (a) + (b) for one pixel row y: adds every pixel's vote into hist (rows iyp+1, iyp+2). */
+static void fnet__hog_row_scalar(const fnet__himg *im, const fnet__hog_geom *g, int y, float *hist) {
+    const size_t rowoff = (size_t)y * im->stride;
+    float vy0, vy1, *h0, *h1;
+    int x;
+    FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
+    for (x = 1; x < g->simd_end; x++) { /* dlib's 8-wide loop: vy * (vx * v) */
+        int gx, gy, len, o, c;
+        float v, a, b;
+        fnet__hog_grad1(im, rowoff + (size_t)x, 1, &gx, &gy, &len);
+        o = fnet__hog_orient((float)gx, (float)gy);
+        v = sqrtf((float)len);
+        a = g->vx1[x] * v;
+        b = g->vx0[x] * v;
+        c = g->cx[x] * 18 + o;
+        h0[c] += vy1 * a;
+        h1[c] += vy0 * a;
+        h0[c + 18] += vy1 * b;
+        h1[c + 18] += vy0 * b;
+    }
+    fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
+}
+
+/* (c): block energies and the 31 features of every inner cell. */
+static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
+                                      float *feat) {
+    const int hcols = g->cc + 2, fcols = g->hc + 9;
+    const float eps = 0.0001f;
+    int r, c, y, x, o, k;
+    for (r = 0; r < g->cr; r++)
+        for (c = 0; c < g->cc; c++) {
+            const float *h = hist + ((size_t)(r + 1) * hcols + c + 1) * 18;
+            float s = 0;
+            for (o = 0; o < 9; o++) s += (h[o] + h[o + 9]) * (h[o] + h[o + 9]);
+            norm[(size_t)r * g->cc + c] = s;
+        }
+    for (y = 0; y < g->hr; y++)
+        for (x = 0; x < g->hc; x++) {
+            const float *n0 = norm + (size_t)y * g->cc + x, *n1 = n0 + g->cc, *n2 = n1 + g->cc;
+            const float *h = hist + ((size_t)(y + 2) * hcols + x + 2) * 18;
+            float *f = feat + ((size_t)(y + 4) * fcols + x + 4) * FNET__HOG_NF;
+            float z[4], nn[4], n[4], t[4], hv[4];
+            /* the 4 blocks of 2x2 cells that contain cell (y+1, x+1) */
+            z[0] = n1[1] + n1[2] + n2[1] + n2[2];
+            z[1] = n0[1] + n0[2] + n1[1] + n1[2];
+            z[2] = n1[0] + n1[1] + n2[0] + n2[1];
+            z[3] = n0[0] + n0[1] + n1[0] + n1[1];
+            for (k = 0; k < 4; k++) {
+                nn[k] = 0.2f * sqrtf(z[k] + eps);
+                n[k] = 0.1f / nn[k];
+                t[k] = 0;
+            }
+            for (o = 0; o < 18; o += 3) {
+                float a[4], b[4], cc[4];
+                for (k = 0; k < 4; k++) {
+                    a[k] = (h[o] < nn[k] ? h[o] : nn[k]) * n[k];
+                    b[k] = (h[o + 1] < nn[k] ? h[o + 1] : nn[k]) * n[k];
+                    cc[k] = (h[o + 2] < nn[k] ? h[o + 2] : nn[k]) * n[k];
+                    t[k] += a[k] + b[k] + cc[k];
+                }
+                f[o] = (a[0] + a[2]) + (a[1] + a[3]);
+                f[o + 1] = (b[0] + b[2]) + (b[1] + b[3]);
+                f[o + 2] = (cc[0] + cc[2]) + (cc[1] + cc[3]);
+            }
+            for (o = 0; o < 9; o++) {
+                float s = h[o] + h[o + 9];
+                for (k = 0; k < 4; k++) hv[k] = (s < nn[k] ? s : nn[k]) * n[k];
+                f[18 + o] = (hv[0] + hv[2]) + (hv[1] + hv[3]);
+            }
+            for (k = 0; k < 4; k++) f[27 + k] = t[k] * (float)(2 * 0.2357);
+            f[31] = 0;
+        }
+}
+
+/* Scan kernels: 4 neighbouring windows of one filter at a time share each weight load; a
+   window row of the filter is 10 cells x 32 floats, contiguous in both the filter and the
+   feature map. Rows of the window that fall on the zero border are skipped. */
+#define FNET__HOG_ROWS_RANGE(i, hr, rows, m0, m1)                    \
+    do {                                                              \
+        m0 = 4 - (i) > 0 ? 4 - (i) : 0;                               \
+        m1 = (hr) + 4 - (i) < (rows) ? (hr) + 4 - (i) : (rows);       \
+    } while (0)
+
+/* (e): scores of every window position for every filter; scores[f][i][j]. */
+static void fnet__hog_scan_scalar(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
+                                  float *scores) {
+    const int fcols = g->hc + 9, rows = h->rows, cols = h->cols;
+    int f, i, j, m, n, k;
+    for (f = 0; f < h->n_filters; f++) {
+        const float *w = h->w + (size_t)f * rows * cols * FNET__HOG_NF;
+        for (i = 0; i < g->hr; i++)
+            for (j = 0; j < g->hc; j++) {
+                float s = 0;
+                int m0, m1;
+                FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
+                for (m = m0; m < m1; m++) {
+                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
+                    const float *wr = w + (size_t)m * cols * FNET__HOG_NF;
+                    for (n = 0; n < cols * FNET__HOG_NF; n += FNET__HOG_NF) {
+                        float acc = 0;
+                        for (k = 0; k < 31; k++) acc += fr[n + k] * wr[n + k];
+                        s += acc;
+                    }
+                }
+                scores[((size_t)f * g->hr + i) * g->hc + j] = s;
+            }
+    }
+}
+
+#if defined(FNET__X86)
+static float fnet__hsum_sse(__m128 v) {
+    __m128 t = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    t = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
+    return _mm_cvtss_f32(t);
+}
+
+static void fnet__hog_scan_sse2(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
+                                float *scores) {
+    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
+    int f, i, j, m, t, q;
+    for (f = 0; f < h->n_filters; f++) {
+        const float *w = h->w + (size_t)f * rows * len;
+        for (i = 0; i < g->hr; i++) {
+            int m0, m1;
+            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
+            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
+            for (j = 0; j < g->hc; j += 4) {
+                __m128 acc[4];
+                const int nq = g->hc - j < 4 ? g->hc - j : 4;
+                for (q = 0; q < 4; q++) acc[q] = _mm_setzero_ps();
+                for (m = m0; m < m1; m++) {
+                    const float *wr = w + (size_t)m * len;
+                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
+                    if (nq == 4) {
+                        for (t = 0; t < len; t += 4) {
+                            __m128 wv = _mm_load_ps(wr + t);
+                            acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(wv, _mm_load_ps(fr + t)));
+                            acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(wv, _mm_load_ps(fr + FNET__HOG_NF + t)));
+                            acc[2] = _mm_add_ps(acc[2], _mm_mul_ps(wv, _mm_load_ps(fr + 2 * FNET__HOG_NF + t)));
+                            acc[3] = _mm_add_ps(acc[3], _mm_mul_ps(wv, _mm_load_ps(fr + 3 * FNET__HOG_NF + t)));
+                        }
+                    } else {
+                        for (t = 0; t < len; t += 4) {
+                            __m128 wv = _mm_load_ps(wr + t);
+                            for (q = 0; q < nq; q++)
+                                acc[q] = _mm_add_ps(acc[q], _mm_mul_ps(wv, _mm_load_ps(fr + q * FNET__HOG_NF + t)));
+                        }
+                    }
+                }
+                for (q = 0; q < nq; q++) out[j + q] = fnet__hsum_sse(acc[q]);
+            }
+        }
+    }
+}
+
+static FNET__AVX2_FN void fnet__hog_scan_avx2(const fnet__hog *h, const fnet__hog_geom *g,
+                                              const float *feat, float *scores) {
+    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
+    int f, i, j, m, t, q;
+    for (f = 0; f < h->n_filters; f++) {
+        const float *w = h->w + (size_t)f * rows * len;
+        for (i = 0; i < g->hr; i++) {
+            int m0, m1;
+            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
+            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
+            for (j = 0; j < g->hc; j += 4) {
+                __m256 acc[4];
+                const int nq = g->hc - j < 4 ? g->hc - j : 4;
+                for (q = 0; q < 4; q++) acc[q] = _mm256_setzero_ps();
+                for (m = m0; m < m1; m++) {
+                    const float *wr = w + (size_t)m * len;
+                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
+                    if (nq == 4) {
+                        for (t = 0; t < len; t += 8) {
+                            __m256 wv = _mm256_load_ps(wr + t);
+                            acc[0] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + t), acc[0]);
+                            acc[1] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + FNET__HOG_NF + t), acc[1]);
+                            acc[2] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + 2 * FNET__HOG_NF + t), acc[2]);
+                            acc[3] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + 3 * FNET__HOG_NF + t), acc[3]);
+                        }
+                    } else {
+                        for (t = 0; t < len; t += 8) {
+                            __m256 wv = _mm256_load_ps(wr + t);
+                            for (q = 0; q < nq; q++)
+                                acc[q] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + q * FNET__HOG_NF + t), acc[q]);
+                        }
+                    }
+                }
+                for (q = 0; q < nq; q++)
+                    out[j + q] = fnet__hsum_sse(_mm_add_ps(_mm256_castps256_ps128(acc[q]),
+                                                           _mm256_extractf128_ps(acc[q], 1)));
+            }
+        }
+    }
+}
+#endif
+
+#if defined(FNET__NEON)
+static void fnet__hog_scan_neon(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
+                                float *scores) {
+    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
+    int f, i, j, m, t, q;
+    for (f = 0; f < h->n_filters; f++) {
+        const float *w = h->w + (size_t)f * rows * len;
+        for (i = 0; i < g->hr; i++) {
+            int m0, m1;
+            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
+            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
+            for (j = 0; j < g->hc; j += 4) {
+                float32x4_t acc[4];
+                const int nq = g->hc - j < 4 ? g->hc - j : 4;
+                for (q = 0; q < 4; q++) acc[q] = vdupq_n_f32(0.0f);
+                for (m = m0; m < m1; m++) {
+                    const float *wr = w + (size_t)m * len;
+                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
+                    for (t = 0; t < len; t += 4) {
+                        float32x4_t wv = vld1q_f32(wr + t);
+                        for (q = 0; q < nq; q++)
+                            acc[q] = vmlaq_f32(acc[q], wv, vld1q_f32(fr + q * FNET__HOG_NF + t));
+                    }
+                }
+                for (q = 0; q < nq; q++) {
+                    float32x2_t s = vadd_f32(vget_low_f32(acc[q]), vget_high_f32(acc[q]));
+                    out[j + q] = vget_lane_f32(vpadd_f32(s, s), 0);
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* ---- kernel dispatch ---- */
+
+typedef struct fnet__hog_kernels {
+    void (*row)(const fnet__himg *, const fnet__hog_geom *, int, float *);
+    void (*features)(const fnet__hog_geom *, const float *, float *, float *);
+    void (*scan)(const fnet__hog *, const fnet__hog_geom *, const float *, float *);
+} fnet__hog_kernels;
+
+static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
+    k->row = fnet__hog_row_scalar;
+    k->features = fnet__hog_features_scalar;
+    k->scan = fnet__hog_scan_scalar;
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_SSE2) k->scan = fnet__hog_scan_sse2;
+    if (isa == FNET_ISA_AVX2) k->scan = fnet__hog_scan_avx2;
+#endif
+#if defined(FNET__NEON)
+    if (isa == FNET_ISA_NEON) k->scan = fnet__hog_scan_neon;
+#endif
+    (void)isa;
+}
+
+/* ---- detection driver ---- */
+
+typedef struct fnet__hog_cand {
+    double conf;  /* saliency - threshold */
+    int filter, level, i, j;
+    int box[4];
+} fnet__hog_cand;
+
+/* The plan of one call: sizes of everything, in the order the workspace is carved. */
+typedef struct fnet__hog_plan {
+    int up, w0, h0, levels, nch;
+    int w1, h1;               /* level 1 size */
+    size_t in_bytes, up_bytes, lvl_bytes, hist_n, norm_n, feat_n, score_n, cand_n, col_n;
+    size_t total;
+} fnet__hog_plan;
+
+static int fnet__hog_add(size_t *total, size_t n, size_t esize) {
+    size_t t = (*total + 63u) & ~(size_t)63u, bytes;
+    if (!fnet__mul_ok(n, esize, &bytes)) return 0;
+    if (t < *total || bytes > (size_t)-1 - t - 64u) return 0;
+    *total = t + bytes;
+    return 1;
+}
+
+static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height, int channels,
+                                       const fnet_detect_opts *opts, fnet__hog_plan *p) {
+    fnet__hog_geom g;
+    size_t cands = 0;
+    int i, w, ht;
+    memset(p, 0, sizeof(*p));
+    p->up = opts ? opts->upsample : 0;
+    if (p->up < 0 || p->up > FNET__HOG_MAX_UPSAMPLE) return FNET_ERR_INVALID_ARGUMENT;
+    p->nch = channels == 1 ? 1 : 3;
+    w = width; ht = height;
+    p->in_bytes = (size_t)w * (size_t)ht * (size_t)p->nch;
+    for (i = 0; i < p->up; i++) { /* pyramid_up: (2w+2) x (2h+1) */
+        w = 2 * w + 2; ht = 2 * ht + 1;
+        if (w > 4 * FNET_MAX_IMAGE_SIDE || ht > 4 * FNET_MAX_IMAGE_SIDE) return FNET_ERR_TOO_LARGE;
+    }
+    p->w0 = w; p->h0 = ht;
+    if (p->up > 0 && !fnet__mul_ok((size_t)w * (size_t)ht, (size_t)p->nch, &p->up_bytes))
+        return FNET_ERR_TOO_LARGE;
+    p->levels = fnet__hog_num_levels(h, w, ht);
+    p->w1 = (5 * w) / 6; p->h1 = (5 * ht) / 6;
+    p->lvl_bytes = p->levels > 1 ? (size_t)p->w1 * (size_t)p->h1 * (size_t)p->nch : 0;
+    p->col_n = (size_t)w + 16;
+    fnet__hog_geometry(w, ht, &g);
+    p->hist_n = (size_t)(g.cr + 2) * (size_t)(g.cc + 2) * 18;
+    p->norm_n = (size_t)g.cr * (size_t)g.cc + 1;
+    p->feat_n = (size_t)(g.hr + 9) * (size_t)(g.hc + 9) * FNET__HOG_NF;
+    p->score_n = (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters + 1;
+    for (i = 0; i < p->levels; i++) { /* every window of every level could be a candidate */
+        fnet__hog_geometry(w, ht, &g);
+        cands += (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters;
+        w = (5 * w) / 6; ht = (5 * ht) / 6;
+    }
+    p->cand_n = cands + 1;
+    p->total = 64;
+    if (!fnet__hog_add(&p->total, p->in_bytes, 1) || !fnet__hog_add(&p->total, p->up_bytes, 1) ||
+        !fnet__hog_add(&p->total, p->up > 1 ? p->up_bytes : 0, 1) ||
+        !fnet__hog_add(&p->total, p->lvl_bytes, 1) || !fnet__hog_add(&p->total, p->lvl_bytes, 1) ||
+        !fnet__hog_add(&p->total, p->hist_n, sizeof(float)) ||
+        !fnet__hog_add(&p->total, p->norm_n, sizeof(float)) ||
+        !fnet__hog_add(&p->total, p->feat_n, sizeof(float)) ||
+        !fnet__hog_add(&p->total, p->score_n, sizeof(float)) ||
+        !fnet__hog_add(&p->total, p->col_n * 5, sizeof(float)) ||
+        !fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand)))
+        return FNET_ERR_TOO_LARGE;
+    return FNET_OK;
+}
 
 FNET_API size_t fnet_detect_workspace_size(const fnet_model *det, int width, int height,
                                            const fnet_detect_opts *opts) {
-    (void)det; (void)width; (void)height; (void)opts;
-    return 0;
+    fnet__hog_plan p;
+    if (!det || det->kind != FNET_MODEL_DETECTOR || !det->stage || width <= 0 || height <= 0 ||
+        width > FNET_MAX_IMAGE_SIDE || height > FNET_MAX_IMAGE_SIDE)
+        return 0;
+    /* the size for colour input covers gray input too */
+    if (fnet__hog_make_plan((const fnet__hog *)det->stage, width, height, 3, opts, &p) != FNET_OK)
+        return 0;
+    return p.total;
+}
+
+/* The box of window (i, j) of a level, in level-0 pixels: dlib's fhog_to_image of the window's
+   cells, then pyramid_down<6>::rect_up `level` times, then rounded. */
+static void fnet__hog_box(const fnet__hog *h, int level, int i, int j, int box[4]) {
+    const int cs = h->cell, orow = (h->rows - 1) / 2, ocol = (h->cols - 1) / 2;
+    long px[2], py[2];
+    double v[4];
+    int k, l;
+    px[0] = ((long)j + 1 - ocol) * cs + 1;
+    py[0] = ((long)i + 1 - orow) * cs + 1;
+    px[1] = ((long)j + h->cols - 1 + 1 - ocol) * cs + 1;
+    py[1] = ((long)i + h->rows - 1 + 1 - orow) * cs + 1;
+    for (k = 0; k < 2; k++) {
+        px[k] += px[k] >= 0 ? cs / 2 : -(cs / 2);
+        py[k] += py[k] >= 0 ? cs / 2 : -(cs / 2);
+    }
+    v[0] = (double)px[0]; v[1] = (double)py[0]; v[2] = (double)px[1]; v[3] = (double)py[1];
+    for (l = 0; l < level; l++)
+        for (k = 0; k < 4; k++) v[k] = v[k] * (6 / (6 - 1.0)) + 0.3;
+    for (k = 0; k < 4; k++) box[k] = (int)fnet__hog_round(v[k]);
+}
+
+/* dlib's test_box_overlap on inclusive rectangles. */
+static int fnet__hog_overlaps(const fnet__hog *h, const int *a, const int *b) {
+    double inner, outer, area_a, area_b;
+    long il = FNET__MAX(a[0], b[0]), it = FNET__MAX(a[1], b[1]);
+    long ir = FNET__MIN(a[2], b[2]), ib = FNET__MIN(a[3], b[3]);
+    if (ir < il || ib < it) return 0;
+    inner = (double)(ir - il + 1) * (double)(ib - it + 1);
+    outer = (double)(FNET__MAX(a[2], b[2]) - FNET__MIN(a[0], b[0]) + 1) *
+            (double)(FNET__MAX(a[3], b[3]) - FNET__MIN(a[1], b[1]) + 1);
+    area_a = (double)(a[2] - a[0] + 1) * (double)(a[3] - a[1] + 1);
+    area_b = (double)(b[2] - b[0] + 1) * (double)(b[3] - b[1] + 1);
+    return inner / outer > h->iou || inner / area_a > h->covered || inner / area_b > h->covered;
+}
+
+static int fnet__hog_cand_cmp(const void *pa, const void *pb) {
+    const fnet__hog_cand *a = (const fnet__hog_cand *)pa, *b = (const fnet__hog_cand *)pb;
+    if (a->conf != b->conf) return a->conf > b->conf ? -1 : 1;
+    if (a->filter != b->filter) return a->filter - b->filter;
+    if (a->level != b->level) return a->level - b->level;
+    if (a->i != b->i) return a->i - b->i;
+    return a->j - b->j;
+}
+
+/* Features of one level image into feat (hist, norm: scratch). */
+static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, const fnet__hog_geom *g,
+                              float *hist, float *norm, float *feat) {
+    int y;
+    memset(hist, 0, (size_t)(g->cr + 2) * (size_t)(g->cc + 2) * 18 * sizeof(float));
+    memset(feat, 0, (size_t)(g->hr + 9) * (size_t)(g->hc + 9) * FNET__HOG_NF * sizeof(float));
+    for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
+    k->features(g, hist, norm, feat);
 }
 
 FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
                                  const fnet_detect_opts *opts, void *work, size_t work_size,
                                  fnet_box *boxes, int max_boxes, int *n_boxes) {
-    (void)det; (void)img; (void)opts; (void)work; (void)work_size; (void)boxes; (void)max_boxes;
+    const fnet__hog *h;
+    fnet__hog_plan p;
+    fnet__hog_kernels kern;
+    fnet__arena ar;
+    void *own = NULL;
+    fnet_result r;
+    unsigned char *inbuf, *upbuf[2] = {NULL, NULL}, *lvl[2] = {NULL, NULL};
+    float *hist, *norm, *feat, *scores, *clr, *vx0, *vx1;
+    int *cleft, *cx;
+    fnet__hog_cand *cand;
+    size_t n_cand = 0, ci;
+    fnet__himg cur;
+    double adjust = opts ? (double)opts->threshold : 0.0;
+    int level, f, kept = 0, x, y, ch;
     if (n_boxes) *n_boxes = 0;
-    return FNET_ERR_UNSUPPORTED;
+    if (!det || !n_boxes || (max_boxes > 0 && !boxes) || max_boxes < 0) return FNET_ERR_INVALID_ARGUMENT;
+    if (det->kind != FNET_MODEL_DETECTOR || !det->stage) return FNET_ERR_WRONG_MODEL;
+    if (!(adjust == adjust) || adjust > 1e30 || adjust < -1e30) return FNET_ERR_NOT_FINITE;
+    r = fnet__check_image(&img);
+    if (r != FNET_OK) return r;
+    h = (const fnet__hog *)det->stage;
+    r = fnet__hog_make_plan(h, img.width, img.height, img.channels, opts, &p);
+    if (r != FNET_OK) return r;
+    if (work) { /* the caller sized it for colour input: keep the same requirement for gray */
+        fnet__hog_plan pc;
+        if (fnet__hog_make_plan(h, img.width, img.height, 3, opts, &pc) != FNET_OK) return FNET_ERR_TOO_LARGE;
+        if (work_size < pc.total) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    }
+    r = fnet__arena_init(&ar, work, work_size, p.total, &own);
+    if (r != FNET_OK) return r;
+    inbuf = (unsigned char *)fnet__arena_take(&ar, p.in_bytes);
+    if (p.up > 0) upbuf[0] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
+    if (p.up > 1) upbuf[1] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
+    if (p.lvl_bytes) {
+        lvl[0] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
+        lvl[1] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
+    }
+    hist = (float *)fnet__arena_take(&ar, p.hist_n * sizeof(float));
+    norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
+    feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
+    scores = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
+    clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
+    cand = (fnet__hog_cand *)fnet__arena_take(&ar, p.cand_n * sizeof(fnet__hog_cand));
+    if (!inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
+        (p.lvl_bytes && (!lvl[0] || !lvl[1])) || !hist || !norm || !feat || !scores || !clr || !cand) {
+        FNET_FREE(own);
+        return FNET_ERR_WORKSPACE_TOO_SMALL;
+    }
+    vx0 = clr + p.col_n;
+    vx1 = vx0 + p.col_n;
+    cleft = (int *)(void *)(vx1 + p.col_n);
+    cx = cleft + p.col_n;
+    fnet__hog_pick(det->isa, &kern);
+
+    /* the input as planes (R, G, B or gray); RGBA's alpha is ignored */
+    for (ch = 0; ch < p.nch; ch++) {
+        unsigned char *d = inbuf + (size_t)ch * img.width * img.height;
+        for (y = 0; y < img.height; y++) {
+            const unsigned char *s = img.pixels + (size_t)y * img.stride + ch;
+            for (x = 0; x < img.width; x++) d[(size_t)y * img.width + x] = s[(size_t)x * img.channels];
+        }
+        cur.pl[ch] = d;
+    }
+    cur.w = img.width; cur.h = img.height; cur.stride = img.width; cur.nch = p.nch;
+    /* (g) upsampling: pyramid_up N times */
+    for (level = 0; level < p.up; level++) {
+        unsigned char *dst = upbuf[level & 1];
+        int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
+        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr);
+        for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
+        cur.w = dw; cur.h = dh; cur.stride = dw;
+    }
+    /* (d) pyramid: features and scan of every level */
+    for (level = 0; level < p.levels; level++) {
+        fnet__hog_geom g;
+        if (level > 0) {
+            unsigned char *dst = lvl[level & 1];
+            int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
+            if (dw < 1 || dh < 1) break;
+            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr);
+            for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
+            cur.w = dw; cur.h = dh; cur.stride = dw;
+        }
+        fnet__hog_geometry(cur.w, cur.h, &g);
+        if (g.hr < 1 || g.hc < 1) continue;
+        fnet__hog_col_tables(&g, cx, vx0, vx1);
+        fnet__hog_extract(&kern, &cur, &g, hist, norm, feat);
+        kern.scan(h, &g, feat, scores);
+        for (f = 0; f < h->n_filters; f++) {
+            const double th = h->thresh[f] + adjust;
+            const float *s = scores + (size_t)f * g.hr * g.hc;
+            int i, j;
+            for (i = 0; i < g.hr; i++)
+                for (j = 0; j < g.hc; j++) {
+                    double v = (double)s[(size_t)i * g.hc + j];
+                    if (v >= th && n_cand < p.cand_n) {
+                        fnet__hog_cand *c = &cand[n_cand++];
+                        c->conf = v - h->thresh[f];
+                        c->filter = f; c->level = level; c->i = i; c->j = j;
+                    }
+                }
+        }
+    }
+    /* (f) non-max suppression, best first, on level-0 boxes; kept ones move to the front */
+    qsort(cand, n_cand, sizeof(fnet__hog_cand), fnet__hog_cand_cmp);
+    for (ci = 0; ci < n_cand; ci++) {
+        fnet__hog_cand c = cand[ci];
+        int q, drop = 0;
+        fnet__hog_box(h, c.level, c.i, c.j, c.box);
+        for (q = 0; q < kept && !drop; q++) drop = fnet__hog_overlaps(h, cand[q].box, c.box);
+        if (!drop) cand[kept++] = c;
+    }
+    for (ci = 0; ci < (size_t)kept && ci < (size_t)max_boxes; ci++) {
+        if (p.up > 0) { /* back to input pixels: pyramid_down<2>::rect_down(rect, up) */
+            double v[4];
+            int k, q;
+            for (k = 0; k < 4; k++) v[k] = (double)cand[ci].box[k];
+            for (q = 0; q < p.up; q++) {
+                v[0] = v[0] / 2.0 - 1.25; v[1] = v[1] / 2.0 - 0.75;
+                v[2] = v[2] / 2.0 - 1.25; v[3] = v[3] / 2.0 - 0.75;
+            }
+            for (k = 0; k < 4; k++) cand[ci].box[k] = (int)fnet__hog_round(v[k]);
+        }
+        boxes[ci].left = cand[ci].box[0];
+        boxes[ci].top = cand[ci].box[1];
+        boxes[ci].right = cand[ci].box[2];
+        boxes[ci].bottom = cand[ci].box[3];
+        boxes[ci].score = (float)cand[ci].conf;
+        boxes[ci].filter = cand[ci].filter;
+    }
+    *n_boxes = kept;
+    FNET_FREE(own);
+    return FNET_OK;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* ==== 2. Landmarks: ensemble of regression trees (dlib shape predictor) ==================
 
