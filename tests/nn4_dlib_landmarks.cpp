@@ -1,17 +1,29 @@
 // nn4_dlib_landmarks: for tests/nn4_fill_report.py --openface. Prints, per image, the largest
 // face (dlib HOG detector, upsample 1, as OpenFace) and its 68 points (dlib shape predictor):
 //   PATH left top right bottom x0 y0 ... x67 y67   (or PATH none)
+// nn4_dlib_landmarks [--fallback L T R B] IMG...: with --fallback, an image without a detected
+// face gets the predictor's points inside that box instead of "none".
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_processing.h>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 using namespace dlib;
 int main(int argc, char **argv) {
     frontal_face_detector det = get_frontal_face_detector();
     shape_predictor sp;
     deserialize("/usr/share/dlib/shape_predictor_68_face_landmarks.dat") >> sp;
-    for (int a = 1; a < argc; a++) {
+    int first = 1;
+    bool fb = false;
+    rectangle fallback;
+    if (argc > 5 && std::string(argv[1]) == "--fallback") {
+        fallback = rectangle(atol(argv[2]), atol(argv[3]), atol(argv[4]), atol(argv[5]));
+        fb = true;
+        first = 6;
+    }
+    for (int a = first; a < argc; a++) {
         int w, h, c;
         unsigned char *px = stbi_load(argv[a], &w, &h, &c, 3);
         if (!px) { printf("%s none\n", argv[a]); continue; }
@@ -21,7 +33,8 @@ int main(int argc, char **argv) {
             img[y][x] = rgb_pixel(p[0], p[1], p[2]);
         }
         std::vector<rectangle> faces = det(img, 1);
-        if (faces.empty()) { printf("%s none\n", argv[a]); continue; }
+        if (faces.empty() && fb) faces.push_back(fallback);
+        if (faces.empty()) { printf("%s none\n", argv[a]); stbi_image_free(px); continue; }
         rectangle best = faces[0];
         for (auto &r : faces) if (r.area() > best.area()) best = r;
         full_object_detection s = sp(img, best);

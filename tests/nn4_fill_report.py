@@ -1,7 +1,7 @@
 """nn4_fill_report: how well the converter's fill of the five missing nn4.small2.v1 tensors works.
 needs: numpy, cv2 (Debian /usr/bin/python3)
 
-    /usr/bin/python3 tests/nn4_fill_report.py [--var-fraction F ...] [--faces N] [--seed S] [--openface]
+    /usr/bin/python3 tests/nn4_fill_report.py [--var-fraction F ...] [--faces N] [--seed S] [--openface] [--lfw]
 
 Faces: LFPW test images (../shared/data/lfpw-test68) aligned as OpenFace's AlignDlib.align(96)
 does, from their ground-truth 68 points: the affine map of points 36, 45, 33 (outer eyes, nose)
@@ -18,6 +18,9 @@ Prints, per VAR_FRACTION tried (default: the converter's):
 from dlib's own detector (upsample 1) and 68-point predictor (tests/nn4_dlib_landmarks.cpp,
 built here with g++ against libdlib-dev), and prints the squared L2 distances next to the
 published ones of the complete Torch model (REFERENCE_VALUES.txt).
+--lfw: LFW dev verification accuracy (../shared/data/lfw-dev, 3 folds of 300+300 pairs,
+threshold chosen on the other two folds) of the filled blob, run by the C engine
+(tests/nn4_driver.c) on crops aligned as above from dlib's landmarks (a few minutes).
 Not a test (no assertions): a measurement for tuning and for the report.
 """
 import os
@@ -80,26 +83,85 @@ PUBLISHED = [("lennon-1", "lennon-2", 0.763), ("lennon-1", "clapton-1", 1.132),
              ("lennon-2", "clapton-2", 1.521), ("clapton-1", "clapton-2", 0.318)]
 
 
-def openface_faces():
+def dlib_aligned(paths, fallback=None):
+    """path -> aligned 96x96x3 uint8 RGB crop (largest face, dlib landmarks), or absent.
+    fallback: (l, t, r, b) box for the landmarks when no face is detected."""
     import cv2
     import subprocess
-    base = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data/openface-examples")
-    exe = os.path.join(tempfile.gettempdir(), "nn4_dlib_landmarks")
+    exe = os.path.join(tempfile.gettempdir(), "nn4_dlib_landmarks2")
     if not os.path.exists(exe):
         subprocess.run(["g++", "-O2", "-std=c++14", "-I/usr/include/stb", "tests/nn4_dlib_landmarks.cpp",
                         "-o", exe, "-ldlib", "-llapack", "-lblas", "-lpthread"], check=True)
-    names = sorted(set(n for a, b, _ in PUBLISHED for n in (a, b)))
-    p = subprocess.run([exe] + [os.path.join(base, n + ".jpg") for n in names], capture_output=True,
-                       text=True, check=True)
     out = {}
-    for line in p.stdout.splitlines():
-        f = line.split()
-        if len(f) < 5 + 136:
-            continue
-        pts = np.array([float(v) for v in f[5:5 + 136]]).reshape(68, 2)
-        img = cv2.imread(f[0])[:, :, ::-1]
-        out[os.path.basename(f[0])[:-4]] = align(img, pts).astype(np.float64) / 255.0
+    for k in range(0, len(paths), 200):
+        fb = ["--fallback"] + [str(v) for v in fallback] if fallback else []
+        p = subprocess.run([exe] + fb + paths[k:k + 200], capture_output=True, text=True, check=True)
+        for line in p.stdout.splitlines():
+            f = line.split()
+            if len(f) < 5 + 136:
+                continue
+            pts = np.array([float(v) for v in f[5:5 + 136]]).reshape(68, 2)
+            img = cv2.imread(f[0])[:, :, ::-1]
+            out[f[0]] = align(np.ascontiguousarray(img), pts)
     return out
+
+
+def openface_faces():
+    base = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data/openface-examples")
+    names = sorted(set(n for a, b, _ in PUBLISHED for n in (a, b)))
+    crops = dlib_aligned([os.path.join(base, n + ".jpg") for n in names])
+    return {os.path.basename(p)[:-4]: c.astype(np.float64) / 255.0 for p, c in crops.items()}
+
+
+def lfw_pairs():
+    base = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data/lfw-dev")
+    with open(os.path.join(base, "pairs.txt")) as f:
+        lines = f.read().splitlines()
+    folds, per = (int(v) for v in lines[0].split())
+    pairs = []
+    img = lambda n, i: os.path.join(base, "lfw-deepfunneled", n, "%s_%04d.jpg" % (n, int(i)))  # noqa: E731
+    for k, line in enumerate(lines[1:1 + folds * 2 * per]):
+        f = line.split()
+        if len(f) == 3:
+            pairs.append((k // (2 * per), img(f[0], f[1]), img(f[0], f[2]), True))
+        else:
+            pairs.append((k // (2 * per), img(f[0], f[1]), img(f[2], f[3]), False))
+    return pairs, folds
+
+
+def lfw_accuracy(csv, var_fractions, seed):
+    import subprocess
+    pairs, folds = lfw_pairs()
+    paths = sorted(set(p for _, a, b, _ in pairs for p in (a, b)))
+    # deep-funneled LFW is centred: where dlib finds no face (about 11% of these images), the
+    # landmarks are predicted inside the median detected box (77, 89, 181, 189)
+    crops = dlib_aligned(paths, fallback=(77, 89, 181, 189))
+    print("LFW dev: %d pairs, %d images, %d without landmarks (their pairs are dropped)"
+          % (len(pairs), len(paths), len(paths) - len(crops)))
+    tmp = tempfile.mkdtemp(prefix="nn4lfw")
+    drv = os.path.join(tmp, "drv")
+    subprocess.run(["gcc", "-std=c99", "-O2", "-I.", "tests/nn4_driver.c", "-o", drv, "-lm", "-lpthread"], check=True)
+    names = sorted(crops)
+    inp = np.stack([crops[n] for n in names]).astype(np.uint8).tobytes()
+    for vf in var_fractions:
+        keras_openface.VAR_FRACTION = vf
+        blob = os.path.join(tmp, "nn4.fnet")
+        keras_openface.blob_from_csv(csv, fill_seed=seed).write(blob)
+        p = subprocess.run([drv, blob, "auto", str(len(names)), "u8"], input=inp, capture_output=True, check=True)
+        E = dict(zip(names, np.frombuffer(p.stdout, dtype="<f4").reshape(len(names), -1).astype(np.float64)))
+        ok = [(f, float(np.sum((E[a] - E[b]) ** 2)), same) for f, a, b, same in pairs if a in E and b in E]
+        accs = []
+        for test in range(folds):
+            train = [(d, s) for f, d, s in ok if f != test]
+            cands = sorted(set(d for d, _ in train))
+            best = max(cands, key=lambda t: sum((d <= t) == s for d, s in train))
+            tst = [(d, s) for f, d, s in ok if f == test]
+            accs.append(sum((d <= best) == s for d, s in tst) / float(len(tst)))
+        same = [d for _, d, s in ok if s]
+        diff = [d for _, d, s in ok if not s]
+        print("  VAR_FRACTION %.3g: LFW dev accuracy %.4f (folds %s); squared L2 same median %.3f, "
+              "different median %.3f" % (vf, np.mean(accs), " ".join("%.3f" % a for a in accs),
+                                         np.median(same), np.median(diff)))
 
 
 def measure(csv, faces, var_fraction, seed, of=None):
@@ -146,9 +208,13 @@ def measure(csv, faces, var_fraction, seed, of=None):
 
 
 def main(argv):
-    fr, n, seed, of = [], 40, 1, None
+    fr, n, seed, of, lfw = [], 40, 1, None, False
     i = 0
     while i < len(argv):
+        if argv[i] == "--lfw":
+            lfw = True
+            i += 1
+            continue
         if argv[i] == "--openface":
             of = True
             i += 1
@@ -165,8 +231,11 @@ def main(argv):
     faces = lfpw_faces(n)
     if of:
         of = openface_faces()
-    for f in fr or [keras_openface.VAR_FRACTION]:
+    default = keras_openface.VAR_FRACTION
+    for f in fr or [default]:
         measure(csv, faces, f, seed, of)
+    if lfw:
+        lfw_accuracy(csv, fr or [default], seed)
 
 
 if __name__ == "__main__":
