@@ -1,7 +1,7 @@
 /* fnet CLI: LFW face verification (included by examples/fnet.c).
 
    fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
-                 [--flip] [--jitter N] [--roc OUT.png] [--save-distances OUT.txt]
+                 [--flip] [--jitter N] [--no-detect] [--roc OUT.png] [--save-distances OUT.txt]
    fnet eval-lfw --distances IN.txt [--roc OUT.png]
 
    PAIRS is LFW's pairs.txt: a header "FOLDS<TAB>N", then per fold N matched pairs
@@ -28,6 +28,8 @@
    --jitter N embeds N randomly perturbed copies of each crop (as dlib's jitter_image: shifts
    up to 2%, zoom 1.0-1.03, turns up to 3 degrees, mirrored half the time; a fixed seed per
    image) and averages them: dlib's example says its 99.38% on LFW needs this (100 copies).
+   --no-detect skips the detector and uses the fixed central box for every image (counted as
+   misses): how much the detector's box matters on LFW's centred images.
    --flip embeds each crop and its mirror image and averages the two (a cheap variant). --net-blob FILE uses that network blob instead of the --net
    one (e.g. the ResNet with face-api's divisor 255: `make resnet-255`).
    --save-distances writes "fold same distance image1 image2 miss1 miss2" lines.
@@ -269,7 +271,7 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
     unsigned char *crop;
     fnet_result r;
     if (!load_image(path, &im)) return 1;
-    r = fnet_detect(det, im.view, dopts, NULL, 0, boxes, MAX_FACES, &n);
+    r = dopts ? fnet_detect(det, im.view, dopts, NULL, 0, boxes, MAX_FACES, &n) : FNET_OK;
     if (r != FNET_OK) {
         fprintf(stderr, "fnet: %s: detect: %s\n", path, fnet_result_string(r));
         stbi_image_free(im.pixels);
@@ -359,7 +361,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
     fnet_detect_opts dopts;
     FILE *f;
     char line[1024];
-    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0;
+    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0;
     lfw_pair *pairs = NULL;
     lfw_image *imgs = NULL;
     float *embs = NULL;
@@ -371,7 +373,8 @@ static int cmd_eval_lfw(int argc, char **argv) {
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--flip") == 0) { flip = 1; continue; }
-        if (i + 1 >= argc) return usage("eval-lfw: every option but --flip takes a value");
+        if (strcmp(a, "--no-detect") == 0) { no_detect = 1; continue; }
+        if (i + 1 >= argc) return usage("eval-lfw: every option but --flip and --no-detect takes a value");
         if (strcmp(a, "--pairs") == 0) pairs_path = argv[++i];
         else if (strcmp(a, "--root") == 0) root = argv[++i];
         else if (strcmp(a, "--net") == 0) net_name = argv[++i];
@@ -489,7 +492,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
             fprintf(stderr, "fnet: %s: not found\n", path);
             goto done;
         }
-        if (lfw__embed_image(det, lm, net, &dopts, flip, jitter, i, path, embs + (size_t)i * dim, &missed[i], &ms)) goto done;
+        if (lfw__embed_image(det, lm, net, no_detect ? NULL : &dopts, flip, jitter, i, path, embs + (size_t)i * dim, &missed[i], &ms)) goto done;
         misses += missed[i];
         total_ms += ms;
         if ((i + 1) % 100 == 0 || i + 1 == n_img)
@@ -515,7 +518,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
     /* 4. protocol + JSON */
     printf("{\"net\":\"%s\",\"divisor\":", net_name);
     json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
-    printf(",\"jitter\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", jitter, flip ? "true" : "false", dopts.upsample, n_img, misses);
+    printf(",\"detector\":%s,\"jitter\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", jitter, flip ? "true" : "false", dopts.upsample, n_img, misses);
     {
         int shown = 0;
         for (i = 0; i < n_img && shown < 50; i++)
