@@ -2085,10 +2085,10 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
      split_idx (C, T, S, 2) u16          split_thresh (C, T, S) f32
      leaves (C, T, L, 2N) f32, f16, or i16 with leaf_scale (C, T) f32 (value = scale * q)
    The model points into the blob (nothing is parsed per value at load). A call uses about
-   20 KB of stack and allocates nothing; the model is only read, so threads may share it.
+   40 KB of stack and allocates nothing; the model is only read, so threads may share it.
 
    Kernel: adding a leaf to the shape (2N floats; the bulk of the work: 7500 leaves of 544
-   bytes per face, memory-bound). Scalar twin first; SSE2 and AVX2 give identical results
+   bytes per face, memory-bound: the leaves of a cascade are prefetched ahead). Scalar twin first; SSE2 and AVX2 give identical results
    (the same float additions per element, in the same order; f16 is widened exactly).
    Build without FMA contraction (the default of ISO C modes; no -ffp-contract=fast with
    -mfma) to keep the float steps identical to dlib's. */
@@ -2099,6 +2099,9 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
 #define FNET__LM_MAX_DEPTH 8
 #define FNET__LM_MAX_CASCADES 64
 #define FNET__LM_MAX_COORD (4.0 * FNET_MAX_IMAGE_SIDE)
+#ifndef FNET__LM_PREFETCH
+#define FNET__LM_PREFETCH 8 /* leaves fetched this many trees ahead */
+#endif
 
 typedef struct fnet__lm {
     int n_points, n_casc, n_trees, n_splits, n_leaves, pool, leaf_dtype;
@@ -2198,16 +2201,21 @@ FNET_API int fnet_landmarks_count(const fnet_model *lm) {
 
 /* -- kernels: shape[0..n) += leaf ------------------------------------------------------- */
 
-/* IEEE half -> float, exact for every finite half (leaves hold no inf/NaN): the half's
-   exponent and mantissa bits shifted into a float, times 2^112 re-biases the exponent
-   (subnormal halves land on subnormal floats, and the product is exact). */
-#define FNET__TWO_POW_112 5192296858534827628530496329220096.0f
+/* IEEE half -> float, exact for every finite half (leaves hold no inf/NaN), in integer
+   steps so no subnormal float is ever touched (those cost ~100 cycles each on x86):
+   normal halves re-bias the exponent (+112) in the bit pattern; subnormal halves are
+   mantissa * 2^-24 (an exact int -> float conversion and a power-of-two scale). */
+#define FNET__TWO_POW_M24 (1.0f / 16777216.0f)
 
 static float fnet__lm_half(unsigned short h) {
-    unsigned int bits = ((unsigned int)h & 0x7fffu) << 13, sign = ((unsigned int)h & 0x8000u) << 16;
+    unsigned int sign = ((unsigned int)h & 0x8000u) << 16, bits;
     float f;
-    memcpy(&f, &bits, 4);
-    f *= FNET__TWO_POW_112;
+    if (h & 0x7c00u) {
+        bits = ((((unsigned int)h & 0x7fffu) << 13) + (112u << 23)) | sign;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    f = (float)(h & 0x3ffu) * FNET__TWO_POW_M24;
     memcpy(&bits, &f, 4);
     bits |= sign;
     memcpy(&f, &bits, 4);
@@ -2238,10 +2246,12 @@ static void fnet__lm_add_f32_sse2(float *s, const float *v, int n) {
 }
 static __m128 fnet__lm_half4_sse2(const unsigned short *v) {
     __m128i h = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(const void *)v), _mm_setzero_si128());
-    __m128i mag = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13);
+    __m128i normal = _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13), _mm_set1_epi32(112 << 23));
+    __m128 sub = _mm_mul_ps(_mm_cvtepi32_ps(_mm_and_si128(h, _mm_set1_epi32(0x3ff))), _mm_set1_ps(FNET__TWO_POW_M24));
+    __m128i is_sub = _mm_cmpeq_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7c00)), _mm_setzero_si128());
     __m128i sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
-    __m128 f = _mm_mul_ps(_mm_castsi128_ps(mag), _mm_set1_ps(FNET__TWO_POW_112));
-    return _mm_or_ps(f, _mm_castsi128_ps(sign));
+    __m128i r = _mm_or_si128(_mm_and_si128(is_sub, _mm_castps_si128(sub)), _mm_andnot_si128(is_sub, normal));
+    return _mm_castsi128_ps(_mm_or_si128(r, sign));
 }
 static void fnet__lm_add_f16_sse2(float *s, const unsigned short *v, int n) {
     int k = 0;
@@ -2271,10 +2281,13 @@ FNET__AVX2_FN static void fnet__lm_add_f16_avx2(float *s, const unsigned short *
     int k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(v + k)));
-        __m256i mag = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x7fff)), 13);
+        __m256i normal = _mm256_add_epi32(_mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x7fff)), 13),
+                                          _mm256_set1_epi32(112 << 23));
+        __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(h, _mm256_set1_epi32(0x3ff))),
+                                   _mm256_set1_ps(FNET__TWO_POW_M24));
+        __m256i is_sub = _mm256_cmpeq_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x7c00)), _mm256_setzero_si256());
         __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);
-        __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(mag), _mm256_set1_ps(FNET__TWO_POW_112));
-        f = _mm256_or_ps(f, _mm256_castsi256_ps(sign));
+        __m256 f = _mm256_castsi256_ps(_mm256_or_si256(_mm256_blendv_epi8(normal, _mm256_castps_si256(sub), is_sub), sign));
         _mm256_storeu_ps(s + k, _mm256_add_ps(_mm256_loadu_ps(s + k), f));
     }
     for (; k < n; k++) s[k] += fnet__lm_half(v[k]);
@@ -2385,14 +2398,12 @@ static void fnet__lm_similarity(const float *from, const float *to, int n, float
     t[2] = (float)b; t[3] = (float)a;
 }
 
-/* Intensity of pixel (x, y) as dlib reads it, 0 outside the image. */
-static float fnet__lm_pixel(const fnet_image *img, double px, double py) {
+/* Byte offset of the pixel nearest to (px, py) as dlib rounds (floor(x + 0.5)), or -1 when
+   it lies outside the image (dlib reads those as 0). */
+static long fnet__lm_pixel_offset(const fnet_image *img, double px, double py) {
     double fx = floor(px + 0.5), fy = floor(py + 0.5);
-    const unsigned char *p;
-    if (!(fx >= 0 && fy >= 0 && fx < img->width && fy < img->height)) return 0.0f;
-    p = img->pixels + (size_t)(int)fy * (size_t)img->stride + (size_t)(int)fx * (size_t)img->channels;
-    if (img->channels == 1) return (float)p[0];
-    return (float)(((unsigned)p[0] + (unsigned)p[1] + (unsigned)p[2]) / 3u);
+    if (!(fx >= 0 && fy >= 0 && fx < img->width && fy < img->height)) return -1;
+    return (long)((size_t)(int)fy * (size_t)img->stride + (size_t)(int)fx * (size_t)img->channels);
 }
 
 /* The float nearest to v, moved by one ulp toward v where rounding to float would carry it
@@ -2409,6 +2420,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
     const fnet__lm *lm;
     float cur[2 * FNET__LM_MAX_POINTS];
     float feat[FNET__LM_MAX_POOL];
+    long pix[FNET__LM_MAX_POOL];
     unsigned char leaf_of[FNET__LM_MAX_TREES];
     double bt[6];
     fnet_result r;
@@ -2433,7 +2445,8 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
         float tf[4];
         /* a. where the mean shape went */
         fnet__lm_similarity(lm->initial, cur, N, tf);
-        /* b. feature pixels: anchor + transformed delta, box units -> image */
+        /* b. feature pixels: anchor + transformed delta, box units -> image. First every
+           pixel's address (prefetched: they are scattered over the face), then the reads. */
         for (i = 0; i < P; i++) {
             float dx = delta[2 * i], dy = delta[2 * i + 1];
             float ux = tf[0] * dx + tf[1] * dy, uy = tf[2] * dx + tf[3] * dy;
@@ -2442,24 +2455,33 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
             uy += cur[2 * anchor[i] + 1];
             px = bt[0] * (double)ux + bt[1] * (double)uy + bt[2];
             py = bt[3] * (double)ux + bt[4] * (double)uy + bt[5];
-            feat[i] = fnet__lm_pixel(&img, px, py);
+            pix[i] = fnet__lm_pixel_offset(&img, px, py);
+#if defined(FNET__X86)
+            if (pix[i] >= 0) _mm_prefetch((const char *)img.pixels + pix[i], _MM_HINT_T0);
+#endif
+        }
+        for (i = 0; i < P; i++) {
+            const unsigned char *q = img.pixels + pix[i];
+            if (pix[i] < 0) feat[i] = 0.0f;
+            else if (img.channels == 1) feat[i] = (float)q[0];
+            else feat[i] = (float)(((unsigned)q[0] + (unsigned)q[1] + (unsigned)q[2]) / 3u);
         }
         /* c. every tree picks a leaf from the same features ... */
         for (t = 0; t < T; t++) {
             const unsigned short *si = sidx + (size_t)t * S * 2;
             const float *th = thr + (size_t)t * S;
             int node = 0;
-            while (node < S)
-                node = (feat[si[2 * node]] - feat[si[2 * node + 1]] > th[node]) ? 2 * node + 1 : 2 * node + 2;
+            while (node < S) /* left (2n+1) when the difference exceeds the threshold; no branch */
+                node = 2 * node + 2 - (feat[si[2 * node]] - feat[si[2 * node + 1]] > th[node]);
             leaf_of[t] = (unsigned char)(node - S);
         }
         /* ... then the leaves are added in tree order (dlib's order of float additions) */
         for (t = 0; t < T; t++) {
             const unsigned char *leaf = leaves + ((size_t)t * lm->n_leaves + leaf_of[t]) * lm->leaf_bytes;
 #if defined(FNET__X86)
-            if (t + 4 < T) {
+            if (t + FNET__LM_PREFETCH < T) {
                 const char *nx = (const char *)leaves +
-                                 ((size_t)(t + 4) * lm->n_leaves + leaf_of[t + 4]) * lm->leaf_bytes;
+                                 ((size_t)(t + FNET__LM_PREFETCH) * lm->n_leaves + leaf_of[t + FNET__LM_PREFETCH]) * lm->leaf_bytes;
                 size_t o;
                 for (o = 0; o < lm->leaf_bytes; o += 64) _mm_prefetch(nx + o, _MM_HINT_T0);
             }
