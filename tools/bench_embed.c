@@ -1,6 +1,6 @@
 /* bench_embed.c - milliseconds per face of fnet_embed (batch 1), per kernel set.
 
-   bench_embed [BLOB] [--iters N] [--isa scalar|sse2|avx2|neon|auto] [--threads T] [--profile]
+   bench_embed [BLOB] [--iters N] [--isa scalar|sse2|avx2|neon|auto] [--threads T] [--profile] [--no-avx512]
                [--out FILE]
 
    BLOB defaults to $FNET_WEIGHTS/nn4.small2.v1.fnet; "--synthetic" builds an nn4.small2-shaped
@@ -193,7 +193,7 @@ static void profile(fnet_model *m, const unsigned char *rgb, int iters) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *outp = NULL;
-    int iters = 50, threads = 1, prof = 0, i, k, synthetic = 0;
+    int iters = 50, threads = 1, prof = 0, i, k, synthetic = 0, no512 = 0;
     fnet_isa only = (fnet_isa)-1;
     fnet_model *m = NULL;
     fnet_result r;
@@ -205,6 +205,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--profile")) prof = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
         else if (!strcmp(argv[i], "--synthetic")) synthetic = 1;
+        else if (!strcmp(argv[i], "--no-avx512")) no512 = 1;
         else if (!strcmp(argv[i], "--peak")) {
 #if defined(FNET__X86)
             if (fnet_isa_supported(FNET_ISA_AVX2)) printf("peak avx2-fma %.1f GFLOP/s\n", peak_avx2());
@@ -234,6 +235,7 @@ int main(int argc, char **argv) {
         r = fnet_model_load_file(path, &m);
     }
     if (r != FNET_OK) { fprintf(stderr, "bench_embed: %s\n", fnet_result_string(r)); return 1; }
+    if (no512) ((fnet__net *)m->stage)->avx512 = 0; /* the AVX2 kernels alone */
     n = (size_t)fnet_embed_input_size(m) * fnet_embed_input_size(m) * 3;
     rgb = (unsigned char *)malloc(n);
     for (i = 0; i < (int)n; i++) rgb[i] = (unsigned char)((i * 7 + (i / 300) * 13) % 256);
