@@ -1540,6 +1540,218 @@ static void fnet__hog_row_scalar(const fnet__himg *im, const fnet__hog_geom *g, 
     fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
 }
 
+/* Row kernels in SIMD: dlib's own 8-wide block of gradient, channel choice, orientation and
+   bilinear weights (x in [1, simd_end)), lane for lane in the same float operations, so the
+   votes are bit-identical to the scalar twin; the votes are then added in pixel order. */
+#if defined(FNET__X86)
+static FNET__AVX2_FN __m256i fnet__hog_ld8_avx2(const unsigned char *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+static FNET__AVX2_FN void fnet__hog_row_avx2(const fnet__himg *im, const fnet__hog_geom *g, int y,
+                                             float *hist) {
+    const size_t rowoff = (size_t)y * im->stride;
+    const int st = im->stride;
+    float vy0, vy1, *h0, *h1;
+    int x, o, ch;
+    __m256 vvy0, vvy1;
+    FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
+    vvy0 = _mm256_set1_ps(vy0);
+    vvy1 = _mm256_set1_ps(vy1);
+    for (x = 1; x < g->simd_end; x += 8) {
+        __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx;
+        __m256 fx, fy, best, bo, v, a, b;
+        int oi[8];
+        float v11[8], v01[8], v10[8], v00[8];
+        for (ch = 0; ch < im->nch; ch++) {
+            const unsigned char *p = im->pl[ch] + rowoff + x;
+            __m256i cx = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + 1), fnet__hog_ld8_avx2(p - 1));
+            __m256i cy = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + st), fnet__hog_ld8_avx2(p - st));
+            __m256i cl = _mm256_add_epi32(_mm256_mullo_epi32(cx, cx), _mm256_mullo_epi32(cy, cy));
+            if (ch == 0) {
+                gx = cx; gy = cy; len = cl;
+            } else { /* keep the current channel only where it is strictly longer */
+                __m256i keep = _mm256_cmpgt_epi32(len, cl);
+                gx = _mm256_blendv_epi8(cx, gx, keep);
+                gy = _mm256_blendv_epi8(cy, gy, keep);
+                len = _mm256_blendv_epi8(cl, len, keep);
+            }
+        }
+        fx = _mm256_cvtepi32_ps(gx);
+        fy = _mm256_cvtepi32_ps(gy);
+        best = _mm256_setzero_ps();
+        bo = _mm256_setzero_ps();
+        for (o = 0; o < 9; o++) {
+            __m256 dot = _mm256_add_ps(_mm256_mul_ps(fx, _mm256_set1_ps(fnet__hog_dx[o])),
+                                       _mm256_mul_ps(fy, _mm256_set1_ps(fnet__hog_dy[o])));
+            __m256 cmp = _mm256_cmp_ps(dot, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, dot, cmp);
+            bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)o), cmp);
+            dot = _mm256_mul_ps(dot, _mm256_set1_ps(-1.0f));
+            cmp = _mm256_cmp_ps(dot, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, dot, cmp);
+            bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)(o + 9)), cmp);
+        }
+        v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
+        a = _mm256_mul_ps(_mm256_loadu_ps(g->vx1 + x), v);
+        b = _mm256_mul_ps(_mm256_loadu_ps(g->vx0 + x), v);
+        _mm256_storeu_si256((__m256i *)(void *)oi, _mm256_cvttps_epi32(bo));
+        _mm256_storeu_ps(v11, _mm256_mul_ps(vvy1, a));
+        _mm256_storeu_ps(v01, _mm256_mul_ps(vvy0, a));
+        _mm256_storeu_ps(v10, _mm256_mul_ps(vvy1, b));
+        _mm256_storeu_ps(v00, _mm256_mul_ps(vvy0, b));
+        fnet__hog_scatter(g, x, 8, oi, v11, v01, v10, v00, h0, h1);
+    }
+    fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
+}
+
+/* 4 bytes -> 4 x int16 in the low half. */
+static __m128i fnet__hog_ld4_sse2(const unsigned char *p) {
+    int t;
+    memcpy(&t, p, 4);
+    return _mm_unpacklo_epi8(_mm_cvtsi32_si128(t), _mm_setzero_si128());
+}
+
+static __m128 fnet__sel_ps(__m128 m, __m128 a, __m128 b) { /* m ? a : b */
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+static __m128i fnet__sel_epi(__m128i m, __m128i a, __m128i b) {
+    return _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b));
+}
+
+static void fnet__hog_row_sse2(const fnet__himg *im, const fnet__hog_geom *g, int y, float *hist) {
+    const size_t rowoff = (size_t)y * im->stride;
+    const int st = im->stride;
+    float vy0, vy1, *h0, *h1;
+    int x, o, ch;
+    __m128 vvy0, vvy1;
+    FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
+    vvy0 = _mm_set1_ps(vy0);
+    vvy1 = _mm_set1_ps(vy1);
+    for (x = 1; x < g->simd_end; x += 4) {
+        __m128i gx = _mm_setzero_si128(), gy = gx, len = gx;
+        __m128 fx, fy, best, bo, v, a, b;
+        int oi[4];
+        float v11[4], v01[4], v10[4], v00[4];
+        for (ch = 0; ch < im->nch; ch++) {
+            const unsigned char *p = im->pl[ch] + rowoff + x;
+            __m128i cx16 = _mm_sub_epi16(fnet__hog_ld4_sse2(p + 1), fnet__hog_ld4_sse2(p - 1));
+            __m128i cy16 = _mm_sub_epi16(fnet__hog_ld4_sse2(p + st), fnet__hog_ld4_sse2(p - st));
+            __m128i cl = _mm_madd_epi16(_mm_unpacklo_epi16(cx16, cy16), _mm_unpacklo_epi16(cx16, cy16));
+            __m128i cx = _mm_srai_epi32(_mm_unpacklo_epi16(cx16, cx16), 16);
+            __m128i cy = _mm_srai_epi32(_mm_unpacklo_epi16(cy16, cy16), 16);
+            if (ch == 0) {
+                gx = cx; gy = cy; len = cl;
+            } else {
+                __m128i keep = _mm_cmpgt_epi32(len, cl);
+                gx = fnet__sel_epi(keep, gx, cx);
+                gy = fnet__sel_epi(keep, gy, cy);
+                len = fnet__sel_epi(keep, len, cl);
+            }
+        }
+        fx = _mm_cvtepi32_ps(gx);
+        fy = _mm_cvtepi32_ps(gy);
+        best = _mm_setzero_ps();
+        bo = _mm_setzero_ps();
+        for (o = 0; o < 9; o++) {
+            __m128 dot = _mm_add_ps(_mm_mul_ps(fx, _mm_set1_ps(fnet__hog_dx[o])),
+                                    _mm_mul_ps(fy, _mm_set1_ps(fnet__hog_dy[o])));
+            __m128 cmp = _mm_cmpgt_ps(dot, best);
+            best = fnet__sel_ps(cmp, dot, best);
+            bo = fnet__sel_ps(cmp, _mm_set1_ps((float)o), bo);
+            dot = _mm_mul_ps(dot, _mm_set1_ps(-1.0f));
+            cmp = _mm_cmpgt_ps(dot, best);
+            best = fnet__sel_ps(cmp, dot, best);
+            bo = fnet__sel_ps(cmp, _mm_set1_ps((float)(o + 9)), bo);
+        }
+        v = _mm_sqrt_ps(_mm_cvtepi32_ps(len));
+        a = _mm_mul_ps(_mm_loadu_ps(g->vx1 + x), v);
+        b = _mm_mul_ps(_mm_loadu_ps(g->vx0 + x), v);
+        _mm_storeu_si128((__m128i *)(void *)oi, _mm_cvttps_epi32(bo));
+        _mm_storeu_ps(v11, _mm_mul_ps(vvy1, a));
+        _mm_storeu_ps(v01, _mm_mul_ps(vvy0, a));
+        _mm_storeu_ps(v10, _mm_mul_ps(vvy1, b));
+        _mm_storeu_ps(v00, _mm_mul_ps(vvy0, b));
+        fnet__hog_scatter(g, x, 4, oi, v11, v01, v10, v00, h0, h1);
+    }
+    fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
+}
+#endif
+
+#if defined(FNET__NEON)
+static int32x4_t fnet__hog_ld4_neon(const unsigned char *p) {
+    uint32_t t;
+    memcpy(&t, p, 4);
+    return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(t))))));
+}
+
+static void fnet__hog_row_neon(const fnet__himg *im, const fnet__hog_geom *g, int y, float *hist) {
+    const size_t rowoff = (size_t)y * im->stride;
+    const int st = im->stride;
+    float vy0, vy1, *h0, *h1;
+    int x, o, ch;
+    float32x4_t vvy0, vvy1;
+    FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
+    vvy0 = vdupq_n_f32(vy0);
+    vvy1 = vdupq_n_f32(vy1);
+    for (x = 1; x < g->simd_end; x += 4) {
+        int32x4_t gx = vdupq_n_s32(0), gy = gx, len = gx;
+        float32x4_t fx, fy, best, bo, v, a, b;
+        int oi[4];
+        float v11[4], v01[4], v10[4], v00[4];
+        for (ch = 0; ch < im->nch; ch++) {
+            const unsigned char *p = im->pl[ch] + rowoff + x;
+            int32x4_t cx = vsubq_s32(fnet__hog_ld4_neon(p + 1), fnet__hog_ld4_neon(p - 1));
+            int32x4_t cy = vsubq_s32(fnet__hog_ld4_neon(p + st), fnet__hog_ld4_neon(p - st));
+            int32x4_t cl = vaddq_s32(vmulq_s32(cx, cx), vmulq_s32(cy, cy));
+            if (ch == 0) {
+                gx = cx; gy = cy; len = cl;
+            } else {
+                uint32x4_t keep = vcgtq_s32(len, cl);
+                gx = vbslq_s32(keep, gx, cx);
+                gy = vbslq_s32(keep, gy, cy);
+                len = vbslq_s32(keep, len, cl);
+            }
+        }
+        fx = vcvtq_f32_s32(gx);
+        fy = vcvtq_f32_s32(gy);
+        best = vdupq_n_f32(0.0f);
+        bo = vdupq_n_f32(0.0f);
+        for (o = 0; o < 9; o++) {
+            float32x4_t dot = vaddq_f32(vmulq_f32(fx, vdupq_n_f32(fnet__hog_dx[o])),
+                                        vmulq_f32(fy, vdupq_n_f32(fnet__hog_dy[o])));
+            uint32x4_t cmp = vcgtq_f32(dot, best);
+            best = vbslq_f32(cmp, dot, best);
+            bo = vbslq_f32(cmp, vdupq_n_f32((float)o), bo);
+            dot = vnegq_f32(dot);
+            cmp = vcgtq_f32(dot, best);
+            best = vbslq_f32(cmp, dot, best);
+            bo = vbslq_f32(cmp, vdupq_n_f32((float)(o + 9)), bo);
+        }
+#if defined(__aarch64__)
+        v = vsqrtq_f32(vcvtq_f32_s32(len));
+#else
+        {
+            float l4[4];
+            int k;
+            vst1q_f32(l4, vcvtq_f32_s32(len));
+            for (k = 0; k < 4; k++) l4[k] = sqrtf(l4[k]);
+            v = vld1q_f32(l4);
+        }
+#endif
+        a = vmulq_f32(vld1q_f32(g->vx1 + x), v);
+        b = vmulq_f32(vld1q_f32(g->vx0 + x), v);
+        vst1q_s32(oi, vcvtq_s32_f32(bo));
+        vst1q_f32(v11, vmulq_f32(vvy1, a));
+        vst1q_f32(v01, vmulq_f32(vvy0, a));
+        vst1q_f32(v10, vmulq_f32(vvy1, b));
+        vst1q_f32(v00, vmulq_f32(vvy0, b));
+        fnet__hog_scatter(g, x, 4, oi, v11, v01, v10, v00, h0, h1);
+    }
+    fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
+}
+#endif
+
 /* (c): block energies and the 31 features of every inner cell. */
 static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
                                       float *feat) {
@@ -1761,11 +1973,11 @@ static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
     k->features = fnet__hog_features_scalar;
     k->scan = fnet__hog_scan_scalar;
 #if defined(FNET__X86)
-    if (isa == FNET_ISA_SSE2) k->scan = fnet__hog_scan_sse2;
-    if (isa == FNET_ISA_AVX2) k->scan = fnet__hog_scan_avx2;
+    if (isa == FNET_ISA_SSE2) { k->row = fnet__hog_row_sse2; k->scan = fnet__hog_scan_sse2; }
+    if (isa == FNET_ISA_AVX2) { k->row = fnet__hog_row_avx2; k->scan = fnet__hog_scan_avx2; }
 #endif
 #if defined(FNET__NEON)
-    if (isa == FNET_ISA_NEON) k->scan = fnet__hog_scan_neon;
+    if (isa == FNET_ISA_NEON) { k->row = fnet__hog_row_neon; k->scan = fnet__hog_scan_neon; }
 #endif
     (void)isa;
 }

@@ -85,13 +85,13 @@ static double iou(const int *a, const fnet_box *b) {
 static int sanitized(void) { return getenv("FNET_TEST_SANITIZED") != NULL; }
 
 /* Runs the goldens of one upsample level; returns 1 if the file was found. */
-static int run_golden(fnet_model *det, int up) {
+static int run_golden(fnet_model *det, int up, int gray) {
     char path[64], line[65536];
     FILE *f;
     int images = 0, dlib_boxes = 0, matched = 0, ours_total = 0, extra = 0, lineno = 0;
     double max_sdiff = 0, min_iou = 1;
     fnet_detect_opts o;
-    sprintf(path, "tests/golden/dlib_detect_up%d.jsonl", up);
+    sprintf(path, "tests/golden/dlib_detect_%sup%d.jsonl", gray ? "gray_" : "", up);
     f = fopen(path, "r");
     if (!f) { SKIP("%s missing (make golden-detect)", path); return 0; }
     memset(&o, 0, sizeof o);
@@ -108,10 +108,10 @@ static int run_golden(fnet_model *det, int up) {
         if (sanitized() && (lineno % (up ? 12 : 6)) != 1) continue;
         ip = shared_path(g.image);
         if (!ip) { SKIP("%s not found under ../shared (set FNET_SHARED)", g.image); continue; }
-        px = stbi_load(ip, &w, &h, &n, 3);
+        px = stbi_load(ip, &w, &h, &n, gray ? 1 : 3);
         if (!px) { CHECK(0, "cannot decode %s", ip); continue; }
         CHECK(w == g.w && h == g.h, "%s: size %dx%d, golden %dx%d", g.image, w, h, g.w, g.h);
-        CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), &o, NULL, 0, boxes, MAXB, &nb) == FNET_OK,
+        CHECK(fnet_detect(det, fnet_image_view(px, w, h, gray ? 1 : 3, 0), &o, NULL, 0, boxes, MAXB, &nb) == FNET_OK,
               "%s: detect failed", g.image);
         stbi_image_free(px);
         if (nb > MAXB) nb = MAXB;
@@ -145,8 +145,8 @@ static int run_golden(fnet_model *det, int up) {
             }
     }
     fclose(f);
-    printf("upsample %d: %d images, dlib %d boxes, ours %d; matched %d (%.2f%%, min IoU %.4f), extra %d (%.2f%%), "
-           "max score diff %.3g\n", up, images, dlib_boxes, ours_total, matched,
+    printf("%supsample %d: %d images, dlib %d boxes, ours %d; matched %d (%.2f%%, min IoU %.4f), extra %d (%.2f%%), "
+           "max score diff %.3g\n", gray ? "gray, " : "", up, images, dlib_boxes, ours_total, matched,
            dlib_boxes ? 100.0 * matched / dlib_boxes : 100.0, min_iou, extra,
            ours_total ? 100.0 * extra / ours_total : 0.0, max_sdiff);
     CHECK(images > 0, "no golden images run");
@@ -154,6 +154,210 @@ static int run_golden(fnet_model *det, int up) {
     CHECK(extra <= 0.01 * ours_total, "upsample %d: %d extra boxes of %d", up, extra, ours_total);
     CHECK(max_sdiff <= 1e-3, "upsample %d: score differs by %g", up, max_sdiff);
     return 1;
+}
+
+/* ---- SIMD twins: feature maps bit-identical to the scalar kernels, scores within 1e-5 ---- */
+static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h, const char *name) {
+    const fnet__hog *hh = (const fnet__hog *)det->stage;
+    static const fnet_isa isas[3] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+    fnet__hog_geom g;
+    fnet__himg im;
+    unsigned char *planes = (unsigned char *)malloc((size_t)w * h * 3);
+    size_t nh, nf, ns;
+    float *hist[2], *norm[2], *feat[2], *sc[2], *vx0, *vx1;
+    void *raw[8];
+    int *cx, i, k, gray;
+    for (gray = 0; gray < 2; gray++) {
+        fnet__hog_kernels ks;
+        for (i = 0; i < w * h; i++) {
+            if (gray) planes[i] = (unsigned char)((rgb[3 * i] + rgb[3 * i + 1] + rgb[3 * i + 2]) / 3);
+            else for (k = 0; k < 3; k++) planes[(size_t)k * w * h + i] = rgb[3 * i + k];
+        }
+        im.pl[0] = planes; im.pl[1] = planes + (size_t)w * h; im.pl[2] = planes + 2 * (size_t)w * h;
+        im.w = w; im.h = h; im.stride = w; im.nch = gray ? 1 : 3;
+        fnet__hog_geometry(w, h, &g);
+        nh = (size_t)(g.cr + 2) * (g.cc + 2) * 18;
+        nf = (size_t)(g.hr + 9) * (g.hc + 9) * FNET__HOG_NF;
+        ns = (size_t)g.hr * g.hc * hh->n_filters;
+        cx = (int *)malloc((size_t)(w + 16) * sizeof(int));
+        vx0 = (float *)malloc((size_t)(w + 16) * sizeof(float));
+        vx1 = (float *)malloc((size_t)(w + 16) * sizeof(float));
+        fnet__hog_col_tables(&g, cx, vx0, vx1);
+        for (k = 0; k < 2; k++) {
+            hist[k] = (float *)malloc(nh * sizeof(float));
+            norm[k] = (float *)malloc(((size_t)g.cr * g.cc + 1) * sizeof(float));
+            feat[k] = (float *)fnet__alloc_aligned(nf * sizeof(float), &raw[2 * k]);
+            sc[k] = (float *)malloc((ns + 1) * sizeof(float));
+        }
+        fnet__hog_pick(FNET_ISA_SCALAR, &ks);
+        fnet__hog_extract(&ks, &im, &g, hist[0], norm[0], feat[0]);
+        ks.scan(hh, &g, feat[0], sc[0]);
+        for (i = 0; i < 3; i++) {
+            fnet__hog_kernels kv;
+            size_t q;
+            double md = 0;
+            if (!fnet_isa_supported(isas[i])) continue;
+            fnet__hog_pick(isas[i], &kv);
+            fnet__hog_extract(&kv, &im, &g, hist[1], norm[1], feat[1]);
+            CHECK(memcmp(hist[0], hist[1], nh * sizeof(float)) == 0, "%s %s %s: histograms differ from scalar",
+                  name, gray ? "gray" : "rgb", fnet_isa_name(isas[i]));
+            CHECK(memcmp(feat[0], feat[1], nf * sizeof(float)) == 0, "%s %s %s: features differ from scalar",
+                  name, gray ? "gray" : "rgb", fnet_isa_name(isas[i]));
+            kv.scan(hh, &g, feat[0], sc[1]);
+            for (q = 0; q < ns; q++) {
+                double d = fabs((double)sc[0][q] - sc[1][q]);
+                if (d > md) md = d;
+            }
+            CHECK(md <= 1e-5, "%s %s scan: max diff %g vs scalar", name, fnet_isa_name(isas[i]), md);
+            printf("twins %s %s %s: features bit-identical %s, scan max diff %.2g\n", name,
+                   gray ? "gray" : "rgb", fnet_isa_name(isas[i]),
+                   memcmp(feat[0], feat[1], nf * sizeof(float)) == 0 ? "yes" : "NO", md);
+        }
+        for (k = 0; k < 2; k++) {
+            free(hist[k]); free(norm[k]); FNET_FREE(raw[2 * k]); free(sc[k]);
+        }
+        free(cx); free(vx0); free(vx1);
+    }
+    free(planes);
+}
+
+static int same_boxes(const fnet_box *a, int na, const fnet_box *b, int nb, double tol) {
+    int i;
+    if (na != nb) return 0;
+    for (i = 0; i < na; i++)
+        if (a[i].left != b[i].left || a[i].top != b[i].top || a[i].right != b[i].right ||
+            a[i].bottom != b[i].bottom || a[i].filter != b[i].filter || fabs(a[i].score - b[i].score) > tol)
+            return 0;
+    return 1;
+}
+
+/* ---- threads: one model, two threads, own workspaces ---- */
+typedef struct job {
+    const fnet_model *det;
+    fnet_image img;
+    fnet_box boxes[MAXB];
+    int n;
+    fnet_result r;
+} job;
+
+static void *run_job(void *p) {
+    job *j = (job *)p;
+    size_t ws = fnet_detect_workspace_size(j->det, j->img.width, j->img.height, NULL);
+    void *w = malloc(ws);
+    j->r = fnet_detect(j->det, j->img, NULL, w, ws, j->boxes, MAXB, &j->n);
+    free(w);
+    return NULL;
+}
+
+static void check_api(fnet_model *det) {
+    const char *ip = shared_path("data/dlib-examples/2008_001322.jpg");
+    unsigned char *px, *big, *rgba, tiny[7 * 7 * 3];
+    int w, h, n, nb = -1, nb2 = -1, i, y;
+    fnet_box b1[MAXB], b2[MAXB];
+    fnet_detect_opts o;
+    size_t ws;
+    void *work;
+    if (!ip) { SKIP("data/dlib-examples/2008_001322.jpg not found"); return; }
+    px = stbi_load(ip, &w, &h, &n, 3);
+    if (!px) { CHECK(0, "decode %s", ip); return; }
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b1, MAXB, &nb) == FNET_OK && nb == 3,
+          "reference image: %d boxes (dlib: 3)", nb);
+    check_twins(det, px, w, h, "2008_001322");
+
+    /* workspace: the size query is enough, one byte less is not; no output change */
+    ws = fnet_detect_workspace_size(det, w, h, NULL);
+    CHECK(ws > 0, "workspace size query");
+    work = malloc(ws);
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, work, ws, b2, MAXB, &nb2) == FNET_OK &&
+          same_boxes(b1, nb, b2, nb2, 0), "caller workspace gives the same boxes");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, work, ws - 1, b2, MAXB, &nb2) ==
+          FNET_ERR_WORKSPACE_TOO_SMALL, "workspace one byte short");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 1, 0), NULL, work, ws, b2, MAXB, &nb2) == FNET_OK,
+          "gray input fits the colour-sized workspace");
+    free(work);
+    memset(&o, 0, sizeof o);
+    o.upsample = 1;
+    ws = fnet_detect_workspace_size(det, w, h, &o);
+    CHECK(ws > fnet_detect_workspace_size(det, w, h, NULL), "upsample needs more workspace");
+
+    /* RGBA and padded strides give the same boxes */
+    rgba = (unsigned char *)malloc((size_t)(w * 4 + 12) * h);
+    for (y = 0; y < h; y++)
+        for (i = 0; i < w; i++) {
+            memcpy(rgba + (size_t)y * (w * 4 + 12) + 4 * i, px + 3 * ((size_t)y * w + i), 3);
+            rgba[(size_t)y * (w * 4 + 12) + 4 * i + 3] = (unsigned char)(i * 7);
+        }
+    CHECK(fnet_detect(det, fnet_image_view(rgba, w, h, 4, w * 4 + 12), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_OK &&
+          same_boxes(b1, nb, b2, nb2, 0), "RGBA with padded stride gives the RGB boxes");
+    free(rgba);
+
+    /* max_boxes: fewer slots still report the count; boxes may be NULL with 0 slots */
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b2, 1, &nb2) == FNET_OK && nb2 == nb &&
+          same_boxes(b1, 1, b2, 1, 0), "max_boxes 1");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, NULL, 0, &nb2) == FNET_OK && nb2 == nb,
+          "count only");
+    /* threshold raises the bar: fewer boxes, and a very low one gives more */
+    o.upsample = 0;
+    o.threshold = 0.9f;
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), &o, NULL, 0, b2, MAXB, &nb2) == FNET_OK && nb2 == 2,
+          "threshold 0.9: boxes with score >= 0.9 only (dlib scores 1.75, 0.90, 0.81)");
+
+    /* bad input */
+    CHECK(fnet_detect(NULL, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_INVALID_ARGUMENT, "NULL model");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b2, MAXB, NULL) == FNET_ERR_INVALID_ARGUMENT, "NULL count");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, NULL, 5, &nb2) == FNET_ERR_INVALID_ARGUMENT, "NULL boxes");
+    CHECK(fnet_detect(det, fnet_image_view(NULL, w, h, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_BAD_IMAGE, "NULL pixels");
+    CHECK(fnet_detect(det, fnet_image_view(px, 0, 0, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_BAD_IMAGE, "0x0");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 2, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_BAD_IMAGE, "channels 2");
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, w), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_BAD_IMAGE, "short stride");
+    CHECK(fnet_detect(det, fnet_image_view(px, 20000, 20000, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_IMAGE_TOO_LARGE, "20000x20000");
+    CHECK(fnet_detect_workspace_size(det, 20000, 20000, NULL) == 0, "20000x20000 workspace query");
+    o.threshold = 0;
+    o.upsample = 9;
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), &o, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_INVALID_ARGUMENT, "upsample 9");
+    o.upsample = 0;
+    o.threshold = (float)NAN;
+    CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), &o, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_NOT_FINITE, "NaN threshold");
+    memset(tiny, 90, sizeof tiny);
+    CHECK(fnet_detect(det, fnet_image_view(tiny, 1, 1, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_OK && nb2 == 0, "1x1");
+    CHECK(fnet_detect(det, fnet_image_view(tiny, 7, 7, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_OK && nb2 == 0, "7x7");
+    o.threshold = -100.0f; /* everything is a candidate: NMS over thousands of boxes */
+    o.upsample = 1;
+    CHECK(fnet_detect(det, fnet_image_view(tiny, 7, 7, 1, 0), &o, NULL, 0, b2, MAXB, &nb2) == FNET_OK, "7x7 gray, upsampled, threshold -100");
+    /* a tall thin image and a wide flat one */
+    big = (unsigned char *)calloc((size_t)3000 * 90, 1);
+    for (i = 0; i < 3000 * 90; i++) big[i] = (unsigned char)((i * 2654435761u) >> 24);
+    CHECK(fnet_detect(det, fnet_image_view(big, 90, 3000, 1, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_OK, "90x3000 noise");
+    CHECK(fnet_detect(det, fnet_image_view(big, 3000, 90, 1, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_OK, "3000x90 noise");
+    free(big);
+
+    /* two threads on one model */
+    {
+        pthread_t t[2];
+        job j[2];
+        for (i = 0; i < 2; i++) {
+            j[i].det = det; j[i].img = fnet_image_view(px, w, h, 3, 0); j[i].n = -1;
+            pthread_create(&t[i], NULL, run_job, &j[i]);
+        }
+        for (i = 0; i < 2; i++) pthread_join(t[i], NULL);
+        for (i = 0; i < 2; i++)
+            CHECK(j[i].r == FNET_OK && same_boxes(b1, nb, j[i].boxes, j[i].n, 0), "thread %d agrees", i);
+    }
+    stbi_image_free(px);
+
+    /* a model of another kind */
+    {
+        const char *other = weights_path("landmarks68.fnet");
+        fnet_model *m = NULL;
+        if (!other) other = weights_path("resnet34.fnet");
+        if (other && fnet_model_load_file(other, &m) == FNET_OK) {
+            CHECK(fnet_detect(m, fnet_image_view(tiny, 7, 7, 3, 0), NULL, NULL, 0, b2, MAXB, &nb2) == FNET_ERR_WRONG_MODEL, "wrong model kind");
+            CHECK(fnet_detect_workspace_size(m, 100, 100, NULL) == 0, "workspace query on a wrong model");
+            fnet_model_free(m);
+        } else {
+            SKIP("no other blob to check FNET_ERR_WRONG_MODEL");
+        }
+    }
 }
 
 int main(void) {
@@ -165,8 +369,11 @@ int main(void) {
     }
     CHECK(fnet_model_load_file(wp, &det) == FNET_OK, "load %s", wp);
     if (!det) return test_finish();
-    run_golden(det, 0);
-    run_golden(det, 1);
+    run_golden(det, 0, 0);
+    run_golden(det, 1, 0);
+    run_golden(det, 0, 1);
+    run_golden(det, 1, 1);
+    check_api(det);
     fnet_model_free(det);
     return test_finish();
 }

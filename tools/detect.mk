@@ -1,11 +1,13 @@
 # Face detection (issue 4): dlib reference goldens and the detection benchmark helpers.
-#   make golden-detect   rebuild tests/golden/dlib_detect_up{0,1}.jsonl and
+#   make golden-detect   rebuild tests/golden/dlib_detect_{,gray_}up{0,1}.jsonl and
 #                        tests/golden/dlib_detector_weights.txt from dlib (needs libdlib-dev)
 DLIB_LIBS = -ldlib -llapack -lblas -lpthread
 # -ffp-contract=off: FMA contraction changes dlib's boxes; keep the goldens plain IEEE.
 DLIB_REF_FLAGS = -O2 -ffp-contract=off
 DETECT_GOLDEN_SETS = data/wider-val-dev data/faceapi-samples data/dlib-examples \
                      data/openface-examples data/face_recognition-examples
+# gray input (8-bit, dlib's unsigned char path): a smaller set
+DETECT_GRAY_SETS = data/dlib-examples data/openface-examples
 
 .PHONY: golden-detect
 ifneq ($(wildcard /usr/include/dlib/image_processing/frontal_face_detector.h),)
@@ -22,6 +24,8 @@ golden-detect: build/dlib_dump_detector build/dlib_ref_detect
 	build/dlib_dump_detector > tests/golden/dlib_detector_weights.txt
 	build/dlib_ref_detect $(SHARED) 0 $(DETECT_GOLDEN_SETS) > tests/golden/dlib_detect_up0.jsonl
 	build/dlib_ref_detect $(SHARED) 1 $(DETECT_GOLDEN_SETS) > tests/golden/dlib_detect_up1.jsonl
+	build/dlib_ref_detect $(SHARED) 0 --gray $(DETECT_GRAY_SETS) data/faceapi-samples > tests/golden/dlib_detect_gray_up0.jsonl
+	build/dlib_ref_detect $(SHARED) 1 --gray $(DETECT_GRAY_SETS) > tests/golden/dlib_detect_gray_up1.jsonl
 else
 golden-detect:
 	@echo "golden-detect: dlib is not installed (apt-get install libdlib-dev); goldens kept"

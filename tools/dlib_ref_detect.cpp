@@ -2,7 +2,8 @@
 // dlib's Python binding runs it: the image as RGB, pyramid_up N times for upsample N, detect,
 // boxes mapped back with pyramid_down<2>::rect_down(rect, N). One JSON line per image:
 //   {"image":"data/..","width":W,"height":H,"boxes":[[l,t,r,b],..],"scores":[..],"weight_index":[..]}
-// Usage: dlib_ref_detect SHARED_ROOT UPSAMPLE DIR...   (DIR relative to SHARED_ROOT)
+// Usage: dlib_ref_detect SHARED_ROOT UPSAMPLE [--gray] DIR...   (DIR relative to SHARED_ROOT)
+//   --gray: decode the images as 8-bit gray (stb_image) and run dlib on array2d<unsigned char>.
 // Built by tools/detect.mk (make golden-detect) with -O2 -ffp-contract=off: fused
 // multiply-adds change dlib's image resampling and therefore its boxes.
 #define STB_IMAGE_IMPLEMENTATION
@@ -45,6 +46,21 @@ static void walk(const std::string &root, const std::string &rel, std::vector<st
     }
 }
 
+template <typename image_type>
+static void run(dlib::frontal_face_detector &det, const image_type &img, unsigned up,
+                std::vector<dlib::rect_detection> &dets) {
+    dlib::pyramid_down<2> pyr;
+    if (up == 0) {
+        det(img, dets, 0.0);
+        return;
+    }
+    image_type temp;
+    dlib::pyramid_up(img, temp, pyr);
+    for (unsigned l = 1; l < up; l++) dlib::pyramid_up(temp);
+    det(temp, dets, 0.0);
+    for (auto &d : dets) d.rect = pyr.rect_down(d.rect, up);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         std::fprintf(stderr, "usage: %s SHARED_ROOT UPSAMPLE DIR...\n", argv[0]);
@@ -53,30 +69,32 @@ int main(int argc, char **argv) {
     std::string root = argv[1];
     unsigned up = (unsigned)std::atoi(argv[2]);
     std::vector<std::string> files;
-    for (int i = 3; i < argc; i++) walk(root, argv[i], files);
+    bool gray = false;
+    for (int i = 3; i < argc; i++) {
+        if (std::strcmp(argv[i], "--gray") == 0) gray = true;
+        else walk(root, argv[i], files);
+    }
     dlib::frontal_face_detector det = dlib::get_frontal_face_detector();
-    dlib::pyramid_down<2> pyr;
     for (const std::string &f : files) {
         int w, h, n;
-        unsigned char *px = stbi_load((root + "/" + f).c_str(), &w, &h, &n, 3);
+        unsigned char *px = stbi_load((root + "/" + f).c_str(), &w, &h, &n, gray ? 1 : 3);
         if (!px) { std::fprintf(stderr, "cannot load %s\n", f.c_str()); continue; }
-        dlib::array2d<dlib::rgb_pixel> img(h, w);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                const unsigned char *p = px + 3 * ((size_t)y * w + x);
-                img[y][x] = dlib::rgb_pixel(p[0], p[1], p[2]);
-            }
-        stbi_image_free(px);
         std::vector<dlib::rect_detection> dets;
-        if (up == 0) {
-            det(img, dets, 0.0);
+        if (gray) {
+            dlib::array2d<unsigned char> img(h, w);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) img[y][x] = px[(size_t)y * w + x];
+            run(det, img, up, dets);
         } else {
-            dlib::array2d<dlib::rgb_pixel> temp;
-            dlib::pyramid_up(img, temp, pyr);
-            for (unsigned l = 1; l < up; l++) dlib::pyramid_up(temp);
-            det(temp, dets, 0.0);
-            for (auto &d : dets) d.rect = pyr.rect_down(d.rect, up);
+            dlib::array2d<dlib::rgb_pixel> img(h, w);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    const unsigned char *p = px + 3 * ((size_t)y * w + x);
+                    img[y][x] = dlib::rgb_pixel(p[0], p[1], p[2]);
+                }
+            run(det, img, up, dets);
         }
+        stbi_image_free(px);
         std::printf("{\"image\":\"%s\",\"width\":%d,\"height\":%d,\"boxes\":[", f.c_str(), w, h);
         for (size_t i = 0; i < dets.size(); i++)
             std::printf("%s[%ld,%ld,%ld,%ld]", i ? "," : "", dets[i].rect.left(), dets[i].rect.top(),
