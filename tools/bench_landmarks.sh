@@ -23,27 +23,27 @@ compact=""
 for v in f16 i16; do [ -f "$W/landmarks68_$v.fnet" ] && compact="$compact $W/landmarks68_$v.fnet"; done
 get() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }
 med() { echo $* | tr ' ' '\n' | sort -g | sed -n 2p; }
-o_face=""; o_file=""; o_mem=""; o_first=""; d_face=""; d_load=""; o_f16=""; o_i16=""
+o_wall=""; d_wall=""; o_face=""; o_file=""; o_mem=""; o_first=""; d_face=""; d_load=""; o_f16=""; o_i16=""
 for round in 1 2 3; do
     o=$(build/bench_landmarks "$W/landmarks68.fnet" "$D" "$G" 5 $compact) || exit 1
-    o_face="$o_face $(get "$o" ms_per_face)"; o_file="$o_file $(get "$o" load_file_ms)"
+    o_face="$o_face $(get "$o" ms_per_face)"; o_wall="$o_wall $(get "$o" wall_ms_per_face)"; o_file="$o_file $(get "$o" load_file_ms)"
     o_mem="$o_mem $(get "$o" load_memory_ms)"; o_first="$o_first $(get "$o" first_face_ms)"
     o_f16="$o_f16 $(get "$o" ms_per_face_landmarks68_f16)"; o_i16="$o_i16 $(get "$o" ms_per_face_landmarks68_i16)"
     ochk=$(get "$o" checksum); nf=$(get "$o" faces); isa=$(get "$o" isa)
     if [ $have_dlib = 1 ]; then
         d=$(build/dlib_bench_landmarks "$DAT" "$D" "$G" 5) || exit 1
-        d_face="$d_face $(get "$d" ms_per_face)"; d_load="$d_load $(get "$d" deserialize_ms)"; dchk=$(get "$d" checksum)
+        d_face="$d_face $(get "$d" ms_per_face)"; d_wall="$d_wall $(get "$d" wall_ms_per_face)"; d_load="$d_load $(get "$d" deserialize_ms)"; dchk=$(get "$d" checksum)
     fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", a/b; else print "-" }'; }
 of=$(med $o_face)
-echo "68-point landmarks, $nf faces on dlib's boxes, single thread, ms per face (median of 3 interleaved rounds):"
-echo "  facenet.h fnet_landmarks ($isa)      $of"
+echo "68-point landmarks, $nf faces on dlib's boxes, single thread, ms per face of CPU time (median of 3 interleaved rounds):"
+echo "  facenet.h fnet_landmarks ($isa)      $of   (wall clock $(med $o_wall))"
 if [ -n "$(echo $o_f16)" ]; then echo "  facenet.h, f16 leaves                  $(med $o_f16)"; fi
 if [ -n "$(echo $o_i16)" ]; then echo "  facenet.h, i16 leaves                  $(med $o_i16)"; fi
 if [ $have_dlib = 1 ]; then
     df=$(med $d_face)
-    echo "  dlib shape_predictor (-O3 -march=native) $df   (ours is $(ratio "$df" "$of")x faster)"
+    echo "  dlib shape_predictor (-O3 -march=native) $df   (ours is $(ratio "$df" "$of")x faster; wall clock $(med $d_wall): $(ratio "$(med $d_wall)" "$(med $o_wall)")x)"
     [ "$ochk" = "$dchk" ] && echo "  same rounded points as dlib (checksum $ochk)" || echo "  POINTS DIFFER from dlib's (checksum $ochk vs $dchk)"
 fi
 lf=$(med $o_file); lm=$(med $o_mem)

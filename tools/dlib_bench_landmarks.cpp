@@ -3,6 +3,7 @@
 // (golden boxes, images decoded with stb_image). Built -O3 -march=native (dlib's best case).
 //   dlib_bench_landmarks DAT DATA_ROOT GOLDEN.jsonl ROUNDS
 #include <dlib/image_processing.h>
+#include <chrono>
 #include <ctime>
 #include <cmath>
 #include <cstdio>
@@ -58,18 +59,22 @@ int main(int argc, char **argv) {
         if (t < best_load) best_load = t;
     }
     long checksum = 0;
-    double best = 1e30;
+    double best = 1e30, best_wall = 1e30;
     for (int r = -1; r < rounds; r++) {
         long s = 0;
+        auto w0 = std::chrono::steady_clock::now();
         double t = now_ms();
         for (auto &f : faces) {
             full_object_detection d = sp(*imgs[f.first], f.second);
             for (unsigned long k = 0; k < d.num_parts(); k++) s += d.part(k).x() + d.part(k).y();
         }
         t = (now_ms() - t) / faces.size();
+        double w = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count() / faces.size();
         if (r >= 0 && t < best) best = t;
+        if (r >= 0 && w < best_wall) best_wall = w;
         checksum = s;
     }
-    std::printf("faces %zu\ndeserialize_ms %.4f\nms_per_face %.4f\nchecksum %ld\n", faces.size(), best_load, best, checksum);
+    std::printf("faces %zu\ndeserialize_ms %.4f\nms_per_face %.4f\nwall_ms_per_face %.4f\nchecksum %ld\n", faces.size(),
+                best_load, best, best_wall, checksum);
     return 0;
 }
