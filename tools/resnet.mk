@@ -15,3 +15,13 @@ resnet-golden: resnet-node weights
 resnet-255: weights
 	python3 tools/convert_weights.py faceapi $(FACEAPI_DIR)/model/face_recognition_model-weights_manifest.json \
 	  $(FNET_WEIGHTS)/resnet34_255.fnet --divisor 255
+
+# LFW verification through the whole pipeline on ../shared/data/lfw-dev (a few minutes):
+#   make resnet-lfw [LFW_ARGS="--jitter 10"]   -> build/lfw/resnet.json, build/lfw/roc_resnet.png
+.PHONY: resnet-lfw
+LFW_DIR ?= $(SHARED)/data/lfw-dev
+resnet-lfw: all
+	@mkdir -p build/lfw
+	build/fnet eval-lfw --pairs $(LFW_DIR)/pairs.txt --root $(LFW_DIR) --net resnet $(LFW_ARGS) \
+	  --roc build/lfw/roc_resnet.png --save-distances build/lfw/resnet_distances.txt > build/lfw/resnet.json
+	@cat build/lfw/resnet.json
