@@ -3036,7 +3036,17 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
    Every SIMD micro-kernel has the scalar twin fnet__tile_scalar(), which defines the result
    (they differ only by float rounding of the sums; tests/test_kernels.c compares them).
 
-   The other ops are memory-bound and simple (scalar loops over contiguous channels).
+   On the AVX2/AVX-512 kernel sets, 3x3 stride-1 convolutions over at least 36 output
+   pixels take Winograd F(2x2, 3x3) instead (2.25x fewer multiplies; see below).
+
+   The other ops are memory-bound and simple: loops over the contiguous channels of a pixel
+   (pooling accumulates whole C-vectors, LRN slides over channels), with SIMD twins of the
+   inner loops for ADD/RELU, pooling and LRN.
+
+   WORKSPACE = the planned activation slots + a scratch area (tile pointers, LRN's padded
+   squares, Winograd blocks). Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
+   without Winograd). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
+   to 1024, workspace up to 2 GiB (else FNET_ERR_TOO_LARGE); weights must be finite.
 
    | type | op             | inputs | tensors                      | iparam / fparam
    | 0    | INPUT          | 0      | -                            | ip[0..2] H, W, 3; fp [divisor, mean r, g, b]
@@ -3352,39 +3362,48 @@ typedef struct fnet__geom {
     int kh, kw, sh, sw, pt, pl, pb, pr;
 } fnet__geom;
 
+/* Weight panels per block: the M tiles of a convolution sweep one block of panels at a
+   time, so that a block (<= 512 KB) is read from memory once and then served from L2 (the
+   deep layers of both networks have a few pixels and megabytes of weights). */
+#define FNET__PANEL_BLOCK_BYTES ((size_t)512 * 1024)
+
 /* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
    ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
 static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
                        int OH, int OW, int Cout, const float *bp, const float *bias,
                        const float *zeros, const float **ptrs, float *out, int relu) {
     int mr_k, m0, M = OH * OW, nseg = g->kh * g->kw;
-    int np = (Cout + FNET__NR - 1) / FNET__NR, p;
+    int np = (Cout + FNET__NR - 1) / FNET__NR, p, p0, pblk;
     size_t panel = (size_t)nseg * Cin * FNET__NR;
     fnet__tile_fn tile = fnet__tile_for(isa, &mr_k);
-    for (m0 = 0; m0 < M; m0 += mr_k) {
-        int mr = FNET__MIN(mr_k, M - m0), r, ky, kx;
-        for (r = 0; r < mr_k; r++) {
-            int m = m0 + FNET__MIN(r, mr - 1), oy = m / OW, ox = m % OW, s = 0;
-            for (ky = 0; ky < g->kh; ky++) {
-                int iy = oy * g->sh - g->pt + ky;
-                for (kx = 0; kx < g->kw; kx++, s++) {
-                    int ix = ox * g->sw - g->pl + kx;
-                    ptrs[s * mr_k + r] = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                             ? in + ((size_t)iy * W + ix) * Cin : zeros;
+    pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
+    for (p0 = 0; p0 < np; p0 += pblk) {
+        int p1 = FNET__MIN(np, p0 + pblk);
+        for (m0 = 0; m0 < M; m0 += mr_k) {
+            int mr = FNET__MIN(mr_k, M - m0), r, ky, kx;
+            for (r = 0; r < mr_k; r++) {
+                int m = m0 + FNET__MIN(r, mr - 1), oy = m / OW, ox = m % OW, s = 0;
+                for (ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->pt + ky;
+                    for (kx = 0; kx < g->kw; kx++, s++) {
+                        int ix = ox * g->sw - g->pl + kx;
+                        ptrs[s * mr_k + r] = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                                 ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                    }
                 }
             }
-        }
-        p = 0;
+            p = p0;
 #if defined(FNET__AVX512)
-        if (isa == FNET__KERN_AVX512)
-            for (; p + 2 <= np; p += 2)
-                fnet__tile2_avx512(ptrs, mr_k, nseg, Cin, bp + p * panel, bp + (p + 1) * panel,
-                                   bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
+            if (isa == FNET__KERN_AVX512)
+                for (; p + 2 <= p1; p += 2)
+                    fnet__tile2_avx512(ptrs, mr_k, nseg, Cin, bp + p * panel, bp + (p + 1) * panel,
+                                       bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                       FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
 #endif
-        for (; p < np; p++)
-            tile(ptrs, mr_k, nseg, Cin, bp + p * panel, bias + p * FNET__NR,
-                 out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+            for (; p < p1; p++)
+                tile(ptrs, mr_k, nseg, Cin, bp + p * panel, bias + p * FNET__NR,
+                     out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+        }
     }
 }
 
