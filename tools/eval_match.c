@@ -47,6 +47,43 @@ static void pairwise_pr(const int *truth, const int *pred, int n, double *prec, 
     *rec = tp + fn ? (double)tp / (tp + fn) : 1.0;
 }
 
+/* deepface's labelled pairs (master.subset.csv: "a,b,Yes|No"), the largest face of each
+   image: accuracy at the verification threshold, and the largest "same" / smallest
+   "different" distance (the margin a threshold has there). */
+static void deepface_pairs(embcache *ec, const char *dir, double thr) {
+    char path[2300], line[1024];
+    FILE *f;
+    int n = 0, right = 0, missing = 0;
+    double max_same = 0, min_diff = 1e30;
+    static ec_result ra, rb;
+    snprintf(path, sizeof path, "%.2000s/master.subset.csv", dir);
+    f = fopen(path, "r");
+    if (!f) { printf("deepface pairs: %s absent, skipped\n", path); return; }
+    while (fgets(line, sizeof line, f)) {
+        char a[300], b[300], dec[16], pa[2400], pb[2400];
+        int fa, fb, same;
+        double d;
+        line[strcspn(line, "\r\n")] = 0;
+        if (sscanf(line, "%299[^,],%299[^,],%15s", a, b, dec) != 3 || !strcmp(dec, "Decision")) continue;
+        snprintf(pa, sizeof pa, "%.2000s/%s", dir, a);
+        snprintf(pb, sizeof pb, "%.2000s/%s", dir, b);
+        if (!ec_image(ec, pa, &ra) || !ec_image(ec, pb, &rb) || (fa = ec_largest(&ra)) < 0 || (fb = ec_largest(&rb)) < 0) {
+            missing++;
+            continue;
+        }
+        same = !strcmp(dec, "Yes");
+        d = fnet_distance(ra.face[fa].emb, rb.face[fb].emb, EC_DIM);
+        n++;
+        right += (d <= thr) == same;
+        if (same && d > max_same) max_same = d;
+        if (!same && d < min_diff) min_diff = d;
+    }
+    fclose(f);
+    printf("deepface pairs (master.subset.csv): %d/%d right at %.4f (%d pairs without a face); largest same-person "
+           "distance %.4f, smallest different-person %.4f\n",
+           right, n, thr, missing, max_same, min_diff);
+}
+
 int main(int argc, char **argv) {
     const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache";
     char root[2048], pairs_path[2048];
@@ -112,6 +149,13 @@ int main(int argc, char **argv) {
                "best single threshold %.4f (%.2f%%); at the shipped %.4f: %.2f%%\n",
                n_pairs, folds, 100 * sum / folds, 100 * sqrt(fmax(0, sum2 / folds - (sum / folds) * (sum / folds))),
                tsum / folds, t_all, 100 * acc_all, thr_ship, 100 * ec_accuracy(dist, pairs, n_pairs, -1, thr_ship));
+    }
+
+    {
+        const char *sh = getenv("FNET_SHARED");
+        char dp[2100];
+        snprintf(dp, sizeof dp, "%.2000s/data/deepface-testset", sh && *sh ? sh : "../shared");
+        deepface_pairs(&ec, dp, thr_ship);
     }
 
     /* 2. identification */
