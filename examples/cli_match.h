@@ -10,7 +10,8 @@
                                                   accuracy at the threshold
    fnet cluster [--net N] [--method cw|kmeans] [--k K] [--threshold T] [--seed S] DIR|IMG...
                                                   every face of every image (folders: their
-                                                  images, one level of sub-folders too)
+                                                  images, one level of sub-folders too);
+                                                  k-means keeps the best of seeds S..S+9
    fnet train-classifier [--net N] [--kind softmax|mlp|knn] [--epochs E] [--hidden H] [--k K]
                          [--seed S] DIR MODEL     DIR/PERSON/IMAGE; MODEL written via a temp file
    fnet classify MODEL IMG...                     every face: class and probability
@@ -521,7 +522,25 @@ static int cm_cluster(int argc, char **argv) {
         r = FNET_OK;
     } else if (strcmp(o.method, "kmeans") == 0) {
         if (o.k > n) { fprintf(stderr, "fnet: --k %d but only %d faces\n", o.k, n); o.k = n; }
-        r = fnet_kmeans(x, n, EC_DIM, o.k, 0, o.seed, NULL, 0, labels, NULL);
+        /* k-means++ finds a local optimum that depends on the seed: keep the best of 10
+           seeds (the smallest sum of squared distances to the centroids), as scikit-learn's
+           n_init does */
+        float *cent = (float *)malloc((size_t)o.k * EC_DIM * sizeof(float));
+        int *lab2 = (int *)malloc((size_t)n * sizeof(int)), s;
+        double best = -1;
+        r = cent && lab2 ? FNET_OK : FNET_ERR_OUT_OF_MEMORY;
+        for (s = 0; r == FNET_OK && s < 10; s++) {
+            double inertia = 0;
+            r = fnet_kmeans(x, n, EC_DIM, o.k, 0, o.seed + (unsigned long long)s, NULL, 0, lab2, cent);
+            for (i = 0; r == FNET_OK && i < n; i++)
+                inertia += fnet_distance_sq(x + (size_t)i * EC_DIM, cent + (size_t)lab2[i] * EC_DIM, EC_DIM);
+            if (r == FNET_OK && (best < 0 || inertia < best)) {
+                best = inertia;
+                memcpy(labels, lab2, (size_t)n * sizeof(int));
+            }
+        }
+        free(cent);
+        free(lab2);
         nc = o.k;
     } else {
         r = fnet_chinese_whispers(x, n, EC_DIM, thr, 0, o.seed, NULL, 0, labels, &nc);

@@ -124,8 +124,9 @@ def real(fnet, wdir, shared, tmp):
         check(rc == 0 and os.path.exists(model) and not os.path.exists(model + ".tmp"), "train %s: %d %s" % (kind, rc, err[-200:]))
         rc, out, err = run(fnet, "classify", model, *test_imgs)
         got = {os.path.basename(o["image"]): sorted(f["label"] for f in o["faces"]) for o in jlines(out)} if rc == 0 else {}
-        # classifiers have no "unknown": judge the single-person photos
-        ok = sum(got.get(k) == v for k, v in expect.items())
+        # classifiers have no "unknown": a bystander in obama_and_biden gets some label, so
+        # the expected people must be among the labels (and be all of them for the others)
+        ok = sum(got.get(k) == v if len(v) == 1 else set(v) <= set(got.get(k, [])) for k, v in expect.items())
         print("classify (%s): %d/%d photos right: %s" % (kind, ok, len(expect), got))
         check(ok == len(expect), "classify %s: %s" % (kind, got))
 
