@@ -2299,6 +2299,13 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
    The model points into the blob (nothing is parsed per value at load). A call uses about
    40 KB of stack and allocates nothing; the model is only read, so threads may share it.
 
+   Measured (tests/test_landmarks.c, tools/bench_landmarks.sh): on dlib's own boxes 100% of
+   27,336 points round to dlib's points, LFPW NME 0.028937 as dlib's. Compact blobs (half the
+   size) flip some split decisions: f16 leaves NME 0.028854 but 82% of points identical and
+   up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. About 0.4 ms
+   per face (CPU time), 2.4x faster than dlib -O3 -march=native; bound by reading 4 MB of
+   leaves per face. Loading maps the file: 0.1 ms against dlib's 320 ms deserialize.
+
    Kernel: adding a leaf to the shape (2N floats; the bulk of the work: 7500 leaves of 544
    bytes per face, memory-bound: the leaves of a cascade are prefetched ahead). Scalar twin first; SSE2 and AVX2 give identical results
    (the same float additions per element, in the same order; f16 is widened exactly).
