@@ -1216,8 +1216,17 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
 #define FNET__HOG_NF 32     /* 31 features padded to 32 floats per cell */
 #define FNET__HOG_MAX_UPSAMPLE 3
 
+/* One rank-1 piece of a filter plane: weight[m][n] ~= col[m] * row[n] (dlib: SVD of each
+   10x10 plane, singular values below max(1e-4, 0.001 * largest) dropped). */
+typedef struct fnet__hog_sep {
+    int filter, plane;
+    float col[64], row[64];
+} fnet__hog_sep;
+
 typedef struct fnet__hog {
     int n_filters, rows, cols, cell;
+    int n_sep;
+    fnet__hog_sep *sep;  /* sorted by filter */
     int min_w, min_h, max_levels;
     double iou, covered;
     double thresh[FNET__HOG_MAX_FILTERS];
@@ -1229,8 +1238,95 @@ static void fnet__detector_release(fnet_model *m) {
     fnet__hog *h = (fnet__hog *)m->stage;
     if (!h) return;
     FNET_FREE(h->raw);
+    FNET_FREE(h->sep);
     FNET_FREE(h);
     m->stage = NULL;
+}
+
+/* One-sided Jacobi SVD of a rows x cols matrix a (row-major, double): a = U diag(s) V^T.
+   On return a holds U*diag(s) column by column, v (cols x cols) holds V, s the singular values. */
+static void fnet__svd_jacobi(double *a, int rows, int cols, double *v, double *s) {
+    int sweep, p, q, i;
+    for (p = 0; p < cols; p++)
+        for (q = 0; q < cols; q++) v[p * cols + q] = p == q ? 1.0 : 0.0;
+    for (sweep = 0; sweep < 60; sweep++) {
+        int rotated = 0;
+        for (p = 0; p < cols; p++)
+            for (q = p + 1; q < cols; q++) {
+                double al = 0, be = 0, ga = 0, ze, t, c, sn;
+                for (i = 0; i < rows; i++) {
+                    al += a[i * cols + p] * a[i * cols + p];
+                    be += a[i * cols + q] * a[i * cols + q];
+                    ga += a[i * cols + p] * a[i * cols + q];
+                }
+                if (ga == 0 || fabs(ga) <= 1e-15 * sqrt(al * be)) continue;
+                rotated = 1;
+                ze = (be - al) / (2 * ga);
+                t = (ze >= 0 ? 1.0 : -1.0) / (fabs(ze) + sqrt(1 + ze * ze));
+                c = 1 / sqrt(1 + t * t);
+                sn = c * t;
+                for (i = 0; i < rows; i++) {
+                    double x = a[i * cols + p], y = a[i * cols + q];
+                    a[i * cols + p] = c * x - sn * y;
+                    a[i * cols + q] = sn * x + c * y;
+                }
+                for (i = 0; i < cols; i++) {
+                    double x = v[i * cols + p], y = v[i * cols + q];
+                    v[i * cols + p] = c * x - sn * y;
+                    v[i * cols + q] = sn * x + c * y;
+                }
+            }
+        if (!rotated) break;
+    }
+    for (p = 0; p < cols; p++) {
+        double n = 0;
+        for (i = 0; i < rows; i++) n += a[i * cols + p] * a[i * cols + p];
+        s[p] = sqrt(n);
+    }
+}
+
+/* Splits every filter plane into rank-1 pieces (dlib's build_fhog_filterbank does the same). */
+static fnet_result fnet__hog_separate(fnet__hog *h) {
+    const int rows = h->rows, cols = h->cols;
+    double a[64 * 64], v[64 * 64], sv[64];
+    int f, k, i, j, cap = h->n_filters * 31 * FNET__MIN(rows, cols);
+    if (rows > 64 || cols > 64 || rows > cols * 64) return FNET_ERR_CORRUPT;
+    h->sep = (fnet__hog_sep *)FNET_MALLOC((size_t)cap * sizeof(fnet__hog_sep));
+    if (!h->sep) return FNET_ERR_OUT_OF_MEMORY;
+    h->n_sep = 0;
+    for (f = 0; f < h->n_filters; f++)
+        for (k = 0; k < 31; k++) {
+            const float *w = h->w + (size_t)f * rows * cols * FNET__HOG_NF;
+            double smax = 0, th;
+            int tr = rows >= cols; /* Jacobi on the taller orientation */
+            int r2 = tr ? rows : cols, c2 = tr ? cols : rows;
+            for (i = 0; i < rows; i++)
+                for (j = 0; j < cols; j++) {
+                    double x = (double)w[((size_t)i * cols + j) * FNET__HOG_NF + k];
+                    if (tr) a[i * c2 + j] = x; else a[j * c2 + i] = x;
+                }
+            fnet__svd_jacobi(a, r2, c2, v, sv);
+            for (j = 0; j < c2; j++) smax = sv[j] > smax ? sv[j] : smax;
+            th = smax * 0.001 > 1e-4 ? smax * 0.001 : 1e-4;
+            for (j = 0; j < c2; j++) {
+                fnet__hog_sep *sp;
+                double rs;
+                if (!(sv[j] >= th) || h->n_sep >= cap) continue;
+                sp = &h->sep[h->n_sep++];
+                sp->filter = f;
+                sp->plane = k;
+                rs = sqrt(sv[j]);
+                for (i = 0; i < r2; i++) { /* a's column j is u * s */
+                    double uval = a[i * c2 + j] / sv[j] * rs;
+                    if (tr) sp->col[i] = (float)uval; else sp->row[i] = (float)uval;
+                }
+                for (i = 0; i < c2; i++) {
+                    double vval = v[i * c2 + j] * rs;
+                    if (tr) sp->row[i] = (float)vval; else sp->col[i] = (float)vval;
+                }
+            }
+        }
+    return FNET_OK;
 }
 
 static fnet_result fnet__detector_prepare(fnet_model *m) {
@@ -1292,7 +1388,7 @@ static fnet_result fnet__detector_prepare(fnet_model *m) {
         if (!(tv == tv) || tv > 1e30 || tv < -1e30) return FNET_ERR_CORRUPT;
         h->thresh[i] = tv;
     }
-    return FNET_OK;
+    return fnet__hog_separate(h);
 }
 
 /* ---- image pyramid (dlib pyramid_down<6> / pyramid_up, bilinear resize_image) ---- */
@@ -1308,8 +1404,40 @@ typedef struct fnet__himg {
    (gray: rounded, +0.5); from the group whose 4th right neighbour leaves the image on, column
    by column in double. The float positions are the same on every row, so they are computed
    once into cleft/clr (dw entries each). Output planes are packed (stride dw). */
+#if defined(FNET__X86)
+/* The float columns of one colour output row, 8 at a time: each 4-byte gather brings a
+   pixel and its right neighbour; the same float products and sums as the scalar loop. */
+static FNET__AVX2_FN int fnet__hog_resize_row_avx2(const unsigned char *const *rt, const unsigned char *const *rb,
+                                                   unsigned char *const *out, const int *cleft, const float *clr,
+                                                   int cend, float ftb, float finv_tb) {
+    const __m256 vtb = _mm256_set1_ps(ftb), vitb = _mm256_set1_ps(finv_tb), one = _mm256_set1_ps(1.0f);
+    const __m256i m8 = _mm256_set1_epi32(255);
+    int c, ch;
+    for (c = 0; c + 8 <= cend; c += 8) {
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(cleft + c));
+        const __m256 lr = _mm256_loadu_ps(clr + c), ilr = _mm256_sub_ps(one, lr);
+        const __m256 tlf = _mm256_mul_ps(vitb, ilr), trf = _mm256_mul_ps(vitb, lr);
+        const __m256 blf = _mm256_mul_ps(vtb, ilr), brf = _mm256_mul_ps(vtb, lr);
+        for (ch = 0; ch < 3; ch++) {
+            __m256i gt = _mm256_i32gather_epi32((const int *)(const void *)rt[ch], l, 1);
+            __m256i gb = _mm256_i32gather_epi32((const int *)(const void *)rb[ch], l, 1);
+            __m256 tl = _mm256_cvtepi32_ps(_mm256_and_si256(gt, m8));
+            __m256 tr = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gt, 8), m8));
+            __m256 bl = _mm256_cvtepi32_ps(_mm256_and_si256(gb, m8));
+            __m256 br = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gb, 8), m8));
+            __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr)),
+                                                   _mm256_mul_ps(blf, bl)), _mm256_mul_ps(brf, br));
+            __m256i vi = _mm256_cvttps_epi32(v);
+            __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(vi), _mm256_extracti128_si256(vi, 1));
+            _mm_storel_epi64((__m128i *)(void *)(out[ch] + c), _mm_packus_epi16(p16, p16));
+        }
+    }
+    return c;
+}
+#endif
+
 static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
-                             int *cleft, float *clr) {
+                             int *cleft, float *clr, int avx2) {
     const int sw = src->w, sh = src->h, nch = src->nch, gray = nch == 1;
     const double x_scale = (sw - 1) / (double)FNET__MAX(dw - 1, 1);
     const double y_scale = (sh - 1) / (double)FNET__MAX(dh - 1, 1);
@@ -1337,6 +1465,7 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
         float ftb, finv_tb;
         const unsigned char *rt[3], *rb[3];
         unsigned char *out[3];
+        (void)avx2;
         y += y_scale;
         top = (long)floor(y);
         bottom = FNET__MIN(top + 1, (long)sh - 1);
@@ -1348,7 +1477,11 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
             rb[ch] = src->pl[ch] + (size_t)bottom * src->stride;
             out[ch] = dst + ((size_t)ch * dh + r) * dw;
         }
-        for (c = 0; c < cend; c++) {
+        c = 0;
+#if defined(FNET__X86)
+        if (avx2 && !gray) c = fnet__hog_resize_row_avx2(rt, rb, out, cleft, clr, cend, ftb, finv_tb);
+#endif
+        for (; c < cend; c++) {
             const int l = cleft[c];
             const float lr = clr[c], ilr = 1 - lr;
             const float tlf = finv_tb * ilr, trf = finv_tb * lr, blf = ftb * ilr, brf = ftb * lr;
@@ -1412,6 +1545,9 @@ typedef struct fnet__hog_geom {
     int simd_end;      /* dlib's 8-wide loop covers x in [1, simd_end) */
     const int *cx;     /* per pixel column x: histogram column of its left cell (+1 border) */
     const float *vx0, *vx1; /* per x: bilinear weights of the right and left cell */
+    int fs;            /* feature planes: (hr+9) rows of fs floats, cell (y,x) at [y+4][x+4] */
+    size_t fplane;     /* floats per feature plane */
+    int ss;            /* score rows: hr rows of ss floats per filter (ss >= hc, multiple of 8) */
 } fnet__hog_geom;
 
 static void fnet__hog_geometry(int w, int h, fnet__hog_geom *g) {
@@ -1425,6 +1561,9 @@ static void fnet__hog_geometry(int w, int h, fnet__hog_geom *g) {
     for (x = 1; x < g->vis_c - 7; x += 8) {}
     g->simd_end = x;
     g->cx = NULL; g->vx0 = g->vx1 = NULL;
+    g->ss = (g->hc + 7) / 8 * 8;
+    g->fs = g->ss + 16;
+    g->fplane = (size_t)(g->hr + 9) * (size_t)g->fs;
 }
 
 /* The per-column tables (x in [0, vis_c)); dlib's xp = (x+0.5)/8 - 0.5, exact in float. */
@@ -1560,14 +1699,16 @@ static FNET__AVX2_FN void fnet__hog_row_avx2(const fnet__himg *im, const fnet__h
     vvy1 = _mm256_set1_ps(vy1);
     for (x = 1; x < g->simd_end; x += 8) {
         __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx;
-        __m256 fx, fy, best, bo, v, a, b;
+        __m256 fx, fy, best, bo, sg, v, a, b;
         int oi[8];
         float v11[8], v01[8], v10[8], v00[8];
         for (ch = 0; ch < im->nch; ch++) {
             const unsigned char *p = im->pl[ch] + rowoff + x;
             __m256i cx = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + 1), fnet__hog_ld8_avx2(p - 1));
             __m256i cy = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + st), fnet__hog_ld8_avx2(p - st));
-            __m256i cl = _mm256_add_epi32(_mm256_mullo_epi32(cx, cx), _mm256_mullo_epi32(cy, cy));
+            /* |dx| | |dy| << 16 multiplied pairwise: dx*dx + dy*dy in one madd */
+            __m256i pk = _mm256_or_si256(_mm256_abs_epi32(cx), _mm256_slli_epi32(_mm256_abs_epi32(cy), 16));
+            __m256i cl = _mm256_madd_epi16(pk, pk);
             if (ch == 0) {
                 gx = cx; gy = cy; len = cl;
             } else { /* keep the current channel only where it is strictly longer */
@@ -1581,17 +1722,20 @@ static FNET__AVX2_FN void fnet__hog_row_avx2(const fnet__himg *im, const fnet__h
         fy = _mm256_cvtepi32_ps(gy);
         best = _mm256_setzero_ps();
         bo = _mm256_setzero_ps();
+        sg = _mm256_setzero_ps();
+        /* dlib: the first o whose dot (or -dot: o + 9) beats the best so far, i.e. the first
+           largest |dot|; its sign picks o or o + 9 */
         for (o = 0; o < 9; o++) {
             __m256 dot = _mm256_add_ps(_mm256_mul_ps(fx, _mm256_set1_ps(fnet__hog_dx[o])),
                                        _mm256_mul_ps(fy, _mm256_set1_ps(fnet__hog_dy[o])));
-            __m256 cmp = _mm256_cmp_ps(dot, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, dot, cmp);
+            __m256 ad = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), dot);
+            __m256 cmp = _mm256_cmp_ps(ad, best, _CMP_GT_OQ);
+            best = _mm256_max_ps(ad, best);
             bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)o), cmp);
-            dot = _mm256_mul_ps(dot, _mm256_set1_ps(-1.0f));
-            cmp = _mm256_cmp_ps(dot, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, dot, cmp);
-            bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)(o + 9)), cmp);
+            sg = _mm256_blendv_ps(sg, dot, cmp);
         }
+        bo = _mm256_add_ps(bo, _mm256_and_ps(_mm256_cmp_ps(sg, _mm256_setzero_ps(), _CMP_LT_OQ),
+                                             _mm256_set1_ps(9.0f)));
         v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
         a = _mm256_mul_ps(_mm256_loadu_ps(g->vx1 + x), v);
         b = _mm256_mul_ps(_mm256_loadu_ps(g->vx0 + x), v);
@@ -1755,7 +1899,8 @@ static void fnet__hog_row_neon(const fnet__himg *im, const fnet__hog_geom *g, in
 /* (c): block energies and the 31 features of every inner cell. */
 static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
                                       float *feat) {
-    const int hcols = g->cc + 2, fcols = g->hc + 9;
+    const int hcols = g->cc + 2;
+    const size_t P = g->fplane;
     const float eps = 0.0001f;
     int r, c, y, x, o, k;
     for (r = 0; r < g->cr; r++)
@@ -1769,7 +1914,7 @@ static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist
         for (x = 0; x < g->hc; x++) {
             const float *n0 = norm + (size_t)y * g->cc + x, *n1 = n0 + g->cc, *n2 = n1 + g->cc;
             const float *h = hist + ((size_t)(y + 2) * hcols + x + 2) * 18;
-            float *f = feat + ((size_t)(y + 4) * fcols + x + 4) * FNET__HOG_NF;
+            float *f = feat + (size_t)(y + 4) * g->fs + x + 4; /* plane o at f[o * P] */
             float z[4], nn[4], n[4], t[4], hv[4];
             /* the 4 blocks of 2x2 cells that contain cell (y+1, x+1) */
             z[0] = n1[1] + n1[2] + n2[1] + n2[2];
@@ -1789,174 +1934,158 @@ static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist
                     cc[k] = (h[o + 2] < nn[k] ? h[o + 2] : nn[k]) * n[k];
                     t[k] += a[k] + b[k] + cc[k];
                 }
-                f[o] = (a[0] + a[2]) + (a[1] + a[3]);
-                f[o + 1] = (b[0] + b[2]) + (b[1] + b[3]);
-                f[o + 2] = (cc[0] + cc[2]) + (cc[1] + cc[3]);
+                f[o * P] = (a[0] + a[2]) + (a[1] + a[3]);
+                f[(o + 1) * P] = (b[0] + b[2]) + (b[1] + b[3]);
+                f[(o + 2) * P] = (cc[0] + cc[2]) + (cc[1] + cc[3]);
             }
             for (o = 0; o < 9; o++) {
                 float s = h[o] + h[o + 9];
                 for (k = 0; k < 4; k++) hv[k] = (s < nn[k] ? s : nn[k]) * n[k];
-                f[18 + o] = (hv[0] + hv[2]) + (hv[1] + hv[3]);
+                f[(18 + o) * P] = (hv[0] + hv[2]) + (hv[1] + hv[3]);
             }
-            for (k = 0; k < 4; k++) f[27 + k] = t[k] * (float)(2 * 0.2357);
-            f[31] = 0;
+            for (k = 0; k < 4; k++) f[(27 + k) * P] = t[k] * (float)(2 * 0.2357);
         }
 }
 
-/* Scan kernels: 4 neighbouring windows of one filter at a time share each weight load; a
-   window row of the filter is 10 cells x 32 floats, contiguous in both the filter and the
-   feature map. Rows of the window that fall on the zero border are skipped. */
+/* (e): scores of every window position for every filter, scores[f][i][j] (row stride ss), as
+   sums of separable pieces: tmp[y][j] = sum_n row[n] * plane[y][j+n] over the feature rows
+   that are not zero padding, then score[i][j] += sum_m col[m] * tmp[i+m][j]. About 20
+   multiply-adds per window per piece instead of 100 per plane (dlib's frontal model has 305
+   pieces for 5 x 31 planes). The kernels differ only in vector width (AVX2 fuses the
+   multiply-adds; the others round each product), so scores agree to ~1e-6. */
+#define FNET__HOG_SCAN_BODY(ROWPASS, COLPASS)                                                    \
+    const int rows = h->rows, cols = h->cols, hr = g->hr, fs = g->fs, ss = g->ss;             \
+    int p, y, i, j, m, n;                                                                     \
+    (void)n; (void)m; (void)j;                                                                \
+    memset(scores, 0, (size_t)h->n_filters * hr * ss * sizeof(float));                       \
+    for (p = 0; p < h->n_sep; p++) {                                                          \
+        const fnet__hog_sep *sp = &h->sep[p];                                                 \
+        const float *plane = feat + (size_t)sp->plane * g->fplane;                            \
+        float *out = scores + (size_t)sp->filter * hr * ss;                                   \
+        for (y = 4; y < hr + 4; y++) { /* rows outside are zero */                            \
+            const float *src = plane + (size_t)y * fs;                                        \
+            float *dst = tmp + (size_t)y * ss;                                                \
+            ROWPASS                                                                           \
+        }                                                                                     \
+        for (i = 0; i < hr; i++) {                                                            \
+            int m0, m1;                                                                       \
+            float *o = out + (size_t)i * ss;                                                  \
+            FNET__HOG_ROWS_RANGE(i, hr, rows, m0, m1);                                        \
+            COLPASS                                                                           \
+        }                                                                                     \
+    }                                                                                         \
+    (void)cols;
+
 #define FNET__HOG_ROWS_RANGE(i, hr, rows, m0, m1)                    \
     do {                                                              \
         m0 = 4 - (i) > 0 ? 4 - (i) : 0;                               \
         m1 = (hr) + 4 - (i) < (rows) ? (hr) + 4 - (i) : (rows);       \
     } while (0)
 
-/* (e): scores of every window position for every filter; scores[f][i][j]. */
 static void fnet__hog_scan_scalar(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
-                                  float *scores) {
-    const int fcols = g->hc + 9, rows = h->rows, cols = h->cols;
-    int f, i, j, m, n, k;
-    for (f = 0; f < h->n_filters; f++) {
-        const float *w = h->w + (size_t)f * rows * cols * FNET__HOG_NF;
-        for (i = 0; i < g->hr; i++)
-            for (j = 0; j < g->hc; j++) {
-                float s = 0;
-                int m0, m1;
-                FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
-                for (m = m0; m < m1; m++) {
-                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
-                    const float *wr = w + (size_t)m * cols * FNET__HOG_NF;
-                    for (n = 0; n < cols * FNET__HOG_NF; n += FNET__HOG_NF) {
-                        float acc = 0;
-                        for (k = 0; k < 31; k++) acc += fr[n + k] * wr[n + k];
-                        s += acc;
-                    }
-                }
-                scores[((size_t)f * g->hr + i) * g->hc + j] = s;
-            }
-    }
+                                  float *scores, float *tmp) {
+    FNET__HOG_SCAN_BODY(
+        for (j = 0; j < g->hc; j++) {
+            float acc = 0;
+            for (n = 0; n < cols; n++) acc += sp->row[n] * src[j + n];
+            dst[j] = acc;
+        },
+        for (m = m0; m < m1; m++) {
+            const float *t = tmp + (size_t)(i + m) * ss;
+            const float cm = sp->col[m];
+            for (j = 0; j < g->hc; j++) o[j] += cm * t[j];
+        })
 }
 
 #if defined(FNET__X86)
-static float fnet__hsum_sse(__m128 v) {
-    __m128 t = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    t = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
-    return _mm_cvtss_f32(t);
-}
-
 static void fnet__hog_scan_sse2(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
-                                float *scores) {
-    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
-    int f, i, j, m, t, q;
-    for (f = 0; f < h->n_filters; f++) {
-        const float *w = h->w + (size_t)f * rows * len;
-        for (i = 0; i < g->hr; i++) {
-            int m0, m1;
-            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
-            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
-            for (j = 0; j < g->hc; j += 4) {
-                __m128 acc[4];
-                const int nq = g->hc - j < 4 ? g->hc - j : 4;
-                for (q = 0; q < 4; q++) acc[q] = _mm_setzero_ps();
-                for (m = m0; m < m1; m++) {
-                    const float *wr = w + (size_t)m * len;
-                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
-                    if (nq == 4) {
-                        for (t = 0; t < len; t += 4) {
-                            __m128 wv = _mm_load_ps(wr + t);
-                            acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(wv, _mm_load_ps(fr + t)));
-                            acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(wv, _mm_load_ps(fr + FNET__HOG_NF + t)));
-                            acc[2] = _mm_add_ps(acc[2], _mm_mul_ps(wv, _mm_load_ps(fr + 2 * FNET__HOG_NF + t)));
-                            acc[3] = _mm_add_ps(acc[3], _mm_mul_ps(wv, _mm_load_ps(fr + 3 * FNET__HOG_NF + t)));
-                        }
-                    } else {
-                        for (t = 0; t < len; t += 4) {
-                            __m128 wv = _mm_load_ps(wr + t);
-                            for (q = 0; q < nq; q++)
-                                acc[q] = _mm_add_ps(acc[q], _mm_mul_ps(wv, _mm_load_ps(fr + q * FNET__HOG_NF + t)));
-                        }
-                    }
-                }
-                for (q = 0; q < nq; q++) out[j + q] = fnet__hsum_sse(acc[q]);
-            }
-        }
-    }
+                                float *scores, float *tmp) {
+    FNET__HOG_SCAN_BODY(
+        for (j = 0; j < g->hc; j += 4) {
+            __m128 acc = _mm_setzero_ps();
+            for (n = 0; n < cols; n++)
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(sp->row[n]), _mm_loadu_ps(src + j + n)));
+            _mm_storeu_ps(dst + j, acc);
+        },
+        for (m = m0; m < m1; m++) {
+            const float *t = tmp + (size_t)(i + m) * ss;
+            const __m128 cm = _mm_set1_ps(sp->col[m]);
+            for (j = 0; j < g->hc; j += 4)
+                _mm_storeu_ps(o + j, _mm_add_ps(_mm_loadu_ps(o + j), _mm_mul_ps(cm, _mm_loadu_ps(t + j))));
+        })
 }
 
 static FNET__AVX2_FN void fnet__hog_scan_avx2(const fnet__hog *h, const fnet__hog_geom *g,
-                                              const float *feat, float *scores) {
-    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
-    int f, i, j, m, t, q;
-    for (f = 0; f < h->n_filters; f++) {
-        const float *w = h->w + (size_t)f * rows * len;
-        for (i = 0; i < g->hr; i++) {
-            int m0, m1;
-            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
-            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
-            for (j = 0; j < g->hc; j += 4) {
-                __m256 acc[4];
-                const int nq = g->hc - j < 4 ? g->hc - j : 4;
-                for (q = 0; q < 4; q++) acc[q] = _mm256_setzero_ps();
-                for (m = m0; m < m1; m++) {
-                    const float *wr = w + (size_t)m * len;
-                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
-                    if (nq == 4) {
-                        for (t = 0; t < len; t += 8) {
-                            __m256 wv = _mm256_load_ps(wr + t);
-                            acc[0] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + t), acc[0]);
-                            acc[1] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + FNET__HOG_NF + t), acc[1]);
-                            acc[2] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + 2 * FNET__HOG_NF + t), acc[2]);
-                            acc[3] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + 3 * FNET__HOG_NF + t), acc[3]);
-                        }
-                    } else {
-                        for (t = 0; t < len; t += 8) {
-                            __m256 wv = _mm256_load_ps(wr + t);
-                            for (q = 0; q < nq; q++)
-                                acc[q] = _mm256_fmadd_ps(wv, _mm256_load_ps(fr + q * FNET__HOG_NF + t), acc[q]);
-                        }
-                    }
-                }
-                for (q = 0; q < nq; q++)
-                    out[j + q] = fnet__hsum_sse(_mm_add_ps(_mm256_castps256_ps128(acc[q]),
-                                                           _mm256_extractf128_ps(acc[q], 1)));
+                                              const float *feat, float *scores, float *tmp) {
+    /* 4 blocks of 8 outputs at a time: independent multiply-add chains */
+    FNET__HOG_SCAN_BODY(
+        __m256 wr[64];
+        for (n = 0; n < cols; n++) wr[n] = _mm256_set1_ps(sp->row[n]);
+        for (j = 0; j + 32 <= g->ss; j += 32) {
+            __m256 a0 = _mm256_mul_ps(wr[0], _mm256_loadu_ps(src + j));
+            __m256 a1 = _mm256_mul_ps(wr[0], _mm256_loadu_ps(src + j + 8));
+            __m256 a2 = _mm256_mul_ps(wr[0], _mm256_loadu_ps(src + j + 16));
+            __m256 a3 = _mm256_mul_ps(wr[0], _mm256_loadu_ps(src + j + 24));
+            for (n = 1; n < cols; n++) {
+                a0 = _mm256_fmadd_ps(wr[n], _mm256_loadu_ps(src + j + n), a0);
+                a1 = _mm256_fmadd_ps(wr[n], _mm256_loadu_ps(src + j + n + 8), a1);
+                a2 = _mm256_fmadd_ps(wr[n], _mm256_loadu_ps(src + j + n + 16), a2);
+                a3 = _mm256_fmadd_ps(wr[n], _mm256_loadu_ps(src + j + n + 24), a3);
             }
+            _mm256_storeu_ps(dst + j, a0);
+            _mm256_storeu_ps(dst + j + 8, a1);
+            _mm256_storeu_ps(dst + j + 16, a2);
+            _mm256_storeu_ps(dst + j + 24, a3);
         }
-    }
+        for (; j < g->ss; j += 8) {
+            __m256 acc = _mm256_mul_ps(wr[0], _mm256_loadu_ps(src + j));
+            for (n = 1; n < cols; n++) acc = _mm256_fmadd_ps(wr[n], _mm256_loadu_ps(src + j + n), acc);
+            _mm256_storeu_ps(dst + j, acc);
+        },
+        __m256 wc[64];
+        for (m = m0; m < m1; m++) wc[m] = _mm256_set1_ps(sp->col[m]);
+        for (j = 0; j + 32 <= g->ss; j += 32) {
+            __m256 a0 = _mm256_loadu_ps(o + j);
+            __m256 a1 = _mm256_loadu_ps(o + j + 8);
+            __m256 a2 = _mm256_loadu_ps(o + j + 16);
+            __m256 a3 = _mm256_loadu_ps(o + j + 24);
+            for (m = m0; m < m1; m++) {
+                const float *t = tmp + (size_t)(i + m) * ss + j;
+                a0 = _mm256_fmadd_ps(wc[m], _mm256_loadu_ps(t), a0);
+                a1 = _mm256_fmadd_ps(wc[m], _mm256_loadu_ps(t + 8), a1);
+                a2 = _mm256_fmadd_ps(wc[m], _mm256_loadu_ps(t + 16), a2);
+                a3 = _mm256_fmadd_ps(wc[m], _mm256_loadu_ps(t + 24), a3);
+            }
+            _mm256_storeu_ps(o + j, a0);
+            _mm256_storeu_ps(o + j + 8, a1);
+            _mm256_storeu_ps(o + j + 16, a2);
+            _mm256_storeu_ps(o + j + 24, a3);
+        }
+        for (; j < g->ss; j += 8) {
+            __m256 acc = _mm256_loadu_ps(o + j);
+            for (m = m0; m < m1; m++)
+                acc = _mm256_fmadd_ps(wc[m], _mm256_loadu_ps(tmp + (size_t)(i + m) * ss + j), acc);
+            _mm256_storeu_ps(o + j, acc);
+        })
 }
 #endif
 
 #if defined(FNET__NEON)
 static void fnet__hog_scan_neon(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
-                                float *scores) {
-    const int fcols = g->hc + 9, rows = h->rows, len = h->cols * FNET__HOG_NF;
-    int f, i, j, m, t, q;
-    for (f = 0; f < h->n_filters; f++) {
-        const float *w = h->w + (size_t)f * rows * len;
-        for (i = 0; i < g->hr; i++) {
-            int m0, m1;
-            float *out = scores + ((size_t)f * g->hr + i) * g->hc;
-            FNET__HOG_ROWS_RANGE(i, g->hr, rows, m0, m1);
-            for (j = 0; j < g->hc; j += 4) {
-                float32x4_t acc[4];
-                const int nq = g->hc - j < 4 ? g->hc - j : 4;
-                for (q = 0; q < 4; q++) acc[q] = vdupq_n_f32(0.0f);
-                for (m = m0; m < m1; m++) {
-                    const float *wr = w + (size_t)m * len;
-                    const float *fr = feat + ((size_t)(i + m) * fcols + j) * FNET__HOG_NF;
-                    for (t = 0; t < len; t += 4) {
-                        float32x4_t wv = vld1q_f32(wr + t);
-                        for (q = 0; q < nq; q++)
-                            acc[q] = vmlaq_f32(acc[q], wv, vld1q_f32(fr + q * FNET__HOG_NF + t));
-                    }
-                }
-                for (q = 0; q < nq; q++) {
-                    float32x2_t s = vadd_f32(vget_low_f32(acc[q]), vget_high_f32(acc[q]));
-                    out[j + q] = vget_lane_f32(vpadd_f32(s, s), 0);
-                }
-            }
-        }
-    }
+                                float *scores, float *tmp) {
+    FNET__HOG_SCAN_BODY(
+        for (j = 0; j < g->hc; j += 4) {
+            float32x4_t acc = vdupq_n_f32(0.0f);
+            for (n = 0; n < cols; n++)
+                acc = vaddq_f32(acc, vmulq_f32(vdupq_n_f32(sp->row[n]), vld1q_f32(src + j + n)));
+            vst1q_f32(dst + j, acc);
+        },
+        for (m = m0; m < m1; m++) {
+            const float *t = tmp + (size_t)(i + m) * ss;
+            const float32x4_t cm = vdupq_n_f32(sp->col[m]);
+            for (j = 0; j < g->hc; j += 4)
+                vst1q_f32(o + j, vaddq_f32(vld1q_f32(o + j), vmulq_f32(cm, vld1q_f32(t + j))));
+        })
 }
 #endif
 
@@ -1965,7 +2094,7 @@ static void fnet__hog_scan_neon(const fnet__hog *h, const fnet__hog_geom *g, con
 typedef struct fnet__hog_kernels {
     void (*row)(const fnet__himg *, const fnet__hog_geom *, int, float *);
     void (*features)(const fnet__hog_geom *, const float *, float *, float *);
-    void (*scan)(const fnet__hog *, const fnet__hog_geom *, const float *, float *);
+    void (*scan)(const fnet__hog *, const fnet__hog_geom *, const float *, float *, float *);
 } fnet__hog_kernels;
 
 static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
@@ -2031,8 +2160,8 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
     fnet__hog_geometry(w, ht, &g);
     p->hist_n = (size_t)(g.cr + 2) * (size_t)(g.cc + 2) * 18;
     p->norm_n = (size_t)g.cr * (size_t)g.cc + 1;
-    p->feat_n = (size_t)(g.hr + 9) * (size_t)(g.hc + 9) * FNET__HOG_NF;
-    p->score_n = (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters + 1;
+    p->feat_n = g.fplane * 31 + 8;
+    p->score_n = (size_t)g.hr * (size_t)g.ss * (size_t)h->n_filters + (g.fplane + 8); /* + tmp */
     for (i = 0; i < p->levels; i++) { /* every window of every level could be a candidate */
         fnet__hog_geometry(w, ht, &g);
         cands += (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters;
@@ -2040,6 +2169,9 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
     }
     p->cand_n = cands + 1;
     p->total = 64;
+    p->in_bytes += 16; /* slack: the resize kernels read 4 bytes at a time */
+    if (p->up_bytes) p->up_bytes += 16;
+    if (p->lvl_bytes) p->lvl_bytes += 16;
     if (!fnet__hog_add(&p->total, p->in_bytes, 1) || !fnet__hog_add(&p->total, p->up_bytes, 1) ||
         !fnet__hog_add(&p->total, p->up > 1 ? p->up_bytes : 0, 1) ||
         !fnet__hog_add(&p->total, p->lvl_bytes, 1) || !fnet__hog_add(&p->total, p->lvl_bytes, 1) ||
@@ -2114,7 +2246,7 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
                               float *hist, float *norm, float *feat) {
     int y;
     memset(hist, 0, (size_t)(g->cr + 2) * (size_t)(g->cc + 2) * 18 * sizeof(float));
-    memset(feat, 0, (size_t)(g->hr + 9) * (size_t)(g->hc + 9) * FNET__HOG_NF * sizeof(float));
+    memset(feat, 0, (g->fplane * 31 + 8) * sizeof(float));
     for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
     k->features(g, hist, norm, feat);
 }
@@ -2190,7 +2322,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     for (level = 0; level < p.up; level++) {
         unsigned char *dst = upbuf[level & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr);
+        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, det->isa == FNET_ISA_AVX2);
         for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
         cur.w = dw; cur.h = dh; cur.stride = dw;
     }
@@ -2201,7 +2333,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
             unsigned char *dst = lvl[level & 1];
             int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
             if (dw < 1 || dh < 1) break;
-            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr);
+            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, det->isa == FNET_ISA_AVX2);
             for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
             cur.w = dw; cur.h = dh; cur.stride = dw;
         }
@@ -2209,14 +2341,14 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         if (g.hr < 1 || g.hc < 1) continue;
         fnet__hog_col_tables(&g, cx, vx0, vx1);
         fnet__hog_extract(&kern, &cur, &g, hist, norm, feat);
-        kern.scan(h, &g, feat, scores);
+        kern.scan(h, &g, feat, scores, scores + (size_t)g.hr * g.ss * h->n_filters);
         for (f = 0; f < h->n_filters; f++) {
             const double th = h->thresh[f] + adjust;
-            const float *s = scores + (size_t)f * g.hr * g.hc;
+            const float *s = scores + (size_t)f * g.hr * g.ss;
             int i, j;
             for (i = 0; i < g.hr; i++)
                 for (j = 0; j < g.hc; j++) {
-                    double v = (double)s[(size_t)i * g.hc + j];
+                    double v = (double)s[(size_t)i * g.ss + j];
                     if (v >= th && n_cand < p.cand_n) {
                         fnet__hog_cand *c = &cand[n_cand++];
                         c->conf = v - h->thresh[f];
