@@ -1,5 +1,5 @@
-/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/ and
-   tests/fuzz/regress/pipeline/ (inputs that once crashed a fuzz target: `make fuzz`) through
+/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/, pipeline/ and
+   gallery/ (inputs that once crashed a fuzz target: `make fuzz`) through
    the same code as the fuzz targets, here under the normal build and ASan+UBSan (tests/run.sh).
    A regression shows as a sanitizer report or a crash, which tests/run.sh counts as a failure.
    A few hand-made hostile inputs are replayed too, so the test runs the targets even when
@@ -14,6 +14,9 @@
 #define LLVMFuzzerTestOneInput fuzz_pipeline_one
 #include "fuzz/fuzz_pipeline.c"
 #undef LLVMFuzzerInitialize
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_gallery_one
+#include "fuzz/fuzz_gallery.c"
 #undef LLVMFuzzerTestOneInput
 #include "fnet_test.h"
 
@@ -41,13 +44,14 @@ static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t)) {
 }
 
 int main(void) {
-    int nb, np, i;
+    int nb, np, ng, i;
     unsigned char in[64 + 22];
     fuzz_blob_init(NULL, NULL);
     fuzz_pipeline_init(NULL, NULL);
     nb = replay_dir("tests/fuzz/regress/blob", fuzz_blob_one);
     np = replay_dir("tests/fuzz/regress/pipeline", fuzz_pipeline_one);
-    printf("replayed %d blob and %d pipeline inputs\n", nb, np);
+    ng = replay_dir("tests/fuzz/regress/gallery", fuzz_gallery_one);
+    printf("replayed %d blob, %d pipeline and %d gallery inputs\n", nb, np, ng);
     /* hand-made: garbage blobs in modes 0 and 1, a patch of every real blob's tables */
     for (i = 0; i < 6; i++) {
         memset(in, 0xA5, sizeof in);
@@ -63,6 +67,25 @@ int main(void) {
     memset(in + 6, 0x7f, 16);
     in[6] = 0; in[7] = 0; in[8] = 0; in[9] = 0x80;
     fuzz_pipeline_one(in, sizeof in);
+    /* hand-made: a gallery header claiming 2^24 embeddings of 4096 floats, CRC fixed */
+    {
+        unsigned char gal[1 + 72 + 16];
+        memset(gal, 0, sizeof gal);
+        gal[0] = 1;
+        memcpy(gal + 1, "FNETGALR", 8);
+        gal[1 + 8] = 1;
+        gal[1 + 12] = 4; gal[1 + 13] = 3; gal[1 + 14] = 2; gal[1 + 15] = 1;
+        gal[1 + 17] = 0x10;                   /* dim 4096 */
+        gal[1 + 20] = 1;                      /* 1 person */
+        gal[1 + 27] = 1;                      /* 2^24 embeddings */
+        memcpy(gal + 1 + 40, "nn4.small2.v1", 13);
+        gal[1 + 72] = 4; gal[1 + 76] = 0xff; gal[1 + 77] = 0xff; /* name of 4 bytes, 65535 embeddings */
+        memcpy(gal + 1 + 80, "abcd", 4);
+        fuzz_gallery_one(gal, sizeof gal);
+        gal[0] = 3;
+        memcpy(gal + 1, "FNETCLSF", 8);
+        fuzz_gallery_one(gal, sizeof gal);
+    }
     CHECK(1, "replayed without a crash"); /* a crash or sanitizer report ends the process before this */
     fnet_model_free(g_det);
     fnet_model_free(g_lm);

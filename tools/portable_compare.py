@@ -5,14 +5,16 @@ Per build it prints one line with the largest differences and PASS or FAIL:
   blobs      every model's tensor-data CRC identical (the loader copied/swapped correctly)
   pixels     the decoded photos identical (else the comparison below means nothing)
   boxes      identical integer boxes (and the same number of faces); scores within 1e-4
-  landmarks  within 1e-3 px
+  landmarks  within 1e-3 px, on detected boxes and on a fixed box (the stage alone)
   emb        embeddings (aligned from this build's own landmarks) within 1e-5
   embfix     embeddings of a fixed crop (the engine alone) within 1e-5
+  gallery    a saved gallery of synthetic embeddings byte-identical; identify() distances
+             within 1e-5
 A stage the reference did not run ("unsupported", blob missing) is reported as n/a; a stage
 the reference ran but this build did not is a failure. Standard library only."""
 import sys
 
-TOL = {"score": 1e-4, "lm": 1e-3, "emb": 1e-5, "embfix": 1e-5}
+TOL = {"score": 1e-4, "lm": 1e-3, "lmfix": 1e-3, "emb": 1e-5, "embfix": 1e-5, "galid": 1e-5}
 
 
 def parse(path):
@@ -26,7 +28,7 @@ def parse(path):
             kind = t[0]
             if kind == "platform":
                 out[("platform",)] = t[1:]
-            elif kind in ("model", "image", "detect", "embfix"):
+            elif kind in ("model", "image", "detect", "embfix", "lmfix", "gallery", "galid"):
                 # embfix NAME NET ...: key includes the net
                 n = 3 if kind == "embfix" else 2
                 out[tuple(t[:n])] = t[n:]
@@ -48,7 +50,8 @@ def compare(ref, got):
     """-> (ok, summary dict, list of problems)"""
     probs = []
     s = {"boxes": 0, "score": 0.0, "lm": 0.0, "lm_n": 0, "emb": 0.0, "emb_n": 0, "embfix": 0.0,
-         "embfix_n": 0, "crop_diff": 0, "crop_n": 0, "blobs": 0}
+         "embfix_n": 0, "crop_diff": 0, "crop_n": 0, "blobs": 0, "gallery": 0, "lmfix": 0.0, "lmfix_n": 0,
+         "galid": 0.0, "galid_n": 0}
     for key, rv in ref.items():
         kind = key[0]
         if kind == "platform":
@@ -66,6 +69,14 @@ def compare(ref, got):
                 probs.append("%s: tensor data differ (%s vs %s)" % (key[1], rc, gc))
             else:
                 s["blobs"] += 1
+            continue
+        if kind == "gallery":
+            if rv[0] == "error":
+                continue
+            if gv != rv:
+                probs.append("gallery file differs: %s vs %s" % (" ".join(rv), " ".join(gv or ["absent"])))
+            else:
+                s["gallery"] += 1
             continue
         if kind == "image":
             if gv != rv:
@@ -114,7 +125,7 @@ def compare(ref, got):
 
 
 def fmt(v, n, what="max"):
-    return "n/a" if n == 0 else "%.2e" % v
+    return "n/a" if n == 0 else "%.1e" % v
 
 
 def main(argv):
@@ -123,8 +134,8 @@ def main(argv):
         return 2
     ref = parse(argv[1])
     bad = 0
-    print("%-22s %5s %6s %9s %9s %9s %9s %8s  %s" % ("build", "blobs", "boxes", "score", "landmarks", "emb",
-                                                    "embfix", "crops!=", "result"))
+    print("%-22s %5s %4s %5s %8s %8s %8s %8s %8s %8s  %s" % (
+        "build", "blobs", "gal", "boxes", "score", "lm(box)", "lm(fix)", "emb", "emb(fix)", "crops!=", "result"))
     for arg in argv[2:]:
         name, _, path = arg.partition("=")
         try:
@@ -138,9 +149,10 @@ def main(argv):
             bad += 1
             continue
         ok, s, probs = compare(ref, got)
-        print("%-22s %5d %6d %9s %9s %9s %9s %4d/%-3d  %s" % (
-            name, s["blobs"], s["boxes"], fmt(s["score"], s["boxes"]), fmt(s["lm"], s["lm_n"]),
-            fmt(s["emb"], s["emb_n"]), fmt(s["embfix"], s["embfix_n"]), s["crop_diff"], s["crop_n"],
+        print("%-22s %5d %4d %5d %8s %8s %8s %8s %8s %4d/%-3d  %s" % (
+            name, s["blobs"], s["gallery"], s["boxes"], fmt(s["score"], s["boxes"]), fmt(s["lm"], s["lm_n"]),
+            fmt(s["lmfix"], s["lmfix_n"]), fmt(s["emb"], s["emb_n"]), fmt(s["embfix"], s["embfix_n"]),
+            s["crop_diff"], s["crop_n"],
             "PASS" if ok else "FAIL"))
         for p in probs[:8]:
             print("    " + p)

@@ -17,6 +17,10 @@
      emb NAME I NET v0 v1 ...                      embedding of that crop
      embfix NAME NET v0 v1 ...                     embedding of a fixed nearest-neighbour crop
                                                    of the image centre (engine only)
+     lmfix NAME x0 y0 ...                          landmarks in a fixed box (the centre square)
+     gallery NET bytes=N crc=XXXXXXXX ...          a gallery of this run's embeddings saved to
+                                                   memory (the file format is little-endian
+                                                   everywhere), loaded back, and identify()
    datacrc is the CRC-32 of every tensor's values written back little-endian: equal on every
    platform exactly when the loader's copies and byte swaps are right. pixcrc checks that the
    image decoder (stb_image, SIMD off) gave the same pixels. A stage that has not landed yet
@@ -124,6 +128,54 @@ static void fixed_crop(const unsigned char *px, int w, int h, int size, unsigned
         }
 }
 
+/* A gallery of synthetic embeddings (exact binary fractions: the same floats everywhere),
+   saved to memory, loaded back and searched. The saved bytes must be identical on every
+   platform (the file is little-endian), the distances equal to float rounding. */
+static void gallery_check(void) {
+    enum { DIM = 128, PEOPLE = 5, PER = 3 };
+    static float e[PEOPLE * PER * DIM], probe[DIM];
+    fnet_gallery *g = NULL, *g2 = NULL;
+    fnet_match mt[3];
+    size_t need = 0;
+    unsigned char *buf;
+    fnet_result r;
+    int p, i, n = 0;
+    char name[16];
+    unsigned long x = 12345;
+    for (i = 0; i < PEOPLE * PER * DIM; i++) {
+        x = (x * 1103515245UL + 12345UL) & 0x7fffffffUL;
+        e[i] = (float)((long)((x >> 16) % 129) - 64) / 256.0f;
+    }
+    for (i = 0; i < DIM; i++) probe[i] = e[7 * DIM + i] + (float)(i % 3) / 128.0f;
+    r = fnet_gallery_create("nn4.small2.v1", DIM, &g);
+    for (p = 0; r == FNET_OK && p < PEOPLE; p++) {
+        snprintf(name, sizeof name, "person %d", p);
+        r = fnet_gallery_enroll(g, name, e + (size_t)p * PER * DIM, PER);
+    }
+    if (r == FNET_OK) r = fnet_gallery_save_memory(g, NULL, 0, &need);
+    if (r != FNET_OK) {
+        printf("gallery synthetic error %d %s\n", (int)r, fnet_result_string(r));
+        fnet_gallery_free(g);
+        return;
+    }
+    buf = (unsigned char *)malloc(need);
+    r = buf ? fnet_gallery_save_memory(g, buf, need, &need) : FNET_ERR_OUT_OF_MEMORY;
+    if (r == FNET_OK) r = fnet_gallery_load_memory(buf, need, &g2);
+    if (r == FNET_OK) r = fnet_identify(g2, probe, DIM, 10.0f, mt, 3, &n);
+    if (r != FNET_OK) {
+        printf("gallery synthetic error %d %s\n", (int)r, fnet_result_string(r));
+    } else {
+        printf("gallery synthetic bytes=%lu crc=%08lx people=%d embeddings=%d\n", (unsigned long)need,
+               fnet__crc32(buf, need), fnet_gallery_count(g2), fnet_gallery_embedding_count(g2));
+        printf("galid synthetic");
+        for (i = 0; i < n; i++) printf(" %d %.9g", mt[i].person, (double)mt[i].distance);
+        printf("\n");
+    }
+    free(buf);
+    fnet_gallery_free(g);
+    fnet_gallery_free(g2);
+}
+
 int main(int argc, char **argv) {
     fnet_model *det, *lm, *net[2];
     static const char *const net_names[2] = {"nn4", "resnet"};
@@ -153,6 +205,7 @@ int main(int argc, char **argv) {
            "none"
 #endif
     );
+    gallery_check();
     det = load(argv[1], "hog_frontal.fnet");
     lm = load(argv[1], "landmarks68.fnet");
     net[0] = load(argv[1], "nn4.small2.v1.fnet");
@@ -184,6 +237,26 @@ int main(int argc, char **argv) {
             fixed_crop(px, w, h, size, crop);
             embed_crop(net[k], name, -1, net_names[k], crop);
             free(crop);
+        }
+        if (lm) { /* landmarks on a fixed box (the centre square): the stage alone */
+            fnet_point pts[68];
+            fnet_box fb;
+            int np = fnet_landmarks_count(lm), j, side = (w < h ? w : h) / 2;
+            if (np <= 0 || np > 68) np = 68;
+            fb.left = (w - side) / 2;
+            fb.top = (h - side) / 2;
+            fb.right = fb.left + side - 1;
+            fb.bottom = fb.top + side - 1;
+            fb.score = 0;
+            fb.filter = 0;
+            r = fnet_landmarks(lm, img, fb, pts);
+            printf("lmfix %s", name);
+            if (r != FNET_OK) {
+                printf(" error %d %s\n", (int)r, fnet_result_string(r));
+            } else {
+                for (j = 0; j < np; j++) printf(" %.9g %.9g", (double)pts[j].x, (double)pts[j].y);
+                printf("\n");
+            }
         }
         if (!det) {
             stbi_image_free(px);

@@ -11,7 +11,7 @@
         (header .. end of the op table), otherwise anywhere in the file (mostly tensor data:
         split indices, anchors, thresholds, op parameters). The CRC is fixed up after patching.
    A blob that loads is then used once: detect on a 100x100 image, landmarks on a box,
-   embed a crop. Nothing may crash, hang, leak or read out of bounds; results are not judged.
+   embed a crop (networks: only when (byte 0 / 6) % 4 == 0, embedding is slow). Nothing may crash, hang, leak or read out of bounds; results are not judged.
 
    Build: clang -fsanitize=fuzzer,address,undefined (make fuzz, tests/fuzz/run.sh). */
 #ifndef _POSIX_C_SOURCE
@@ -82,6 +82,8 @@ static void fix_header(unsigned char *b, size_t size) {
     }
 }
 
+static int g_run_network; /* embedding is slow (~0.2 s under ASan): 1 input in 4 runs it */
+
 static void exercise(fnet_model *m) {
     fnet_image img = fnet_image_view(g_image, 100, 100, 3, 0);
     fnet_box boxes[4];
@@ -106,7 +108,7 @@ static void exercise(fnet_model *m) {
     case FNET_MODEL_NETWORK:
         size = fnet_embed_input_size(m);
         dim = fnet_embed_dim(m);
-        if (size > 0 && size <= 160 && dim > 0 && dim <= 4096) {
+        if (g_run_network && size > 0 && size <= 160 && dim > 0 && dim <= 4096) {
             unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
             float *out = (float *)malloc((size_t)dim * sizeof(float));
             int i;
@@ -133,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int mode;
     if (size < 1) return 0;
     mode = data[0] % 6;
+    g_run_network = (data[0] / 6) % 4 == 0;
     data++;
     size--;
     if (mode >= 2 && !g_blob[mode - 2]) mode = 1;

@@ -12,9 +12,18 @@ secs=${FUZZ_SECONDS:-60}
 B=build/fuzz
 mkdir -p "$B"
 if ! command -v clang >/dev/null 2>&1; then echo "fuzz: clang not installed: skipped"; exit 0; fi
+status=0
 py=/usr/bin/python3; [ -x $py ] || py=python3
 $py tests/fuzz/seeds.py "$B/seeds" || exit 1
-status=0
+S=${FNET_SHARED:-../shared}/data
+mkdir -p "$B/seeds/gallery"
+if cc -std=c99 -O2 -I. -I/usr/include/stb tests/fuzz/seed_gallery.c -o "$B/seed_gallery" -lm 2> "$B/seed_gallery.log"; then
+    "$B/seed_gallery" "$B/seeds/gallery" "${FNET_WEIGHTS:-weights}" "$S/openface-examples/clapton-1.jpg" \
+        "$S/openface-examples/clapton-2.jpg" "$S/openface-examples/lennon-1.jpg" "$S/openface-examples/lennon-2.jpg" \
+        "$S/openface-examples/adams.jpg" || status=1
+else
+    echo "fuzz: seed_gallery does not build"; head "$B/seed_gallery.log"; status=1
+fi
 printf '%-16s %10s %8s %8s %7s  %s\n' target executions exec/s crashes seconds notes
 for src in tests/fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
