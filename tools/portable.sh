@@ -53,7 +53,6 @@ i386-clang-O2|clang -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
 aarch64-gcc-O2|aarch64-linux-gnu-gcc -std=c99 -static|-O2|qemu-aarch64
 aarch64-gcc-O2-nosimd|aarch64-linux-gnu-gcc -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
 s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x
-s390x-gcc-O0|s390x-linux-gnu-gcc -std=c99 -static|-O0|qemu-s390x"
 
 # A snapshot of the blobs (hard links when possible): another process rebuilding a blob
 # (write a temporary file, rename) mid-run would otherwise make the builds disagree.
