@@ -95,11 +95,43 @@ typedef struct loaded_image {
     fnet_image view;
 } loaded_image;
 
+/* The size a PNG or JPEG header claims (stb_image refuses to even describe images above
+   2^30 bytes, so the message could not say how large the file claims to be). */
+static int claimed_size(const char *path, long *w, long *h) {
+    unsigned char b[4096];
+    size_t n, i;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n >= 24 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(b + 12, "IHDR", 4) == 0) {
+        *w = ((long)b[16] << 24) | ((long)b[17] << 16) | ((long)b[18] << 8) | b[19];
+        *h = ((long)b[20] << 24) | ((long)b[21] << 16) | ((long)b[22] << 8) | b[23];
+        return 1;
+    }
+    for (i = 2; n >= 4 && b[0] == 0xFF && b[1] == 0xD8 && i + 9 < n;) { /* JPEG: walk to a SOFn */
+        unsigned m = b[i + 1];
+        if (b[i] != 0xFF) return 0;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            *h = ((long)b[i + 5] << 8) | b[i + 6];
+            *w = ((long)b[i + 7] << 8) | b[i + 8];
+            return 1;
+        }
+        i += 2 + (((size_t)b[i + 2] << 8) | b[i + 3]);
+    }
+    return 0;
+}
+
 static int load_image(const char *path, loaded_image *out) {
     int w, h, n;
+    long cw, ch;
     memset(out, 0, sizeof *out);
     if (!stbi_info(path, &w, &h, &n)) {
-        fprintf(stderr, "fnet: %s: cannot read image: %s\n", path, stbi_failure_reason());
+        if (claimed_size(path, &cw, &ch) && (cw > FNET_MAX_IMAGE_SIDE || ch > FNET_MAX_IMAGE_SIDE))
+            fprintf(stderr, "fnet: %s: %ldx%ld is larger than %d pixels a side; downscale it\n", path, cw, ch,
+                    FNET_MAX_IMAGE_SIDE);
+        else
+            fprintf(stderr, "fnet: %s: cannot read image: %s\n", path, stbi_failure_reason());
         return 0;
     }
     if (w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE) {

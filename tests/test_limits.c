@@ -193,19 +193,24 @@ static void test_image_limits(void) {
             CHECK(r == FNET_ERR_INVALID_ARGUMENT, "detect: n_boxes NULL: %s", fnet_result_string(r));
             r = fnet_detect(det, fnet_image_view(tiny, 4, 4, 3, 0), NULL, NULL, 0, NULL, 0, &n);
             CHECK(r == FNET_OK && n == 0, "detect: boxes NULL with max_boxes 0 counts only: %s", fnet_result_string(r));
-            {   /* the largest image, upsampled 4 times: the size must not wrap into "fits" */
+            {   /* the largest image, upsampled 3 times (the most allowed): the size must not wrap
+                   into "fits" */
                 fnet_detect_opts o;
                 fnet_image maxv = fnet_image_view(tiny, FNET_MAX_IMAGE_SIDE, FNET_MAX_IMAGE_SIDE, 4, 0);
                 unsigned char work[256];
                 size_t ws;
                 memset(&o, 0, sizeof o);
-                o.upsample = 4;
+                o.upsample = 3;
                 ws = fnet_detect_workspace_size(det, FNET_MAX_IMAGE_SIDE, FNET_MAX_IMAGE_SIDE, &o);
-                CHECK(ws == 0 || ws > (size_t)FNET_MAX_IMAGE_SIDE * 16, "detect workspace for the largest image, upsample 4: %lu",
+                CHECK(ws == 0 || ws > (size_t)FNET_MAX_IMAGE_SIDE * 16, "detect workspace for the largest image, upsample 3: %lu",
                       (unsigned long)ws);
                 r = fnet_detect(det, maxv, &o, work, sizeof work, boxes, 4, &n);
                 CHECK(r == FNET_ERR_WORKSPACE_TOO_SMALL || r == FNET_ERR_TOO_LARGE || r == FNET_ERR_IMAGE_TOO_LARGE,
-                      "detect: largest image upsampled 4x into a 256-byte workspace: %s", fnet_result_string(r));
+                      "detect: largest image upsampled 3 times into a 256-byte workspace: %s", fnet_result_string(r));
+                o.upsample = 4;
+                r = fnet_detect(det, fnet_image_view(tiny, 4, 4, 3, 0), &o, NULL, 0, boxes, 4, &n);
+                CHECK(r == FNET_ERR_INVALID_ARGUMENT || r == FNET_ERR_TOO_LARGE, "detect: upsample 4: %s",
+                      fnet_result_string(r));
                 o.upsample = 1000;
                 r = fnet_detect(det, fnet_image_view(tiny, 4, 4, 3, 0), &o, NULL, 0, boxes, 4, &n);
                 CHECK(r == FNET_ERR_INVALID_ARGUMENT || r == FNET_ERR_TOO_LARGE, "detect: upsample 1000: %s",
