@@ -3424,6 +3424,9 @@ static int fnet__cpu_has_avx512f(void) {
     return (lo & 0xE6u) == 0xE6u; /* xmm, ymm, opmask, zmm0-15 upper, zmm16-31 */
 }
 
+/* max(x, 0) (the maskz form: g++ -O2 warns about _mm512_max_ps's undefined source) */
+#define FNET__RELU512(x, z) _mm512_maskz_max_ps((__mmask16)0xFFFF, (x), (z))
+
 /* AVX-512: a 6 x 32 tile over two adjacent panels (b0, b1 = b0 + one panel): 12 zmm
    accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32. */
 FNET__AVX512_FN static void fnet__tile2_avx512(const float *const *a, int ma, int nseg, int kc,
@@ -3454,7 +3457,7 @@ FNET__AVX512_FN static void fnet__tile2_avx512(const float *const *a, int ma, in
 #define FNET__ROW512(r, x0, x1)                                                          \
     if (mr > r) {                                                                         \
         x0 = _mm512_add_ps(x0, v0); x1 = _mm512_add_ps(x1, v1);                           \
-        if (relu) { x0 = _mm512_max_ps(x0, z); x1 = _mm512_max_ps(x1, z); }               \
+        if (relu) { x0 = FNET__RELU512(x0, z); x1 = FNET__RELU512(x1, z); }               \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, x0);                               \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, x1);                          \
     }
