@@ -187,6 +187,15 @@ def real(tmp):
     j2 = json.loads(out2) if rc == 0 else {}
     check(j2.get("fold_accuracy") == j["fold_accuracy"] and j2.get("auc") == j["auc"], "saved list round trip")
     check(png_size(roc) == (480, 480), "ROC PNG")
+    # --no-detect: every image takes the central box (all misses); --jitter 2 --flip still
+    # separates the subset; a bad --retry-threshold is a usage error.
+    rc, out3, err = run("eval-lfw", "--pairs", pairs, "--root", lfw, "--no-detect", "--jitter", "2", "--flip")
+    j3 = json.loads(out3) if rc == 0 else {}
+    check(j3.get("misses") == j["images"] and j3.get("detector") is False and j3.get("jitter") == 2 and
+          j3.get("flip") is True, "--no-detect --jitter 2 --flip: %r" % err[-200:])
+    check(j3.get("auc", 0) > 0.95, "jittered subset AUC %r" % j3.get("auc"))
+    rc, _, _ = run("eval-lfw", "--pairs", pairs, "--root", lfw, "--retry-threshold", "0.5")
+    check(rc == 2, "--retry-threshold must be negative")
 
 
 def main():
