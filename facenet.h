@@ -2429,7 +2429,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
      split_idx (C, T, S, 2) u16          split_thresh (C, T, S) f32
      leaves (C, T, L, 2N) f32, f16, or i16 with leaf_scale (C, T) f32 (value = scale * q)
    The model points into the blob (nothing is parsed per value at load). A call uses about
-   40 KB of stack and allocates nothing; the model is only read, so threads may share it.
+   14 KB of stack and allocates nothing; the model is only read, so threads may share it.
 
    Measured (tests/test_landmarks.c, tools/bench_landmarks.sh): on dlib's own boxes 100% of
    27,336 points round to dlib's points, LFPW NME 0.028937 as dlib's. Compact blobs (half the
@@ -2445,7 +2445,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
    -mfma) to keep the float steps identical to dlib's. */
 
 #define FNET__LM_MAX_POINTS 256
-#define FNET__LM_MAX_POOL 4096
+#define FNET__LM_MAX_POOL 1024
 #define FNET__LM_MAX_TREES 4096
 #define FNET__LM_MAX_DEPTH 8
 #define FNET__LM_MAX_CASCADES 64
@@ -2751,10 +2751,10 @@ static void fnet__lm_similarity(const float *from, const float *to, int n, float
 
 /* Byte offset of the pixel nearest to (px, py) as dlib rounds (floor(x + 0.5)), or -1 when
    it lies outside the image (dlib reads those as 0). */
-static long fnet__lm_pixel_offset(const fnet_image *img, double px, double py) {
+static int fnet__lm_pixel_offset(const fnet_image *img, double px, double py) {
     double fx = floor(px + 0.5), fy = floor(py + 0.5);
     if (!(fx >= 0 && fy >= 0 && fx < img->width && fy < img->height)) return -1;
-    return (long)((size_t)(int)fy * (size_t)img->stride + (size_t)(int)fx * (size_t)img->channels);
+    return (int)((size_t)(int)fy * (size_t)img->stride + (size_t)(int)fx * (size_t)img->channels);
 }
 
 /* The float nearest to v, moved by one ulp toward v where rounding to float would carry it
@@ -2771,7 +2771,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
     const fnet__lm *lm;
     float cur[2 * FNET__LM_MAX_POINTS];
     float feat[FNET__LM_MAX_POOL];
-    long pix[FNET__LM_MAX_POOL];
+    int pix[FNET__LM_MAX_POOL]; /* < 2^30: FNET_MAX_IMAGE_SIDE^2 * 4 channels */
     unsigned char leaf_of[FNET__LM_MAX_TREES];
     double bt[6];
     fnet_result r;
@@ -2779,6 +2779,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
     if (!model || !points) return FNET_ERR_INVALID_ARGUMENT;
     if (model->kind != FNET_MODEL_LANDMARKS || !model->stage) return FNET_ERR_WRONG_MODEL;
     if ((r = fnet__check_image(&img)) != FNET_OK) return r;
+    if ((double)img.stride * (double)img.height > (double)INT_MAX) return FNET_ERR_IMAGE_TOO_LARGE; /* int offsets */
     if (box.right < box.left || box.bottom < box.top) return FNET_ERR_INVALID_ARGUMENT;
     if (fabs((double)box.left) > FNET__LM_MAX_COORD || fabs((double)box.right) > FNET__LM_MAX_COORD ||
         fabs((double)box.top) > FNET__LM_MAX_COORD || fabs((double)box.bottom) > FNET__LM_MAX_COORD)
@@ -2985,7 +2986,6 @@ static fnet_result fnet__align_openface(const fnet_image *img, const fnet_point 
                                         int size, unsigned char *out) {
     double a[36], m[6], D;
     int i, x, y, ch;
-    long adelta[FNET__ALIGN_MAX_SIZE], bdelta[FNET__ALIGN_MAX_SIZE];
     memset(a, 0, sizeof a);
     for (i = 0; i < 3; i++) {
         float sx = (float)floor((double)pts[idx[i]].x + 0.5), sy = (float)floor((double)pts[idx[i]].y + 0.5);
@@ -3011,14 +3011,11 @@ static fnet_result fnet__align_openface(const fnet_image *img, const fnet_point 
     }
     for (i = 0; i < 6; i++)
         if (!(fabs(m[i]) < 1e6)) return FNET_ERR_INVALID_ARGUMENT; /* degenerate points */
-    for (x = 0; x < size; x++) {
-        adelta[x] = fnet__round_sat(m[0] * x * 1024);
-        bdelta[x] = fnet__round_sat(m[3] * x * 1024);
-    }
     for (y = 0; y < size; y++) {
         long x0 = fnet__round_sat((m[1] * y + m[2]) * 1024) + 16, y0 = fnet__round_sat((m[4] * y + m[5]) * 1024) + 16;
         for (x = 0; x < size; x++) {
-            long X = fnet__floor_shift(x0 + adelta[x], 5), Y = fnet__floor_shift(y0 + bdelta[x], 5); /* 1/32 px */
+            long adelta = fnet__round_sat(m[0] * x * 1024), bdelta = fnet__round_sat(m[3] * x * 1024);
+            long X = fnet__floor_shift(x0 + adelta, 5), Y = fnet__floor_shift(y0 + bdelta, 5); /* 1/32 px */
             long sx = fnet__floor_shift(X, 5), sy = fnet__floor_shift(Y, 5);
             int ax = (int)(X & 31), ay = (int)(Y & 31);
             long w[4];
