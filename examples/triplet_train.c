@@ -17,7 +17,10 @@
    default, alpha 0.2), takes dL/dy from fnet_triplet_loss, back-propagates through the
    normalisation (dL/dz = (g - y (y.g)) / ||z||) and the linear map (dL/dW = dL/dz x^T),
    adds the gradient of 1e-3 * ||W - I||^2 (keeps the head near the identity on little data)
-   and takes an Adam step. */
+   and takes an Adam step (defaults: ResNet 100 steps at 1e-4, nn4 400 steps at 1e-3).
+
+   Measured with facenet.h's pipeline (seed 1, semi-hard): ResNet 98.11% -> 98.22%;
+   nn4 (the filled blob) 69.72% -> 79.22%. */
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
@@ -71,8 +74,8 @@ static double evaluate(const float *W, const float *x, int n, const ec_pair *pai
 int main(int argc, char **argv) {
     const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache", *mining_name = "semi";
     fnet_triplet_mining mining = FNET_TRIPLET_SEMI_HARD;
-    int steps = 400, i, k, folds, n_pairs, *ok, *fold_of;
-    float lr = 1e-3f;
+    int steps = -1, i, k, folds, n_pairs, *ok, *fold_of;
+    float lr = -1.0f;
     unsigned long long seed = 1;
     char root[2100], pairs_path[2100];
     embcache ec;
@@ -99,6 +102,11 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    /* defaults: a strong embedding (ResNet, 98% on LFW) only takes a nudge before the head
+       overfits ~300 training people (1e-3 x 400 steps: 98.1% -> 97.4%); the weak filled nn4
+       has much to gain from a longer run */
+    if (steps == -1) steps = strcmp(net, "nn4") == 0 ? 400 : 100;
+    if (lr == -1.0f) lr = strcmp(net, "nn4") == 0 ? 1e-3f : 1e-4f;
     if (steps < 0 || !(lr > 0)) { fprintf(stderr, "triplet_train: bad --steps or --lr\n"); return 2; }
     if (!lfw) {
         const char *sh = getenv("FNET_SHARED");

@@ -98,6 +98,22 @@ static void test_verify(void) {
     CHECK(fnet_network_threshold_for("resnet34-dlib", (fnet_threshold_kind)3) == 0.0f, "bad threshold kind");
     CHECK(fnet_network_threshold("vgg") == 0.0f && fnet_network_threshold(NULL) == 0.0f, "unknown network");
     CHECK(fnet_network_id(NULL) == NULL, "network id of NULL");
+    {   /* the blobs' ids: the incomplete (filled) nn4 is a space of its own */
+        const char *names[2] = {"resnet34.fnet", "nn4.small2.v1.fnet"};
+        int i;
+        for (i = 0; i < 2; i++) {
+            const char *p = weights_path(names[i]);
+            fnet_model *m = NULL;
+            if (!p) { SKIP("%s not built (make weights)", names[i]); continue; }
+            if (fnet_model_load_file(p, &m) != FNET_OK) { CHECK(0, "load %s", p); continue; }
+            if (i == 0) CHECK(strcmp(fnet_network_id(m), "resnet34-dlib") == 0, "resnet id %s", fnet_network_id(m));
+            else CHECK(strcmp(fnet_network_id(m), fnet_model_incomplete(m) ? "nn4.small2.v1+filled" : "nn4.small2.v1") == 0,
+                       "nn4 id %s", fnet_network_id(m));
+            CHECK(fnet_network_threshold(fnet_network_id(m)) > 0.0f, "%s has thresholds", fnet_network_id(m));
+            fnet_model_free(m);
+        }
+        CHECK(fnet_network_threshold("nn4.small2.v1+filled") < 0.5f, "filled nn4 threshold");
+    }
 }
 
 #define D 8
