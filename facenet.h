@@ -1404,33 +1404,50 @@ typedef struct fnet__himg {
 /* dlib's bilinear resize_image (rgb_pixel and unsigned char images): output columns in groups
    of 4 with positions accumulated in float and weights multiplied in float, truncated to bytes
    (gray: rounded, +0.5); from the group whose 4th right neighbour leaves the image on, column
-   by column in double. The float positions are the same on every row, so they are computed
-   once into cleft/clr (dw entries each). Output planes are packed (stride dw). */
+   by column in double, truncated (gray too: dlib's assign_pixel). The float positions are the
+   same on every row, so they are computed once into cleft/clr (dw entries each); masks (2*dw
+   bytes, may be NULL) receives the AVX2 byte shuffles. Output planes are packed (stride dw). */
 #if defined(FNET__X86)
-/* The float columns of one colour output row, 8 at a time: each 4-byte gather brings a
-   pixel and its right neighbour; the same float products and sums as the scalar loop. */
+/* The float columns of one colour output row, 8 at a time, with the same float products and
+   sums as the scalar loop. The 8 source pixels and their right neighbours lie within 16 bytes
+   (for the 5/6 and 2x scales used here), so one load and one byte shuffle (masks[], built once
+   per resize) bring them; otherwise 4-byte gathers do. */
 static FNET__AVX2_FN int fnet__hog_resize_row_avx2(const unsigned char *const *rt, const unsigned char *const *rb,
                                                    unsigned char *const *out, const int *cleft, const float *clr,
-                                                   int cend, float ftb, float finv_tb) {
+                                                   const unsigned char *masks, int cend, float ftb, float finv_tb) {
     const __m256 vtb = _mm256_set1_ps(ftb), vitb = _mm256_set1_ps(finv_tb), one = _mm256_set1_ps(1.0f);
     const __m256i m8 = _mm256_set1_epi32(255);
     int c, ch;
     for (c = 0; c + 8 <= cend; c += 8) {
-        const __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(cleft + c));
         const __m256 lr = _mm256_loadu_ps(clr + c), ilr = _mm256_sub_ps(one, lr);
         const __m256 tlf = _mm256_mul_ps(vitb, ilr), trf = _mm256_mul_ps(vitb, lr);
         const __m256 blf = _mm256_mul_ps(vtb, ilr), brf = _mm256_mul_ps(vtb, lr);
         for (ch = 0; ch < 3; ch++) {
-            __m256i gt = _mm256_i32gather_epi32((const int *)(const void *)rt[ch], l, 1);
-            __m256i gb = _mm256_i32gather_epi32((const int *)(const void *)rb[ch], l, 1);
-            __m256 tl = _mm256_cvtepi32_ps(_mm256_and_si256(gt, m8));
-            __m256 tr = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gt, 8), m8));
-            __m256 bl = _mm256_cvtepi32_ps(_mm256_and_si256(gb, m8));
-            __m256 br = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gb, 8), m8));
-            __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr)),
-                                                   _mm256_mul_ps(blf, bl)), _mm256_mul_ps(brf, br));
-            __m256i vi = _mm256_cvttps_epi32(v);
-            __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(vi), _mm256_extracti128_si256(vi, 1));
+            __m256 tl, tr, bl, br, v;
+            __m256i vi;
+            __m128i p16;
+            if (masks) {
+                const int base = cleft[c];
+                const __m128i mk = _mm_loadu_si128((const __m128i *)(const void *)(masks + 2 * (size_t)c));
+                __m128i t = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(rt[ch] + base)), mk);
+                __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(rb[ch] + base)), mk);
+                tl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t));
+                tr = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(t, 8)));
+                bl = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+                br = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+            } else {
+                const __m256i l = _mm256_loadu_si256((const __m256i *)(const void *)(cleft + c));
+                __m256i gt = _mm256_i32gather_epi32((const int *)(const void *)rt[ch], l, 1);
+                __m256i gb = _mm256_i32gather_epi32((const int *)(const void *)rb[ch], l, 1);
+                tl = _mm256_cvtepi32_ps(_mm256_and_si256(gt, m8));
+                tr = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gt, 8), m8));
+                bl = _mm256_cvtepi32_ps(_mm256_and_si256(gb, m8));
+                br = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gb, 8), m8));
+            }
+            v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr)),
+                                            _mm256_mul_ps(blf, bl)), _mm256_mul_ps(brf, br));
+            vi = _mm256_cvttps_epi32(v);
+            p16 = _mm_packus_epi32(_mm256_castsi256_si128(vi), _mm256_extracti128_si256(vi, 1));
             _mm_storel_epi64((__m128i *)(void *)(out[ch] + c), _mm_packus_epi16(p16, p16));
         }
     }
@@ -1439,7 +1456,7 @@ static FNET__AVX2_FN int fnet__hog_resize_row_avx2(const unsigned char *const *r
 #endif
 
 static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
-                             int *cleft, float *clr, int avx2) {
+                             int *cleft, float *clr, unsigned char *masks, int avx2) {
     const int sw = src->w, sh = src->h, nch = src->nch, gray = nch == 1;
     const double x_scale = (sw - 1) / (double)FNET__MAX(dw - 1, 1);
     const double y_scale = (sh - 1) / (double)FNET__MAX(dh - 1, 1);
@@ -1461,6 +1478,14 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
         }
     }
     cend = c;
+    for (c = 0; masks && c + 8 <= cend; c += 8) { /* byte-shuffle masks for the AVX2 rows */
+        for (k = 0; k < 8; k++) {
+            const int d = cleft[c + k] - cleft[c];
+            if (d < 0 || d + 1 > 15) { masks = NULL; break; }
+            masks[2 * c + k] = (unsigned char)d;
+            masks[2 * c + 8 + k] = (unsigned char)(d + 1);
+        }
+    }
     for (r = 0; r < dh; r++) {
         long top, bottom;
         double tb, x;
@@ -1481,7 +1506,7 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
         }
         c = 0;
 #if defined(FNET__X86)
-        if (avx2 && !gray) c = fnet__hog_resize_row_avx2(rt, rb, out, cleft, clr, cend, ftb, finv_tb);
+        if (avx2 && !gray) c = fnet__hog_resize_row_avx2(rt, rb, out, cleft, clr, masks, cend, ftb, finv_tb);
 #endif
         for (; c < cend; c++) {
             const int l = cleft[c];
@@ -1507,7 +1532,7 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
                     float flr = (float)lr;
                     float v = (float)((1 - tb) * ((1 - flr) * (float)tl + flr * (float)tr) +
                                       tb * ((1 - flr) * (float)bl + flr * (float)br));
-                    out[ch][c] = (unsigned char)(v + 0.5f);
+                    out[ch][c] = (unsigned char)v; /* dlib's assign_pixel truncates */
                 } else {
                     double v = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br);
                     out[ch][c] = (unsigned char)v;
@@ -2324,7 +2349,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     for (level = 0; level < p.up; level++) {
         unsigned char *dst = upbuf[level & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, det->isa == FNET_ISA_AVX2);
+        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, (unsigned char *)(void *)vx0, det->isa == FNET_ISA_AVX2);
         for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
         cur.w = dw; cur.h = dh; cur.stride = dw;
     }
@@ -2335,7 +2360,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
             unsigned char *dst = lvl[level & 1];
             int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
             if (dw < 1 || dh < 1) break;
-            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, det->isa == FNET_ISA_AVX2);
+            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, (unsigned char *)(void *)vx0, det->isa == FNET_ISA_AVX2);
             for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
             cur.w = dw; cur.h = dh; cur.stride = dw;
         }

@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
             for (level = 0; level < p.up; level++) {
                 unsigned char *d = upb[level & 1];
                 int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-                fnet__hog_resize(&cur, d, dw, dh, cleft, clr, m->isa == FNET_ISA_AVX2);
+                fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
                 for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                 cur.w = dw; cur.h = dh; cur.stride = dw;
             }
@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
                 if (level > 0) {
                     unsigned char *d = lv[level & 1];
                     int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
-                    fnet__hog_resize(&cur, d, dw, dh, cleft, clr, m->isa == FNET_ISA_AVX2);
+                    fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
                     for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                     cur.w = dw; cur.h = dh; cur.stride = dw;
                 }
