@@ -51,6 +51,8 @@ static int usage(const char *msg) {
             "  draw [--upsample N] IMG OUT.png\n"
             "  align [--size S] IMG OUT.png\n"
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
+            "  enroll GALLERY DIR | identify GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
     return EXIT_USAGE;
 }
