@@ -1714,64 +1714,115 @@ static FNET__AVX2_FN __m256i fnet__hog_ld8_avx2(const unsigned char *p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
 }
 
+/* The vector part of one 8-pixel block at x: orientations and the 4 votes of each pixel. */
+static FNET__AVX2_FN void fnet__hog_block_avx2(const fnet__himg *im, const fnet__hog_geom *g, size_t rowoff,
+                                               int x, __m256 vvy0, __m256 vvy1, int *oi, float *v11,
+                                               float *v01, float *v10, float *v00) {
+    const int st = im->stride;
+    int o, ch;
+    __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx;
+    __m256 fx, fy, best, bo, sg, v, a, b;
+    for (ch = 0; ch < im->nch; ch++) {
+        const unsigned char *p = im->pl[ch] + rowoff + x;
+        __m256i cx = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + 1), fnet__hog_ld8_avx2(p - 1));
+        __m256i cy = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + st), fnet__hog_ld8_avx2(p - st));
+        /* |dx| | |dy| << 16 multiplied pairwise: dx*dx + dy*dy in one madd */
+        __m256i pk = _mm256_or_si256(_mm256_abs_epi32(cx), _mm256_slli_epi32(_mm256_abs_epi32(cy), 16));
+        __m256i cl = _mm256_madd_epi16(pk, pk);
+        if (ch == 0) {
+            gx = cx; gy = cy; len = cl;
+        } else { /* keep the current channel only where it is strictly longer */
+            __m256i keep = _mm256_cmpgt_epi32(len, cl);
+            gx = _mm256_blendv_epi8(cx, gx, keep);
+            gy = _mm256_blendv_epi8(cy, gy, keep);
+            len = _mm256_blendv_epi8(cl, len, keep);
+        }
+    }
+    fx = _mm256_cvtepi32_ps(gx);
+    fy = _mm256_cvtepi32_ps(gy);
+    best = _mm256_setzero_ps();
+    bo = _mm256_setzero_ps();
+    sg = _mm256_setzero_ps();
+    /* dlib: the first o whose dot (or -dot: o + 9) beats the best so far, i.e. the first
+       largest |dot|; its sign picks o or o + 9 */
+    for (o = 0; o < 9; o++) {
+        __m256 dot = _mm256_add_ps(_mm256_mul_ps(fx, _mm256_set1_ps(fnet__hog_dx[o])),
+                                   _mm256_mul_ps(fy, _mm256_set1_ps(fnet__hog_dy[o])));
+        __m256 ad = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), dot);
+        __m256 cmp = _mm256_cmp_ps(ad, best, _CMP_GT_OQ);
+        best = _mm256_max_ps(ad, best);
+        bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)o), cmp);
+        sg = _mm256_blendv_ps(sg, dot, cmp);
+    }
+    bo = _mm256_add_ps(bo, _mm256_and_ps(_mm256_cmp_ps(sg, _mm256_setzero_ps(), _CMP_LT_OQ),
+                                         _mm256_set1_ps(9.0f)));
+    v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
+    a = _mm256_mul_ps(_mm256_loadu_ps(g->vx1 + x), v);
+    b = _mm256_mul_ps(_mm256_loadu_ps(g->vx0 + x), v);
+    _mm256_storeu_si256((__m256i *)(void *)oi, _mm256_cvttps_epi32(bo));
+    _mm256_storeu_ps(v11, _mm256_mul_ps(vvy1, a));
+    _mm256_storeu_ps(v01, _mm256_mul_ps(vvy0, a));
+    _mm256_storeu_ps(v10, _mm256_mul_ps(vvy1, b));
+    _mm256_storeu_ps(v00, _mm256_mul_ps(vvy0, b));
+}
+
+/* Logs the votes of a block that fall in cells below `limit` (replayed later, in order). */
+static void fnet__hog_scatter_log(const fnet__hog_geom *g, int x, const int *o, const float *v11,
+                                  const float *v01, const float *v10, const float *v00, float *h0,
+                                  float *h1, int limit, float **lp, float *lv, int *nl) {
+    int k;
+    for (k = 0; k < 8; k++) {
+        const int cx = g->cx[x + k], c = cx * 18 + o[k];
+        if (cx < limit) {
+            lp[*nl] = h0 + c; lv[(*nl)++] = v11[k];
+            lp[*nl] = h1 + c; lv[(*nl)++] = v01[k];
+        } else {
+            h0[c] += v11[k];
+            h1[c] += v01[k];
+        }
+        if (cx + 1 < limit) {
+            lp[*nl] = h0 + c + 18; lv[(*nl)++] = v10[k];
+            lp[*nl] = h1 + c + 18; lv[(*nl)++] = v00[k];
+        } else {
+            h0[c + 18] += v10[k];
+            h1[c + 18] += v00[k];
+        }
+    }
+}
+
+/* AVX2 row: the row's 8-pixel blocks run as two interleaved streams, the left half and the
+   right half, so that their chains of additions into the histogram overlap in the CPU. Each
+   histogram bin must still receive its votes in pixel order (the sums are not reassociated):
+   the two halves share only the two cells at the seam, so the right half's first two blocks
+   log their votes there and the log is added after the left half is done. */
 static FNET__AVX2_FN void fnet__hog_row_avx2(const fnet__himg *im, const fnet__hog_geom *g, int y,
                                              float *hist) {
     const size_t rowoff = (size_t)y * im->stride;
-    const int st = im->stride;
+    const int nb = (g->simd_end - 1) / 8, half = nb / 2;
     float vy0, vy1, *h0, *h1;
-    int x, o, ch;
+    int oa[8], ob[8], t;
+    float a11[8], a01[8], a10[8], a00[8], b11[8], b01[8], b10[8], b00[8];
     __m256 vvy0, vvy1;
     FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
     vvy0 = _mm256_set1_ps(vy0);
     vvy1 = _mm256_set1_ps(vy1);
-    for (x = 1; x < g->simd_end; x += 8) {
-        __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx;
-        __m256 fx, fy, best, bo, sg, v, a, b;
-        int oi[8];
-        float v11[8], v01[8], v10[8], v00[8];
-        for (ch = 0; ch < im->nch; ch++) {
-            const unsigned char *p = im->pl[ch] + rowoff + x;
-            __m256i cx = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + 1), fnet__hog_ld8_avx2(p - 1));
-            __m256i cy = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + st), fnet__hog_ld8_avx2(p - st));
-            /* |dx| | |dy| << 16 multiplied pairwise: dx*dx + dy*dy in one madd */
-            __m256i pk = _mm256_or_si256(_mm256_abs_epi32(cx), _mm256_slli_epi32(_mm256_abs_epi32(cy), 16));
-            __m256i cl = _mm256_madd_epi16(pk, pk);
-            if (ch == 0) {
-                gx = cx; gy = cy; len = cl;
-            } else { /* keep the current channel only where it is strictly longer */
-                __m256i keep = _mm256_cmpgt_epi32(len, cl);
-                gx = _mm256_blendv_epi8(cx, gx, keep);
-                gy = _mm256_blendv_epi8(cy, gy, keep);
-                len = _mm256_blendv_epi8(cl, len, keep);
-            }
+    if (nb < 6) {
+        for (t = 0; t < nb; t++) {
+            fnet__hog_block_avx2(im, g, rowoff, 1 + 8 * t, vvy0, vvy1, oa, a11, a01, a10, a00);
+            fnet__hog_scatter(g, 1 + 8 * t, 8, oa, a11, a01, a10, a00, h0, h1);
         }
-        fx = _mm256_cvtepi32_ps(gx);
-        fy = _mm256_cvtepi32_ps(gy);
-        best = _mm256_setzero_ps();
-        bo = _mm256_setzero_ps();
-        sg = _mm256_setzero_ps();
-        /* dlib: the first o whose dot (or -dot: o + 9) beats the best so far, i.e. the first
-           largest |dot|; its sign picks o or o + 9 */
-        for (o = 0; o < 9; o++) {
-            __m256 dot = _mm256_add_ps(_mm256_mul_ps(fx, _mm256_set1_ps(fnet__hog_dx[o])),
-                                       _mm256_mul_ps(fy, _mm256_set1_ps(fnet__hog_dy[o])));
-            __m256 ad = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), dot);
-            __m256 cmp = _mm256_cmp_ps(ad, best, _CMP_GT_OQ);
-            best = _mm256_max_ps(ad, best);
-            bo = _mm256_blendv_ps(bo, _mm256_set1_ps((float)o), cmp);
-            sg = _mm256_blendv_ps(sg, dot, cmp);
+    } else {
+        float *lp[64], lv[64];
+        int nl = 0, k;
+        for (t = 0; t < nb - half; t++) {
+            const int xa = 1 + 8 * t, xb = 1 + 8 * (half + t);
+            if (t < half) fnet__hog_block_avx2(im, g, rowoff, xa, vvy0, vvy1, oa, a11, a01, a10, a00);
+            fnet__hog_block_avx2(im, g, rowoff, xb, vvy0, vvy1, ob, b11, b01, b10, b00);
+            if (t < half) fnet__hog_scatter(g, xa, 8, oa, a11, a01, a10, a00, h0, h1);
+            if (t < 2) fnet__hog_scatter_log(g, xb, ob, b11, b01, b10, b00, h0, h1, half + 2, lp, lv, &nl);
+            else fnet__hog_scatter(g, xb, 8, ob, b11, b01, b10, b00, h0, h1);
         }
-        bo = _mm256_add_ps(bo, _mm256_and_ps(_mm256_cmp_ps(sg, _mm256_setzero_ps(), _CMP_LT_OQ),
-                                             _mm256_set1_ps(9.0f)));
-        v = _mm256_sqrt_ps(_mm256_cvtepi32_ps(len));
-        a = _mm256_mul_ps(_mm256_loadu_ps(g->vx1 + x), v);
-        b = _mm256_mul_ps(_mm256_loadu_ps(g->vx0 + x), v);
-        _mm256_storeu_si256((__m256i *)(void *)oi, _mm256_cvttps_epi32(bo));
-        _mm256_storeu_ps(v11, _mm256_mul_ps(vvy1, a));
-        _mm256_storeu_ps(v01, _mm256_mul_ps(vvy0, a));
-        _mm256_storeu_ps(v10, _mm256_mul_ps(vvy1, b));
-        _mm256_storeu_ps(v00, _mm256_mul_ps(vvy0, b));
-        fnet__hog_scatter(g, x, 8, oi, v11, v01, v10, v00, h0, h1);
+        for (k = 0; k < nl; k++) *lp[k] += lv[k];
     }
     fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
 }
