@@ -5287,6 +5287,8 @@ struct fnet_classifier {
     int dim, n_classes, hidden, k;
     size_t n_params;
     float *params;
+    float *mean, *inv_std; /* softmax/MLP: x is standardised per dimension first (from the
+                              training set), so that weakly spread embeddings train as well */
     int n_samples;  /* k-NN: the training set */
     float *samples; /* n_samples * dim */
     int *labels;
@@ -5310,6 +5312,7 @@ FNET_API void fnet_classifier_free(fnet_classifier *c) {
         FNET_FREE(c->names);
     }
     FNET_FREE(c->params);
+    FNET_FREE(c->mean);
     FNET_FREE(c->samples);
     FNET_FREE(c->labels);
     FNET_FREE(c);
@@ -5319,6 +5322,7 @@ static fnet_result fnet__clf_new(fnet_classifier_kind kind, const char *network,
                                  int hidden, int k, int n_samples, fnet_classifier **out) {
     fnet_classifier *c = (fnet_classifier *)FNET_MALLOC(sizeof(fnet_classifier));
     size_t bytes;
+    int i;
     *out = NULL;
     if (!c) return FNET_ERR_OUT_OF_MEMORY;
     memset(c, 0, sizeof(*c));
@@ -5337,6 +5341,10 @@ static fnet_result fnet__clf_new(fnet_classifier_kind kind, const char *network,
         c->params = (float *)FNET_MALLOC(bytes);
         if (!c->params) { fnet_classifier_free(c); return FNET_ERR_OUT_OF_MEMORY; }
         memset(c->params, 0, bytes);
+        c->mean = (float *)FNET_MALLOC(2 * (size_t)dim * sizeof(float));
+        if (!c->mean) { fnet_classifier_free(c); return FNET_ERR_OUT_OF_MEMORY; }
+        c->inv_std = c->mean + dim;
+        for (i = 0; i < dim; i++) { c->mean[i] = 0.0f; c->inv_std[i] = 1.0f; }
     }
     if (kind == FNET_CLASSIFIER_KNN) {
         c->n_samples = n_samples;
@@ -5349,11 +5357,13 @@ static fnet_result fnet__clf_new(fnet_classifier_kind kind, const char *network,
 }
 
 /* Forward pass of softmax/MLP for one sample: h[H] (MLP), p[C] probabilities. */
-static void fnet__clf_forward(const fnet_classifier *c, const float *x, float *h, float *p) {
+static void fnet__clf_forward(const fnet_classifier *c, const float *x_raw, float *h, float *p) {
     const float *w = c->params;
+    float x[FNET_GALLERY_MAX_DIM];
     const float *in = x;
     int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
     double mx = -1e300, sum = 0.0;
+    for (i = 0; i < D; i++) x[i] = (x_raw[i] - c->mean[i]) * c->inv_std[i];
     if (c->kind == FNET_CLASSIFIER_MLP) {
         const float *b1 = w + (size_t)H * D;
         for (j = 0; j < H; j++) {
@@ -5382,11 +5392,13 @@ static void fnet__clf_forward(const fnet_classifier *c, const float *x, float *h
 }
 
 /* Adds the cross-entropy gradient of one sample to g (same layout as params). */
-static void fnet__clf_backward(const fnet_classifier *c, const float *x, const float *h,
+static void fnet__clf_backward(const fnet_classifier *c, const float *x_raw, const float *h,
                                float *p, int label, float *g, float *dh) {
     int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
+    float x[FNET_GALLERY_MAX_DIM];
     const float *in = x, *w = c->params;
     float *gw = g;
+    for (i = 0; i < D; i++) x[i] = (x_raw[i] - c->mean[i]) * c->inv_std[i];
     if (c->kind == FNET_CLASSIFIER_MLP) {
         w = c->params + (size_t)H * D + H;
         gw = g + (size_t)H * D + H;
@@ -5447,6 +5459,16 @@ static fnet_result fnet__clf_train_nn(fnet_classifier *c, const float *x, const 
     p = dh + H;
     order = (int *)(void *)(p + C + 1);
     memset(m, 0, 2 * P * sizeof(float));
+    /* per-dimension mean and 1/std of the training set (std floored at 1e-6) */
+    for (e = 0; e < D; e++) {
+        double mu = 0.0, var = 0.0;
+        for (s = 0; s < n; s++) mu += x[(size_t)s * D + e];
+        mu /= n;
+        for (s = 0; s < n; s++) var += (x[(size_t)s * D + e] - mu) * (x[(size_t)s * D + e] - mu);
+        var /= n;
+        c->mean[e] = (float)mu;
+        c->inv_std[e] = (float)(1.0 / (var > 1e-12 ? sqrt(var) : 1e-6));
+    }
     /* He initialisation for the ReLU layer, Glorot-like for the output layer; biases 0 */
     {
         float *w = c->params;
@@ -5622,8 +5644,8 @@ FNET_API const char *fnet_classifier_class_name(const fnet_classifier *c, int i)
      0 "FNETCLSF" | 8 u32 version | 12 u32 0x01020304 | 16 u32 kind | 20 u32 dim |
      24 u32 classes | 28 u32 CRC-32 of the rest of the file | 32 u64 file size |
      40 network[32] | 72 u32 hidden | 76 u32 k | 80 u32 samples (k-NN) | 84 u32 parameters |
-     88 class names (u32 length, bytes, zero padding to 4) | f32 parameters |
-     k-NN: f32 samples[samples*dim], u32 labels[samples] */
+     88 class names (u32 length, bytes, zero padding to 4) | softmax/MLP: f32 mean[dim],
+     f32 inv_std[dim] | f32 parameters | k-NN: f32 samples[samples*dim], u32 labels[samples] */
 #define FNET__CLF_HEADER 88u
 
 FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void *buf, size_t cap,
@@ -5636,6 +5658,7 @@ FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void 
     for (i = 0; i < c->n_classes; i++)
         total += 4u + ((strlen(fnet_classifier_class_name(c, i)) + 3u) & ~(size_t)3u);
     total += 4ull * c->n_params;
+    if (c->mean) total += 8ull * (unsigned long long)c->dim;
     total += 4ull * (unsigned long long)c->n_samples * ((unsigned long long)c->dim + 1u);
     if (total > (unsigned long long)(size_t)-1) return FNET_ERR_TOO_LARGE;
     *size = (size_t)total;
@@ -5663,6 +5686,7 @@ FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void 
         memcpy(p + at + 4, nm, len);
         at += 4u + ((len + 3u) & ~(size_t)3u);
     }
+    for (k = 0; c->mean && k < 2 * (size_t)c->dim; k++, at += 4) fnet__wr_f32(p + at, c->mean[k]);
     for (k = 0; k < c->n_params; k++, at += 4) fnet__wr_f32(p + at, c->params[k]);
     nf = (size_t)c->n_samples * (size_t)c->dim;
     for (k = 0; k < nf; k++, at += 4) fnet__wr_f32(p + at, c->samples[k]);
@@ -5674,7 +5698,7 @@ FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void 
 FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
                                                  fnet_classifier **out) {
     const unsigned char *b = (const unsigned char *)data;
-    unsigned long kind, dim, nc, hidden, k, ns, np, i;
+    unsigned long kind, dim, nc, hidden, k, ns, np, i, nstd;
     unsigned long long fsize, need;
     char network[32];
     fnet_classifier *c;
@@ -5716,14 +5740,15 @@ FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
             if (b[at + 4 + q]) return FNET_ERR_CORRUPT;
         at += 4u + ((len + 3u) & ~3ul);
     }
-    need = 4ull * np + 4ull * (unsigned long long)ns * (dim + 1ull);
+    nstd = kind == FNET_CLASSIFIER_KNN ? 0ul : 2ul * dim;
+    need = 4ull * np + 4ull * nstd + 4ull * (unsigned long long)ns * (dim + 1ull);
     if (need != (unsigned long long)(size - at)) return FNET_ERR_CORRUPT;
-    for (i = 0; i < np + ns * dim; i++) {
+    for (i = 0; i < nstd + np + ns * dim; i++) {
         float v = fnet__rd_f32(b + at + 4 * (size_t)i);
         if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return FNET_ERR_CORRUPT;
     }
     for (i = 0; i < ns; i++)
-        if (fnet__rd_u32(b + at + 4 * ((size_t)np + (size_t)ns * dim + i)) >= nc) return FNET_ERR_CORRUPT;
+        if (fnet__rd_u32(b + at + 4 * ((size_t)nstd + (size_t)np + (size_t)ns * dim + i)) >= nc) return FNET_ERR_CORRUPT;
     if ((r = fnet__clf_new((fnet_classifier_kind)kind, network, (int)dim, (int)nc, (int)hidden, (int)k,
                            (int)ns, &c)) != FNET_OK)
         return r;
@@ -5739,6 +5764,7 @@ FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
         }
         at += 4u + ((len + 3u) & ~3ul);
     }
+    for (i = 0; i < nstd; i++, at += 4) c->mean[i] = fnet__rd_f32(b + at);
     for (i = 0; i < np; i++, at += 4) c->params[i] = fnet__rd_f32(b + at);
     for (i = 0; i < ns * dim; i++, at += 4) c->samples[i] = fnet__rd_f32(b + at);
     for (i = 0; i < ns; i++, at += 4) c->labels[i] = (int)fnet__rd_u32(b + at);
