@@ -172,6 +172,9 @@ typedef struct fnet_box {
     int filter;   /* which of the detector's filters fired (dlib's weight_index) */
 } fnet_box;
 
+/* The most upsampling fnet_detect accepts (each step doubles the image's width and height). */
+#define FNET_MAX_UPSAMPLE 3
+
 typedef struct fnet_detect_opts {
     int upsample;    /* 0 (default): faces from 80 px; 1: from about 40 px (4x the work) */
     float threshold; /* added to the filters' thresholds; 0 = dlib's default */
@@ -1216,7 +1219,7 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
 
 #define FNET__HOG_MAX_FILTERS 16
 #define FNET__HOG_NF 32     /* 31 features padded to 32 floats per cell */
-#define FNET__HOG_MAX_UPSAMPLE 3
+#define FNET__HOG_MAX_UPSAMPLE FNET_MAX_UPSAMPLE
 
 /* One rank-1 piece of a filter plane: weight[m][n] ~= col[m] * row[n] (dlib: SVD of each
    10x10 plane, singular values below max(1e-4, 0.001 * largest) dropped). */

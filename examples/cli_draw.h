@@ -61,8 +61,8 @@ static int cmd_draw(int argc, char **argv) {
     memset(&dopts, 0, sizeof dopts);
     for (i = 0; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
-            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > 4)
-                return usage("--upsample takes 0 to 4");
+            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)
+                return usage("--upsample takes 0 to 3");
         } else if (strcmp(argv[i], "--box") == 0 && i + 1 < argc) {
             if (!parse_box(argv[++i], &boxes[0])) return usage("--box takes L,T,R,B with R >= L and B >= T");
             have_box = 1;

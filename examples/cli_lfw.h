@@ -398,8 +398,8 @@ static int cmd_eval_lfw(int argc, char **argv) {
         } else if (strcmp(a, "--jitter") == 0) {
             if (!parse_int(argv[++i], &jitter) || jitter < 0 || jitter > 1000) return usage("--jitter takes 0 to 1000");
         } else if (strcmp(a, "--upsample") == 0) {
-            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > 4)
-                return usage("--upsample takes 0 to 4");
+            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)
+                return usage("--upsample takes 0 to 3");
         } else return usage("eval-lfw: unknown option");
     }
     if (dist_in) return lfw__from_distances(dist_in, roc);

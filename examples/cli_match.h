@@ -75,7 +75,7 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
         } else if (strcmp(a, "--hidden") == 0 && has) {
             if (!parse_int(argv[++i], &o->hidden) || o->hidden < 1 || o->hidden > 4096) return cm__usage("--hidden takes 1 to 4096");
         } else if (strcmp(a, "--upsample") == 0 && has) {
-            if (!parse_int(argv[++i], &o->upsample) || o->upsample < 0 || o->upsample > 4) return cm__usage("--upsample takes 0 to 4");
+            if (!parse_int(argv[++i], &o->upsample) || o->upsample < 0 || o->upsample > FNET_MAX_UPSAMPLE) return cm__usage("--upsample takes 0 to 3");
         } else if (strcmp(a, "--seed") == 0 && has) {
             char *end;
             o->seed = strtoull(argv[++i], &end, 10);

@@ -329,8 +329,8 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     p.net_name = "resnet";
     for (i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
-            if (!parse_int(argv[++i], &p.dopts.upsample) || p.dopts.upsample < 0 || p.dopts.upsample > 4)
-                return usage("--upsample takes 0 to 4");
+            if (!parse_int(argv[++i], &p.dopts.upsample) || p.dopts.upsample < 0 || p.dopts.upsample > FNET_MAX_UPSAMPLE)
+                return usage("--upsample takes 0 to 3");
         } else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) {
             p.dopts.threshold = (float)atof(argv[++i]);
         } else if (embed && strcmp(argv[i], "--net") == 0 && i + 1 < argc) {
@@ -416,8 +416,8 @@ static int cmd_align(int argc, char **argv) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
             if (!parse_int(argv[++i], &size) || size < 8 || size > 1024) return usage("--size takes 8 to 1024");
         } else if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
-            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > 4)
-                return usage("--upsample takes 0 to 4");
+            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)
+                return usage("--upsample takes 0 to 3");
         } else {
             return usage("unknown option");
         }
