@@ -53,6 +53,7 @@ static int usage(const char *msg) {
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
             "  enroll GALLERY DIR | identify GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
+            "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
     return EXIT_USAGE;
 }
