@@ -10,7 +10,7 @@ F=build/fnet
 out=build/demo
 mkdir -p "$out"
 echo "== weight blobs"
-for b in weights/*.fnet; do
+for b in "${FNET_WEIGHTS:-weights}"/*.fnet; do
     $F info "$b" | python3 -c 'import json,sys; j=json.load(sys.stdin); print("%-28s %-9s %3d tensors %9d parameters%s" % (j["file"], j["kind"], len(j["tensors"]), j["parameters"], "  INCOMPLETE (filled: %s)" % j["meta"].get("filled_tensors") if j["incomplete"] else ""))'
 done
 if [ ! -d "$S" ]; then

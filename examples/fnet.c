@@ -219,8 +219,8 @@ static int cmd_info(int argc, char **argv) {
             printf("],\"parameters\":%.0f,\"tensor_bytes\":%.0f}\n", params, bytes);
             if (fnet_model_incomplete(m))
                 fprintf(stderr,
-                        "fnet: %s is INCOMPLETE: tensors %s were filled, not trained; its embeddings do "
-                        "not recognise people (see weights/README.md)\n",
+                        "fnet: %s is INCOMPLETE: tensors %s were filled, not trained; its embeddings "
+                        "recognise people only weakly (see weights/README.md)\n",
                         argv[i], fnet_model_meta(m, "filled_tensors") ? fnet_model_meta(m, "filled_tensors") : "?");
         }
         fnet_model_free(m);
