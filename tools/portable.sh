@@ -52,7 +52,7 @@ i386-gcc-O2-nosimd|gcc -std=c99 -m32|-O2 -msse2 -mfpmath=sse -DFNET_NO_SIMD|
 i386-clang-O2|clang -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
 aarch64-gcc-O2|aarch64-linux-gnu-gcc -std=c99 -static|-O2|qemu-aarch64
 aarch64-gcc-O2-nosimd|aarch64-linux-gnu-gcc -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
-s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x
+s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x"
 
 # A snapshot of the blobs (hard links when possible): another process rebuilding a blob
 # (write a temporary file, rename) mid-run would otherwise make the builds disagree.
