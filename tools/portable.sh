@@ -5,9 +5,12 @@
 #      text) and the platform-independent tests (PORTABLE_TESTS) are built with
 #        gcc and clang, C99 and C++, -O0 and -O2, FNET_NO_SIMD,
 #        -m32 -msse2 -mfpmath=sse (i386, SSE2 kernels; Debian gcc-multilib),
-#        aarch64 (NEON) and s390x (big-endian), cross-compiled static and run under qemu-user
-#        (Debian gcc-aarch64-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross
-#         libc6-dev-s390x-cross qemu-user); the tests run on the reference, C++, i386,
+#        aarch64 (NEON) and s390x (big-endian), cross-compiled static with clang --target
+#        and run under qemu-user. Debian packages: qemu-user binutils-aarch64-linux-gnu
+#        binutils-s390x-linux-gnu libc6-dev-arm64-cross libc6-dev-s390x-cross
+#        libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross (Debian's gcc-aarch64-linux-gnu
+#        and gcc-s390x-linux-gnu conflict with gcc-multilib, which the -m32 builds need; when
+#        they are installed instead, the gcc cross builds run too). The tests run on the reference, C++, i386,
 #      aarch64 and s390x builds (tests/run.sh covers x86-64). Each build's driver output is
 #      compared with the reference build (x86-64 gcc -O2
 #      -DFNET_NO_SIMD) by tools/portable_compare.py: identical blob data and boxes, landmarks
@@ -50,8 +53,10 @@ clang++-O2-nosimd|clang++ -x c++ -std=c++11|-O2 -DFNET_NO_SIMD|
 i386-gcc-O2|gcc -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
 i386-gcc-O2-nosimd|gcc -std=c99 -m32|-O2 -msse2 -mfpmath=sse -DFNET_NO_SIMD|
 i386-clang-O2|clang -std=c99 -m32|-O2 -msse2 -mfpmath=sse|
+aarch64-clang-O2|clang --target=aarch64-linux-gnu -std=c99 -static|-O2|qemu-aarch64
+aarch64-clang-O2-nosimd|clang --target=aarch64-linux-gnu -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
+s390x-clang-O2|clang --target=s390x-linux-gnu -std=c99 -static|-O2|qemu-s390x
 aarch64-gcc-O2|aarch64-linux-gnu-gcc -std=c99 -static|-O2|qemu-aarch64
-aarch64-gcc-O2-nosimd|aarch64-linux-gnu-gcc -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
 s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x"
 
 # A snapshot of the blobs (hard links when possible): another process rebuilding a blob
@@ -80,6 +85,13 @@ echo "$BUILDS" | while IFS='|' read -r name cc flags runner; do
     if ! command -v "$1" >/dev/null 2>&1; then
         printf '%-24s skipped: %s not installed\n' "$name" "$1"; echo "skip $name" >> "$results"; continue
     fi
+    case "$cc" in *--target=*) # clang cross builds need the target's libc and libgcc
+        t=$(echo "$cc" | sed -E 's/.*--target=([^ ]*).*/\1/')
+        if [ ! -f "/usr/$t/include/stdio.h" ] || [ ! -d "/usr/lib/gcc-cross/$t" ] || ! command -v "$t-ld" >/dev/null 2>&1; then
+            printf '%-24s skipped: no %s sysroot (libc6-dev-*-cross, libgcc-12-dev-*-cross, binutils-%s)\n' "$name" "$t" "$t"
+            echo "skip $name" >> "$results"; continue
+        fi ;;
+    esac
     if [ -n "$runner" ] && ! command -v "$runner" >/dev/null 2>&1; then
         printf '%-24s skipped: %s not installed (qemu-user)\n' "$name" "$runner"; echo "skip $name" >> "$results"; continue
     fi
