@@ -261,7 +261,7 @@ static void test_gallery_file(void) {
     memcpy(copy, buf, size);
     {
         float nanv = NAN;
-        memcpy(copy + size - 4, &nanv, 4);
+        fnet__wr_f32(copy + size - 4, nanv); /* little-endian, as the file is on every host */
         fnet__wr_u32(copy + 28, fnet__crc_skip(copy, size, 28));
         CHECK(fnet_gallery_load_memory(copy, size, &h) == FNET_ERR_CORRUPT && !h, "NaN in file");
     }
