@@ -2525,6 +2525,15 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
    Build without FMA contraction (the default of ISO C modes; no -ffp-contract=fast with
    -mfma) to keep the float steps identical to dlib's. */
 
+/* No FMA contraction in this section (g++ contracts by default, even mul/add intrinsics inside
+   the AVX2 functions): the kernels must equal their scalar twins bit for bit, as dlib's steps. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define FNET__LM_MAX_POINTS 256
 #define FNET__LM_MAX_POOL 1024
 #define FNET__LM_MAX_TREES 4096
@@ -2931,6 +2940,10 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
     }
     return FNET_OK;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* ==== 3. Alignment: affine warp to a canonical crop ======================================
 
