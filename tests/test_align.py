@@ -25,16 +25,8 @@ try:
 except ImportError:
     cv2 = None
 
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 # OpenFace align_dlib.py TEMPLATE: the six points the alignments use and the four that hold
@@ -114,7 +106,6 @@ def dlib_chip_ref(img, pts, size, padding=0.25):
 
 
 def main():
-    global skipped
     if cv2 is None:
         print("SKIP: no cv2 in /usr/bin/python3 (apt-get install python3-opencv)")
         print("0 passed, 0 failed, 1 skipped")
@@ -131,7 +122,7 @@ def main():
                          "tests/drivers/align_driver.c", "-o", drv, "-lm"], capture_output=True, text=True)
     check(cc.returncode == 0, "align driver build: " + cc.stderr)
     if cc.returncode:
-        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
         return 1
     tmp = tempfile.mkdtemp()
     faces = []
@@ -191,8 +182,8 @@ def main():
     check(p.returncode == 1 and b"invalid argument" in p.stderr, "coincident points refused: %r" % p.stderr)
     p = subprocess.run([drv, raw, str(img.shape[1]), str(img.shape[0]), "3", "0"] + ["1"] * 136, capture_output=True)
     check(p.returncode == 1, "size 0 refused")
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -11,16 +11,8 @@ import tempfile
 sys.path.insert(0, "tools")
 import fnet_blob  # noqa: E402
 
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def run(*args):
@@ -29,7 +21,6 @@ def run(*args):
 
 
 def main():
-    global skipped
     tmp = tempfile.mkdtemp()
     # 1. Round trip: Python writes, Python reads.
     b = fnet_blob.Blob(fnet_blob.KIND_NETWORK)
@@ -72,7 +63,7 @@ def main():
     # 2. The C loader reads what Python wrote (through fnet info).
     fnet = os.path.join("build", "fnet")
     if not os.path.exists(fnet):
-        skipped += 1
+        tally.skipped += 1
         print("skip: build/fnet not built (make)", file=sys.stderr)
     else:
         path = os.path.join(tmp, "t.fnet")
@@ -120,8 +111,8 @@ def main():
               "%s on junk input: clean failure (rc %d, %r)" % (fmt, rc, err[-300:]))
     check(not os.path.exists(os.path.join(tmp, "o.fnet")), "no output file left after failures")
 
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -11,16 +11,8 @@ import sys
 import tempfile
 import zlib
 
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def png(w, h, rgb_rows=None, claim=None):
@@ -39,7 +31,6 @@ def run(*args):
 
 
 def main():
-    global skipped
     fnet = "build/fnet"
     wdir = os.environ.get("FNET_WEIGHTS", "weights")
     if not os.path.exists(fnet):
@@ -64,7 +55,7 @@ def main():
         files["truncated.jpg"] = data[: len(data) // 3]
         files["header_only.jpg"] = data[:200]
     else:
-        skipped += 1
+        tally.skipped += 1
         print("skip: %s absent (shared data): no truncated-JPEG case" % good, file=sys.stderr)
     p = png(64, 64)
     files["truncated.png"] = p[: len(p) - 30]
@@ -107,8 +98,8 @@ def main():
         check(rc == 2, "usage error %r gives 2 (got %d)" % (args, rc))
     rc, out, err = run(fnet, "--weights", os.path.join(tmp, "nowhere"), "detect", path("tiny.png"))
     check(rc == 1 and "make weights" in err, "missing weights folder: says how to build them")
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -21,16 +21,8 @@ import dlib_detector  # noqa: E402
 import fnet_blob  # noqa: E402
 
 HEADER = "/usr/include/dlib/image_processing/frontal_face_detector.h"
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, msg):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + msg)
 
 
 def f32(x):
@@ -38,9 +30,8 @@ def f32(x):
 
 
 def main():
-    global skipped
     if not os.path.exists(HEADER):
-        skipped += 1
+        tally.skipped += 1
         print("skip: %s not installed (apt-get install libdlib-dev)" % HEADER)
         return
     gold = {}
@@ -121,5 +112,5 @@ def main():
 
 
 main()
-print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-sys.exit(1 if failed else 0)
+print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+sys.exit(1 if tally.failed else 0)

@@ -16,16 +16,8 @@ import dlib_shape  # noqa: E402
 
 DAT = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 GOLDEN = "tests/golden/dlib_shape_dump.txt"
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def f32(v):
@@ -78,7 +70,6 @@ def synthetic(path, leaf_vals):
 
 
 def main():
-    global skipped
     tmp = tempfile.mkdtemp()
     # 1. Synthetic: every encoding path, values must come back bit-exact.
     special = [f32(0.1), -f32(0.1), 0.0, 1.0, -256.0, f32(3.0e-3), 2.0 ** -120,  # short mantissas
@@ -112,7 +103,7 @@ def main():
 
     # 2. dlib's model against dlib's own dump.
     if not os.path.exists(DAT):
-        skipped += 1
+        tally.skipped += 1
         print("SKIP: %s missing (apt-get install libdlib-data)" % DAT)
     else:
         p = dlib_shape.parse(DAT)
@@ -160,8 +151,8 @@ def main():
         # thresholds are pixel-intensity differences: within (-255, 255), not integers
         check(all(-255 < t < 255 for t in p["split_thresh"]) and
               any(t != int(t) for t in p["split_thresh"]), "thresholds are fractional pixel differences")
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

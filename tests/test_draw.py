@@ -21,20 +21,11 @@ try:
 except ImportError:
     cv2 = None
 
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def main():
-    global skipped
     fnet = "build/fnet"
     wdir = os.environ.get("FNET_WEIGHTS") or "weights"
     data = os.path.join(os.environ.get("FNET_SHARED") or "../shared", "data")
@@ -74,7 +65,7 @@ def main():
     # fnet landmarks (detector + landmarks)
     p = subprocess.run([fnet, "--weights", wdir, "landmarks", "--upsample", "1", img], capture_output=True, text=True)
     if p.returncode != 0 and ("not supported" in p.stderr or "hog_frontal" in p.stderr):
-        skipped += 1
+        tally.skipped += 1
         print("SKIP: fnet landmarks needs the detector (%s)" % p.stderr.strip().splitlines()[-1])
     else:
         check(p.returncode == 0, "fnet landmarks: %s" % p.stderr)
@@ -89,8 +80,8 @@ def main():
                 got = [int(np.floor(v + 0.5)) for xy in f["landmarks"] for v in xy]
                 same = sum(a == b for a, b in zip(got, pts))
                 check(same >= 134, "CLI points on dlib's box round to dlib's: %d of 136 coordinates" % same)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -12,22 +12,9 @@ import tempfile
 import zlib
 
 FNET = "build/fnet"
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-
-
-def skip(why):
-    global skipped
-    skipped += 1
-    print("skip:", why, file=sys.stderr)
 
 
 def run(*args):
@@ -205,8 +192,8 @@ def main():
     tmp = tempfile.mkdtemp()
     synthetic(tmp)
     real(tmp)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -25,22 +25,9 @@ import keras_openface  # noqa: E402
 
 MISSING = ["inception_3c_3x3_conv2_w", "inception_4e_3x3_conv2_w", "inception_5a_1x1_conv_w",
            "inception_5a_3x3_conv2_w", "inception_5b_3x3_conv2_w"]
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-
-
-def skip(why):
-    global skipped
-    skipped += 1
-    print("skip:", why, file=sys.stderr)
 
 
 def run(*args, py=None):
@@ -317,9 +304,9 @@ def main():
             check(rc == 1 and "h5py" in err, "keras-h5 without h5py says so: %s" % err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if tally.failed else 0)

@@ -28,22 +28,9 @@ import fnet_blob  # noqa: E402
 import ref_nn4  # noqa: E402
 
 TOL = 1e-5
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-
-
-def skip(why):
-    global skipped
-    skipped += 1
-    print("skip:", why, file=sys.stderr)
 
 
 def shared(rel):
@@ -160,7 +147,7 @@ def main():
     csv = os.environ.get("FNET_OPENFACE_CSV") or shared("weights/openface-nn4.small2.v1")
     if not csv:
         skip("no Keras-OpenFace CSV folder (../shared/weights/openface-nn4.small2.v1 or $FNET_OPENFACE_CSV)")
-        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
         return 0
     tmp = tempfile.mkdtemp(prefix="nn4num")
     fill = os.path.join(tmp, "filled")
@@ -171,8 +158,8 @@ def main():
     p = subprocess.run([sys.executable, "tools/convert_weights.py", "keras-csv", csv, blob_path,
                         "--fill-missing", "1"], capture_output=True, text=True)
     check(p.returncode == 0, "convert: " + p.stderr)
-    if failed:
-        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    if tally.failed:
+        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
         return 1
     w = ref_nn4.load([csv, fill])
     with open(blob_path, "rb") as f:
@@ -257,8 +244,8 @@ def main():
             d8 = np.abs(out - r8).max()
             print("fnet_embed (8-bit RGB crops, auto isa) vs reference(pixel / 255): max abs diff %.3g (%d crops)" % (d8, len(faces8)))
             check(d8 <= TOL, "fnet_embed differs from the reference by %.3g" % d8)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -15,16 +15,8 @@ sys.path.insert(0, "tools")
 import fnet_blob  # noqa: E402
 import faceapi_resnet  # noqa: E402
 
-passed = failed = skipped = 0
+from fnet_testlib import tally, check, skip  # noqa: E402
 
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def f32(x):
@@ -102,11 +94,10 @@ def synthetic(tmp):
 
 
 def real(tmp):
-    global skipped
     pkg = os.environ.get("FNET_FACEAPI_DIR") or "weights/cache/face-api/package"
     man = os.path.join(pkg, "model", "face_recognition_model-weights_manifest.json")
     if not os.path.exists(man):
-        skipped += 1
+        tally.skipped += 1
         print("skip: %s absent (make weights fetches it)" % man, file=sys.stderr)
         return
     out = os.path.join(tmp, "r.fnet")
@@ -188,8 +179,8 @@ def main():
     tmp = tempfile.mkdtemp()
     synthetic(tmp)
     real(tmp)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
