@@ -4667,6 +4667,36 @@ static int fnet__read_network(const unsigned char *p, char *out) {
     return 1;
 }
 
+/* The gallery and classifier files share their first 72 bytes:
+     0 magic[8] | 8 u32 version | 12 u32 byte-order mark 0x01020304 | 16..27 the file's own |
+    28 u32 CRC-32 of every other byte | 32 u64 file size | 40 network id[32], NUL-padded
+   fnet__file_begin writes them (the CRC last, by fnet__file_end); fnet__file_check reads them
+   back, in the order that gives each damage its own result code. */
+static void fnet__file_begin(unsigned char *p, const char *magic, unsigned long version,
+                             unsigned long long total, const char *network) {
+    memcpy(p, magic, 8);
+    fnet__wr_u32(p + 8, version);
+    fnet__wr_u32(p + 12, 0x01020304UL);
+    fnet__wr_u64(p + 32, total);
+    memcpy(p + 40, network, strlen(network));
+}
+static void fnet__file_end(unsigned char *p, size_t total) {
+    fnet__wr_u32(p + 28, fnet__crc_skip(p, total, 28));
+}
+static fnet_result fnet__file_check(const unsigned char *b, size_t size, const char *magic,
+                                    unsigned long version, size_t header, char *network) {
+    unsigned long long fsize;
+    if (size >= 8 && memcmp(b, magic, 8) != 0) return FNET_ERR_BAD_MAGIC;
+    if (size < header) return FNET_ERR_TRUNCATED;
+    if (fnet__rd_u32(b + 8) != version) return FNET_ERR_VERSION;
+    if (fnet__rd_u32(b + 12) != 0x01020304UL) return FNET_ERR_CORRUPT;
+    fsize = fnet__rd_u64(b + 32);
+    if (fsize > (unsigned long long)size) return FNET_ERR_TRUNCATED;
+    if (fsize != (unsigned long long)size) return FNET_ERR_CORRUPT; /* trailing bytes */
+    if (fnet__crc_skip(b, size, 28) != fnet__rd_u32(b + 28)) return FNET_ERR_CORRUPT;
+    return fnet__read_network(b + 40, network) ? FNET_OK : FNET_ERR_CORRUPT;
+}
+
 /* ---- gallery ---- */
 
 typedef struct fnet__person {
@@ -4852,14 +4882,10 @@ FNET_API fnet_result fnet_gallery_save_memory(const fnet_gallery *g, void *buf, 
     if (cap < (size_t)total) return FNET_ERR_WORKSPACE_TOO_SMALL;
     p = (unsigned char *)buf;
     memset(p, 0, (size_t)total);
-    memcpy(p, "FNETGALR", 8);
-    fnet__wr_u32(p + 8, FNET_GALLERY_VERSION);
-    fnet__wr_u32(p + 12, 0x01020304UL);
+    fnet__file_begin(p, "FNETGALR", FNET_GALLERY_VERSION, total, g->network);
     fnet__wr_u32(p + 16, (unsigned long)g->dim);
     fnet__wr_u32(p + 20, (unsigned long)g->n_people);
     fnet__wr_u32(p + 24, (unsigned long)g->n_emb);
-    fnet__wr_u64(p + 32, total);
-    memcpy(p + 40, g->network, strlen(g->network));
     at = FNET__GAL_HEADER;
     for (i = 0; i < g->n_people; i++) {
         size_t len = strlen(g->people[i].name), k;
@@ -4871,14 +4897,13 @@ FNET_API fnet_result fnet_gallery_save_memory(const fnet_gallery *g, void *buf, 
         nf = (size_t)g->people[i].count * (size_t)g->dim;
         for (k = 0; k < nf; k++, at += 4) fnet__wr_f32(p + at, e[k]);
     }
-    fnet__wr_u32(p + 28, fnet__crc_skip(p, (size_t)total, 28));
+    fnet__file_end(p, (size_t)total);
     return FNET_OK;
 }
 
 FNET_API fnet_result fnet_gallery_load_memory(const void *data, size_t size, fnet_gallery **out) {
     const unsigned char *b = (const unsigned char *)data;
     unsigned long dim, n_people, n_emb, seen = 0, i;
-    unsigned long long fsize;
     char network[32];
     fnet_gallery *g = NULL;
     fnet_result r;
@@ -4887,19 +4912,13 @@ FNET_API fnet_result fnet_gallery_load_memory(const void *data, size_t size, fne
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (!data) return FNET_ERR_INVALID_ARGUMENT;
-    if (size < FNET__GAL_HEADER) return size >= 8 && memcmp(b, "FNETGALR", 8) != 0 ? FNET_ERR_BAD_MAGIC : FNET_ERR_TRUNCATED;
-    if (memcmp(b, "FNETGALR", 8) != 0) return FNET_ERR_BAD_MAGIC;
-    if (fnet__rd_u32(b + 8) != FNET_GALLERY_VERSION) return FNET_ERR_VERSION;
-    if (fnet__rd_u32(b + 12) != 0x01020304UL) return FNET_ERR_CORRUPT;
-    fsize = fnet__rd_u64(b + 32);
-    if (fsize > (unsigned long long)size) return FNET_ERR_TRUNCATED;
-    if (fsize != (unsigned long long)size) return FNET_ERR_CORRUPT; /* trailing bytes */
-    if (fnet__crc_skip(b, size, 28) != fnet__rd_u32(b + 28)) return FNET_ERR_CORRUPT;
+    r = fnet__file_check(b, size, "FNETGALR", FNET_GALLERY_VERSION, FNET__GAL_HEADER, network);
+    if (r != FNET_OK) return r;
     dim = fnet__rd_u32(b + 16);
     n_people = fnet__rd_u32(b + 20);
     n_emb = fnet__rd_u32(b + 24);
     if (dim < 1 || dim > FNET_GALLERY_MAX_DIM || n_emb > FNET_GALLERY_MAX_EMBEDDINGS ||
-        n_people > n_emb || !fnet__read_network(b + 40, network))
+        n_people > n_emb)
         return FNET_ERR_CORRUPT;
     /* pass 0 checks every record against the file; pass 1 builds the gallery */
     for (pass = 0; pass < 2; pass++) {
@@ -5682,14 +5701,10 @@ FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void 
     if (cap < (size_t)total) return FNET_ERR_WORKSPACE_TOO_SMALL;
     p = (unsigned char *)buf;
     memset(p, 0, (size_t)total);
-    memcpy(p, "FNETCLSF", 8);
-    fnet__wr_u32(p + 8, FNET_CLASSIFIER_VERSION);
-    fnet__wr_u32(p + 12, 0x01020304UL);
+    fnet__file_begin(p, "FNETCLSF", FNET_CLASSIFIER_VERSION, total, c->network);
     fnet__wr_u32(p + 16, (unsigned long)c->kind);
     fnet__wr_u32(p + 20, (unsigned long)c->dim);
     fnet__wr_u32(p + 24, (unsigned long)c->n_classes);
-    fnet__wr_u64(p + 32, total);
-    memcpy(p + 40, c->network, strlen(c->network));
     fnet__wr_u32(p + 72, (unsigned long)c->hidden);
     fnet__wr_u32(p + 76, (unsigned long)c->k);
     fnet__wr_u32(p + 80, (unsigned long)c->n_samples);
@@ -5707,7 +5722,7 @@ FNET_API fnet_result fnet_classifier_save_memory(const fnet_classifier *c, void 
     nf = (size_t)c->n_samples * (size_t)c->dim;
     for (k = 0; k < nf; k++, at += 4) fnet__wr_f32(p + at, c->samples[k]);
     for (k = 0; k < (size_t)c->n_samples; k++, at += 4) fnet__wr_u32(p + at, (unsigned long)c->labels[k]);
-    fnet__wr_u32(p + 28, fnet__crc_skip(p, (size_t)total, 28));
+    fnet__file_end(p, (size_t)total);
     return FNET_OK;
 }
 
@@ -5715,7 +5730,7 @@ FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
                                                  fnet_classifier **out) {
     const unsigned char *b = (const unsigned char *)data;
     unsigned long kind, dim, nc, hidden, k, ns, np, i, nstd;
-    unsigned long long fsize, need;
+    unsigned long long need;
     char network[32];
     fnet_classifier *c;
     fnet_result r;
@@ -5723,19 +5738,13 @@ FNET_API fnet_result fnet_classifier_load_memory(const void *data, size_t size,
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (!data) return FNET_ERR_INVALID_ARGUMENT;
-    if (size >= 8 && memcmp(b, "FNETCLSF", 8) != 0) return FNET_ERR_BAD_MAGIC;
-    if (size < FNET__CLF_HEADER) return FNET_ERR_TRUNCATED;
-    if (fnet__rd_u32(b + 8) != FNET_CLASSIFIER_VERSION) return FNET_ERR_VERSION;
-    if (fnet__rd_u32(b + 12) != 0x01020304UL) return FNET_ERR_CORRUPT;
-    fsize = fnet__rd_u64(b + 32);
-    if (fsize > (unsigned long long)size) return FNET_ERR_TRUNCATED;
-    if (fsize != (unsigned long long)size) return FNET_ERR_CORRUPT;
-    if (fnet__crc_skip(b, size, 28) != fnet__rd_u32(b + 28)) return FNET_ERR_CORRUPT;
+    r = fnet__file_check(b, size, "FNETCLSF", FNET_CLASSIFIER_VERSION, FNET__CLF_HEADER, network);
+    if (r != FNET_OK) return r;
     kind = fnet__rd_u32(b + 16); dim = fnet__rd_u32(b + 20); nc = fnet__rd_u32(b + 24);
     hidden = fnet__rd_u32(b + 72); k = fnet__rd_u32(b + 76); ns = fnet__rd_u32(b + 80);
     np = fnet__rd_u32(b + 84);
     if (kind < 1 || kind > 3 || dim < 1 || dim > FNET_GALLERY_MAX_DIM || nc < 1 ||
-        nc > FNET_CLASSIFIER_MAX_CLASSES || !fnet__read_network(b + 40, network))
+        nc > FNET_CLASSIFIER_MAX_CLASSES)
         return FNET_ERR_CORRUPT;
     if (kind == FNET_CLASSIFIER_MLP ? (hidden < 1 || hidden > FNET__CLF_MAX_HIDDEN) : hidden != 0)
         return FNET_ERR_CORRUPT;
