@@ -1,7 +1,8 @@
 /* fnet CLI: LFW face verification (included by examples/fnet.c).
 
    fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
-                 [--flip] [--jitter N] [--no-detect] [--retry-threshold T] [--roc OUT.png] [--save-distances OUT.txt]
+                 [--flip] [--jitter N] [--no-detect] [--retry-threshold T] [--threads N] [--roc OUT.png] [--save-distances OUT.txt]
+                 [--save-embeddings OUT.txt] [--pick centre|nearest]
    fnet eval-lfw --distances IN.txt [--roc OUT.png]
 
    PAIRS is LFW's pairs.txt: a header "FOLDS<TAB>N", then per fold N matched pairs
@@ -9,10 +10,12 @@
    (DIR may also be the folder holding lfw-deepfunneled/ or lfw/).
 
    Each image referenced by the pairs is embedded once: detect (upsample 1 by default) ->
-   the face whose box centre is nearest the image centre -> 68 landmarks -> align (dlib's
-   150 px chip for the ResNet, OpenFace's 96 px outer-eyes-and-nose for nn4) -> embed.
-   Where the detector finds no face, a fixed central box is used instead and counted as a
-   miss: a square of side 0.43 * min(width, height) centred on the image centre (on LFW's
+   the face at the image centre (of the boxes that contain the image centre, the one whose
+   centre is nearest it: LFW centred each image on its person, so a face elsewhere is a
+   bystander; --pick nearest takes the nearest box wherever it is) -> 68 landmarks -> align
+   (dlib's 150 px chip for the ResNet, OpenFace's 96 px outer-eyes-and-nose for nn4) -> embed.
+   Where the detector finds no such face, a fixed central box is used instead and counted as
+   a miss: a square of side 0.43 * min(width, height) centred on the image centre (on LFW's
    250x250 images: 108 px, about the size and place of dlib's detections there).
 
    Protocol (LFW View 2, "unrestricted" style as dlib and OpenFace report it): the distance of
@@ -28,6 +31,7 @@
    --jitter N embeds N randomly perturbed copies of each crop (as dlib's jitter_image: shifts
    up to 2%, zoom 1.0-1.03, turns up to 3 degrees, mirrored half the time; a fixed seed per
    image) and averages them: dlib's example says its 99.38% on LFW needs this (100 copies).
+   --threads N embeds N images at a time (one shared set of models; same result for any N).
    --retry-threshold T (negative): where the detector finds nothing, detect once more with its
    threshold lowered by -T before falling back to the central box (close-ups such as
    Jelena_Dokic_0004 score just below 0); those images are counted as "found_on_retry".
@@ -35,7 +39,8 @@
    misses): how much the detector's box matters on LFW's centred images.
    --flip embeds each crop and its mirror image and averages the two (a cheap variant). --net-blob FILE uses that network blob instead of the --net
    one (e.g. the ResNet with face-api's divisor 255: `make resnet-255`).
-   --save-distances writes "fold same distance image1 image2 miss1 miss2" lines.
+   --save-distances writes "fold same distance image1 image2 miss1 miss2" lines;
+   --save-embeddings writes "image miss e1 ... e128" lines (one per distinct image).
    Measured on ../shared/data/lfw-dev (LFW deep-funneled, folds 1-3, 1800 pairs), ResNet-34:
      default (upsample 1, 16 detector misses)        98.22% +- 0.44, AUC 0.9975, thr 0.621
      same, face-api's divisor 255 (--net-blob)       98.06% +- 0.44, AUC 0.9975 (distances move <= 7e-4)
@@ -48,6 +53,15 @@
    --distances IN.txt evaluates a saved list (lines "fold same distance"; '#' comments) with the
    same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
 #include "roc_plot.h"
+
+#ifndef LFW_THREADS /* --threads needs POSIX threads; elsewhere eval-lfw runs on one thread */
+#if defined(__unix__) || defined(__APPLE__)
+#define LFW_THREADS 1
+#include <pthread.h>
+#else
+#define LFW_THREADS 0
+#endif
+#endif
 
 typedef struct lfw_pair {
     int a, b;     /* image indices */
@@ -271,15 +285,33 @@ static void lfw__jitter(const unsigned char *in, unsigned char *out, int size, u
         }
 }
 
+/* The face LFW labels an image with is the one at its centre (LFW centred every image on a
+   Viola-Jones detection of that person): among the boxes that contain the image centre, the
+   one whose centre is nearest it; -1 when no box contains the centre. A face elsewhere is
+   someone else (Tung_Chee-hwa_0001: the only face dlib finds is a bystander at the edge).
+   anywhere != 0 (--pick nearest): the nearest box wherever it is. */
+static int lfw__pick(const fnet_box *boxes, int n, int width, int height, int anywhere) {
+    double cx0 = 0.5 * (width - 1), cy0 = 0.5 * (height - 1), bestd = 0;
+    int i, best = -1;
+    for (i = 0; i < n; i++) {
+        double cx = 0.5 * (boxes[i].left + boxes[i].right) - cx0;
+        double cy = 0.5 * (boxes[i].top + boxes[i].bottom) - cy0;
+        int holds = boxes[i].left <= cx0 && cx0 <= boxes[i].right && boxes[i].top <= cy0 && cy0 <= boxes[i].bottom;
+        if (!holds && !anywhere) continue;
+        if (best < 0 || cx * cx + cy * cy < bestd) { best = i; bestd = cx * cx + cy * cy; }
+    }
+    return best;
+}
+
 /* Embeds one image: returns 0 ok (*miss = 1 when the central box was used), 1 on failure. */
 static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, const fnet_detect_opts *dopts,
-                            float relax, int flip, int jitter, int seed, const char *path, float *emb,
+                            float relax, int anywhere, int flip, int jitter, int seed, const char *path, float *emb,
                             int *miss, int *relaxed, double *ms) {
     loaded_image im;
     fnet_box boxes[MAX_FACES], box;
     fnet_point pts[68];
-    int n = 0, i, best = -1, size = fnet_embed_input_size(net);
-    double bestd = 0, t0 = now_ms();
+    int n = 0, best = -1, size = fnet_embed_input_size(net);
+    double t0 = now_ms();
     unsigned char *crop;
     fnet_result r;
     if (!load_image(path, &im)) return 1;
@@ -289,17 +321,13 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
         stbi_image_free(im.pixels);
         return 1;
     }
-    if (r == FNET_OK && n == 0 && dopts && relax < 0.0f) { /* one more try, more permissive */
+    if (dopts) best = lfw__pick(boxes, n < MAX_FACES ? n : MAX_FACES, im.view.width, im.view.height, anywhere);
+    if (best < 0 && dopts && relax < 0.0f) { /* one more try, more permissive */
         fnet_detect_opts o2 = *dopts;
         o2.threshold = relax;
         r = fnet_detect(det, im.view, &o2, NULL, 0, boxes, MAX_FACES, &n);
-        if (n > 0) *relaxed = 1;
-    }
-    if (n > MAX_FACES) n = MAX_FACES;
-    for (i = 0; i < n; i++) {
-        double cx = 0.5 * (boxes[i].left + boxes[i].right) - 0.5 * (im.view.width - 1);
-        double cy = 0.5 * (boxes[i].top + boxes[i].bottom) - 0.5 * (im.view.height - 1);
-        if (best < 0 || cx * cx + cy * cy < bestd) { best = i; bestd = cx * cx + cy * cy; }
+        best = r == FNET_OK ? lfw__pick(boxes, n < MAX_FACES ? n : MAX_FACES, im.view.width, im.view.height, anywhere) : -1;
+        if (best >= 0) *relaxed = 1;
     }
     if (best >= 0) {
         box = boxes[best];
@@ -373,13 +401,94 @@ static int lfw__image_path(const char *root, const lfw_image *im, char *out, siz
     return 0;
 }
 
+/* The embedding work of eval-lfw, shared by its worker threads. */
+#define LFW_MAX_THREADS 64
+typedef struct lfw_work {
+    fnet_model *det, *lm, *net;
+    const fnet_detect_opts *dopts;
+    float relax;
+    int anywhere, flip, jitter, dim, n_img;
+    const char *root;
+    const lfw_image *imgs;
+    float *embs;
+    int *missed;
+    int threaded, next, failed, done, misses, relaxed; /* guarded by lock when threaded */
+    double total_ms;
+#if LFW_THREADS
+    pthread_mutex_t lock;
+#endif
+} lfw_work;
+
+static void lfw__lock(lfw_work *w, int on) {
+#if LFW_THREADS
+    if (!w->threaded) return;
+    if (on) pthread_mutex_lock(&w->lock);
+    else pthread_mutex_unlock(&w->lock);
+#else
+    (void)w; (void)on;
+#endif
+}
+
+/* Takes the next image until none is left or one failed. Images are independent and each
+   jitter seed is the image's index, so the result does not depend on the thread count. */
+static void *lfw__worker(void *arg) {
+    lfw_work *w = (lfw_work *)arg;
+    for (;;) {
+        char path[4096];
+        double ms = 0;
+        int i, miss = 0, relaxed = 0, bad;
+        lfw__lock(w, 1);
+        i = w->failed ? w->n_img : w->next++;
+        lfw__lock(w, 0);
+        if (i >= w->n_img) break;
+        bad = !lfw__image_path(w->root, &w->imgs[i], path, sizeof path);
+        if (bad) fprintf(stderr, "fnet: %s: not found\n", path);
+        else bad = lfw__embed_image(w->det, w->lm, w->net, w->dopts, w->relax, w->anywhere, w->flip, w->jitter, i, path,
+                                    w->embs + (size_t)i * w->dim, &miss, &relaxed, &ms);
+        lfw__lock(w, 1);
+        w->missed[i] = miss;
+        w->failed |= bad;
+        w->misses += miss;
+        w->relaxed += relaxed;
+        w->total_ms += ms;
+        w->done++;
+        if (!bad && (w->done % 100 == 0 || w->done == w->n_img))
+            fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", w->done, w->n_img,
+                    w->misses, w->total_ms / w->done);
+        lfw__lock(w, 0);
+    }
+    return NULL;
+}
+
+/* Runs lfw__worker on `threads` threads (1: on this one); 0 ok, 1 when an image failed. */
+static int lfw__run_workers(lfw_work *w, int threads) {
+#if LFW_THREADS
+    pthread_t th[LFW_MAX_THREADS];
+    int t, started = 0;
+    if (threads > 1) {
+        if (pthread_mutex_init(&w->lock, NULL) != 0) return 1;
+        w->threaded = 1;
+        for (t = 0; t < threads; t++)
+            if (pthread_create(&th[t], NULL, lfw__worker, w) == 0) started++;
+        if (started == 0) lfw__worker(w); /* no thread could start: do it here */
+        for (t = 0; t < started; t++) pthread_join(th[t], NULL);
+        pthread_mutex_destroy(&w->lock);
+        return w->failed;
+    }
+#else
+    (void)threads;
+#endif
+    lfw__worker(w);
+    return w->failed;
+}
+
 static int cmd_eval_lfw(int argc, char **argv) {
     const char *pairs_path = NULL, *root = NULL, *net_name = "resnet", *net_blob = NULL, *roc = NULL;
-    const char *dist_in = NULL, *dist_out = NULL;
+    const char *dist_in = NULL, *dist_out = NULL, *emb_out = NULL;
     fnet_detect_opts dopts;
     FILE *f;
     char line[1024];
-    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0, n_relaxed = 0;
+    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0, n_relaxed = 0, threads = 1, anywhere = 0;
     float relax = 0.0f;
     lfw_pair *pairs = NULL;
     lfw_image *imgs = NULL;
@@ -401,9 +510,18 @@ static int cmd_eval_lfw(int argc, char **argv) {
         else if (strcmp(a, "--roc") == 0) roc = argv[++i];
         else if (strcmp(a, "--distances") == 0) dist_in = argv[++i];
         else if (strcmp(a, "--save-distances") == 0) dist_out = argv[++i];
+        else if (strcmp(a, "--save-embeddings") == 0) emb_out = argv[++i];
         else if (strcmp(a, "--retry-threshold") == 0) {
             relax = (float)atof(argv[++i]);
             if (!(relax < 0.0f && relax > -10.0f)) return usage("--retry-threshold takes a negative number above -10");
+        } else if (strcmp(a, "--pick") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "centre") && strcmp(v, "center") && strcmp(v, "nearest"))
+                return usage("--pick takes centre or nearest");
+            anywhere = strcmp(v, "nearest") == 0;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!parse_int(argv[++i], &threads) || threads < 1 || threads > LFW_MAX_THREADS)
+                return usage("--threads takes 1 to 64");
         } else if (strcmp(a, "--jitter") == 0) {
             if (!parse_int(argv[++i], &jitter) || jitter < 0 || jitter > 1000) return usage("--jitter takes 0 to 1000");
         } else if (strcmp(a, "--upsample") == 0) {
@@ -506,23 +624,18 @@ static int cmd_eval_lfw(int argc, char **argv) {
     missed = (int *)calloc((size_t)n_img, sizeof(int));
     if (!embs || !missed || dim <= 0 || dim > 4096) goto done;
 
-    /* 3. embed every image once */
-    for (i = 0; i < n_img; i++) {
-        char path[4096];
-        double ms = 0;
-        int relaxed = 0;
-        if (!lfw__image_path(root, &imgs[i], path, sizeof path)) {
-            fprintf(stderr, "fnet: %s: not found\n", path);
-            goto done;
-        }
-        if (lfw__embed_image(det, lm, net, no_detect ? NULL : &dopts, relax, flip, jitter, i, path, embs + (size_t)i * dim,
-                             &missed[i], &relaxed, &ms)) goto done;
-        misses += missed[i];
-        n_relaxed += relaxed;
-        total_ms += ms;
-        if ((i + 1) % 100 == 0 || i + 1 == n_img)
-            fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", i + 1, n_img,
-                    misses, total_ms / (i + 1));
+    /* 3. embed every image once (--threads workers share the models: the library is
+       thread-safe on one model) */
+    {
+        lfw_work w;
+        memset(&w, 0, sizeof w);
+        w.det = det; w.lm = lm; w.net = net; w.dopts = no_detect ? NULL : &dopts;
+        w.relax = relax; w.anywhere = anywhere; w.flip = flip; w.jitter = jitter; w.root = root;
+        w.imgs = imgs; w.n_img = n_img; w.dim = dim; w.embs = embs; w.missed = missed;
+        if (lfw__run_workers(&w, threads)) goto done;
+        misses = w.misses;
+        n_relaxed = w.relaxed;
+        total_ms = w.total_ms;
     }
     for (i = 0; i < n_pairs; i++)
         pairs[i].dist = fnet_distance(embs + (size_t)pairs[i].a * dim, embs + (size_t)pairs[i].b * dim, dim);
@@ -540,10 +653,29 @@ static int cmd_eval_lfw(int argc, char **argv) {
         fclose(o);
     }
 
+    if (emb_out) {
+        FILE *o = fopen(emb_out, "w");
+        int c;
+        if (!o) {
+            fprintf(stderr, "fnet: cannot write %s\n", emb_out);
+            goto done;
+        }
+        fprintf(o, "# image miss embedding[%d] (fnet eval-lfw, %s)\n", dim, net_name);
+        for (i = 0; i < n_img; i++) {
+            fprintf(o, "%s_%04d %d", imgs[i].name, imgs[i].num, missed[i]);
+            for (c = 0; c < dim; c++) fprintf(o, " %.9g", embs[(size_t)i * dim + c]);
+            fputc('\n', o);
+        }
+        if (fclose(o) != 0) {
+            fprintf(stderr, "fnet: cannot write %s\n", emb_out);
+            goto done;
+        }
+    }
+
     /* 4. protocol + JSON */
     printf("{\"net\":\"%s\",\"divisor\":", net_name);
     json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
-    printf(",\"detector\":%s,\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", relax, n_relaxed, jitter, flip ? "true" : "false", dopts.upsample, n_img, misses);
+    printf(",\"detector\":%s,\"pick\":\"%s\",\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", anywhere ? "nearest" : "centre", relax, n_relaxed, jitter, flip ? "true" : "false", dopts.upsample, n_img, misses);
     {
         int shown = 0;
         for (i = 0; i < n_img && shown < 50; i++)
