@@ -1,0 +1,60 @@
+"""stb_rgb.py: decode an image in Python exactly as facenet.h's C tests decode it (stb_image,
+3 channels), so chips cut in Python from the shared photos are byte-identical to the ones the
+C tests cut (JPEG decoders differ in their IDCT and chroma upsampling: cv2's libjpeg is not
+stb_image). needs: numpy, gcc and /usr/include/stb/stb_image.h (libstb-dev).
+
+    sys.path.insert(0, "tools"); import stb_rgb
+    img = stb_rgb.load(path)      # H x W x 3 uint8 (RGB), or None if stb_image cannot read it
+
+The first call builds build/stb_rgb.so (temp file + rename, so concurrent callers are safe).
+"""
+import ctypes
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = r"""
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+/* RGB pixels of PATH into a malloc'ed buffer (free with stb_rgb_free), size in *w, *h. */
+unsigned char *stb_rgb_load(const char *path, int *w, int *h) {
+    int n;
+    return stbi_load(path, w, h, &n, 3);
+}
+void stb_rgb_free(unsigned char *p) { stbi_image_free(p); }
+"""
+_lib = None
+
+
+def _build():
+    out = os.path.join(ROOT, "build", "stb_rgb.so")
+    if os.path.exists(out):
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = tempfile.mkdtemp()
+    src = os.path.join(tmp, "stb_rgb.c")
+    with open(src, "w") as f:
+        f.write(SRC)
+    part = out + ".%d" % os.getpid()
+    subprocess.check_call(["gcc", "-O2", "-shared", "-fPIC", "-I/usr/include/stb", src, "-o", part, "-lm"])
+    os.replace(part, out)
+    return out
+
+
+def load(path):
+    global _lib
+    if _lib is None:
+        _lib = ctypes.CDLL(_build())
+        _lib.stb_rgb_load.restype = ctypes.POINTER(ctypes.c_ubyte)
+        _lib.stb_rgb_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+        _lib.stb_rgb_free.argtypes = [ctypes.POINTER(ctypes.c_ubyte)]
+    w, h = ctypes.c_int(0), ctypes.c_int(0)
+    p = _lib.stb_rgb_load(os.fsencode(path), ctypes.byref(w), ctypes.byref(h))
+    if not p:
+        return None
+    img = np.ctypeslib.as_array(p, shape=(h.value, w.value, 3)).copy()
+    _lib.stb_rgb_free(p)
+    return img
