@@ -1,5 +1,6 @@
 # ResNet-34 (dlib's face descriptor via face-api) helpers.
 #   make resnet-golden   recompute tests/golden/faceapi_descriptors.json with face-api in Node
+#                        (dlib chips cut from $(SHARED)/data; LFW landmarks by build/dlib_ref_landmarks)
 #   make resnet-255      $(FNET_WEIGHTS)/resnet34_255.fnet: face-api's divisor, for comparisons
 #   make resnet-node     npm install tfjs + wasm backend into build/node (for the two above, bench)
 .PHONY: resnet-golden resnet-255 resnet-node
@@ -10,7 +11,7 @@ build/node/node_modules/@tensorflow/tfjs-backend-wasm/package.json:
 resnet-node: build/node/node_modules/@tensorflow/tfjs-backend-wasm/package.json
 
 resnet-golden: resnet-node weights
-	/usr/bin/python3 tools/make_resnet_golden.py --faceapi $(FACEAPI_DIR)
+	FNET_SHARED=$${FNET_SHARED:-$(SHARED)} /usr/bin/python3 tools/make_resnet_golden.py --faceapi $(FACEAPI_DIR)
 
 resnet-255: weights
 	python3 tools/convert_weights.py faceapi $(FACEAPI_DIR)/model/face_recognition_model-weights_manifest.json \
