@@ -1,7 +1,8 @@
 /* fnet CLI: LFW face verification (included by examples/fnet.c).
 
    fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
-                 [--flip] [--jitter N] [--no-detect] [--retry-threshold T] [--threads N] [--roc OUT.png] [--save-distances OUT.txt]
+                 [--flip] [--jitter N] [--no-detect] [--retry-threshold T] [--threads N] [--jitter-seed S]
+                 [--roc OUT.png] [--save-distances OUT.txt]
                  [--save-embeddings OUT.txt] [--pick centre|nearest]
    fnet eval-lfw --distances IN.txt [--roc OUT.png]
 
@@ -31,6 +32,8 @@
    --jitter N embeds N randomly perturbed copies of each crop (as dlib's jitter_image: shifts
    up to 2%, zoom 1.0-1.03, turns up to 3 degrees, mirrored half the time; a fixed seed per
    image) and averages them: dlib's example says its 99.38% on LFW needs this (100 copies).
+   --jitter-seed S draws other jitters (image i uses seed i + 65536 S; default 0): how much the
+   figure depends on the random draw.
    --threads N embeds N images at a time (one shared set of models; same result for any N).
    --retry-threshold T (negative): where the detector finds nothing, detect once more with its
    threshold lowered by -T before falling back to the central box (close-ups such as
@@ -407,7 +410,7 @@ typedef struct lfw_work {
     fnet_model *det, *lm, *net;
     const fnet_detect_opts *dopts;
     float relax;
-    int anywhere, flip, jitter, dim, n_img;
+    int anywhere, flip, jitter, seed_base, dim, n_img;
     const char *root;
     const lfw_image *imgs;
     float *embs;
@@ -443,7 +446,7 @@ static void *lfw__worker(void *arg) {
         if (i >= w->n_img) break;
         bad = !lfw__image_path(w->root, &w->imgs[i], path, sizeof path);
         if (bad) fprintf(stderr, "fnet: %s: not found\n", path);
-        else bad = lfw__embed_image(w->det, w->lm, w->net, w->dopts, w->relax, w->anywhere, w->flip, w->jitter, i, path,
+        else bad = lfw__embed_image(w->det, w->lm, w->net, w->dopts, w->relax, w->anywhere, w->flip, w->jitter, i + w->seed_base, path,
                                     w->embs + (size_t)i * w->dim, &miss, &relaxed, &ms);
         lfw__lock(w, 1);
         w->missed[i] = miss;
@@ -488,7 +491,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
     fnet_detect_opts dopts;
     FILE *f;
     char line[1024];
-    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0, n_relaxed = 0, threads = 1, anywhere = 0;
+    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0, n_relaxed = 0, threads = 1, anywhere = 0, seed_base = 0;
     float relax = 0.0f;
     lfw_pair *pairs = NULL;
     lfw_image *imgs = NULL;
@@ -519,6 +522,10 @@ static int cmd_eval_lfw(int argc, char **argv) {
             if (strcmp(v, "centre") && strcmp(v, "center") && strcmp(v, "nearest"))
                 return usage("--pick takes centre or nearest");
             anywhere = strcmp(v, "nearest") == 0;
+        } else if (strcmp(a, "--jitter-seed") == 0) {
+            if (!parse_int(argv[++i], &seed_base) || seed_base < 0 || seed_base > 30000)
+                return usage("--jitter-seed takes 0 to 30000");
+            seed_base *= 0x10000; /* image i's seed: i + 65536 * S, so runs with other S share no seed */
         } else if (strcmp(a, "--threads") == 0) {
             if (!parse_int(argv[++i], &threads) || threads < 1 || threads > LFW_MAX_THREADS)
                 return usage("--threads takes 1 to 64");
@@ -630,7 +637,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
         lfw_work w;
         memset(&w, 0, sizeof w);
         w.det = det; w.lm = lm; w.net = net; w.dopts = no_detect ? NULL : &dopts;
-        w.relax = relax; w.anywhere = anywhere; w.flip = flip; w.jitter = jitter; w.root = root;
+        w.relax = relax; w.anywhere = anywhere; w.flip = flip; w.jitter = jitter; w.seed_base = seed_base; w.root = root;
         w.imgs = imgs; w.n_img = n_img; w.dim = dim; w.embs = embs; w.missed = missed;
         if (lfw__run_workers(&w, threads)) goto done;
         misses = w.misses;
@@ -675,7 +682,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
     /* 4. protocol + JSON */
     printf("{\"net\":\"%s\",\"divisor\":", net_name);
     json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
-    printf(",\"detector\":%s,\"pick\":\"%s\",\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", anywhere ? "nearest" : "centre", relax, n_relaxed, jitter, flip ? "true" : "false", dopts.upsample, n_img, misses);
+    printf(",\"detector\":%s,\"pick\":\"%s\",\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,\"jitter_seed\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", anywhere ? "nearest" : "centre", relax, n_relaxed, jitter, seed_base / 0x10000, flip ? "true" : "false", dopts.upsample, n_img, misses);
     {
         int shown = 0;
         for (i = 0; i < n_img && shown < 50; i++)
