@@ -4,7 +4,7 @@
     from fnet_testlib import tally, check, skip
     check(a == b, "what was expected")      # counts a pass, or a failure with its message
     skip("why")                             # counts a skip with its reason
-    print(tally.line()); sys.exit(tally.exit_code())
+    sys.exit(finish())                      # prints that line, returns 1 if any check failed
 """
 import sys
 
@@ -34,3 +34,10 @@ def check(ok, what):
 def skip(why):
     tally.skipped += 1
     print("skip:", why, file=sys.stderr)
+
+
+def finish():
+    """Prints the closing line "N passed, M failed, K skipped" (tests/run.sh reads it) and
+    returns the exit code: 1 if any check failed, else 0."""
+    print(tally.line())
+    return tally.exit_code()

@@ -25,7 +25,7 @@ try:
 except ImportError:
     cv2 = None
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 
@@ -122,8 +122,7 @@ def main():
                          "tests/drivers/align_driver.c", "-o", drv, "-lm"], capture_output=True, text=True)
     check(cc.returncode == 0, "align driver build: " + cc.stderr)
     if cc.returncode:
-        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-        return 1
+        return finish()
     tmp = tempfile.mkdtemp()
     faces = []
     for line in open("tests/golden/dlib_landmarks_up1.jsonl"):
@@ -182,8 +181,7 @@ def main():
     check(p.returncode == 1 and b"invalid argument" in p.stderr, "coincident points refused: %r" % p.stderr)
     p = subprocess.run([drv, raw, str(img.shape[1]), str(img.shape[0]), "3", "0"] + ["1"] * 136, capture_output=True)
     check(p.returncode == 1, "size 0 refused")
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import tempfile
 sys.path.insert(0, "tools")
 import fnet_blob  # noqa: E402
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -111,8 +111,7 @@ def main():
               "%s on junk input: clean failure (rc %d, %r)" % (fmt, rc, err[-300:]))
     check(not os.path.exists(os.path.join(tmp, "o.fnet")), "no output file left after failures")
 
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import zlib
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -98,8 +98,7 @@ def main():
         check(rc == 2, "usage error %r gives 2 (got %d)" % (args, rc))
     rc, out, err = run(fnet, "--weights", os.path.join(tmp, "nowhere"), "detect", path("tiny.png"))
     check(rc == 1 and "make weights" in err, "missing weights folder: says how to build them")
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import dlib_detector  # noqa: E402
 import fnet_blob  # noqa: E402
 
 HEADER = "/usr/include/dlib/image_processing/frontal_face_detector.h"
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -112,5 +112,4 @@ def main():
 
 
 main()
-print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-sys.exit(1 if tally.failed else 0)
+sys.exit(finish())

@@ -16,7 +16,7 @@ import dlib_shape  # noqa: E402
 
 DAT = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 GOLDEN = "tests/golden/dlib_shape_dump.txt"
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -151,8 +151,7 @@ def main():
         # thresholds are pixel-intensity differences: within (-255, 255), not integers
         check(all(-255 < t < 255 for t in p["split_thresh"]) and
               any(t != int(t) for t in p["split_thresh"]), "thresholds are fractional pixel differences")
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

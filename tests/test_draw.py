@@ -21,7 +21,7 @@ try:
 except ImportError:
     cv2 = None
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -80,8 +80,7 @@ def main():
                 got = [int(np.floor(v + 0.5)) for xy in f["landmarks"] for v in xy]
                 same = sum(a == b for a, b in zip(got, pts))
                 check(same >= 134, "CLI points on dlib's box round to dlib's: %d of 136 coordinates" % same)
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import tempfile
 import zlib
 
 FNET = "build/fnet"
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 
@@ -233,8 +233,7 @@ def main():
     tmp = tempfile.mkdtemp()
     synthetic(tmp)
     real(tmp)
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

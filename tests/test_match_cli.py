@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 
@@ -171,8 +171,7 @@ def main():
                 real(fnet, wdir, shared, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import keras_openface  # noqa: E402
 
 MISSING = ["inception_3c_3x3_conv2_w", "inception_4e_3x3_conv2_w", "inception_5a_1x1_conv_w",
            "inception_5a_3x3_conv2_w", "inception_5b_3x3_conv2_w"]
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 
@@ -304,9 +304,11 @@ def main():
             check(rc == 1 and "h5py" in err, "keras-h5 without h5py says so: %s" % err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(1 if tally.failed else 0)
+    try:
+        main()
+    finally:  # the closing line also after an early return or an exception
+        code = finish()
+    sys.exit(code)

@@ -28,7 +28,7 @@ import fnet_blob  # noqa: E402
 import ref_nn4  # noqa: E402
 
 TOL = 1e-5
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -147,8 +147,7 @@ def main():
     csv = os.environ.get("FNET_OPENFACE_CSV") or shared("weights/openface-nn4.small2.v1")
     if not csv:
         skip("no Keras-OpenFace CSV folder (../shared/weights/openface-nn4.small2.v1 or $FNET_OPENFACE_CSV)")
-        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-        return 0
+        return finish()
     tmp = tempfile.mkdtemp(prefix="nn4num")
     fill = os.path.join(tmp, "filled")
     blob_path = os.path.join(tmp, "nn4.fnet")
@@ -159,8 +158,7 @@ def main():
                         "--fill-missing", "1"], capture_output=True, text=True)
     check(p.returncode == 0, "convert: " + p.stderr)
     if tally.failed:
-        print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-        return 1
+        return finish()
     w = ref_nn4.load([csv, fill])
     with open(blob_path, "rb") as f:
         data = f.read()
@@ -244,8 +242,7 @@ def main():
             d8 = np.abs(out - r8).max()
             print("fnet_embed (8-bit RGB crops, auto isa) vs reference(pixel / 255): max abs diff %.3g (%d crops)" % (d8, len(faces8)))
             check(d8 <= TOL, "fnet_embed differs from the reference by %.3g" % d8)
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ sys.path.insert(0, "tools")
 import fnet_blob  # noqa: E402
 import faceapi_resnet  # noqa: E402
 
-from fnet_testlib import tally, check, skip  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -179,8 +179,7 @@ def main():
     tmp = tempfile.mkdtemp()
     synthetic(tmp)
     real(tmp)
-    print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
-    return 1 if tally.failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

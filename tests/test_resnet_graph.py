@@ -15,6 +15,7 @@ import numpy as np
 sys.path.insert(0, "tools")
 sys.path.insert(0, "tests")
 import fnet_blob  # noqa: E402
+from fnet_testlib import tally, skip, finish  # noqa: E402
 
 LCG_A, LCG_C = 1103515245, 12345
 
@@ -82,9 +83,8 @@ def main():
     root = os.environ.get("FNET_WEIGHTS") or "weights"
     path = os.path.join(root, "resnet34.fnet")
     if not os.path.exists(path):
-        print("skip: %s absent (make weights)" % path, file=sys.stderr)
-        print("0 passed, 0 failed, 1 skipped")
-        return 0
+        skip("%s absent (make weights)" % path)
+        return finish()
     import stb_rgb
     from make_resnet_golden import fnv1a
     from test_align import dlib_chip_ref
@@ -94,7 +94,6 @@ def main():
          for t in blob["tensors"]]
     g = json.load(open("tests/golden/faceapi_descriptors.json"))
     shared = os.path.join(os.environ.get("FNET_SHARED") or "../shared", "data")
-    passed = failed = skipped = 0
     worst = 0.0
     first = None  # (input, golden descriptor) for the divisor check
     for inp, ref in zip(g["inputs"], g["descriptors"]):
@@ -103,12 +102,11 @@ def main():
         else:
             photo = stb_rgb.load(os.path.join(shared, inp["image"]))
             if photo is None:
-                skipped += 1
-                print("skip: %s not found under %s (set FNET_SHARED)" % (inp["image"], shared), file=sys.stderr)
+                skip("%s not found under %s (set FNET_SHARED)" % (inp["image"], shared))
                 continue
             img = dlib_chip_ref(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
             if fnv1a(img.tobytes()) != inp["fnv1a"]:
-                failed += 1
+                tally.failed += 1
                 print("FAIL: %s: the chip differs from the golden one face-api saw (FNV-1a %d, golden %d)"
                       % (inp["image"], fnv1a(img.tobytes()), inp["fnv1a"]), file=sys.stderr)
                 continue
@@ -118,20 +116,19 @@ def main():
         err = float(np.abs(d - np.array(ref, np.float32)).max())
         worst = max(worst, err)
         if err <= 1e-5:
-            passed += 1
+            tally.passed += 1
         else:
-            failed += 1
+            tally.failed += 1
             print("FAIL: %s: max abs diff %.3g > 1e-5" % (inp.get("image", inp["what"]), err), file=sys.stderr)
     # The 256 divisor really changes the output (the divisor is applied, not ignored).
     d256 = forward(blob, T, first[0], 256.0)
     change = float(np.abs(d256 - np.array(first[1])).max())
     print("divisor 256 instead of 255 changes the descriptor by up to %.3g" % change, file=sys.stderr)
     ok = change > 1e-4
-    passed, failed = passed + ok, failed + (not ok)
-    print("numpy interpreter vs face-api: max abs diff %.3g over %d inputs" % (worst, len(g["inputs"]) - skipped),
+    tally.passed, tally.failed = tally.passed + ok, tally.failed + (not ok)
+    print("numpy interpreter vs face-api: max abs diff %.3g over %d inputs" % (worst, len(g["inputs"]) - tally.skipped),
           file=sys.stderr)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
