@@ -118,6 +118,34 @@ static void cm__print_box(const fnet_box *b) {
     printf("\"box\":{\"left\":%d,\"top\":%d,\"right\":%d,\"bottom\":%d}", b->left, b->top, b->right, b->bottom);
 }
 
+/* What identify and classify share: each image of paths[0..n-1] through the pipeline, one JSON
+   line per image: {"image":PATH,"faces":[{"box":{...}<face>},...]<tail>}, where face(ctx,
+   path, face) prints what a face adds after its box (returns 1 on failure) and tail is printed
+   after the faces. Returns 1 when an image or a face failed, else 0. */
+typedef int (*cm__face_fn)(void *ctx, const char *path, const ec_face *face);
+
+static int cm__each_face(embcache *ec, char **paths, int n, cm__face_fn face, void *ctx, const char *tail) {
+    ec_result *res = (ec_result *)malloc(sizeof *res);
+    int i, f, failed = 0;
+    for (i = 0; res && i < n; i++) {
+        if (!ec_image(ec, paths[i], res)) { failed = 1; continue; }
+        printf("{\"image\":");
+        json_string(stdout, paths[i]);
+        printf(",\"faces\":[");
+        for (f = 0; f < res->n; f++) {
+            if (f) putchar(',');
+            putchar('{');
+            cm__print_box(&res->face[f].box);
+            failed |= face(ctx, paths[i], &res->face[f]);
+            putchar('}');
+        }
+        printf("]%s}\n", tail);
+        fflush(stdout);
+    }
+    free(res);
+    return failed;
+}
+
 static int cm__write_file(const char *path, const void *data, size_t size) {
     char tmp[4200];
     FILE *f;
@@ -241,13 +269,48 @@ static int cm_enroll(int argc, char **argv) {
 }
 
 /* ---- fnet identify GALLERY IMG... ---- */
+typedef struct cm_identify_ctx {
+    fnet_gallery *g;
+    float thr;
+    int k;
+} cm_identify_ctx;
+
+/* One face: its name (null when unknown), the nearest distance and the k nearest people. */
+static int cm__identify_face(void *ctx, const char *path, const ec_face *face) {
+    const cm_identify_ctx *c = (const cm_identify_ctx *)ctx;
+    fnet_match m[64];
+    const char *name = NULL;
+    int j, nm = 0, failed = 0;
+    fnet_result r = fnet_identify(c->g, face->emb, EC_DIM, c->thr, m, c->k, &nm);
+    if (r != FNET_OK && r != FNET_ERR_NOT_FOUND) {
+        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
+        failed = 1;
+        nm = 0;
+    }
+    if (nm > 0 && m[0].accepted) fnet_gallery_person(c->g, m[0].person, &name, NULL, NULL);
+    printf(",\"name\":");
+    if (name) json_string(stdout, name);
+    else printf("null");
+    printf(",\"distance\":%.6f,\"matches\":[", nm > 0 ? m[0].distance : -1.0);
+    for (j = 0; j < nm; j++) {
+        const char *pn = "";
+        fnet_gallery_person(c->g, m[j].person, &pn, NULL, NULL);
+        if (j) putchar(',');
+        printf("{\"name\":");
+        json_string(stdout, pn);
+        printf(",\"distance\":%.6f,\"accepted\":%s}", m[j].distance, m[j].accepted ? "true" : "false");
+    }
+    putchar(']');
+    return failed;
+}
+
 static int cm_identify(int argc, char **argv) {
     cm_opts o;
     embcache ec;
     fnet_gallery *g = NULL;
-    fnet_match m[64];
-    ec_result *res;
-    int rc, i, failed = 0, k;
+    cm_identify_ctx ctx;
+    char tail[80];
+    int rc, failed, k;
     fnet_result r;
     float thr;
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
@@ -273,43 +336,11 @@ static int cm_identify(int argc, char **argv) {
         ec_close(&ec);
         return 1;
     }
-    res = (ec_result *)malloc(sizeof *res);
-    for (i = o.first + 1; res && i < argc; i++) {
-        int f, j, nm = 0;
-        if (!ec_image(&ec, argv[i], res)) { failed = 1; continue; }
-        printf("{\"image\":");
-        json_string(stdout, argv[i]);
-        printf(",\"faces\":[");
-        for (f = 0; f < res->n; f++) {
-            const char *name = NULL;
-            if (f) putchar(',');
-            putchar('{');
-            cm__print_box(&res->face[f].box);
-            r = fnet_identify(g, res->face[f].emb, EC_DIM, thr, m, k, &nm);
-            if (r != FNET_OK && r != FNET_ERR_NOT_FOUND) {
-                fprintf(stderr, "fnet: %s: %s\n", argv[i], fnet_result_string(r));
-                failed = 1;
-                nm = 0;
-            }
-            if (nm > 0 && m[0].accepted) fnet_gallery_person(g, m[0].person, &name, NULL, NULL);
-            printf(",\"name\":");
-            if (name) json_string(stdout, name);
-            else printf("null");
-            printf(",\"distance\":%.6f,\"matches\":[", nm > 0 ? m[0].distance : -1.0);
-            for (j = 0; j < nm; j++) {
-                const char *pn = "";
-                fnet_gallery_person(g, m[j].person, &pn, NULL, NULL);
-                if (j) putchar(',');
-                printf("{\"name\":");
-                json_string(stdout, pn);
-                printf(",\"distance\":%.6f,\"accepted\":%s}", m[j].distance, m[j].accepted ? "true" : "false");
-            }
-            printf("]}");
-        }
-        printf("],\"threshold\":%.4f}\n", thr);
-        fflush(stdout);
-    }
-    free(res);
+    ctx.g = g;
+    ctx.thr = thr;
+    ctx.k = k;
+    snprintf(tail, sizeof tail, ",\"threshold\":%.4f", thr);
+    failed = cm__each_face(&ec, argv + o.first + 1, argc - o.first - 1, cm__identify_face, &ctx, tail);
     fnet_gallery_free(g);
     ec_close(&ec);
     return failed;
@@ -647,6 +678,24 @@ static int cm_train_classifier(int argc, char **argv) {
     return failed;
 }
 
+typedef struct cm_classify_ctx {
+    fnet_classifier *c;
+    float *scores;
+} cm_classify_ctx;
+
+/* One face: its class name, index and probability. */
+static int cm__classify_face(void *ctx, const char *path, const ec_face *face) {
+    const cm_classify_ctx *c = (const cm_classify_ctx *)ctx;
+    int l = -1;
+    (void)path;
+    if (fnet_classifier_predict(c->c, face->emb, EC_DIM, &l, c->scores) == FNET_OK) {
+        printf(",\"label\":");
+        json_string(stdout, fnet_classifier_class_name(c->c, l));
+        printf(",\"class\":%d,\"probability\":%.6f", l, c->scores[l]);
+    }
+    return 0;
+}
+
 static int cm_classify(int argc, char **argv) {
     cm_opts o;
     embcache ec;
@@ -654,10 +703,9 @@ static int cm_classify(int argc, char **argv) {
     unsigned char *buf;
     long len;
     FILE *f;
-    int rc, i, failed = 0;
+    int rc, failed = 0;
     fnet_result r;
-    ec_result *res;
-    float *scores;
+    cm_classify_ctx ctx;
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
     if (argc - o.first < 2) return cm__usage("classify needs MODEL IMG...");
     f = fopen(argv[o.first], "rb");
@@ -688,31 +736,10 @@ static int cm_classify(int argc, char **argv) {
         ec_close(&ec);
         return 1;
     }
-    res = (ec_result *)malloc(sizeof *res);
-    scores = (float *)malloc((size_t)fnet_classifier_classes(c) * sizeof(float));
-    for (i = o.first + 1; res && scores && i < argc; i++) {
-        int fi;
-        if (!ec_image(&ec, argv[i], res)) { failed = 1; continue; }
-        printf("{\"image\":");
-        json_string(stdout, argv[i]);
-        printf(",\"faces\":[");
-        for (fi = 0; fi < res->n; fi++) {
-            int l = -1;
-            if (fi) putchar(',');
-            putchar('{');
-            cm__print_box(&res->face[fi].box);
-            if (fnet_classifier_predict(c, res->face[fi].emb, EC_DIM, &l, scores) == FNET_OK) {
-                printf(",\"label\":");
-                json_string(stdout, fnet_classifier_class_name(c, l));
-                printf(",\"class\":%d,\"probability\":%.6f", l, scores[l]);
-            }
-            putchar('}');
-        }
-        printf("]}\n");
-        fflush(stdout);
-    }
-    free(res);
-    free(scores);
+    ctx.c = c;
+    ctx.scores = (float *)malloc((size_t)fnet_classifier_classes(c) * sizeof(float));
+    if (ctx.scores) failed = cm__each_face(&ec, argv + o.first + 1, argc - o.first - 1, cm__classify_face, &ctx, "");
+    free(ctx.scores);
     fnet_classifier_free(c);
     ec_close(&ec);
     return failed;
