@@ -422,6 +422,50 @@ static EC_UNUSED int ec_find_path(const ec_labelled *lab, const char *path) {
     return -1;
 }
 
+/* The options the LFW tools (tools/eval_match.c, examples/triplet_train.c) share. */
+typedef struct ec_lfw_opts {
+    const char *net;     /* --net resnet|nn4 (resnet) */
+    const char *weights; /* --weights DIR ($FNET_WEIGHTS, else weights) */
+    const char *lfw;     /* --lfw DIR (NULL: ec_lfw_paths' default) */
+    const char *cache;   /* --cache DIR (build/embcache) */
+} ec_lfw_opts;
+
+static EC_UNUSED void ec_lfw_opts_init(ec_lfw_opts *o) {
+    o->net = "resnet";
+    o->weights = getenv("FNET_WEIGHTS");
+    if (!o->weights || !*o->weights) o->weights = "weights";
+    o->lfw = NULL;
+    o->cache = "build/embcache";
+}
+
+/* 1 when argv[*i] is one of those options (its value taken: *i moves onto it), else 0. */
+static EC_UNUSED int ec_lfw_option(ec_lfw_opts *o, int argc, char **argv, int *i) {
+    const char **to = !strcmp(argv[*i], "--net") ? &o->net : !strcmp(argv[*i], "--weights") ? &o->weights
+                    : !strcmp(argv[*i], "--lfw") ? &o->lfw : !strcmp(argv[*i], "--cache") ? &o->cache : NULL;
+    if (!to || *i + 1 >= argc) return 0;
+    *to = argv[++*i];
+    return 1;
+}
+
+/* $FNET_SHARED/REL (../shared/REL when FNET_SHARED is unset or empty), the shared data. */
+static EC_UNUSED void ec_shared_path(const char *rel, char *out, size_t size) {
+    const char *sh = getenv("FNET_SHARED");
+    snprintf(out, size, "%.2000s/%s", sh && *sh ? sh : "../shared", rel);
+}
+
+/* LFW dev's layout for the evaluation tools: `lfw` (NULL: ec_shared_path "data/lfw-dev") holds
+   the person folders in lfw-deepfunneled/ (-> root) and the View 2 pairs in pairs.txt
+   (-> pairs_path, for ec_lfw_pairs). */
+static EC_UNUSED void ec_lfw_paths(const char *lfw, char *root, size_t root_size, char *pairs_path, size_t pairs_size) {
+    char dflt[2048];
+    if (!lfw) {
+        ec_shared_path("data/lfw-dev", dflt, sizeof dflt);
+        lfw = dflt;
+    }
+    snprintf(root, root_size, "%.2000s/lfw-deepfunneled", lfw);
+    snprintf(pairs_path, pairs_size, "%.2000s/pairs.txt", lfw);
+}
+
 /* LFW pairs.txt ("FOLDS\tN" then per fold N matched "name i j" and N mismatched
    "name1 i name2 j") resolved against `lab` (root = the folder of person folders). */
 typedef struct ec_pair {

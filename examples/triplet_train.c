@@ -72,7 +72,8 @@ static double evaluate(const float *W, const float *x, int n, const ec_pair *pai
 }
 
 int main(int argc, char **argv) {
-    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache", *mining_name = "semi";
+    const char *mining_name = "semi";
+    ec_lfw_opts o;
     fnet_triplet_mining mining = FNET_TRIPLET_SEMI_HARD;
     int steps = -1, i, k, folds, n_pairs, *ok, *fold_of;
     float lr = -1.0f;
@@ -83,13 +84,10 @@ int main(int argc, char **argv) {
     float *x;
     ec_pair *pairs;
     double sum_before = 0, sum_after = 0;
-    if (!wdir || !*wdir) wdir = "weights";
+    ec_lfw_opts_init(&o);
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
-        else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wdir = argv[++i];
-        else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
-        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+        if (ec_lfw_option(&o, argc, argv, &i)) continue;
+        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--mining") && i + 1 < argc) {
@@ -105,18 +103,11 @@ int main(int argc, char **argv) {
     /* defaults: a strong embedding (ResNet, 98% on LFW) only takes a nudge before the head
        overfits ~300 training people (1e-3 x 400 steps: 98.1% -> 97.4%); the weak filled nn4
        has much to gain from a longer run */
-    if (steps == -1) steps = strcmp(net, "nn4") == 0 ? 400 : 100;
-    if (lr == -1.0f) lr = strcmp(net, "nn4") == 0 ? 1e-3f : 1e-4f;
+    if (steps == -1) steps = strcmp(o.net, "nn4") == 0 ? 400 : 100;
+    if (lr == -1.0f) lr = strcmp(o.net, "nn4") == 0 ? 1e-3f : 1e-4f;
     if (steps < 0 || !(lr > 0)) { fprintf(stderr, "triplet_train: bad --steps or --lr\n"); return 2; }
-    if (!lfw) {
-        const char *sh = getenv("FNET_SHARED");
-        static char buf[2048];
-        snprintf(buf, sizeof buf, "%.2000s/data/lfw-dev", sh && *sh ? sh : "../shared");
-        lfw = buf;
-    }
-    snprintf(root, sizeof root, "%.2000s/lfw-deepfunneled", lfw);
-    snprintf(pairs_path, sizeof pairs_path, "%.2000s/pairs.txt", lfw);
-    if (!ec_open(&ec, wdir, net, cache)) return 1;
+    ec_lfw_paths(o.lfw, root, sizeof root, pairs_path, sizeof pairs_path);
+    if (!ec_open(&ec, o.weights, o.net, o.cache)) return 1;
     ec.centre_fallback = 1;
     if (!ec_labelled_dir(root, &lab) || lab.n == 0) { fprintf(stderr, "triplet_train: no photos in %s\n", root); return 1; }
     if (!ec_embed_all(&ec, &lab, 1, &x, &ok, NULL)) return 1;
@@ -130,7 +121,7 @@ int main(int argc, char **argv) {
         fold_of[lab.label[pairs[i].b]] = pairs[i].fold;
     }
     printf("triplet head on %s (%s) embeddings, %s mining, alpha 0.2, %d steps of %d photos, Adam lr %g\n",
-           ec.network_id, net, mining_name, steps, BATCH, lr);
+           ec.network_id, o.net, mining_name, steps, BATCH, lr);
     for (k = 0; k < folds; k++) {
         /* training people: other folds, >= 2 photos; their photo ranges in lab (sorted) */
         int *start = (int *)malloc((size_t)lab.n_people * sizeof(int)), *cnt = (int *)calloc((size_t)lab.n_people, sizeof(int));

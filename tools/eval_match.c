@@ -85,7 +85,7 @@ static void deepface_pairs(embcache *ec, const char *dir, double thr) {
 }
 
 int main(int argc, char **argv) {
-    const char *net = "resnet", *wdir = getenv("FNET_WEIGHTS"), *lfw = NULL, *cache = "build/embcache";
+    ec_lfw_opts o;
     char root[2048], pairs_path[2048];
     embcache ec;
     ec_labelled lab;
@@ -93,23 +93,14 @@ int main(int argc, char **argv) {
     int *ok, i, j, n_fb = 0, *count, n_pairs, folds;
     ec_pair *pairs;
     double *dist, thr_ship, thr_id, thr_cl;
-    if (!wdir || !*wdir) wdir = "weights";
-    for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
-        else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wdir = argv[++i];
-        else if (!strcmp(argv[i], "--lfw") && i + 1 < argc) lfw = argv[++i];
-        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
-        else { fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]\n"); return 2; }
-    }
-    if (!lfw) {
-        const char *sh = getenv("FNET_SHARED");
-        static char buf[2048];
-        snprintf(buf, sizeof buf, "%s/data/lfw-dev", sh && *sh ? sh : "../shared");
-        lfw = buf;
-    }
-    snprintf(root, sizeof root, "%.2000s/lfw-deepfunneled", lfw);
-    snprintf(pairs_path, sizeof pairs_path, "%.2000s/pairs.txt", lfw);
-    if (!ec_open(&ec, wdir, net, cache)) return 1;
+    ec_lfw_opts_init(&o);
+    for (i = 1; i < argc; i++)
+        if (!ec_lfw_option(&o, argc, argv, &i)) {
+            fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]\n");
+            return 2;
+        }
+    ec_lfw_paths(o.lfw, root, sizeof root, pairs_path, sizeof pairs_path);
+    if (!ec_open(&ec, o.weights, o.net, o.cache)) return 1;
     ec.centre_fallback = 1;
     if (!ec_labelled_dir(root, &lab)) return 1;
     {
@@ -121,7 +112,7 @@ int main(int argc, char **argv) {
         ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
         printf("network %s (%s): %d photos of %d people, %d without detection (central box), %d computed "
                "(%.0f ms each), %d from cache\n",
-               ec.network_id, net, lab.n, lab.n_people, n_fb, ec.misses, ec.misses ? ms / ec.misses : 0.0, ec.hits);
+               ec.network_id, o.net, lab.n, lab.n_people, n_fb, ec.misses, ec.misses ? ms / ec.misses : 0.0, ec.hits);
     }
     for (i = 0; i < lab.n; i++)
         if (!ok[i]) { fprintf(stderr, "%s: no embedding\n", lab.paths[i]); return 1; }
@@ -152,9 +143,8 @@ int main(int argc, char **argv) {
     }
 
     {
-        const char *sh = getenv("FNET_SHARED");
         char dp[2100];
-        snprintf(dp, sizeof dp, "%.2000s/data/deepface-testset", sh && *sh ? sh : "../shared");
+        ec_shared_path("data/deepface-testset", dp, sizeof dp);
         deepface_pairs(&ec, dp, thr_ship);
     }
 
