@@ -16,18 +16,8 @@
 #include "../tests/fnet_graph.h"
 
 #include <pthread.h>
-#include <time.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_common.h"
 
 /* nn4.small2 (OpenFace, Keras port) shapes: 96x96x3 -> 128, ~0.2 G multiply-adds. */
 static int inception(graph *g, int x, int c3r, int c3, int s3, int c5r, int c5, int s5, int pool, int pc, int c1) {
@@ -86,48 +76,34 @@ static double model_flops(const fnet_model *m) {
     return f;
 }
 
-/* Measured FMA peak of one core: 12 independent accumulator chains, registers only. */
-#if defined(FNET__X86)
-FNET__AVX2_FN static double peak_avx2_burst(void) {
-    __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(0.001f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5);
-    __m256 a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    long i, n = 2000000;
-    double t0;
-    float sink[8];
-    t0 = now_ms();
-    for (i = 0; i < n; i++) {
-        a0 = _mm256_fmadd_ps(a0, x, y); a1 = _mm256_fmadd_ps(a1, x, y); a2 = _mm256_fmadd_ps(a2, x, y); a3 = _mm256_fmadd_ps(a3, x, y);
-        a4 = _mm256_fmadd_ps(a4, x, y); a5 = _mm256_fmadd_ps(a5, x, y); a6 = _mm256_fmadd_ps(a6, x, y); a7 = _mm256_fmadd_ps(a7, x, y);
-        a8 = _mm256_fmadd_ps(a8, x, y); a9 = _mm256_fmadd_ps(a9, x, y); a10 = _mm256_fmadd_ps(a10, x, y); a11 = _mm256_fmadd_ps(a11, x, y);
+/* Measured FMA peak of one core: 12 independent accumulator chains, registers only. One body
+   for both vector widths (VEC of LANES floats and its intrinsics), compiled for its target. */
+#define PEAK_BURST(NAME, TARGET, VEC, LANES, SET1, FMADD, ADD, STOREU)                                    \
+    TARGET static double NAME(void) {                                                                    \
+        VEC x = SET1(0.999f), y = SET1(0.001f);                                                          \
+        VEC a0 = SET1(0), a1 = SET1(1), a2 = SET1(2), a3 = SET1(3), a4 = SET1(4), a5 = SET1(5);          \
+        VEC a6 = SET1(6), a7 = SET1(7), a8 = SET1(8), a9 = SET1(9), a10 = SET1(10), a11 = SET1(11);      \
+        long i, n = 2000000;                                                                             \
+        double t0;                                                                                       \
+        float sink[LANES];                                                                               \
+        t0 = now_ms();                                                                                   \
+        for (i = 0; i < n; i++) {                                                                        \
+            a0 = FMADD(a0, x, y); a1 = FMADD(a1, x, y); a2 = FMADD(a2, x, y); a3 = FMADD(a3, x, y);      \
+            a4 = FMADD(a4, x, y); a5 = FMADD(a5, x, y); a6 = FMADD(a6, x, y); a7 = FMADD(a7, x, y);      \
+            a8 = FMADD(a8, x, y); a9 = FMADD(a9, x, y); a10 = FMADD(a10, x, y); a11 = FMADD(a11, x, y);  \
+        }                                                                                                \
+        t0 = now_ms() - t0;                                                                              \
+        a0 = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                          \
+        a0 = ADD(a0, ADD(ADD(a8, a9), ADD(a10, a11)));                                                   \
+        STOREU(sink, a0);                                                                                \
+        return sink[0] == 12345.0f ? 0 : 2.0 * LANES * 12 * n / t0 / 1e6;                                \
     }
-    t0 = now_ms() - t0;
-    a0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    a0 = _mm256_add_ps(a0, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    _mm256_storeu_ps(sink, a0);
-    return sink[0] == 12345.0f ? 0 : 2.0 * 8 * 12 * n / t0 / 1e6;
-}
+#if defined(FNET__X86)
+PEAK_BURST(peak_avx2_burst, FNET__AVX2_FN, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps)
 #endif
 #if defined(FNET__AVX512)
-FNET__AVX512_FN static double peak_avx512_burst(void) {
-    __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(0.001f);
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2), a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5);
-    __m512 a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8), a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
-    long i, n = 2000000;
-    double t0;
-    float sink[16];
-    t0 = now_ms();
-    for (i = 0; i < n; i++) {
-        a0 = _mm512_fmadd_ps(a0, x, y); a1 = _mm512_fmadd_ps(a1, x, y); a2 = _mm512_fmadd_ps(a2, x, y); a3 = _mm512_fmadd_ps(a3, x, y);
-        a4 = _mm512_fmadd_ps(a4, x, y); a5 = _mm512_fmadd_ps(a5, x, y); a6 = _mm512_fmadd_ps(a6, x, y); a7 = _mm512_fmadd_ps(a7, x, y);
-        a8 = _mm512_fmadd_ps(a8, x, y); a9 = _mm512_fmadd_ps(a9, x, y); a10 = _mm512_fmadd_ps(a10, x, y); a11 = _mm512_fmadd_ps(a11, x, y);
-    }
-    t0 = now_ms() - t0;
-    a0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    a0 = _mm512_add_ps(a0, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    _mm512_storeu_ps(sink, a0);
-    return sink[0] == 12345.0f ? 0 : 2.0 * 16 * 12 * n / t0 / 1e6;
-}
+PEAK_BURST(peak_avx512_burst, FNET__AVX512_FN, __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+           _mm512_storeu_ps)
 #endif
 
 /* The best of 20 short bursts: on a shared machine, some burst runs alone on the core. */
@@ -265,8 +241,7 @@ int main(int argc, char **argv) {
             }
             ts[it] = (now_ms() - t0) / nt;
         }
-        qsort(ts, (size_t)iters, sizeof(double), cmp_double);
-        med = ts[iters / 2];
+        med = median_ms(ts, iters);
         printf("fnet-%s%s %.3f ms/face (min %.3f) %.1f GFLOP/s%s\n", fnet_isa_name((fnet_isa)k),
                k == FNET_ISA_AVX2 && ((const fnet__net *)m->stage)->avx512 ? "+avx512" : "", med, ts[0],
                model_flops(m) / med / 1e6, threads > 1 ? " (per face, threads sharing the model)" : "");

@@ -17,18 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_common.h"
 
 static fnet_model *load(const char *dir, const char *name) {
     char p[4096];
@@ -113,10 +103,7 @@ int main(int argc, char **argv) {
             }
             t[0][it] = t1 - t0; t[1][it] = t2 - t1; t[2][it] = t3 - t2; t[3][it] = t4 - t3; t[4][it] = t4 - t0;
         }
-        for (k = 0; k < 5; k++) {
-            qsort(t[k], (size_t)(iters < 64 ? iters : 64), sizeof(double), cmp_double);
-            sum[k] += t[k][(iters < 64 ? iters : 64) / 2];
-        }
+        for (k = 0; k < 5; k++) sum[k] += median_ms(t[k], iters < 64 ? iters : 64);
         n_img++;
         stbi_image_free(px);
     }
