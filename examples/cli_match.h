@@ -114,6 +114,20 @@ static int cm__open(embcache *ec, const char *net, int upsample) {
     return 1;
 }
 
+/* Opens the blobs of the network that made a gallery's or a classifier's embeddings (what,
+   network_id, dim). Returns 0 (printed why, nothing left open) when they cannot be loaded or
+   make other embeddings. */
+static int cm__open_for(embcache *ec, const char *what, const char *network_id, int dim, int upsample) {
+    if (!cm__open(ec, ec_net_for_network(network_id), upsample)) return 0;
+    if (strcmp(ec->network_id, network_id) != 0 || ec->dim != dim) {
+        fprintf(stderr, "fnet: %s network %s, blob network %s: %s\n", what, network_id, ec->network_id,
+                fnet_result_string(FNET_ERR_MISMATCH));
+        ec_close(ec);
+        return 0;
+    }
+    return 1;
+}
+
 static void cm__print_box(const fnet_box *b) {
     printf("\"box\":{\"left\":%d,\"top\":%d,\"right\":%d,\"bottom\":%d}", b->left, b->top, b->right, b->bottom);
 }
@@ -328,12 +342,8 @@ static int cm_identify(int argc, char **argv) {
         return EXIT_USAGE;
     }
     /* the gallery says which network made its embeddings */
-    if (!cm__open(&ec, ec_net_for_network(fnet_gallery_network(g)), o.upsample)) { fnet_gallery_free(g); return 1; }
-    if (fnet_gallery_check(g, ec.network_id, ec.dim) != FNET_OK) {
-        fprintf(stderr, "fnet: gallery network %s, blob network %s: %s\n", fnet_gallery_network(g), ec.network_id,
-                fnet_result_string(FNET_ERR_MISMATCH));
+    if (!cm__open_for(&ec, "gallery", fnet_gallery_network(g), fnet_gallery_dim(g), o.upsample)) {
         fnet_gallery_free(g);
-        ec_close(&ec);
         return 1;
     }
     ctx.g = g;
@@ -728,12 +738,8 @@ static int cm_classify(int argc, char **argv) {
         fprintf(stderr, "fnet: %s: %s\n", argv[o.first], fnet_result_string(r));
         return 1;
     }
-    if (!cm__open(&ec, ec_net_for_network(fnet_classifier_network(c)), o.upsample)) { fnet_classifier_free(c); return 1; }
-    if (strcmp(ec.network_id, fnet_classifier_network(c)) != 0 || fnet_classifier_dim(c) != ec.dim) {
-        fprintf(stderr, "fnet: classifier network %s, blob network %s: %s\n", fnet_classifier_network(c), ec.network_id,
-                fnet_result_string(FNET_ERR_MISMATCH));
+    if (!cm__open_for(&ec, "classifier", fnet_classifier_network(c), fnet_classifier_dim(c), o.upsample)) {
         fnet_classifier_free(c);
-        ec_close(&ec);
         return 1;
     }
     ctx.c = c;
