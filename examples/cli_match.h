@@ -23,15 +23,13 @@
 #include "embcache.h"
 
 static int cm__usage(const char *msg) {
-    if (msg) fprintf(stderr, "fnet: %s\n", msg);
-    fprintf(stderr,
+    return usage_text(msg,
             "usage: fnet enroll [--net resnet|nn4] GALLERY DIR\n"
             "       fnet identify [--k K] [--threshold T] GALLERY IMG...\n"
             "       fnet verify [--net N] [--threshold T] IMG1 IMG2 | --pairs CSV [--root DIR]\n"
             "       fnet cluster [--net N] [--method cw|kmeans] [--k K] [--threshold T] [--seed S] DIR|IMG...\n"
             "       fnet train-classifier [--net N] [--kind softmax|mlp|knn] [--epochs E] [--hidden H] [--k K] [--seed S] DIR MODEL\n"
             "       fnet classify MODEL IMG...\n");
-    return EXIT_USAGE;
 }
 
 typedef struct cm_opts {

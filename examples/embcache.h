@@ -86,8 +86,9 @@ static EC_UNUSED const char *ec_net_for_network(const char *network_id) {
     return network_id && strstr(network_id, "nn4") ? "nn4" : "resnet";
 }
 
-static fnet_model *ec__load(const char *dir, const char *name, unsigned long long *stamp) {
-    char path[2048];
+/* The blob DIR/NAME (also fnet's load_model); NULL when it cannot be loaded (printed why). */
+static fnet_model *ec_load_model(const char *dir, const char *name) {
+    char path[4096];
     fnet_model *m = NULL;
     fnet_result r;
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -97,6 +98,15 @@ static fnet_model *ec__load(const char *dir, const char *name, unsigned long lon
         if (r == FNET_ERR_IO) fprintf(stderr, "fnet: build the blobs with `make weights` or pass --weights DIR\n");
         return NULL;
     }
+    return m;
+}
+
+/* ec_load_model, and the blob's path, size and mtime into the cache stamp. */
+static fnet_model *ec__load(const char *dir, const char *name, unsigned long long *stamp) {
+    char path[4096];
+    fnet_model *m = ec_load_model(dir, name);
+    if (!m) return NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     *stamp = ec__fnv_file_stat(*stamp, path);
     return m;
 }

@@ -23,6 +23,7 @@
 #include <stb/stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
+#include "embcache.h" /* ec_load_model, ec_blob_name; the pipeline of the cli_match.h commands */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +42,15 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int usage(const char *msg) {
+/* Prints msg (when given) and then the usage text; returns EXIT_USAGE. */
+static int usage_text(const char *msg, const char *text) {
     if (msg) fprintf(stderr, "fnet: %s\n", msg);
-    fprintf(stderr,
+    fputs(text, stderr);
+    return EXIT_USAGE;
+}
+
+static int usage(const char *msg) {
+    return usage_text(msg,
             "usage: fnet COMMAND [options] ARGS\n"
             "  info MODEL.fnet...                     describe weight blobs\n"
             "  detect [--upsample N] [--threshold T] IMG...\n"
@@ -55,7 +62,6 @@ static int usage(const char *msg) {
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
-    return EXIT_USAGE;
 }
 
 /* ---- JSON output ---- */
@@ -78,19 +84,7 @@ static const char *weights_dir(void) {
     return "weights";
 }
 
-static fnet_model *load_model(const char *name) {
-    char path[4096];
-    fnet_model *m = NULL;
-    fnet_result r;
-    snprintf(path, sizeof path, "%s/%s", weights_dir(), name);
-    r = fnet_model_load_file(path, &m);
-    if (r != FNET_OK) {
-        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
-        if (r == FNET_ERR_IO) fprintf(stderr, "fnet: build the blobs with `make weights` or pass --weights DIR\n");
-        return NULL;
-    }
-    return m;
-}
+static fnet_model *load_model(const char *name) { return ec_load_model(weights_dir(), name); }
 
 /* ---- images ---- */
 typedef struct loaded_image {
@@ -319,9 +313,7 @@ static int parse_int(const char *s, int *out) {
     return 1;
 }
 
-static const char *net_blob_name(const char *net) {
-    return strcmp(net, "nn4") == 0 ? "nn4.small2.v1.fnet" : "resnet34.fnet";
-}
+static const char *net_blob_name(const char *net) { return ec_blob_name(net); }
 
 static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     pipeline p;
