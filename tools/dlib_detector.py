@@ -125,9 +125,13 @@ class _PPM:
         self.stack = []
         self.exc = set()
 
-    def _alloc(self):
+    def _alloc(self, below):
+        """A new node, made the parent of `below` unless that is -1: the nodes one decoded
+        symbol adds form a chain upwards, each the parent of the one before."""
         i = self.next_node
         self.next_node += 1
+        if below != -1:
+            self.parent[below] = i
         return i
 
     def _scale(self, t):
@@ -207,19 +211,11 @@ class _PPM:
                                 self.cur_order = local_order
                         break
                     else:
-                        if new_node != -1:
-                            parent[new_node] = self._alloc()
-                            new_node = parent[new_node]
-                        else:
-                            new_node = self._alloc()
+                        new_node = self._alloc(new_node)
                         nxt[n] = new_node
                         coder.decode(high_count, total_count)
                 else:
-                    if new_node != -1:
-                        parent[new_node] = self._alloc()
-                        new_node = parent[new_node]
-                    else:
-                        new_node = self._alloc()
+                    new_node = self._alloc(new_node)
                     child[temp] = new_node
                 if self.cur == -1 and local_order < self.ORDER:
                     self.cur = new_node

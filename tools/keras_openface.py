@@ -509,56 +509,28 @@ def build_graph(blob, kw):
         y = g.conv(kw, pfx + "_conv1", x, 1)
         return g.conv(kw, pfx + "_conv2", y, mid_k, s, _p(pad))
 
-    # 3a
-    a = two("inception_3a_3x3", x, 3, 1, 1)
-    b = two("inception_3a_5x5", x, 5, 1, 2)
-    c = g.pool(MAX, "inception_3a_pool", x, 3, 2)
-    c = g.conv(kw, "inception_3a_pool_conv", c, 1)
-    c = g.pad("inception_3a_pool_pad", c, (3, 3, 4, 4))
-    d = g.conv(kw, "inception_3a_1x1_conv", x, 1)
-    x = g.concat("inception_3a", [a, b, c, d])                   # 12x12x256
-    # 3b
-    a = two("inception_3b_3x3", x, 3, 1, 1)
-    b = two("inception_3b_5x5", x, 5, 1, 2)
-    c = g.pool(L2, "inception_3b_pool", x, 3, 3)
-    c = g.conv(kw, "inception_3b_pool_conv", c, 1)
-    c = g.pad("inception_3b_pool_pad", c, _p(4))
-    d = g.conv(kw, "inception_3b_1x1_conv", x, 1)
-    x = g.concat("inception_3b", [a, b, c, d])                   # 12x12x320
-    # 3c
-    a = two("inception_3c_3x3", x, 3, 2, 1)
-    b = two("inception_3c_5x5", x, 5, 2, 2)
-    c = g.pool(MAX, "inception_3c_pool", x, 3, 2)
-    c = g.pad("inception_3c_pool_pad", c, (0, 0, 1, 1))
-    x = g.concat("inception_3c", [a, b, c])                      # 6x6x640
-    # 4a
-    a = two("inception_4a_3x3", x, 3, 1, 1)
-    b = two("inception_4a_5x5", x, 5, 1, 2)
-    c = g.pool(L2, "inception_4a_pool", x, 3, 3)
-    c = g.conv(kw, "inception_4a_pool_conv", c, 1)
-    c = g.pad("inception_4a_pool_pad", c, _p(2))
-    d = g.conv(kw, "inception_4a_1x1_conv", x, 1)
-    x = g.concat("inception_4a", [a, b, c, d])                   # 6x6x640
-    # 4e
-    a = two("inception_4e_3x3", x, 3, 2, 1)
-    b = two("inception_4e_5x5", x, 5, 2, 2)
-    c = g.pool(MAX, "inception_4e_pool", x, 3, 2)
-    c = g.pad("inception_4e_pool_pad", c, (0, 0, 1, 1))
-    x = g.concat("inception_4e", [a, b, c])                      # 3x3x1024
-    # 5a
-    a = two("inception_5a_3x3", x, 3, 1, 1)
-    c = g.pool(L2, "inception_5a_pool", x, 3, 3)
-    c = g.conv(kw, "inception_5a_pool_conv", c, 1)
-    c = g.pad("inception_5a_pool_pad", c, _p(1))
-    d = g.conv(kw, "inception_5a_1x1_conv", x, 1)
-    x = g.concat("inception_5a", [a, c, d])                      # 3x3x736
-    # 5b
-    a = two("inception_5b_3x3", x, 3, 1, 1)
-    c = g.pool(MAX, "inception_5b_pool", x, 3, 2)
-    c = g.conv(kw, "inception_5b_pool_conv", c, 1)
-    c = g.pad("inception_5b_pool_pad", c, _p(1))
-    d = g.conv(kw, "inception_5b_1x1_conv", x, 1)
-    x = g.concat("inception_5b", [a, c, d])                      # 3x3x736
+    def inception(name, x, s, pool, pool_s, pad, five=True, pool_conv=True, one=True):
+        """Branches 3x3 (stride s), 5x5, 3x3 pool (stride pool_s; its 1x1 conv, then pad to
+        the others' size) and 1x1, concatenated; in this order in the graph."""
+        p = "inception_" + name
+        br = [two(p + "_3x3", x, 3, s, 1)]
+        if five:
+            br.append(two(p + "_5x5", x, 5, s, 2))
+        c = g.pool(pool, p + "_pool", x, 3, pool_s)
+        if pool_conv:
+            c = g.conv(kw, p + "_pool_conv", c, 1)
+        br.append(g.pad(p + "_pool_pad", c, pad))
+        if one:
+            br.append(g.conv(kw, p + "_1x1_conv", x, 1))
+        return g.concat(p, br)
+
+    x = inception("3a", x, 1, MAX, 2, (3, 3, 4, 4))                                   # 12x12x256
+    x = inception("3b", x, 1, L2, 3, _p(4))                                           # 12x12x320
+    x = inception("3c", x, 2, MAX, 2, (0, 0, 1, 1), pool_conv=False, one=False)       # 6x6x640
+    x = inception("4a", x, 1, L2, 3, _p(2))                                           # 6x6x640
+    x = inception("4e", x, 2, MAX, 2, (0, 0, 1, 1), pool_conv=False, one=False)       # 3x3x1024
+    x = inception("5a", x, 1, L2, 3, _p(1), five=False)                               # 3x3x736
+    x = inception("5b", x, 1, MAX, 2, _p(1), five=False)                              # 3x3x736
     x = g.pool(AVG, "avg_pool", x, 3, 1)                         # 1x1x736
     x = g.dense(kw, "dense_layer", x)
     x = g.l2norm("norm_layer", x)
