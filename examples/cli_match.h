@@ -172,18 +172,33 @@ static int cm__write_file(const char *path, const void *data, size_t size) {
     return ok;
 }
 
-/* Embeddings of DIR/PERSON/IMAGE (largest face per photo). x: n*128, y: person index. */
-static int cm__labelled_embeddings(embcache *ec, const char *dir, ec_labelled *lab, float **x, int **y, int *n,
-                                   int **per_person) {
+/* Embeddings of DIR/PERSON/IMAGE (largest face per photo): x n*128, y the person index of
+   each, per the count of each person's photos with a face. Free with cm__labelled_free. */
+typedef struct cm_labelled {
+    ec_labelled lab;
+    float *x;
+    int *y, *per, n;
+} cm_labelled;
+
+static void cm__labelled_free(cm_labelled *l) {
+    ec_labelled_free(&l->lab);
+    free(l->x);
+    free(l->y);
+    free(l->per);
+    memset(l, 0, sizeof *l);
+}
+
+static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l) {
+    const ec_labelled *lab = &l->lab;
     int i;
     ec_result r;
-    if (!ec_labelled_dir(dir, lab)) return 0;
+    memset(l, 0, sizeof *l);
+    if (!ec_labelled_dir(dir, &l->lab)) return 0;
     if (lab->n_people == 0) { fprintf(stderr, "fnet: %s has no person folders (DIR/person/*.jpg)\n", dir); return 0; }
-    *x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
-    *y = (int *)malloc((size_t)(lab->n ? lab->n : 1) * sizeof(int));
-    *per_person = (int *)calloc((size_t)lab->n_people, sizeof(int));
-    if (!*x || !*y || !*per_person) return 0;
-    *n = 0;
+    l->x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
+    l->y = (int *)malloc((size_t)(lab->n ? lab->n : 1) * sizeof(int));
+    l->per = (int *)calloc((size_t)lab->n_people, sizeof(int));
+    if (!l->x || !l->y || !l->per) return 0;
     for (i = 0; i < lab->n; i++) {
         int f;
         fprintf(stderr, "\r[%d/%d] %s", i + 1, lab->n, lab->paths[i]);
@@ -193,10 +208,10 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, ec_labelled *l
             fprintf(stderr, "\nfnet: %s: no face found, skipped\n", lab->paths[i]);
             continue;
         }
-        memcpy(*x + (size_t)*n * EC_DIM, r.face[f].emb, EC_DIM * sizeof(float));
-        (*y)[*n] = lab->label[i];
-        (*per_person)[lab->label[i]]++;
-        (*n)++;
+        memcpy(l->x + (size_t)l->n * EC_DIM, r.face[f].emb, EC_DIM * sizeof(float));
+        l->y[l->n] = lab->label[i];
+        l->per[lab->label[i]]++;
+        l->n++;
     }
     fprintf(stderr, "\n");
     return 1;
@@ -206,10 +221,9 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, ec_labelled *l
 static int cm_enroll(int argc, char **argv) {
     cm_opts o;
     embcache ec;
-    ec_labelled lab;
+    cm_labelled le;
     fnet_gallery *g = NULL;
-    float *x = NULL;
-    int *y = NULL, *per = NULL, n = 0, rc, i, j, failed = 0;
+    int rc, i, j, failed = 0;
     fnet_result r;
     const char *gpath, *dir;
     FILE *exists;
@@ -239,28 +253,28 @@ static int cm_enroll(int argc, char **argv) {
         ec_close(&ec);
         return 1;
     }
-    if (!cm__labelled_embeddings(&ec, dir, &lab, &x, &y, &n, &per)) failed = 1;
+    if (!cm__labelled_embeddings(&ec, dir, &le)) failed = 1;
     printf("{\"gallery\":");
     json_string(stdout, gpath);
     printf(",\"network\":");
     json_string(stdout, ec.network_id);
     printf(",\"enrolled\":[");
-    for (i = 0, j = 0; !failed && i < lab.n_people; i++) {
+    for (i = 0, j = 0; !failed && i < le.lab.n_people; i++) {
         /* this person's embeddings are the y == i rows */
-        float *e = (float *)malloc((size_t)(per[i] ? per[i] : 1) * EC_DIM * sizeof(float));
+        float *e = (float *)malloc((size_t)(le.per[i] ? le.per[i] : 1) * EC_DIM * sizeof(float));
         int k, m = 0;
         if (!e) { failed = 1; break; }
-        for (k = 0; k < n; k++)
-            if (y[k] == i) memcpy(e + (size_t)m++ * EC_DIM, x + (size_t)k * EC_DIM, EC_DIM * sizeof(float));
+        for (k = 0; k < le.n; k++)
+            if (le.y[k] == i) memcpy(e + (size_t)m++ * EC_DIM, le.x + (size_t)k * EC_DIM, EC_DIM * sizeof(float));
         if (m == 0) {
-            fprintf(stderr, "fnet: %s: no face in any photo, not enrolled\n", lab.people[i]);
-        } else if ((r = fnet_gallery_add(g, lab.people[i], e, m)) != FNET_OK) {
-            fprintf(stderr, "fnet: %s: %s\n", lab.people[i], fnet_result_string(r));
+            fprintf(stderr, "fnet: %s: no face in any photo, not enrolled\n", le.lab.people[i]);
+        } else if ((r = fnet_gallery_add(g, le.lab.people[i], e, m)) != FNET_OK) {
+            fprintf(stderr, "fnet: %s: %s\n", le.lab.people[i], fnet_result_string(r));
             failed = 1;
         } else {
             if (j++) putchar(',');
             printf("{\"name\":");
-            json_string(stdout, lab.people[i]);
+            json_string(stdout, le.lab.people[i]);
             printf(",\"embeddings\":%d}", m);
         }
         free(e);
@@ -272,10 +286,7 @@ static int cm_enroll(int argc, char **argv) {
     }
     printf(",\"saved\":%s}\n", failed ? "false" : "true");
     fnet_gallery_free(g);
-    ec_labelled_free(&lab);
-    free(x);
-    free(y);
-    free(per);
+    cm__labelled_free(&le);
     ec_close(&ec);
     return failed;
 }
@@ -622,9 +633,8 @@ static int cm_cluster(int argc, char **argv) {
 static int cm_train_classifier(int argc, char **argv) {
     cm_opts o;
     embcache ec;
-    ec_labelled lab;
-    float *x = NULL;
-    int *y = NULL, *per = NULL, n = 0, rc, i, correct = 0, failed = 0;
+    cm_labelled le;
+    int rc, i, correct = 0, failed = 0;
     fnet_train_opts t;
     fnet_classifier *c = NULL;
     fnet_classifier_kind kind;
@@ -633,10 +643,9 @@ static int cm_train_classifier(int argc, char **argv) {
     if (argc - o.first != 2) return cm__usage("train-classifier needs DIR MODEL");
     kind = strcmp(o.kind, "mlp") == 0 ? FNET_CLASSIFIER_MLP : strcmp(o.kind, "knn") == 0 ? FNET_CLASSIFIER_KNN : FNET_CLASSIFIER_SOFTMAX;
     if (!cm__open(&ec, o.net, o.upsample)) return 1;
-    if (!cm__labelled_embeddings(&ec, argv[o.first], &lab, &x, &y, &n, &per) || n == 0) {
+    if (!cm__labelled_embeddings(&ec, argv[o.first], &le) || le.n == 0) {
         fprintf(stderr, "fnet: no training faces\n");
-        ec_labelled_free(&lab);
-        free(x); free(y); free(per);
+        cm__labelled_free(&le);
         ec_close(&ec);
         return 1;
     }
@@ -645,18 +654,18 @@ static int cm_train_classifier(int argc, char **argv) {
     t.hidden = o.hidden;
     t.k = o.k_set ? o.k : 0;
     t.seed = o.seed;
-    r = fnet_classifier_train(kind, ec.network_id, x, y, n, EC_DIM, lab.n_people, &t, &c);
+    r = fnet_classifier_train(kind, ec.network_id, le.x, le.y, le.n, EC_DIM, le.lab.n_people, &t, &c);
     if (r != FNET_OK) {
         fprintf(stderr, "fnet: train: %s\n", fnet_result_string(r));
         failed = 1;
     } else {
         size_t size = 0;
         unsigned char *buf;
-        for (i = 0; i < lab.n_people; i++) fnet_classifier_set_class_name(c, i, lab.people[i]);
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < le.lab.n_people; i++) fnet_classifier_set_class_name(c, i, le.lab.people[i]);
+        for (i = 0; i < le.n; i++) {
             int l = -1;
-            fnet_classifier_predict(c, x + (size_t)i * EC_DIM, EC_DIM, &l, NULL);
-            correct += l == y[i];
+            fnet_classifier_predict(c, le.x + (size_t)i * EC_DIM, EC_DIM, &l, NULL);
+            correct += l == le.y[i];
         }
         fnet_classifier_save_memory(c, NULL, 0, &size);
         buf = (unsigned char *)malloc(size);
@@ -668,20 +677,17 @@ static int cm_train_classifier(int argc, char **argv) {
         json_string(stdout, argv[o.first + 1]);
         printf(",\"kind\":\"%s\",\"network\":", o.kind);
         json_string(stdout, ec.network_id);
-        printf(",\"samples\":%d,\"training_accuracy\":%.4f,\"classes\":[", n, (double)correct / n);
-        for (i = 0; i < lab.n_people; i++) {
+        printf(",\"samples\":%d,\"training_accuracy\":%.4f,\"classes\":[", le.n, (double)correct / le.n);
+        for (i = 0; i < le.lab.n_people; i++) {
             if (i) putchar(',');
             printf("{\"name\":");
-            json_string(stdout, lab.people[i]);
-            printf(",\"samples\":%d}", per[i]);
+            json_string(stdout, le.lab.people[i]);
+            printf(",\"samples\":%d}", le.per[i]);
         }
         printf("],\"saved\":%s}\n", failed ? "false" : "true");
     }
     fnet_classifier_free(c);
-    ec_labelled_free(&lab);
-    free(x);
-    free(y);
-    free(per);
+    cm__labelled_free(&le);
     ec_close(&ec);
     return failed;
 }
