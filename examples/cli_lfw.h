@@ -56,8 +56,9 @@
    (pipeline 20.7 ms per image and core unjittered, 594 ms with 100 jitters; --threads 2, 2 cores.)
    nn4.small2.v1 (incomplete blob, filled tensors): 69.78% +- 1.23, AUC 0.776.
    dlib reports 99.38% +- 0.27 over all 10 folds of the original LFW with 100 jitters per face
-   (99.13% without; dlib's examples/dnn_face_recognition_ex.cpp): the 16 pairs we still get wrong with 100 jitters are natural hard cases
-   (turned heads, goggles, age), their chips correctly aligned.
+   and 99.13% without (dlib's examples/dnn_face_recognition_ex.cpp). The 16 pairs we still get
+   wrong with 100 jitters are natural hard cases (turned heads, goggles, age); their chips are
+   correctly aligned.
    --distances IN.txt evaluates a saved list (lines "fold same distance"; '#' comments) with the
    same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
 #include "roc_plot.h"
