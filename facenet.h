@@ -42,7 +42,8 @@
    SIMD DISPATCH
    x86: SSE2 and AVX2+FMA kernels are compiled with function target attributes (no -m flags
    needed) and one is picked at run time from cpuid when the model is loaded. ARM: NEON is
-   used when the compiler targets it (__ARM_NEON). fnet_model_set_isa() forces a kernel set
+   used when the compiler targets it (__ARM_NEON) on little-endian ARM; big-endian ARM uses
+   the scalar kernels. fnet_model_set_isa() forces a kernel set
    (the tests use it to compare every SIMD kernel with its scalar twin). FNET_NO_SIMD builds
    the scalar kernels only.
 
@@ -480,7 +481,9 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
 #define FNET__AVX2_FN
 #endif
 #endif
-#if !defined(FNET_NO_SIMD) && (defined(__ARM_NEON) || defined(__ARM_NEON__))
+/* NEON only on little-endian ARM: some kernels (the detector's 4-pixel loads) assume the
+   lane order of a little-endian register; big-endian ARM runs the scalar kernels. */
+#if !defined(FNET_NO_SIMD) && (defined(__ARM_NEON) || defined(__ARM_NEON__)) && !defined(__ARM_BIG_ENDIAN)
 #define FNET__NEON 1
 #include <arm_neon.h>
 #endif
