@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, "tools")
 sys.path.insert(0, "tests")
 import fnet_blob  # noqa: E402
-from fnet_testlib import tally, skip, finish  # noqa: E402
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 LCG_A, LCG_C = 1103515245, 12345
 
@@ -105,27 +105,22 @@ def main():
                 skip("%s not found under %s (set FNET_SHARED)" % (inp["image"], shared))
                 continue
             img = dlib_chip_ref(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
-            if fnv1a(img.tobytes()) != inp["fnv1a"]:
-                tally.failed += 1
-                print("FAIL: %s: the chip differs from the golden one face-api saw (FNV-1a %d, golden %d)"
-                      % (inp["image"], fnv1a(img.tobytes()), inp["fnv1a"]), file=sys.stderr)
+            h = fnv1a(img.tobytes())
+            check(h == inp["fnv1a"], "%s: the chip differs from the golden one face-api saw (FNV-1a %d, golden %d)"
+                  % (inp["image"], h, inp["fnv1a"]))
+            if h != inp["fnv1a"]:
                 continue
         if first is None:
             first = (img, ref)
         d = forward(blob, T, img, 255.0)
         err = float(np.abs(d - np.array(ref, np.float32)).max())
         worst = max(worst, err)
-        if err <= 1e-5:
-            tally.passed += 1
-        else:
-            tally.failed += 1
-            print("FAIL: %s: max abs diff %.3g > 1e-5" % (inp.get("image", inp["what"]), err), file=sys.stderr)
+        check(err <= 1e-5, "%s: max abs diff %.3g > 1e-5" % (inp.get("image", inp["what"]), err))
     # The 256 divisor really changes the output (the divisor is applied, not ignored).
     d256 = forward(blob, T, first[0], 256.0)
     change = float(np.abs(d256 - np.array(first[1])).max())
     print("divisor 256 instead of 255 changes the descriptor by up to %.3g" % change, file=sys.stderr)
-    ok = change > 1e-4
-    tally.passed, tally.failed = tally.passed + ok, tally.failed + (not ok)
+    check(change > 1e-4, "the 256 divisor changes the descriptor by only %.3g: is the divisor applied?" % change)
     print("numpy interpreter vs face-api: max abs diff %.3g over %d inputs" % (worst, len(g["inputs"]) - tally.skipped),
           file=sys.stderr)
     return finish()
