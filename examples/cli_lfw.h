@@ -321,6 +321,8 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
     fnet_point pts[68];
     int n = 0, best = -1, size = fnet_embed_input_size(net);
     double t0 = now_ms();
+    size_t ws = fnet_embed_workspace_size(net);
+    void *work;
     unsigned char *crop;
     fnet_result r;
     if (!load_image(path, &im)) return 1;
@@ -351,12 +353,13 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
         *miss = 1;
     }
     crop = (unsigned char *)malloc((size_t)size * size * 3);
-    r = crop ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
+    work = malloc(ws ? ws : 1); /* one scratch for every embedding of this image */
+    r = crop && work ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
     if (r == FNET_OK)
         r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE, size,
                        crop);
-    if (r == FNET_OK) r = fnet_embed(net, crop, NULL, 0, emb);
-    if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies */
+    if (r == FNET_OK && jitter == 0) r = fnet_embed(net, crop, work, ws, emb);
+    if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies (not the crop's own) */
         float e2[4096], acc[4096];
         unsigned char *jc = (unsigned char *)malloc((size_t)size * size * 3);
         unsigned long long st = 0x9E3779B97F4A7C15ULL ^ (unsigned long long)seed;
@@ -365,7 +368,7 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
         if (!jc) r = FNET_ERR_OUT_OF_MEMORY;
         for (j = 0; r == FNET_OK && j < jitter; j++) {
             lfw__jitter(crop, jc, size, &st);
-            r = fnet_embed(net, jc, NULL, 0, e2);
+            r = fnet_embed(net, jc, work, ws, e2);
             for (c = 0; c < d; c++) acc[c] += e2[c];
         }
         for (c = 0; c < d; c++) emb[c] = acc[c] / (float)jitter;
@@ -382,9 +385,10 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
                     *a = *b;
                     *b = t;
                 }
-        r = fnet_embed(net, crop, NULL, 0, e2);
+        r = fnet_embed(net, crop, work, ws, e2);
         for (c = 0; r == FNET_OK && c < d; c++) emb[c] = 0.5f * (emb[c] + e2[c]);
     }
+    free(work);
     free(crop);
     stbi_image_free(im.pixels);
     *ms = now_ms() - t0;
