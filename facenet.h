@@ -5395,13 +5395,18 @@ static fnet_result fnet__clf_new(fnet_classifier_kind kind, const char *network,
 }
 
 /* Forward pass of softmax/MLP for one sample: h[H] (MLP), p[C] probabilities. */
-static void fnet__clf_forward(const fnet_classifier *c, const float *x_raw, float *h, float *p) {
+/* x[dim] = (x_raw - mean) * inv_std: the input the softmax/MLP layers see. */
+static void fnet__clf_standardise(const fnet_classifier *c, const float *x_raw, float *x) {
+    int i;
+    for (i = 0; i < c->dim; i++) x[i] = (x_raw[i] - c->mean[i]) * c->inv_std[i];
+}
+
+/* x: a standardised input (fnet__clf_standardise). */
+static void fnet__clf_forward(const fnet_classifier *c, const float *x, float *h, float *p) {
     const float *w = c->params;
-    float x[FNET_GALLERY_MAX_DIM];
     const float *in = x;
     int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
     double mx = -1e300, sum = 0.0;
-    for (i = 0; i < D; i++) x[i] = (x_raw[i] - c->mean[i]) * c->inv_std[i];
     if (c->kind == FNET_CLASSIFIER_MLP) {
         const float *b1 = w + (size_t)H * D;
         for (j = 0; j < H; j++) {
@@ -5429,14 +5434,12 @@ static void fnet__clf_forward(const fnet_classifier *c, const float *x_raw, floa
     for (j = 0; j < C; j++) p[j] = (float)(p[j] / sum);
 }
 
-/* Adds the cross-entropy gradient of one sample to g (same layout as params). */
-static void fnet__clf_backward(const fnet_classifier *c, const float *x_raw, const float *h,
+/* Adds the cross-entropy gradient of one (standardised) sample to g (same layout as params). */
+static void fnet__clf_backward(const fnet_classifier *c, const float *x, const float *h,
                                float *p, int label, float *g, float *dh) {
     int D = c->dim, C = c->n_classes, H = c->hidden, i, j, in_dim = D;
-    float x[FNET_GALLERY_MAX_DIM];
     const float *in = x, *w = c->params;
     float *gw = g;
-    for (i = 0; i < D; i++) x[i] = (x_raw[i] - c->mean[i]) * c->inv_std[i];
     if (c->kind == FNET_CLASSIFIER_MLP) {
         w = c->params + (size_t)H * D + H;
         gw = g + (size_t)H * D + H;
@@ -5533,7 +5536,8 @@ static fnet_result fnet__clf_train_nn(fnet_classifier *c, const float *x, const 
             float inv = 1.0f / (float)(end - s);
             memset(g, 0, P * sizeof(float));
             for (q = s; q < end; q++) {
-                const float *xi = x + (size_t)order[q] * D;
+                float xi[FNET_GALLERY_MAX_DIM];
+                fnet__clf_standardise(c, x + (size_t)order[q] * D, xi);
                 fnet__clf_forward(c, xi, h, p);
                 fnet__clf_backward(c, xi, h, p, labels[order[q]], g, dh);
             }
@@ -5644,7 +5648,9 @@ FNET_API fnet_result fnet_classifier_predict(const fnet_classifier *c, const flo
             buf = (float *)FNET_MALLOC(need * sizeof(float));
             if (!buf) return FNET_ERR_OUT_OF_MEMORY;
         }
-        fnet__clf_forward(c, x, buf, buf + c->hidden);
+        float xs[FNET_GALLERY_MAX_DIM];
+        fnet__clf_standardise(c, x, xs);
+        fnet__clf_forward(c, xs, buf, buf + c->hidden);
         for (j = 1; j < c->n_classes; j++)
             if (buf[c->hidden + j] > buf[c->hidden + best]) best = j;
         if (scores) memcpy(scores, buf + c->hidden, (size_t)c->n_classes * sizeof(float));
