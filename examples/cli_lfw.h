@@ -629,7 +629,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
             fnet_result r = fnet_model_load_file(net_blob, &net);
             if (r != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", net_blob, fnet_result_string(r));
         } else {
-            net = load_model(net_blob_name(net_name));
+            net = load_model(ec_blob_name(net_name));
         }
     }
     if (!net) goto done;

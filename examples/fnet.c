@@ -313,8 +313,6 @@ static int parse_int(const char *s, int *out) {
     return 1;
 }
 
-static const char *net_blob_name(const char *net) { return ec_blob_name(net); }
-
 static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     pipeline p;
     int i, failed = 0, aligned = 0, first = -1;
@@ -340,7 +338,7 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     }
     if (first < 0) return usage("no images given");
     if (embed) {
-        p.net = load_model(net_blob_name(p.net_name));
+        p.net = load_model(ec_blob_name(p.net_name));
         if (!p.net) return 1;
     }
     if (embed && aligned) {
