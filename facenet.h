@@ -350,7 +350,11 @@ typedef enum fnet_classifier_kind {
     FNET_CLASSIFIER_KNN = 3      /* k nearest neighbours (plain L2), majority vote */
 } fnet_classifier_kind;
 
-typedef enum fnet_optimizer { FNET_OPTIMIZER_ADAM = 0, FNET_OPTIMIZER_SGD = 1 } fnet_optimizer;
+typedef enum fnet_optimizer {
+    FNET_OPTIMIZER_ADAM = 0,   /* Kingma & Ba 2015 */
+    FNET_OPTIMIZER_SGD = 1,    /* with momentum (0.9 unless set) */
+    FNET_OPTIMIZER_ADAGRAD = 2 /* Duchi et al. 2011, as FaceNet trained (network trainer only) */
+} fnet_optimizer;
 
 /* Zero-initialised means defaults. */
 typedef struct fnet_train_opts {
@@ -417,6 +421,145 @@ FNET_API fnet_result fnet_triplet_select(const float *emb, const int *labels, in
 FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const fnet_triplet *t,
                                        int n_t, float alpha, float *loss, float *grad,
                                        int *n_active);
+
+/* ==== Public API: learning (backpropagation and training) ================================ */
+
+/* A trainer owns a private, writable copy of a network and learns some of its tensors by
+   backpropagation (section 6). The usual step is
+       fnet_trainer_forward  (a batch of inputs -> embeddings, activations kept)
+       your loss             (dL/d embedding, e.g. fnet_triplet_loss)
+       fnet_trainer_backward (accumulates dL/d tensor for the trainable tensors)
+       fnet_trainer_update   (optimizer step; the network's weights change)
+   or fnet_trainer_step_triplet, which does all four with FaceNet's online mining. Inputs are
+   normalised float tensors (H, W, 3) as fnet_embed_tensor takes (fnet_trainer_input_from_rgb
+   makes one from an aligned crop). A trainer is used by one thread at a time; it spreads a
+   batch over the caller's threads through opts.parallel_for, with results that do not depend
+   on how many threads run the tasks. */
+typedef struct fnet_trainer fnet_trainer;
+
+/* Runs fn(ctx, i) for every i in 0..n_tasks-1, in any order, on any threads, and returns
+   when all have finished. The tasks write disjoint memory. */
+typedef void (*fnet_task_fn)(void *ctx, int task);
+typedef void (*fnet_parallel_for_fn)(void *user, int n_tasks, fnet_task_fn fn, void *ctx);
+
+typedef enum fnet_lr_schedule {
+    FNET_LR_CONSTANT = 0,
+    FNET_LR_STEP = 1,  /* lr * step_gamma^(floor(step / step_every)) */
+    FNET_LR_COSINE = 2 /* lr * (1 + cos(pi * step / total_steps)) / 2 */
+} fnet_lr_schedule;
+
+/* Zero-initialised means defaults. */
+typedef struct fnet_trainer_opts {
+    const char *trainable;   /* comma-separated tensor names with '*' wildcards, '.' and '_'
+                                alike ("inception_5a_1x1_conv_w" = "inception_5a_1x1_conv.w");
+                                NULL or "" or "*": every tensor of every CONV and DENSE op */
+    fnet_optimizer optimizer;
+    float learning_rate;     /* 0: 1e-3 (Adam), 0.01 (SGD), 0.05 (AdaGrad) */
+    float momentum;          /* SGD; 0: 0.9 (negative: none) */
+    float beta1, beta2, eps; /* Adam; 0: 0.9, 0.999, 1e-8 (eps also AdaGrad's, 0: 1e-8) */
+    float weight_decay;      /* L2 penalty on trainable weights (not biases): g += wd * w */
+    fnet_lr_schedule schedule;
+    int total_steps;         /* FNET_LR_COSINE: the step at which the rate reaches 0 */
+    int step_every;          /* FNET_LR_STEP: 0: 1000 */
+    float step_gamma;        /* FNET_LR_STEP: 0: 0.1 */
+    int warmup_steps;        /* linear warm-up over the first steps */
+    int max_batch;           /* most inputs per forward; 0: 64 */
+    int grad_slots;          /* gradient accumulators: samples i, i+G, ... share slot i, slots
+                                are summed in order, so results do not depend on the thread
+                                count; the batch runs on up to G threads. 0: 4 */
+    int input_grad;          /* 1: backward also gives dL/d input (every op is on the path) */
+    fnet_parallel_for_fn parallel_for; /* NULL: tasks run one after another */
+    void *parallel_user;
+} fnet_trainer_opts;
+
+/* Copies `net` (which stays untouched and may be freed afterwards) and selects the trainable
+   tensors: FNET_ERR_NOT_FOUND when a name or pattern matches no tensor of a CONV or DENSE op
+   (fnet_trainer_unmatched says which). */
+FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_trainer_opts *opts,
+                                         fnet_trainer **out);
+FNET_API void fnet_trainer_free(fnet_trainer *tr);
+/* FNET_ERR_NOT_FOUND and the first pattern of `trainable` that matches no trainable tensor of
+   `net` (into pattern, cap bytes), or FNET_OK when every pattern matches. */
+FNET_API fnet_result fnet_trainer_unmatched(const fnet_model *net, const char *trainable,
+                                            char *pattern, size_t cap);
+/* The tensor at fault after an update failed (FNET_ERR_NOT_FINITE), or "". */
+FNET_API const char *fnet_trainer_error_detail(const fnet_trainer *tr);
+/* The trainer's network with the current weights: embed with it like any network model
+   (not while the trainer updates it). */
+FNET_API const fnet_model *fnet_trainer_model(const fnet_trainer *tr);
+FNET_API int fnet_trainer_trainable_count(const fnet_trainer *tr);
+/* Trainable tensor i: its name and its gradient (same layout as the tensor, accumulated by
+   fnet_trainer_backward since the last update). */
+FNET_API const char *fnet_trainer_trainable_name(const fnet_trainer *tr, int i);
+FNET_API const float *fnet_trainer_grad(const fnet_trainer *tr, int i);
+FNET_API long long fnet_trainer_step_count(const fnet_trainer *tr);
+FNET_API float fnet_trainer_learning_rate(const fnet_trainer *tr); /* for the next update */
+/* Bytes the trainer holds (weights, optimizer state, activations of max_batch inputs). */
+FNET_API size_t fnet_trainer_memory(const fnet_trainer *tr);
+
+/* The normalised input tensor (H, W, 3) of an aligned RGB crop, as fnet_embed computes it. */
+FNET_API fnet_result fnet_trainer_input_from_rgb(const fnet_trainer *tr, const unsigned char *rgb,
+                                                 float *input_hwc);
+
+/* Frozen prefix. The ops that no trainable tensor influences give the same outputs every
+   epoch for the same input; the "frontier" is the set of those outputs that trainable ops
+   read. Compute it once per input (and augmentation) with fnet_trainer_frontier and pass
+   frontiers instead of inputs to fnet_trainer_forward (from_frontier = 1): only the ops
+   above the frontier run. frontier_size is in floats per input (0 with opts.input_grad).
+   fnet_trainer_frontier may run on several threads at once (it allocates its own scratch). */
+FNET_API size_t fnet_trainer_frontier_size(const fnet_trainer *tr);
+FNET_API fnet_result fnet_trainer_frontier(const fnet_trainer *tr, const float *input_hwc,
+                                           float *frontier);
+
+/* Forward pass of n <= max_batch inputs (n * H*W*3 floats, or n * frontier_size floats when
+   from_frontier), keeping the activations for backward; emb (may be NULL) receives n * dim
+   floats. */
+FNET_API fnet_result fnet_trainer_forward(fnet_trainer *tr, const float *inputs, int from_frontier,
+                                          int n, float *emb);
+/* Backward pass for the last forward: grad_emb = dL/d emb (n * dim floats). Adds dL/d tensor
+   to each trainable tensor's gradient; grad_input (opts.input_grad only, else NULL) receives
+   n * H*W*3 floats. FNET_ERR_NOT_FINITE (gradients unchanged) when a gradient overflows. */
+FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_emb,
+                                           float *grad_input);
+/* One optimizer step with the accumulated gradients, then zeroes them. FNET_ERR_NOT_FINITE
+   (weights unchanged; fnet_trainer_error_detail names the tensor) when a gradient or a new
+   weight is not finite. */
+FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr);
+/* Zeroes the accumulated gradients without updating. */
+FNET_API void fnet_trainer_zero_grad(fnet_trainer *tr);
+
+/* One FaceNet step: forward, fnet_triplet_select (mining) and fnet_triplet_loss (alpha),
+   backward, update. Returns the loss and the triplet counts (any output may be NULL). A batch
+   without an active triplet changes nothing. */
+FNET_API fnet_result fnet_trainer_step_triplet(fnet_trainer *tr, const float *inputs,
+                                               int from_frontier, const int *labels, int n,
+                                               float alpha, fnet_triplet_mining mining,
+                                               float *loss, int *n_triplets, int *n_active);
+
+/* Checkpoint: the trainable tensors, the optimizer state and the step count (buf NULL: size
+   query). Loading checks that the checkpoint belongs to the same network, optimizer and
+   trainable set (FNET_ERR_MISMATCH) and is undamaged (CRC). */
+FNET_API fnet_result fnet_trainer_save_state(const fnet_trainer *tr, void *buf, size_t cap,
+                                             size_t *size);
+FNET_API fnet_result fnet_trainer_load_state(fnet_trainer *tr, const void *data, size_t size);
+
+/* The trained network as a new blob (buf NULL: size query). Metadata: the original's, then
+   the n_meta (key, value) pairs given (keys[i], values[i]; a key given replaces the
+   original's), then "trained_tensors" (names), "trained_steps" and "trained_from" (the
+   original network id). The network id ("network") must change: the caller's value, else
+   the original id + "+trained" (galleries of the original refuse the new one). When every
+   filled tensor of an incomplete blob was trained, the incomplete flag is cleared. */
+FNET_API fnet_result fnet_trainer_save_blob(const fnet_trainer *tr, const char *const *keys,
+                                            const char *const *values, int n_meta, void *buf,
+                                            size_t cap, size_t *size);
+#ifndef FNET_NO_STDIO
+/* Writes PATH.tmp, then renames it over PATH: a failed save leaves the old file intact. */
+FNET_API fnet_result fnet_trainer_save_blob_file(const fnet_trainer *tr, const char *const *keys,
+                                                 const char *const *values, int n_meta,
+                                                 const char *path);
+FNET_API fnet_result fnet_trainer_save_state_file(const fnet_trainer *tr, const char *path);
+FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *path);
+#endif
 
 #endif /* FACENET_H */
 
@@ -4578,7 +4721,9 @@ FNET_API const char *fnet_network_id(const fnet_model *net) {
     const char *v;
     if (!net || net->kind != FNET_MODEL_NETWORK) return NULL;
     v = fnet_model_meta(net, "network");
-    if (fnet_model_incomplete(net)) /* filled tensors: another embedding space */
+    if (fnet_model_incomplete(net) && (!v || strcmp(v, "nn4.small2.v1") == 0 || !*v ||
+                                       strlen(v) > FNET_NETWORK_ID_MAX))
+        /* filled tensors: another embedding space (a blob trained from one names its own) */
         return v && strcmp(v, "nn4.small2.v1") == 0 ? "nn4.small2.v1+filled" : "incomplete";
     if (v && *v && strlen(v) <= FNET_NETWORK_ID_MAX) return v;
     switch (fnet_embed_input_size(net)) {
@@ -5931,6 +6076,1312 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
     if (n_active) *n_active = act;
     return FNET_OK;
 }
+
+
+/* ==== 6. Learning: backpropagation and training =========================================
+
+   Training adjusts a network's tensors to lower a loss L computed on its embeddings. The
+   gradient dL/dw of every weight comes from the chain rule applied backwards through the op
+   graph (backpropagation, Rumelhart, Hinton & Williams 1986): given dL/dy for an op's output
+   y, each op computes dL/dx for its inputs and dL/dw for its tensors, and the ops run in
+   reverse order. Here is each op's backward beside its forward (shapes HWC as in section 4;
+   dy = dL/dy, and "+=" because an output read by several ops sums their gradients):
+
+   | op       | forward                              | backward
+   | CONV     | z = x (*) W + b, y = relu?(z)        | dz = dy * [y > 0] (ReLU only); db = sum_pixels dz;
+   |          | as a GEMM: Z (M x Cout) = A W        | dW (K x Cout) = A^T dz; dA (M x K) = dz W^T, then
+   |          | (A: M pixels x K = KH*KW*Cin taps)   | every tap of dA is added back to the input pixel it
+   |          |                                      | came from ("col2im"; taps on the padding are dropped)
+   | DENSE    | y = relu?(x W + b), x flat (HWC)     | a CONV over a 1x1 image: dW = x^T dz, dx = dz W^T
+   | MAXPOOL  | y = max over the window (pads = 0)   | dy goes to the window's first maximum in scan order
+   |          |                                      | (a padding zero that wins takes it: nothing flows)
+   | AVGPOOL  | y = sum(window) / (KH*KW)            | dx += dy / (KH*KW) for every real pixel of the window
+   | L2POOL   | y = sqrt(sum window x^2)             | dx += dy * x / y  (0 where y = 0)
+   | LRN      | y_c = x_c D_c^-b, D_c = k + a S_c,   | dx_j = dy_j D_j^-b - 2 a b x_j sum_{|c-j|<=r} dy_c x_c D_c^(-b-1)
+   |          | S_c = sum_{|j-c|<=r} x_j^2           |
+   | CONCAT   | channels side by side                | each input takes its channels of dy
+   | L2NORM   | y = x / n, n = sqrt(max(|x|^2, eps)) | dx = (dy - y (y . dy)) / n  (dy / n where |x|^2 <= eps)
+   | ADD      | y = relu?(x0 + x1)                   | dz = dy * [y > 0]; dx0 += dz; dx1 += dz (its channels)
+   | GAP      | y_c = mean over pixels of x_c        | dx_c += dy_c / pixels
+   | PAD      | zeros around x                       | dx = dy without the border
+   | RELU     | y = max(x, 0)                        | dx = dy * [y > 0]
+   Batch norm: the converters fold each frozen batch norm (a per-channel affine y = s z + t
+   with trained statistics) into the conv before it (W' = s W, b' = s (b - mean) + t), so the
+   engine has no BN op. Its shift's gradient is the bias gradient, dL/dt = db'; its scale's is
+   s dL/ds = sum_k W'_k dW'_k + (b' - t) db' (tests/test_grad_torch.py checks both forms).
+
+   The two GEMMs of CONV's backward run on the forward's micro-kernels (section 4): dW as a
+   "convolution" of A^T (K rows of M pixels, built by fnet__im2col_t) with dz packed into
+   panels, dA as a 1x1 convolution of dz with W^T packed into panels (fnet__pack_bt). So every
+   kernel set (scalar, SSE2, AVX2, AVX-512, NEON) runs the backward too, each against its
+   scalar twin (tests/test_grad.c). The other backward ops are memory-bound loops (scalar).
+
+   THE TRAINER. fnet_trainer_create copies the network and re-plans its workspace so that
+   every op's output is kept (backward reads them: the "tape"), one tape per input of a batch.
+   Ops whose output depends on no trainable tensor form the frozen prefix: their outputs that
+   trainable ops read are the "frontier"; fnet_trainer_frontier computes it once per input, and
+   a forward from frontiers runs only the ops above it (for nn4 with its last Inception blocks
+   trainable that is about a fifth of the work). Backward runs only the ops on a path from a
+   trainable tensor to the output and stops at the frontier.
+   Determinism: a batch is spread over G gradient slots (opts.grad_slots); slot g takes
+   samples g, g+G, g+2G, ... in order, and the slots are summed in order 0..G-1. Threads run
+   whole slots, so the result is the same for any number of threads (and for any parallel_for).
+   Optimizers (w: weight, g: gradient + weight decay * w, t: step from 1, lr from the schedule):
+     SGD      v = mu v + g;  w -= lr v                          (PyTorch's momentum form)
+     Adam     m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+              w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)      (Kingma & Ba 2015)
+     AdaGrad  v += g^2;  w -= lr g / (sqrt(v) + eps)                    (Duchi et al. 2011)
+   After each update the changed tensors are packed again (panels, W^T, Winograd U).
+
+   FACENET'S RECIPE (Schroff, Kalenichenko & Philbin 2015, sec. 3): a batch holds several
+   people with several faces each (the paper: about 40 faces per person, 1,800 per batch;
+   OpenFace: 15 people x 20 images), so that every anchor has positives and many negatives
+   in the batch. Triplets are mined online, inside the batch (fnet_triplet_select): every
+   (anchor, positive) pair with a semi-hard negative, one farther than the positive but inside
+   the margin alpha = 0.2, because the hardest negatives make training collapse early. The loss
+   is the triplet loss on L2-normalised embeddings (section 5), and FaceNet trained with
+   AdaGrad (SGD with momentum in later work). fnet_trainer_step_triplet is one such step. */
+
+typedef struct fnet__tparam {
+    int tensor;          /* index in the model's tensor table */
+    int is_bias;
+    size_t count;
+    float *w;            /* the tensor's values (the trainer's writable copy) */
+    float *m1, *m2;      /* optimizer state (momentum / Adam moments / AdaGrad sum) */
+    float *grad;         /* accumulated gradient */
+    size_t acc_off;      /* float offset of this tensor's accumulator in a slot */
+} fnet__tparam;
+
+struct fnet_trainer {
+    fnet_model *m;              /* private copy of the network: writable weights, kept tapes */
+    void *blob_raw;             /* the copy's bytes (FNET_FREE) */
+    fnet__net *net;
+    fnet_trainer_opts o;
+    int n_ops, n_params, max_batch, slots, kern, dim;
+    unsigned char *need_grad;   /* per op: the output depends on a trainable tensor */
+    unsigned char *is_frontier; /* per op: frozen output read by a trainable op */
+    size_t *fr_off;             /* per op: float offset in a frontier vector */
+    size_t frontier_floats, in_elems;
+    int *w_param, *b_param;     /* per op: trainable index of its weight / bias, or -1 */
+    float **wt;                 /* per op: packed W^T (for dL/dx), or NULL */
+    fnet__tparam *p;
+    size_t acc_floats;          /* floats of all accumulators of one slot */
+    size_t tape_bytes;          /* one input's workspace (all outputs kept) */
+    unsigned char *tapes;       /* max_batch tapes */
+    size_t slot_bytes;          /* one slot's backward workspace */
+    unsigned char *slot_mem;
+    size_t col_floats, dzp_floats, dwt_floats, lrn_floats; /* parts of a slot */
+    float *wino_tmp;            /* Cin x Cout temporary for repacking Winograd U */
+    float *zeros;               /* zero bias for the backward GEMMs */
+    size_t zeros_floats;
+    float *emb, *gemb;          /* max_batch * dim: the last forward's embeddings, dL/d emb */
+    const float *gin;           /* backward: where the input gradients go */
+    float *gin_out;
+    fnet_result *res;           /* per task */
+    int batch_n, have_forward, from_frontier;
+    long long step;
+    size_t memory;
+    void *raw[8];               /* allocations to free */
+    char detail[64];
+};
+
+/* Glob match with '*', where '.' and '_' are the same character. */
+static int fnet__glob(const char *p, const char *s) {
+    for (; *p; p++, s++) {
+        if (*p == '*') {
+            for (;; s++) {
+                if (fnet__glob(p + 1, s)) return 1;
+                if (!*s) return 0;
+            }
+        }
+        if (!*s) return 0;
+        if (*p != *s && !((*p == '.' || *p == '_') && (*s == '.' || *s == '_'))) return 0;
+    }
+    return *s == 0;
+}
+
+/* Does `name` match one of the comma-separated patterns? With mark (n_pat entries), records
+   which patterns matched. */
+static int fnet__match_list(const char *list, const char *name, unsigned char *mark) {
+    char pat[128];
+    int hit = 0, k = 0;
+    const char *q = list;
+    while (*q) {
+        size_t n = 0;
+        while (*q == ' ' || *q == ',') q++;
+        if (!*q) break;
+        while (q[n] && q[n] != ',') n++;
+        while (n > 0 && q[n - 1] == ' ') n--;
+        if (n < sizeof(pat)) {
+            memcpy(pat, q, n);
+            pat[n] = 0;
+            if (fnet__glob(pat, name)) { hit = 1; if (mark) mark[k] = 1; }
+        }
+        k++;
+        while (*q && *q != ',') q++;
+    }
+    return hit;
+}
+
+/* Pattern k of a comma-separated list into out (trimmed); 0 when it is empty. */
+static int fnet__pattern_at(const char *list, int k, char *out, size_t cap) {
+    const char *q = list;
+    size_t len = 0;
+    int idx = 0;
+    while (idx < k && *q) { if (*q == ',') idx++; q++; }
+    while (*q == ' ') q++;
+    while (q[len] && q[len] != ',') len++;
+    while (len > 0 && q[len - 1] == ' ') len--;
+    if (cap) {
+        size_t c = len < cap - 1 ? len : cap - 1;
+        memcpy(out, q, c);
+        out[c] = 0;
+    }
+    return len > 0;
+}
+
+/* Packs the transpose of w (K rows x n columns): ceil(K/16) panels of n x 16 (zero-padded). */
+static void fnet__pack_bt(const float *w, int K, int n, float *out) {
+    int p, k, j, np = (K + FNET__NR - 1) / FNET__NR;
+    for (p = 0; p < np; p++)
+        for (k = 0; k < n; k++)
+            for (j = 0; j < FNET__NR; j++) {
+                int col = p * FNET__NR + j;
+                *out++ = col < K ? w[(size_t)col * n + k] : 0.0f;
+            }
+}
+
+/* A^T of a convolution's input: row s*Cin + ci (tap s = ky*KW + kx), column m (output pixel)
+   = x at that tap of pixel m, or 0 on the padding. at: K x M floats. */
+static void fnet__im2col_t(const float *x, int H, int W, int Cin, const fnet__geom *g, int OH,
+                           int OW, float *at) {
+    int M = OH * OW, ky, kx, oy, ox, ci;
+    for (ky = 0; ky < g->kh; ky++)
+        for (kx = 0; kx < g->kw; kx++) {
+            float *row0 = at + (size_t)(ky * g->kw + kx) * Cin * M;
+            for (oy = 0; oy < OH; oy++) {
+                int iy = oy * g->sh - g->pt + ky;
+                for (ox = 0; ox < OW; ox++) {
+                    int ix = ox * g->sw - g->pl + kx, m = oy * OW + ox;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+                        for (ci = 0; ci < Cin; ci++) row0[(size_t)ci * M + m] = 0.0f;
+                    } else {
+                        const float *px = x + ((size_t)iy * W + ix) * Cin;
+                        for (ci = 0; ci < Cin; ci++) row0[(size_t)ci * M + m] = px[ci];
+                    }
+                }
+            }
+        }
+}
+
+/* dz = dy * [y > 0] in place (the fused ReLU's backward). */
+static void fnet__relu_mask(float *d, const float *y, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(y[i] > 0.0f)) d[i] = 0.0f;
+}
+
+/* Backward of CONV (and DENSE: H = W = 1, Cin = In, 1x1 geometry). dz: M x Cout (the ReLU
+   mask already applied). Adds dW (K x Cout) into gw, db into gb, dx into gx (each may be
+   NULL). Scratch: col (K*M floats), dzp (ceil(Cout/16)*16*M), dwt (K*Cout), ptrs. */
+static void fnet__conv_backward(int kern, fnet_isa isa, const float *x, int H, int W, int Cin,
+                                const fnet__geom *g, int OH, int OW, int Cout, const float *dz,
+                                const float *wt, const float *zeros, float *gw, float *gb,
+                                float *gx, float *col, float *dzp, float *dwt, const float **ptrs) {
+    int M = OH * OW, K = g->kh * g->kw * Cin, m, ky, kx;
+    fnet__geom one;
+    one.kh = one.kw = one.sh = one.sw = 1;
+    one.pt = one.pl = one.pb = one.pr = 0;
+    if (gb)
+        for (m = 0; m < M; m++) fnet__acc(isa, FNET__ACC_SUM, gb, dz + (size_t)m * Cout, Cout);
+    if (gw) { /* dW = A^T dz: K "pixels" of M channels times dz (M x Cout) in panels */
+        fnet__im2col_t(x, H, W, Cin, g, OH, OW, col);
+        fnet__pack_b(dz, M, Cout, dzp);
+        fnet__conv(kern, col, K, 1, M, &one, K, 1, Cout, dzp, zeros, zeros, ptrs, dwt, 0);
+        fnet__acc(isa, FNET__ACC_SUM, gw, dwt, K * Cout);
+    }
+    if (gx) { /* dA = dz W^T (M x K), then each tap back to its input pixel */
+        fnet__conv(kern, dz, OH, OW, Cout, &one, OH, OW, K, wt, zeros, zeros, ptrs, col, 0);
+        for (m = 0; m < M; m++) {
+            int oy = m / OW, ox = m % OW;
+            const float *dr = col + (size_t)m * K;
+            for (ky = 0; ky < g->kh; ky++) {
+                int iy = oy * g->sh - g->pt + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (kx = 0; kx < g->kw; kx++) {
+                    int ix = ox * g->sw - g->pl + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    fnet__acc(isa, FNET__ACC_SUM, gx + ((size_t)iy * W + ix) * Cin,
+                              dr + (size_t)(ky * g->kw + kx) * Cin, Cin);
+                }
+            }
+        }
+    }
+}
+
+/* Backward of MAXPOOL / AVGPOOL / L2POOL (forward: fnet__pool). */
+static void fnet__pool_backward(int kind, const float *x, int H, int W, int C, const fnet__geom *g,
+                                int OH, int OW, const float *y, const float *dy, float *dx) {
+    int oy, ox, ky, kx, c;
+    float inv = 1.0f / (float)(g->kh * g->kw);
+    for (oy = 0; oy < OH; oy++)
+        for (ox = 0; ox < OW; ox++) {
+            const float *d = dy + ((size_t)oy * OW + ox) * C, *yo = y + ((size_t)oy * OW + ox) * C;
+            int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl;
+            if (kind == FNET__OP_MAXPOOL) {
+                for (c = 0; c < C; c++) { /* first maximum in scan order; padding reads 0 */
+                    float best = 0.0f;
+                    int bi = -1, first = 1;
+                    for (ky = 0; ky < g->kh; ky++)
+                        for (kx = 0; kx < g->kw; kx++) {
+                            int iy = y0 + ky, ix = x0 + kx, in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                            float v = in ? x[((size_t)iy * W + ix) * C + c] : 0.0f;
+                            if (first || v > best) { best = v; bi = in ? iy * W + ix : -1; first = 0; }
+                        }
+                    if (bi >= 0) dx[(size_t)bi * C + c] += d[c];
+                }
+                continue;
+            }
+            for (ky = 0; ky < g->kh; ky++)
+                for (kx = 0; kx < g->kw; kx++) {
+                    int iy = y0 + ky, ix = x0 + kx;
+                    float *o;
+                    const float *xi;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                    o = dx + ((size_t)iy * W + ix) * C;
+                    xi = x + ((size_t)iy * W + ix) * C;
+                    if (kind == FNET__OP_AVGPOOL)
+                        for (c = 0; c < C; c++) o[c] += d[c] * inv;
+                    else
+                        for (c = 0; c < C; c++)
+                            if (yo[c] > 0.0f) o[c] += d[c] * xi[c] / yo[c];
+                }
+        }
+}
+
+/* Backward of LRN (forward: fnet__lrn_px_scalar), pixel by pixel. tmp: 2 * C floats. */
+static void fnet__lrn_backward(const float *x, size_t pixels, int C, int r, float alpha, float beta,
+                               float bias, const float *dy, float *dx, float *tmp) {
+    size_t px;
+    int c, k;
+    if (r > C) r = C;
+    for (px = 0; px < pixels; px++) {
+        const float *xp = x + px * C, *dp = dy + px * C;
+        float *op = dx + px * C, *dpow = tmp, *q = tmp + C;
+        for (c = 0; c < C; c++) {
+            int lo = FNET__MAX(0, c - r), hi = FNET__MIN(C - 1, c + r);
+            float s = 0.0f, D;
+            for (k = lo; k <= hi; k++) s += xp[k] * xp[k];
+            D = bias + alpha * s;
+            dpow[c] = 1.0f / fnet__lrn_pow(D, beta);           /* D^-beta */
+            q[c] = dp[c] * xp[c] * dpow[c] / D;                /* dy x D^(-beta-1) */
+        }
+        for (c = 0; c < C; c++) {
+            int lo = FNET__MAX(0, c - r), hi = FNET__MIN(C - 1, c + r);
+            double s = 0.0;
+            for (k = lo; k <= hi; k++) s += q[k];
+            op[c] += dp[c] * dpow[c] - (float)(2.0 * alpha * beta * xp[c] * s);
+        }
+    }
+}
+
+/* ---- the trainer ---- */
+
+static fnet_result fnet__tr_fail(fnet_trainer *tr, fnet_result r, const char *what) {
+    size_t n = 0;
+    if (what) {
+        n = strlen(what);
+        if (n >= sizeof(tr->detail)) n = sizeof(tr->detail) - 1;
+        memcpy(tr->detail, what, n);
+    }
+    tr->detail[n] = 0;
+    return r;
+}
+
+static void fnet__tr_parallel(const fnet_trainer *tr, int n, fnet_task_fn fn, void *ctx) {
+    int i;
+    if (tr->o.parallel_for && n > 1) { tr->o.parallel_for(tr->o.parallel_user, n, fn, ctx); return; }
+    for (i = 0; i < n; i++) fn(ctx, i);
+}
+
+static fnet__geom fnet__op_geom(const fnet__op *o) {
+    fnet__geom g;
+    g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
+    g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
+    if (o->type == FNET__OP_DENSE) { g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0; }
+    return g;
+}
+
+/* Packs op i's weights again after they changed (panels, W^T, Winograd U). */
+static void fnet__tr_repack(fnet_trainer *tr, int i) {
+    const fnet__op *o = &tr->m->ops[i];
+    fnet__node *nd = &tr->net->node[i];
+    const fnet__tensor *w = &tr->m->tensors[o->tensor[0]], *b = &tr->m->tensors[o->tensor[1]];
+    int cout = nd->c, K = (int)(w->count / (size_t)cout);
+    fnet__pack_b((const float *)w->data, K, cout, (float *)nd->bp);
+    memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
+    if (nd->wp) fnet__wino_pack((const float *)w->data, tr->net->node[o->in[0]].c, cout,
+                                (float *)nd->wp, tr->wino_tmp);
+    if (tr->wt[i]) fnet__pack_bt((const float *)w->data, K, cout, tr->wt[i]);
+}
+
+FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_trainer_opts *opts,
+                                         fnet_trainer **out) {
+    fnet_trainer *tr;
+    fnet_result r;
+    const char *list;
+    unsigned char *copy, *pmark = NULL;
+    size_t i, n_tensors, wt_floats = 0, wino_tmp = 1, tot;
+    int n, k, n_pat = 1, np = 0;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!net) return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__get_net(net)) return FNET_ERR_WRONG_MODEL;
+    tr = (fnet_trainer *)FNET_MALLOC(sizeof(fnet_trainer));
+    if (!tr) return FNET_ERR_OUT_OF_MEMORY;
+    memset(tr, 0, sizeof(*tr));
+    if (opts) tr->o = *opts;
+    /* defaults */
+    if (tr->o.optimizer != FNET_OPTIMIZER_ADAM && tr->o.optimizer != FNET_OPTIMIZER_SGD &&
+        tr->o.optimizer != FNET_OPTIMIZER_ADAGRAD) { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
+    if (!(tr->o.learning_rate >= 0.0f) || !(tr->o.weight_decay >= 0.0f) || tr->o.max_batch < 0 ||
+        tr->o.grad_slots < 0 || tr->o.warmup_steps < 0 || tr->o.total_steps < 0 || tr->o.step_every < 0 ||
+        !(tr->o.step_gamma >= 0.0f) || tr->o.schedule < FNET_LR_CONSTANT || tr->o.schedule > FNET_LR_COSINE)
+        { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
+    if (tr->o.learning_rate == 0.0f)
+        tr->o.learning_rate = tr->o.optimizer == FNET_OPTIMIZER_ADAM ? 1e-3f : tr->o.optimizer == FNET_OPTIMIZER_SGD ? 0.01f : 0.05f;
+    if (tr->o.momentum == 0.0f) tr->o.momentum = 0.9f;
+    if (tr->o.momentum < 0.0f) tr->o.momentum = 0.0f;
+    if (tr->o.beta1 == 0.0f) tr->o.beta1 = 0.9f;
+    if (tr->o.beta2 == 0.0f) tr->o.beta2 = 0.999f;
+    if (tr->o.eps == 0.0f) tr->o.eps = 1e-8f;
+    if (tr->o.step_every == 0) tr->o.step_every = 1000;
+    if (tr->o.step_gamma == 0.0f) tr->o.step_gamma = 0.1f;
+    if (tr->o.max_batch == 0) tr->o.max_batch = 64;
+    if (tr->o.grad_slots == 0) tr->o.grad_slots = 4;
+    if (tr->o.max_batch > 65536 || tr->o.grad_slots > 1024) { FNET_FREE(tr); return FNET_ERR_TOO_LARGE; }
+    tr->max_batch = tr->o.max_batch;
+    tr->slots = FNET__MIN(tr->o.grad_slots, tr->max_batch);
+    list = (tr->o.trainable && *tr->o.trainable) ? tr->o.trainable : "*";
+    tr->o.trainable = NULL; /* not kept: the caller's string */
+
+    /* a private copy of the blob, loaded like any other (zero-copy into our buffer) */
+    copy = (unsigned char *)fnet__alloc_aligned(net->size, &tr->blob_raw);
+    if (!copy) { fnet_trainer_free(tr); return FNET_ERR_OUT_OF_MEMORY; }
+    if (fnet__host_is_little_endian() || !net->owned_raw) {
+        memcpy(copy, net->blob, net->size);
+    } else { /* big-endian host: net->blob holds swapped tensors; rebuild little-endian bytes */
+        memcpy(copy, net->blob, net->size);
+        for (i = 0; i < (size_t)net->n_tensors; i++) {
+            const fnet__tensor *t = &net->tensors[i];
+            fnet__swap_elements(copy + ((const unsigned char *)t->data - net->blob), t->count,
+                                fnet__dtype_size[t->dtype]);
+        }
+    }
+    r = fnet_model_load_memory(copy, net->size, &tr->m);
+    if (r != FNET_OK) { fnet_trainer_free(tr); return r; }
+    tr->m->isa = net->isa;
+    tr->net = (fnet__net *)tr->m->stage;
+    n = tr->n_ops = tr->m->n_ops;
+    n_tensors = (size_t)tr->m->n_tensors;
+    tr->dim = tr->net->out_dim;
+    tr->in_elems = tr->net->node[0].elems;
+    tr->kern = (int)tr->m->isa;
+#if defined(FNET__AVX512)
+    if (tr->kern == FNET_ISA_AVX2 && tr->net->avx512) tr->kern = FNET__KERN_AVX512;
+#endif
+
+    /* which tensors train: patterns against the tensors of CONV and DENSE ops */
+    {
+        const char *q;
+        for (q = list; *q; q++) n_pat += *q == ',';
+    }
+    tr->need_grad = (unsigned char *)FNET_MALLOC((size_t)n * 2 + (size_t)n_pat + n_tensors);
+    tr->fr_off = (size_t *)FNET_MALLOC((size_t)n * sizeof(size_t));
+    tr->w_param = (int *)FNET_MALLOC((size_t)n * 2 * sizeof(int));
+    tr->wt = (float **)FNET_MALLOC((size_t)n * sizeof(float *));
+    tr->p = (fnet__tparam *)FNET_MALLOC((n_tensors + 1) * sizeof(fnet__tparam));
+    if (!tr->need_grad || !tr->fr_off || !tr->w_param || !tr->wt || !tr->p) {
+        fnet_trainer_free(tr);
+        return FNET_ERR_OUT_OF_MEMORY;
+    }
+    tr->is_frontier = tr->need_grad + n;
+    pmark = tr->is_frontier + n;
+    memset(tr->need_grad, 0, (size_t)n * 2 + (size_t)n_pat + n_tensors);
+    tr->b_param = tr->w_param + n;
+    memset(tr->wt, 0, (size_t)n * sizeof(float *));
+    {
+        unsigned char *tmark = pmark + n_pat; /* per tensor: trainable */
+        char detail[8];
+        for (k = 0; k < n; k++) {
+            const fnet__op *o = &tr->m->ops[k];
+            int t;
+            tr->w_param[k] = tr->b_param[k] = -1;
+            if (o->type != FNET__OP_CONV && o->type != FNET__OP_DENSE) continue;
+            for (t = 0; t < 2; t++) {
+                int ti = o->tensor[t];
+                if (tr->m->tensors[ti].dtype != FNET__F32) continue;
+                if (fnet__match_list(list, tr->m->tensors[ti].name, pmark)) tmark[ti] = 1;
+            }
+        }
+        for (k = 0; k < n_pat; k++)
+            if (!pmark[k] && fnet__pattern_at(list, k, detail, sizeof(detail))) {
+                fnet_trainer_free(tr); /* fnet_trainer_unmatched names the pattern */
+                return FNET_ERR_NOT_FOUND;
+            }
+        for (i = 0; i < n_tensors; i++) {
+            fnet__tparam *pp;
+            if (!tmark[i]) continue;
+            pp = &tr->p[np++];
+            memset(pp, 0, sizeof(*pp));
+            pp->tensor = (int)i;
+            pp->count = tr->m->tensors[i].count;
+            pp->w = (float *)tr->m->tensors[i].data;
+            pp->acc_off = tr->acc_floats;
+            tr->acc_floats += (pp->count + 15u) & ~(size_t)15u;
+        }
+        tr->n_params = np;
+        for (k = 0; k < n; k++) {
+            const fnet__op *o = &tr->m->ops[k];
+            int q2;
+            if (o->type != FNET__OP_CONV && o->type != FNET__OP_DENSE) continue;
+            for (q2 = 0; q2 < np; q2++) {
+                if (tr->p[q2].tensor == o->tensor[0]) tr->w_param[k] = q2;
+                if (tr->p[q2].tensor == o->tensor[1]) { tr->b_param[k] = q2; tr->p[q2].is_bias = 1; }
+            }
+        }
+    }
+    if (np == 0 && !tr->o.input_grad) { fnet_trainer_free(tr); return FNET_ERR_NOT_FOUND; }
+
+    /* the path: ops whose output depends on a trainable tensor (or on the input) */
+    tr->need_grad[0] = (unsigned char)(tr->o.input_grad ? 1 : 0);
+    for (k = 1; k < n; k++) {
+        const fnet__op *o = &tr->m->ops[k];
+        int q2, g2 = tr->w_param[k] >= 0 || tr->b_param[k] >= 0;
+        for (q2 = 0; q2 < o->n_in; q2++) g2 |= tr->need_grad[o->in[q2]];
+        tr->need_grad[k] = (unsigned char)g2;
+    }
+    if (!tr->need_grad[n - 1]) { fnet_trainer_free(tr); return FNET_ERR_INVALID_ARGUMENT; }
+    for (k = 1; k < n; k++) {
+        const fnet__op *o = &tr->m->ops[k];
+        int q2;
+        if (!tr->need_grad[k]) continue;
+        for (q2 = 0; q2 < o->n_in; q2++)
+            if (!tr->need_grad[o->in[q2]]) tr->is_frontier[o->in[q2]] = 1;
+    }
+    for (k = 0; k < n; k++) {
+        tr->fr_off[k] = tr->frontier_floats;
+        if (tr->is_frontier[k]) tr->frontier_floats += tr->net->node[k].elems;
+    }
+
+    /* keep every output: re-plan the copy's workspace without reuse */
+    {
+        fnet__net *nt = tr->net;
+        size_t old_act = nt->act_bytes, delta;
+        for (k = 0; k < n; k++) nt->node[k].last_use = n;
+        r = fnet__plan_memory(nt, n);
+        if (r != FNET_OK) { fnet_trainer_free(tr); return r; }
+        delta = nt->act_bytes - old_act;
+        nt->scratch_off += delta;
+        nt->wino_off += delta;
+        nt->work_bytes += delta;
+        tr->tape_bytes = (nt->work_bytes + 63u) & ~(size_t)63u;
+    }
+
+    /* backward scratch per slot and W^T panels */
+    tr->col_floats = tr->dzp_floats = tr->dwt_floats = tr->lrn_floats = 16;
+    for (k = 1; k < n; k++) {
+        const fnet__op *o = &tr->m->ops[k];
+        const fnet__node *nd = &tr->net->node[k], *a = &tr->net->node[o->in[0]];
+        if (!tr->need_grad[k]) continue;
+        if (o->type == FNET__OP_CONV || o->type == FNET__OP_DENSE) {
+            fnet__geom g = fnet__op_geom(o);
+            size_t M = (size_t)nd->h * nd->w, cin = o->type == FNET__OP_DENSE ? a->elems : (size_t)a->c;
+            size_t K = (size_t)g.kh * g.kw * cin, npc = (size_t)(nd->c + FNET__NR - 1) / FNET__NR * FNET__NR;
+            size_t npk = (K + FNET__NR - 1) / FNET__NR * FNET__NR;
+            if (K * M > tr->col_floats) tr->col_floats = K * M;
+            if (npk + 64 > tr->zeros_floats) tr->zeros_floats = npk + 64;
+            if (npc + 64 > tr->zeros_floats) tr->zeros_floats = npc + 64;
+            if (M * npk > tr->col_floats) tr->col_floats = M * npk;
+            if (npc * M > tr->dzp_floats) tr->dzp_floats = npc * M;
+            if (K * npc > tr->dwt_floats) tr->dwt_floats = K * npc;
+            if (tr->need_grad[o->in[0]]) wt_floats += npk * (size_t)nd->c;
+            if (nd->wp && (size_t)a->c * nd->c > wino_tmp) wino_tmp = (size_t)a->c * nd->c;
+        }
+        if (o->type == FNET__OP_LRN && 2 * (size_t)a->c > tr->lrn_floats) tr->lrn_floats = 2 * (size_t)a->c;
+    }
+    tr->col_floats = (tr->col_floats + 15u) & ~(size_t)15u;
+    tr->dzp_floats = (tr->dzp_floats + 15u) & ~(size_t)15u;
+    tr->dwt_floats = (tr->dwt_floats + 15u) & ~(size_t)15u;
+    tr->lrn_floats = (tr->lrn_floats + 15u) & ~(size_t)15u;
+    tr->slot_bytes = tr->net->act_bytes + (tr->col_floats + tr->dzp_floats + tr->dwt_floats +
+                                           tr->lrn_floats + tr->acc_floats) * sizeof(float) +
+                     (size_t)FNET__MR_MAX * sizeof(float *) + 64;
+    tr->slot_bytes = (tr->slot_bytes + 63u) & ~(size_t)63u;
+    /* one block for the parameters' state, another for tapes and slots */
+    tot = 0;
+    for (k = 0; k < np; k++) tot += 3 * ((tr->p[k].count + 15u) & ~(size_t)15u);
+    tot += wt_floats + wino_tmp + tr->zeros_floats + 2 * (size_t)tr->max_batch * (size_t)tr->dim + 64;
+    {
+        float *f = (float *)fnet__alloc_aligned(tot * sizeof(float), &tr->raw[0]);
+        size_t big;
+        if (!f) { fnet_trainer_free(tr); return FNET_ERR_OUT_OF_MEMORY; }
+        memset(f, 0, tot * sizeof(float));
+        tr->memory = tot * sizeof(float);
+        for (k = 0; k < np; k++) {
+            size_t c16 = (tr->p[k].count + 15u) & ~(size_t)15u;
+            tr->p[k].m1 = f; f += c16;
+            tr->p[k].m2 = f; f += c16;
+            tr->p[k].grad = f; f += c16;
+        }
+        for (k = 1; k < n; k++) {
+            const fnet__op *o = &tr->m->ops[k];
+            if (!tr->need_grad[k] || (o->type != FNET__OP_CONV && o->type != FNET__OP_DENSE) ||
+                !tr->need_grad[o->in[0]])
+                continue;
+            {
+                const fnet__tensor *w = &tr->m->tensors[o->tensor[0]];
+                int cout = tr->net->node[k].c, K = (int)(w->count / (size_t)cout);
+                tr->wt[k] = f;
+                f += (size_t)(K + FNET__NR - 1) / FNET__NR * FNET__NR * (size_t)cout;
+                fnet__pack_bt((const float *)w->data, K, cout, tr->wt[k]);
+            }
+        }
+        tr->wino_tmp = f; f += wino_tmp;
+        tr->zeros = f; f += tr->zeros_floats;
+        tr->emb = f; f += (size_t)tr->max_batch * tr->dim;
+        tr->gemb = f;
+        if (!fnet__mul_ok(tr->tape_bytes, (size_t)tr->max_batch, &big) ||
+            big > ((size_t)-1) / 2 - tr->slot_bytes * (size_t)tr->slots) {
+            fnet_trainer_free(tr);
+            return FNET_ERR_TOO_LARGE;
+        }
+        tr->tapes = (unsigned char *)fnet__alloc_aligned(big, &tr->raw[1]);
+        tr->slot_mem = (unsigned char *)fnet__alloc_aligned(tr->slot_bytes * (size_t)tr->slots, &tr->raw[2]);
+        tr->res = (fnet_result *)FNET_MALLOC(sizeof(fnet_result) * (size_t)tr->max_batch);
+        if (!tr->tapes || !tr->slot_mem || !tr->res) { fnet_trainer_free(tr); return FNET_ERR_OUT_OF_MEMORY; }
+        tr->memory += big + tr->slot_bytes * (size_t)tr->slots + net->size;
+    }
+    *out = tr;
+    return FNET_OK;
+}
+
+FNET_API void fnet_trainer_free(fnet_trainer *tr) {
+    int i;
+    if (!tr) return;
+    fnet_model_free(tr->m);
+    FNET_FREE(tr->blob_raw);
+    FNET_FREE(tr->need_grad);
+    FNET_FREE(tr->fr_off);
+    FNET_FREE(tr->w_param);
+    FNET_FREE(tr->wt);
+    FNET_FREE(tr->p);
+    FNET_FREE(tr->res);
+    for (i = 0; i < 8; i++) FNET_FREE(tr->raw[i]);
+    FNET_FREE(tr);
+}
+
+FNET_API const char *fnet_trainer_error_detail(const fnet_trainer *tr) { return tr ? tr->detail : ""; }
+FNET_API const fnet_model *fnet_trainer_model(const fnet_trainer *tr) { return tr ? tr->m : NULL; }
+FNET_API int fnet_trainer_trainable_count(const fnet_trainer *tr) { return tr && tr->m ? tr->n_params : 0; }
+FNET_API const char *fnet_trainer_trainable_name(const fnet_trainer *tr, int i) {
+    return (tr && tr->m && i >= 0 && i < tr->n_params) ? tr->m->tensors[tr->p[i].tensor].name : NULL;
+}
+FNET_API const float *fnet_trainer_grad(const fnet_trainer *tr, int i) {
+    return (tr && tr->m && i >= 0 && i < tr->n_params) ? tr->p[i].grad : NULL;
+}
+FNET_API long long fnet_trainer_step_count(const fnet_trainer *tr) { return tr ? tr->step : 0; }
+FNET_API size_t fnet_trainer_memory(const fnet_trainer *tr) { return tr ? tr->memory : 0; }
+FNET_API size_t fnet_trainer_frontier_size(const fnet_trainer *tr) {
+    return tr && tr->m ? tr->frontier_floats : 0;
+}
+
+FNET_API float fnet_trainer_learning_rate(const fnet_trainer *tr) {
+    double lr, t;
+    if (!tr) return 0.0f;
+    lr = tr->o.learning_rate;
+    t = (double)tr->step;
+    if (tr->o.schedule == FNET_LR_STEP)
+        lr *= pow((double)tr->o.step_gamma, floor(t / (double)tr->o.step_every));
+    else if (tr->o.schedule == FNET_LR_COSINE && tr->o.total_steps > 0)
+        lr *= t >= tr->o.total_steps ? 0.0 : 0.5 * (1.0 + cos(3.14159265358979323846 * t / tr->o.total_steps));
+    if (tr->o.warmup_steps > 0 && t < tr->o.warmup_steps) lr *= (t + 1.0) / (tr->o.warmup_steps + 1.0);
+    return (float)lr;
+}
+
+FNET_API fnet_result fnet_trainer_input_from_rgb(const fnet_trainer *tr, const unsigned char *rgb,
+                                                 float *input_hwc) {
+    const fnet__op *o;
+    size_t e;
+    if (!tr || !tr->m || !rgb || !input_hwc) return FNET_ERR_INVALID_ARGUMENT;
+    o = &tr->m->ops[0];
+    for (e = 0; e < tr->in_elems; e++) input_hwc[e] = ((float)rgb[e] - o->fp[1 + e % 3]) / o->fp[0];
+    return FNET_OK;
+}
+
+static fnet_result fnet__tr_check_input(const float *x, size_t n) {
+    size_t e;
+    for (e = 0; e < n; e++)
+        if (!fnet__finite(x[e])) return FNET_ERR_NOT_FINITE;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_trainer_frontier(const fnet_trainer *tr, const float *input_hwc,
+                                           float *frontier) {
+    void *raw;
+    unsigned char *base;
+    fnet_result r;
+    int i;
+    if (!tr || !tr->m || !input_hwc || !frontier) return FNET_ERR_INVALID_ARGUMENT;
+    if (tr->frontier_floats == 0) return FNET_ERR_UNSUPPORTED; /* input_grad: nothing is frozen */
+    if ((r = fnet__tr_check_input(input_hwc, tr->in_elems)) != FNET_OK) return r;
+    base = (unsigned char *)fnet__alloc_aligned(tr->tape_bytes, &raw);
+    if (!base) return FNET_ERR_OUT_OF_MEMORY;
+    memcpy(base + tr->net->node[0].off, input_hwc, tr->in_elems * sizeof(float));
+    for (i = 1; i < tr->n_ops; i++)
+        if (!tr->need_grad[i]) fnet__run_op(tr->m, base, i);
+    for (i = 0; i < tr->n_ops; i++)
+        if (tr->is_frontier[i])
+            memcpy(frontier + tr->fr_off[i], base + tr->net->node[i].off, tr->net->node[i].elems * sizeof(float));
+    FNET_FREE(raw);
+    return FNET_OK;
+}
+
+typedef struct fnet__tr_fwd {
+    fnet_trainer *tr;
+    const float *inputs;
+} fnet__tr_fwd;
+
+static void fnet__tr_forward_task(void *ctx, int s) {
+    fnet__tr_fwd *c = (fnet__tr_fwd *)ctx;
+    fnet_trainer *tr = c->tr;
+    unsigned char *base = tr->tapes + (size_t)s * tr->tape_bytes;
+    const fnet__node *last = &tr->net->node[tr->n_ops - 1];
+    const float *y;
+    size_t e;
+    int i;
+    if (tr->from_frontier) {
+        const float *f = c->inputs + (size_t)s * tr->frontier_floats;
+        for (i = 0; i < tr->n_ops; i++)
+            if (tr->is_frontier[i])
+                memcpy(base + tr->net->node[i].off, f + tr->fr_off[i], tr->net->node[i].elems * sizeof(float));
+        for (i = 1; i < tr->n_ops; i++)
+            if (tr->need_grad[i]) fnet__run_op(tr->m, base, i);
+    } else {
+        memcpy(base + tr->net->node[0].off, c->inputs + (size_t)s * tr->in_elems, tr->in_elems * sizeof(float));
+        for (i = 1; i < tr->n_ops; i++) fnet__run_op(tr->m, base, i);
+    }
+    y = (const float *)(const void *)(base + last->off);
+    tr->res[s] = FNET_OK;
+    for (e = 0; e < last->elems; e++)
+        if (!fnet__finite(y[e])) tr->res[s] = FNET_ERR_NOT_FINITE;
+    memcpy(tr->emb + (size_t)s * tr->dim, y, last->elems * sizeof(float));
+}
+
+FNET_API fnet_result fnet_trainer_forward(fnet_trainer *tr, const float *inputs, int from_frontier,
+                                          int n, float *emb) {
+    fnet__tr_fwd c;
+    fnet_result r;
+    int s;
+    if (!tr || !tr->m || !inputs || n < 1) return FNET_ERR_INVALID_ARGUMENT;
+    if (n > tr->max_batch) return FNET_ERR_TOO_LARGE;
+    if (from_frontier && tr->frontier_floats == 0) return FNET_ERR_UNSUPPORTED;
+    tr->have_forward = 0;
+    if ((r = fnet__tr_check_input(inputs, (size_t)n * (from_frontier ? tr->frontier_floats : tr->in_elems))) != FNET_OK)
+        return r;
+    tr->from_frontier = from_frontier ? 1 : 0;
+    tr->batch_n = n;
+    c.tr = tr;
+    c.inputs = inputs;
+    fnet__tr_parallel(tr, n, fnet__tr_forward_task, &c);
+    for (s = 0; s < n; s++)
+        if (tr->res[s] != FNET_OK) return tr->res[s];
+    if (emb) memcpy(emb, tr->emb, (size_t)n * tr->dim * sizeof(float));
+    tr->have_forward = 1;
+    return FNET_OK;
+}
+
+/* The backward of sample s into slot g: dL/d(every output on the path), then the op's
+   backward, from the last op down to the frontier. */
+static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int s) {
+    const fnet_model *m = tr->m;
+    const fnet__net *net = tr->net;
+    unsigned char *base = tr->tapes + (size_t)s * tr->tape_bytes;
+    float *col = (float *)(void *)(slot + net->act_bytes);
+    float *dzp = col + tr->col_floats, *dwt = dzp + tr->dzp_floats, *lt = dwt + tr->dwt_floats;
+    float *acc = lt + tr->lrn_floats;
+    const float **ptrs = (const float **)(void *)(acc + tr->acc_floats);
+    int i, k, n = tr->n_ops;
+#define FNET__ACT(j) ((float *)(void *)(base + net->node[j].off))
+#define FNET__GRD(j) ((float *)(void *)(slot + net->node[j].off))
+    for (i = 0; i < n; i++)
+        if (tr->need_grad[i]) memset(FNET__GRD(i), 0, net->node[i].elems * sizeof(float));
+    memcpy(FNET__GRD(n - 1), tr->gemb + (size_t)s * tr->dim, (size_t)tr->dim * sizeof(float));
+    for (i = n - 1; i >= 1; i--) {
+        const fnet__op *o = &m->ops[i];
+        const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
+        float *dy = FNET__GRD(i), *y = FNET__ACT(i), *x = FNET__ACT(o->in[0]);
+        float *dx = tr->need_grad[o->in[0]] ? FNET__GRD(o->in[0]) : NULL;
+        fnet__geom g = fnet__op_geom(o);
+        size_t e, px, npx = (size_t)nd->h * nd->w;
+        if (!tr->need_grad[i]) continue;
+        switch (o->type) {
+        case FNET__OP_CONV: case FNET__OP_DENSE: {
+            int wp = tr->w_param[i], bp = tr->b_param[i];
+            if (o->flags & 1) fnet__relu_mask(dy, y, nd->elems);
+            if (o->type == FNET__OP_CONV)
+                fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
+                                    tr->wt[i], tr->zeros, wp >= 0 ? acc + tr->p[wp].acc_off : NULL,
+                                    bp >= 0 ? acc + tr->p[bp].acc_off : NULL, dx, col, dzp, dwt, ptrs);
+            else
+                fnet__conv_backward(tr->kern, m->isa, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, dy,
+                                    tr->wt[i], tr->zeros, wp >= 0 ? acc + tr->p[wp].acc_off : NULL,
+                                    bp >= 0 ? acc + tr->p[bp].acc_off : NULL, dx, col, dzp, dwt, ptrs);
+            break;
+        }
+        case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
+            if (dx) fnet__pool_backward(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y, dy, dx);
+            break;
+        case FNET__OP_LRN:
+            if (dx) fnet__lrn_backward(x, npx, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], dy, dx, lt);
+            break;
+        case FNET__OP_CONCAT: {
+            int c0 = 0;
+            for (k = 0; k < o->n_in; k++) {
+                const fnet__node *b = &net->node[o->in[k]];
+                if (tr->need_grad[o->in[k]]) {
+                    float *db = FNET__GRD(o->in[k]);
+                    for (px = 0; px < npx; px++)
+                        fnet__acc(m->isa, FNET__ACC_SUM, db + px * b->c, dy + px * nd->c + c0, b->c);
+                }
+                c0 += b->c;
+            }
+            break;
+        }
+        case FNET__OP_L2NORM:
+            if (dx) {
+                double s2 = 0.0, dot = 0.0, nrm;
+                for (e = 0; e < nd->elems; e++) { s2 += (double)x[e] * x[e]; dot += (double)y[e] * dy[e]; }
+                nrm = sqrt(s2 > o->fp[0] ? s2 : (double)o->fp[0]);
+                if (!(s2 > o->fp[0])) dot = 0.0;
+                for (e = 0; e < nd->elems; e++) dx[e] += (float)(((double)dy[e] - y[e] * dot) / nrm);
+            }
+            break;
+        case FNET__OP_ADD: {
+            const fnet__node *b = &net->node[o->in[1]];
+            if (o->flags & 1) fnet__relu_mask(dy, y, nd->elems);
+            if (dx) fnet__acc(m->isa, FNET__ACC_SUM, dx, dy, (int)nd->elems);
+            if (tr->need_grad[o->in[1]]) {
+                float *db = FNET__GRD(o->in[1]);
+                if (b->c == nd->c) fnet__acc(m->isa, FNET__ACC_SUM, db, dy, (int)nd->elems);
+                else
+                    for (px = 0; px < npx; px++)
+                        fnet__acc(m->isa, FNET__ACC_SUM, db + px * b->c, dy + px * nd->c, b->c);
+            }
+            break;
+        }
+        case FNET__OP_GAP:
+            if (dx) {
+                float inv = (float)(1.0 / (double)((size_t)a->h * a->w));
+                for (px = 0; px < (size_t)a->h * a->w; px++)
+                    for (k = 0; k < nd->c; k++) dx[px * nd->c + k] += dy[k] * inv;
+            }
+            break;
+        case FNET__OP_PAD:
+            if (dx) {
+                int yy;
+                for (yy = 0; yy < a->h; yy++)
+                    fnet__acc(m->isa, FNET__ACC_SUM, dx + (size_t)yy * a->w * a->c,
+                              dy + ((size_t)(yy + o->ip[0]) * nd->w + o->ip[1]) * nd->c, a->w * a->c);
+            }
+            break;
+        default: /* RELU */
+            if (dx) {
+                fnet__relu_mask(dy, y, nd->elems);
+                fnet__acc(m->isa, FNET__ACC_SUM, dx, dy, (int)nd->elems);
+            }
+            break;
+        }
+    }
+    if (tr->gin_out) memcpy(tr->gin_out + (size_t)s * tr->in_elems, FNET__GRD(0), tr->in_elems * sizeof(float));
+#undef FNET__ACT
+#undef FNET__GRD
+}
+
+static void fnet__tr_backward_task(void *ctx, int g) {
+    fnet_trainer *tr = (fnet_trainer *)ctx;
+    int s;
+    for (s = g; s < tr->batch_n; s += tr->slots)
+        fnet__tr_backward_sample(tr, tr->slot_mem + (size_t)g * tr->slot_bytes, s);
+}
+
+static float *fnet__tr_acc(const fnet_trainer *tr, int g) {
+    return (float *)(void *)(tr->slot_mem + (size_t)g * tr->slot_bytes + tr->net->act_bytes) +
+           tr->col_floats + tr->dzp_floats + tr->dwt_floats + tr->lrn_floats;
+}
+
+FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_emb, float *grad_input) {
+    fnet_result r;
+    int g, q, ok = 1;
+    size_t e;
+    if (!tr || !tr->m || !grad_emb) return FNET_ERR_INVALID_ARGUMENT;
+    if (!tr->have_forward) return FNET_ERR_INVALID_ARGUMENT; /* backward needs a forward first */
+    if (grad_input && (!tr->o.input_grad || tr->from_frontier)) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__tr_check_input(grad_emb, (size_t)tr->batch_n * tr->dim)) != FNET_OK) return r;
+    memcpy(tr->gemb, grad_emb, (size_t)tr->batch_n * tr->dim * sizeof(float));
+    tr->gin_out = grad_input;
+    for (g = 0; g < tr->slots; g++) memset(fnet__tr_acc(tr, g), 0, tr->acc_floats * sizeof(float));
+    fnet__tr_parallel(tr, FNET__MIN(tr->slots, tr->batch_n), fnet__tr_backward_task, tr);
+    tr->gin_out = NULL;
+    /* the slots' sums, in slot order; refuse (and keep the old gradients) when not finite */
+    for (g = 0; g < tr->slots && ok; g++) {
+        const float *acc = fnet__tr_acc(tr, g);
+        for (e = 0; e < tr->acc_floats; e++)
+            if (!fnet__finite(acc[e])) { ok = 0; break; }
+    }
+    if (!ok) return FNET_ERR_NOT_FINITE;
+    for (q = 0; q < tr->n_params; q++) {
+        fnet__tparam *p = &tr->p[q];
+        for (g = 0; g < tr->slots; g++) {
+            const float *acc = fnet__tr_acc(tr, g) + p->acc_off;
+            for (e = 0; e < p->count; e++) p->grad[e] += acc[e];
+        }
+    }
+    return FNET_OK;
+}
+
+FNET_API void fnet_trainer_zero_grad(fnet_trainer *tr) {
+    int q;
+    if (!tr || !tr->m) return;
+    for (q = 0; q < tr->n_params; q++) memset(tr->p[q].grad, 0, tr->p[q].count * sizeof(float));
+}
+
+/* The optimizer's new value of weight w with gradient g (state m1, m2 updated when write). */
+static float fnet__tr_new_weight(const fnet_trainer *tr, const fnet__tparam *p, size_t e, float lr,
+                                 double c1, double c2, int write) {
+    float w = p->w[e], g = p->grad[e], m1 = p->m1[e], m2 = p->m2[e];
+    if (!p->is_bias) g += tr->o.weight_decay * w;
+    switch (tr->o.optimizer) {
+    case FNET_OPTIMIZER_SGD:
+        m1 = tr->o.momentum * m1 + g;
+        w -= lr * m1;
+        break;
+    case FNET_OPTIMIZER_ADAGRAD:
+        m2 += g * g;
+        w -= lr * g / (sqrtf(m2) + tr->o.eps);
+        break;
+    default:
+        m1 = tr->o.beta1 * m1 + (1.0f - tr->o.beta1) * g;
+        m2 = tr->o.beta2 * m2 + (1.0f - tr->o.beta2) * g * g;
+        w -= lr * (float)((double)m1 / c1) / (sqrtf((float)((double)m2 / c2)) + tr->o.eps);
+        break;
+    }
+    if (write) { p->m1[e] = m1; p->m2[e] = m2; }
+    return w;
+}
+
+FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr) {
+    float lr;
+    double c1, c2;
+    int q, i, pass;
+    size_t e;
+    if (!tr || !tr->m) return FNET_ERR_INVALID_ARGUMENT;
+    lr = fnet_trainer_learning_rate(tr);
+    c1 = 1.0 - pow((double)tr->o.beta1, (double)(tr->step + 1));
+    c2 = 1.0 - pow((double)tr->o.beta2, (double)(tr->step + 1));
+    /* pass 0 checks that every gradient and new weight is finite; pass 1 writes */
+    for (pass = 0; pass < 2; pass++)
+        for (q = 0; q < tr->n_params; q++) {
+            fnet__tparam *p = &tr->p[q];
+            for (e = 0; e < p->count; e++) {
+                float w;
+                if (pass == 0 && !fnet__finite(p->grad[e]))
+                    return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
+                w = fnet__tr_new_weight(tr, p, e, lr, c1, c2, pass);
+                if (pass == 0 && !fnet__finite(w))
+                    return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
+                if (pass == 1) p->w[e] = w;
+            }
+        }
+    for (i = 0; i < tr->n_ops; i++)
+        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+    fnet_trainer_zero_grad(tr);
+    tr->step++;
+    tr->have_forward = 0;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_trainer_step_triplet(fnet_trainer *tr, const float *inputs,
+                                               int from_frontier, const int *labels, int n,
+                                               float alpha, fnet_triplet_mining mining,
+                                               float *loss, int *n_triplets, int *n_active) {
+    fnet_triplet *t = NULL;
+    fnet_result r;
+    float l = 0.0f;
+    int cnt = 0, act = 0;
+    if (loss) *loss = 0.0f;
+    if (n_triplets) *n_triplets = 0;
+    if (n_active) *n_active = 0;
+    if (!tr || !tr->m || !labels) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_trainer_forward(tr, inputs, from_frontier, n, NULL)) != FNET_OK) return r;
+    if ((r = fnet_triplet_select(tr->emb, labels, n, tr->dim, alpha, mining, NULL, 0, &cnt)) != FNET_OK) return r;
+    if (cnt > 0) {
+        t = (fnet_triplet *)FNET_MALLOC((size_t)cnt * sizeof(fnet_triplet));
+        if (!t) return FNET_ERR_OUT_OF_MEMORY;
+        r = fnet_triplet_select(tr->emb, labels, n, tr->dim, alpha, mining, t, cnt, &cnt);
+        /* dL/d emb goes into a buffer of its own (backward copies it into gemb) */
+        if (r == FNET_OK) {
+            float *ge = (float *)FNET_MALLOC((size_t)n * tr->dim * sizeof(float));
+            if (!ge) r = FNET_ERR_OUT_OF_MEMORY;
+            if (r == FNET_OK) r = fnet_triplet_loss(tr->emb, n, tr->dim, t, cnt, alpha, &l, ge, &act);
+            if (r == FNET_OK && !fnet__finite(l)) r = FNET_ERR_NOT_FINITE;
+            if (r == FNET_OK && act > 0) r = fnet_trainer_backward(tr, ge, NULL);
+            if (r == FNET_OK && act > 0) r = fnet_trainer_update(tr);
+            FNET_FREE(ge);
+        }
+        FNET_FREE(t);
+        if (r != FNET_OK) { fnet_trainer_zero_grad(tr); return r; }
+    }
+    if (loss) *loss = l;
+    if (n_triplets) *n_triplets = cnt;
+    if (n_active) *n_active = act;
+    return FNET_OK;
+}
+
+/* ---- checkpoints and trained blobs ----
+   Checkpoint ("FNETTRST", version 1, little-endian): u32 version, u32 optimizer, u32 trainable
+   count, u32 the network blob's table CRC, u64 step, then per trainable tensor: u32 name
+   length, name (padded to 4), u64 count, count weights, count first moments, count second
+   moments (f32); last a u32 CRC-32 of everything before it. */
+#define FNET__STATE_VERSION 1u
+
+FNET_API fnet_result fnet_trainer_save_state(const fnet_trainer *tr, void *buf, size_t cap,
+                                             size_t *size) {
+    size_t need = 32, at, e;
+    int q, k;
+    unsigned char *b = (unsigned char *)buf;
+    if (!tr || !tr->m || !size) return FNET_ERR_INVALID_ARGUMENT;
+    for (q = 0; q < tr->n_params; q++)
+        need += 4 + ((strlen(tr->m->tensors[tr->p[q].tensor].name) + 3u) & ~(size_t)3u) + 8 + 12 * tr->p[q].count;
+    need += 4;
+    *size = need;
+    if (!buf) return FNET_OK;
+    if (cap < need) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    memset(b, 0, need);
+    memcpy(b, "FNETTRST", 8);
+    fnet__wr_u32(b + 8, FNET__STATE_VERSION);
+    fnet__wr_u32(b + 12, (unsigned long)tr->o.optimizer);
+    fnet__wr_u32(b + 16, (unsigned long)tr->n_params);
+    fnet__wr_u32(b + 20, fnet__rd_u32(tr->m->blob + 80));
+    fnet__wr_u64(b + 24, (unsigned long long)tr->step);
+    at = 32;
+    for (q = 0; q < tr->n_params; q++) {
+        const fnet__tparam *p = &tr->p[q];
+        const char *nm = tr->m->tensors[p->tensor].name;
+        size_t len = strlen(nm);
+        const float *arr[3];
+        fnet__wr_u32(b + at, (unsigned long)len);
+        memcpy(b + at + 4, nm, len);
+        at += 4 + ((len + 3u) & ~(size_t)3u);
+        fnet__wr_u64(b + at, (unsigned long long)p->count);
+        at += 8;
+        arr[0] = p->w; arr[1] = p->m1; arr[2] = p->m2;
+        for (k = 0; k < 3; k++)
+            for (e = 0; e < p->count; e++, at += 4) fnet__wr_f32(b + at, arr[k][e]);
+    }
+    fnet__wr_u32(b + at, fnet__crc32(b, at));
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_trainer_load_state(fnet_trainer *tr, const void *data, size_t size) {
+    const unsigned char *b = (const unsigned char *)data;
+    size_t at, e, need;
+    int q, k, i, pass;
+    if (!tr || !tr->m || !data) return FNET_ERR_INVALID_ARGUMENT;
+    if (size < 36) return FNET_ERR_TRUNCATED;
+    if (memcmp(b, "FNETTRST", 8) != 0) return FNET_ERR_BAD_MAGIC;
+    if (fnet__rd_u32(b + 8) != FNET__STATE_VERSION) return FNET_ERR_VERSION;
+    if (fnet__rd_u32(b + size - 4) != fnet__crc32(b, size - 4)) return FNET_ERR_CORRUPT;
+    if (fnet__rd_u32(b + 12) != (unsigned long)tr->o.optimizer || fnet__rd_u32(b + 16) != (unsigned long)tr->n_params ||
+        fnet__rd_u32(b + 20) != fnet__rd_u32(tr->m->blob + 80))
+        return FNET_ERR_MISMATCH;
+    /* pass 0 checks names, counts, sizes and values; pass 1 copies */
+    for (pass = 0; pass < 2; pass++) {
+        at = 32;
+        for (q = 0; q < tr->n_params; q++) {
+            fnet__tparam *p = &tr->p[q];
+            const char *nm = tr->m->tensors[p->tensor].name;
+            size_t len = strlen(nm), l2;
+            float *arr[3];
+            if (at + 4 > size - 4) return FNET_ERR_TRUNCATED;
+            l2 = (size_t)fnet__rd_u32(b + at);
+            if (l2 != len || at + 4 + len + 8 > size - 4 || memcmp(b + at + 4, nm, len) != 0) return FNET_ERR_MISMATCH;
+            at += 4 + ((len + 3u) & ~(size_t)3u);
+            if (at + 8 > size - 4 || fnet__rd_u64(b + at) != (unsigned long long)p->count) return FNET_ERR_MISMATCH;
+            at += 8;
+            if (!fnet__mul_ok(p->count, 12, &need) || need > size - 4 - at) return FNET_ERR_TRUNCATED;
+            arr[0] = p->w; arr[1] = p->m1; arr[2] = p->m2;
+            for (k = 0; k < 3; k++)
+                for (e = 0; e < p->count; e++, at += 4) {
+                    float v = fnet__rd_f32(b + at);
+                    if (pass == 0 && !fnet__finite(v)) return FNET_ERR_CORRUPT;
+                    if (pass == 1) arr[k][e] = v;
+                }
+        }
+        if (at != size - 4) return FNET_ERR_CORRUPT;
+    }
+    tr->step = (long long)fnet__rd_u64(b + 24);
+    for (i = 0; i < tr->n_ops; i++)
+        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+    fnet_trainer_zero_grad(tr);
+    tr->have_forward = 0;
+    return FNET_OK;
+}
+
+/* Is `name` (a blob tensor name) in the comma-separated list `filled` (CSV names, '_' for '.')? */
+static int fnet__tr_trained(const fnet_trainer *tr, const char *name) {
+    int q;
+    for (q = 0; q < tr->n_params; q++)
+        if (fnet__glob(tr->m->tensors[tr->p[q].tensor].name, name)) return 1;
+    return 0;
+}
+
+FNET_API fnet_result fnet_trainer_save_blob(const fnet_trainer *tr, const char *const *keys,
+                                            const char *const *values, int n_meta, void *buf,
+                                            size_t cap, size_t *size) {
+    const fnet_model *m;
+    const unsigned char *src;
+    unsigned char *b = (unsigned char *)buf;
+    const char *mk[FNET__MAX_META + 8], *mv[FNET__MAX_META + 8];
+    char trained[4096], steps[32], idbuf[FNET_NETWORK_ID_MAX + 1];
+    const char *orig_id, *new_id = NULL;
+    size_t need, at, tab, optab, data_off;
+    int nm = 0, i, q, incomplete;
+    unsigned long flags;
+    if (!tr || !tr->m || !size || n_meta < 0 || (n_meta > 0 && (!keys || !values))) return FNET_ERR_INVALID_ARGUMENT;
+    m = tr->m;
+    src = m->blob;
+    orig_id = fnet_network_id(m);
+    for (i = 0; i < n_meta; i++) {
+        if (!keys[i] || !values[i] || !*keys[i]) return FNET_ERR_INVALID_ARGUMENT;
+        if (strcmp(keys[i], "network") == 0) new_id = values[i];
+    }
+    if (!new_id) {
+        size_t ol = strlen(orig_id);
+        if (ol + 8 > FNET_NETWORK_ID_MAX) return FNET_ERR_TOO_LARGE;
+        memcpy(idbuf, orig_id, ol);
+        memcpy(idbuf + ol, "+trained", 9);
+        new_id = idbuf;
+    }
+    if (!*new_id || strlen(new_id) > FNET_NETWORK_ID_MAX || strcmp(new_id, orig_id) == 0)
+        return FNET_ERR_INVALID_ARGUMENT; /* a trained network must not pass for the original */
+    /* trained tensors, and whether the blob stays incomplete */
+    trained[0] = 0;
+    for (q = 0; q < tr->n_params; q++) {
+        const char *tn = m->tensors[tr->p[q].tensor].name;
+        if (strlen(trained) + strlen(tn) + 2 >= sizeof(trained)) { memcpy(trained + strlen(trained), "...", 4); break; }
+        if (q) strcat(trained, ",");
+        strcat(trained, tn);
+    }
+    incomplete = fnet_model_incomplete(m);
+    if (incomplete) {
+        const char *f = fnet_model_meta(m, "filled_tensors");
+        char one[64];
+        incomplete = 0;
+        while (f && *f) {
+            size_t len = 0;
+            while (f[len] && f[len] != ',') len++;
+            if (len < sizeof(one)) { memcpy(one, f, len); one[len] = 0; if (!fnet__tr_trained(tr, one)) incomplete = 1; }
+            else incomplete = 1;
+            f += len + (f[len] == ',');
+        }
+        if (!fnet_model_meta(m, "filled_tensors")) incomplete = 1;
+    }
+    {   /* the step count in decimal (no stdio here) */
+        char rev[24];
+        unsigned long long v = (unsigned long long)tr->step;
+        int nd2 = 0, j2;
+        do { rev[nd2++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+        for (j2 = 0; j2 < nd2; j2++) steps[j2] = rev[nd2 - 1 - j2];
+        steps[nd2] = 0;
+    }
+    /* metadata: the original's (replaced by the caller's), the caller's new keys, provenance */
+    for (i = 0; i < m->n_meta; i++) {
+        const char *k = m->meta_key[i], *v = m->meta_val[i];
+        int j;
+        if (!strcmp(k, "network") || !strcmp(k, "trained_tensors") || !strcmp(k, "trained_steps") ||
+            !strcmp(k, "trained_from") || (!incomplete && !strcmp(k, "incomplete")))
+            continue;
+        if (!incomplete && !strcmp(k, "filled_tensors")) k = "relearned_filled_tensors";
+        for (j = 0; j < n_meta; j++)
+            if (!strcmp(keys[j], k)) v = values[j];
+        mk[nm] = k; mv[nm] = v; nm++;
+    }
+    for (i = 0; i < n_meta; i++) {
+        int j, dup = 0;
+        if (!strcmp(keys[i], "network")) continue;
+        for (j = 0; j < nm; j++) if (!strcmp(mk[j], keys[i])) dup = 1;
+        for (j = 0; j < i; j++) if (!strcmp(keys[j], keys[i])) dup = 1;
+        if (dup) continue;
+        if (nm >= (int)FNET__MAX_META) return FNET_ERR_TOO_LARGE;
+        mk[nm] = keys[i]; mv[nm] = values[i]; nm++;
+    }
+    mk[nm] = "network"; mv[nm] = new_id; nm++;
+    mk[nm] = "trained_tensors"; mv[nm] = trained; nm++;
+    mk[nm] = "trained_steps"; mv[nm] = steps; nm++;
+    mk[nm] = "trained_from"; mv[nm] = orig_id; nm++;
+    if (nm > (int)FNET__MAX_META) return FNET_ERR_TOO_LARGE;
+    /* sizes */
+    at = FNET__HEADER_SIZE;
+    for (i = 0; i < nm; i++) at += (8 + strlen(mk[i]) + strlen(mv[i]) + 2 + 3) & ~(size_t)3;
+    tab = at;
+    optab = tab + (size_t)m->n_tensors * FNET__TENSOR_ENTRY;
+    data_off = (optab + (size_t)m->n_ops * FNET__OP_ENTRY + 63u) & ~(size_t)63u;
+    need = data_off;
+    for (i = 0; i < m->n_tensors; i++) need = ((need + 63u) & ~(size_t)63u) + m->tensors[i].nbytes;
+    need = (need + 63u) & ~(size_t)63u;
+    *size = need;
+    if (!buf) return FNET_OK;
+    if (cap < need) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    memset(b, 0, need);
+    flags = fnet__rd_u32(src + 44) & ~1ul;
+    if (incomplete) flags |= 1ul;
+    memcpy(b, "FNETBLOB", 8);
+    fnet__wr_u32(b + 8, FNET_BLOB_VERSION);
+    fnet__wr_u32(b + 12, 0x01020304UL);
+    fnet__wr_u32(b + 16, (unsigned long)m->kind);
+    fnet__wr_u32(b + 20, FNET__HEADER_SIZE);
+    fnet__wr_u64(b + 24, (unsigned long long)need);
+    fnet__wr_u32(b + 32, (unsigned long)nm);
+    fnet__wr_u32(b + 36, (unsigned long)m->n_tensors);
+    fnet__wr_u32(b + 40, (unsigned long)m->n_ops);
+    fnet__wr_u32(b + 44, flags);
+    fnet__wr_u64(b + 48, FNET__HEADER_SIZE);
+    fnet__wr_u64(b + 56, (unsigned long long)tab);
+    fnet__wr_u64(b + 64, (unsigned long long)optab);
+    fnet__wr_u64(b + 72, (unsigned long long)data_off);
+    at = FNET__HEADER_SIZE;
+    for (i = 0; i < nm; i++) {
+        size_t kl = strlen(mk[i]), vl = strlen(mv[i]);
+        fnet__wr_u32(b + at, (unsigned long)kl);
+        fnet__wr_u32(b + at + 4, (unsigned long)vl);
+        memcpy(b + at + 8, mk[i], kl);
+        memcpy(b + at + 9 + kl, mv[i], vl);
+        at += (8 + kl + vl + 2 + 3) & ~(size_t)3;
+    }
+    {   /* tensor table (the original's entries with new offsets), op table, data */
+        size_t old_tab = (size_t)fnet__rd_u64(src + 56), old_op = (size_t)fnet__rd_u64(src + 64), d = data_off;
+        memcpy(b + tab, src + old_tab, (size_t)m->n_tensors * FNET__TENSOR_ENTRY);
+        memcpy(b + optab, src + old_op, (size_t)m->n_ops * FNET__OP_ENTRY);
+        for (i = 0; i < m->n_tensors; i++) {
+            const fnet__tensor *t = &m->tensors[i];
+            size_t es = fnet__dtype_size[t->dtype];
+            d = (d + 63u) & ~(size_t)63u;
+            fnet__wr_u64(b + tab + (size_t)i * FNET__TENSOR_ENTRY + 80, (unsigned long long)d);
+            memcpy(b + d, t->data, t->nbytes);
+            if (!fnet__host_is_little_endian() && es > 1) fnet__swap_elements(b + d, t->count, es);
+            d += t->nbytes;
+        }
+    }
+    fnet__wr_u32(b + 80, fnet__crc32_update(fnet__crc32_update(0, b, 80), b + FNET__HEADER_SIZE,
+                                            optab + (size_t)m->n_ops * FNET__OP_ENTRY - FNET__HEADER_SIZE));
+    return FNET_OK;
+}
+
+#ifndef FNET_NO_STDIO
+/* Writes n bytes to PATH.tmp and renames it over PATH. */
+static fnet_result fnet__write_atomic(const char *path, const void *data, size_t n) {
+    char tmp[4096];
+    FILE *f;
+    size_t len;
+    int ok;
+    if (!path || (len = strlen(path)) + 5 > sizeof(tmp)) return FNET_ERR_INVALID_ARGUMENT;
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    f = fopen(tmp, "wb");
+    if (!f) return FNET_ERR_IO;
+    ok = fwrite(data, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) { remove(tmp); return FNET_ERR_IO; }
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_trainer_save_blob_file(const fnet_trainer *tr, const char *const *keys,
+                                                 const char *const *values, int n_meta,
+                                                 const char *path) {
+    size_t n;
+    void *raw;
+    unsigned char *b;
+    fnet_result r = fnet_trainer_save_blob(tr, keys, values, n_meta, NULL, 0, &n);
+    if (r != FNET_OK) return r;
+    b = (unsigned char *)fnet__alloc_aligned(n, &raw);
+    if (!b) return FNET_ERR_OUT_OF_MEMORY;
+    r = fnet_trainer_save_blob(tr, keys, values, n_meta, b, n, &n);
+    if (r == FNET_OK) r = fnet__write_atomic(path, b, n);
+    FNET_FREE(raw);
+    return r;
+}
+
+FNET_API fnet_result fnet_trainer_save_state_file(const fnet_trainer *tr, const char *path) {
+    size_t n;
+    void *b;
+    fnet_result r = fnet_trainer_save_state(tr, NULL, 0, &n);
+    if (r != FNET_OK) return r;
+    b = FNET_MALLOC(n);
+    if (!b) return FNET_ERR_OUT_OF_MEMORY;
+    r = fnet_trainer_save_state(tr, b, n, &n);
+    if (r == FNET_OK) r = fnet__write_atomic(path, b, n);
+    FNET_FREE(b);
+    return r;
+}
+
+FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *path) {
+    FILE *f;
+    long len;
+    void *b;
+    fnet_result r;
+    if (!tr || !path) return FNET_ERR_INVALID_ARGUMENT;
+    f = fopen(path, "rb");
+    if (!f) return FNET_ERR_IO;
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return FNET_ERR_IO; }
+    b = FNET_MALLOC((size_t)len + 1);
+    if (!b) { fclose(f); return FNET_ERR_OUT_OF_MEMORY; }
+    r = fread(b, 1, (size_t)len, f) == (size_t)len ? FNET_OK : FNET_ERR_IO;
+    fclose(f);
+    if (r == FNET_OK) r = fnet_trainer_load_state(tr, b, (size_t)len);
+    FNET_FREE(b);
+    return r;
+}
+#endif
+
+FNET_API fnet_result fnet_trainer_unmatched(const fnet_model *net, const char *trainable,
+                                            char *pattern, size_t cap) {
+    int i, t, k, n_pat = 1;
+    const char *q;
+    if (pattern && cap) pattern[0] = 0;
+    if (!net) return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__get_net(net)) return FNET_ERR_WRONG_MODEL;
+    if (!trainable || !*trainable) return FNET_OK;
+    for (q = trainable; *q; q++) n_pat += *q == ',';
+    for (k = 0; k < n_pat; k++) {
+        char pat[128];
+        int hit = 0;
+        if (!fnet__pattern_at(trainable, k, pat, sizeof(pat))) continue;
+        for (i = 0; i < net->n_ops && !hit; i++) {
+            const fnet__op *o = &net->ops[i];
+            if (o->type != FNET__OP_CONV && o->type != FNET__OP_DENSE) continue;
+            for (t = 0; t < 2 && !hit; t++)
+                if (net->tensors[o->tensor[t]].dtype == FNET__F32 && fnet__glob(pat, net->tensors[o->tensor[t]].name)) hit = 1;
+        }
+        if (!hit) {
+            fnet__pattern_at(trainable, k, pattern, pattern ? cap : 0);
+            return FNET_ERR_NOT_FOUND;
+        }
+    }
+    return FNET_OK;
+}
+
+#define FNET__TRAINER_READY 1
 
 #endif /* FNET__IMPLEMENTATION_DONE */
 #endif /* FNET_IMPLEMENTATION */
