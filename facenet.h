@@ -3801,23 +3801,28 @@ static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fn
    FNET_NO_WINOGRAD to use the direct convolution everywhere. */
 #define FNET__WINO_T 18 /* tiles per block (a multiple of every micro-kernel height) */
 
-/* Packs U = G g G^T of W (3, 3, Cin, Cout) as 16 matrices (Cin x Cout), each in panels. */
+/* Packs U = G g G^T of W (3, 3, Cin, Cout) as 16 matrices (Cin x Cout), each in panels.
+   tmp: 16 * Cin * Cout floats. */
 static void fnet__wino_pack(const float *w, int cin, int cout, float *out, float *tmp) {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    int xi, ci, co, a, b;
-    size_t np = (size_t)(cout + FNET__NR - 1) / FNET__NR;
-    for (xi = 0; xi < 16; xi++) {
-        int i = xi / 4, j = xi % 4;
-        for (ci = 0; ci < cin; ci++)
-            for (co = 0; co < cout; co++) {
-                double s = 0.0;
-                for (a = 0; a < 3; a++)
-                    for (b = 0; b < 3; b++)
-                        s += G[i][a] * (double)w[(((size_t)a * 3 + b) * cin + ci) * cout + co] * G[j][b];
-                tmp[(size_t)ci * cout + co] = (float)s;
-            }
-        fnet__pack_b(tmp, cin, cout, out + (size_t)xi * np * cin * FNET__NR);
-    }
+    int xi, ci, co, i, j, a, b;
+    size_t np = (size_t)(cout + FNET__NR - 1) / FNET__NR, plane = (size_t)cin * cout;
+    for (ci = 0; ci < cin; ci++) /* tmp: 16 planes of U[xi] (Cin x Cout) */
+        for (co = 0; co < cout; co++) {
+            double gg[4][3]; /* G g */
+            for (i = 0; i < 4; i++)
+                for (b = 0; b < 3; b++) {
+                    double s = 0.0;
+                    for (a = 0; a < 3; a++) s += G[i][a] * (double)w[(((size_t)a * 3 + b) * cin + ci) * cout + co];
+                    gg[i][b] = s;
+                }
+            for (i = 0; i < 4; i++)
+                for (j = 0; j < 4; j++)
+                    tmp[(size_t)(i * 4 + j) * plane + (size_t)ci * cout + co] =
+                        (float)(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
+        }
+    for (xi = 0; xi < 16; xi++)
+        fnet__pack_b(tmp + (size_t)xi * plane, cin, cout, out + (size_t)xi * np * cin * FNET__NR);
 }
 
 #if defined(FNET__X86) && !defined(FNET_NO_WINOGRAD)
@@ -4324,9 +4329,9 @@ static fnet_result fnet__plan_memory(fnet__net *net, int n) {
 static fnet_result fnet__network_prepare(fnet_model *m) {
     fnet__net *net;
     fnet_result r = FNET_OK;
-    size_t packed = 0, scratch, pos;
+    size_t packed = 0, scratch, pos, wtmp = 0;
     int i, k, zero_len = 1, max_seg = 1, n = m->n_ops;
-    float *pk;
+    float *pk, *wt = NULL;
     if (n < 1) return FNET_ERR_CORRUPT;
     net = (fnet__net *)FNET_MALLOC(sizeof(fnet__net));
     if (!net) return FNET_ERR_OUT_OF_MEMORY;
@@ -4369,7 +4374,8 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
                 (size_t)nd->h * nd->w < 36 || a->c < 8 || nd->c < 16)
                 continue;
             net->node[i].wino = 1;
-            packed += 16 * (size_t)a->c * npc + (size_t)a->c * nd->c;
+            packed += 16 * (size_t)a->c * npc;
+            if (16 * (size_t)a->c * nd->c > wtmp) wtmp = 16 * (size_t)a->c * nd->c;
             if ((int)npc + 32 > zero_len) zero_len = (int)npc + 32;
             if (a->c > zero_len) zero_len = a->c;
             wb = (size_t)16 * FNET__WINO_T * ((size_t)a->c + npc) * sizeof(float);
@@ -4382,6 +4388,7 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     if (packed > ((size_t)-1) / sizeof(float) - (size_t)zero_len - 64) return FNET_ERR_TOO_LARGE;
     pk = (float *)fnet__alloc_aligned((packed + (size_t)zero_len + 16) * sizeof(float), &net->packed_raw);
     if (!pk) return FNET_ERR_OUT_OF_MEMORY;
+    if (wtmp && !(wt = (float *)FNET_MALLOC(wtmp * sizeof(float)))) return FNET_ERR_OUT_OF_MEMORY;
     pos = 0;
     for (i = 0; i < n; i++) {
         const fnet__op *o = &m->ops[i];
@@ -4397,14 +4404,15 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
             nd->bias = pk + pos;
             pos += (size_t)npc;
-            if (nd->wino) { /* U for Winograd, with a Cin x Cout temporary after it */
+            if (nd->wino) { /* U for Winograd (16 Cin x Cout planes in wt first) */
                 int cin = net->node[o->in[0]].c;
-                fnet__wino_pack((const float *)w->data, cin, cout, pk + pos, pk + pos + (size_t)16 * cin * npc);
+                fnet__wino_pack((const float *)w->data, cin, cout, pk + pos, wt);
                 nd->wp = pk + pos;
                 pos += (size_t)16 * cin * npc;
             }
         }
     }
+    FNET_FREE(wt);
     memset(pk + pos, 0, ((size_t)zero_len + 16) * sizeof(float));
     net->zeros = pk + pos;
     net->out_dim = (int)net->node[n - 1].elems;
@@ -6130,6 +6138,7 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
      SGD      v = mu v + g;  w -= lr v                          (PyTorch's momentum form)
      Adam     m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
               w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)      (Kingma & Ba 2015)
+   (computed twice: a first pass checks that every new weight is finite, the second writes)
      AdaGrad  v += g^2;  w -= lr g / (sqrt(v) + eps)                    (Duchi et al. 2011)
    After each update the changed tensors are packed again (panels, W^T, Winograd U).
 
@@ -6277,8 +6286,7 @@ static void fnet__im2col_t(const float *x, int H, int W, int Cin, const fnet__ge
 /* dz = dy * [y > 0] in place (the fused ReLU's backward). */
 static void fnet__relu_mask(float *d, const float *y, size_t n) {
     size_t i;
-    for (i = 0; i < n; i++)
-        if (!(y[i] > 0.0f)) d[i] = 0.0f;
+    for (i = 0; i < n; i++) d[i] = y[i] > 0.0f ? d[i] : 0.0f; /* branch-free: vectorises */
 }
 
 /* Backward of CONV (and DENSE: H = W = 1, Cin = In, 1x1 geometry). dz: M x Cout (the ReLU
@@ -6319,27 +6327,34 @@ static void fnet__conv_backward(int kern, fnet_isa isa, const float *x, int H, i
     }
 }
 
-/* Backward of MAXPOOL / AVGPOOL / L2POOL (forward: fnet__pool). */
+/* Backward of MAXPOOL / AVGPOOL / L2POOL (forward: fnet__pool). best, arg: C floats each
+   (the running maximum and its pixel index, exact in a float below 2^24 pixels). */
 static void fnet__pool_backward(int kind, const float *x, int H, int W, int C, const fnet__geom *g,
-                                int OH, int OW, const float *y, const float *dy, float *dx) {
+                                int OH, int OW, const float *y, const float *dy, float *dx,
+                                float *best, float *arg) {
     int oy, ox, ky, kx, c;
     float inv = 1.0f / (float)(g->kh * g->kw);
     for (oy = 0; oy < OH; oy++)
         for (ox = 0; ox < OW; ox++) {
             const float *d = dy + ((size_t)oy * OW + ox) * C, *yo = y + ((size_t)oy * OW + ox) * C;
             int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl;
-            if (kind == FNET__OP_MAXPOOL) {
-                for (c = 0; c < C; c++) { /* first maximum in scan order; padding reads 0 */
-                    float best = 0.0f;
-                    int bi = -1, first = 1;
-                    for (ky = 0; ky < g->kh; ky++)
-                        for (kx = 0; kx < g->kw; kx++) {
-                            int iy = y0 + ky, ix = x0 + kx, in = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                            float v = in ? x[((size_t)iy * W + ix) * C + c] : 0.0f;
-                            if (first || v > best) { best = v; bi = in ? iy * W + ix : -1; first = 0; }
+            if (kind == FNET__OP_MAXPOOL) { /* first maximum in scan order; padding reads 0 */
+                int cell = 0;
+                for (ky = 0; ky < g->kh; ky++)
+                    for (kx = 0; kx < g->kw; kx++, cell++) {
+                        int iy = y0 + ky, ix = x0 + kx;
+                        float bi = (float)(iy * W + ix);
+                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+                            for (c = 0; c < C; c++)
+                                if (cell == 0 || 0.0f > best[c]) { best[c] = 0.0f; arg[c] = -1.0f; }
+                        } else {
+                            const float *xi = x + ((size_t)iy * W + ix) * C;
+                            for (c = 0; c < C; c++)
+                                if (cell == 0 || xi[c] > best[c]) { best[c] = xi[c]; arg[c] = bi; }
                         }
-                    if (bi >= 0) dx[(size_t)bi * C + c] += d[c];
-                }
+                    }
+                for (c = 0; c < C; c++)
+                    if (arg[c] >= 0.0f) dx[(size_t)arg[c] * C + c] += d[c];
                 continue;
             }
             for (ky = 0; ky < g->kh; ky++)
@@ -6606,9 +6621,10 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
             if (npc * M > tr->dzp_floats) tr->dzp_floats = npc * M;
             if (K * npc > tr->dwt_floats) tr->dwt_floats = K * npc;
             if (tr->need_grad[o->in[0]]) wt_floats += npk * (size_t)nd->c;
-            if (nd->wp && (size_t)a->c * nd->c > wino_tmp) wino_tmp = (size_t)a->c * nd->c;
+            if (nd->wp && 16 * (size_t)a->c * nd->c > wino_tmp) wino_tmp = 16 * (size_t)a->c * nd->c;
         }
-        if (o->type == FNET__OP_LRN && 2 * (size_t)a->c > tr->lrn_floats) tr->lrn_floats = 2 * (size_t)a->c;
+        if ((o->type == FNET__OP_LRN || o->type == FNET__OP_MAXPOOL) && 2 * (size_t)a->c > tr->lrn_floats)
+            tr->lrn_floats = 2 * (size_t)a->c; /* LRN's powers, max pooling's running maximum */
     }
     tr->col_floats = (tr->col_floats + 15u) & ~(size_t)15u;
     tr->dzp_floats = (tr->dzp_floats + 15u) & ~(size_t)15u;
@@ -6840,7 +6856,7 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
             break;
         }
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
-            if (dx) fnet__pool_backward(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y, dy, dx);
+            if (dx) fnet__pool_backward(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y, dy, dx, lt, lt + a->c);
             break;
         case FNET__OP_LRN:
             if (dx) fnet__lrn_backward(x, npx, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], dy, dx, lt);
@@ -6922,19 +6938,20 @@ static float *fnet__tr_acc(const fnet_trainer *tr, int g) {
 
 FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_emb, float *grad_input) {
     fnet_result r;
-    int g, q, ok = 1;
+    int g, q, ok = 1, used;
     size_t e;
     if (!tr || !tr->m || !grad_emb) return FNET_ERR_INVALID_ARGUMENT;
+    used = FNET__MIN(tr->slots, tr->batch_n); /* slots that receive a sample */
     if (!tr->have_forward) return FNET_ERR_INVALID_ARGUMENT; /* backward needs a forward first */
     if (grad_input && (!tr->o.input_grad || tr->from_frontier)) return FNET_ERR_INVALID_ARGUMENT;
     if ((r = fnet__tr_check_input(grad_emb, (size_t)tr->batch_n * tr->dim)) != FNET_OK) return r;
     memcpy(tr->gemb, grad_emb, (size_t)tr->batch_n * tr->dim * sizeof(float));
     tr->gin_out = grad_input;
-    for (g = 0; g < tr->slots; g++) memset(fnet__tr_acc(tr, g), 0, tr->acc_floats * sizeof(float));
-    fnet__tr_parallel(tr, FNET__MIN(tr->slots, tr->batch_n), fnet__tr_backward_task, tr);
+    for (g = 0; g < used; g++) memset(fnet__tr_acc(tr, g), 0, tr->acc_floats * sizeof(float));
+    fnet__tr_parallel(tr, used, fnet__tr_backward_task, tr);
     tr->gin_out = NULL;
     /* the slots' sums, in slot order; refuse (and keep the old gradients) when not finite */
-    for (g = 0; g < tr->slots && ok; g++) {
+    for (g = 0; g < used && ok; g++) {
         const float *acc = fnet__tr_acc(tr, g);
         for (e = 0; e < tr->acc_floats; e++)
             if (!fnet__finite(acc[e])) { ok = 0; break; }
@@ -6942,7 +6959,7 @@ FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_e
     if (!ok) return FNET_ERR_NOT_FINITE;
     for (q = 0; q < tr->n_params; q++) {
         fnet__tparam *p = &tr->p[q];
-        for (g = 0; g < tr->slots; g++) {
+        for (g = 0; g < used; g++) {
             const float *acc = fnet__tr_acc(tr, g) + p->acc_off;
             for (e = 0; e < p->count; e++) p->grad[e] += acc[e];
         }
@@ -6958,7 +6975,7 @@ FNET_API void fnet_trainer_zero_grad(fnet_trainer *tr) {
 
 /* The optimizer's new value of weight w with gradient g (state m1, m2 updated when write). */
 static float fnet__tr_new_weight(const fnet_trainer *tr, const fnet__tparam *p, size_t e, float lr,
-                                 double c1, double c2, int write) {
+                                 float ic1, float ic2, int write) {
     float w = p->w[e], g = p->grad[e], m1 = p->m1[e], m2 = p->m2[e];
     if (!p->is_bias) g += tr->o.weight_decay * w;
     switch (tr->o.optimizer) {
@@ -6973,7 +6990,7 @@ static float fnet__tr_new_weight(const fnet_trainer *tr, const fnet__tparam *p, 
     default:
         m1 = tr->o.beta1 * m1 + (1.0f - tr->o.beta1) * g;
         m2 = tr->o.beta2 * m2 + (1.0f - tr->o.beta2) * g * g;
-        w -= lr * (float)((double)m1 / c1) / (sqrtf((float)((double)m2 / c2)) + tr->o.eps);
+        w -= lr * (m1 * ic1) / (sqrtf(m2 * ic2) + tr->o.eps);
         break;
     }
     if (write) { p->m1[e] = m1; p->m2[e] = m2; }
@@ -6981,14 +6998,14 @@ static float fnet__tr_new_weight(const fnet_trainer *tr, const fnet__tparam *p, 
 }
 
 FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr) {
-    float lr;
-    double c1, c2;
+    float lr, ic1, ic2;
     int q, i, pass;
     size_t e;
     if (!tr || !tr->m) return FNET_ERR_INVALID_ARGUMENT;
     lr = fnet_trainer_learning_rate(tr);
-    c1 = 1.0 - pow((double)tr->o.beta1, (double)(tr->step + 1));
-    c2 = 1.0 - pow((double)tr->o.beta2, (double)(tr->step + 1));
+    /* Adam's bias corrections 1 / (1 - beta^t) */
+    ic1 = (float)(1.0 / (1.0 - pow((double)tr->o.beta1, (double)(tr->step + 1))));
+    ic2 = (float)(1.0 / (1.0 - pow((double)tr->o.beta2, (double)(tr->step + 1))));
     /* pass 0 checks that every gradient and new weight is finite; pass 1 writes */
     for (pass = 0; pass < 2; pass++)
         for (q = 0; q < tr->n_params; q++) {
@@ -6997,7 +7014,7 @@ FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr) {
                 float w;
                 if (pass == 0 && !fnet__finite(p->grad[e]))
                     return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
-                w = fnet__tr_new_weight(tr, p, e, lr, c1, c2, pass);
+                w = fnet__tr_new_weight(tr, p, e, lr, ic1, ic2, pass);
                 if (pass == 0 && !fnet__finite(w))
                     return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
                 if (pass == 1) p->w[e] = w;
