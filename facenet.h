@@ -6286,7 +6286,7 @@ static void fnet__im2col_t(const float *x, int H, int W, int Cin, const fnet__ge
 /* dz = dy * [y > 0] in place (the fused ReLU's backward). */
 static void fnet__relu_mask(float *d, const float *y, size_t n) {
     size_t i;
-    for (i = 0; i < n; i++) d[i] = y[i] > 0.0f ? d[i] : 0.0f; /* branch-free: vectorises */
+    for (i = 0; i < n; i++) d[i] *= (float)(y[i] > 0.0f); /* branch-free (d is finite) */
 }
 
 /* Backward of CONV (and DENSE: H = W = 1, Cin = In, 1x1 geometry). dz: M x Cout (the ReLU
@@ -6345,12 +6345,18 @@ static void fnet__pool_backward(int kind, const float *x, int H, int W, int C, c
                         int iy = y0 + ky, ix = x0 + kx;
                         float bi = (float)(iy * W + ix);
                         if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
-                            for (c = 0; c < C; c++)
-                                if (cell == 0 || 0.0f > best[c]) { best[c] = 0.0f; arg[c] = -1.0f; }
+                            for (c = 0; c < C; c++) {
+                                int t = cell == 0 || 0.0f > best[c];
+                                best[c] = t ? 0.0f : best[c];
+                                arg[c] = t ? -1.0f : arg[c];
+                            }
                         } else {
                             const float *xi = x + ((size_t)iy * W + ix) * C;
-                            for (c = 0; c < C; c++)
-                                if (cell == 0 || xi[c] > best[c]) { best[c] = xi[c]; arg[c] = bi; }
+                            for (c = 0; c < C; c++) { /* branch-free selects */
+                                int t = cell == 0 || xi[c] > best[c];
+                                best[c] = t ? xi[c] : best[c];
+                                arg[c] = t ? bi : arg[c];
+                            }
                         }
                     }
                 for (c = 0; c < C; c++)
@@ -6374,28 +6380,30 @@ static void fnet__pool_backward(int kind, const float *x, int H, int W, int C, c
         }
 }
 
-/* Backward of LRN (forward: fnet__lrn_px_scalar), pixel by pixel. tmp: 2 * C floats. */
+/* Backward of LRN (forward: fnet__lrn_px_scalar), pixel by pixel. The window sums of x^2 and
+   of q come from prefix sums in double (O(C) per pixel, not O(C r)). tmp: 3 * C + 2 floats'
+   room as doubles (the caller gives 2 * C floats and C + 1 doubles after them). */
 static void fnet__lrn_backward(const float *x, size_t pixels, int C, int r, float alpha, float beta,
-                               float bias, const float *dy, float *dx, float *tmp) {
+                               float bias, const float *dy, float *dx, float *tmp, double *pre) {
     size_t px;
-    int c, k;
+    int c;
     if (r > C) r = C;
     for (px = 0; px < pixels; px++) {
         const float *xp = x + px * C, *dp = dy + px * C;
         float *op = dx + px * C, *dpow = tmp, *q = tmp + C;
+        pre[0] = 0.0;
+        for (c = 0; c < C; c++) pre[c + 1] = pre[c] + (double)xp[c] * xp[c];
         for (c = 0; c < C; c++) {
             int lo = FNET__MAX(0, c - r), hi = FNET__MIN(C - 1, c + r);
-            float s = 0.0f, D;
-            for (k = lo; k <= hi; k++) s += xp[k] * xp[k];
-            D = bias + alpha * s;
-            dpow[c] = 1.0f / fnet__lrn_pow(D, beta);           /* D^-beta */
-            q[c] = dp[c] * xp[c] * dpow[c] / D;                /* dy x D^(-beta-1) */
+            float D = bias + alpha * (float)(pre[hi + 1] - pre[lo]);
+            dpow[c] = 1.0f / fnet__lrn_pow(D, beta);            /* D^-beta */
+            q[c] = dp[c] * xp[c] * dpow[c] / D;                 /* dy x D^(-beta-1) */
         }
+        pre[0] = 0.0;
+        for (c = 0; c < C; c++) pre[c + 1] = pre[c] + q[c];
         for (c = 0; c < C; c++) {
             int lo = FNET__MAX(0, c - r), hi = FNET__MIN(C - 1, c + r);
-            double s = 0.0;
-            for (k = lo; k <= hi; k++) s += q[k];
-            op[c] += dp[c] * dpow[c] - (float)(2.0 * alpha * beta * xp[c] * s);
+            op[c] += dp[c] * dpow[c] - (float)(2.0 * alpha * beta * xp[c] * (pre[hi + 1] - pre[lo]));
         }
     }
 }
@@ -6623,8 +6631,8 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
             if (tr->need_grad[o->in[0]]) wt_floats += npk * (size_t)nd->c;
             if (nd->wp && 16 * (size_t)a->c * nd->c > wino_tmp) wino_tmp = 16 * (size_t)a->c * nd->c;
         }
-        if ((o->type == FNET__OP_LRN || o->type == FNET__OP_MAXPOOL) && 2 * (size_t)a->c > tr->lrn_floats)
-            tr->lrn_floats = 2 * (size_t)a->c; /* LRN's powers, max pooling's running maximum */
+        if ((o->type == FNET__OP_LRN || o->type == FNET__OP_MAXPOOL) && 4 * (size_t)a->c + 4 > tr->lrn_floats)
+            tr->lrn_floats = 4 * (size_t)a->c + 4; /* LRN's powers and prefix sums, max pooling's maximum */
     }
     tr->col_floats = (tr->col_floats + 15u) & ~(size_t)15u;
     tr->dzp_floats = (tr->dzp_floats + 15u) & ~(size_t)15u;
@@ -6859,7 +6867,8 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
             if (dx) fnet__pool_backward(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y, dy, dx, lt, lt + a->c);
             break;
         case FNET__OP_LRN:
-            if (dx) fnet__lrn_backward(x, npx, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], dy, dx, lt);
+            if (dx) fnet__lrn_backward(x, npx, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], dy, dx, lt,
+                                       (double *)(void *)(lt + ((2 * (size_t)a->c + 1) & ~(size_t)1)));
             break;
         case FNET__OP_CONCAT: {
             int c0 = 0;
