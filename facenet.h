@@ -528,6 +528,23 @@ FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr);
 /* Zeroes the accumulated gradients without updating. */
 FNET_API void fnet_trainer_zero_grad(fnet_trainer *tr);
 
+/* Starts the trainable weight tensors afresh (biases keep their values) and clears the
+   optimizer state: FNET_INIT_HE draws He-normal weights, N(0, 2 / fan_in) with fan_in =
+   KH*KW*Cin (He et al. 2015), from a splitmix64 stream per tensor (seed and the tensor's
+   name); FNET_INIT_ZEROS sets them to 0. */
+typedef enum fnet_init { FNET_INIT_HE = 1, FNET_INIT_ZEROS = 2 } fnet_init;
+FNET_API fnet_result fnet_trainer_init_weights(fnet_trainer *tr, fnet_init kind,
+                                               unsigned long long seed);
+
+/* Distillation of distances (a teacher network's geometry, up to an affine map):
+   L = 1 - r, where r is the Pearson correlation, over the pairs i < j of a batch of n, between
+   the student's squared distances ||e_i - e_j||^2 (emb: n * dim) and the teacher's
+   ||t_i - t_j||^2 (teacher: n * tdim). An affine map of the teacher's distances leaves r as
+   it is, and a student that maps every face to one point gets no credit (r = 0). grad (may be
+   NULL) receives dL/d emb (n * dim floats). n >= 3. */
+FNET_API fnet_result fnet_distill_loss(const float *emb, const float *teacher, int n, int dim,
+                                       int tdim, float *loss, float *grad);
+
 /* One FaceNet step: forward, fnet_triplet_select (mining) and fnet_triplet_loss (alpha),
    backward, update. Returns the loss and the triplet counts (any output may be NULL). A batch
    without an active triplet changes nothing. */
@@ -7404,6 +7421,98 @@ FNET_API fnet_result fnet_trainer_unmatched(const fnet_model *net, const char *t
             return FNET_ERR_NOT_FOUND;
         }
     }
+    return FNET_OK;
+}
+
+/* ---- weight initialisation and the distance-distillation loss ---- */
+
+static unsigned long long fnet__splitmix(unsigned long long *s) {
+    unsigned long long z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+FNET_API fnet_result fnet_trainer_init_weights(fnet_trainer *tr, fnet_init kind,
+                                               unsigned long long seed) {
+    int q, i;
+    size_t e;
+    if (!tr || !tr->m || (kind != FNET_INIT_HE && kind != FNET_INIT_ZEROS)) return FNET_ERR_INVALID_ARGUMENT;
+    for (q = 0; q < tr->n_params; q++) {
+        fnet__tparam *p = &tr->p[q];
+        const fnet__tensor *t = &tr->m->tensors[p->tensor];
+        const char *nm = t->name;
+        unsigned long long st = seed * 0x9E3779B97F4A7C15ULL + fnet__crc32((const unsigned char *)nm, strlen(nm));
+        double fan_in = (double)p->count / (double)t->shape[t->ndim - 1], sd = sqrt(2.0 / fan_in);
+        memset(p->m1, 0, p->count * sizeof(float));
+        memset(p->m2, 0, p->count * sizeof(float));
+        if (p->is_bias) continue;
+        for (e = 0; e < p->count; e += 2) { /* Box-Muller pairs */
+            double u1 = ((double)(fnet__splitmix(&st) >> 11) + 1.0) / 9007199254740992.0;
+            double u2 = (double)(fnet__splitmix(&st) >> 11) / 9007199254740992.0;
+            double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586 * u2;
+            p->w[e] = kind == FNET_INIT_ZEROS ? 0.0f : (float)(sd * rad * cos(ang));
+            if (e + 1 < p->count) p->w[e + 1] = kind == FNET_INIT_ZEROS ? 0.0f : (float)(sd * rad * sin(ang));
+        }
+    }
+    for (i = 0; i < tr->n_ops; i++)
+        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+    fnet_trainer_zero_grad(tr);
+    tr->have_forward = 0;
+    return FNET_OK;
+}
+
+/* r = cov(x, y) / (sd(x) sd(y)) over the P = n(n-1)/2 pairs; with centred x', y',
+   dr/dx_k = y'_k / (P sx sy) - r x'_k / (P sx^2), and dx_ij/de_i = 2 (e_i - e_j) = -dx_ij/de_j. */
+FNET_API fnet_result fnet_distill_loss(const float *emb, const float *teacher, int n, int dim,
+                                       int tdim, float *loss, float *grad) {
+    fnet_result r;
+    double *xs, *ys, mx = 0.0, my = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0, P, rr, sx, sy;
+    size_t np, k;
+    int i, j, c;
+    if (!loss || n < 3 || tdim <= 0) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_vectors(emb, n, dim)) != FNET_OK) return r;
+    if ((r = fnet__check_vectors(teacher, n, tdim)) != FNET_OK) return r;
+    np = (size_t)n * (size_t)(n - 1) / 2;
+    xs = (double *)FNET_MALLOC(2 * np * sizeof(double));
+    if (!xs) return FNET_ERR_OUT_OF_MEMORY;
+    ys = xs + np;
+    for (i = 0, k = 0; i < n; i++)
+        for (j = i + 1; j < n; j++, k++) {
+            xs[k] = fnet_distance_sq(emb + (size_t)i * dim, emb + (size_t)j * dim, dim);
+            ys[k] = fnet_distance_sq(teacher + (size_t)i * tdim, teacher + (size_t)j * tdim, tdim);
+            mx += xs[k];
+            my += ys[k];
+        }
+    P = (double)np;
+    mx /= P;
+    my /= P;
+    for (k = 0; k < np; k++) {
+        xs[k] -= mx;
+        ys[k] -= my;
+        sxx += xs[k] * xs[k];
+        syy += ys[k] * ys[k];
+        sxy += xs[k] * ys[k];
+    }
+    sx = sqrt(sxx / P);
+    sy = sqrt(syy / P);
+    rr = (sx > 0.0 && sy > 0.0) ? sxy / P / (sx * sy) : 0.0;
+    *loss = (float)(1.0 - rr);
+    if (grad) {
+        memset(grad, 0, (size_t)n * dim * sizeof(float));
+        if (sx > 0.0 && sy > 0.0)
+            for (i = 0, k = 0; i < n; i++)
+                for (j = i + 1; j < n; j++, k++) {
+                    double g = -(ys[k] / (P * sx * sy) - rr * xs[k] / (P * sx * sx)); /* dL/dx_ij */
+                    const float *ei = emb + (size_t)i * dim, *ej = emb + (size_t)j * dim;
+                    for (c = 0; c < dim; c++) {
+                        float d = (float)(2.0 * g * ((double)ei[c] - ej[c]));
+                        grad[(size_t)i * dim + c] += d;
+                        grad[(size_t)j * dim + c] -= d;
+                    }
+                }
+    }
+    FNET_FREE(xs);
     return FNET_OK;
 }
 
