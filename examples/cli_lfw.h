@@ -62,15 +62,8 @@
    --distances IN.txt evaluates a saved list (lines "fold same distance"; '#' comments) with the
    same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
 #include "roc_plot.h"
-
-#ifndef LFW_THREADS /* --threads needs POSIX threads; elsewhere eval-lfw runs on one thread */
-#if defined(__unix__) || defined(__APPLE__)
-#define LFW_THREADS 1
-#include <pthread.h>
-#else
-#define LFW_THREADS 0
-#endif
-#endif
+#include "jitter.h"      /* jitter_chip: dlib's jitter_image */
+#include "thread_pool.h" /* --threads (POSIX threads; elsewhere eval-lfw runs on one thread) */
 
 typedef struct lfw_pair {
     int a, b;     /* image indices */
@@ -258,42 +251,6 @@ static int lfw__from_distances(const char *path, const char *roc) {
     return rc;
 }
 
-/* Uniform double in [lo, hi) from a 64-bit LCG (Knuth's MMIX constants). */
-static double lfw__rand(unsigned long long *st, double lo, double hi) {
-    *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
-    return lo + (hi - lo) * (double)(*st >> 11) / 9007199254740992.0;
-}
-
-/* One random perturbation of a size x size chip in the manner of dlib's jitter_image: a
-   crop of the chip's inner square (3 px in from each side) grown by 1/U(0.97, 1), moved by
-   up to 2% of its side, turned by up to 3 degrees, resampled bilinearly, mirrored with
-   probability 1/2. Outside the chip reads as black. */
-static void lfw__jitter(const unsigned char *in, unsigned char *out, int size, unsigned long long *st) {
-    double inner = size - 6, c0 = 0.5 * (size - 1);
-    double tx = lfw__rand(st, -0.02, 0.02) * inner, ty = lfw__rand(st, -0.02, 0.02) * inner;
-    double box = inner / lfw__rand(st, 0.97, 0.99999);
-    double ang = lfw__rand(st, -3.0, 3.0) * 3.14159265358979323846 / 180.0;
-    double k = (box - 1) / (size - 1), ca = cos(ang) * k, sa = sin(ang) * k;
-    int flip = lfw__rand(st, 0, 1) > 0.5, u, v, ch;
-    for (v = 0; v < size; v++)
-        for (u = 0; u < size; u++) {
-            double du = u - c0, dv = v - c0;
-            double x = c0 + tx + ca * du - sa * dv, y = c0 + ty + sa * du + ca * dv;
-            int x0 = (int)floor(x), y0 = (int)floor(y);
-            double fx = x - x0, fy = y - y0;
-            unsigned char *o = out + ((size_t)v * size + (flip ? size - 1 - u : u)) * 3;
-            for (ch = 0; ch < 3; ch++) {
-                double p[4];
-                int q;
-                for (q = 0; q < 4; q++) {
-                    int xx = x0 + (q & 1), yy = y0 + (q >> 1);
-                    p[q] = xx < 0 || yy < 0 || xx >= size || yy >= size ? 0.0 : in[((size_t)yy * size + xx) * 3 + ch];
-                }
-                o[ch] = (unsigned char)(((1 - fy) * ((1 - fx) * p[0] + fx * p[1]) + fy * ((1 - fx) * p[2] + fx * p[3])) + 0.5);
-            }
-        }
-}
-
 /* The face LFW labels an image with is the one at its centre (LFW centred every image on a
    Viola-Jones detection of that person): among the boxes that contain the image centre, the
    one whose centre is nearest it; -1 when no box contains the centre. A face elsewhere is
@@ -367,7 +324,7 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
         for (c = 0; c < d; c++) acc[c] = 0.0f;
         if (!jc) r = FNET_ERR_OUT_OF_MEMORY;
         for (j = 0; r == FNET_OK && j < jitter; j++) {
-            lfw__jitter(crop, jc, size, &st);
+            jitter_chip(crop, jc, size, &st);
             r = fnet_embed(net, jc, work, ws, e2);
             for (c = 0; c < d; c++) acc[c] += e2[c];
         }
@@ -414,8 +371,7 @@ static int lfw__image_path(const char *root, const lfw_image *im, char *out, siz
     return 0;
 }
 
-/* The embedding work of eval-lfw, shared by its worker threads. */
-#define LFW_MAX_THREADS 64
+/* The embedding work of eval-lfw, shared by the pool's threads. */
 typedef struct lfw_work {
     fnet_model *det, *lm, *net;
     const fnet_detect_opts *dopts;
@@ -425,15 +381,15 @@ typedef struct lfw_work {
     const lfw_image *imgs;
     float *embs;
     int *missed;
-    int threaded, next, failed, done, misses, relaxed; /* guarded by lock when threaded */
+    int threaded, failed, done, misses, relaxed; /* guarded by lock when threaded */
     double total_ms;
-#if LFW_THREADS
+#if TP_THREADS
     pthread_mutex_t lock;
 #endif
 } lfw_work;
 
 static void lfw__lock(lfw_work *w, int on) {
-#if LFW_THREADS
+#if TP_THREADS
     if (!w->threaded) return;
     if (on) pthread_mutex_lock(&w->lock);
     else pthread_mutex_unlock(&w->lock);
@@ -442,56 +398,50 @@ static void lfw__lock(lfw_work *w, int on) {
 #endif
 }
 
-/* Takes the next image until none is left or one failed. Images are independent and each
-   jitter seed is the image's index, so the result does not depend on the thread count. */
-static void *lfw__worker(void *arg) {
+/* Image i (a pool task; once one failed, the rest are skipped). Images are independent and
+   each jitter seed is the image's index, so the result does not depend on the thread count. */
+static void lfw__task(void *arg, int i) {
     lfw_work *w = (lfw_work *)arg;
-    for (;;) {
-        char path[4096];
-        double ms = 0;
-        int i, miss = 0, relaxed = 0, bad;
-        lfw__lock(w, 1);
-        i = w->failed ? w->n_img : w->next++;
-        lfw__lock(w, 0);
-        if (i >= w->n_img) break;
-        bad = !lfw__image_path(w->root, &w->imgs[i], path, sizeof path);
-        if (bad) fprintf(stderr, "fnet: %s: not found\n", path);
-        else bad = lfw__embed_image(w->det, w->lm, w->net, w->dopts, w->relax, w->anywhere, w->flip, w->jitter, i + w->seed_base, path,
-                                    w->embs + (size_t)i * w->dim, &miss, &relaxed, &ms);
-        lfw__lock(w, 1);
-        w->missed[i] = miss;
-        w->failed |= bad;
-        w->misses += miss;
-        w->relaxed += relaxed;
-        w->total_ms += ms;
-        w->done++;
-        if (!bad && (w->done % 100 == 0 || w->done == w->n_img))
-            fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", w->done, w->n_img,
-                    w->misses, w->total_ms / w->done);
-        lfw__lock(w, 0);
-    }
-    return NULL;
+    char path[4096];
+    double ms = 0;
+    int miss = 0, relaxed = 0, bad;
+    lfw__lock(w, 1);
+    bad = w->failed;
+    lfw__lock(w, 0);
+    if (bad) return;
+    bad = !lfw__image_path(w->root, &w->imgs[i], path, sizeof path);
+    if (bad) fprintf(stderr, "fnet: %s: not found\n", path);
+    else bad = lfw__embed_image(w->det, w->lm, w->net, w->dopts, w->relax, w->anywhere, w->flip, w->jitter, i + w->seed_base, path,
+                                w->embs + (size_t)i * w->dim, &miss, &relaxed, &ms);
+    lfw__lock(w, 1);
+    w->missed[i] = miss;
+    w->failed |= bad;
+    w->misses += miss;
+    w->relaxed += relaxed;
+    w->total_ms += ms;
+    w->done++;
+    if (!bad && (w->done % 100 == 0 || w->done == w->n_img))
+        fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", w->done, w->n_img,
+                w->misses, w->total_ms / w->done);
+    lfw__lock(w, 0);
 }
 
-/* Runs lfw__worker on `threads` threads (1: on this one); 0 ok, 1 when an image failed. */
+/* Runs every image on a pool of `threads` threads (1: on this one); 0 ok, 1 when one failed. */
 static int lfw__run_workers(lfw_work *w, int threads) {
-#if LFW_THREADS
-    pthread_t th[LFW_MAX_THREADS];
-    int t, started = 0;
-    if (threads > 1) {
-        if (pthread_mutex_init(&w->lock, NULL) != 0) return 1;
+    tp_pool pool;
+#if TP_THREADS
+    if (tp_start(&pool, threads) > 1) {
+        if (pthread_mutex_init(&w->lock, NULL) != 0) { tp_stop(&pool); return 1; }
         w->threaded = 1;
-        for (t = 0; t < threads; t++)
-            if (pthread_create(&th[t], NULL, lfw__worker, w) == 0) started++;
-        if (started == 0) lfw__worker(w); /* no thread could start: do it here */
-        for (t = 0; t < started; t++) pthread_join(th[t], NULL);
-        pthread_mutex_destroy(&w->lock);
-        return w->failed;
     }
 #else
-    (void)threads;
+    tp_start(&pool, threads);
 #endif
-    lfw__worker(w);
+    tp_run(&pool, w->n_img, lfw__task, w);
+    tp_stop(&pool);
+#if TP_THREADS
+    if (w->threaded) pthread_mutex_destroy(&w->lock);
+#endif
     return w->failed;
 }
 
@@ -537,7 +487,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
                 return usage("--jitter-seed takes 0 to 30000");
             seed_base *= 0x10000; /* image i's seed: i + 65536 * S, so runs with other S share no seed */
         } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_int(argv[++i], &threads) || threads < 1 || threads > LFW_MAX_THREADS)
+            if (!parse_int(argv[++i], &threads) || threads < 1 || threads > TP_MAX_THREADS)
                 return usage("--threads takes 1 to 64");
         } else if (strcmp(a, "--jitter") == 0) {
             if (!parse_int(argv[++i], &jitter) || jitter < 0 || jitter > 1000) return usage("--jitter takes 0 to 1000");

@@ -1,0 +1,138 @@
+/* thread_pool.h - a small persistent pthread pool for the fnet CLI.
+
+   tp_pool p; tp_start(&p, threads);       threads - 1 workers; the caller is the last one
+   tp_run(&p, n, fn, ctx);                 fn(ctx, i) for every i in 0..n-1, on any of the
+                                           threads, returning when all have finished
+   tp_stop(&p);
+
+   tp_run has the signature of facenet.h's fnet_parallel_for_fn (user = the pool), so a pool
+   serves fnet_trainer_opts.parallel_for as well as the CLI's own loops over images. Tasks
+   are handed out one at a time under a mutex; which thread runs a task never matters to a
+   caller whose tasks write disjoint memory. Without POSIX threads, with one thread, or when
+   no worker could start, the tasks run one after another on the caller's thread. Not
+   reentrant: a task must not call tp_run on its own pool. */
+#ifndef THREAD_POOL_H
+#define THREAD_POOL_H
+
+#ifndef TP_THREADS
+#if defined(__unix__) || defined(__APPLE__)
+#define TP_THREADS 1
+#else
+#define TP_THREADS 0
+#endif
+#endif
+#include <string.h>
+#if TP_THREADS
+#include <pthread.h>
+#endif
+
+#define TP_MAX_THREADS 64
+
+typedef struct tp_pool {
+    int threads; /* workers + the caller */
+#if TP_THREADS
+    pthread_t th[TP_MAX_THREADS];
+    int started, quit;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    unsigned long gen;           /* job number: a worker drains the job it has not seen yet */
+    fnet_task_fn fn;
+    void *ctx;
+    int n, next, finished;
+#endif
+} tp_pool;
+
+#if TP_THREADS
+/* Runs the current job's tasks until none is left to take; lock held on entry and exit. */
+static void tp__drain(tp_pool *p) {
+    while (p->next < p->n) {
+        int i = p->next++;
+        fnet_task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        pthread_mutex_unlock(&p->lock);
+        fn(ctx, i);
+        pthread_mutex_lock(&p->lock);
+        if (++p->finished == p->n) pthread_cond_broadcast(&p->done);
+    }
+}
+
+static void *tp__main(void *arg) {
+    tp_pool *p = (tp_pool *)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->wake, &p->lock);
+        if (p->quit) break;
+        seen = p->gen;
+        tp__drain(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+#endif
+
+/* Starts threads - 1 workers (threads 1..TP_MAX_THREADS). Returns the threads that will run
+   tasks (1 when none could start). */
+static int tp_start(tp_pool *p, int threads) {
+    memset(p, 0, sizeof *p);
+    p->threads = 1;
+#if TP_THREADS
+    if (threads > TP_MAX_THREADS) threads = TP_MAX_THREADS;
+    if (threads <= 1) return 1;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) return 1;
+    if (pthread_cond_init(&p->wake, NULL) != 0) { pthread_mutex_destroy(&p->lock); return 1; }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
+        return 1;
+    }
+    while (p->started < threads - 1 && pthread_create(&p->th[p->started], NULL, tp__main, p) == 0) p->started++;
+    p->threads = 1 + p->started;
+#else
+    (void)threads;
+#endif
+    return p->threads;
+}
+
+static void tp_run(void *user, int n, fnet_task_fn fn, void *ctx) {
+    tp_pool *p = (tp_pool *)user;
+    int i;
+#if TP_THREADS
+    if (p && p->started > 0 && n > 1) {
+        pthread_mutex_lock(&p->lock);
+        p->fn = fn;
+        p->ctx = ctx;
+        p->n = n;
+        p->next = 0;
+        p->finished = 0;
+        p->gen++;
+        pthread_cond_broadcast(&p->wake);
+        tp__drain(p);
+        while (p->finished < p->n) pthread_cond_wait(&p->done, &p->lock);
+        p->n = 0; /* a worker waking late finds nothing left */
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+#else
+    (void)p;
+#endif
+    for (i = 0; i < n; i++) fn(ctx, i);
+}
+
+static void tp_stop(tp_pool *p) {
+#if TP_THREADS
+    int t;
+    if (p->started > 0) {
+        pthread_mutex_lock(&p->lock);
+        p->quit = 1;
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+        for (t = 0; t < p->started; t++) pthread_join(p->th[t], NULL);
+        pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
+    }
+#endif
+    memset(p, 0, sizeof *p);
+}
+#endif
