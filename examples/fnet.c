@@ -7,6 +7,7 @@
    fnet align [--size S] IMG OUT.png           the first face's aligned crop
    fnet embed [--net nn4|resnet] IMG...        detect, landmarks, align, embed
    fnet embed --aligned [--net nn4|resnet] CROP.png...
+   fnet train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]
 
    Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing.
    JSON goes to stdout, one object per line; messages to stderr.
@@ -61,6 +62,8 @@ static int usage(const char *msg) {
             "  enroll GALLERY DIR | identify GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
+            "  train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]\n"
+            "                                         learn tensors with the triplet loss (fnet train --help)\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
 }
 
@@ -439,11 +442,12 @@ static int cmd_align(int argc, char **argv) {
 
 /* Further commands live in their own files, one per pipeline stage, so that each stays short:
    cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, verify, cluster,
-   train-classifier, classify). Each defines `static int cli_NAME_dispatch(const char *cmd,
+   train-classifier, classify), cli_train.h (train). Each defines `static int cli_NAME_dispatch(const char *cmd,
    int argc, char **argv)` that returns -1 when `cmd` is not one of its commands. */
 #include "cli_draw.h"
 #include "cli_lfw.h"
 #include "cli_match.h"
+#include "cli_train.h" /* after cli_lfw.h and cli_match.h: uses lfw__pick, the ROC drawing, cm__write_file */
 
 int main(int argc, char **argv) {
     int i, j, rc;
@@ -474,5 +478,6 @@ int main(int argc, char **argv) {
     if ((rc = cli_draw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_lfw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     return usage("unknown command");
 }
