@@ -183,6 +183,25 @@ static void test_other_ops(void) {
             }
             CHECK(i == len, "scalar add variant %d vs definition", p);
         }
+        /* the ReLU mask of the backward pass (dz = dy * [y > 0]), odd lengths, zeros and
+           negative zeros in y: every kernel set bit-identical to the scalar twin */
+        for (p = 0; p < 3; p++) {
+            size_t len = n - 1 - (size_t)p * 5;
+            in[3] = 0.0f; in[4] = -0.0f;
+            for (i = 0; i < len; i++) { ref[i] = in[i + 1]; out[i] = in[i + 1]; }
+            fnet__relu_mask_scalar(ref, in, len);
+            for (i = 0; i < len; i++)
+                if (ref[i] != (in[i] > 0.0f ? in[i + 1] : 0.0f)) break;
+            CHECK(i == len, "scalar ReLU mask variant %d vs definition", p);
+            for (k = 1; k < 4; k++) {
+                double twin = 0;
+                if (!fnet_isa_supported(g_all[k])) continue;
+                for (i = 0; i < len; i++) out[i] = in[i + 1];
+                fnet__relu_mask(g_all[k], out, in, len);
+                for (i = 0; i < len; i++) if (!(fabs(out[i] - ref[i]) <= twin)) twin = fabs(out[i] - ref[i]);
+                CHECK(twin == 0, "ReLU mask variant %d on %s vs scalar: %.3g", p, fnet_isa_name(g_all[k]), twin);
+            }
+        }
         free(in); free(out); free(ref); free(din); free(dref);
     }
 }
@@ -207,7 +226,7 @@ static void test_winograd(void) {
         void *raw_b, *raw_u;
         float *in = (float *)malloc(n_in * sizeof(float)), *w = (float *)malloc(K * c->cout * sizeof(float));
         float *bp = (float *)fnet__alloc_aligned(K * np * 16 * sizeof(float), &raw_b);
-        float *up = (float *)fnet__alloc_aligned(((size_t)16 * c->cin * np * 16 + (size_t)c->cin * c->cout) * sizeof(float), &raw_u);
+        float *up = (float *)fnet__alloc_aligned(((size_t)16 * c->cin * np * 16 + (size_t)16 * c->cin * c->cout) * sizeof(float), &raw_u);
         float *bias = (float *)calloc((size_t)np * 16, sizeof(float)), *zeros = (float *)calloc((size_t)zl, sizeof(float));
         float *ref = (float *)malloc(n_out * sizeof(float)), *out = (float *)malloc(n_out * sizeof(float));
         float *vb = (float *)malloc((size_t)16 * FNET__WINO_T * c->cin * sizeof(float));
@@ -219,7 +238,7 @@ static void test_winograd(void) {
         for (i = 0; i < K * c->cout; i++) w[i] = frand() / sqrtf((float)K);
         for (i = 0; i < (size_t)c->cout; i++) bias[i] = 0.1f * frand();
         fnet__pack_b(w, (int)K, c->cout, bp);
-        fnet__wino_pack(w, c->cin, c->cout, up, up + (size_t)16 * c->cin * np * 16);
+        fnet__wino_pack(w, c->cin, c->cout, up, up + (size_t)16 * c->cin * np * 16); /* tmp: 16 Cin x Cout */
         g.kh = 3; g.kw = 3; g.sh = 1; g.sw = 1; g.pt = c->pt; g.pl = c->pl; g.pb = c->pb; g.pr = c->pr;
         for (relu = 0; relu < 2; relu++) {
             double scale = 1.0;
