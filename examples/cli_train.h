@@ -27,16 +27,19 @@
    order comes from a splitmix64 generator seeded by --seed and the epoch alone, so a run is
    reproducible, and resumable at any epoch.
 
-   Augmentation. --jitter N makes N perturbed copies of each training chip (dlib's
-   jitter_image, mirror included: examples/jitter.h; seeded by the seed, the image and the
-   copy), computed before training; epoch e uses copy e mod N (0: the chips as aligned).
+   Augmentation. --jitter N uses N perturbed copies of each training chip (dlib's
+   jitter_image, mirror included: examples/jitter.h), copy v of image i drawn from its own
+   seed (the run's seed, i, v); epoch e uses copy e mod N (0: the chips as aligned).
 
    Frozen prefix. The ops that no trainable tensor influences compute the same outputs every
-   epoch, so each (image, copy) goes through them once (fnet_trainer_frontier, in parallel
-   over images) and training starts from those outputs (from_frontier = 1). --no-cache
-   recomputes them every step from the chips instead (to compare; same weights).
+   epoch, so each (image, copy) goes through them once, when a batch first uses it
+   (fnet_trainer_frontier, in parallel over the batch's images), into a cache of
+   frontier_size floats per (image, copy); steps start from there (from_frontier = 1). An
+   epoch uses about half the images (K of a person's many), so the cache fills over the first
+   epochs instead of costing a whole pass before the first step. --no-cache runs the whole
+   network every step instead (to compare: the weights come out byte-identical).
 
-   Threads. --threads N runs the preprocessing, the frontier, the validation embeddings and the
+   Threads. --threads N runs the preprocessing, the frontiers, the validation embeddings and the
    trainer's batch (opts.parallel_for) on a pool of N threads (examples/thread_pool.h). Every
    result is the same for any N: images are independent, the generator runs on one thread,
    and the trainer sums its gradient slots (a fixed count, TR_GRAD_SLOTS) in order.
@@ -83,13 +86,22 @@ static int tr__usage(const char *msg) {
             "  --alpha A (0.2)  --mining semihard|hard  --jitter N (0)  --seed S (1)  --threads N (1)\n"
             "  --val-fraction F (0.1)  --plot OUT.png  --log-every N (10)  --no-cache\n"
             "  --checkpoint CKPT  --resume CKPT  --stop-after E\n"
-            "  --net-blob PATH (start from this blob)  --network-id ID (default: original id + \"+trained\")\n");
+            "  --net-blob PATH (start from this blob)  --network-id ID (default: original id + \"+trained\")\n"
+            "  --exclude-pairs PAIRS --exclude-fold K  leave out every person of fold K (1..) of an LFW pairs.txt\n"
+            "  --cache DIR         keep each image's chip (and teacher embedding) in DIR for the next runs\n"
+            "  --distill resnet  --distill-weight W (1)  --loss triplet|distill|both (both with --distill)\n"
+            "  --init keep|he|zeros (keep: the blob's values)\n");
 }
 
 /* ---- options ---- */
 typedef struct tr_opts {
     const char *net, *trainable, *data, *out, *resume, *checkpoint, *plot, *net_blob, *network_id;
     const char *optimizer_name, *schedule_name, *mining_name;
+    const char *exclude_pairs, *cache_dir, *distill, *loss_name, *init_name;
+    int exclude_fold;
+    int loss_mode;   /* TR_LOSS_*: what the step minimises */
+    int init_kind;   /* 0: keep the blob's values, else fnet_init */
+    float distill_weight;
     int epochs, batch, people, per_person, jitter, threads, no_cache, log_every, stop_after, batch_set;
     float lr, weight_decay, alpha, val_fraction;
     fnet_optimizer optimizer;
@@ -114,6 +126,8 @@ static void tr__arg(tr_opts *o, const char *a) {
     snprintf(o->args + n, sizeof o->args - n, quote ? " '%s'" : " %s", a);
 }
 
+enum { TR_LOSS_TRIPLET = 0, TR_LOSS_DISTILL = 1, TR_LOSS_BOTH = 2 };
+
 /* Returns -1 when the options are good, else the exit code (usage printed). */
 static int tr__parse(int argc, char **argv, tr_opts *o) {
     int i;
@@ -132,6 +146,9 @@ static int tr__parse(int argc, char **argv, tr_opts *o) {
     o->schedule_name = "constant";
     o->mining_name = "semihard";
     o->mining = FNET_TRIPLET_SEMI_HARD;
+    o->distill_weight = 1.0f;
+    o->loss_mode = -1;
+    o->init_name = "keep";
     snprintf(o->args, sizeof o->args, "fnet train");
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -226,6 +243,31 @@ static int tr__parse(int argc, char **argv, tr_opts *o) {
             o->network_id = v;
             if (!*v || strlen(v) > FNET_NETWORK_ID_MAX)
                 return tr__usage("--network-id takes 1 to 31 bytes");
+        } else if (strcmp(a, "--exclude-pairs") == 0) {
+            o->exclude_pairs = v;
+        } else if (strcmp(a, "--exclude-fold") == 0) {
+            if (!parse_int(v, &o->exclude_fold) || o->exclude_fold < 1 || o->exclude_fold > 1000)
+                return tr__usage("--exclude-fold takes a fold number, 1 for the first");
+        } else if (strcmp(a, "--cache") == 0) {
+            o->cache_dir = v;
+            decides = 0;
+        } else if (strcmp(a, "--distill") == 0) {
+            o->distill = v;
+            if (strcmp(v, "resnet")) return tr__usage("--distill takes resnet (the ResNet-34 blob as the teacher)");
+        } else if (strcmp(a, "--distill-weight") == 0) {
+            if (!tr__float(v, 0.0f, 1e6f, &o->distill_weight)) return tr__usage("--distill-weight takes 0 to 1e6");
+        } else if (strcmp(a, "--loss") == 0) {
+            o->loss_name = v;
+            if (strcmp(v, "triplet") == 0) o->loss_mode = TR_LOSS_TRIPLET;
+            else if (strcmp(v, "distill") == 0) o->loss_mode = TR_LOSS_DISTILL;
+            else if (strcmp(v, "both") == 0) o->loss_mode = TR_LOSS_BOTH;
+            else return tr__usage("--loss takes triplet, distill or both");
+        } else if (strcmp(a, "--init") == 0) {
+            o->init_name = v;
+            if (strcmp(v, "keep") == 0) o->init_kind = 0;
+            else if (strcmp(v, "he") == 0) o->init_kind = FNET_INIT_HE;
+            else if (strcmp(v, "zeros") == 0) o->init_kind = FNET_INIT_ZEROS;
+            else return tr__usage("--init takes keep, he or zeros");
         } else {
             fprintf(stderr, "fnet: train: unknown option %s\n", a);
             return tr__usage(NULL);
@@ -237,6 +279,11 @@ static int tr__parse(int argc, char **argv, tr_opts *o) {
     }
     if (!o->trainable || !o->data || !o->out) return tr__usage("train needs --trainable, --data and --out");
     if (!*o->trainable) return tr__usage("--trainable needs names (\"*\" for every tensor)");
+    if (!o->exclude_pairs != !o->exclude_fold) return tr__usage("--exclude-pairs and --exclude-fold go together");
+    if (o->loss_mode < 0) o->loss_mode = o->distill ? TR_LOSS_BOTH : TR_LOSS_TRIPLET;
+    if (o->loss_mode != TR_LOSS_TRIPLET && !o->distill) return tr__usage("--loss distill and both need --distill resnet");
+    if (o->loss_mode == TR_LOSS_TRIPLET && o->distill) return tr__usage("--loss triplet takes no --distill");
+    if (o->distill && o->loss_mode != TR_LOSS_TRIPLET && o->batch < 3) return tr__usage("distillation needs --batch 3 or more");
     if (o->people * o->per_person > o->batch) {
         if (o->batch_set) return tr__usage("--batch must hold --people x --per-person faces");
         o->batch = o->people * o->per_person;
@@ -286,6 +333,9 @@ typedef struct tr_data {
     unsigned char **chip; /* n chips (NULL when skipped) */
     int *status;       /* n TR_* */
     const char **why;  /* n: stb_image's reason for TR_UNREADABLE, else NULL */
+    float *teacher;    /* --distill: n * EC_DIM teacher embeddings (of the TR_OK images), else NULL */
+    int n_excluded_people, n_excluded_images; /* --exclude-fold */
+    int cache_hits;    /* --cache: images whose chip (and teacher) came from the cache */
 } tr_data;
 
 static void tr__data_free(tr_data *d) {
@@ -301,6 +351,7 @@ static void tr__data_free(tr_data *d) {
     free(d->chip);
     free(d->status);
     free(d->why);
+    free(d->teacher);
     memset(d, 0, sizeof *d);
 }
 
@@ -433,13 +484,115 @@ static int tr__read_data(const char *data, tr_data *d, char *base, size_t base_c
     return 1;
 }
 
+/* --exclude-pairs PAIRS --exclude-fold K: drops from d every image of every person named in
+   fold K (1 for the first) of an LFW pairs.txt (header "FOLDS<TAB>N", then per fold N matched
+   lines "name i j" and N mismatched lines "name1 i name2 j"), so that a model can be scored
+   on that fold without having seen its people (leave one fold out). Runs before any image is
+   read; the excluded people keep their index (with no images). */
+static int tr__exclude(tr_data *d, const char *pairs, int fold) {
+    FILE *f = fopen(pairs, "r");
+    char line[4096], *is_out;
+    int folds = 0, per = 0, lineno = 0, i, k, p;
+    if (!f) {
+        fprintf(stderr, "fnet: train: cannot read %s\n", pairs);
+        return 0;
+    }
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1) {
+        fprintf(stderr, "fnet: train: %s: want the header \"FOLDS<TAB>N\" of LFW's pairs.txt\n", pairs);
+        fclose(f);
+        return 0;
+    }
+    if (fold > folds) {
+        fprintf(stderr, "fnet: train: --exclude-fold %d: %s has %d folds\n", fold, pairs, folds);
+        fclose(f);
+        return 0;
+    }
+    is_out = (char *)calloc((size_t)d->n_people + 1, 1);
+    if (!is_out) { fclose(f); return 0; }
+    while (fgets(line, sizeof line, f)) {
+        char a[1024], b[1024];
+        int x, y, cur = lineno++ / (2 * per) + 1, na = sscanf(line, "%1023s %d %1023s %d", a, &x, b, &y);
+        if (cur != fold) continue;
+        if (na < 2) {
+            fprintf(stderr, "fnet: train: %s:%d: not a pair line\n", pairs, lineno + 1);
+            free(is_out);
+            fclose(f);
+            return 0;
+        }
+        for (p = 0; p < d->n_people; p++) /* "name1 i name2 j" (na 4): the second name too */
+            if (strcmp(d->name[p], a) == 0 || (na == 4 && strcmp(d->name[p], b) == 0)) is_out[p] = 1;
+    }
+    fclose(f);
+    if (lineno < 2 * per * folds) {
+        fprintf(stderr, "fnet: train: %s holds %d pair lines, its header says %d\n", pairs, lineno, 2 * per * folds);
+        free(is_out);
+        return 0;
+    }
+    for (p = 0; p < d->n_people; p++) d->n_excluded_people += is_out[p];
+    for (i = 0, k = 0; i < d->n; i++) {
+        if (is_out[d->person[i]]) { free(d->path[i]); d->n_excluded_images++; continue; }
+        d->path[k] = d->path[i];
+        d->person[k++] = d->person[i];
+    }
+    d->n = k;
+    free(is_out);
+    return 1;
+}
+
+/* --cache DIR: one file per image and setting, named by FNV-1a of the image's path, size and
+   mtime and a stamp (the alignment, the chip size, the detector and landmark blobs' paths,
+   sizes and mtimes; the teacher's also for teacher files). Chip files: "FNETCHP1", the chip,
+   the FNV-1a of both; teacher files: "FNETTEA1", EC_DIM floats, the FNV-1a. Written to a
+   temporary name and renamed; a damaged or foreign file is recomputed. Only usable images
+   are kept (the others are recomputed: they are few). After changing the pipeline's code,
+   empty DIR. */
+static unsigned long long tr__cache_key(unsigned long long stamp, const char *path) {
+    return ec__fnv_file_stat(stamp, path);
+}
+static void tr__cache_name(char *out, size_t cap, const char *dir, unsigned long long key, const char *ext) {
+    snprintf(out, cap, "%s/%016llx.%s", dir, key, ext);
+}
+static int tr__cache_read(const char *file, const char *magic, void *dst, size_t n) {
+    FILE *f = fopen(file, "rb");
+    unsigned char *buf = (unsigned char *)malloc(n + 16);
+    int ok = 0;
+    if (f && buf && fread(buf, 1, n + 16, f) == n + 16 && fgetc(f) == EOF && memcmp(buf, magic, 8) == 0) {
+        unsigned long long h = ec__fnv(14695981039346656037ULL, buf, n + 8), got = 0;
+        int i;
+        for (i = 7; i >= 0; i--) got = (got << 8) | buf[n + 8 + i];
+        if (got == h) { memcpy(dst, buf + 8, n); ok = 1; }
+    }
+    if (f) fclose(f);
+    free(buf);
+    return ok;
+}
+static void tr__cache_write(const char *file, const char *magic, const void *src, size_t n, int task) {
+    char tmp[4200];
+    unsigned char *buf = (unsigned char *)malloc(n + 16);
+    unsigned long long h;
+    int i;
+    if (!buf) return;
+    memcpy(buf, magic, 8);
+    memcpy(buf + 8, src, n);
+    h = ec__fnv(14695981039346656037ULL, buf, n + 8);
+    for (i = 0; i < 8; i++) buf[n + 8 + i] = (unsigned char)(h >> (8 * i));
+    snprintf(tmp, sizeof tmp, "%s.%ld.%d.tmp", file, (long)getpid(), task);
+    if (cm__write_file(tmp, buf, n + 16)) {
+        if (rename(tmp, file) != 0) remove(tmp);
+    }
+    free(buf);
+}
+
 /* One image through the pipeline (a pool task): the chip, or a TR_* status. */
 typedef struct tr_prep {
-    fnet_model *det, *lm;
+    fnet_model *det, *lm, *teacher; /* teacher: --distill, embeds dlib's 150 px chip */
     fnet_detect_opts dopts;
     fnet_align_kind kind;
     int size, first;
     tr_data *d;
+    const char *cache_dir;          /* --cache, or NULL */
+    unsigned long long chip_stamp, teacher_stamp;
+    int *hit;                       /* per task: 1 when the cache had everything */
 } tr_prep;
 
 static void tr__prep_task(void *ctx, int task) {
@@ -449,7 +602,24 @@ static void tr__prep_task(void *ctx, int task) {
     unsigned char *px, *chip;
     fnet_box boxes[MAX_FACES];
     fnet_point pts[68];
+    char chip_file[4200], teacher_file[4200];
+    float *temb = c->teacher ? d->teacher + (size_t)i * EC_DIM : NULL;
+    c->hit[task] = 0;
     if (!tr__file_exists(d->path[i])) { d->status[i] = TR_MISSING; return; }
+    if (c->cache_dir) {
+        tr__cache_name(chip_file, sizeof chip_file, c->cache_dir, tr__cache_key(c->chip_stamp, d->path[i]), "chip");
+        tr__cache_name(teacher_file, sizeof teacher_file, c->cache_dir, tr__cache_key(c->teacher_stamp, d->path[i]), "teacher");
+        if ((chip = (unsigned char *)malloc((size_t)c->size * c->size * 3)) != NULL) {
+            if (tr__cache_read(chip_file, "FNETCHP1", chip, (size_t)c->size * c->size * 3) &&
+                (!temb || tr__cache_read(teacher_file, "FNETTEA1", temb, sizeof(float) * EC_DIM))) {
+                d->chip[i] = chip;
+                d->status[i] = TR_OK;
+                c->hit[task] = 1;
+                return;
+            }
+            free(chip);
+        }
+    }
     if (!stbi_info(d->path[i], &w, &h, &n) || w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE ||
         !(px = stbi_load(d->path[i], &w, &h, &n, 3))) {
         d->status[i] = TR_UNREADABLE;
@@ -469,8 +639,19 @@ static void tr__prep_task(void *ctx, int task) {
             free(chip);
             d->status[i] = TR_FAILED;
         } else {
-            d->chip[i] = chip;
-            d->status[i] = TR_OK;
+            unsigned char tchip[150 * 150 * 3];
+            if (temb && (fnet_align(img, pts, 68, FNET_ALIGN_DLIB_CHIP, 150, tchip) != FNET_OK ||
+                         fnet_embed(c->teacher, tchip, NULL, 0, temb) != FNET_OK)) {
+                free(chip);
+                d->status[i] = TR_FAILED;
+            } else {
+                d->chip[i] = chip;
+                d->status[i] = TR_OK;
+                if (c->cache_dir) {
+                    tr__cache_write(chip_file, "FNETCHP1", chip, (size_t)c->size * c->size * 3, task);
+                    if (temb) tr__cache_write(teacher_file, "FNETTEA1", temb, sizeof(float) * EC_DIM, task);
+                }
+            }
         }
     }
     stbi_image_free(px);
@@ -478,8 +659,10 @@ static void tr__prep_task(void *ctx, int task) {
 
 /* Decodes, detects and aligns every image of d on the pool; prints progress and what was
    skipped. Returns 0 when the models cannot be loaded. */
-static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, double *ms) {
+static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const char *cache_dir, int distill,
+                       double *ms) {
     tr_prep c;
+    int hit[TR_CHUNK];
     int i, counts[6] = {0, 0, 0, 0, 0, 0}, shown = 0, tty = isatty(fileno(stderr));
     const char *align = fnet_model_meta(net, "align");
     double t0 = now_ms();
@@ -489,19 +672,46 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, double 
     c.kind = align ? (strcmp(align, "dlib_chip") == 0 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE)
                    : (c.size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE);
     c.dopts.upsample = 1;
+    c.hit = hit;
     c.det = load_model("hog_frontal.fnet");
     c.lm = c.det ? load_model("landmarks68.fnet") : NULL;
-    if (!c.lm) { fnet_model_free(c.det); return 0; }
+    if (c.lm && distill) {
+        c.teacher = load_model(ec_blob_name("resnet"));
+        if (c.teacher && fnet_embed_dim(c.teacher) != EC_DIM) { fnet_model_free(c.teacher); c.teacher = NULL; }
+        d->teacher = c.teacher ? (float *)calloc((size_t)(d->n ? d->n : 1) * EC_DIM, sizeof(float)) : NULL;
+        if (!d->teacher) { fnet_model_free(c.teacher); c.teacher = NULL; }
+    }
+    if (!c.lm || (distill && !c.teacher)) { fnet_model_free(c.det); fnet_model_free(c.lm); return 0; }
+    if (cache_dir) {
+        const char *blobs[3] = {"hog_frontal.fnet", "landmarks68.fnet", NULL};
+        char p[4200];
+        int k, v[3];
+        v[0] = (int)c.kind; v[1] = c.size; v[2] = c.dopts.upsample;
+        c.cache_dir = cache_dir;
+        mkdir(cache_dir, 0777);
+        c.chip_stamp = ec__fnv(14695981039346656037ULL, "fnet train chip 1", 17);
+        c.chip_stamp = ec__fnv(c.chip_stamp, v, sizeof v);
+        blobs[2] = ec_blob_name("resnet");
+        for (k = 0; k < 2; k++) {
+            snprintf(p, sizeof p, "%s/%s", weights_dir(), blobs[k]);
+            c.chip_stamp = ec__fnv_file_stat(c.chip_stamp, p);
+        }
+        snprintf(p, sizeof p, "%s/%s", weights_dir(), blobs[2]);
+        c.teacher_stamp = ec__fnv_file_stat(ec__fnv(c.chip_stamp, "teacher dlib_chip 150", 21), p);
+    }
     for (c.first = 0; c.first < d->n; c.first += TR_CHUNK) {
-        int n = d->n - c.first < TR_CHUNK ? d->n - c.first : TR_CHUNK;
+        int n = d->n - c.first < TR_CHUNK ? d->n - c.first : TR_CHUNK, k;
         tp_run(pool, n, tr__prep_task, &c);
+        for (k = 0; k < n; k++) d->cache_hits += hit[k];
         if (tty || c.first + n == d->n || (c.first / TR_CHUNK) % 10 == 9)
             fprintf(stderr, "train: prepared %d/%d images (%.1f ms/image)%s", c.first + n, d->n,
                     (now_ms() - t0) * pool->threads / (c.first + n), tty && c.first + n < d->n ? "\r" : "\n");
     }
     *ms = now_ms() - t0;
+    if (cache_dir) fprintf(stderr, "train: cache %s: %d of %d images from it\n", cache_dir, d->cache_hits, d->n);
     fnet_model_free(c.det);
     fnet_model_free(c.lm);
+    fnet_model_free(c.teacher);
     for (i = 0; i < d->n; i++) counts[d->status[i]]++;
     if (d->n - counts[TR_OK] > 0) {
         fprintf(stderr, "fnet: train: skipped %d of %d images (%d missing, %d unreadable, %d without a face at the image centre, %d failed)",
@@ -923,6 +1133,10 @@ static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, con
                       30, 60, 200);
         roc__line(img, x - 2, TR_VY(a), x + 2, TR_VY(a), 3, 30, 60, 200);
     }
+    for (k = 0; k <= h->n_epochs; k += h->n_epochs > 10 ? (h->n_epochs + 9) / 10 : 1) {
+        snprintf(lab, sizeof lab, "%d", k);
+        roc__text(img, TR_X(k * steps_per_epoch) - 4, vy1 + 4, lab);
+    }
     snprintf(lab, sizeof lab, "%.3g", lmax);
     roc__text(img, 4, ly0 - 6, lab);
     roc__text(img, 4, ly1 - 6, "0");
@@ -931,8 +1145,8 @@ static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, con
     roc__text(img, 4, vy1 - 6, "50%");
     roc__text(img, x0 + 4, ly0 - 20, "triplet loss: steps, epoch mean");
     roc__text(img, x0 + 4, vy0 - 20, "validation pair accuracy");
-    snprintf(lab, sizeof lab, "epoch (%d, %d steps each)", h->n_epochs, steps_per_epoch);
-    roc__text(img, ROC_W / 2 - 100, ROC_H - 18, lab);
+    snprintf(lab, sizeof lab, "epoch (%d steps each)", steps_per_epoch);
+    roc__text(img, ROC_W / 2 - 100, ROC_H - 16, lab);
     roc__text(img, 4, 4, title);
 #undef TR_X
 #undef TR_LY
@@ -942,7 +1156,65 @@ static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, con
     return ok;
 }
 
+/* ---- distillation: the step with the teacher's term ---- */
+/* Work buffers of tr__step_distill, B rows of EC_DIM each. */
+typedef struct tr_dwork {
+    float *emb, *grad, *dgrad, *teach;
+} tr_dwork;
+
+/* One step of --loss distill or both: forward (embeddings kept), the triplet term as
+   fnet_trainer_step_triplet computes it (same mining, alpha, gradient; --loss both), the
+   distillation term W * fnet_distill_loss against the teacher embeddings of the same images
+   (the batch's rows, one-image negatives included), their gradients summed, one backward and
+   one update. *loss = triplet + W * distill, *dloss = the distillation term (1 - r, unweighted).
+   The batch itself is the one the triplet run would use: only the objective differs. */
+static fnet_result tr__step_distill(fnet_trainer *tr, const tr_opts *o, const tr_data *d, tr_dwork *w,
+                                    const float *inputs, int from_frontier, const int *img, const int *labels,
+                                    int n, float *loss, float *dloss, int *n_triplets, int *n_active) {
+    fnet_result r;
+    float lt = 0.0f, ld = 0.0f;
+    int cnt = 0, act = 0, k;
+    size_t e, m = (size_t)n * EC_DIM;
+    *loss = *dloss = 0.0f;
+    *n_triplets = *n_active = 0;
+    if ((r = fnet_trainer_forward(tr, inputs, from_frontier, n, w->emb)) != FNET_OK) return r;
+    memset(w->grad, 0, sizeof(float) * m);
+    if (o->loss_mode == TR_LOSS_BOTH) {
+        if ((r = fnet_triplet_select(w->emb, labels, n, EC_DIM, o->alpha, o->mining, NULL, 0, &cnt)) != FNET_OK) return r;
+        if (cnt > 0) {
+            fnet_triplet *t = (fnet_triplet *)malloc(sizeof(fnet_triplet) * (size_t)cnt);
+            if (!t) return FNET_ERR_OUT_OF_MEMORY;
+            r = fnet_triplet_select(w->emb, labels, n, EC_DIM, o->alpha, o->mining, t, cnt, &cnt);
+            if (r == FNET_OK) r = fnet_triplet_loss(w->emb, n, EC_DIM, t, cnt, o->alpha, &lt, w->grad, &act);
+            free(t);
+            if (r != FNET_OK) return r;
+            if (act == 0) memset(w->grad, 0, sizeof(float) * m);
+        }
+    }
+    for (k = 0; k < n; k++) memcpy(w->teach + (size_t)k * EC_DIM, d->teacher + (size_t)img[k] * EC_DIM, sizeof(float) * EC_DIM);
+    if ((r = fnet_distill_loss(w->emb, w->teach, n, EC_DIM, EC_DIM, &ld, w->dgrad)) != FNET_OK) return r;
+    for (e = 0; e < m; e++) w->grad[e] += o->distill_weight * w->dgrad[e];
+    *loss = lt + o->distill_weight * ld;
+    *dloss = ld;
+    *n_triplets = cnt;
+    *n_active = act;
+    if (!isfinite(*loss)) return FNET_ERR_NOT_FINITE;
+    if ((r = fnet_trainer_backward(tr, w->grad, NULL)) == FNET_OK) r = fnet_trainer_update(tr);
+    if (r != FNET_OK) fnet_trainer_zero_grad(tr);
+    return r;
+}
+
 /* ---- the run ---- */
+/* CPU time of the whole process (every thread), ms: images per CPU second do not depend on
+   how busy the machine is, wall-clock images per second do. */
+static double tr__cpu_ms(void) {
+#ifdef CLOCK_PROCESS_CPUTIME_ID
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0) return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+#endif
+    return 0;
+}
+
 static void tr__eta(char *out, size_t cap, double ms) {
     long s = (long)(ms / 1000 + 0.5);
     if (s >= 3600) snprintf(out, cap, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
@@ -986,8 +1258,11 @@ static int cmd_train(int argc, char **argv) {
     float *cache = NULL, *inputs = NULL;
     unsigned char *have = NULL;
     tr_batch_ctx bc;
+    tr_dwork dw;
+    float dloss = 0;
+    char dl_text[48] = "";
     unsigned long long hash, rng = 0;
-    double prep_ms = 0, input_ms = 0, step_ms = 0, train_ms = 0, val_ms = 0, thr = 0, t0;
+    double prep_ms = 0, input_ms = 0, step_ms = 0, train_ms = 0, val_ms = 0, cpu_ms = 0, thr = 0, t0;
     long long images_trained = 0, steps_run = 0, frontiers = 0;
 
     if ((rc = tr__parse(argc, argv, &o)) >= 0) return rc;
@@ -999,6 +1274,7 @@ static int cmd_train(int argc, char **argv) {
     memset(&s, 0, sizeof s);
     memset(&h, 0, sizeof h);
     memset(&bc, 0, sizeof bc);
+    memset(&dw, 0, sizeof dw);
     rc = 1;
     tp_start(&pool, o.threads);
 
@@ -1039,7 +1315,13 @@ static int cmd_train(int argc, char **argv) {
         goto done;
     }
     if (strcmp(base, o.data) != 0) fprintf(stderr, "train: %d images of %d people; paths from %s\n", d.n, d.n_people, base);
-    ok_prep = tr__prepare(&d, net, &pool, &prep_ms);
+    if (o.exclude_pairs) {
+        if (!tr__exclude(&d, o.exclude_pairs, o.exclude_fold)) goto done;
+        fprintf(stderr, "train: left out %d people (%d images) of fold %d of %s; %d images remain\n", d.n_excluded_people,
+                d.n_excluded_images, o.exclude_fold, o.exclude_pairs, d.n);
+        if (d.n == 0) goto done;
+    }
+    ok_prep = tr__prepare(&d, net, &pool, o.cache_dir, o.loss_mode != TR_LOSS_TRIPLET, &prep_ms);
     if (!ok_prep || !tr__split(&d, o.val_fraction, o.seed, &s)) goto done;
     fprintf(stderr,
             "train: %d usable images of %d people: %d people with >= 2 images, %d with one (negatives only); "
@@ -1079,6 +1361,10 @@ static int cmd_train(int argc, char **argv) {
     to.parallel_user = &pool;
     if ((r = fnet_trainer_create(net, &to, &tr)) != FNET_OK) {
         fprintf(stderr, "fnet: train: %s\n", fnet_result_string(r));
+        goto done;
+    }
+    if (o.init_kind && (r = fnet_trainer_init_weights(tr, (fnet_init)o.init_kind, o.seed)) != FNET_OK) {
+        fprintf(stderr, "fnet: train: --init %s: %s\n", o.init_name, fnet_result_string(r));
         goto done;
     }
     fprintf(stderr, "train: %s, %d trainable tensors:", fnet_network_id(net), fnet_trainer_trainable_count(tr));
@@ -1130,6 +1416,13 @@ static int cmd_train(int argc, char **argv) {
     h.epoch_loss = (float *)malloc(sizeof(float) * (size_t)(o.epochs + 1));
     h.val = (float *)malloc(sizeof(float) * (size_t)(o.epochs + 2));
     if (!inputs || !batch_img || !labels || !order || !singles || !pick || !h.epoch_loss || !h.val) goto done;
+    if (o.loss_mode != TR_LOSS_TRIPLET) {
+        dw.emb = (float *)malloc(sizeof(float) * EC_DIM * (size_t)B);
+        dw.grad = (float *)malloc(sizeof(float) * EC_DIM * (size_t)B);
+        dw.dgrad = (float *)malloc(sizeof(float) * EC_DIM * (size_t)B);
+        dw.teach = (float *)malloc(sizeof(float) * EC_DIM * (size_t)B);
+        if (!dw.emb || !dw.grad || !dw.dgrad || !dw.teach) goto done;
+    }
 
     /* 6. resume, or the accuracy before training */
     if (o.resume) {
@@ -1163,7 +1456,7 @@ static int cmd_train(int argc, char **argv) {
     /* 7. epochs */
     for (epoch = start_epoch; epoch < o.epochs && !stopped; epoch++) {
         int step, n_single_next = 0;
-        double loss_sum = 0, win_t0 = now_ms(), win_images = 0;
+        double loss_sum = 0, win_t0 = now_ms(), win_images = 0, ep_input = input_ms, ep_step = step_ms, ep_images = (double)images_trained, ep_cpu = cpu_ms;
         int version = o.jitter > 0 ? epoch % o.jitter : 0;
         rng = tr__stream(o.seed, TR_STREAM_EPOCH, (unsigned long long)epoch, 0);
         memcpy(order, s.train_multi, sizeof(int) * (size_t)s.n_train_multi);
@@ -1173,7 +1466,7 @@ static int cmd_train(int argc, char **argv) {
         for (step = 0; step < steps_per_epoch; step++) {
             int nb = 0, p, k, nt = 0, na = 0, fill;
             float loss = 0;
-            double ts = now_ms(), t1;
+            double ts = now_ms(), t1, c0 = tr__cpu_ms();
             /* P people, up to K random images each (a partial Fisher-Yates over the person's images) */
             for (p = 0; p < o.people; p++) {
                 int person = order[step * o.people + p], cnt = s.count[person];
@@ -1205,9 +1498,14 @@ static int cmd_train(int argc, char **argv) {
             }
             t1 = now_ms();
             input_ms += t1 - ts;
-            r = fnet_trainer_step_triplet(tr, inputs, fsize ? 1 : 0, labels, nb, o.alpha, o.mining, &loss, &nt, &na);
+            if (o.loss_mode == TR_LOSS_TRIPLET)
+                r = fnet_trainer_step_triplet(tr, inputs, fsize ? 1 : 0, labels, nb, o.alpha, o.mining, &loss, &nt, &na);
+            else
+                r = tr__step_distill(tr, &o, &d, &dw, inputs, fsize ? 1 : 0, batch_img, labels, nb, &loss, &dloss, &nt, &na);
             step_ms += now_ms() - t1;
             train_ms += now_ms() - ts;
+            cpu_ms += tr__cpu_ms() - c0;
+            if (o.loss_mode != TR_LOSS_TRIPLET) snprintf(dl_text, sizeof dl_text, " (distill 1-r %.4f)", dloss);
             if (r == FNET_ERR_NOT_FINITE || (r == FNET_OK && !isfinite(loss))) {
                 const char *t = fnet_trainer_error_detail(tr);
                 if (cr_pending) fputc('\n', stderr);
@@ -1234,8 +1532,8 @@ static int cmd_train(int argc, char **argv) {
                 double now = now_ms(), left = (double)(o.epochs - epoch) * steps_per_epoch - step - 1;
                 char eta[32];
                 tr__eta(eta, sizeof eta, left * train_ms / steps_run);
-                fprintf(stderr, "train: epoch %d/%d step %d/%d loss %.4f active %d/%d triplets %.1f images/s ETA %s%s",
-                        epoch + 1, o.epochs, step + 1, steps_per_epoch, loss, na, nt,
+                fprintf(stderr, "train: epoch %d/%d step %d/%d loss %.4f%s active %d/%d triplets %.1f images/s ETA %s%s",
+                        epoch + 1, o.epochs, step + 1, steps_per_epoch, loss, o.loss_mode == TR_LOSS_TRIPLET ? "" : dl_text, na, nt,
                         win_images * 1000.0 / (now - win_t0 > 1e-9 ? now - win_t0 : 1e-9), eta, tty ? "\033[K\r" : "\n");
                 cr_pending = tty;
                 win_t0 = now;
@@ -1255,7 +1553,11 @@ static int cmd_train(int argc, char **argv) {
             goto done;
         }
         if (h.val[epoch + 1] < -1.5f) goto done;
-        fprintf(stderr, "train: epoch %d/%d: mean loss %.4f", epoch + 1, o.epochs, h.epoch_loss[epoch]);
+        fprintf(stderr, "train: epoch %d/%d: mean loss %.4f, %.1f images/s, %.2f CPU ms/image (per step: inputs %.1f ms, trainer %.1f ms)",
+                epoch + 1, o.epochs, h.epoch_loss[epoch],
+                (images_trained - ep_images) * 1000.0 / (input_ms - ep_input + step_ms - ep_step + 1e-9),
+                (cpu_ms - ep_cpu) / (images_trained - ep_images + 1e-9),
+                (input_ms - ep_input) / steps_per_epoch, (step_ms - ep_step) / steps_per_epoch);
         if (h.val[epoch + 1] >= 0) fprintf(stderr, ", validation accuracy %.2f%% (threshold %.3f)", 100 * h.val[epoch + 1], thr);
         fprintf(stderr, "\n");
         rng = tr__stream(o.seed, TR_STREAM_EPOCH, (unsigned long long)epoch + 1, 0); /* where the next epoch starts */
@@ -1305,17 +1607,19 @@ summary:
     json_string(stdout, fnet_network_id(net));
     printf(",\"images\":%d,\"used\":%d,\"skipped\":%d,\"people\":%d,\"people_multi\":%d,\"people_single\":%d,"
            "\"train_images\":%d,\"val_images\":%d,\"val_pairs\":%d,\"epochs\":%d,\"steps_per_epoch\":%d,\"steps\":%lld,"
-           "\"frontier_floats\":%lu,\"cached\":%s,\"threads\":%d,",
+           "\"frontier_floats\":%lu,\"cached\":%s,\"threads\":%d,\"loss\":\"%s\",\"init\":\"%s\",\"excluded_people\":%d,"
+           "\"excluded_images\":%d,\"cache_hits\":%d,",
            d.n, s.n_used, d.n - s.n_used, s.n_people_used, s.n_multi, s.n_single, s.n_train_img, s.n_val_img, s.n_pairs,
            h.n_epochs, steps_per_epoch, fnet_trainer_step_count(tr), (unsigned long)fsize, fsize ? "true" : "false",
-           pool.threads);
+           pool.threads, o.loss_mode == TR_LOSS_TRIPLET ? "triplet" : o.loss_mode == TR_LOSS_DISTILL ? "distill" : "both",
+           o.init_name, d.n_excluded_people, d.n_excluded_images, d.cache_hits);
     printf("\"epoch_loss\":[");
     for (i = 0; i < h.n_epochs; i++) printf(i ? ",%.6g" : "%.6g", h.epoch_loss[i]);
     printf("],\"val_accuracy\":[");
     for (i = 0; i <= h.n_epochs; i++) printf(i ? ",%.6g" : "%.6g", h.val[i] < 0 ? -1.0 : h.val[i]);
     printf("],\"prepare_ms\":%.1f,\"input_ms\":%.1f,\"frontiers_computed\":%lld,\"step_ms\":%.1f,\"train_ms\":%.1f,"
-           "\"val_ms\":%.1f,\"images_per_s\":%.2f,\"ms_per_step\":%.2f,\"trainer_bytes\":%lu}\n",
-           prep_ms, input_ms, frontiers, step_ms, train_ms, val_ms, train_ms > 0 ? images_trained * 1000.0 / train_ms : 0.0,
+           "\"val_ms\":%.1f,\"train_cpu_ms\":%.1f,\"images_per_s\":%.2f,\"ms_per_step\":%.2f,\"trainer_bytes\":%lu}\n",
+           prep_ms, input_ms, frontiers, step_ms, train_ms, val_ms, cpu_ms, train_ms > 0 ? images_trained * 1000.0 / train_ms : 0.0,
            steps_run ? train_ms / steps_run : 0.0, (unsigned long)fnet_trainer_memory(tr));
 done:
     fnet_trainer_free(tr);
@@ -1323,6 +1627,7 @@ done:
     tr__data_free(&d);
     tr__split_free(&s);
     free(h.loss); free(h.epoch_loss); free(h.val);
+    free(dw.emb); free(dw.grad); free(dw.dgrad); free(dw.teach);
     free(cache); free(have); free(bc.res); free(bc.computed); free(inputs); free(batch_img); free(labels); free(order); free(singles); free(pick);
     tp_stop(&pool);
     return rc;
