@@ -10,11 +10,12 @@ fnet_trainer_forward, fnet_trainer_backward.
 On real aligned faces (3 LFPW test faces aligned as OpenFace does for nn4; 3 dlib 150 px chips
 of the ResNet goldens):
   1. forward: torch's embeddings equal fnet_embed_tensor's (tests/nn4_driver.c) and the
-     trainer's forward, max abs diff <= 1e-5 (float32 engine; we see ~2e-7);
+     trainer's forward, max abs diff <= 1e-5 (float32 engine; we see ~3e-7);
   2. L = sum_i r_i . emb_i (r fixed, normal): for every trainable tensor and for dL/d input,
-     err = max|g_C - g_ref| / max|g_ref| (the error relative to that tensor's largest
-     gradient entry) must be <= TOL = 1e-4; the trainable set must be every conv and dense
-     tensor, named and shaped as the blob and the reference name them;
+     err = max|g_C - g_ref| / scale, scale = the tensor's largest reference gradient entry
+     (of the batch, or of one input alone if larger: the fc bias of ResNet's triplet loss sums
+     to 0 over the batch), must be <= TOL = 1e-4; the trainable set must be every conv and
+     dense tensor, named and shaped as the blob and the reference name them;
   3. a triplet loss over the 3 faces (anchor 0, positive 1, negative 2, alpha chosen so the
      hinge is active), computed in C by fnet_triplet_loss on the trainer's own embeddings:
      loss, dL/d emb and every gradient as in 2;
@@ -22,9 +23,22 @@ of the ResNet goldens):
   5. the check has teeth: the reference with one planted slip (tools/torch_ref.py --slip:
      LRN beta 0.76, a pooling branch padded on the other side, a transposed square weight)
      must make the comparison of 2 FAIL, both against the correct reference and against C.
-TOL: float32 engine against a float64 reference; the float32 rounding of the weights and of
-the activations gives about 1e-6 relative (see the printed errors); the weakest slip (LRN beta
-0.75 -> 0.76) moves some tensor's gradient by a few percent.
+Kinks. A float32 engine and a float64 reference cannot agree on every ReLU and max-pool
+decision: where a pre-activation is within float32 rounding of 0 (or a max-pool window's two
+largest entries are within rounding of each other) the engine may take the other side, and
+the gradient then differs by that kink's whole backward cone (up to 3% of a tensor's largest
+entry here: a handful of such kinks per face, most of them near-ties in the first max pool).
+torch_ref.Kinks lists the candidates from the reference alone (within 1x the float32 reach
+measured per layer by the same graph in float32) and the exact change each one makes when it
+takes the other side; a kink is counted as taken when the difference C - reference, on the
+entries that kink moves, is that change times s with 0.5 <= s <= 1.5 (s comes out 1.0000 for
+the taken ones, ~0 for the others). The comparison of 2 and 3 is made after adding the taken
+kinks' changes to the reference; the raw error is printed too. At most half the candidates
+may be taken (an engine taking nearly all would have a kink convention of its own). The slips
+are judged the same way (their differences are dense, no set of kinks explains them).
+TOL: after the kinks, the float32 rounding of the weights and of the activations leaves about
+1e-6 relative (see the printed errors); the weakest slip (LRN beta 0.75 -> 0.76) moves some
+tensor's gradient by a few percent.
 Until the trainer is implemented (FNET__TRAINER_READY in facenet.h) 2-4 are skipped and the
 slips are checked against the correct reference only.
 Run from the repository root. Weights: $FNET_WEIGHTS (default weights/), shared data
@@ -42,7 +56,7 @@ import numpy as np
 
 sys.path.insert(0, "tests")
 sys.path.insert(0, "tools")
-from fnet_testlib import tally, check, skip, finish  # noqa: E402
+from fnet_testlib import check, skip, finish  # noqa: E402
 
 TOL = 1e-4
 FWD_TOL = 1e-5
@@ -153,27 +167,57 @@ def c_grads(exe, blob, x, gemb=None, alpha=None, threads=1):
 
 # ---- comparison -----------------------------------------------------------------------------
 
-def compare(c, ref_g, ref_gin):
-    """Every tensor and the input: err = max|g_C - g_ref| / max|g_ref|.
-    -> (ok, errors {name: err}, problems [str])."""
-    problems, errs = [], {}
-    if set(c["grads"]) != set(ref_g):
-        problems.append("trainable set differs: only in C %s, only in the reference %s" %
-                        (sorted(set(c["grads"]) - set(ref_g))[:5], sorted(set(ref_g) - set(c["grads"]))[:5]))
-    pairs = [(k, c["grads"][k], ref_g[k]) for k in ref_g if k in c["grads"]]
-    pairs.append(("input", c["gin"], ref_gin))
-    for k, gc, gr in pairs:
-        if gc.shape != gr.shape:
-            problems.append("%s: shape %s in C, %s in the reference" % (k, gc.shape, gr.shape))
-            continue
-        if not np.all(np.isfinite(gc)):
-            problems.append("%s: non-finite gradient in C" % k)
-            continue
-        scale = np.abs(gr).max()
-        diff = np.abs(gc - gr).max()
-        errs[k] = diff / scale if scale > 0 else (0.0 if diff == 0 else np.inf)
-    ok = not problems and all(e <= TOL for e in errs.values())
-    return ok, errs, problems
+class Residual:
+    """C - reference for one loss (or one slipped reference), every tensor and the input,
+    with the scale of each (max |reference|, or `floor`'s value if larger), corrected kink by
+    kink (see the module comment)."""
+
+    def __init__(self, c, ref_g, ref_gin, loss, floor=None):
+        self.loss = loss
+        self.problems = []
+        if set(c["grads"]) != set(ref_g):
+            self.problems.append("trainable set differs: only in C %s, only in the reference %s" %
+                                 (sorted(set(c["grads"]) - set(ref_g))[:5], sorted(set(ref_g) - set(c["grads"]))[:5]))
+        self.R, self.scale = {}, {}
+        pairs = [(k, c["grads"][k], ref_g[k]) for k in ref_g if k in c["grads"]]
+        pairs.append(("input", c["gin"], ref_gin))
+        for k, gc, gr in pairs:
+            if gc.shape != gr.shape:
+                self.problems.append("%s: shape %s in C, %s in the reference" % (k, gc.shape, gr.shape))
+            elif not np.all(np.isfinite(gc)):
+                self.problems.append("%s: non-finite gradient in C" % k)
+            else:
+                self.R[k] = gc - gr
+                self.scale[k] = max(float(np.abs(gr).max()), (floor or {}).get(k, 0.0))
+        self.raw = self.errors()
+        self.taken = []
+
+    def offer(self, what, delta):
+        """Takes the kink if the difference, on the entries its change moves, is that change
+        times s, 0.5 <= s <= 1.5."""
+        dw = dict((k, delta[k] / self.scale[k]) for k in self.R if self.scale[k] > 0)
+        effect = max(float(np.abs(v).max()) for v in dw.values())
+        if effect < 1e-6:          # below float32 noise: cannot matter at TOL, cannot be judged
+            return None
+        num = den = 0.0
+        for k, v in dw.items():
+            m = np.abs(v) >= 0.05 * effect
+            if m.any():
+                num += float((self.R[k][m] / self.scale[k] * v[m]).sum())
+                den += float((v[m] ** 2).sum())
+        s = num / den
+        if 0.5 <= s <= 1.5:
+            for k in self.R:
+                self.R[k] -= delta[k]
+            self.taken.append((what, s, effect))
+        return s
+
+    def errors(self):
+        return dict((k, float(np.abs(r).max()) / self.scale[k] if self.scale[k] > 0
+                     else (0.0 if not np.abs(r).max() else np.inf)) for k, r in self.R.items())
+
+    def ok(self):
+        return not self.problems and all(e <= TOL for e in self.errors().values())
 
 
 def worst(errs):
@@ -182,14 +226,15 @@ def worst(errs):
 
 
 def ref_vs_ref(ga, gina, gb, ginb):
-    """compare() of two references (a slipped one posing as C)."""
-    return compare({"grads": ga, "gin": gina}, gb, ginb)
+    """Is the slipped reference a (posing as C) within TOL of the correct one b?"""
+    return Residual({"grads": ga, "gin": gina}, gb, ginb, 0)
 
 
 # ---- one network ----------------------------------------------------------------------------
 
 def run_net(label, make_net, slips, blob, x, drivers):
     import torch
+    import torch_ref
     t0 = time.time()
     net = make_net(None)
     ref_emb = net.forward(x).detach().numpy()
@@ -205,7 +250,6 @@ def run_net(label, make_net, slips, blob, x, drivers):
     r = np.random.default_rng(20240613).standard_normal(ref_emb.shape)
     rt = torch.tensor(r)
     emb, g, gin, _ = net.grads(x, lambda e: (e * rt).sum())
-    print("%s reference: %d tensors, float64 backward %.1f s" % (label, len(g), time.time() - t0))
     check(len(g) > 0 and all(np.abs(v).max() > 0 for v in g.values()) and np.abs(gin).max() > 0,
           "%s: a reference gradient is all zero: the check could not see errors in it" % label)
 
@@ -217,16 +261,21 @@ def run_net(label, make_net, slips, blob, x, drivers):
     def triplet(e):
         return torch.clamp(((e[0] - e[1]) ** 2).sum() - ((e[0] - e[2]) ** 2).sum() + alpha, min=0)
     temb, tg, tgin, tloss = net.grads(x, triplet)
+    te = torch.tensor(temb, requires_grad=True)
+    triplet(te).backward()
+    t_gemb = te.grad.numpy()
 
     # slips, against the correct reference
     slipped = {}
     for s in slips:
         sg, sgin = make_net(s).grads(x, lambda e: (e * rt).sum())[1:3]
         slipped[s] = (sg, sgin)
-        ok, errs, _ = ref_vs_ref(sg, sgin, g, gin)
-        print("  slip %-9s: slipped vs correct reference, worst %s" % (s, worst(errs)))
-        check(not ok, "%s slip %s: the comparison passes (worst %s): it could not see this mistake"
-              % (label, s, worst(errs)))
+        rr = ref_vs_ref(sg, sgin, g, gin)
+        print("  slip %-9s: slipped vs correct reference, worst %s" % (s, worst(rr.errors())))
+        check(not rr.ok(), "%s slip %s: the comparison passes (worst %s): it could not see this mistake"
+              % (label, s, worst(rr.errors())))
+    print("%s reference: %d tensors, float64 autograd (2 losses, %d slips) %.1f s" %
+          (label, len(g), len(slips), time.time() - t0))
 
     if grad_exe == "not ready":
         skip("%s: the trainer is not implemented yet (no FNET__TRAINER_READY in facenet.h)" % label)
@@ -242,36 +291,18 @@ def run_net(label, make_net, slips, blob, x, drivers):
     print("%s trainer forward+backward (batch %d, 1 thread) %.2f s; forward vs torch %.3g" %
           (label, len(x), c["secs"], d))
     check(d <= FWD_TOL, "%s: fnet_trainer_forward differs from torch by %.3g" % (label, d))
-    ok, errs, problems = compare(c, g, gin)
-    for p in problems:
-        check(False, "%s: %s" % (label, p))
-    bad = sorted((e, k) for k, e in errs.items() if not e <= TOL)
-    ev = np.array(list(errs.values()))
-    print("%s linear loss: %d tensors + input; err median %.3g, worst %s; input %.3g" %
-          (label, len(errs) - 1, np.median(ev), worst(errs), errs.get("input", np.nan)))
-    for e, k in bad[::-1][:10]:
-        print("  over tolerance: %-32s %.3g" % (k, e))
-    check(not problems and not bad, "%s: %d of %d gradients beyond %g (worst %s)" %
-          (label, len(bad), len(errs), TOL, worst(errs) if errs else "-"))
 
-    # triplet, computed in C
     ct = c_grads(grad_exe, blob, x, alpha=alpha)
     check(isinstance(ct, dict), "%s triplet: %s" % (label, ct))
     if isinstance(ct, dict):
         dl = abs(ct["loss"] - tloss)
-        tge = torch.tensor(temb, requires_grad=True)
-        triplet(tge).backward()
-        dge = np.abs(ct["gemb"] - tge.grad.numpy()).max()
-        ok, errs, problems = compare(ct, tg, tgin)
-        print("%s triplet (alpha %.2f, loss %.5f): loss diff %.3g, dL/demb diff %.3g, worst %s" %
-              (label, alpha, tloss, dl, dge, worst(errs)))
+        dge = np.abs(ct["gemb"] - t_gemb).max()
+        print("%s triplet (alpha %.2f, loss %.5f): fnet_triplet_loss loss diff %.3g, dL/d emb diff %.3g" %
+              (label, alpha, tloss, dl, dge))
         check(tloss > 0.1, "%s: the triplet is not active (loss %g): its gradient would be 0" % (label, tloss))
         check(dl <= 1e-5 * max(1.0, tloss), "%s: fnet_triplet_loss %.7g, torch %.7g" % (label, ct["loss"], tloss))
         check(dge <= 1e-5, "%s: fnet_triplet_loss's dL/d emb differs by %.3g" % (label, dge))
-        check(ok and not problems, "%s triplet: gradients beyond %g (worst %s) %s" %
-              (label, TOL, worst(errs), "; ".join(problems)))
 
-    # 2 threads: bit-identical
     c2 = c_grads(grad_exe, blob, x, gemb=r, threads=2)
     check(isinstance(c2, dict), "%s 2 threads: %s" % (label, c2))
     if isinstance(c2, dict):
@@ -280,11 +311,48 @@ def run_net(label, make_net, slips, blob, x, drivers):
         print("%s 2 threads: %s (%.2f s)" % (label, "bit-identical" if same else "DIFFERENT", c2["secs"]))
         check(same, "%s: gradients with 2 threads differ from 1 thread" % label)
 
-    # the planted slips must make the comparison with C fail
-    for s, (sg, sgin) in slipped.items():
-        ok, errs, _ = compare(c, sg, sgin)
-        print("  slip %-9s: C vs slipped reference, worst %s -> %s" % (s, worst(errs), "FAIL (as it must)" if not ok else "pass"))
-        check(not ok, "%s: C also agrees with the %s-slipped reference (worst %s)" % (label, s, worst(errs)))
+    # C - reference for each loss and each slipped reference, then the kinks
+    t1 = time.time()
+    net32 = make_net(None).to(torch.float32)
+    kinks = torch_ref.Kinks(net, net32, x, [r, t_gemb])
+    maxima = kinks.maxima
+    sets = [("linear", Residual(c, g, gin, 0, maxima[0]))]
+    if isinstance(ct, dict):
+        sets.append(("triplet", Residual(ct, tg, tgin, 1, maxima[1])))
+    sets += [("slip " + s, Residual(c, sg, sgin, 0)) for s, (sg, sgin) in slipped.items()]
+    for name, rs in sets:
+        for p in rs.problems:
+            check(False, "%s %s: %s" % (label, name, p))
+    n = 0
+    for what, deltas in kinks:
+        n += 1
+        for _, rs in sets:
+            rs.offer(what, deltas[rs.loss])
+    print("%s kinks: %d candidates within float32 reach, %.1f s" % (label, n, time.time() - t1))
+    for name, rs in sets:
+        errs = rs.errors()
+        if name.startswith("slip"):
+            ok = rs.ok()
+            print("  %-14s C vs slipped reference: worst %s (raw %s) -> %s" %
+                  (name, worst(errs), worst(rs.raw), "FAIL (as it must)" if not ok else "pass"))
+            check(not ok, "%s: C also agrees with the %s-slipped reference (worst %s)" % (label, name, worst(errs)))
+            continue
+        ev = np.array(list(errs.values()))
+        print("%s %s loss: %d tensors + input; raw worst %s; %d kinks taken:" %
+              (label, name, len(errs) - 1, worst(rs.raw), len(rs.taken)))
+        for what, s, effect in rs.taken:
+            print("    %-58s s=%.4f (moves up to %.3g)" % (what, s, effect))
+        print("  after the kinks: worst %s, median %.3g, input %.3g" %
+              (worst(errs), np.median(ev), errs.get("input", np.nan)))
+        bad = sorted(((e, k) for k, e in errs.items() if not e <= TOL), reverse=True)
+        for e, k in bad[:10]:
+            print("  over tolerance: %-32s %.3g" % (k, e))
+        check(rs.ok(), "%s %s: %d of %d gradients beyond %g (worst %s)" %
+              (label, name, len(bad), len(errs), TOL, worst(errs)))
+        # float32 takes the other side of a few near-kinks, not of most: an engine that took
+        # nearly all of them would have a convention of its own (e.g. ReLU open at z <= eps)
+        check(len(rs.taken) <= max(3, n // 2), "%s %s: %d of %d kink candidates taken" %
+              (label, name, len(rs.taken), n))
 
 
 def main():

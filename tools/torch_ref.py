@@ -14,7 +14,11 @@ dense (In, Out) with In in HWC order) plus dL/d input as (N, H, W, 3).
     net = torch_ref.nn4(csv_dirs)                  # [CSV folder, folder with the filled tensors]
     net = torch_ref.resnet34(manifest_json)        # face-api face_recognition_model manifest
     emb = net.forward(x_nhwc)                      # torch tensor (N, 128)
-    emb, grads = net.grads(x_nhwc, loss_fn)        # float64 autograd, dict name -> numpy array
+    emb, g, gin, loss = net.grads(x_nhwc, loss_fn) # autograd: {name: grad, blob layout}, dL/dx
+    for what, deltas in torch_ref.Kinks(net, net32, x_nhwc, [dL_demb]): ...
+                                                   # where float32 may route the gradient
+                                                   # otherwise, and by how much (see Kinks)
+    net.to(torch.float32)                          # for benchmarks (tools/bench_train_torch.py)
 
 Semantics reproduced (each is what the engine's op table says):
   * conv: cross-correlation, explicit zero padding (F.pad, asymmetric where the graph is);
@@ -61,10 +65,37 @@ def zpad(x, top, bottom, left, right):
     return F.pad(x, (left, right, top, bottom))
 
 
-def maxpool(x, k, s, pad=0):
+class Probe:
+    """Passed to Net.forward: records every ReLU's (pre-activation z, output) and every max
+    pool's (padded input, k, stride, output) in graph order, and can force one ReLU to the
+    other side of its kink (set by Kinks): force = ("relu", layer, (c, y, x)) with an input of
+    batch size 1 makes that ReLU output |z| with slope 1 if z < 0, and 0 with slope 0 if z > 0."""
+
+    def __init__(self, force=None):
+        self.relus, self.pools = [], []
+        self.force = force
+
+
+def relu(z, probe=None):
+    y = F.relu(z)
+    if probe is not None:
+        f = probe.force
+        if f is not None and f[0] == "relu" and f[1] == len(probe.relus):
+            c, yy, xx = f[2]
+            m = torch.zeros_like(z, dtype=torch.bool)
+            m[0, c, yy, xx] = True
+            y = torch.where(m, z - 2.0 * z.detach() if float(z[0, c, yy, xx]) < 0 else 0.0 * z, y)
+        probe.relus.append((z, y))
+    return y
+
+
+def maxpool(x, k, s, pad=0, probe=None):
     if pad:
         x = zpad(x, pad, pad, pad, pad)
-    return F.max_pool2d(x, k, s)
+    y = F.max_pool2d(x, k, s)
+    if probe is not None:
+        probe.pools.append((x, k, s, y))
+    return y
 
 
 def lrn_tf(x, radius=5, bias=1.0, alpha=1e-4, beta=0.75):
@@ -93,17 +124,22 @@ class Net:
         self._fwd = forward_fn
         self.input_size = input_size
         self.l2norm = l2norm
+        self.state = {"probe": None}   # read by the graph's relu / maxpool calls
 
     def to(self, dtype):
         for k in self.order:
             self.params[k] = self.params[k].detach().to(dtype).requires_grad_(True)
         return self
 
-    def forward(self, x_nhwc):
+    def forward(self, x_nhwc, probe=None):
         """x: (N, H, W, 3) tensor or array (normalised input) -> (N, 128)."""
         dt = self.params[self.order[0]].dtype
         x = torch.as_tensor(np.asarray(x_nhwc) if not torch.is_tensor(x_nhwc) else x_nhwc).to(dt)
-        return self._fwd(x.permute(0, 3, 1, 2))
+        self.state["probe"] = probe
+        try:
+            return self._fwd(x.permute(0, 3, 1, 2))
+        finally:
+            self.state["probe"] = None
 
     def blob_layout(self, name, t):
         """A parameter (or its gradient) in the blob's layout, as numpy."""
@@ -124,6 +160,121 @@ class Net:
         loss.backward()
         g = {k: self.blob_layout(k, self.params[k].grad) for k in self.order}
         return emb.detach().cpu().numpy(), g, x.grad.detach().cpu().numpy(), float(loss)
+
+
+class Kinks:
+    """Where the gradient depends on which side of a kink the forward pass lands.
+
+    A ReLU whose pre-activation is within rounding of 0, or a max-pool window whose largest
+    two entries are within rounding of each other, is continuous in the forward pass but sends
+    the gradient one way or the other: a float32 engine may take the other side than this
+    float64 reference, and its gradients then differ by a whole backward cone. How far float32
+    rounding reaches at each layer is measured here: E = max |a32 - a64| over the layer, with
+    net32 the same graph in float32 (its weights rounded to float32 as a blob's are).
+    Candidates, per input: ReLUs with 0 < |z| <= margin * E, and max-pool windows whose largest
+    entry exceeds the runner-up by 0 < gap <= margin * E (exact ties are left out: the
+    reference and facenet.h both take the first maximum in scan order, and exact float64 ties
+    are copies of one value, tied in float32 too).
+    The change when one kink takes the other side: a ReLU at z > 0 that stops passing loses
+    u * dz (u = dL/d its output), a window that takes its runner-up b instead of a moves
+    u * (d v_b - d v_a); both are one backward pass from the kink. A ReLU at z < 0 that starts
+    passing may also win a max-pool window whose maximum was 0, so that case reruns the
+    forward pass with the ReLU forced open (Probe.force) and takes the difference.
+
+        k = Kinks(net, net32, x, gembs)   # gembs: dL/d emb arrays (N, 128), one per loss
+        k.maxima[g]    # {tensor name: largest |dL/d tensor| entry of any one input alone}: the
+                       # scale of a gradient whose sum over the batch cancels (the last bias
+                       # under a triplet loss)
+        for what, deltas in k: ...        # per candidate with an effect; deltas[g] =
+                       # {tensor name: array (blob layout), "input": (N, H, W, 3)}, the change
+                       # in every gradient of loss g when that kink takes the other side
+    """
+
+    def __init__(self, net, net32, x_nhwc, gembs, margin=1.0):
+        self.net = net
+        self.x = x = np.asarray(x_nhwc, dtype=np.float64)
+        self.names = names = list(net.order)
+        self.plist = plist = [net.params[k] for k in names]
+        self.dt = dt = plist[0].dtype
+        self.margin = margin
+        p64, p32 = Probe(), Probe()
+        with torch.no_grad():
+            net.forward(x, p64)
+            net32.forward(x.astype(np.float32), p32)
+        self.E_relu = [float((a.double() - b.double()).abs().max()) for (a, _), (b, _) in zip(p64.relus, p32.relus)]
+        self.E_pool = [float((a.double() - b.double()).abs().max())
+                       for (a, _, _, _), (b, _, _, _) in zip(p64.pools, p32.pools)]
+        del p64, p32
+        # one graph per input, kept for the candidates' backward passes
+        self.samples = []
+        self.maxima = [dict((k, 0.0) for k in names) for _ in gembs]
+        for i in range(x.shape[0]):
+            ge = [torch.tensor(np.asarray(g, dtype=np.float64)[i:i + 1], dtype=dt) for g in gembs]
+            xi = torch.tensor(x[i:i + 1], dtype=dt).requires_grad_(True)
+            probe = Probe()
+            emb = net.forward(xi, probe)
+            ys = [y for _, y in probe.relus] + [y for _, _, _, y in probe.pools]
+            base, us = [], []
+            for gi, g in enumerate(ge):
+                gs = torch.autograd.grad(emb, plist + [xi] + ys, g, retain_graph=True)
+                for k, t in zip(names, gs):
+                    self.maxima[gi][k] = max(self.maxima[gi][k], float(t.abs().max()))
+                base.append([t.detach() for t in gs[:len(names) + 1]])
+                us.append([t.detach() for t in gs[len(names) + 1:]])
+            self.samples.append((ge, xi, probe, base, us))
+
+    def _dicts(self, gs, i):
+        d = dict((k, self.net.blob_layout(k, t) if t is not None else np.zeros(self.net.blob_layout(k, p).shape))
+                 for k, p, t in zip(self.names, self.plist, gs[:len(self.names)]))
+        gin = np.zeros(self.x.shape)
+        if gs[len(self.names)] is not None:
+            gin[i] = gs[len(self.names)].detach().cpu().numpy()[0]
+        d["input"] = gin
+        return d
+
+    def __iter__(self):
+        net, x, plist, dt, margin = self.net, self.x, self.plist, self.dt, self.margin
+        for i in range(len(self.samples)):
+            ge, xi, probe, base, us = self.samples[i]
+            nr = len(probe.relus)
+            for li, (z, _) in enumerate(probe.relus):
+                zz = z.detach()[0]
+                sel = (zz != 0) & (zz.abs() <= margin * self.E_relu[li])
+                for c, yy, xx in sel.nonzero().tolist():
+                    zv = float(zz[c, yy, xx])
+                    u = [float(ug[li][0, c, yy, xx]) for ug in us]
+                    what = "relu %d (input %d, c %d, y %d, x %d) z=%.3g" % (li, i, c, yy, xx, zv)
+                    if zv < 0:   # opening it: rerun forced (it may also win a max-pool window)
+                        xf = torch.tensor(x[i:i + 1], dtype=dt).requires_grad_(True)
+                        ef = net.forward(xf, Probe(("relu", li, (c, yy, xx))))
+                        deltas = []
+                        for g, gg in enumerate(ge):
+                            gs = torch.autograd.grad(ef, plist + [xf], gg, retain_graph=g + 1 < len(ge))
+                            deltas.append(self._dicts([a - b for a, b in zip(gs, base[g])], i))
+                        yield what, deltas
+                    elif any(u):  # closing it: loses u * dz
+                        gs = torch.autograd.grad(z[0, c, yy, xx], plist + [xi], retain_graph=True, allow_unused=True)
+                        d = self._dicts(gs, i)
+                        yield what, [dict((k, -ug * v) for k, v in d.items()) for ug in u]
+            for li, (xp, k, s, _) in enumerate(probe.pools):
+                v = xp.detach()[0]
+                w = v.unfold(1, k, s).unfold(2, k, s)                # (C, OH, OW, k, k)
+                w = w.reshape(w.shape[0], w.shape[1], w.shape[2], k * k)
+                top = w.topk(2, dim=-1)
+                gap = top.values[..., 0] - top.values[..., 1]
+                sel = (gap > 0) & (gap <= margin * self.E_pool[li])
+                for c, oy, ox in sel.nonzero().tolist():
+                    u = [float(ug[nr + li][0, c, oy, ox]) for ug in us]
+                    if not any(u):
+                        continue
+                    a, b = (int(t) for t in top.indices[c, oy, ox])
+                    va = xp[0, c, oy * s + a // k, ox * s + a % k]
+                    vb = xp[0, c, oy * s + b // k, ox * s + b % k]
+                    gs = torch.autograd.grad(vb - va, plist + [xi], retain_graph=True, allow_unused=True)
+                    d = self._dicts(gs, i)
+                    yield ("maxpool %d (input %d, c %d, y %d, x %d) gap=%.3g" % (li, i, c, oy, ox, float(gap[c, oy, ox])),
+                           [dict((kk, ug * vv) for kk, vv in d.items()) for ug in u])
+            self.samples[i] = None    # free this input's graph
 
 
 def _leaf(a):
@@ -220,29 +371,33 @@ def nn4(csv_dirs, slip=None, bn_eps=1e-5, random_weights=None):
 
     P = params
     beta = 0.76 if slip == "lrn_beta" else 0.75
+    net = Net("nn4", params, order, None, 96, True)
 
-    def conv(t, name, stride=1, pad=0, relu=True):
+    def mp(t, k, s, pad=0):
+        return maxpool(t, k, s, pad, net.state["probe"])
+
+    def conv(t, name, stride=1, pad=0, act=True):
         if isinstance(pad, int):
             pad = (pad, pad, pad, pad)
         t = zpad(t, *pad) if any(pad) else t
         t = F.conv2d(t, P[name + ".w"], P[name + ".b"], stride=stride)
-        return F.relu(t) if relu else t
+        return relu(t, net.state["probe"]) if act else t
 
     def lrn(t):
         return lrn_tf(t, 5, 1.0, 1e-4, beta)
 
     def forward(x):
         t = conv(x, "conv1", 2, 3)                               # 48x48x64
-        t = maxpool(t, 3, 2, 1)                                  # 24
+        t = mp(t, 3, 2, 1)                                       # 24
         t = lrn(t)
         t = conv(t, "conv2")
         t = conv(t, "conv3", 1, 1)                               # 24x24x192
         t = lrn(t)
-        t = maxpool(t, 3, 2, 1)                                  # 12
+        t = mp(t, 3, 2, 1)                                       # 12
         # inception 3a (12x12x256)
         a = conv(conv(t, "inception_3a_3x3_conv1"), "inception_3a_3x3_conv2", 1, 1)
         b = conv(conv(t, "inception_3a_5x5_conv1"), "inception_3a_5x5_conv2", 1, 2)
-        c = conv(maxpool(t, 3, 2), "inception_3a_pool_conv")     # 5x5
+        c = conv(mp(t, 3, 2), "inception_3a_pool_conv")          # 5x5
         c = zpad(c, 4, 3, 4, 3) if slip == "pad_side" else zpad(c, 3, 4, 3, 4)
         d = conv(t, "inception_3a_1x1_conv")
         t = torch.cat([a, b, c, d], 1)
@@ -255,7 +410,7 @@ def nn4(csv_dirs, slip=None, bn_eps=1e-5, random_weights=None):
         # 3c (6x6x640)
         a = conv(conv(t, "inception_3c_3x3_conv1"), "inception_3c_3x3_conv2", 2, 1)
         b = conv(conv(t, "inception_3c_5x5_conv1"), "inception_3c_5x5_conv2", 2, 2)
-        c = zpad(maxpool(t, 3, 2), 0, 1, 0, 1)
+        c = zpad(mp(t, 3, 2), 0, 1, 0, 1)
         t = torch.cat([a, b, c], 1)
         # 4a (6x6x640)
         a = conv(conv(t, "inception_4a_3x3_conv1"), "inception_4a_3x3_conv2", 1, 1)
@@ -266,7 +421,7 @@ def nn4(csv_dirs, slip=None, bn_eps=1e-5, random_weights=None):
         # 4e (3x3x1024)
         a = conv(conv(t, "inception_4e_3x3_conv1"), "inception_4e_3x3_conv2", 2, 1)
         b = conv(conv(t, "inception_4e_5x5_conv1"), "inception_4e_5x5_conv2", 2, 2)
-        c = zpad(maxpool(t, 3, 2), 0, 1, 0, 1)
+        c = zpad(mp(t, 3, 2), 0, 1, 0, 1)
         t = torch.cat([a, b, c], 1)
         # 5a (3x3x736)
         a = conv(conv(t, "inception_5a_3x3_conv1"), "inception_5a_3x3_conv2", 1, 1)
@@ -275,7 +430,7 @@ def nn4(csv_dirs, slip=None, bn_eps=1e-5, random_weights=None):
         t = torch.cat([a, c, d], 1)
         # 5b (3x3x736)
         a = conv(conv(t, "inception_5b_3x3_conv1"), "inception_5b_3x3_conv2", 1, 1)
-        c = zpad(conv(maxpool(t, 3, 2), "inception_5b_pool_conv"), 1, 1, 1, 1)
+        c = zpad(conv(mp(t, 3, 2), "inception_5b_pool_conv"), 1, 1, 1, 1)
         d = conv(t, "inception_5b_1x1_conv")
         t = torch.cat([a, c, d], 1)
         t = F.avg_pool2d(t, 3, 1)                                # 1x1x736
@@ -284,7 +439,8 @@ def nn4(csv_dirs, slip=None, bn_eps=1e-5, random_weights=None):
         n = torch.sqrt(torch.clamp((t * t).sum(1, keepdim=True), min=1e-12))
         return t / n
 
-    return Net("nn4", params, order, forward, 96, True)
+    net._fwd = forward
+    return net
 
 
 # ---- ResNet-34 (dlib's face descriptor, face-api's weights) --------------------------------
@@ -361,20 +517,21 @@ def resnet34(manifest, slip=None, random_weights=None):
     params["fc/w"], params["fc/b"] = _leaf(fc), _leaf(np.zeros(128))
     order += ["fc/w", "fc/b"]
     P = params
+    net = Net("resnet", params, order, None, 150, False)
 
-    def conv(t, prefix, stride=1, pad=1, relu=True):
+    def conv(t, prefix, stride=1, pad=1, act=True):
         if pad:
             t = zpad(t, pad, pad, pad, pad)
         t = F.conv2d(t, P[prefix + "/w"], P[prefix + "/b"], stride=stride)
-        return F.relu(t) if relu else t
+        return relu(t, net.state["probe"]) if act else t
 
     def forward(x):
         t = conv(x, "conv32_down", 2, 0)                         # 72x72x32
-        t = maxpool(t, 3, 2)                                     # 35x35
+        t = maxpool(t, 3, 2, 0, net.state["probe"])              # 35x35
         for name, cout, down in RESNET_BLOCKS:
             if down:
                 y = conv(t, name + "/conv1", 2, 0)
-                y = conv(y, name + "/conv2", 1, 1, relu=False)
+                y = conv(y, name + "/conv2", 1, 1, act=False)
                 sc = F.avg_pool2d(t, 2, 2)
                 dh, dw = sc.shape[2] - y.shape[2], sc.shape[3] - y.shape[3]
                 if dh or dw:
@@ -382,13 +539,14 @@ def resnet34(manifest, slip=None, random_weights=None):
                         else zpad(y, 0, dh, 0, dw)
                 sc = F.pad(sc, (0, 0, 0, 0, 0, cout - sc.shape[1]))   # channels: zeros at the end
             else:
-                y = conv(conv(t, name + "/conv1"), name + "/conv2", relu=False)
+                y = conv(conv(t, name + "/conv1"), name + "/conv2", act=False)
                 sc = t
-            t = F.relu(y + sc)
+            t = relu(y + sc, net.state["probe"])
         t = t.mean((2, 3))                                       # global average pool -> 256
         return t @ P["fc/w"] + P["fc/b"]
 
-    return Net("resnet", params, order, forward, 150, False)
+    net._fwd = forward
+    return net
 
 
 RESNET_MEAN = (122.782, 117.001, 104.298)
