@@ -46,6 +46,7 @@ $FNET_SHARED (default ../shared).
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -356,6 +357,14 @@ def run_net(label, make_net, slips, blob, x, drivers):
 
 
 def main():
+    tmp = tempfile.mkdtemp(prefix="gradtorch")
+    try:
+        return run_all(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(tmp):
     try:
         import torch
         import torch_ref
@@ -364,7 +373,6 @@ def main():
         return finish()
     torch.set_num_threads(2)
     t_start = time.time()
-    tmp = tempfile.mkdtemp(prefix="gradtorch")
     fwd_exe = build(tmp, "tests/nn4_driver.c", "nn4_driver")
     check(not fwd_exe.startswith("build failed"), "nn4_driver: %s" % fwd_exe)
     if fwd_exe.startswith("build failed"):
