@@ -8,11 +8,12 @@
    nearest parent folder where they are (the shared lfw-train/images.txt gives its paths from
    its parent, shared/data). FOLDER holds FOLDER/PERSON/IMAGE.jpg. Every image goes through the
    header's pipeline once: detect (upsample 1) -> the face at the image centre (as eval-lfw:
-   of the boxes that contain the image centre, the one whose centre is nearest it) -> 68
-   landmarks -> align with the network's alignment (nn4: OpenFace's outer eyes and nose,
-   96 px; ResNet: dlib's chip, 150 px); the chips stay in memory. A missing file, an
-   unreadable image or an image without a centred face is skipped and counted. People with
-   one usable image only serve as negatives.
+   of the boxes that contain the image centre, the one whose centre is nearest it; with
+   --pick single also an image's only face when it is elsewhere, for photos not centred on
+   their person) -> 68 landmarks -> align with the network's alignment (nn4: OpenFace's
+   outer eyes and nose, 96 px; ResNet: dlib's chip, 150 px); the chips stay in memory. A
+   missing file, an unreadable image, or one without a face (at the centre) is skipped and
+   counted. People with one usable image only serve as negatives.
 
    Split. --val-fraction F (0.1) of the people with two or more images, chosen by the seed, are
    held aside. After every epoch (and once before the first) the current network embeds their
@@ -90,7 +91,9 @@ static int tr__usage(const char *msg) {
             "  --exclude-pairs PAIRS --exclude-fold K  leave out every person of fold K (1..) of an LFW pairs.txt\n"
             "  --cache DIR         keep each image's chip (and teacher embedding) in DIR for the next runs\n"
             "  --distill resnet  --distill-weight W (1)  --loss triplet|distill|both (both with --distill)\n"
-            "  --init keep|he|zeros (keep: the blob's values)\n");
+            "  --init keep|he|zeros (keep: the blob's values)\n"
+            "  --pick centre|single  the face of a photo: the one at the image centre (LFW's rule), or\n"
+            "                      also the only face found when it is elsewhere (photos not centred)\n");
 }
 
 /* ---- options ---- */
@@ -99,6 +102,7 @@ typedef struct tr_opts {
     const char *optimizer_name, *schedule_name, *mining_name;
     const char *exclude_pairs, *cache_dir, *distill, *loss_name, *init_name;
     int exclude_fold;
+    int pick_single; /* --pick single: an image's only face also when it is off the centre */
     int loss_mode;   /* TR_LOSS_*: what the step minimises */
     int init_kind;   /* 0: keep the blob's values, else fnet_init */
     float distill_weight;
@@ -248,6 +252,10 @@ static int tr__parse(int argc, char **argv, tr_opts *o) {
         } else if (strcmp(a, "--exclude-fold") == 0) {
             if (!parse_int(v, &o->exclude_fold) || o->exclude_fold < 1 || o->exclude_fold > 1000)
                 return tr__usage("--exclude-fold takes a fold number, 1 for the first");
+        } else if (strcmp(a, "--pick") == 0) {
+            if (strcmp(v, "centre") && strcmp(v, "center") && strcmp(v, "single"))
+                return tr__usage("--pick takes centre or single");
+            o->pick_single = strcmp(v, "single") == 0;
         } else if (strcmp(a, "--cache") == 0) {
             o->cache_dir = v;
             decides = 0;
@@ -320,9 +328,9 @@ static void tr__shuffle(int *v, int n, unsigned long long *s) {
 }
 
 /* ---- data ---- */
-enum { TR_OK = 0, TR_MISSING, TR_UNREADABLE, TR_NO_FACE, TR_FAILED, TR_NO_MEMORY };
-static const char *const tr__status_name[] = {"ok", "missing", "unreadable", "no face at the image centre",
-                                              "pipeline failed", "out of memory"};
+enum { TR_OK = 0, TR_MISSING, TR_UNREADABLE, TR_NO_FACE, TR_FAILED, TR_NO_MEMORY, TR_OFF_CENTRE };
+static const char *const tr__status_name[] = {"ok", "missing", "unreadable", "no face found",
+                                              "pipeline failed", "out of memory", "no face at the image centre"};
 
 typedef struct tr_data {
     int n;             /* listed images */
@@ -592,6 +600,7 @@ typedef struct tr_prep {
     tr_data *d;
     const char *cache_dir;          /* --cache, or NULL */
     unsigned long long chip_stamp, teacher_stamp;
+    int pick_single;                /* --pick single */
     int *hit;                       /* per task: 1 when the cache had everything */
 } tr_prep;
 
@@ -630,11 +639,13 @@ static void tr__prep_task(void *ctx, int task) {
         fnet_image img = fnet_image_view(px, w, h, 3, w * 3);
         if (fnet_detect(c->det, img, &c->dopts, NULL, 0, boxes, MAX_FACES, &n) != FNET_OK) {
             d->status[i] = TR_FAILED;
-        } else if ((best = lfw__pick(boxes, n < MAX_FACES ? n : MAX_FACES, w, h, 0)) < 0) {
+        } else if (n == 0) {
             d->status[i] = TR_NO_FACE;
+        } else if ((best = lfw__pick(boxes, n < MAX_FACES ? n : MAX_FACES, w, h, 0)) < 0 && !(c->pick_single && n == 1)) {
+            d->status[i] = TR_OFF_CENTRE;
         } else if (!(chip = (unsigned char *)malloc((size_t)c->size * c->size * 3))) {
             d->status[i] = TR_NO_MEMORY;
-        } else if (fnet_landmarks(c->lm, img, boxes[best], pts) != FNET_OK ||
+        } else if (fnet_landmarks(c->lm, img, boxes[best < 0 ? 0 : best], pts) != FNET_OK ||
                    fnet_align(img, pts, 68, c->kind, c->size, chip) != FNET_OK) {
             free(chip);
             d->status[i] = TR_FAILED;
@@ -660,10 +671,10 @@ static void tr__prep_task(void *ctx, int task) {
 /* Decodes, detects and aligns every image of d on the pool; prints progress and what was
    skipped. Returns 0 when the models cannot be loaded. */
 static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const char *cache_dir, int distill,
-                       double *ms) {
+                       int pick_single, double *ms) {
     tr_prep c;
     int hit[TR_CHUNK];
-    int i, counts[6] = {0, 0, 0, 0, 0, 0}, shown = 0, tty = isatty(fileno(stderr));
+    int i, counts[7] = {0, 0, 0, 0, 0, 0, 0}, shown = 0, tty = isatty(fileno(stderr));
     const char *align = fnet_model_meta(net, "align");
     double t0 = now_ms();
     memset(&c, 0, sizeof c);
@@ -673,6 +684,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
                    : (c.size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE);
     c.dopts.upsample = 1;
     c.hit = hit;
+    c.pick_single = pick_single;
     c.det = load_model("hog_frontal.fnet");
     c.lm = c.det ? load_model("landmarks68.fnet") : NULL;
     if (c.lm && distill) {
@@ -691,6 +703,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
         mkdir(cache_dir, 0777);
         c.chip_stamp = ec__fnv(14695981039346656037ULL, "fnet train chip 1", 17);
         c.chip_stamp = ec__fnv(c.chip_stamp, v, sizeof v);
+        if (pick_single) c.chip_stamp = ec__fnv(c.chip_stamp, "pick single", 11); /* centre's stamp unchanged */
         blobs[2] = ec_blob_name("resnet");
         for (k = 0; k < 2; k++) {
             snprintf(p, sizeof p, "%s/%s", weights_dir(), blobs[k]);
@@ -714,8 +727,10 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
     fnet_model_free(c.teacher);
     for (i = 0; i < d->n; i++) counts[d->status[i]]++;
     if (d->n - counts[TR_OK] > 0) {
-        fprintf(stderr, "fnet: train: skipped %d of %d images (%d missing, %d unreadable, %d without a face at the image centre, %d failed)",
+        fprintf(stderr, "fnet: train: skipped %d of %d images (%d missing, %d unreadable, %d without a face, %d without "
+                        "a face at the image centre%s, %d failed)",
                 d->n - counts[TR_OK], d->n, counts[TR_MISSING], counts[TR_UNREADABLE], counts[TR_NO_FACE],
+                counts[TR_OFF_CENTRE], counts[TR_OFF_CENTRE] && !pick_single ? " (--pick single takes a sole face anywhere)" : "",
                 counts[TR_FAILED] + counts[TR_NO_MEMORY]);
         for (i = 0; i < d->n && shown < TR_SHOW_SKIPPED; i++)
             if (d->status[i] != TR_OK) {
@@ -1321,7 +1336,7 @@ static int cmd_train(int argc, char **argv) {
                 d.n_excluded_images, o.exclude_fold, o.exclude_pairs, d.n);
         if (d.n == 0) goto done;
     }
-    ok_prep = tr__prepare(&d, net, &pool, o.cache_dir, o.loss_mode != TR_LOSS_TRIPLET, &prep_ms);
+    ok_prep = tr__prepare(&d, net, &pool, o.cache_dir, o.loss_mode != TR_LOSS_TRIPLET, o.pick_single, &prep_ms);
     if (!ok_prep || !tr__split(&d, o.val_fraction, o.seed, &s)) goto done;
     fprintf(stderr,
             "train: %d usable images of %d people: %d people with >= 2 images, %d with one (negatives only); "

@@ -4,7 +4,8 @@ relative to the list's folder; nn4 with its dense layer trainable (seconds).
 Checks: the loss goes down; the blob loads in `fnet info` with the new network id, the
 trained tensors and the train_* metadata; --threads 1 and 2, --no-cache and an interrupted
 run resumed from its checkpoint give byte-identical blobs; the missing file is skipped and
-counted; a --trainable name that matches nothing is a usage error; the plot is a PNG.
+counted; a --trainable name that matches nothing is a usage error; the plot is a PNG; a
+FOLDER/PERSON/IMAGE folder (face_recognition's knn_examples) trains with --pick single.
 Standard library only; run from the repository root after `make` (skips without the blobs or
 the shared data)."""
 import json
@@ -141,6 +142,18 @@ def main():
         check(rc == 2 and "no_such_layer" in err and "matches no tensor" in err and "prepared" not in err,
               "bad --trainable: exit 2 and the name (%d): %s" % (rc, err[-300:]))
         check(not os.path.exists(os.path.join(tmp, "x.fnet")), "nothing written for a bad --trainable")
+
+        # a FOLDER/PERSON/IMAGE folder of photos not centred on their person: --pick single
+        knn = os.path.join(shared, "data", "face_recognition-examples", "examples", "knn_examples", "train")
+        if os.path.isdir(knn):
+            rc, out, err = run("train", "--net", "nn4", "--trainable", "dense.*", "--data", knn, "--epochs", "1",
+                               "--val-fraction", "0", "--pick", "single", "--threads", "2",
+                               "--out", os.path.join(tmp, "knn.fnet"))
+            s = summary(out)
+            check(rc == 0 and s.get("used") == 9 and s.get("people_multi") == 4,
+                  "a people folder with --pick single: 9 photos of 5 people used (%d, %s)" % (rc, s.get("used")))
+        else:
+            skip("no knn_examples folder in %s" % shared)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return finish()
