@@ -518,7 +518,8 @@ FNET_API fnet_result fnet_trainer_forward(fnet_trainer *tr, const float *inputs,
                                           int n, float *emb);
 /* Backward pass for the last forward: grad_emb = dL/d emb (n * dim floats). Adds dL/d tensor
    to each trainable tensor's gradient; grad_input (opts.input_grad only, else NULL) receives
-   n * H*W*3 floats. FNET_ERR_NOT_FINITE (gradients unchanged) when a gradient overflows. */
+   n * H*W*3 floats. FNET_ERR_NOT_FINITE when a gradient overflows: the accumulated gradients
+   are then cleared (the weights stay as they are). */
 FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_emb,
                                            float *grad_input);
 /* One optimizer step with the accumulated gradients, then zeroes them. FNET_ERR_NOT_FINITE
@@ -547,7 +548,8 @@ FNET_API fnet_result fnet_distill_loss(const float *emb, const float *teacher, i
 
 /* One FaceNet step: forward, fnet_triplet_select (mining) and fnet_triplet_loss (alpha),
    backward, update. Returns the loss and the triplet counts (any output may be NULL). A batch
-   without an active triplet changes nothing. */
+   without an active triplet changes nothing. FNET_ERR_NOT_FINITE: fnet_trainer_error_detail
+   says "loss" (then *loss holds it) or names the tensor whose update was refused. */
 FNET_API fnet_result fnet_trainer_step_triplet(fnet_trainer *tr, const float *inputs,
                                                int from_frontier, const int *labels, int n,
                                                float alpha, fnet_triplet_mining mining,
@@ -4762,10 +4764,12 @@ FNET_API const char *fnet_network_id(const fnet_model *net) {
 static const float fnet__thr_resnet[3] = {0.62f, 0.46f, 0.48f};
 static const float fnet__thr_nn4[3] = {0.995f, 0.74f, 0.77f};
 static const float fnet__thr_nn4_filled[3] = {0.22f, 0.163f, 0.17f};
+static const float fnet__thr_nn4_relearned[3] = {0.0f, 0.0f, 0.0f};
 
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind) {
     if (!network || kind < FNET_THRESHOLD_VERIFY || kind > FNET_THRESHOLD_CLUSTER) return 0.0f;
     if (strstr(network, "resnet")) return fnet__thr_resnet[kind];
+    if (strstr(network, "nn4") && strstr(network, "+relearned")) return fnet__thr_nn4_relearned[kind];
     if (strstr(network, "nn4") && strstr(network, "+filled")) return fnet__thr_nn4_filled[kind];
     if (strstr(network, "nn4")) return fnet__thr_nn4[kind];
     return 0.0f;
@@ -6168,6 +6172,8 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
    is the triplet loss on L2-normalised embeddings (section 5), and FaceNet trained with
    AdaGrad (SGD with momentum in later work). fnet_trainer_step_triplet is one such step. */
 
+#define FNET__CHUNK ((size_t)1 << 16) /* trainable values per parallel task of sums and updates */
+
 typedef struct fnet__tparam {
     int tensor;          /* index in the model's tensor table */
     int is_bias;
@@ -6197,13 +6203,19 @@ struct fnet_trainer {
     size_t slot_bytes;          /* one slot's backward workspace */
     unsigned char *slot_mem;
     size_t col_floats, dzp_floats, dwt_floats, lrn_floats; /* parts of a slot */
-    float *wino_tmp;            /* Cin x Cout temporary for repacking Winograd U */
+    float *wino_tmp;            /* slots x 16 Cin x Cout: temporaries for packing Winograd U */
+    size_t wino_tmp_floats;
     float *zeros;               /* zero bias for the backward GEMMs */
     size_t zeros_floats;
     float *emb, *gemb;          /* max_batch * dim: the last forward's embeddings, dL/d emb */
     const float *gin;           /* backward: where the input gradients go */
     float *gin_out;
     fnet_result *res;           /* per task */
+    int n_chunks;               /* fnet__tr_chunk */
+    fnet_result *chunk_res;
+    int *rp_ops, n_rp;          /* the ops whose weights train (packed again after updates) */
+    float upd_lr, upd_ic1, upd_ic2;
+    int upd_pass;
     int batch_n, have_forward, from_frontier;
     long long step;
     size_t memory;
@@ -6346,23 +6358,28 @@ static void fnet__relu_mask(fnet_isa isa, float *d, const float *y, size_t n) {
 }
 
 /* Backward of CONV (and DENSE: H = W = 1, Cin = In, 1x1 geometry). dz: M x Cout (the ReLU
-   mask already applied). Adds dW (K x Cout) into gw, db into gb, dx into gx (each may be
-   NULL). Scratch: col (K*M floats), dzp (ceil(Cout/16)*16*M), dwt (K*Cout), ptrs. */
+   mask already applied). Adds dW (K x Cout) into gw, db into gb (first: writes them instead),
+   dx into gx (each may be NULL). Scratch: col (K*M floats), dzp (ceil(Cout/16)*16*M), dwt
+   (K*Cout), ptrs. */
 static void fnet__conv_backward(int kern, fnet_isa isa, const float *x, int H, int W, int Cin,
                                 const fnet__geom *g, int OH, int OW, int Cout, const float *dz,
                                 const float *wt, const float *zeros, float *gw, float *gb,
-                                float *gx, float *col, float *dzp, float *dwt, const float **ptrs) {
+                                float *gx, float *col, float *dzp, float *dwt, const float **ptrs,
+                                int first) {
     int M = OH * OW, K = g->kh * g->kw * Cin, m, ky, kx;
     fnet__geom one;
     one.kh = one.kw = one.sh = one.sw = 1;
     one.pt = one.pl = one.pb = one.pr = 0;
-    if (gb)
+    if (gb) {
+        if (first) memset(gb, 0, (size_t)Cout * sizeof(float));
         for (m = 0; m < M; m++) fnet__acc(isa, FNET__ACC_SUM, gb, dz + (size_t)m * Cout, Cout);
+    }
     if (gw) { /* dW = A^T dz: K "pixels" of M channels times dz (M x Cout) in panels */
         fnet__im2col_t(x, H, W, Cin, g, OH, OW, col);
         fnet__pack_b(dz, M, Cout, dzp);
-        fnet__conv(kern, col, K, 1, M, &one, K, 1, Cout, dzp, zeros, zeros, ptrs, dwt, 0);
-        fnet__acc(isa, FNET__ACC_SUM, gw, dwt, K * Cout);
+        /* the slot's first sample writes its accumulator, the others add to it */
+        fnet__conv(kern, col, K, 1, M, &one, K, 1, Cout, dzp, zeros, zeros, ptrs, first ? gw : dwt, 0);
+        if (!first) fnet__acc(isa, FNET__ACC_SUM, gw, dwt, K * Cout);
     }
     if (gx) { /* dA = dz W^T (M x K), then each tap back to its input pixel */
         fnet__conv(kern, dz, OH, OW, Cout, &one, OH, OW, K, wt, zeros, zeros, ptrs, col, 0);
@@ -6492,7 +6509,7 @@ static fnet__geom fnet__op_geom(const fnet__op *o) {
 }
 
 /* Packs op i's weights again after they changed (panels, W^T, Winograd U). */
-static void fnet__tr_repack(fnet_trainer *tr, int i) {
+static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     const fnet__op *o = &tr->m->ops[i];
     fnet__node *nd = &tr->net->node[i];
     const fnet__tensor *w = &tr->m->tensors[o->tensor[0]], *b = &tr->m->tensors[o->tensor[1]];
@@ -6500,7 +6517,7 @@ static void fnet__tr_repack(fnet_trainer *tr, int i) {
     fnet__pack_b((const float *)w->data, K, cout, (float *)nd->bp);
     memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
     if (nd->wp) fnet__wino_pack((const float *)w->data, tr->net->node[o->in[0]].c, cout,
-                                (float *)nd->wp, tr->wino_tmp);
+                                (float *)nd->wp, wino_tmp);
     if (tr->wt[i]) fnet__pack_bt((const float *)w->data, K, cout, tr->wt[i]);
 }
 
@@ -6696,12 +6713,13 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
     tr->lrn_floats = (tr->lrn_floats + 15u) & ~(size_t)15u;
     tr->slot_bytes = tr->net->act_bytes + (tr->col_floats + tr->dzp_floats + tr->dwt_floats +
                                            tr->lrn_floats + tr->acc_floats) * sizeof(float) +
-                     (size_t)FNET__MR_MAX * sizeof(float *) + 64;
+                     (size_t)FNET__MR_MAX * sizeof(float *) + (size_t)tr->n_params + 64;
     tr->slot_bytes = (tr->slot_bytes + 63u) & ~(size_t)63u;
     /* one block for the parameters' state, another for tapes and slots */
     tot = 0;
     for (k = 0; k < np; k++) tot += 3 * ((tr->p[k].count + 15u) & ~(size_t)15u);
-    tot += wt_floats + wino_tmp + tr->zeros_floats + 2 * (size_t)tr->max_batch * (size_t)tr->dim + 64;
+    tr->wino_tmp_floats = (wino_tmp + 15u) & ~(size_t)15u;
+    tot += wt_floats + tr->wino_tmp_floats * (size_t)tr->slots + tr->zeros_floats + 2 * (size_t)tr->max_batch * (size_t)tr->dim + 64;
     {
         float *f = (float *)fnet__alloc_aligned(tot * sizeof(float), &tr->raw[0]);
         size_t big;
@@ -6727,7 +6745,7 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
                 fnet__pack_bt((const float *)w->data, K, cout, tr->wt[k]);
             }
         }
-        tr->wino_tmp = f; f += wino_tmp;
+        tr->wino_tmp = f; f += tr->wino_tmp_floats * (size_t)tr->slots;
         tr->zeros = f; f += tr->zeros_floats;
         tr->emb = f; f += (size_t)tr->max_batch * tr->dim;
         tr->gemb = f;
@@ -6739,7 +6757,15 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
         tr->tapes = (unsigned char *)fnet__alloc_aligned(big, &tr->raw[1]);
         tr->slot_mem = (unsigned char *)fnet__alloc_aligned(tr->slot_bytes * (size_t)tr->slots, &tr->raw[2]);
         tr->res = (fnet_result *)FNET_MALLOC(sizeof(fnet_result) * (size_t)tr->max_batch);
-        if (!tr->tapes || !tr->slot_mem || !tr->res) { fnet_trainer_free(tr); return FNET_ERR_OUT_OF_MEMORY; }
+        for (k = 0; k < np; k++) tr->n_chunks += (int)((tr->p[k].count + FNET__CHUNK - 1) / FNET__CHUNK);
+        tr->chunk_res = (fnet_result *)FNET_MALLOC(sizeof(fnet_result) * (size_t)(tr->n_chunks + 1));
+        tr->rp_ops = (int *)FNET_MALLOC(sizeof(int) * (size_t)(n + 1));
+        if (!tr->tapes || !tr->slot_mem || !tr->res || !tr->chunk_res || !tr->rp_ops) {
+            fnet_trainer_free(tr);
+            return FNET_ERR_OUT_OF_MEMORY;
+        }
+        for (k = 0; k < n; k++)
+            if (tr->w_param[k] >= 0 || tr->b_param[k] >= 0) tr->rp_ops[tr->n_rp++] = k;
         tr->memory += big + tr->slot_bytes * (size_t)tr->slots + net->size;
     }
     *out = tr;
@@ -6757,6 +6783,8 @@ FNET_API void fnet_trainer_free(fnet_trainer *tr) {
     FNET_FREE(tr->wt);
     FNET_FREE(tr->p);
     FNET_FREE(tr->res);
+    FNET_FREE(tr->chunk_res);
+    FNET_FREE(tr->rp_ops);
     for (i = 0; i < 8; i++) FNET_FREE(tr->raw[i]);
     FNET_FREE(tr);
 }
@@ -6891,6 +6919,7 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
     float *dzp = col + tr->col_floats, *dwt = dzp + tr->dzp_floats, *lt = dwt + tr->dwt_floats;
     float *acc = lt + tr->lrn_floats;
     const float **ptrs = (const float **)(void *)(acc + tr->acc_floats);
+    unsigned char *touched = (unsigned char *)(void *)(ptrs + FNET__MR_MAX); /* per trainable: written */
     int i, k, n = tr->n_ops;
 #define FNET__ACT(j) ((float *)(void *)(base + net->node[j].off))
 #define FNET__GRD(j) ((float *)(void *)(slot + net->node[j].off))
@@ -6908,15 +6937,19 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
         switch (o->type) {
         case FNET__OP_CONV: case FNET__OP_DENSE: {
             int wp = tr->w_param[i], bp = tr->b_param[i];
+            int first = (wp < 0 || !touched[wp]) && (bp < 0 || !touched[bp]);
+            float *gw = wp >= 0 ? acc + tr->p[wp].acc_off : NULL, *gb = bp >= 0 ? acc + tr->p[bp].acc_off : NULL;
             if (o->flags & 1) fnet__relu_mask(m->isa, dy, y, nd->elems);
+            if (!first && wp >= 0 && !touched[wp]) memset(gw, 0, tr->p[wp].count * sizeof(float));
+            if (!first && bp >= 0 && !touched[bp]) memset(gb, 0, tr->p[bp].count * sizeof(float));
             if (o->type == FNET__OP_CONV)
                 fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
-                                    tr->wt[i], tr->zeros, wp >= 0 ? acc + tr->p[wp].acc_off : NULL,
-                                    bp >= 0 ? acc + tr->p[bp].acc_off : NULL, dx, col, dzp, dwt, ptrs);
+                                    tr->wt[i], tr->zeros, gw, gb, dx, col, dzp, dwt, ptrs, first);
             else
                 fnet__conv_backward(tr->kern, m->isa, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, dy,
-                                    tr->wt[i], tr->zeros, wp >= 0 ? acc + tr->p[wp].acc_off : NULL,
-                                    bp >= 0 ? acc + tr->p[bp].acc_off : NULL, dx, col, dzp, dwt, ptrs);
+                                    tr->wt[i], tr->zeros, gw, gb, dx, col, dzp, dwt, ptrs, first);
+            if (wp >= 0) touched[wp] = 1;
+            if (bp >= 0) touched[bp] = 1;
             break;
         }
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
@@ -7000,11 +7033,46 @@ static float *fnet__tr_acc(const fnet_trainer *tr, int g) {
     return (float *)(void *)(tr->slot_mem + (size_t)g * tr->slot_bytes + tr->net->act_bytes) +
            tr->col_floats + tr->dzp_floats + tr->dwt_floats + tr->lrn_floats;
 }
+static unsigned char *fnet__tr_touched(const fnet_trainer *tr, int g) {
+    return (unsigned char *)(void *)((const float **)(void *)(fnet__tr_acc(tr, g) + tr->acc_floats) + FNET__MR_MAX);
+}
+
+/* Chunk t of the trainable values (parameter, range): the unit of the parallel sums and
+   updates. Every value belongs to one chunk, so the results do not depend on the threads. */
+static void fnet__tr_chunk(const fnet_trainer *tr, int t, int *q, size_t *e0, size_t *e1) {
+    int k = 0;
+    *e0 = *e1 = 0;
+    for (*q = 0; *q < tr->n_params; (*q)++) {
+        int nc = (int)((tr->p[*q].count + FNET__CHUNK - 1) / FNET__CHUNK);
+        if (t < k + nc) {
+            *e0 = (size_t)(t - k) * FNET__CHUNK;
+            *e1 = FNET__MIN(tr->p[*q].count, *e0 + FNET__CHUNK);
+            return;
+        }
+        k += nc;
+    }
+}
+
+/* grad += the slots' sums (in slot order) over one chunk; res: FNET_ERR_NOT_FINITE if any. */
+static void fnet__tr_reduce_task(void *ctx, int t) {
+    fnet_trainer *tr = (fnet_trainer *)ctx;
+    fnet__tparam *p;
+    size_t e, e0, e1;
+    int q, g, used = FNET__MIN(tr->slots, tr->batch_n), bad = 0;
+    fnet__tr_chunk(tr, t, &q, &e0, &e1);
+    p = &tr->p[q];
+    for (g = 0; g < used; g++) {
+        const float *acc = fnet__tr_acc(tr, g) + p->acc_off;
+        if (!fnet__tr_touched(tr, g)[q]) continue;
+        for (e = e0; e < e1; e++) p->grad[e] += acc[e];
+    }
+    for (e = e0; e < e1; e++) bad |= !fnet__finite(p->grad[e]);
+    tr->chunk_res[t] = bad ? FNET_ERR_NOT_FINITE : FNET_OK;
+}
 
 FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_emb, float *grad_input) {
     fnet_result r;
     int g, q, ok = 1, used;
-    size_t e;
     if (!tr || !tr->m || !grad_emb) return FNET_ERR_INVALID_ARGUMENT;
     used = FNET__MIN(tr->slots, tr->batch_n); /* slots that receive a sample */
     if (!tr->have_forward) return FNET_ERR_INVALID_ARGUMENT; /* backward needs a forward first */
@@ -7012,23 +7080,14 @@ FNET_API fnet_result fnet_trainer_backward(fnet_trainer *tr, const float *grad_e
     if ((r = fnet__tr_check_input(grad_emb, (size_t)tr->batch_n * tr->dim)) != FNET_OK) return r;
     memcpy(tr->gemb, grad_emb, (size_t)tr->batch_n * tr->dim * sizeof(float));
     tr->gin_out = grad_input;
-    for (g = 0; g < used; g++) memset(fnet__tr_acc(tr, g), 0, tr->acc_floats * sizeof(float));
+    for (g = 0; g < used; g++) memset(fnet__tr_touched(tr, g), 0, (size_t)tr->n_params);
     fnet__tr_parallel(tr, used, fnet__tr_backward_task, tr);
     tr->gin_out = NULL;
-    /* the slots' sums, in slot order; refuse (and keep the old gradients) when not finite */
-    for (g = 0; g < used && ok; g++) {
-        const float *acc = fnet__tr_acc(tr, g);
-        for (e = 0; e < tr->acc_floats; e++)
-            if (!fnet__finite(acc[e])) { ok = 0; break; }
-    }
-    if (!ok) return FNET_ERR_NOT_FINITE;
-    for (q = 0; q < tr->n_params; q++) {
-        fnet__tparam *p = &tr->p[q];
-        for (g = 0; g < used; g++) {
-            const float *acc = fnet__tr_acc(tr, g) + p->acc_off;
-            for (e = 0; e < p->count; e++) p->grad[e] += acc[e];
-        }
-    }
+    /* the slots' sums, in slot order, chunk by chunk; not finite: the gradients are cleared */
+    fnet__tr_parallel(tr, tr->n_chunks, fnet__tr_reduce_task, tr);
+    for (q = 0; q < tr->n_chunks; q++)
+        if (tr->chunk_res[q] != FNET_OK) ok = 0;
+    if (!ok) { fnet_trainer_zero_grad(tr); return FNET_ERR_NOT_FINITE; }
     return FNET_OK;
 }
 
@@ -7062,31 +7121,50 @@ static float fnet__tr_new_weight(const fnet_trainer *tr, const fnet__tparam *p, 
     return w;
 }
 
+static void fnet__tr_update_task(void *ctx, int t) {
+    fnet_trainer *tr = (fnet_trainer *)ctx;
+    fnet__tparam *p;
+    size_t e, e0, e1;
+    int q;
+    fnet__tr_chunk(tr, t, &q, &e0, &e1);
+    p = &tr->p[q];
+    tr->chunk_res[t] = FNET_OK;
+    for (e = e0; e < e1; e++) {
+        float w;
+        if (tr->upd_pass == 0 && !fnet__finite(p->grad[e])) { tr->chunk_res[t] = FNET_ERR_NOT_FINITE; return; }
+        w = fnet__tr_new_weight(tr, p, e, tr->upd_lr, tr->upd_ic1, tr->upd_ic2, tr->upd_pass);
+        if (tr->upd_pass == 0 && !fnet__finite(w)) { tr->chunk_res[t] = FNET_ERR_NOT_FINITE; return; }
+        if (tr->upd_pass == 1) p->w[e] = w;
+    }
+}
+/* Group g packs the trained ops g, g+G, ... (G = the slot count) with its own temporary. */
+static void fnet__tr_repack_group(void *ctx, int g) {
+    fnet_trainer *tr = (fnet_trainer *)ctx;
+    int t;
+    for (t = g; t < tr->n_rp; t += tr->slots)
+        fnet__tr_repack(tr, tr->rp_ops[t], tr->wino_tmp + (size_t)g * tr->wino_tmp_floats);
+}
+
 FNET_API fnet_result fnet_trainer_update(fnet_trainer *tr) {
-    float lr, ic1, ic2;
-    int q, i, pass;
-    size_t e;
+    int t, pass;
     if (!tr || !tr->m) return FNET_ERR_INVALID_ARGUMENT;
-    lr = fnet_trainer_learning_rate(tr);
+    tr->upd_lr = fnet_trainer_learning_rate(tr);
     /* Adam's bias corrections 1 / (1 - beta^t) */
-    ic1 = (float)(1.0 / (1.0 - pow((double)tr->o.beta1, (double)(tr->step + 1))));
-    ic2 = (float)(1.0 / (1.0 - pow((double)tr->o.beta2, (double)(tr->step + 1))));
+    tr->upd_ic1 = (float)(1.0 / (1.0 - pow((double)tr->o.beta1, (double)(tr->step + 1))));
+    tr->upd_ic2 = (float)(1.0 / (1.0 - pow((double)tr->o.beta2, (double)(tr->step + 1))));
     /* pass 0 checks that every gradient and new weight is finite; pass 1 writes */
-    for (pass = 0; pass < 2; pass++)
-        for (q = 0; q < tr->n_params; q++) {
-            fnet__tparam *p = &tr->p[q];
-            for (e = 0; e < p->count; e++) {
-                float w;
-                if (pass == 0 && !fnet__finite(p->grad[e]))
-                    return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
-                w = fnet__tr_new_weight(tr, p, e, lr, ic1, ic2, pass);
-                if (pass == 0 && !fnet__finite(w))
-                    return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[p->tensor].name);
-                if (pass == 1) p->w[e] = w;
+    for (pass = 0; pass < 2; pass++) {
+        tr->upd_pass = pass;
+        fnet__tr_parallel(tr, tr->n_chunks, fnet__tr_update_task, tr);
+        for (t = 0; pass == 0 && t < tr->n_chunks; t++)
+            if (tr->chunk_res[t] != FNET_OK) {
+                int q;
+                size_t e0, e1;
+                fnet__tr_chunk(tr, t, &q, &e0, &e1);
+                return fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, tr->m->tensors[tr->p[q].tensor].name);
             }
-        }
-    for (i = 0; i < tr->n_ops; i++)
-        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+    }
+    fnet__tr_parallel(tr, FNET__MIN(tr->n_rp, tr->slots), fnet__tr_repack_group, tr);
     fnet_trainer_zero_grad(tr);
     tr->step++;
     tr->have_forward = 0;
@@ -7116,7 +7194,10 @@ FNET_API fnet_result fnet_trainer_step_triplet(fnet_trainer *tr, const float *in
             float *ge = (float *)FNET_MALLOC((size_t)n * tr->dim * sizeof(float));
             if (!ge) r = FNET_ERR_OUT_OF_MEMORY;
             if (r == FNET_OK) r = fnet_triplet_loss(tr->emb, n, tr->dim, t, cnt, alpha, &l, ge, &act);
-            if (r == FNET_OK && !fnet__finite(l)) r = FNET_ERR_NOT_FINITE;
+            if (r == FNET_OK && !fnet__finite(l)) {
+                r = fnet__tr_fail(tr, FNET_ERR_NOT_FINITE, "loss");
+                if (loss) *loss = l;
+            }
             if (r == FNET_OK && act > 0) r = fnet_trainer_backward(tr, ge, NULL);
             if (r == FNET_OK && act > 0) r = fnet_trainer_update(tr);
             FNET_FREE(ge);
@@ -7214,7 +7295,7 @@ FNET_API fnet_result fnet_trainer_load_state(fnet_trainer *tr, const void *data,
     }
     tr->step = (long long)fnet__rd_u64(b + 24);
     for (i = 0; i < tr->n_ops; i++)
-        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i, tr->wino_tmp);
     fnet_trainer_zero_grad(tr);
     tr->have_forward = 0;
     return FNET_OK;
@@ -7495,7 +7576,7 @@ FNET_API fnet_result fnet_trainer_init_weights(fnet_trainer *tr, fnet_init kind,
         }
     }
     for (i = 0; i < tr->n_ops; i++)
-        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i);
+        if (tr->w_param[i] >= 0 || tr->b_param[i] >= 0) fnet__tr_repack(tr, i, tr->wino_tmp);
     fnet_trainer_zero_grad(tr);
     tr->have_forward = 0;
     return FNET_OK;
