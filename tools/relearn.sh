@@ -27,7 +27,7 @@ OUT=${RELEARN_OUT:-weights/nn4.small2.v1.relearned.fnet}
 BASE=weights/nn4.small2.v1.fnet
 TENSORS=inception_3c_3x3_conv2_w,inception_4e_3x3_conv2_w,inception_5a_1x1_conv_w,inception_5a_3x3_conv2_w,inception_5b_3x3_conv2_w
 # the chosen settings (see weights/README.md for the ablations behind them)
-RELEARN_ARGS=${RELEARN_ARGS:---epochs 12 --jitter 4 --seed 1 --distill resnet --loss both --distill-weight 1 --schedule cosine}
+RELEARN_ARGS=${RELEARN_ARGS:---epochs 8 --jitter 4 --seed 1 --distill resnet --loss both --distill-weight 1 --schedule cosine}
 FNET=build/fnet
 
 [ -f "$BASE" ] || { echo "relearn: $BASE missing: run make weights first" >&2; exit 1; }
@@ -39,7 +39,8 @@ train() { # out, extra options...
     # shellcheck disable=SC2086
     $FNET train --net nn4 --net-blob "$BASE" --trainable "$TENSORS" --data "$DATA" \
         --network-id nn4.small2.v1+relearned --threads "$THREADS" --cache "$CACHE" \
-        $RELEARN_ARGS "$@" --out "$out" --plot "${out%.fnet}.png" > "build/relearn/$(basename "${out%.fnet}").json"
+        $RELEARN_ARGS "$@" --out "$out" --plot "build/relearn/$(basename "${out%.fnet}").png" \
+        > "build/relearn/$(basename "${out%.fnet}").json"
 }
 
 case ${1:-build} in
@@ -47,7 +48,10 @@ build)
     start=$(date +%s)
     train "$OUT"
     echo "relearn: $OUT in $(( $(date +%s) - start )) s" >&2
-    $FNET info "$OUT" | grep -E 'network|train_|trained_' >&2 || true
+    $FNET info "$OUT" | python3 -c 'import json, sys
+m = json.load(sys.stdin)["meta"]
+for k in ("network", "trained_tensors", "train_data", "train_seed", "train_args"):
+    sys.stderr.write("relearn: %s: %s\n" % (k, m.get(k, "")))' || true
     ;;
 eval)
     [ -f "$PAIRS" ] || { echo "relearn: $PAIRS missing" >&2; exit 1; }
