@@ -32,6 +32,24 @@
    jitter_image, mirror included: examples/jitter.h), copy v of image i drawn from its own
    seed (the run's seed, i, v); epoch e uses copy e mod N (0: the chips as aligned).
 
+   Leave one fold out. --exclude-pairs PAIRS --exclude-fold K drops, before any image is read,
+   every image of every person named in fold K (1 for the first) of an LFW pairs.txt (both
+   names of a mismatched pair), so that fold K can be scored by a model that never saw its
+   people (make relearn-eval, tools/lofo_eval.py).
+
+   Chip cache. --cache DIR keeps each usable image's chip (and, with --distill, its teacher
+   embedding) in DIR, one file per image named by FNV-1a of its path, size and mtime and the
+   alignment and blobs; a later run reads them instead of detecting and aligning again (the
+   bytes are the same, so are the weights). Empty DIR after changing the pipeline's code.
+
+   Distillation and the initial fill. --distill resnet embeds each image's dlib chip (150 px,
+   from the same landmarks) with the ResNet-34 blob once, while preparing. --loss both (the
+   default with --distill) minimises triplet + W * fnet_distill_loss over the same batch
+   (--distill-weight W, 1), --loss distill W * the distillation term alone: one forward, the
+   two gradients summed, one backward and update; batches, jitter and order are those of the
+   triplet run. --init he|zeros starts the trainable tensors afresh (fnet_trainer_init_weights,
+   seeded by --seed) instead of keeping the blob's values (keep).
+
    Frozen prefix. The ops that no trainable tensor influences compute the same outputs every
    epoch, so each (image, copy) goes through them once, when a batch first uses it
    (fnet_trainer_frontier, in parallel over the batch's images), into a cache of
