@@ -260,6 +260,21 @@ static TEST_UNUSED unsigned char *g_write(const graph *g, size_t *size) {
 
 /* ---- naive reference (double precision) ---- */
 
+/* The kink pattern of the last g_reference run: every ReLU decision (fused or RELU op), every
+   max-pool argmax and every L2NORM clamp, hashed in op order. The outputs do not depend on it;
+   gradient tests (tests/test_grad.c) compare it before and after a finite-difference step: a
+   different pattern means the step crossed a kink and the difference quotient is not a
+   derivative there.
+   g_ref_margin is the distance to the nearest kink: the smallest |pre-activation| of a ReLU,
+   gap between the two largest candidates of a max-pool window (the padding counts as one
+   zero candidate), L2POOL output (sqrt: |x| for a window with one real pixel) and
+   |sum x^2 - eps| of an L2NORM. Exact zeros are left out: they come from
+   dead ReLUs upstream (or ties of them) and stay where they are under a small step. */
+static TEST_UNUSED unsigned long g_ref_pattern;
+static TEST_UNUSED double g_ref_margin;
+#define G_KINK(d) (g_ref_pattern = ((g_ref_pattern ^ (unsigned long)(d)) * 16777619UL) & 0xffffffffUL)
+#define G_MARGIN(v) (g_ref_margin = (v) != 0 && fabs(v) < g_ref_margin ? fabs(v) : g_ref_margin)
+
 /* conv / pools: one output element at a time, straight from the definitions */
 static TEST_UNUSED void ref_window(int type, const double *x, int H, int W, int C, const int *ip,
                        const float *w, const float *bias, int OH, int OW, int OC, int relu, double *y) {
@@ -267,7 +282,8 @@ static TEST_UNUSED void ref_window(int type, const double *x, int H, int W, int 
     for (oy = 0; oy < OH; oy++)
         for (ox = 0; ox < OW; ox++)
             for (oc = 0; oc < OC; oc++) {
-                double acc = type == G_CONV ? bias[oc] : 0.0, best = -HUGE_VAL;
+                double acc = type == G_CONV ? bias[oc] : 0.0, best = -HUGE_VAL, second = -HUGE_VAL;
+                int arg = -1, pad_seen = 0;
                 for (ky = 0; ky < ip[0]; ky++)
                     for (kx = 0; kx < ip[1]; kx++) {
                         int iy = oy * ip[2] - ip[4] + ky, ix = ox * ip[3] - ip[5] + kx;
@@ -279,14 +295,23 @@ static TEST_UNUSED void ref_window(int type, const double *x, int H, int W, int 
                                        (double)w[(((size_t)ky * ip[1] + kx) * C + c) * OC + oc];
                         } else {
                             double v = inside ? x[((size_t)iy * W + ix) * C + oc] : 0.0;
-                            if (type == G_MAXPOOL) best = v > best ? v : best;
-                            else if (type == G_AVGPOOL) acc += v;
+                            if (type == G_MAXPOOL) {
+                                if (!inside && pad_seen) continue; /* the padding is one candidate */
+                                pad_seen |= !inside;
+                                if (v > best) { second = best; best = v; arg = ky * ip[1] + kx; }
+                                else if (v > second) second = v;
+                            } else if (type == G_AVGPOOL) acc += v;
                             else acc += v * v;
                         }
                     }
-                if (type == G_MAXPOOL) acc = best;
+                if (type == G_MAXPOOL) {
+                    acc = best;
+                    G_KINK(arg);
+                    if (second > -HUGE_VAL) G_MARGIN(best - second);
+                }
                 if (type == G_AVGPOOL) acc /= ip[0] * ip[1];
-                if (type == G_L2POOL) acc = sqrt(acc);
+                if (type == G_L2POOL) { acc = sqrt(acc); G_MARGIN(acc); }
+                if (relu) { G_KINK(acc < 0); G_MARGIN(acc); }
                 if (relu && acc < 0) acc = 0;
                 y[((size_t)oy * OW + ox) * OC + oc] = acc;
             }
@@ -309,6 +334,8 @@ static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_
     double *buf[G_MAX];
     int i, k;
     size_t e;
+    g_ref_pattern = 2166136261UL;
+    g_ref_margin = HUGE_VAL;
     for (i = 0; i < g->n_op; i++) {
         const g_op *o = &g->op[i];
         size_t n = (size_t)o->h * o->w * o->c;
@@ -344,6 +371,7 @@ static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_
             for (j = 0; j < o->c; j++) {
                 double s = b[j];
                 for (e = 0; e < nin; e++) s += x[e] * (double)w[e * o->c + j];
+                if (o->flags & 1) { G_KINK(s < 0); G_MARGIN(s); }
                 y[j] = (o->flags & 1) && s < 0 ? 0 : s;
             }
             break;
@@ -351,6 +379,8 @@ static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_
         case G_L2NORM: {
             double s = 0;
             for (e = 0; e < n; e++) s += x[e] * x[e];
+            G_KINK(s < o->fp[0]);
+            G_MARGIN(s - o->fp[0]);
             if (s < o->fp[0]) s = o->fp[0];
             for (e = 0; e < n; e++) y[e] = x[e] / sqrt(s);
             break;
@@ -362,6 +392,7 @@ static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_
             for (p = 0; p < (size_t)o->h * o->w; p++)
                 for (c = 0; c < o->c; c++) {
                     double v = x[p * o->c + c] + (c < b->c ? buf[o->in[1]][p * b->c + c] : 0.0);
+                    if (o->flags & 1) { G_KINK(v < 0); G_MARGIN(v); }
                     y[p * o->c + c] = (o->flags & 1) && v < 0 ? 0 : v;
                 }
             break;
@@ -384,7 +415,9 @@ static TEST_UNUSED double *g_reference(const graph *g, const float *input, size_
                         y[((size_t)(yy + o->ip[0]) * o->w + xx + o->ip[1]) * o->c + c] = x[((size_t)yy * a->w + xx) * a->c + c];
             break;
         }
-        case G_RELU: for (e = 0; e < n; e++) y[e] = x[e] > 0 ? x[e] : 0; break;
+        case G_RELU:
+            for (e = 0; e < n; e++) { G_KINK(x[e] > 0); G_MARGIN(x[e]); y[e] = x[e] > 0 ? x[e] : 0; }
+            break;
         }
     }
     for (i = 0; i < g->n_op - 1; i++) free(buf[i]);
