@@ -6207,7 +6207,7 @@ struct fnet_trainer {
     unsigned char *tapes;       /* max_batch tapes */
     size_t slot_bytes;          /* one slot's backward workspace */
     unsigned char *slot_mem;
-    size_t col_floats, dzp_floats, dwt_floats, lrn_floats; /* parts of a slot */
+    size_t col_floats, dzp_floats, dwt_floats, lrn_floats, wino_floats; /* parts of a slot */
     float *wino_tmp;            /* slots x 16 Cin x Cout: temporaries for packing Winograd U */
     size_t wino_tmp_floats;
     float *zeros;               /* zero bias for the backward GEMMs */
@@ -6513,6 +6513,36 @@ static fnet__geom fnet__op_geom(const fnet__op *o) {
     return g;
 }
 
+/* Does the backward of CONV op i compute dL/dx by Winograd? Where the forward does (3x3,
+   stride 1, on the AVX2 or AVX-512 kernels), dL/dx is itself a 3x3 stride-1 convolution: of
+   dz, padded by 2 - pad, with the kernel turned 180 degrees and Cin, Cout swapped:
+       dx[y][x][ci] = sum_{ky,kx,co} dz[y + pt - ky][x + pl - kx][co] W[ky][kx][ci][co]. */
+static int fnet__tr_wino_dx(const fnet_trainer *tr, int i) {
+#if defined(FNET__WINOGRAD)
+    const fnet__op *o = &tr->m->ops[i];
+    const fnet__node *nd = &tr->net->node[i];
+    return o->type == FNET__OP_CONV && nd->wp && (tr->kern == FNET_ISA_AVX2 || tr->kern != (int)tr->m->isa) &&
+           o->ip[4] <= 2 && o->ip[5] <= 2 && o->ip[6] <= 2 && o->ip[7] <= 2;
+#else
+    (void)tr; (void)i;
+    return 0;
+#endif
+}
+
+/* Winograd U of the turned, transposed kernel W'[ky][kx][co][ci] = W[2-ky][2-kx][ci][co]
+   (see fnet__tr_wino_dx); tmp: 25 * Cin * Cout floats. */
+static void fnet__pack_wino_t(const float *w, int cin, int cout, float *out, float *tmp) {
+    float *wt = tmp + (size_t)16 * cin * cout;
+    int ky, kx, ci, co;
+    for (ky = 0; ky < 3; ky++)
+        for (kx = 0; kx < 3; kx++)
+            for (co = 0; co < cout; co++)
+                for (ci = 0; ci < cin; ci++)
+                    wt[(((size_t)ky * 3 + kx) * cout + co) * cin + ci] =
+                        w[(((size_t)(2 - ky) * 3 + (2 - kx)) * cin + ci) * cout + co];
+    fnet__wino_pack(wt, cout, cin, out, tmp);
+}
+
 /* Packs op i's weights again after they changed (panels, W^T, Winograd U). */
 static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     const fnet__op *o = &tr->m->ops[i];
@@ -6523,7 +6553,10 @@ static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
     if (nd->wp) fnet__wino_pack((const float *)w->data, tr->net->node[o->in[0]].c, cout,
                                 (float *)nd->wp, wino_tmp);
-    if (tr->wt[i]) fnet__pack_bt((const float *)w->data, K, cout, tr->wt[i]);
+    if (tr->wt[i] && fnet__tr_wino_dx(tr, i))
+        fnet__pack_wino_t((const float *)w->data, tr->net->node[o->in[0]].c, cout, tr->wt[i], wino_tmp);
+    else if (tr->wt[i])
+        fnet__pack_bt((const float *)w->data, K, cout, tr->wt[i]);
 }
 
 FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_trainer_opts *opts,
@@ -6706,8 +6739,17 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
             if (M * npk > tr->col_floats) tr->col_floats = M * npk;
             if (npc * M > tr->dzp_floats) tr->dzp_floats = npc * M;
             if (K * npc > tr->dwt_floats) tr->dwt_floats = K * npc;
-            if (tr->need_grad[o->in[0]]) wt_floats += npk * (size_t)nd->c;
-            if (nd->wp && 16 * (size_t)a->c * nd->c > wino_tmp) wino_tmp = 16 * (size_t)a->c * nd->c;
+            if (tr->need_grad[o->in[0]] && fnet__tr_wino_dx(tr, k)) {
+                size_t npi = (size_t)(a->c + FNET__NR - 1) / FNET__NR * FNET__NR, wb;
+                wt_floats += 16 * (size_t)nd->c * npi;
+                wb = (size_t)16 * FNET__WINO_T * ((size_t)nd->c + npi);
+                if (wb > tr->wino_floats) tr->wino_floats = wb;
+                if ((size_t)a->h * a->w * a->c > tr->col_floats) tr->col_floats = (size_t)a->h * a->w * a->c;
+                if (npi + 64 > tr->zeros_floats) tr->zeros_floats = npi + 64;
+            } else if (tr->need_grad[o->in[0]]) {
+                wt_floats += npk * (size_t)nd->c;
+            }
+            if (nd->wp && 25 * (size_t)a->c * nd->c > wino_tmp) wino_tmp = 25 * (size_t)a->c * nd->c;
         }
         if ((o->type == FNET__OP_LRN || o->type == FNET__OP_MAXPOOL) && 4 * (size_t)a->c + 4 > tr->lrn_floats)
             tr->lrn_floats = 4 * (size_t)a->c + 4; /* LRN's powers and prefix sums, max pooling's maximum */
@@ -6716,8 +6758,9 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
     tr->dzp_floats = (tr->dzp_floats + 15u) & ~(size_t)15u;
     tr->dwt_floats = (tr->dwt_floats + 15u) & ~(size_t)15u;
     tr->lrn_floats = (tr->lrn_floats + 15u) & ~(size_t)15u;
+    tr->wino_floats = (tr->wino_floats + 15u) & ~(size_t)15u;
     tr->slot_bytes = tr->net->act_bytes + (tr->col_floats + tr->dzp_floats + tr->dwt_floats +
-                                           tr->lrn_floats + tr->acc_floats) * sizeof(float) +
+                                           tr->lrn_floats + tr->acc_floats + tr->wino_floats) * sizeof(float) +
                      (size_t)FNET__MR_MAX * sizeof(float *) + (size_t)tr->n_params + 64;
     tr->slot_bytes = (tr->slot_bytes + 63u) & ~(size_t)63u;
     /* one block for the parameters' state, another for tapes and slots */
@@ -6746,14 +6789,26 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
                 const fnet__tensor *w = &tr->m->tensors[o->tensor[0]];
                 int cout = tr->net->node[k].c, K = (int)(w->count / (size_t)cout);
                 tr->wt[k] = f;
-                f += (size_t)(K + FNET__NR - 1) / FNET__NR * FNET__NR * (size_t)cout;
-                fnet__pack_bt((const float *)w->data, K, cout, tr->wt[k]);
+                if (fnet__tr_wino_dx(tr, k))
+                    f += (size_t)16 * cout * ((size_t)(tr->net->node[o->in[0]].c + FNET__NR - 1) / FNET__NR * FNET__NR);
+                else
+                    f += (size_t)(K + FNET__NR - 1) / FNET__NR * FNET__NR * (size_t)cout;
             }
         }
         tr->wino_tmp = f; f += tr->wino_tmp_floats * (size_t)tr->slots;
         tr->zeros = f; f += tr->zeros_floats;
         tr->emb = f; f += (size_t)tr->max_batch * tr->dim;
         tr->gemb = f;
+        for (k = 1; k < n; k++) /* W^T panels, or the Winograd U of the turned kernel */
+            if (tr->wt[k]) {
+                const fnet__op *o = &tr->m->ops[k];
+                const fnet__tensor *w = &tr->m->tensors[o->tensor[0]];
+                int cout = tr->net->node[k].c, K = (int)(w->count / (size_t)cout);
+                if (fnet__tr_wino_dx(tr, k))
+                    fnet__pack_wino_t((const float *)w->data, tr->net->node[o->in[0]].c, cout, tr->wt[k], tr->wino_tmp);
+                else
+                    fnet__pack_bt((const float *)w->data, K, cout, tr->wt[k]);
+            }
         if (!fnet__mul_ok(tr->tape_bytes, (size_t)tr->max_batch, &big) ||
             big > ((size_t)-1) / 2 - tr->slot_bytes * (size_t)tr->slots) {
             fnet_trainer_free(tr);
@@ -6922,7 +6977,7 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
     unsigned char *base = tr->tapes + (size_t)s * tr->tape_bytes;
     float *col = (float *)(void *)(slot + net->act_bytes);
     float *dzp = col + tr->col_floats, *dwt = dzp + tr->dzp_floats, *lt = dwt + tr->dwt_floats;
-    float *acc = lt + tr->lrn_floats;
+    float *wb = lt + tr->lrn_floats, *acc = wb + tr->wino_floats;
     const float **ptrs = (const float **)(void *)(acc + tr->acc_floats);
     unsigned char *touched = (unsigned char *)(void *)(ptrs + FNET__MR_MAX); /* per trainable: written */
     int i, k, n = tr->n_ops;
@@ -6947,7 +7002,17 @@ static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int 
             if (o->flags & 1) fnet__relu_mask(m->isa, dy, y, nd->elems);
             if (!first && wp >= 0 && !touched[wp]) memset(gw, 0, tr->p[wp].count * sizeof(float));
             if (!first && bp >= 0 && !touched[bp]) memset(gb, 0, tr->p[bp].count * sizeof(float));
-            if (o->type == FNET__OP_CONV)
+            if (o->type == FNET__OP_CONV && dx && fnet__tr_wino_dx(tr, i)) {
+#if defined(FNET__WINOGRAD)
+                fnet__geom g2 = g; /* dx = dz (*) turned W, padding 2 - pad */
+                fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
+                                    NULL, tr->zeros, gw, gb, NULL, col, dzp, dwt, ptrs, first);
+                g2.pt = 2 - g.pt; g2.pl = 2 - g.pl; g2.pb = 2 - g.pb; g2.pr = 2 - g.pr;
+                fnet__conv_wino(tr->kern, dy, nd->h, nd->w, nd->c, &g2, a->h, a->w, a->c, tr->wt[i], tr->zeros,
+                                tr->zeros, ptrs, wb, wb + (size_t)16 * FNET__WINO_T * nd->c, col, 0);
+                fnet__acc(m->isa, FNET__ACC_SUM, dx, col, (int)a->elems);
+#endif
+            } else if (o->type == FNET__OP_CONV)
                 fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
                                     tr->wt[i], tr->zeros, gw, gb, dx, col, dzp, dwt, ptrs, first);
             else
@@ -7036,7 +7101,7 @@ static void fnet__tr_backward_task(void *ctx, int g) {
 
 static float *fnet__tr_acc(const fnet_trainer *tr, int g) {
     return (float *)(void *)(tr->slot_mem + (size_t)g * tr->slot_bytes + tr->net->act_bytes) +
-           tr->col_floats + tr->dzp_floats + tr->dwt_floats + tr->lrn_floats;
+           tr->col_floats + tr->dzp_floats + tr->dwt_floats + tr->lrn_floats + tr->wino_floats;
 }
 static unsigned char *fnet__tr_touched(const fnet_trainer *tr, int g) {
     return (unsigned char *)(void *)((const float **)(void *)(fnet__tr_acc(tr, g) + tr->acc_floats) + FNET__MR_MAX);

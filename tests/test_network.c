@@ -13,11 +13,20 @@ static const fnet_isa g_isas[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2
 
 static void put_le32(unsigned char *p, unsigned long v) { gb_set_u32(p, v & 0xffffffffUL); }
 
+/* Loads from a copy at an address that is not 64-byte aligned, so the loader copies the blob
+   (a 64-aligned malloc result would be used in place, and freeing it would leave the model
+   pointing into freed memory). */
 static fnet_result load_graph(const graph *g, fnet_model **m) {
     size_t size;
-    unsigned char *blob = g_write(g, &size);
-    fnet_result r = fnet_model_load_memory(blob, size, m); /* malloc'd: copied, so free blob */
+    unsigned char *blob = g_write(g, &size), *raw = (unsigned char *)malloc(size + 65), *mis;
+    fnet_result r = FNET_ERR_OUT_OF_MEMORY;
+    if (blob && raw) {
+        mis = raw + (64 - (size_t)((unsigned long long)(size_t)raw & 63u)) % 64 + 1; /* 64k + 1 */
+        memcpy(mis, blob, size);
+        r = fnet_model_load_memory(mis, size, m);
+    }
     free(blob);
+    free(raw);
     return r;
 }
 
