@@ -5,7 +5,14 @@
     check(a == b, "what was expected")      # counts a pass, or a failure with its message
     skip("why")                             # counts a skip with its reason
     sys.exit(finish())                      # prints that line, returns 1 if any check failed
+
+and what the tests of fnet's training commands share: run_fnet(*args) -> (rc, out, err),
+summary(out) (the last JSON line), read_bytes(path), lfw_train_people(shared) (name -> image
+paths of ../shared/data/lfw-train/images.txt, in file order).
 """
+import json
+import os
+import subprocess
 import sys
 
 
@@ -41,3 +48,34 @@ def finish():
     returns the exit code: 1 if any check failed, else 0."""
     print(tally.line())
     return tally.exit_code()
+
+
+FNET = "build/fnet"
+
+
+def run_fnet(*args):
+    p = subprocess.run([FNET] + list(args), capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def summary(out):
+    """The last JSON object line of a command's stdout ({} when there is none)."""
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def lfw_train_people(shared):
+    """name -> absolute image paths of shared/data/lfw-train/images.txt, in file order."""
+    people = {}
+    with open(os.path.join(shared, "data", "lfw-train", "images.txt")) as f:
+        for line in f:
+            if line.startswith("#") or "\t" not in line:
+                continue
+            name, path = line.rstrip("\n").split("\t")
+            people.setdefault(name, []).append(os.path.join(shared, "data", path))
+    return people

@@ -17,39 +17,21 @@ import subprocess
 import sys
 import tempfile
 
-from fnet_testlib import check, skip, finish  # noqa: E402
+from fnet_testlib import check, skip, finish, run_fnet, summary, read_bytes, lfw_train_people, FNET  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import fnet_blob  # noqa: E402
 
-FNET = "build/fnet"
 TENSORS = ["inception_3c_3x3_conv2", "inception_4e_3x3_conv2", "inception_5a_1x1_conv",
            "inception_5a_3x3_conv2", "inception_5b_3x3_conv2"]
 
 
-def run(*args):
-    p = subprocess.run([FNET] + list(args), capture_output=True, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
-
-
-def summary(out):
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    return json.loads(lines[-1]) if lines else {}
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+run = run_fnet
+read = read_bytes
 
 
 def tiny(shared, tmp):
-    people = {}
-    with open(os.path.join(shared, "data", "lfw-train", "images.txt")) as f:
-        for line in f:
-            if line.startswith("#") or "\t" not in line:
-                continue
-            name, path = line.rstrip("\n").split("\t")
-            people.setdefault(name, []).append(os.path.join(shared, "data", path))
+    people = lfw_train_people(shared)
     multi = [n for n in sorted(people) if len(people[n]) >= 3][:6]
     single = [n for n in sorted(people) if len(people[n]) == 1][:2]
     lines = []

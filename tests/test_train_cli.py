@@ -12,39 +12,20 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 
-from fnet_testlib import check, skip, finish  # noqa: E402
-
-FNET = "build/fnet"
+from fnet_testlib import check, skip, finish, run_fnet, summary, read_bytes, lfw_train_people, FNET  # noqa: E402
 
 
-def run(*args):
-    p = subprocess.run([FNET] + list(args), capture_output=True, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
 
-
-def summary(out):
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    return json.loads(lines[-1]) if lines else {}
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+run = run_fnet
+read = read_bytes
 
 
 def tiny_list(shared, tmp):
     """The list: person<TAB>absolute path, one relative path, one missing file."""
-    people = {}
-    with open(os.path.join(shared, "data", "lfw-train", "images.txt")) as f:
-        for line in f:
-            if line.startswith("#") or "\t" not in line:
-                continue
-            name, path = line.rstrip("\n").split("\t")
-            people.setdefault(name, []).append(os.path.join(shared, "data", path))
+    people = lfw_train_people(shared)
     multi = [n for n in sorted(people) if len(people[n]) >= 3][:6]
     single = [n for n in sorted(people) if len(people[n]) == 1][:2]
     os.makedirs(os.path.join(tmp, "photos"))
