@@ -1126,7 +1126,8 @@ fail:
 }
 
 /* ---- plot: loss per step and per epoch, validation accuracy per epoch ---- */
-static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, const char *title) {
+static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, const char *title,
+                    const char *loss_label) {
     unsigned char *img = (unsigned char *)malloc(ROC_W * ROC_H * 3);
     int x0 = 64, x1 = ROC_W - 16, ly0 = 60, ly1 = 240, vy0 = 284, vy1 = ROC_H - 36, k, total, ok;
     double lmax = 0;
@@ -1176,7 +1177,7 @@ static int tr__plot(const char *path, const tr_hist *h, int steps_per_epoch, con
     roc__text(img, 4, vy0 - 6, "100%");
     roc__text(img, 4, (vy0 + vy1) / 2 - 6, "75%");
     roc__text(img, 4, vy1 - 6, "50%");
-    roc__text(img, x0 + 4, ly0 - 20, "triplet loss: steps, epoch mean");
+    roc__text(img, x0 + 4, ly0 - 20, loss_label);
     roc__text(img, x0 + 4, vy0 - 20, "validation pair accuracy");
     snprintf(lab, sizeof lab, "epoch (%d steps each)", steps_per_epoch);
     roc__text(img, ROC_W / 2 - 100, ROC_H - 16, lab);
@@ -1603,7 +1604,11 @@ static int cmd_train(int argc, char **argv) {
     if (o.plot && h.n_epochs > 0) {
         char title[160];
         snprintf(title, sizeof title, "%s, %d images", out_id, s.n_train_img);
-        if (!tr__plot(o.plot, &h, steps_per_epoch, title)) goto done;
+        if (!tr__plot(o.plot, &h, steps_per_epoch, title,
+                      o.loss_mode == TR_LOSS_BOTH ? "triplet + distillation loss: steps, epoch mean"
+                      : o.loss_mode == TR_LOSS_DISTILL ? "distillation loss: steps, epoch mean"
+                                                       : "triplet loss: steps, epoch mean"))
+            goto done;
     }
     if (stopped) {
         fprintf(stderr, "train: stopped after epoch %d as asked (--stop-after); resume with --resume %s\n", h.n_epochs,
