@@ -4,6 +4,8 @@
 #   make test       compile checks (C99 gcc/clang, C++) + every test, also under ASan+UBSan
 #   make demo       the pipeline on the shared sample photos
 #   make bench      speed against the peers measured in the same run
+#   make relearn    weights/nn4.small2.v1.relearned.fnet: nn4's five missing tensors re-learned (tools/relearn.mk)
+#   make relearn-eval  its leave-one-fold-out LFW figure (three trainings, about 11 minutes)
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -pedantic -Werror
