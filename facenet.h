@@ -5173,34 +5173,44 @@ fail:
 }
 
 #ifndef FNET_NO_STDIO
-FNET_API fnet_result fnet_gallery_save(const fnet_gallery *g, const char *path) {
-    size_t size = 0, plen;
-    unsigned char *buf;
+/* Writes n bytes to PATH.tmp, then renames it over PATH: a failed save leaves the old file
+   as it was (galleries, trained blobs, checkpoints). */
+static fnet_result fnet__write_atomic(const char *path, const void *data, size_t n) {
+    size_t plen;
     char *tmp;
     FILE *f;
-    fnet_result r;
     int ok;
-    if (!g || !path || !*path) return FNET_ERR_INVALID_ARGUMENT;
-    if ((r = fnet_gallery_save_memory(g, NULL, 0, &size)) != FNET_OK) return r;
-    buf = (unsigned char *)FNET_MALLOC(size);
+    if (!path || !*path) return FNET_ERR_INVALID_ARGUMENT;
     plen = strlen(path);
     tmp = (char *)FNET_MALLOC(plen + 5);
-    if (!buf || !tmp) { FNET_FREE(buf); FNET_FREE(tmp); return FNET_ERR_OUT_OF_MEMORY; }
-    fnet_gallery_save_memory(g, buf, size, &size);
+    if (!tmp) return FNET_ERR_OUT_OF_MEMORY;
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     f = fopen(tmp, "wb");
     ok = f != NULL;
     if (ok) {
-        ok = fwrite(buf, 1, size, f) == size;
+        ok = fwrite(data, 1, n, f) == n;
         ok = (fflush(f) == 0) && ok;
         ok = (fclose(f) == 0) && ok;
     }
     if (ok) ok = rename(tmp, path) == 0;
     if (!ok) remove(tmp);
-    FNET_FREE(buf);
     FNET_FREE(tmp);
     return ok ? FNET_OK : FNET_ERR_IO;
+}
+
+FNET_API fnet_result fnet_gallery_save(const fnet_gallery *g, const char *path) {
+    size_t size = 0;
+    unsigned char *buf;
+    fnet_result r;
+    if (!g || !path || !*path) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_gallery_save_memory(g, NULL, 0, &size)) != FNET_OK) return r;
+    buf = (unsigned char *)FNET_MALLOC(size);
+    if (!buf) return FNET_ERR_OUT_OF_MEMORY;
+    fnet_gallery_save_memory(g, buf, size, &size);
+    r = fnet__write_atomic(path, buf, size);
+    FNET_FREE(buf);
+    return r;
 }
 
 /* Reads a whole file (at most `limit` bytes) into a malloc'd buffer. */
@@ -7371,7 +7381,7 @@ FNET_API fnet_result fnet_trainer_load_state(fnet_trainer *tr, const void *data,
     return FNET_OK;
 }
 
-/* Is `name` (a blob tensor name) in the comma-separated list `filled` (CSV names, '_' for '.')? */
+/* Is `name` (a filled tensor's CSV name, '_' for '.') one of the trainable tensors? */
 static int fnet__tr_trained(const fnet_trainer *tr, const char *name) {
     int q;
     for (q = 0; q < tr->n_params; q++)
@@ -7522,23 +7532,6 @@ FNET_API fnet_result fnet_trainer_save_blob(const fnet_trainer *tr, const char *
 }
 
 #ifndef FNET_NO_STDIO
-/* Writes n bytes to PATH.tmp and renames it over PATH. */
-static fnet_result fnet__write_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4096];
-    FILE *f;
-    size_t len;
-    int ok;
-    if (!path || (len = strlen(path)) + 5 > sizeof(tmp)) return FNET_ERR_INVALID_ARGUMENT;
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    f = fopen(tmp, "wb");
-    if (!f) return FNET_ERR_IO;
-    ok = fwrite(data, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) { remove(tmp); return FNET_ERR_IO; }
-    return FNET_OK;
-}
-
 FNET_API fnet_result fnet_trainer_save_blob_file(const fnet_trainer *tr, const char *const *keys,
                                                  const char *const *values, int n_meta,
                                                  const char *path) {
@@ -7569,19 +7562,12 @@ FNET_API fnet_result fnet_trainer_save_state_file(const fnet_trainer *tr, const 
 }
 
 FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *path) {
-    FILE *f;
-    long len;
-    void *b;
+    unsigned char *b;
+    size_t n = 0;
     fnet_result r;
     if (!tr || !path) return FNET_ERR_INVALID_ARGUMENT;
-    f = fopen(path, "rb");
-    if (!f) return FNET_ERR_IO;
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return FNET_ERR_IO; }
-    b = FNET_MALLOC((size_t)len + 1);
-    if (!b) { fclose(f); return FNET_ERR_OUT_OF_MEMORY; }
-    r = fread(b, 1, (size_t)len, f) == (size_t)len ? FNET_OK : FNET_ERR_IO;
-    fclose(f);
-    if (r == FNET_OK) r = fnet_trainer_load_state(tr, b, (size_t)len);
+    if ((r = fnet__read_file(path, FNET_MAX_BLOB_SIZE, &b, &n)) != FNET_OK) return r;
+    r = fnet_trainer_load_state(tr, b, n);
     FNET_FREE(b);
     return r;
 }
@@ -7706,7 +7692,6 @@ FNET_API fnet_result fnet_distill_loss(const float *emb, const float *teacher, i
     return FNET_OK;
 }
 
-#define FNET__TRAINER_READY 1
 
 #endif /* FNET__IMPLEMENTATION_DONE */
 #endif /* FNET_IMPLEMENTATION */

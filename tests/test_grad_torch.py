@@ -39,8 +39,6 @@ are judged the same way (their differences are dense, no set of kinks explains t
 TOL: after the kinks, the float32 rounding of the weights and of the activations leaves about
 1e-6 relative (see the printed errors); the weakest slip (LRN beta 0.75 -> 0.76) moves some
 tensor's gradient by a few percent.
-Until the trainer is implemented (FNET__TRAINER_READY in facenet.h) 2-4 are skipped and the
-slips are checked against the correct reference only.
 Run from the repository root. Weights: $FNET_WEIGHTS (default weights/), shared data
 $FNET_SHARED (default ../shared).
 """
@@ -72,11 +70,6 @@ def shared(rel):
 def weights(name):
     p = os.path.join(os.environ.get("FNET_WEIGHTS") or "weights", name)
     return p if os.path.exists(p) else None
-
-
-def trainer_ready():
-    with open("facenet.h") as f:
-        return "FNET__TRAINER_READY" in f.read()
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -278,9 +271,6 @@ def run_net(label, make_net, slips, blob, x, drivers):
     print("%s reference: %d tensors, float64 autograd (2 losses, %d slips) %.1f s" %
           (label, len(g), len(slips), time.time() - t0))
 
-    if grad_exe == "not ready":
-        skip("%s: the trainer is not implemented yet (no FNET__TRAINER_READY in facenet.h)" % label)
-        return
     if grad_exe.startswith("build failed"):
         check(False, "%s: grad_driver: %s" % (label, grad_exe))
         return
@@ -377,10 +367,7 @@ def run_all(tmp):
     check(not fwd_exe.startswith("build failed"), "nn4_driver: %s" % fwd_exe)
     if fwd_exe.startswith("build failed"):
         return finish()
-    if trainer_ready():
-        grad_exe = build(tmp, "tests/drivers/grad_driver.c", "grad_driver")
-    else:
-        grad_exe = "not ready"
+    grad_exe = build(tmp, "tests/drivers/grad_driver.c", "grad_driver")
     drivers = (fwd_exe, grad_exe)
 
     # nn4.small2.v1
