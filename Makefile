@@ -2,6 +2,7 @@
 #   make            build/fnet and the examples
 #   make weights    the four blobs in weights/ (see weights/README.md)
 #   make test       compile checks (C99 gcc/clang, C++) + every test, also under ASan+UBSan
+#                   (STRICT=1, or CI set: a skip outside tests/skip_allowlist.txt fails)
 #   make demo       the pipeline on the shared sample photos
 #   make bench      speed against the peers measured in the same run
 #   make relearn    weights/nn4.small2.v1.relearned.fnet: nn4's five missing tensors re-learned (tools/relearn.mk)
