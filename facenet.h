@@ -27,6 +27,10 @@
        FNET_NO_SIMD         scalar kernels only (every SIMD kernel has a scalar twin)
        FNET_NO_STDIO        leave out fnet_model_load_file()
        FNET_API             linkage of the public functions (default: extern)
+       FNET_NO_MMAP         fnet_model_load_file() reads with fread instead of mapping the
+                            file (mapping is used on POSIX systems only; elsewhere it reads)
+       FNET_NO_AVX512       keep the x86 convolution kernels to AVX2 on CPUs with AVX-512F
+       FNET_NO_WINOGRAD     direct 3x3 convolutions everywhere (no Winograd F(2x2, 3x3))
        FNET_MAX_IMAGE_SIDE  largest accepted image width/height (default 16384)
        FNET_MAX_BLOB_SIZE   largest accepted weight blob in bytes (default 1 GiB)
 
@@ -828,7 +832,8 @@ static FNET__MAYBE_UNUSED fnet_result fnet__check_image(fnet_image *img) {
    Op table (networks): entries of 136 bytes:
      char name[32], u32 type, u32 flags, i32 input[4] (indices of earlier ops, -1 unused),
      i32 tensor[4] (tensor indices, -1 unused), i32 iparam[12], f32 fparam[4].
-   Op types and their parameters are listed in the network section ("Network op graph").
+   Op types and their parameters are listed in section 4 (the op table under "4. Embedding
+   network engine").
 
    The loader checks: magic, version, byte-order mark, that the file is as long as the
    header says, the table checksum, that every table and every tensor lies inside the file
@@ -3613,7 +3618,7 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
 
 /* ==== 4. Embedding network engine ========================================================
 
-   A network is a small op graph stored in the blob (the table below, also in OPS.md), run
+   A network is a small op graph stored in the blob (the op table below), run
    on float32 activations. How it works, for a student:
 
    TENSORS. Every activation is one image-like tensor of shape (H, W, C), batch 1, stored
@@ -4998,7 +5003,10 @@ static const float fnet__thr_nn4_filled[3] = {0.22f, 0.163f, 0.17f};
 static const float fnet__thr_nn4_relearned[3] = {0.84f, 0.355f, 0.487f};
 
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind) {
-    if (!network || kind < FNET_THRESHOLD_VERIFY || kind > FNET_THRESHOLD_CLUSTER) return 0.0f;
+    /* one unsigned comparison: an enum may be unsigned (and short) on some targets (ARM EABI
+       with short enums), where `kind < FNET_THRESHOLD_VERIFY` is always false and a warning;
+       a negative value wraps to a large one here and is refused too */
+    if (!network || (unsigned)kind > (unsigned)FNET_THRESHOLD_CLUSTER) return 0.0f;
     if (strstr(network, "resnet")) return fnet__thr_resnet[kind];
     if (strstr(network, "nn4") && strstr(network, "+relearned")) return fnet__thr_nn4_relearned[kind];
     if (strstr(network, "nn4") && strstr(network, "+filled")) return fnet__thr_nn4_filled[kind];
@@ -6802,7 +6810,7 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
         tr->o.optimizer != FNET_OPTIMIZER_ADAGRAD) { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
     if (!(tr->o.learning_rate >= 0.0f) || !(tr->o.weight_decay >= 0.0f) || tr->o.max_batch < 0 ||
         tr->o.grad_slots < 0 || tr->o.warmup_steps < 0 || tr->o.total_steps < 0 || tr->o.step_every < 0 ||
-        !(tr->o.step_gamma >= 0.0f) || tr->o.schedule < FNET_LR_CONSTANT || tr->o.schedule > FNET_LR_COSINE)
+        !(tr->o.step_gamma >= 0.0f) || (unsigned)tr->o.schedule > (unsigned)FNET_LR_COSINE)
         { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
     if (tr->o.learning_rate == 0.0f)
         tr->o.learning_rate = tr->o.optimizer == FNET_OPTIMIZER_ADAM ? 1e-3f : tr->o.optimizer == FNET_OPTIMIZER_SGD ? 0.01f : 0.05f;

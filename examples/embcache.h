@@ -1,8 +1,8 @@
 /* embcache.h - faces and embeddings of photos through facenet.h's public API, computed once
    and (optionally) cached under build/embcache/ for the evaluation tools.
 
-   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c,
-   tools/bench_match.c and tests/test_match_real.c. The includer provides stb_image (with
+   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c and
+   tools/bench_match.c. The includer provides stb_image (with
    STB_IMAGE_IMPLEMENTATION in one file) and facenet.h's implementation.
 
    Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
