@@ -40,19 +40,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import stb_rgb  # noqa: E402
 
 
-def dlib_chip(img, pts, size):
-    """fnet_align's dlib chip (= dlib's extract_image_chip, tests/test_align.py) of img."""
-    drv = os.path.join(ROOT, "build", "tests", "align_driver")
-    os.makedirs(os.path.dirname(drv), exist_ok=True)
-    if not os.path.exists(drv):
-        subprocess.run(["gcc", "-std=c99", "-O2", "-I" + ROOT, os.path.join(ROOT, "tests", "drivers", "align_driver.c"),
-                        "-o", drv, "-lm"], check=True)
-    with tempfile.NamedTemporaryFile(suffix=".raw") as f:
-        np.ascontiguousarray(img).tofile(f.name)
-        p = subprocess.run([drv, f.name, str(img.shape[1]), str(img.shape[0]), "3", str(size)] +
-                           ["%d" % v for v in np.asarray(pts).ravel()], capture_output=True, check=True)
-    return np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
-
 S = 150
 DLIB_DAT = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 
@@ -139,7 +126,7 @@ def main(argv):
         img = stb_rgb.load(os.path.join(shared, rel))
         if img is None:
             sys.exit("cannot read " + os.path.join(shared, rel))
-        chips.append(dlib_chip(img, np.array(pts, np.float64), S))
+        chips.append(stb_rgb.dlib_chip(img, np.array(pts, np.float64), S))
     inputs = chips + [lcg_image(s) for s in SEEDS]
     tmp = tempfile.mkdtemp()
     raw = os.path.join(tmp, "inputs.u8")

@@ -58,3 +58,23 @@ def load(path):
     img = np.ctypeslib.as_array(p, shape=(h.value, w.value, 3)).copy()
     _lib.stb_rgb_free(p)
     return img
+
+
+def dlib_chip(img, pts, size=150):
+    """dlib's face chip of img (H x W x 3 uint8) from 68 points, cut by the header's
+    fnet_align(FNET_ALIGN_DLIB_CHIP) through tests/drivers/align_driver.c, which
+    tests/test_align.py shows byte-identical to dlib's own extract_image_chip. The landmarks
+    are rounded to whole pixels, as dlib hands them over."""
+    drv = os.path.join(ROOT, "build", "tests", "align_driver")
+    if not os.path.exists(drv):
+        os.makedirs(os.path.dirname(drv), exist_ok=True)
+        part = drv + ".%d" % os.getpid()
+        subprocess.check_call(["gcc", "-std=c99", "-O2", "-I" + ROOT,
+                               os.path.join(ROOT, "tests", "drivers", "align_driver.c"), "-o", part, "-lm"])
+        os.replace(part, drv)
+    with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+        np.ascontiguousarray(img, dtype=np.uint8).tofile(f.name)
+        p = subprocess.run([drv, f.name, str(img.shape[1]), str(img.shape[0]), "3", str(size)] +
+                           ["%d" % int(np.floor(v + 0.5)) for v in np.asarray(pts, np.float64).ravel()],
+                           capture_output=True, check=True)
+    return np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
