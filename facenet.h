@@ -2898,6 +2898,13 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
    on the thread count. Scans run as section 1's separable kernels when the filter has low
    rank, otherwise as a plain 10x10 correlation (dlib's same choice). */
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define FNET__DT_R 10
 #define FNET__DT_C 10
 #define FNET__DT_D (31 * FNET__DT_R * FNET__DT_C) /* filter weights; w[FNET__DT_D] = threshold */
@@ -3221,23 +3228,80 @@ static void fnet__dt_add_phi(const fnet__dt_img *im, fnet__rect rect, double *ps
     }
 }
 
-/* Scores of every window of a level: the plain 10x10 correlation over 31 planes. */
-static void fnet__dt_scan_dense(const float *wf, const fnet__hog_geom *g, const float *feat, float *scores) {
-    int i, p, m, n, j;
+/* Scores of every window of a level: the plain 10x10 correlation, plane by plane, in dlib's
+   float arithmetic (spatially_filter_image: per window and plane, the 10 columns of each
+   filter row summed as three interleaved sums (columns 0,3,6,9 / 1,4,7 / 2,5,8) over the
+   rows, s0 + (s1 + s2); the last hc mod 8 windows of a row as one sum in order; planes added
+   one after another). Same order, same roundings: the scores are dlib's, bit for bit, so
+   near-ties among candidates break as in dlib. */
+static void fnet__dt_dense_plane_scalar(const float *f, const fnet__hog_geom *g, const float *plane, float *scores,
+                                        int first, int j0) {
+    int i, j, m, n;
     for (i = 0; i < g->hr; i++) {
         float *o = scores + (size_t)i * g->ss;
-        memset(o, 0, (size_t)g->ss * sizeof(float));
-        for (p = 0; p < 31; p++) {
-            const float *plane = feat + (size_t)p * g->fplane;
-            for (m = 0; m < FNET__DT_R; m++) {
-                const float *src = plane + (size_t)(i + m) * g->fs;
-                for (n = 0; n < FNET__DT_C; n++) {
-                    const float wv = wf[(m * FNET__DT_C + n) * FNET__HOG_NF + p];
-                    if (wv == 0) continue;
-                    for (j = 0; j < g->hc; j++) o[j] += wv * src[j + n];
+        for (j = j0; j < g->hc; j++) {
+            float t = 0;
+            if (j < g->hc / 8 * 8) {
+                float t2 = 0, t3 = 0;
+                for (m = 0; m < FNET__DT_R; m++) {
+                    const float *x = plane + (size_t)(i + m) * g->fs + j;
+                    const float *fm = f + m * FNET__DT_C;
+                    t += x[0] * fm[0]; t2 += x[1] * fm[1]; t3 += x[2] * fm[2];
+                    t += x[3] * fm[3]; t2 += x[4] * fm[4]; t3 += x[5] * fm[5];
+                    t += x[6] * fm[6]; t2 += x[7] * fm[7]; t3 += x[8] * fm[8];
+                    t += x[9] * fm[9];
                 }
+                t += t2 + t3;
+            } else {
+                for (m = 0; m < FNET__DT_R; m++)
+                    for (n = 0; n < FNET__DT_C; n++) t += plane[(size_t)(i + m) * g->fs + j + n] * f[m * FNET__DT_C + n];
             }
+            o[j] = first ? t : o[j] + t;
         }
+    }
+}
+
+#if defined(FNET__X86)
+static FNET__AVX2_FN void fnet__dt_dense_plane_avx2(const float *f, const fnet__hog_geom *g, const float *plane,
+                                                    float *scores, int first) {
+    const int jb = g->hc / 8 * 8;
+    int i, j, m;
+    for (i = 0; i < g->hr; i++) {
+        float *o = scores + (size_t)i * g->ss;
+        for (j = 0; j < jb; j += 8) {
+            __m256 t = _mm256_setzero_ps(), t2 = t, t3 = t;
+            for (m = 0; m < FNET__DT_R; m++) {
+                const float *x = plane + (size_t)(i + m) * g->fs + j;
+                const float *fm = f + m * FNET__DT_C;
+#define FNET__DT_TAP(acc, k) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(x + k), _mm256_set1_ps(fm[k])))
+                FNET__DT_TAP(t, 0); FNET__DT_TAP(t2, 1); FNET__DT_TAP(t3, 2);
+                FNET__DT_TAP(t, 3); FNET__DT_TAP(t2, 4); FNET__DT_TAP(t3, 5);
+                FNET__DT_TAP(t, 6); FNET__DT_TAP(t2, 7); FNET__DT_TAP(t3, 8);
+                FNET__DT_TAP(t, 9);
+#undef FNET__DT_TAP
+            }
+            t = _mm256_add_ps(t, _mm256_add_ps(t2, t3));
+            if (!first) t = _mm256_add_ps(t, _mm256_loadu_ps(o + j));
+            _mm256_storeu_ps(o + j, t);
+        }
+    }
+    if (jb < g->hc) fnet__dt_dense_plane_scalar(f, g, plane, scores, first, jb);
+}
+#endif
+
+static void fnet__dt_scan_dense(const float *wf, const fnet__hog_geom *g, const float *feat, float *scores, int avx2) {
+    float f[FNET__DT_R * FNET__DT_C];
+    int p, k;
+    (void)avx2;
+    for (p = 0; p < 31; p++) {
+        for (k = 0; k < FNET__DT_R * FNET__DT_C; k++) f[k] = wf[k * FNET__HOG_NF + p];
+#if defined(FNET__X86)
+        if (avx2) {
+            fnet__dt_dense_plane_avx2(f, g, feat + (size_t)p * g->fplane, scores, p == 0);
+            continue;
+        }
+#endif
+        fnet__dt_dense_plane_scalar(f, g, feat + (size_t)p * g->fplane, scores, p == 0, 0);
     }
 }
 
@@ -3246,12 +3310,101 @@ typedef struct fnet__dt_cand {
     int level, i, j;
 } fnet__dt_cand;
 
-static int fnet__dt_cand_cmp(const void *pa, const void *pb) {
-    const fnet__dt_cand *a = (const fnet__dt_cand *)pa, *b = (const fnet__dt_cand *)pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    if (a->level != b->level) return a->level - b->level;
-    if (a->i != b->i) return a->i - b->i;
-    return a->j - b->j;
+
+/* Candidates in dlib's order. dlib sorts them by score with std::sort, which leaves equal
+   scores (whole windows of zero features score exactly 0) in an order of its own, and which
+   of those boxes the oracle keeps changes the cutting plane. To take the same path as dlib
+   (Debian's, built with GCC), the sort below is GCC's: Musser's introsort on the reversed
+   list, pivot the median of the 2nd, middle and last element, Hoare partition, recursion on
+   the right part; heapsort past depth 2 log2 n; then insertion sort over runs of 16. */
+static void fnet__dt_sift(fnet__dt_cand *a, long hole, long len, fnet__dt_cand v) {
+    const long top = hole;
+    long child = hole, parent;
+    while (child < (len - 1) / 2) {
+        child = 2 * (child + 1);
+        if (a[child].score < a[child - 1].score) child--;
+        a[hole] = a[child];
+        hole = child;
+    }
+    if ((len & 1) == 0 && child == (len - 2) / 2) {
+        child = 2 * (child + 1);
+        a[hole] = a[child - 1];
+        hole = child - 1;
+    }
+    parent = (hole - 1) / 2;
+    while (hole > top && a[parent].score < v.score) {
+        a[hole] = a[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    a[hole] = v;
+}
+
+static void fnet__dt_swap(fnet__dt_cand *a, long i, long j) {
+    fnet__dt_cand t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+static void fnet__dt_introsort(fnet__dt_cand *a, long first, long last, int depth) {
+    while (last - first > 16) {
+        long lo, hi, mid = first + (last - first) / 2, m1 = first + 1, m3 = last - 1, med;
+        if (depth == 0) { /* heapsort of [first, last) */
+            fnet__dt_cand *h = a + first;
+            long len = last - first, p;
+            for (p = (len - 2) / 2;; p--) {
+                fnet__dt_sift(h, p, len, h[p]);
+                if (p == 0) break;
+            }
+            while (len > 1) {
+                fnet__dt_cand v;
+                len--;
+                v = h[len];
+                h[len] = h[0];
+                fnet__dt_sift(h, 0, len, v);
+            }
+            return;
+        }
+        depth--;
+        if (a[m1].score < a[mid].score)
+            med = a[mid].score < a[m3].score ? mid : a[m1].score < a[m3].score ? m3 : m1;
+        else
+            med = a[m1].score < a[m3].score ? m1 : a[mid].score < a[m3].score ? m3 : mid;
+        fnet__dt_swap(a, first, med);
+        lo = first + 1;
+        hi = last;
+        for (;;) {
+            while (a[lo].score < a[first].score) lo++;
+            hi--;
+            while (a[first].score < a[hi].score) hi--;
+            if (!(lo < hi)) break;
+            fnet__dt_swap(a, lo, hi);
+            lo++;
+        }
+        fnet__dt_introsort(a, lo, last, depth);
+        last = lo;
+    }
+}
+
+static void fnet__dt_sort(fnet__dt_cand *a, long n) {
+    long i, k;
+    int lg = 0;
+    for (i = 0; i < n / 2; i++) fnet__dt_swap(a, i, n - 1 - i); /* the reversed view, ascending */
+    if (n > 1) {
+        for (k = n; k > 1; k >>= 1) lg++;
+        fnet__dt_introsort(a, 0, n, 2 * lg);
+        for (i = 1; i < n; i++) {
+            fnet__dt_cand v = a[i];
+            if (i < 16 && v.score < a[0].score) {
+                memmove(a + 1, a, (size_t)i * sizeof(fnet__dt_cand));
+                a[0] = v;
+            } else {
+                for (k = i; k > 0 && v.score < a[k - 1].score; k--) a[k] = a[k - 1];
+                a[k] = v;
+            }
+        }
+    }
+    for (i = 0; i < n / 2; i++) fnet__dt_swap(a, i, n - 1 - i); /* back: best first */
 }
 
 static fnet__rect fnet__dt_cand_rect(const fnet__dt_cand *d) {
@@ -3301,8 +3454,8 @@ static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im
     for (l = 0; l < im->n_levels; l++) {
         const fnet__hog_geom *g = &im->lv[l].g;
         int i, j;
-        if (g->hr < 1 || g->hc < 1) continue;
-        if (c->dense) fnet__dt_scan_dense(c->cfg.w, g, im->lv[l].feat, scores);
+        if (g->hr < 1 || g->hc < 1 || (!c->dense && c->cfg.n_sep == 0)) continue; /* dlib: no pieces, no detections */
+        if (c->dense) fnet__dt_scan_dense(c->cfg.w, g, im->lv[l].feat, scores, c->isa == FNET_ISA_AVX2);
         else c->kern.scan(&c->cfg, g, im->lv[l].feat, scores, scores + (size_t)g->hr * g->ss);
         for (i = 0; i < g->hr; i++)
             for (j = 0; j < g->hc; j++) {
@@ -3321,7 +3474,7 @@ static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im
                 }
             }
     }
-    if (n_cand) qsort(cand, n_cand, sizeof(fnet__dt_cand), fnet__dt_cand_cmp);
+    fnet__dt_sort(cand, (long)n_cand);
     /* pass 0: the summed scores each truth box collects (its first hit counts its score,
        more hits their score + 1); pass 1: keep a hit only while that sum beats the loss of
        missing the box; keep every other box (a false alarm) unless it lies on an ignore box */
@@ -4169,6 +4322,10 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
     FNET_FREE(found);
     return r;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* ==== 2. Landmarks: ensemble of regression trees (dlib shape predictor) ==================
 

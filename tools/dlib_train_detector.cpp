@@ -7,7 +7,7 @@
 //   trainer with C, epsilon and the thread count; then test_object_detection_function on the
 //   training set and on the test set (upsampled like the training set, not flipped).
 // Usage: dlib_train_detector TRAIN.xml TEST.xml WEIGHTS_OUT [--gray] [--threads N] [--C c]
-//        [--epsilon e] [--upsample n] [--noflip]
+//        [--epsilon e] [--upsample n] [--noflip] [--verbose]
 // stdout: one JSON object (train and test precision/recall/AP, training seconds, the overlap
 // tester). WEIGHTS_OUT: the learned w, one number per line (31 planes x 10 x 10 plane-major,
 // then the threshold), %.17g.
@@ -70,13 +70,14 @@ template <typename image_type>
 static int run(int argc, char **argv, bool gray) {
     unsigned threads = 1, up = 1;
     double C = 1, eps = 0.01;
-    bool flip = true;
+    bool flip = true, verbose = false;
     for (int i = 4; i < argc; i++) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--C") && i + 1 < argc) C = std::atof(argv[++i]);
         else if (!std::strcmp(argv[i], "--epsilon") && i + 1 < argc) eps = std::atof(argv[++i]);
         else if (!std::strcmp(argv[i], "--upsample") && i + 1 < argc) up = (unsigned)std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--noflip")) flip = false;
+        else if (!std::strcmp(argv[i], "--verbose")) verbose = true;
     }
     dlib::array<image_type> train, test;
     std::vector<std::vector<rectangle>> tb, ti, sb, si;
@@ -90,6 +91,7 @@ static int run(int argc, char **argv, bool gray) {
     trainer.set_num_threads(threads);
     trainer.set_c(C);
     trainer.set_epsilon(eps);
+    if (verbose) trainer.be_verbose(); /* on stdout, before the JSON line */
     auto t0 = std::chrono::steady_clock::now();
     object_detector<image_scanner_type> det = trainer.train(train, tb, ti);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
