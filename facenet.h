@@ -3262,30 +3262,66 @@ static void fnet__dt_dense_plane_scalar(const float *f, const fnet__hog_geom *g,
 }
 
 #if defined(FNET__X86)
+/* 8 windows per vector lane group, lane for lane the scalar twin's operations (multiply, then
+   add: never fused); 4 groups at a time so the chains of additions overlap. */
 static FNET__AVX2_FN void fnet__dt_dense_plane_avx2(const float *f, const fnet__hog_geom *g, const float *plane,
                                                     float *scores, int first) {
     const int jb = g->hc / 8 * 8;
-    int i, j, m;
+    int i, j, m, q, n;
+#define FNET__DT_TAPS(NQ)                                                                          \
+    do {                                                                                           \
+        __m256 t[NQ], t2[NQ], t3[NQ];                                                              \
+        for (q = 0; q < NQ; q++) t[q] = t2[q] = t3[q] = _mm256_setzero_ps();                       \
+        for (m = 0; m < FNET__DT_R; m++) {                                                         \
+            const float *xr = plane + (size_t)(i + m) * g->fs + j, *fm = f + m * FNET__DT_C;       \
+            for (n = 0; n < 9; n += 3) {                                                           \
+                const __m256 w0 = _mm256_broadcast_ss(fm + n), w1 = _mm256_broadcast_ss(fm + n + 1); \
+                const __m256 w2 = _mm256_broadcast_ss(fm + n + 2);                                 \
+                for (q = 0; q < NQ; q++) {                                                         \
+                    t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n), w0));  \
+                    t2[q] = _mm256_add_ps(t2[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n + 1), w1)); \
+                    t3[q] = _mm256_add_ps(t3[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n + 2), w2)); \
+                }                                                                                  \
+            }                                                                                      \
+            {                                                                                      \
+                const __m256 w9 = _mm256_broadcast_ss(fm + 9);                                     \
+                for (q = 0; q < NQ; q++)                                                           \
+                    t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + 9), w9));  \
+            }                                                                                      \
+        }                                                                                          \
+        for (q = 0; q < NQ; q++) {                                                                 \
+            __m256 v = _mm256_add_ps(t[q], _mm256_add_ps(t2[q], t3[q]));                           \
+            if (!first) v = _mm256_add_ps(v, _mm256_loadu_ps(o + j + 8 * q));                      \
+            _mm256_storeu_ps(o + j + 8 * q, v);                                                    \
+        }                                                                                          \
+        j += 8 * NQ;                                                                               \
+    } while (0)
     for (i = 0; i < g->hr; i++) {
         float *o = scores + (size_t)i * g->ss;
-        for (j = 0; j < jb; j += 8) {
-            __m256 t = _mm256_setzero_ps(), t2 = t, t3 = t;
-            for (m = 0; m < FNET__DT_R; m++) {
-                const float *x = plane + (size_t)(i + m) * g->fs + j;
-                const float *fm = f + m * FNET__DT_C;
-#define FNET__DT_TAP(acc, k) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(x + k), _mm256_set1_ps(fm[k])))
-                FNET__DT_TAP(t, 0); FNET__DT_TAP(t2, 1); FNET__DT_TAP(t3, 2);
-                FNET__DT_TAP(t, 3); FNET__DT_TAP(t2, 4); FNET__DT_TAP(t3, 5);
-                FNET__DT_TAP(t, 6); FNET__DT_TAP(t2, 7); FNET__DT_TAP(t3, 8);
-                FNET__DT_TAP(t, 9);
-#undef FNET__DT_TAP
+        j = 0;
+        while (jb - j >= 24) FNET__DT_TAPS(3);
+        while (j < jb) FNET__DT_TAPS(1);
+    }
+#undef FNET__DT_TAPS
+    if (jb < g->hc) { /* the last hc mod 8 windows of each row: one sum in order, rows 4 at a time */
+        for (i = 0; i < g->hr; i += 4) {
+            const int nr = g->hr - i < 4 ? g->hr - i : 4;
+            __m256 t[4];
+            float out[8];
+            for (q = 0; q < nr; q++) t[q] = _mm256_setzero_ps();
+            for (m = 0; m < FNET__DT_R; m++)
+                for (n = 0; n < FNET__DT_C; n++) {
+                    const __m256 w = _mm256_set1_ps(f[m * FNET__DT_C + n]);
+                    for (q = 0; q < nr; q++)
+                        t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(plane + (size_t)(i + q + m) * g->fs + jb + n), w));
+                }
+            for (q = 0; q < nr; q++) {
+                float *o = scores + (size_t)(i + q) * g->ss;
+                _mm256_storeu_ps(out, t[q]);
+                for (j = jb; j < g->hc; j++) o[j] = first ? out[j - jb] : o[j] + out[j - jb];
             }
-            t = _mm256_add_ps(t, _mm256_add_ps(t2, t3));
-            if (!first) t = _mm256_add_ps(t, _mm256_loadu_ps(o + j));
-            _mm256_storeu_ps(o + j, t);
         }
     }
-    if (jb < g->hc) fnet__dt_dense_plane_scalar(f, g, plane, scores, first, jb);
 }
 #endif
 
