@@ -3133,7 +3133,7 @@ static fnet_result fnet__dt_prepare(fnet__dt_ctx *c, int t) {
         for (l = 0; l < im->n_levels; l++) {
             if (lw < 1 || lh < 1) { im->n_levels = l; break; }
             fnet__hog_geometry(lw, lh, &im->lv[l].g);
-            total += (im->lv[l].g.fplane * 31 + 8 + 16) * sizeof(float);
+            total += ((im->lv[l].g.fplane * 31 + 8 + 16) * sizeof(float) + 63) & ~(size_t)63;
             lw = (5 * lw) / 6; lh = (5 * lh) / 6;
         }
     }
