@@ -3296,7 +3296,62 @@ static FNET__AVX2_FN void fnet__dt_dense_plane_avx2(const float *f, const fnet__
         }                                                                                          \
         j += 8 * NQ;                                                                               \
     } while (0)
-    for (i = 0; i < g->hr; i++) {
+    i = 0;
+    for (; i + 1 < g->hr; i += 2) { /* two window rows share their input rows: half the loads */
+        float *o0 = scores + (size_t)i * g->ss, *o1 = o0 + g->ss;
+        for (j = 0; j + 16 <= jb; j += 16) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+            __m256 b00 = a00, b01 = a00, b02 = a00, b10 = a00, b11 = a00, b12 = a00; /* row i+1 */
+            int r;
+            for (r = 0; r <= FNET__DT_R; r++) { /* input row i + r: tap row r of row i, r - 1 of row i + 1 */
+                const float *xr = plane + (size_t)(i + r) * g->fs + j;
+                const float *fa = f + r * FNET__DT_C, *fb = fa - FNET__DT_C;
+                const int ua = r < FNET__DT_R, ub = r > 0;
+#define FNET__DT_TAP2(n, A0, A1, B0, B1)                                                    \
+    {                                                                                     \
+        const __m256 x0 = _mm256_loadu_ps(xr + n), x1 = _mm256_loadu_ps(xr + 8 + n);      \
+        if (ua) {                                                                         \
+            const __m256 w = _mm256_broadcast_ss(fa + n);                                 \
+            A0 = _mm256_add_ps(A0, _mm256_mul_ps(x0, w));                                 \
+            A1 = _mm256_add_ps(A1, _mm256_mul_ps(x1, w));                                 \
+        }                                                                                 \
+        if (ub) {                                                                         \
+            const __m256 w = _mm256_broadcast_ss(fb + n);                                 \
+            B0 = _mm256_add_ps(B0, _mm256_mul_ps(x0, w));                                 \
+            B1 = _mm256_add_ps(B1, _mm256_mul_ps(x1, w));                                 \
+        }                                                                                 \
+    }
+                FNET__DT_TAP2(0, a00, a10, b00, b10) FNET__DT_TAP2(1, a01, a11, b01, b11) FNET__DT_TAP2(2, a02, a12, b02, b12)
+                FNET__DT_TAP2(3, a00, a10, b00, b10) FNET__DT_TAP2(4, a01, a11, b01, b11) FNET__DT_TAP2(5, a02, a12, b02, b12)
+                FNET__DT_TAP2(6, a00, a10, b00, b10) FNET__DT_TAP2(7, a01, a11, b01, b11) FNET__DT_TAP2(8, a02, a12, b02, b12)
+                FNET__DT_TAP2(9, a00, a10, b00, b10)
+#undef FNET__DT_TAP2
+            }
+            {
+                __m256 v[4];
+                int k;
+                v[0] = _mm256_add_ps(a00, _mm256_add_ps(a01, a02));
+                v[1] = _mm256_add_ps(a10, _mm256_add_ps(a11, a12));
+                v[2] = _mm256_add_ps(b00, _mm256_add_ps(b01, b02));
+                v[3] = _mm256_add_ps(b10, _mm256_add_ps(b11, b12));
+                for (k = 0; k < 4; k++) {
+                    float *o = (k < 2 ? o0 : o1) + j + 8 * (k & 1);
+                    if (!first) v[k] = _mm256_add_ps(v[k], _mm256_loadu_ps(o));
+                    _mm256_storeu_ps(o, v[k]);
+                }
+            }
+        }
+        {
+            const int j0 = j;
+            float *o = o0;
+            while (j < jb) FNET__DT_TAPS(1);
+            o = o1;
+            i++;
+            for (j = j0; j < jb;) FNET__DT_TAPS(1);
+            i--;
+        }
+    }
+    for (; i < g->hr; i++) {
         float *o = scores + (size_t)i * g->ss;
         j = 0;
         while (jb - j >= 24) FNET__DT_TAPS(3);
