@@ -84,6 +84,12 @@ static void two_threads(void *user, int n, fnet_task_fn fn, void *ctx) {
     pthread_join(th, NULL);
 }
 
+static int stop_at_3(void *user, const fnet_detector_train_status *st) {
+    int *seen = (int *)user;
+    *seen = st->iteration;
+    return st->iteration >= 3;
+}
+
 static int same_blob(const fnet_model *a, const fnet_model *b) {
     const void *pa, *pb;
     size_t na, nb;
@@ -138,6 +144,23 @@ int main(void) {
     r = fnet_detector_train(tr.img, tr.bp, tr.nb, N_IMG, &o, &two, NULL);
     CHECK(r == FNET_OK && same_blob(det, two), "two threads give the same model");
     o.parallel_for = NULL;
+
+    {   /* the progress callback sees every iteration and can stop the solver */
+        int seen = 0;
+        fnet_model *early = NULL;
+        o.progress = stop_at_3;
+        o.progress_user = &seen;
+        r = fnet_detector_train(tr.img, tr.bp, tr.nb, N_IMG, &o, &early, &rep);
+        CHECK(r == FNET_OK && early && rep.stopped && rep.iterations == 3 && seen == 3,
+              "stopped by the callback: %d iterations, stopped %d", rep.iterations, rep.stopped);
+        fnet_model_free(early);
+        o.progress = NULL;
+        o.max_iterations = 2;
+        r = fnet_detector_train(tr.img, tr.bp, tr.nb, N_IMG, &o, &early, &rep);
+        CHECK(r == FNET_OK && rep.stopped && rep.iterations == 2, "max_iterations 2: %d iterations", rep.iterations);
+        fnet_model_free(early);
+        o.max_iterations = 0;
+    }
 
     /* several filters in one detector; the blob loads back */
     {

@@ -95,6 +95,15 @@ def main():
         check(not os.path.exists(os.path.join(tmp, "bad.fnet")), "no model written for a refused set")
         rc, out, err = run(fnet, "train-detector", bad)
         check(rc == 2, "usage error for a missing argument: %d" % rc)
+        with open(bad, "w") as fh:  # an image that is not there
+            fh.write("<dataset><images><image file='nothere.jpg'><box top='1' left='1' width='80' height='80'/>"
+                     "</image></images></dataset>")
+        rc, out, err = run(fnet, "train-detector", bad, os.path.join(tmp, "bad.fnet"))
+        check(rc == 1 and "nothere.jpg" in err, "a missing image is named: %d %s" % (rc, err))
+        with open(bad, "w") as fh:  # broken XML: the reader's FILE:LINE
+            fh.write("<dataset>\n<images>\n<image file='a.jpg'>\n<box top='x'/>\n</images></dataset>")
+        rc, out, err = run(fnet, "test-detector", model, bad)
+        check(rc == 1 and "bad.xml:" in err, "malformed XML: %d %s" % (rc, err))
     return finish()
 
 
