@@ -3022,6 +3022,11 @@ static void fnet__dt_map(fnet__rect rect, int n_levels, fnet__rect *win, int *le
     *mapped = fnet__dt_win_to_image(*win, *level);
 }
 
+typedef struct fnet__dt_cand {
+    float score;
+    int level, i, j;
+} fnet__dt_cand;
+
 /* One training image: its feature pyramid (section 1's fHOG), boxes, and solver state. */
 typedef struct fnet__dt_level {
     fnet__hog_geom g;
@@ -3042,8 +3047,18 @@ typedef struct fnet__dt_img {
     double last_true_risk;
     double loss, *psi;  /* this iteration's answer */
     int called;         /* 1: the oracle ran (not the cache) */
+    int need, best;     /* the cache lookup: run the oracle? its best entry */
+    long max_lru;
+    double best_risk, dot_true;
+    fnet__dt_cand **lvc; /* the oracle's candidates per level */
+    size_t *lvn;
     fnet_result err;
 } fnet__dt_img;
+
+typedef struct fnet__dt_job {
+    int image, level;
+    fnet_result err;
+} fnet__dt_job;
 
 typedef struct fnet__dt_ctx {
     const fnet_image *src;
@@ -3059,6 +3074,7 @@ typedef struct fnet__dt_ctx {
     const double *w;        /* the current solution */
     int skip_cache, use_only_cache;
     double saved_gap;
+    fnet__dt_job *jobs;     /* this iteration's scans */
 } fnet__dt_ctx;
 
 static void fnet__dt_img_free(fnet__dt_img *im) {
@@ -3068,6 +3084,12 @@ static void fnet__dt_img_free(fnet__dt_img *im) {
     FNET_FREE(im->true_psi);
     FNET_FREE(im->cache_psi);
     FNET_FREE(im->psi);
+    if (im->lvc) {
+        int l;
+        for (l = 0; l < im->n_levels; l++) FNET_FREE(im->lvc[l]);
+    }
+    FNET_FREE(im->lvc);
+    FNET_FREE(im->lvn);
     memset(im, 0, sizeof(*im));
 }
 
@@ -3190,7 +3212,10 @@ static fnet_result fnet__dt_prepare(fnet__dt_ctx *c, int t) {
     im->true_psi = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
     im->psi = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
     im->cache_psi = c->max_cache > 0 ? (double *)FNET_MALLOC((size_t)c->max_cache * FNET__DT_N * sizeof(double)) : NULL;
-    if (!im->true_psi || !im->psi || (c->max_cache > 0 && !im->cache_psi)) goto done;
+    im->lvc = (fnet__dt_cand **)FNET_MALLOC((size_t)im->n_levels * sizeof(fnet__dt_cand *));
+    im->lvn = (size_t *)FNET_MALLOC((size_t)im->n_levels * sizeof(size_t));
+    if (!im->true_psi || !im->psi || (c->max_cache > 0 && !im->cache_psi) || !im->lvc || !im->lvn) goto done;
+    for (l = 0; l < im->n_levels; l++) { im->lvc[l] = NULL; im->lvn[l] = 0; }
     im->last_true_risk = HUGE_VAL;
     r = FNET_OK;
 done:
@@ -3396,11 +3421,6 @@ static void fnet__dt_scan_dense(const float *wf, const fnet__hog_geom *g, const 
     }
 }
 
-typedef struct fnet__dt_cand {
-    float score;
-    int level, i, j;
-} fnet__dt_cand;
-
 
 /* Candidates in dlib's order. dlib sorts them by score with std::sort, which leaves equal
    scores (whole windows of zero features score exactly 0) in an order of its own, and which
@@ -3519,52 +3539,64 @@ static double fnet__dt_best_match(const fnet__dt_img *im, fnet__rect r, int *idx
     return best;
 }
 
-/* (c) The separation oracle of image im at w: loss-augmented detection -> loss, psi. */
-static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im, const double *w,
-                                   double *loss_out, double *psi) {
-    const double thresh = w[FNET__DT_D];
-    size_t n_cand = 0, cap_cand = 0, smax = 0, k;
+/* (c, the scan) The windows of level l of image im scoring >= thresh - 1 (a false alarm adds
+   1 of loss), in scan order: one task per (image, level), so that one image's pyramid spreads
+   over the threads. */
+static fnet_result fnet__dt_scan_level(const fnet__dt_ctx *c, const fnet__dt_img *im, int l, double thresh,
+                                       fnet__dt_cand **out, size_t *n_out) {
+    const fnet__hog_geom *g = &im->lv[l].g;
+    size_t n_cand = 0, cap_cand = 0;
     fnet__dt_cand *cand = NULL;
-    float *scores = NULL;
+    float *scores;
+    int i, j;
+    *out = NULL;
+    *n_out = 0;
+    if (g->hr < 1 || g->hc < 1 || (!c->dense && c->cfg.n_sep == 0)) return FNET_OK; /* dlib: no pieces, no detections */
+    scores = (float *)FNET_MALLOC(((size_t)g->hr * g->ss + g->fplane + 16) * sizeof(float) + 64);
+    if (!scores) return FNET_ERR_OUT_OF_MEMORY;
+    if (c->dense) fnet__dt_scan_dense(c->cfg.w, g, im->lv[l].feat, scores, c->isa == FNET_ISA_AVX2);
+    else c->kern.scan(&c->cfg, g, im->lv[l].feat, scores, scores + (size_t)g->hr * g->ss);
+    for (i = 0; i < g->hr; i++)
+        for (j = 0; j < g->hc; j++) {
+            const float sc = scores[(size_t)i * g->ss + j];
+            if ((double)sc >= thresh - 1) {
+                if (n_cand == cap_cand) {
+                    size_t nc = cap_cand ? 2 * cap_cand : 1024;
+                    fnet__dt_cand *q = (fnet__dt_cand *)FNET_REALLOC(cand, nc * sizeof(fnet__dt_cand));
+                    if (!q) {
+                        FNET_FREE(cand);
+                        FNET_FREE(scores);
+                        return FNET_ERR_OUT_OF_MEMORY;
+                    }
+                    cand = q;
+                    cap_cand = nc;
+                }
+                cand[n_cand].score = sc;
+                cand[n_cand].level = l; cand[n_cand].i = i; cand[n_cand].j = j;
+                n_cand++;
+            }
+        }
+    FNET_FREE(scores);
+    *out = cand;
+    *n_out = n_cand;
+    return FNET_OK;
+}
+
+/* (c) The separation oracle of image im at w, from its candidates (all levels, scan order;
+   sorted here): loss-augmented detection -> loss, psi. */
+static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im, const double *w,
+                                   fnet__dt_cand *cand, size_t n_cand, double *loss_out, double *psi) {
+    const double thresh = w[FNET__DT_D];
+    size_t k;
     fnet__rect *fin = NULL;
     double *tsh = NULL, loss;
     unsigned char *hit = NULL;
-    int l, n_fin, pass;
+    int l, n_fin = 0, pass;
     fnet_result r = FNET_ERR_OUT_OF_MEMORY;
-    for (l = 0; l < im->n_levels; l++) {
-        const fnet__hog_geom *g = &im->lv[l].g;
-        size_t need = (size_t)g->hr * g->ss + g->fplane + 16;
-        if (need > smax) smax = need;
-    }
-    scores = (float *)FNET_MALLOC(smax * sizeof(float) + 64);
     fin = (fnet__rect *)FNET_MALLOC((size_t)c->max_dets * sizeof(fnet__rect));
     tsh = (double *)FNET_MALLOC(((size_t)im->n_truth + 1) * sizeof(double));
     hit = (unsigned char *)FNET_MALLOC((size_t)im->n_truth + 1);
-    if (!scores || !fin || !tsh || !hit) goto done;
-    /* every window scoring >= thresh - 1 (a false alarm adds 1 of loss) */
-    for (l = 0; l < im->n_levels; l++) {
-        const fnet__hog_geom *g = &im->lv[l].g;
-        int i, j;
-        if (g->hr < 1 || g->hc < 1 || (!c->dense && c->cfg.n_sep == 0)) continue; /* dlib: no pieces, no detections */
-        if (c->dense) fnet__dt_scan_dense(c->cfg.w, g, im->lv[l].feat, scores, c->isa == FNET_ISA_AVX2);
-        else c->kern.scan(&c->cfg, g, im->lv[l].feat, scores, scores + (size_t)g->hr * g->ss);
-        for (i = 0; i < g->hr; i++)
-            for (j = 0; j < g->hc; j++) {
-                const float s = scores[(size_t)i * g->ss + j];
-                if ((double)s >= thresh - 1) {
-                    if (n_cand == cap_cand) {
-                        size_t nc = cap_cand ? 2 * cap_cand : 4096;
-                        fnet__dt_cand *q = (fnet__dt_cand *)FNET_REALLOC(cand, nc * sizeof(fnet__dt_cand));
-                        if (!q) goto done;
-                        cand = q;
-                        cap_cand = nc;
-                    }
-                    cand[n_cand].score = s;
-                    cand[n_cand].level = l; cand[n_cand].i = i; cand[n_cand].j = j;
-                    n_cand++;
-                }
-            }
-    }
+    if (!fin || !tsh || !hit) goto done;
     fnet__dt_sort(cand, (long)n_cand);
     /* pass 0: the summed scores each truth box collects (its first hit counts its score,
        more hits their score + 1); pass 1: keep a hit only while that sum beats the loss of
@@ -3607,8 +3639,6 @@ static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im
     *loss_out = loss;
     r = FNET_OK;
 done:
-    FNET_FREE(cand);
-    FNET_FREE(scores);
     FNET_FREE(fin);
     FNET_FREE(tsh);
     FNET_FREE(hit);
@@ -3622,42 +3652,77 @@ static double fnet__dt_dot(const double *a, const double *b) {
     return s;
 }
 
-/* (e) dlib's cache_element_structural_svm::separation_oracle_cached, for image t. */
-static void fnet__dt_sample_task(void *ctx, int t) {
+/* (e) dlib's cache_element_structural_svm::separation_oracle_cached, for image t, in two
+   halves around the oracle: does the cache answer (im->need = 0), and afterwards what the
+   oracle's answer does to the cache. */
+static void fnet__dt_lookup_task(void *ctx, int t) {
     fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
     fnet__dt_img *im = &c->im[t];
     const double *w = c->w;
-    const double dot_true = c->max_cache > 0 ? fnet__dt_dot(im->true_psi, w) : 0;
-    double best_risk = -HUGE_VAL, out_loss = 0;
-    long max_lru = 0;
-    int i, best = 0;
+    int i;
+    im->dot_true = c->max_cache > 0 ? fnet__dt_dot(im->true_psi, w) : 0;
+    im->best_risk = -HUGE_VAL;
+    im->best = 0;
+    im->max_lru = 0;
     im->err = FNET_OK;
     im->called = 0;
-    if (c->max_cache > 0) {
-        for (i = 0; i < im->n_cache; i++) {
-            const double risk = im->cache_loss[i] + fnet__dt_dot(im->cache_psi + (size_t)i * FNET__DT_N, w) - dot_true;
-            if (risk > best_risk) { best_risk = risk; out_loss = im->cache_loss[i]; best = i; }
-            if (im->lru[i] > max_lru) max_lru = im->lru[i];
-        }
-        if (!c->skip_cache && im->n_cache > 0 &&
-            ((best_risk + c->saved_gap > im->last_true_risk && best_risk >= 0) || c->use_only_cache)) {
-            memcpy(im->psi, im->cache_psi + (size_t)best * FNET__DT_N, FNET__DT_N * sizeof(double));
-            im->loss = out_loss;
-            im->lru[best] = max_lru + 1;
-            return;
-        }
+    im->need = 1;
+    if (c->max_cache <= 0) return;
+    for (i = 0; i < im->n_cache; i++) {
+        const double risk = im->cache_loss[i] + fnet__dt_dot(im->cache_psi + (size_t)i * FNET__DT_N, w) - im->dot_true;
+        if (risk > im->best_risk) { im->best_risk = risk; im->best = i; }
+        if (im->lru[i] > im->max_lru) im->max_lru = im->lru[i];
     }
-    im->err = fnet__dt_oracle(c, im, w, &im->loss, im->psi);
+    if (!c->skip_cache && im->n_cache > 0 &&
+        ((im->best_risk + c->saved_gap > im->last_true_risk && im->best_risk >= 0) || c->use_only_cache)) {
+        memcpy(im->psi, im->cache_psi + (size_t)im->best * FNET__DT_N, FNET__DT_N * sizeof(double));
+        im->loss = im->cache_loss[im->best];
+        im->lru[im->best] = im->max_lru + 1;
+        im->need = 0;
+    }
+}
+
+static void fnet__dt_scan_task(void *ctx, int k) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    fnet__dt_img *im = &c->im[c->jobs[k].image];
+    const int l = c->jobs[k].level;
+    c->jobs[k].err = fnet__dt_scan_level(c, im, l, c->w[FNET__DT_D], &im->lvc[l], &im->lvn[l]);
+}
+
+static void fnet__dt_finish_task(void *ctx, int t) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    fnet__dt_img *im = &c->im[t];
+    const double *w = c->w;
+    const double best_risk = im->best_risk;
+    const int best = im->best;
+    size_t n = 0, at = 0;
+    fnet__dt_cand *all;
+    int i, l;
+    if (!im->need) return;
+    for (l = 0; l < im->n_levels; l++) n += im->lvn[l];
+    all = (fnet__dt_cand *)FNET_MALLOC((n + 1) * sizeof(fnet__dt_cand));
+    if (all)
+        for (l = 0; l < im->n_levels; l++) { /* level by level: dlib's scan order */
+            if (im->lvn[l]) memcpy(all + at, im->lvc[l], im->lvn[l] * sizeof(fnet__dt_cand));
+            at += im->lvn[l];
+        }
+    for (l = 0; l < im->n_levels; l++) {
+        FNET_FREE(im->lvc[l]);
+        im->lvc[l] = NULL;
+        im->lvn[l] = 0;
+    }
+    im->err = all ? fnet__dt_oracle(c, im, w, all, n, &im->loss, im->psi) : FNET_ERR_OUT_OF_MEMORY;
+    FNET_FREE(all);
     im->called = 1;
     if (im->err != FNET_OK || c->max_cache <= 0) return;
-    im->last_true_risk = im->loss + fnet__dt_dot(im->psi, w) - dot_true;
+    im->last_true_risk = im->loss + fnet__dt_dot(im->psi, w) - im->dot_true;
     if (im->last_true_risk < 0 && best_risk < 0) {
         memcpy(im->psi, im->true_psi, FNET__DT_N * sizeof(double));
         im->loss = 0;
     } else if (im->last_true_risk < best_risk) {
         memcpy(im->psi, im->cache_psi + (size_t)best * FNET__DT_N, FNET__DT_N * sizeof(double));
         im->loss = im->cache_loss[best];
-        im->lru[best] = max_lru + 1;
+        im->lru[best] = im->max_lru + 1;
     } else {
         long mx = 0;
         int slot = im->n_cache;
@@ -3667,7 +3732,6 @@ static void fnet__dt_sample_task(void *ctx, int t) {
             for (i = 1; i < im->n_cache; i++) if (im->lru[i] < im->lru[slot]) slot = i;
         } else {
             im->n_cache++;
-            if (slot == 0) mx = 0;
         }
         im->cache_loss[slot] = im->loss;
         memcpy(im->cache_psi + (size_t)slot * FNET__DT_N, im->psi, FNET__DT_N * sizeof(double));
@@ -3949,6 +4013,12 @@ FNET_API fnet_result fnet_detector_train(const fnet_image *images, const fnet_tr
         total_truth += c.im[t].n_truth;
         total_ignore += c.im[t].n_ignore;
     }
+    {
+        size_t nj = 0;
+        for (t = 0; t < c.n; t++) nj += (size_t)c.im[t].n_levels;
+        c.jobs = (fnet__dt_job *)FNET_MALLOC((nj + 1) * sizeof(*c.jobs));
+        if (!c.jobs) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+    }
     if (report) { report->images = c.n; report->boxes = total_truth; report->ignored = total_ignore; }
     if (total_truth == 0) { r = FNET_ERR_INVALID_ARGUMENT; goto done; }
     c.max_dets = 3 * max_truth + 10;
@@ -4056,7 +4126,25 @@ FNET_API fnet_result fnet_detector_train(const fnet_image *images, const fnet_tr
         if (r != FNET_OK) goto done;
         c.w = w;
         c.use_only_cache = converged;
-        fnet__dt_run(&o, c.n, fnet__dt_sample_task, &c);
+        /* the cache lookups and the oracle's sorting and counting are cheap: one thread; the
+           scans are the work: every (image, level) a task */
+        for (t = 0; t < c.n; t++) fnet__dt_lookup_task(&c, t);
+        {   /* the scans the cache could not spare, biggest levels first */
+            int nj = 0, l, maxl = 0;
+            for (t = 0; t < c.n; t++) if (c.im[t].n_levels > maxl) maxl = c.im[t].n_levels;
+            for (l = 0; l < maxl; l++)
+                for (t = 0; t < c.n; t++)
+                    if (c.im[t].need && l < c.im[t].n_levels) {
+                        c.jobs[nj].image = t;
+                        c.jobs[nj].level = l;
+                        c.jobs[nj].err = FNET_OK;
+                        nj++;
+                    }
+            fnet__dt_run(&o, nj, fnet__dt_scan_task, &c);
+            for (k = 0; k < nj; k++)
+                if (c.jobs[k].err != FNET_OK) { r = c.jobs[k].err; goto done; }
+        }
+        for (t = 0; t < c.n; t++) fnet__dt_finish_task(&c, t);
         plane_new = planes[n_planes] ? planes[n_planes] : (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
         if (!plane_new) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
         planes[n_planes] = plane_new;
@@ -4180,6 +4268,7 @@ done:
     if (c.im)
         for (t = 0; t < c.n; t++) fnet__dt_img_free(&c.im[t]);
     FNET_FREE(c.im);
+    FNET_FREE(c.jobs);
     FNET_FREE(c.cfg.raw);
     FNET_FREE(c.cfg.sep);
     FNET_FREE(imgs);
