@@ -4,7 +4,7 @@
 # 1, flips, C 1, epsilon 0.01, 80x80 window): fnet train-detector against dlib's
 # structural_object_detection_trainer (tools/dlib_train_detector.cpp), 1 and 2 threads each,
 # interleaved in ROUNDS rounds so machine load hits both alike; the best round's training time
-# (the train call only, wall clock) is compared. dlib is built -O3 -march=native for the time
+# (the train call only: wall clock, and CPU time, which machine load disturbs less) is compared. dlib is built -O3 -march=native for the time
 # (its AVX path; FMA contraction makes it take a slightly different path to a slightly
 # different filter), and -O2 -ffp-contract=off for the reference numbers: precision, recall
 # and average precision of both detectors on the training set (with its flips, as dlib's
@@ -35,11 +35,11 @@ while [ $r -lt "$ROUNDS" ]; do
     for t in 1 2; do
         build/fnet train-detector "$D/training.xml" "$O/fnet.fnet" --upsample 1 --flip --gray --threads $t \
             2>/dev/null > "$O/fnet.json" || { echo "bench_train_detector: fnet failed"; exit 1; }
-        echo "fnet $t $(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$O/fnet.json")" >> "$O/runs.txt"
+        echo "fnet $t $(sed -n 's/.*"seconds":\([0-9.]*\),"cpu_seconds":\([0-9.]*\).*/\1 \2/p' "$O/fnet.json")" >> "$O/runs.txt"
         if [ $have_dlib = 1 ]; then
             build/dlib_train_detector_native "$D/training.xml" "$D/testing.xml" "$O/dlib_native_w.txt" --gray \
                 --threads $t > "$O/dlib_native.json" || exit 1
-            echo "dlib $t $(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$O/dlib_native.json")" >> "$O/runs.txt"
+            echo "dlib $t $(sed -n 's/.*"seconds":\([0-9.]*\),"cpu_seconds":\([0-9.]*\).*/\1 \2/p' "$O/dlib_native.json")" >> "$O/runs.txt"
         fi
     done
 done
@@ -51,17 +51,19 @@ import json, math, os, sys
 sys.path.insert(0, "tools")
 import fnet_blob
 o, have_dlib = sys.argv[1], sys.argv[2] == "1"
-best = {}
+best, cpu = {}, {}
 for line in open(os.path.join(o, "runs.txt")):
-    who, t, s = line.split()
+    who, t, s, c = line.split()
     best[(who, t)] = min(best.get((who, t), 1e9), float(s))
+    cpu[(who, t)] = min(cpu.get((who, t), 1e9), float(c))
 fj = json.loads(open(os.path.join(o, "fnet.json")).read().strip().split("\n")[-1])
 ft = json.load(open(os.path.join(o, "fnet_test.json")))
-print("training time (s, best of rounds; the train call only)")
-print("  threads   fnet    dlib   dlib/fnet")
+print("training time (s, best of rounds; the train call only): wall clock, and CPU time of all threads")
+print("  threads   fnet    dlib   dlib/fnet   cpu: fnet    dlib   dlib/fnet")
 for t in ("1", "2"):
-    f = best.get(("fnet", t)); d = best.get(("dlib", t))
-    print("  %-7s %6.2f  %6s   %s" % (t, f, "%.2f" % d if d else "-", "%.2fx" % (d / f) if d else "-"))
+    f = best.get(("fnet", t)); d = best.get(("dlib", t)); fc = cpu.get(("fnet", t)); dc = cpu.get(("dlib", t))
+    print("  %-7s %6.2f  %6s   %-9s        %6.2f  %6s   %s" % (t, f, "%.2f" % d if d else "-", "%.2fx" % (d / f) if d else "-",
+          fc, "%.2f" % dc if dc else "-", "%.2fx" % (dc / fc) if dc else "-"))
 print("fnet: %d iterations, %d oracle scans, objective %.6f" % (fj["iterations"], fj["oracle_calls"], fj["objective"]))
 row = lambda e: "P %.4f R %.4f AP %.4f" % (e["precision"], e["recall"], e["ap"])
 print("  fnet  train (with flips) %s   test %s" % (row(fj["train"]), row(ft)))
