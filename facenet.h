@@ -194,6 +194,102 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
                                  const fnet_detect_opts *opts, void *work, size_t work_size,
                                  fnet_box *boxes, int max_boxes, int *n_boxes);
 
+/* ==== Public API: detector training ====================================================== */
+
+/* Trains a HOG detector (one 10x10-cell filter, section 1b) on your boxes, as dlib's
+   structural_object_detection_trainer over scan_fhog_pyramid<pyramid_down<6>> does, and
+   returns it as a detector model that fnet_detect runs like the built-in one. */
+
+/* A labelled box in dlib's rectangle convention (inclusive corners). ignore = 1: an "ignore"
+   box of imglab (neither a face to find nor a false alarm when found). */
+typedef struct fnet_train_box {
+    int left, top, right, bottom;
+    int ignore;
+} fnet_train_box;
+
+/* Where the solver is, after each cutting-plane iteration. */
+typedef struct fnet_detector_train_status {
+    int iteration;     /* 1, 2, ... */
+    int planes;        /* cutting planes in the working set */
+    int oracle_calls;  /* separation-oracle runs so far (the expensive part: one scan) */
+    double objective;  /* 0.5 |w|^2 + C risk at the current w */
+    double risk;       /* the empirical structural risk at w (a bound on the training loss) */
+    double risk_gap;   /* risk minus the cutting-plane model's risk: stops below epsilon */
+    double epsilon;
+} fnet_detector_train_status;
+
+/* Return nonzero to stop training early (the current w is kept). */
+typedef int (*fnet_detector_progress_fn)(void *user, const fnet_detector_train_status *st);
+
+/* Zero-initialised means dlib's example settings (fhog_object_detector_ex.cpp) */
+typedef struct fnet_detector_train_opts {
+    double C;              /* SVM regularisation: larger fits the training set harder. 0: 1 */
+    double epsilon;        /* stop when the risk gap is below this. 0: 0.01 */
+    int upsample;          /* double the images (and boxes) this many times first, so faces
+                              of 40 px (1) or 20 px (2) fit the 80 px window; 0..FNET_MAX_UPSAMPLE */
+    int flip;              /* 1: also train on left-right mirrored copies (dlib's
+                              add_image_left_right_flips) */
+    int window_width, window_height; /* 0: 80 x 80 (must give 10 x 10 HOG cells) */
+    int max_iterations;    /* 0: 10000 (dlib's) */
+    int max_cache_size;    /* oracle cache per image; 0: 5 (dlib's), negative: no cache */
+    double match_eps;      /* a detection matches a box when IoU > this. 0: 0.5 */
+    /* Runs fn(ctx, i) for i in 0..n_tasks-1 on the caller's threads (fnet_parallel_for_fn of
+       the learning API); NULL: one after another. The result does not depend on it. */
+    void (*parallel_for)(void *user, int n_tasks, void (*fn)(void *ctx, int task), void *ctx);
+    void *parallel_user;
+    fnet_detector_progress_fn progress;
+    void *progress_user;
+} fnet_detector_train_opts;
+
+typedef struct fnet_detector_train_report {
+    int images;            /* training images after upsampling and flips */
+    int boxes, ignored;    /* truth boxes and ignore boxes in them */
+    int iterations, oracle_calls;
+    double objective, risk, risk_gap;
+    double iou_thresh, percent_covered_thresh; /* the learned detector's NMS (dlib's tight tester) */
+    int stopped;           /* 1: the progress callback or max_iterations stopped it */
+    /* When training refuses a box (FNET_ERR_INVALID_ARGUMENT with bad_image >= 0): which box,
+       how well the best window position matches it (IoU; needs > match_eps), the window's box
+       there, and why: 1 no window matches (aspect ratio or size unlike the window's), 2 two
+       boxes of one image would suppress each other in non-max suppression. Coordinates are
+       those of the upsampled (and flipped: bad_image >= number of images) training image. */
+    int bad_image, bad_box, bad_reason, bad_other_box;
+    double bad_match;
+    int bad_rect[4], bad_window[4];
+} fnet_detector_train_report;
+
+/* Trains on n_images images with n_boxes[i] boxes each (boxes[i], may be NULL when 0).
+   *out receives the detector (free with fnet_model_free). report may be NULL. Errors:
+   FNET_ERR_INVALID_ARGUMENT for a box the window cannot match (see the report) or no truth
+   box at all; FNET_ERR_BAD_IMAGE for a bad image. */
+FNET_API fnet_result fnet_detector_train(const fnet_image *images, const fnet_train_box *const *boxes,
+                                         const int *n_boxes, int n_images,
+                                         const fnet_detector_train_opts *opts, fnet_model **out,
+                                         fnet_detector_train_report *report);
+
+/* One detector from several: their filters side by side, scanned together with one
+   non-max suppression (as dlib's frontal detector combines five). All must have the same
+   filter size; the NMS thresholds are the first detector's. Up to 16 filters in all. */
+FNET_API fnet_result fnet_detector_combine(const fnet_model *const *dets, int n, fnet_model **out);
+
+/* The blob bytes of a detector (valid while the model lives) and a file of them. */
+FNET_API fnet_result fnet_detector_blob(const fnet_model *det, const void **blob, size_t *size);
+#ifndef FNET_NO_STDIO
+FNET_API fnet_result fnet_detector_save_file(const fnet_model *det, const char *path);
+#endif
+
+/* dlib's test_object_detection_function: detect on every image (upsampled `upsample` times,
+   boxes too, as training did), match detections to truth boxes (IoU > 0.5, each detection
+   one box), skip detections on ignore boxes. precision = hits / detections, recall = hits /
+   truth boxes, ap = average precision over the score-ranked detections. */
+typedef struct fnet_detector_eval {
+    double precision, recall, ap;
+    int truth, detections, hits;
+} fnet_detector_eval;
+FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_image *images,
+                                            const fnet_train_box *const *boxes, const int *n_boxes,
+                                            int n_images, int upsample, fnet_detector_eval *out);
+
 /* ==== Public API: landmarks ============================================================== */
 
 typedef struct fnet_point {
@@ -2756,6 +2852,1662 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     *n_boxes = kept;
     FNET_FREE(own);
     return FNET_OK;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/* ==== 1b. Training the detector: structural SVM (Joachims; dlib's OCA, Teo et al.) ========
+
+   Section 1 runs a filter w (10 x 10 cells x 31 fHOG features) and a threshold b: a window
+   x is a face when w . phi(x) >= b. Training finds w and b from images whose faces are
+   boxed, as dlib's structural_object_detection_trainer does (King 2015, "Max-Margin Object
+   Detection"; the features are Felzenszwalb et al. 2010's, section 1 computes them).
+
+   a. Structured output. For one image the "label" y is the whole set of boxes a detector
+      reports; its joint feature vector psi(x, y) = (sum of phi over the boxes, -|y|), so that
+      (w, b) . psi = the summed scores minus b per box. The detector's output is the y
+      maximising it under non-max suppression: every window scoring >= b, best first.
+   b. Loss. Delta(y_true, y) counts 1 per truth box no detection matches (IoU > 0.5, dlib's
+      match_eps) and 1 per false alarm (a detection matching nothing, or a second detection
+      of one box); a detection overlapping an "ignore" box costs nothing.
+   c. Objective (Joachims, Finley, Yu 2009, "Cutting-plane training of structural SVMs", the
+      1-slack form):  minimise 0.5 |w|^2 + C R(w),
+         R(w) = 1/N sum_i max_y [ Delta(y_i, y) + w . (psi(x_i, y) - psi(x_i, y_i)) ],
+      a convex upper bound on the average loss. The inner max ("separation oracle", loss-
+      augmented detection) scans image i with the current w and threshold b - 1 (each
+      detection may add 1 of loss), then keeps, best score first and under NMS, each box that
+      raises score + loss: a box on a face only while the face's summed scores exceed 1, any
+      box elsewhere. R's subgradient is the mean of psi(oracle) - psi(truth).
+   d. Solver: OCA (Teo et al. 2010, "Bundle methods for regularized risk minimization";
+      Franc & Sonnenburg 2009, "Optimized cutting plane algorithm"). Each oracle pass gives
+      a cutting plane R(w) >= a_t . w + b_t; the planes' maximum is a model of R, and
+      minimising 0.5|w|^2 + C max_t(a_t . w + b_t) is a small QP in its dual: alpha >= 0,
+      sum alpha = C, w = -sum alpha_t a_t, solved by SMO (two alphas at a time, largest KKT
+      violation first, until the duality gap < min(0.01, 0.1 x the last objective gap)).
+      Stop when R(w) - model(w) < epsilon. Planes unused for 20 iterations are dropped.
+   e. Oracle cache (dlib's structural_svm_problem): the last 5 oracle answers of each image
+      are kept; while they still promise enough risk the oracle is not rerun; near the end
+      the real oracle must confirm convergence twice.
+   f. Boxes the window cannot represent are refused before training: each truth box maps
+      to the pyramid level and position whose window overlaps it best (dlib's
+      get_best_matching_rect); IoU <= 0.5 there means the box's shape or size is unlike the
+      80 x 80 window. The NMS thresholds of the trained detector are the tightest that keep
+      all truth boxes of an image apart (dlib's find_tight_overlap_tester).
+   g. Data: the images (and boxes) are first doubled `upsample` times (pyramid_up) and, with
+      flip, mirrored copies appended (dlib's add_image_left_right_flips).
+
+   Threads: feature extraction runs one task per image, the oracle's scans one task per
+   (image, level); each task writes its own buffer, and the results are merged and summed in
+   image and level order, so the model does not depend on the thread count. Scans run as
+   section 1's separable kernels when the filter has low rank, otherwise as a plain 10x10
+   correlation (dlib's same choice), in dlib's float arithmetic: the trainer takes dlib's
+   path iteration for iteration (on dlib's example faces: the same 143 iterations and filter). */
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#define FNET__DT_R 10
+#define FNET__DT_C 10
+#define FNET__DT_D (31 * FNET__DT_R * FNET__DT_C) /* filter weights; w[FNET__DT_D] = threshold */
+#define FNET__DT_N (FNET__DT_D + 1)
+#define FNET__DT_MAX_CACHE 64
+
+#ifndef FNET_NO_STDIO
+static fnet_result fnet__write_atomic(const char *path, const void *data, size_t n);
+#endif
+
+/* dlib's rectangle: inclusive corners; empty when right < left or bottom < top. */
+typedef struct fnet__rect {
+    long l, t, r, b;
+} fnet__rect;
+
+static int fnet__rect_empty(fnet__rect a) { return a.r < a.l || a.b < a.t; }
+static double fnet__rect_area(fnet__rect a) {
+    return fnet__rect_empty(a) ? 0.0 : (double)(a.r - a.l + 1) * (double)(a.b - a.t + 1);
+}
+static fnet__rect fnet__rect_isect(fnet__rect a, fnet__rect b) {
+    fnet__rect c;
+    c.l = FNET__MAX(a.l, b.l); c.t = FNET__MAX(a.t, b.t);
+    c.r = FNET__MIN(a.r, b.r); c.b = FNET__MIN(a.b, b.b);
+    return c;
+}
+static fnet__rect fnet__rect_union(fnet__rect a, fnet__rect b) { /* dlib's a + b */
+    fnet__rect c;
+    if (fnet__rect_empty(b)) return a;
+    if (fnet__rect_empty(a)) return b;
+    c.l = FNET__MIN(a.l, b.l); c.t = FNET__MIN(a.t, b.t);
+    c.r = FNET__MAX(a.r, b.r); c.b = FNET__MAX(a.b, b.b);
+    return c;
+}
+/* dlib's test_box_overlap(iou, covered). */
+static int fnet__rect_overlap(double iou, double cov, fnet__rect a, fnet__rect b) {
+    const double inner = fnet__rect_area(fnet__rect_isect(a, b));
+    if (inner == 0) return 0;
+    return inner / fnet__rect_area(fnet__rect_union(a, b)) > iou || inner / fnet__rect_area(a) > cov ||
+           inner / fnet__rect_area(b) > cov;
+}
+static double fnet__rect_iou(fnet__rect a, fnet__rect b) {
+    const double inner = fnet__rect_area(fnet__rect_isect(a, b));
+    return inner == 0 ? 0.0 : inner / fnet__rect_area(fnet__rect_union(a, b));
+}
+
+/* pyramid_down<6> over `levels` levels (in double, rounded at the end, as dlib's rect_down /
+   rect_up with a level count); pyramid_down<2>::rect_up (one dataset upsampling). */
+static fnet__rect fnet__dt_rect_scale(fnet__rect a, int levels, int up) {
+    double v[4];
+    int k, q;
+    v[0] = (double)a.l; v[1] = (double)a.t; v[2] = (double)a.r; v[3] = (double)a.b;
+    for (q = 0; q < levels; q++)
+        for (k = 0; k < 4; k++) v[k] = up ? v[k] * (6 / (6 - 1.0)) + 0.3 : (v[k] - 0.3) * ((6 - 1.0) / 6);
+    a.l = fnet__hog_round(v[0]); a.t = fnet__hog_round(v[1]);
+    a.r = fnet__hog_round(v[2]); a.b = fnet__hog_round(v[3]);
+    return a;
+}
+static fnet__rect fnet__dt_rect_up2(fnet__rect a) {
+    a.l = fnet__hog_round(((double)a.l + 1.25) * 2); a.t = fnet__hog_round(((double)a.t + 0.75) * 2);
+    a.r = fnet__hog_round(((double)a.r + 1.25) * 2); a.b = fnet__hog_round(((double)a.b + 0.75) * 2);
+    return a;
+}
+
+/* Pixel <-> padded feature-cell coordinates for a 10x10 filter (dlib's image_to_fhog and
+   fhog_to_image with filter padding 10: 4 zero cells before the first real cell). */
+static long fnet__dt_i2f(long p) { return (p - 1) / 8 - 1 + 4; }
+static long fnet__dt_f2i(long p) {
+    long q = (p + 1 - 4) * 8 + 1;
+    return q + (q >= 0 ? 4 : -4);
+}
+static fnet__rect fnet__dt_win_to_image(fnet__rect win, int level) {
+    fnet__rect r;
+    r.l = fnet__dt_f2i(win.l); r.t = fnet__dt_f2i(win.t);
+    r.r = fnet__dt_f2i(win.r); r.b = fnet__dt_f2i(win.b);
+    return fnet__dt_rect_scale(r, level, 1);
+}
+static fnet__rect fnet__dt_centered(long cx, long cy) {
+    fnet__rect r;
+    r.l = cx - FNET__DT_C / 2; r.t = cy - FNET__DT_R / 2;
+    r.r = r.l + FNET__DT_C - 1; r.b = r.t + FNET__DT_R - 1;
+    return r;
+}
+
+/* (f) dlib's get_mapped_rect_and_metadata: the level and window (padded cells) that best
+   match `rect` (IoU after moving the window onto the rect's corner), and that window in
+   image pixels. */
+static void fnet__dt_map(fnet__rect rect, int n_levels, fnet__rect *win, int *level, fnet__rect *mapped) {
+    double best = -1;
+    int l;
+    *level = 0;
+    *win = fnet__dt_centered(0, 0);
+    for (l = 0; l < n_levels; l++) {
+        fnet__rect rd = fnet__dt_rect_scale(rect, l, 0), fs, w, wi, mv;
+        long cx, cy;
+        double score;
+        fs.l = fnet__dt_i2f(rd.l); fs.t = fnet__dt_i2f(rd.t);
+        fs.r = fnet__dt_i2f(rd.r); fs.b = fnet__dt_i2f(rd.b);
+        cx = fs.l + fs.r + 1; cy = fs.t + fs.b + 1; /* dlib's center() */
+        if (cx < 0) cx -= 1;
+        if (cy < 0) cy -= 1;
+        cx /= 2; cy /= 2;
+        w = fnet__dt_centered(cx, cy);
+        wi = fnet__dt_win_to_image(w, l);
+        mv.l = rect.l; mv.t = rect.t; /* move_rect(wi, rect's corner) */
+        mv.r = rect.l + (fnet__rect_empty(wi) ? 0 : wi.r - wi.l + 1) - 1;
+        mv.b = rect.t + (fnet__rect_empty(wi) ? 0 : wi.b - wi.t + 1) - 1;
+        score = fnet__rect_area(fnet__rect_isect(mv, rect)) / fnet__rect_area(fnet__rect_union(mv, rect));
+        if (score > best) {
+            best = score;
+            *level = l;
+            *win = w;
+        }
+        if (fnet__rect_area(fs) <= 1) break;
+    }
+    *mapped = fnet__dt_win_to_image(*win, *level);
+}
+
+typedef struct fnet__dt_cand {
+    float score;
+    int level, i, j;
+} fnet__dt_cand;
+
+/* One training image: its feature pyramid (section 1's fHOG), boxes, and solver state. */
+typedef struct fnet__dt_level {
+    fnet__hog_geom g;
+    float *feat;
+} fnet__dt_level;
+
+typedef struct fnet__dt_img {
+    int w, h, n_levels;
+    fnet__dt_level *lv;
+    void *raw;
+    int n_truth, n_ignore;
+    fnet__rect *truth, *ignore;
+    double *true_psi;   /* psi(x_i, y_i) */
+    int n_cache;
+    double *cache_psi;  /* n_cache x FNET__DT_N */
+    double cache_loss[FNET__DT_MAX_CACHE];
+    long lru[FNET__DT_MAX_CACHE];
+    double last_true_risk;
+    double loss, *psi;  /* this iteration's answer */
+    int called;         /* 1: the oracle ran (not the cache) */
+    int need, best;     /* the cache lookup: run the oracle? its best entry */
+    long max_lru;
+    double best_risk, dot_true;
+    fnet__dt_cand **lvc; /* the oracle's candidates per level */
+    size_t *lvn;
+    fnet_result err;
+} fnet__dt_img;
+
+typedef struct fnet__dt_job {
+    int image, level;
+    fnet_result err;
+} fnet__dt_job;
+
+typedef struct fnet__dt_ctx {
+    const fnet_image *src;
+    const fnet_train_box *const *boxes;
+    const int *n_boxes;
+    int n_src, n, up, flip, max_dets, max_cache;
+    double match_eps, iou, cov;
+    fnet__dt_img *im;
+    fnet__hog cfg;          /* pyramid limits; the current filter for scanning */
+    fnet__hog_kernels kern;
+    fnet_isa isa;
+    int dense;              /* scan with the plain correlation */
+    const double *w;        /* the current solution */
+    int skip_cache, use_only_cache;
+    double saved_gap;
+    fnet__dt_job *jobs;     /* this iteration's scans */
+} fnet__dt_ctx;
+
+static void fnet__dt_img_free(fnet__dt_img *im) {
+    FNET_FREE(im->raw);
+    FNET_FREE(im->lv);
+    FNET_FREE(im->truth);
+    FNET_FREE(im->true_psi);
+    FNET_FREE(im->cache_psi);
+    FNET_FREE(im->psi);
+    if (im->lvc) {
+        int l;
+        for (l = 0; l < im->n_levels; l++) FNET_FREE(im->lvc[l]);
+    }
+    FNET_FREE(im->lvc);
+    FNET_FREE(im->lvn);
+    memset(im, 0, sizeof(*im));
+}
+
+static void fnet__dt_run(const fnet_detector_train_opts *o, int n, void (*fn)(void *, int), void *ctx) {
+    int i;
+    if (o->parallel_for) o->parallel_for(o->parallel_user, n, fn, ctx);
+    else for (i = 0; i < n; i++) fn(ctx, i);
+}
+
+/* (g) + section 1 (a-d): training image t (source t mod n, mirrored when t >= n) as planes,
+   upsampled, then its pyramid of feature maps. */
+static fnet_result fnet__dt_prepare(fnet__dt_ctx *c, int t) {
+    fnet__dt_img *im = &c->im[t];
+    const fnet_image *img = &c->src[t % c->n_src];
+    const int nch = img->channels == 1 ? 1 : 3, mirror = t >= c->n_src;
+    int w = img->width, h = img->height, up, ch, x, y, l, k;
+    size_t cap, total = 0, off;
+    unsigned char *a = NULL, *b = NULL, *cur;
+    float *hist = NULL, *norm = NULL, *tabs = NULL;
+    fnet__himg hi;
+    fnet_result r = FNET_ERR_OUT_OF_MEMORY;
+    for (up = 0; up < c->up; up++) { w = 2 * w + 2; h = 2 * h + 1; }
+    cap = (size_t)w * (size_t)h * (size_t)nch + 16;
+    a = (unsigned char *)FNET_MALLOC(cap);
+    b = (unsigned char *)FNET_MALLOC(cap);
+    tabs = (float *)FNET_MALLOC(((size_t)w + 16) * 5 * sizeof(float));
+    if (!a || !b || !tabs) goto done;
+    /* the input as planes */
+    for (ch = 0; ch < nch; ch++)
+        for (y = 0; y < img->height; y++) {
+            const unsigned char *s = img->pixels + (size_t)y * img->stride + ch;
+            unsigned char *d = a + ((size_t)ch * img->height + y) * img->width;
+            for (x = 0; x < img->width; x++) d[x] = s[(size_t)x * img->channels];
+        }
+    hi.w = img->width; hi.h = img->height; hi.stride = img->width; hi.nch = nch;
+    cur = a;
+    for (up = 0; up < c->up; up++) { /* pyramid_up: (2w+2) x (2h+1) */
+        unsigned char *dst = cur == a ? b : a;
+        int dw = 2 * hi.w + 2, dh = 2 * hi.h + 1;
+        for (ch = 0; ch < nch; ch++) hi.pl[ch] = cur + (size_t)ch * hi.w * hi.h;
+        fnet__hog_resize(&hi, dst, dw, dh, (int *)(void *)(tabs + 3 * (w + 16)), tabs,
+                         (unsigned char *)(void *)(tabs + (w + 16)), c->isa == FNET_ISA_AVX2);
+        hi.w = dw; hi.h = dh; hi.stride = dw;
+        cur = dst;
+    }
+    if (mirror)
+        for (ch = 0; ch < nch; ch++)
+            for (y = 0; y < h; y++) {
+                unsigned char *p = cur + ((size_t)ch * h + y) * w;
+                for (x = 0; x < w / 2; x++) {
+                    unsigned char s = p[x];
+                    p[x] = p[w - 1 - x];
+                    p[w - 1 - x] = s;
+                }
+            }
+    im->w = w; im->h = h;
+    /* the levels: sizes first, then one block for all feature maps */
+    im->n_levels = fnet__hog_num_levels(&c->cfg, w, h);
+    im->lv = (fnet__dt_level *)FNET_MALLOC((size_t)im->n_levels * sizeof(fnet__dt_level));
+    if (!im->lv) goto done;
+    {
+        int lw = w, lh = h;
+        for (l = 0; l < im->n_levels; l++) {
+            if (lw < 1 || lh < 1) { im->n_levels = l; break; }
+            fnet__hog_geometry(lw, lh, &im->lv[l].g);
+            total += ((im->lv[l].g.fplane * 31 + 8 + 16) * sizeof(float) + 63) & ~(size_t)63;
+            lw = (5 * lw) / 6; lh = (5 * lh) / 6;
+        }
+    }
+    im->raw = FNET_MALLOC(total + 64);
+    hist = (float *)FNET_MALLOC((size_t)(im->lv[0].g.cr + 2) * (size_t)(im->lv[0].g.cc + 2) * 18 * sizeof(float) + 64);
+    norm = (float *)FNET_MALLOC(((size_t)im->lv[0].g.cr * (size_t)im->lv[0].g.cc + 1) * sizeof(float));
+    if (!im->raw || !hist || !norm) goto done;
+    off = (64 - (size_t)((unsigned long long)(size_t)im->raw & 63u)) & 63u;
+    for (ch = 0; ch < nch; ch++) hi.pl[ch] = cur + (size_t)ch * w * h;
+    hi.w = w; hi.h = h; hi.stride = w;
+    for (l = 0; l < im->n_levels; l++) {
+        fnet__hog_geom *g = &im->lv[l].g;
+        if (l > 0) { /* next level: 5/6 of this one, into the other buffer */
+            unsigned char *dst = cur == a ? b : a;
+            int dw = (5 * hi.w) / 6, dh = (5 * hi.h) / 6;
+            fnet__hog_resize(&hi, dst, dw, dh, (int *)(void *)(tabs + 3 * (w + 16)), tabs,
+                             (unsigned char *)(void *)(tabs + (w + 16)), c->isa == FNET_ISA_AVX2);
+            for (ch = 0; ch < nch; ch++) hi.pl[ch] = dst + (size_t)ch * dw * dh;
+            hi.w = dw; hi.h = dh; hi.stride = dw;
+            cur = dst;
+        }
+        im->lv[l].feat = (float *)(void *)((unsigned char *)im->raw + off);
+        off += ((g->fplane * 31 + 8 + 16) * sizeof(float) + 63) & ~(size_t)63;
+        if (g->hr < 1 || g->hc < 1) {
+            memset(im->lv[l].feat, 0, (g->fplane * 31 + 8) * sizeof(float));
+            continue;
+        }
+        fnet__hog_col_tables(g, (int *)(void *)(tabs + 4 * (w + 16)), tabs + (w + 16), tabs + 2 * (w + 16));
+        fnet__hog_extract(&c->kern, &hi, g, hist, norm, im->lv[l].feat);
+        g->cx = NULL; g->vx0 = g->vx1 = NULL;
+    }
+    /* boxes: upsampled like the image, then mirrored */
+    {
+        const fnet_train_box *bx = c->boxes[t % c->n_src];
+        const int nb = c->n_boxes[t % c->n_src];
+        im->truth = (fnet__rect *)FNET_MALLOC((size_t)(nb + 1) * sizeof(fnet__rect));
+        if (!im->truth) goto done;
+        im->n_truth = 0;
+        for (k = 0; k < nb; k++) if (!bx[k].ignore) im->n_truth++;
+        im->ignore = im->truth + im->n_truth;
+        im->n_truth = im->n_ignore = 0;
+        for (k = 0; k < nb; k++) {
+            fnet__rect q;
+            q.l = bx[k].left; q.t = bx[k].top; q.r = bx[k].right; q.b = bx[k].bottom;
+            for (up = 0; up < c->up; up++) q = fnet__dt_rect_up2(q);
+            if (mirror) {
+                long nl = (long)w - 1 - q.r, nr = (long)w - 1 - q.l;
+                q.l = nl; q.r = nr;
+            }
+            if (bx[k].ignore) im->ignore[im->n_ignore++] = q;
+            else im->truth[im->n_truth++] = q;
+        }
+    }
+    im->true_psi = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+    im->psi = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+    im->cache_psi = c->max_cache > 0 ? (double *)FNET_MALLOC((size_t)c->max_cache * FNET__DT_N * sizeof(double)) : NULL;
+    im->lvc = (fnet__dt_cand **)FNET_MALLOC((size_t)im->n_levels * sizeof(fnet__dt_cand *));
+    im->lvn = (size_t *)FNET_MALLOC((size_t)im->n_levels * sizeof(size_t));
+    if (!im->true_psi || !im->psi || (c->max_cache > 0 && !im->cache_psi) || !im->lvc || !im->lvn) goto done;
+    for (l = 0; l < im->n_levels; l++) { im->lvc[l] = NULL; im->lvn[l] = 0; }
+    im->last_true_risk = HUGE_VAL;
+    r = FNET_OK;
+done:
+    FNET_FREE(a);
+    FNET_FREE(b);
+    FNET_FREE(tabs);
+    FNET_FREE(hist);
+    FNET_FREE(norm);
+    return r;
+}
+
+static void fnet__dt_prepare_task(void *ctx, int t) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    c->im[t].err = fnet__dt_prepare(c, t);
+}
+
+/* psi += phi(the window best matching rect): dlib's get_feature_vector. */
+static void fnet__dt_add_phi(const fnet__dt_img *im, fnet__rect rect, double *psi) {
+    fnet__rect win, mapped;
+    int level, p, rr, cc;
+    const fnet__dt_level *L;
+    fnet__dt_map(rect, im->n_levels, &win, &level, &mapped);
+    L = &im->lv[level];
+    for (p = 0; p < 31; p++) {
+        const float *plane = L->feat + (size_t)p * L->g.fplane;
+        for (rr = 0; rr < FNET__DT_R; rr++) {
+            const long row = win.t + rr;
+            if (row < 0 || row >= L->g.hr + 9) continue;
+            for (cc = 0; cc < FNET__DT_C; cc++) {
+                const long col = win.l + cc;
+                if (col < 0 || col >= L->g.hc + 9) continue;
+                psi[(p * FNET__DT_R + rr) * FNET__DT_C + cc] += (double)plane[row * L->g.fs + col];
+            }
+        }
+    }
+}
+
+/* Scores of every window of a level: the plain 10x10 correlation, plane by plane, in dlib's
+   float arithmetic (spatially_filter_image: per window and plane, the 10 columns of each
+   filter row summed as three interleaved sums (columns 0,3,6,9 / 1,4,7 / 2,5,8) over the
+   rows, s0 + (s1 + s2); the last hc mod 8 windows of a row as one sum in order; planes added
+   one after another). Same order, same roundings: the scores are dlib's, bit for bit, so
+   near-ties among candidates break as in dlib. */
+static void fnet__dt_dense_plane_scalar(const float *f, const fnet__hog_geom *g, const float *plane, float *scores,
+                                        int first, int j0) {
+    int i, j, m, n;
+    for (i = 0; i < g->hr; i++) {
+        float *o = scores + (size_t)i * g->ss;
+        for (j = j0; j < g->hc; j++) {
+            float t = 0;
+            if (j < g->hc / 8 * 8) {
+                float t2 = 0, t3 = 0;
+                for (m = 0; m < FNET__DT_R; m++) {
+                    const float *x = plane + (size_t)(i + m) * g->fs + j;
+                    const float *fm = f + m * FNET__DT_C;
+                    t += x[0] * fm[0]; t2 += x[1] * fm[1]; t3 += x[2] * fm[2];
+                    t += x[3] * fm[3]; t2 += x[4] * fm[4]; t3 += x[5] * fm[5];
+                    t += x[6] * fm[6]; t2 += x[7] * fm[7]; t3 += x[8] * fm[8];
+                    t += x[9] * fm[9];
+                }
+                t += t2 + t3;
+            } else {
+                for (m = 0; m < FNET__DT_R; m++)
+                    for (n = 0; n < FNET__DT_C; n++) t += plane[(size_t)(i + m) * g->fs + j + n] * f[m * FNET__DT_C + n];
+            }
+            o[j] = first ? t : o[j] + t;
+        }
+    }
+}
+
+#if defined(FNET__X86)
+/* 8 windows per vector lane group, lane for lane the scalar twin's operations (multiply, then
+   add: never fused); 4 groups at a time so the chains of additions overlap. */
+static FNET__AVX2_FN void fnet__dt_dense_plane_avx2(const float *f, const fnet__hog_geom *g, const float *plane,
+                                                    float *scores, int first) {
+    const int jb = g->hc / 8 * 8;
+    int i, j, m, q, n;
+#define FNET__DT_TAPS(NQ)                                                                          \
+    do {                                                                                           \
+        __m256 t[NQ], t2[NQ], t3[NQ];                                                              \
+        for (q = 0; q < NQ; q++) t[q] = t2[q] = t3[q] = _mm256_setzero_ps();                       \
+        for (m = 0; m < FNET__DT_R; m++) {                                                         \
+            const float *xr = plane + (size_t)(i + m) * g->fs + j, *fm = f + m * FNET__DT_C;       \
+            for (n = 0; n < 9; n += 3) {                                                           \
+                const __m256 w0 = _mm256_broadcast_ss(fm + n), w1 = _mm256_broadcast_ss(fm + n + 1); \
+                const __m256 w2 = _mm256_broadcast_ss(fm + n + 2);                                 \
+                for (q = 0; q < NQ; q++) {                                                         \
+                    t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n), w0));  \
+                    t2[q] = _mm256_add_ps(t2[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n + 1), w1)); \
+                    t3[q] = _mm256_add_ps(t3[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + n + 2), w2)); \
+                }                                                                                  \
+            }                                                                                      \
+            {                                                                                      \
+                const __m256 w9 = _mm256_broadcast_ss(fm + 9);                                     \
+                for (q = 0; q < NQ; q++)                                                           \
+                    t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * q + 9), w9));  \
+            }                                                                                      \
+        }                                                                                          \
+        for (q = 0; q < NQ; q++) {                                                                 \
+            __m256 v = _mm256_add_ps(t[q], _mm256_add_ps(t2[q], t3[q]));                           \
+            if (!first) v = _mm256_add_ps(v, _mm256_loadu_ps(o + j + 8 * q));                      \
+            _mm256_storeu_ps(o + j + 8 * q, v);                                                    \
+        }                                                                                          \
+        j += 8 * NQ;                                                                               \
+    } while (0)
+    i = 0;
+    for (; i + 1 < g->hr; i += 2) { /* two window rows share their input rows: half the loads */
+        float *o0 = scores + (size_t)i * g->ss, *o1 = o0 + g->ss;
+        for (j = 0; j + 16 <= jb; j += 16) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+            __m256 b00 = a00, b01 = a00, b02 = a00, b10 = a00, b11 = a00, b12 = a00; /* row i+1 */
+            int r;
+            for (r = 0; r <= FNET__DT_R; r++) { /* input row i + r: tap row r of row i, r - 1 of row i + 1 */
+                const float *xr = plane + (size_t)(i + r) * g->fs + j;
+                const float *fa = f + r * FNET__DT_C, *fb = fa - FNET__DT_C;
+                const int ua = r < FNET__DT_R, ub = r > 0;
+#define FNET__DT_TAP2(n, A0, A1, B0, B1)                                                    \
+    {                                                                                     \
+        const __m256 x0 = _mm256_loadu_ps(xr + n), x1 = _mm256_loadu_ps(xr + 8 + n);      \
+        if (ua) {                                                                         \
+            const __m256 w = _mm256_broadcast_ss(fa + n);                                 \
+            A0 = _mm256_add_ps(A0, _mm256_mul_ps(x0, w));                                 \
+            A1 = _mm256_add_ps(A1, _mm256_mul_ps(x1, w));                                 \
+        }                                                                                 \
+        if (ub) {                                                                         \
+            const __m256 w = _mm256_broadcast_ss(fb + n);                                 \
+            B0 = _mm256_add_ps(B0, _mm256_mul_ps(x0, w));                                 \
+            B1 = _mm256_add_ps(B1, _mm256_mul_ps(x1, w));                                 \
+        }                                                                                 \
+    }
+                FNET__DT_TAP2(0, a00, a10, b00, b10) FNET__DT_TAP2(1, a01, a11, b01, b11) FNET__DT_TAP2(2, a02, a12, b02, b12)
+                FNET__DT_TAP2(3, a00, a10, b00, b10) FNET__DT_TAP2(4, a01, a11, b01, b11) FNET__DT_TAP2(5, a02, a12, b02, b12)
+                FNET__DT_TAP2(6, a00, a10, b00, b10) FNET__DT_TAP2(7, a01, a11, b01, b11) FNET__DT_TAP2(8, a02, a12, b02, b12)
+                FNET__DT_TAP2(9, a00, a10, b00, b10)
+#undef FNET__DT_TAP2
+            }
+            {
+                __m256 v[4];
+                int k;
+                v[0] = _mm256_add_ps(a00, _mm256_add_ps(a01, a02));
+                v[1] = _mm256_add_ps(a10, _mm256_add_ps(a11, a12));
+                v[2] = _mm256_add_ps(b00, _mm256_add_ps(b01, b02));
+                v[3] = _mm256_add_ps(b10, _mm256_add_ps(b11, b12));
+                for (k = 0; k < 4; k++) {
+                    float *o = (k < 2 ? o0 : o1) + j + 8 * (k & 1);
+                    if (!first) v[k] = _mm256_add_ps(v[k], _mm256_loadu_ps(o));
+                    _mm256_storeu_ps(o, v[k]);
+                }
+            }
+        }
+        {
+            const int j0 = j;
+            float *o = o0;
+            while (j < jb) FNET__DT_TAPS(1);
+            o = o1;
+            i++;
+            for (j = j0; j < jb;) FNET__DT_TAPS(1);
+            i--;
+        }
+    }
+    for (; i < g->hr; i++) {
+        float *o = scores + (size_t)i * g->ss;
+        j = 0;
+        while (jb - j >= 24) FNET__DT_TAPS(3);
+        while (j < jb) FNET__DT_TAPS(1);
+    }
+#undef FNET__DT_TAPS
+    if (jb < g->hc) { /* the last hc mod 8 windows of each row: one sum in order, rows 4 at a time */
+        for (i = 0; i < g->hr; i += 4) {
+            const int nr = g->hr - i < 4 ? g->hr - i : 4;
+            __m256 t[4];
+            float out[8];
+            for (q = 0; q < nr; q++) t[q] = _mm256_setzero_ps();
+            for (m = 0; m < FNET__DT_R; m++)
+                for (n = 0; n < FNET__DT_C; n++) {
+                    const __m256 w = _mm256_set1_ps(f[m * FNET__DT_C + n]);
+                    for (q = 0; q < nr; q++)
+                        t[q] = _mm256_add_ps(t[q], _mm256_mul_ps(_mm256_loadu_ps(plane + (size_t)(i + q + m) * g->fs + jb + n), w));
+                }
+            for (q = 0; q < nr; q++) {
+                float *o = scores + (size_t)(i + q) * g->ss;
+                _mm256_storeu_ps(out, t[q]);
+                for (j = jb; j < g->hc; j++) o[j] = first ? out[j - jb] : o[j] + out[j - jb];
+            }
+        }
+    }
+}
+#endif
+
+static void fnet__dt_scan_dense(const float *wf, const fnet__hog_geom *g, const float *feat, float *scores, int avx2) {
+    float f[FNET__DT_R * FNET__DT_C];
+    int p, k;
+    (void)avx2;
+    for (p = 0; p < 31; p++) {
+        for (k = 0; k < FNET__DT_R * FNET__DT_C; k++) f[k] = wf[k * FNET__HOG_NF + p];
+#if defined(FNET__X86)
+        if (avx2) {
+            fnet__dt_dense_plane_avx2(f, g, feat + (size_t)p * g->fplane, scores, p == 0);
+            continue;
+        }
+#endif
+        fnet__dt_dense_plane_scalar(f, g, feat + (size_t)p * g->fplane, scores, p == 0, 0);
+    }
+}
+
+
+/* Candidates in dlib's order. dlib sorts them by score with std::sort, which leaves equal
+   scores (whole windows of zero features score exactly 0) in an order of its own, and which
+   of those boxes the oracle keeps changes the cutting plane. To take the same path as dlib
+   (Debian's, built with GCC), the sort below is GCC's: Musser's introsort on the reversed
+   list, pivot the median of the 2nd, middle and last element, Hoare partition, recursion on
+   the right part; heapsort past depth 2 log2 n; then insertion sort over runs of 16. */
+static void fnet__dt_sift(fnet__dt_cand *a, long hole, long len, fnet__dt_cand v) {
+    const long top = hole;
+    long child = hole, parent;
+    while (child < (len - 1) / 2) {
+        child = 2 * (child + 1);
+        if (a[child].score < a[child - 1].score) child--;
+        a[hole] = a[child];
+        hole = child;
+    }
+    if ((len & 1) == 0 && child == (len - 2) / 2) {
+        child = 2 * (child + 1);
+        a[hole] = a[child - 1];
+        hole = child - 1;
+    }
+    parent = (hole - 1) / 2;
+    while (hole > top && a[parent].score < v.score) {
+        a[hole] = a[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    a[hole] = v;
+}
+
+static void fnet__dt_swap(fnet__dt_cand *a, long i, long j) {
+    fnet__dt_cand t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+static void fnet__dt_introsort(fnet__dt_cand *a, long first, long last, int depth) {
+    while (last - first > 16) {
+        long lo, hi, mid = first + (last - first) / 2, m1 = first + 1, m3 = last - 1, med;
+        if (depth == 0) { /* heapsort of [first, last) */
+            fnet__dt_cand *h = a + first;
+            long len = last - first, p;
+            for (p = (len - 2) / 2;; p--) {
+                fnet__dt_sift(h, p, len, h[p]);
+                if (p == 0) break;
+            }
+            while (len > 1) {
+                fnet__dt_cand v;
+                len--;
+                v = h[len];
+                h[len] = h[0];
+                fnet__dt_sift(h, 0, len, v);
+            }
+            return;
+        }
+        depth--;
+        if (a[m1].score < a[mid].score)
+            med = a[mid].score < a[m3].score ? mid : a[m1].score < a[m3].score ? m3 : m1;
+        else
+            med = a[m1].score < a[m3].score ? m1 : a[mid].score < a[m3].score ? m3 : mid;
+        fnet__dt_swap(a, first, med);
+        lo = first + 1;
+        hi = last;
+        for (;;) {
+            while (a[lo].score < a[first].score) lo++;
+            hi--;
+            while (a[first].score < a[hi].score) hi--;
+            if (!(lo < hi)) break;
+            fnet__dt_swap(a, lo, hi);
+            lo++;
+        }
+        fnet__dt_introsort(a, lo, last, depth);
+        last = lo;
+    }
+}
+
+static void fnet__dt_sort(fnet__dt_cand *a, long n) {
+    long i, k;
+    int lg = 0;
+    for (i = 0; i < n / 2; i++) fnet__dt_swap(a, i, n - 1 - i); /* the reversed view, ascending */
+    if (n > 1) {
+        for (k = n; k > 1; k >>= 1) lg++;
+        fnet__dt_introsort(a, 0, n, 2 * lg);
+        for (i = 1; i < n; i++) {
+            fnet__dt_cand v = a[i];
+            if (i < 16 && v.score < a[0].score) {
+                memmove(a + 1, a, (size_t)i * sizeof(fnet__dt_cand));
+                a[0] = v;
+            } else {
+                for (k = i; k > 0 && v.score < a[k - 1].score; k--) a[k] = a[k - 1];
+                a[k] = v;
+            }
+        }
+    }
+    for (i = 0; i < n / 2; i++) fnet__dt_swap(a, i, n - 1 - i); /* back: best first */
+}
+
+static fnet__rect fnet__dt_cand_rect(const fnet__dt_cand *d) {
+    fnet__rect win;
+    win.l = d->j; win.t = d->i; win.r = d->j + FNET__DT_C - 1; win.b = d->i + FNET__DT_R - 1;
+    return fnet__dt_win_to_image(win, d->level);
+}
+
+/* dlib's find_best_match: the truth box with the highest IoU (0 when none overlaps). */
+static double fnet__dt_best_match(const fnet__dt_img *im, fnet__rect r, int *idx) {
+    double best = 0;
+    int k;
+    *idx = 0;
+    for (k = 0; k < im->n_truth; k++) {
+        const double inner = fnet__rect_area(fnet__rect_isect(r, im->truth[k]));
+        if (inner != 0) {
+            const double m = inner / fnet__rect_area(fnet__rect_union(r, im->truth[k]));
+            if (m > best) { best = m; *idx = k; }
+        }
+    }
+    return best;
+}
+
+/* (c, the scan) The windows of level l of image im scoring >= thresh - 1 (a false alarm adds
+   1 of loss), in scan order: one task per (image, level), so that one image's pyramid spreads
+   over the threads. */
+static fnet_result fnet__dt_scan_level(const fnet__dt_ctx *c, const fnet__dt_img *im, int l, double thresh,
+                                       fnet__dt_cand **out, size_t *n_out) {
+    const fnet__hog_geom *g = &im->lv[l].g;
+    size_t n_cand = 0, cap_cand = 0;
+    fnet__dt_cand *cand = NULL;
+    float *scores;
+    int i, j;
+    *out = NULL;
+    *n_out = 0;
+    if (g->hr < 1 || g->hc < 1 || (!c->dense && c->cfg.n_sep == 0)) return FNET_OK; /* dlib: no pieces, no detections */
+    scores = (float *)FNET_MALLOC(((size_t)g->hr * g->ss + g->fplane + 16) * sizeof(float) + 64);
+    if (!scores) return FNET_ERR_OUT_OF_MEMORY;
+    if (c->dense) fnet__dt_scan_dense(c->cfg.w, g, im->lv[l].feat, scores, c->isa == FNET_ISA_AVX2);
+    else c->kern.scan(&c->cfg, g, im->lv[l].feat, scores, scores + (size_t)g->hr * g->ss);
+    for (i = 0; i < g->hr; i++)
+        for (j = 0; j < g->hc; j++) {
+            const float sc = scores[(size_t)i * g->ss + j];
+            if ((double)sc >= thresh - 1) {
+                if (n_cand == cap_cand) {
+                    size_t nc = cap_cand ? 2 * cap_cand : 1024;
+                    fnet__dt_cand *q = (fnet__dt_cand *)FNET_REALLOC(cand, nc * sizeof(fnet__dt_cand));
+                    if (!q) {
+                        FNET_FREE(cand);
+                        FNET_FREE(scores);
+                        return FNET_ERR_OUT_OF_MEMORY;
+                    }
+                    cand = q;
+                    cap_cand = nc;
+                }
+                cand[n_cand].score = sc;
+                cand[n_cand].level = l; cand[n_cand].i = i; cand[n_cand].j = j;
+                n_cand++;
+            }
+        }
+    FNET_FREE(scores);
+    *out = cand;
+    *n_out = n_cand;
+    return FNET_OK;
+}
+
+/* (c) The separation oracle of image im at w, from its candidates (all levels, scan order;
+   sorted here): loss-augmented detection -> loss, psi. */
+static fnet_result fnet__dt_oracle(const fnet__dt_ctx *c, const fnet__dt_img *im, const double *w,
+                                   fnet__dt_cand *cand, size_t n_cand, double *loss_out, double *psi) {
+    const double thresh = w[FNET__DT_D];
+    size_t k;
+    fnet__rect *fin = NULL;
+    double *tsh = NULL, loss;
+    unsigned char *hit = NULL;
+    int l, n_fin = 0, pass;
+    fnet_result r = FNET_ERR_OUT_OF_MEMORY;
+    fin = (fnet__rect *)FNET_MALLOC((size_t)c->max_dets * sizeof(fnet__rect));
+    tsh = (double *)FNET_MALLOC(((size_t)im->n_truth + 1) * sizeof(double));
+    hit = (unsigned char *)FNET_MALLOC((size_t)im->n_truth + 1);
+    if (!fin || !tsh || !hit) goto done;
+    fnet__dt_sort(cand, (long)n_cand);
+    /* pass 0: the summed scores each truth box collects (its first hit counts its score,
+       more hits their score + 1); pass 1: keep a hit only while that sum beats the loss of
+       missing the box; keep every other box (a false alarm) unless it lies on an ignore box */
+    loss = (double)im->n_truth;
+    for (k = 0; k < (size_t)im->n_truth; k++) { tsh[k] = 0; hit[k] = 0; }
+    for (pass = 0; pass < 2; pass++) {
+        n_fin = 0;
+        for (k = 0; k < n_cand && n_fin < c->max_dets; k++) {
+            const fnet__rect rc = fnet__dt_cand_rect(&cand[k]);
+            int q, drop = 0, ti;
+            double match;
+            for (q = 0; q < n_fin && !drop; q++) drop = fnet__rect_overlap(c->iou, c->cov, fin[q], rc);
+            if (drop) continue;
+            match = fnet__dt_best_match(im, rc, &ti);
+            if (pass == 0) {
+                fin[n_fin++] = rc;
+                if (match > c->match_eps) {
+                    const double score = (double)cand[k].score - thresh;
+                    if (!hit[ti]) { hit[ti] = 1; tsh[ti] += score; }
+                    else tsh[ti] += score + 1;
+                }
+            } else if (match > c->match_eps) {
+                if (tsh[ti] > 1) {
+                    fin[n_fin++] = rc;
+                    if (!hit[ti]) { hit[ti] = 1; loss -= 1; }
+                    else loss += 1;
+                }
+            } else {
+                int ig = 0;
+                for (q = 0; q < im->n_ignore && !ig; q++) ig = fnet__rect_overlap(0.5, 1.0, im->ignore[q], rc);
+                if (!ig) { fin[n_fin++] = rc; loss += 1; }
+            }
+        }
+        if (pass == 0) for (k = 0; k < (size_t)im->n_truth; k++) hit[k] = 0;
+    }
+    memset(psi, 0, FNET__DT_N * sizeof(double));
+    for (l = 0; l < n_fin; l++) fnet__dt_add_phi(im, fin[l], psi);
+    psi[FNET__DT_D] = -(double)n_fin;
+    *loss_out = loss;
+    r = FNET_OK;
+done:
+    FNET_FREE(fin);
+    FNET_FREE(tsh);
+    FNET_FREE(hit);
+    return r;
+}
+
+static double fnet__dt_dot(const double *a, const double *b) {
+    double s = 0;
+    int i;
+    for (i = 0; i < FNET__DT_N; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* (e) dlib's cache_element_structural_svm::separation_oracle_cached, for image t, in two
+   halves around the oracle: does the cache answer (im->need = 0), and afterwards what the
+   oracle's answer does to the cache. */
+static void fnet__dt_lookup_task(void *ctx, int t) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    fnet__dt_img *im = &c->im[t];
+    const double *w = c->w;
+    int i;
+    im->dot_true = c->max_cache > 0 ? fnet__dt_dot(im->true_psi, w) : 0;
+    im->best_risk = -HUGE_VAL;
+    im->best = 0;
+    im->max_lru = 0;
+    im->err = FNET_OK;
+    im->called = 0;
+    im->need = 1;
+    if (c->max_cache <= 0) return;
+    for (i = 0; i < im->n_cache; i++) {
+        const double risk = im->cache_loss[i] + fnet__dt_dot(im->cache_psi + (size_t)i * FNET__DT_N, w) - im->dot_true;
+        if (risk > im->best_risk) { im->best_risk = risk; im->best = i; }
+        if (im->lru[i] > im->max_lru) im->max_lru = im->lru[i];
+    }
+    if (!c->skip_cache && im->n_cache > 0 &&
+        ((im->best_risk + c->saved_gap > im->last_true_risk && im->best_risk >= 0) || c->use_only_cache)) {
+        memcpy(im->psi, im->cache_psi + (size_t)im->best * FNET__DT_N, FNET__DT_N * sizeof(double));
+        im->loss = im->cache_loss[im->best];
+        im->lru[im->best] = im->max_lru + 1;
+        im->need = 0;
+    }
+}
+
+static void fnet__dt_scan_task(void *ctx, int k) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    fnet__dt_img *im = &c->im[c->jobs[k].image];
+    const int l = c->jobs[k].level;
+    c->jobs[k].err = fnet__dt_scan_level(c, im, l, c->w[FNET__DT_D], &im->lvc[l], &im->lvn[l]);
+}
+
+static void fnet__dt_finish_task(void *ctx, int t) {
+    fnet__dt_ctx *c = (fnet__dt_ctx *)ctx;
+    fnet__dt_img *im = &c->im[t];
+    const double *w = c->w;
+    const double best_risk = im->best_risk;
+    const int best = im->best;
+    size_t n = 0, at = 0;
+    fnet__dt_cand *all;
+    int i, l;
+    if (!im->need) return;
+    for (l = 0; l < im->n_levels; l++) n += im->lvn[l];
+    all = (fnet__dt_cand *)FNET_MALLOC((n + 1) * sizeof(fnet__dt_cand));
+    if (all)
+        for (l = 0; l < im->n_levels; l++) { /* level by level: dlib's scan order */
+            if (im->lvn[l]) memcpy(all + at, im->lvc[l], im->lvn[l] * sizeof(fnet__dt_cand));
+            at += im->lvn[l];
+        }
+    for (l = 0; l < im->n_levels; l++) {
+        FNET_FREE(im->lvc[l]);
+        im->lvc[l] = NULL;
+        im->lvn[l] = 0;
+    }
+    im->err = all ? fnet__dt_oracle(c, im, w, all, n, &im->loss, im->psi) : FNET_ERR_OUT_OF_MEMORY;
+    FNET_FREE(all);
+    im->called = 1;
+    if (im->err != FNET_OK || c->max_cache <= 0) return;
+    im->last_true_risk = im->loss + fnet__dt_dot(im->psi, w) - im->dot_true;
+    if (im->last_true_risk < 0 && best_risk < 0) {
+        memcpy(im->psi, im->true_psi, FNET__DT_N * sizeof(double));
+        im->loss = 0;
+    } else if (im->last_true_risk < best_risk) {
+        memcpy(im->psi, im->cache_psi + (size_t)best * FNET__DT_N, FNET__DT_N * sizeof(double));
+        im->loss = im->cache_loss[best];
+        im->lru[best] = im->max_lru + 1;
+    } else {
+        long mx = 0;
+        int slot = im->n_cache;
+        for (i = 0; i < im->n_cache; i++) if (im->lru[i] > mx) mx = im->lru[i];
+        if (im->n_cache >= c->max_cache) { /* replace the least recently used */
+            slot = 0;
+            for (i = 1; i < im->n_cache; i++) if (im->lru[i] < im->lru[slot]) slot = i;
+        } else {
+            im->n_cache++;
+        }
+        im->cache_loss[slot] = im->loss;
+        memcpy(im->cache_psi + (size_t)slot * FNET__DT_N, im->psi, FNET__DT_N * sizeof(double));
+        im->lru[slot] = mx + 1;
+    }
+}
+
+/* (d) dlib's solve_qp_using_smo: min 0.5 a'Qa - a'b, a >= 0, sum a fixed (= its sum now). */
+static void fnet__dt_smo(const double *Q, int n, const double *b, double *alpha, double *df, double eps,
+                         long max_iter) {
+    const double tau = 1000 * DBL_EPSILON;
+    double C = 0;
+    long iter;
+    int i, k;
+    for (i = 0; i < n; i++) C += alpha[i];
+    for (i = 0; i < n; i++) {
+        double s = 0;
+        for (k = 0; k < n; k++) s += Q[i * n + k] * alpha[k];
+        df[i] = s - b[i];
+    }
+    for (iter = 0; iter < max_iter; iter++) {
+        double big = -DBL_MAX, little = DBL_MAX, gap = 0, oab, oal, quad, delta;
+        int bi = 0, li = 0;
+        for (i = 0; i < n; i++) {
+            if (df[i] > big && alpha[i] > 0) { big = df[i]; bi = i; }
+            if (df[i] < little) { little = df[i]; li = i; }
+        }
+        for (i = 0; i < n; i++) gap += alpha[i] * df[i];
+        if (gap - C * little < eps) break;
+        oab = alpha[bi];
+        oal = alpha[li];
+        quad = Q[bi * n + bi] + Q[li * n + li] - 2 * Q[bi * n + li];
+        if (quad <= tau) quad = tau;
+        delta = (big - little) / quad;
+        alpha[bi] -= delta;
+        alpha[li] += delta;
+        if (alpha[bi] < 0) {
+            alpha[bi] = 0;
+            alpha[li] = oab + oal;
+        }
+        if (iter % 300 == 299) {
+            for (i = 0; i < n; i++) {
+                double s = 0;
+                for (k = 0; k < n; k++) s += Q[i * n + k] * alpha[k];
+                df[i] = s - b[i];
+            }
+        } else {
+            const double db = alpha[bi] - oab, dl = alpha[li] - oal;
+            for (k = 0; k < n; k++) df[k] += Q[bi * n + k] * db + Q[li * n + k] * dl;
+        }
+    }
+}
+
+/* A double as a C99 hexadecimal float ("0x1.8p+3"): exact, read back by strtod, no stdio. */
+static void fnet__dt_hexdouble(double v, char *out) {
+    static const char hx[] = "0123456789abcdef";
+    char *p = out;
+    int e, k;
+    double m;
+    if (v < 0) { *p++ = '-'; v = -v; }
+    if (v == 0) { memcpy(p, "0x0p+0", 7); return; }
+    m = frexp(v, &e) * 2 - 1; /* v = (1 + m) 2^(e-1) */
+    e -= 1;
+    memcpy(p, "0x1.", 4); p += 4;
+    for (k = 0; k < 13; k++) {
+        int d;
+        m *= 16;
+        d = (int)m;
+        m -= d;
+        *p++ = hx[d];
+    }
+    *p++ = 'p';
+    *p++ = e < 0 ? '-' : '+';
+    if (e < 0) e = -e;
+    {
+        char rev[8];
+        int n = 0;
+        do { rev[n++] = (char)('0' + e % 10); e /= 10; } while (e);
+        while (n) *p++ = rev[--n];
+    }
+    *p = 0;
+}
+
+static void fnet__dt_itoa(long v, char *out) {
+    char rev[24];
+    int n = 0;
+    if (v < 0) { *out++ = '-'; v = -v; }
+    do { rev[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) *out++ = rev[--n];
+    *out = 0;
+}
+
+/* A detector blob as tools/dlib_detector.py writes one (filter<i>: rows x cols x 31, dlib's
+   weights re-ordered cell-major; thresholds; the exact doubles as metadata), loaded. */
+static fnet_result fnet__dt_make_model(int nf, const float *const *filters, const double *thresh, double iou,
+                                       double cov, const char *source, fnet_model **out) {
+    const char *keys[40], *vals[40];
+    char num[FNET__HOG_MAX_FILTERS + 4][40], names[FNET__HOG_MAX_FILTERS][16], tkeys[FNET__HOG_MAX_FILTERS][16];
+    fnet__blob_tensor t[FNET__HOG_MAX_FILTERS + 1];
+    float th[FNET__HOG_MAX_FILTERS];
+    int nm = 0, i;
+    size_t size = 0;
+    void *raw = NULL;
+    unsigned char *buf;
+    fnet_result r;
+    fnet_model *m = NULL;
+    if (nf < 1 || nf > FNET__HOG_MAX_FILTERS) return FNET_ERR_INVALID_ARGUMENT;
+    keys[nm] = "source"; vals[nm++] = source;
+    keys[nm] = "license"; vals[nm++] = "as the training images and boxes (trained by facenet.h)";
+    keys[nm] = "cell_size"; vals[nm++] = "8";
+    keys[nm] = "padding"; vals[nm++] = "0";
+    keys[nm] = "window_width"; vals[nm++] = "80";
+    keys[nm] = "window_height"; vals[nm++] = "80";
+    keys[nm] = "filter_rows"; vals[nm++] = "10";
+    keys[nm] = "filter_cols"; vals[nm++] = "10";
+    keys[nm] = "pyramid_down"; vals[nm++] = "6";
+    keys[nm] = "max_pyramid_levels"; vals[nm++] = "1000";
+    keys[nm] = "min_pyramid_layer_width"; vals[nm++] = "64";
+    keys[nm] = "min_pyramid_layer_height"; vals[nm++] = "64";
+    fnet__dt_hexdouble(iou, num[0]);
+    keys[nm] = "iou_thresh"; vals[nm++] = num[0];
+    fnet__dt_hexdouble(cov, num[1]);
+    keys[nm] = "percent_covered_thresh"; vals[nm++] = num[1];
+    fnet__dt_itoa(nf, num[2]);
+    keys[nm] = "num_filters"; vals[nm++] = num[2];
+    for (i = 0; i < nf; i++) {
+        memcpy(names[i], "filter", 6);
+        fnet__dt_itoa(i, names[i] + 6);
+        memcpy(tkeys[i], "threshold", 9);
+        fnet__dt_itoa(i, tkeys[i] + 9);
+        fnet__dt_hexdouble(thresh[i], num[4 + i]);
+        keys[nm] = tkeys[i]; vals[nm++] = num[4 + i];
+        th[i] = (float)thresh[i];
+        t[i].name = names[i];
+        t[i].dtype = FNET__F32;
+        t[i].ndim = 3;
+        t[i].shape[0] = FNET__DT_R; t[i].shape[1] = FNET__DT_C; t[i].shape[2] = 31; t[i].shape[3] = 1;
+        t[i].scale = 1; t[i].zero = 0;
+        t[i].data = filters[i];
+    }
+    t[nf].name = "thresholds";
+    t[nf].dtype = FNET__F32;
+    t[nf].ndim = 1;
+    t[nf].shape[0] = nf; t[nf].shape[1] = t[nf].shape[2] = t[nf].shape[3] = 1;
+    t[nf].scale = 1; t[nf].zero = 0;
+    t[nf].data = th;
+    r = fnet__blob_write(FNET_MODEL_DETECTOR, 0, keys, vals, nm, t, nf + 1, NULL, 0, NULL, 0, &size);
+    if (r != FNET_OK) return r;
+    buf = (unsigned char *)fnet__alloc_aligned(size, &raw);
+    if (!buf) return FNET_ERR_OUT_OF_MEMORY;
+    r = fnet__blob_write(FNET_MODEL_DETECTOR, 0, keys, vals, nm, t, nf + 1, NULL, 0, buf, size, &size);
+    if (r == FNET_OK) r = fnet_model_load_memory(buf, size, &m);
+    if (r != FNET_OK) { FNET_FREE(raw); return r; }
+    if (!m->owned_raw && !m->mapped) m->owned_raw = raw; /* used in place: the model keeps it */
+    else FNET_FREE(raw);
+    *out = m;
+    return FNET_OK;
+}
+
+/* The window of the options in 10x10 cells? (dlib's compute_fhog_window_size, padding 0) */
+static int fnet__dt_window_ok(int ww, int wh) {
+    long l = -(long)(ww / 2), t = -(long)(wh / 2), r = l + ww - 1, b = t + wh - 1;
+    long cl = (l - 1) / 8 - 1, cr = (r - 1) / 8 - 1, ct = (t - 1) / 8 - 1, cb = (b - 1) / 8 - 1;
+    return cr - cl + 1 == FNET__DT_C && cb - ct + 1 == FNET__DT_R;
+}
+
+/* Loads w (dlib order: plane-major) into the scanning filter: cell-major floats, its
+   separable pieces, and which scan is cheaper (dlib: separable when it has at most
+   31 x 10 / 3 pieces). */
+static fnet_result fnet__dt_set_filter(fnet__dt_ctx *c, const double *w) {
+    int p, rc;
+    for (rc = 0; rc < FNET__DT_R * FNET__DT_C; rc++) {
+        for (p = 0; p < 31; p++) c->cfg.w[rc * FNET__HOG_NF + p] = (float)w[p * FNET__DT_R * FNET__DT_C + rc];
+        c->cfg.w[rc * FNET__HOG_NF + 31] = 0;
+    }
+    FNET_FREE(c->cfg.sep);
+    c->cfg.sep = NULL;
+    if (fnet__hog_separate(&c->cfg) != FNET_OK) return FNET_ERR_OUT_OF_MEMORY;
+    c->dense = c->cfg.n_sep > 31 * FNET__DT_R / 3;
+    return FNET_OK;
+}
+
+static void fnet__dt_report_box(fnet_detector_train_report *rep, int img, int box, int reason, int other,
+                                double match, fnet__rect a, fnet__rect m) {
+    if (!rep) return;
+    rep->bad_image = img; rep->bad_box = box; rep->bad_reason = reason; rep->bad_other_box = other;
+    rep->bad_match = match;
+    rep->bad_rect[0] = (int)a.l; rep->bad_rect[1] = (int)a.t; rep->bad_rect[2] = (int)a.r; rep->bad_rect[3] = (int)a.b;
+    rep->bad_window[0] = (int)m.l; rep->bad_window[1] = (int)m.t;
+    rep->bad_window[2] = (int)m.r; rep->bad_window[3] = (int)m.b;
+}
+
+FNET_API fnet_result fnet_detector_train(const fnet_image *images, const fnet_train_box *const *boxes,
+                                         const int *n_boxes, int n_images,
+                                         const fnet_detector_train_opts *opts, fnet_model **out,
+                                         fnet_detector_train_report *report) {
+    fnet_detector_train_opts o;
+    fnet__dt_ctx c;
+    fnet_image *imgs = NULL;
+    fnet_result r = FNET_OK;
+    double C, eps, *w = NULL, *plane_new = NULL, *psi_true = NULL, **planes = NULL, *bs = NULL, *alpha = NULL;
+    double *K = NULL, *Kt = NULL, *df = NULL, cp_obj = 0, cur_obj = 0, risk = 0, gap = 0;
+    long *miss = NULL;
+    int i, k, t, n_planes = 0, cap_planes = 0, counter = 0, max_truth = 0, total_truth = 0, total_ignore = 0;
+    int count_below = 0, converged = 0, oracle_calls = 0, stopped = 0;
+    long max_iter;
+    if (out) *out = NULL;
+    if (report) {
+        memset(report, 0, sizeof(*report));
+        report->bad_image = report->bad_box = report->bad_other_box = -1;
+    }
+    if (!images || !n_boxes || !boxes || n_images < 1 || !out) return FNET_ERR_INVALID_ARGUMENT;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    C = o.C == 0 ? 1.0 : o.C;
+    eps = o.epsilon == 0 ? 0.01 : o.epsilon;
+    if (!(C > 0 && C < 1e30) || !(eps > 0 && eps < 1e30) || o.upsample < 0 || o.upsample > FNET_MAX_UPSAMPLE ||
+        o.max_iterations < 0 || !(o.match_eps >= 0 && o.match_eps < 1))
+        return FNET_ERR_INVALID_ARGUMENT;
+    if (o.window_width == 0) o.window_width = 80;
+    if (o.window_height == 0) o.window_height = 80;
+    if (o.window_width < 1 || o.window_height < 1 || o.window_width > 4096 || o.window_height > 4096)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__dt_window_ok(o.window_width, o.window_height)) return FNET_ERR_UNSUPPORTED;
+    max_iter = o.max_iterations ? o.max_iterations : 10000;
+    memset(&c, 0, sizeof(c));
+    c.max_cache = o.max_cache_size == 0 ? 5 : o.max_cache_size < 0 ? 0 : FNET__MIN(o.max_cache_size, FNET__DT_MAX_CACHE);
+    c.match_eps = o.match_eps == 0 ? 0.5 : o.match_eps;
+    c.up = o.upsample;
+    c.flip = o.flip ? 1 : 0;
+    c.n_src = n_images;
+    c.n = n_images * (c.flip ? 2 : 1);
+    c.boxes = boxes;
+    c.n_boxes = n_boxes;
+    /* inputs */
+    imgs = (fnet_image *)FNET_MALLOC((size_t)n_images * sizeof(fnet_image));
+    if (!imgs) return FNET_ERR_OUT_OF_MEMORY;
+    for (i = 0; i < n_images; i++) {
+        imgs[i] = images[i];
+        r = fnet__check_image(&imgs[i]);
+        if (r != FNET_OK) { FNET_FREE(imgs); return r; }
+        if (n_boxes[i] < 0 || (n_boxes[i] > 0 && !boxes[i])) { FNET_FREE(imgs); return FNET_ERR_INVALID_ARGUMENT; }
+        for (k = 0; k < n_boxes[i]; k++) {
+            const fnet_train_box *b = &boxes[i][k];
+            if (b->right < b->left || b->bottom < b->top || b->left < -FNET_MAX_IMAGE_SIDE ||
+                b->right > 2 * FNET_MAX_IMAGE_SIDE || b->top < -FNET_MAX_IMAGE_SIDE ||
+                b->bottom > 2 * FNET_MAX_IMAGE_SIDE) {
+                fnet__rect q;
+                q.l = b->left; q.t = b->top; q.r = b->right; q.b = b->bottom;
+                fnet__dt_report_box(report, i, k, 0, -1, 0, q, q);
+                FNET_FREE(imgs);
+                return FNET_ERR_INVALID_ARGUMENT;
+            }
+        }
+        {   /* the upsampled image must stay within the limits */
+            long ww = imgs[i].width, hh = imgs[i].height;
+            for (k = 0; k < c.up; k++) { ww = 2 * ww + 2; hh = 2 * hh + 1; }
+            if (ww > 4L * FNET_MAX_IMAGE_SIDE || hh > 4L * FNET_MAX_IMAGE_SIDE) { FNET_FREE(imgs); return FNET_ERR_TOO_LARGE; }
+        }
+    }
+    c.src = imgs;
+    c.cfg.n_filters = 1;
+    c.cfg.rows = FNET__DT_R;
+    c.cfg.cols = FNET__DT_C;
+    c.cfg.cell = 8;
+    c.cfg.min_w = c.cfg.min_h = 64;
+    c.cfg.max_levels = 1000;
+    c.cfg.w = (float *)fnet__alloc_aligned(FNET__DT_R * FNET__DT_C * FNET__HOG_NF * sizeof(float), &c.cfg.raw);
+    c.im = (fnet__dt_img *)FNET_MALLOC((size_t)c.n * sizeof(fnet__dt_img));
+    if (!c.cfg.w || !c.im) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+    memset(c.im, 0, (size_t)c.n * sizeof(fnet__dt_img));
+    fnet__resolve_isa(FNET_ISA_AUTO, &c.isa);
+    fnet__hog_pick(c.isa, &c.kern);
+    /* (g) the training images and their feature pyramids */
+    fnet__dt_run(&o, c.n, fnet__dt_prepare_task, &c);
+    for (t = 0; t < c.n; t++) {
+        if (c.im[t].err != FNET_OK) { r = c.im[t].err; goto done; }
+        max_truth = FNET__MAX(max_truth, c.im[t].n_truth);
+        total_truth += c.im[t].n_truth;
+        total_ignore += c.im[t].n_ignore;
+    }
+    {
+        size_t nj = 0;
+        for (t = 0; t < c.n; t++) nj += (size_t)c.im[t].n_levels;
+        c.jobs = (fnet__dt_job *)FNET_MALLOC((nj + 1) * sizeof(*c.jobs));
+        if (!c.jobs) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+    }
+    if (report) { report->images = c.n; report->boxes = total_truth; report->ignored = total_ignore; }
+    if (total_truth == 0) { r = FNET_ERR_INVALID_ARGUMENT; goto done; }
+    c.max_dets = 3 * max_truth + 10;
+    /* (f) the tight NMS thresholds, then dlib's checks of the boxes */
+    {
+        double max_iou = 0, max_cov = 0;
+        for (t = 0; t < c.n; t++) {
+            const fnet__dt_img *im = &c.im[t];
+            for (i = 0; i < im->n_truth; i++)
+                for (k = i + 1; k < im->n_truth; k++) {
+                    fnet__rect a, b, win;
+                    int lv;
+                    double inner, v;
+                    fnet__dt_map(im->truth[i], 1000, &win, &lv, &a);
+                    fnet__dt_map(im->truth[k], 1000, &win, &lv, &b);
+                    inner = fnet__rect_area(fnet__rect_isect(a, b));
+                    v = inner / fnet__rect_area(fnet__rect_union(a, b));
+                    if (v > max_iou) max_iou = v;
+                    v = inner / fnet__rect_area(a);
+                    if (v > max_cov) max_cov = v;
+                    v = inner / fnet__rect_area(b);
+                    if (v > max_cov) max_cov = v;
+                }
+        }
+        c.iou = FNET__MIN(1.0000001 * max_iou, 1.0);
+        c.cov = FNET__MIN(1.0000001 * max_cov, 1.0);
+        for (t = 0; t < c.n; t++) {
+            fnet__dt_img *im = &c.im[t];
+            fnet__rect *mapped = (fnet__rect *)FNET_MALLOC(((size_t)im->n_truth + 1) * sizeof(fnet__rect));
+            if (!mapped) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+            for (i = 0; i < im->n_truth; i++) {
+                fnet__rect win;
+                int lv;
+                fnet__dt_map(im->truth[i], 1000, &win, &lv, &mapped[i]);
+            }
+            for (i = 0; i < im->n_truth && r == FNET_OK; i++)
+                for (k = i + 1; k < im->n_truth && r == FNET_OK; k++)
+                    if (fnet__rect_overlap(c.iou, c.cov, mapped[i], mapped[k])) {
+                        fnet__dt_report_box(report, t, i, 2, k, fnet__rect_iou(mapped[i], mapped[k]), im->truth[i], mapped[i]);
+                        r = FNET_ERR_INVALID_ARGUMENT;
+                    }
+            for (i = 0; i < im->n_truth && r == FNET_OK; i++) {
+                const double m = fnet__rect_iou(im->truth[i], mapped[i]);
+                if (m <= c.match_eps) {
+                    fnet__dt_report_box(report, t, i, 1, -1, m, im->truth[i], mapped[i]);
+                    r = FNET_ERR_INVALID_ARGUMENT;
+                }
+            }
+            FNET_FREE(mapped);
+            if (r != FNET_OK) goto done;
+            /* psi(x_i, y_i) */
+            memset(im->true_psi, 0, FNET__DT_N * sizeof(double));
+            for (i = 0; i < im->n_truth; i++) fnet__dt_add_phi(im, im->truth[i], im->true_psi);
+            im->true_psi[FNET__DT_D] = -(double)im->n_truth;
+        }
+    }
+    /* (d) OCA */
+    w = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+    psi_true = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+    if (!w || !psi_true) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+    memset(w, 0, FNET__DT_N * sizeof(double));
+    memset(psi_true, 0, FNET__DT_N * sizeof(double));
+    for (t = 0; t < c.n; t++)
+        for (i = 0; i < FNET__DT_N; i++) psi_true[i] -= c.im[t].true_psi[i];
+    c.skip_cache = 1;
+    cur_obj = DBL_MAX;
+    for (;;) {
+        double cur_risk, wnorm, risk_gap, total_loss = 0, qeps;
+        /* a new plane needs room */
+        if (n_planes + 2 > cap_planes) {
+            int nc = cap_planes ? 2 * cap_planes : 64;
+            double **np = (double **)FNET_REALLOC(planes, (size_t)nc * sizeof(double *));
+            double *nb, *na, *nd;
+            long *nmiss;
+            if (!np) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+            planes = np;
+            for (i = cap_planes; i < nc; i++) planes[i] = NULL;
+            nb = (double *)FNET_REALLOC(bs, (size_t)nc * sizeof(double));
+            if (nb) bs = nb;
+            na = (double *)FNET_REALLOC(alpha, (size_t)nc * sizeof(double));
+            if (na) alpha = na;
+            nd = (double *)FNET_REALLOC(df, (size_t)nc * sizeof(double));
+            if (nd) df = nd;
+            nmiss = (long *)FNET_REALLOC(miss, (size_t)nc * sizeof(long));
+            if (nmiss) miss = nmiss;
+            FNET_FREE(K);
+            K = (double *)FNET_MALLOC((size_t)nc * nc * sizeof(double));
+            nd = (double *)FNET_REALLOC(Kt, (size_t)nc * nc * sizeof(double)); /* packed: kept */
+            if (nd) Kt = nd;
+            if (!nb || !na || !nd || !nmiss || !K) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+            cap_planes = nc;
+        }
+        if (n_planes == 0) { /* R >= 0: the first plane is the zero plane with offset 0 */
+            planes[0] = (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+            if (!planes[0]) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+            memset(planes[0], 0, FNET__DT_N * sizeof(double));
+            bs[0] = 0;
+            alpha[0] = C;
+            miss[0] = 0;
+            Kt[0] = 0;
+            n_planes = 1;
+        }
+        /* the risk and its subgradient at w: every image's (cached) oracle, summed in order */
+        r = fnet__dt_set_filter(&c, w);
+        if (r != FNET_OK) goto done;
+        c.w = w;
+        c.use_only_cache = converged;
+        /* the cache lookups and the oracle's sorting and counting are cheap: one thread; the
+           scans are the work: every (image, level) a task */
+        for (t = 0; t < c.n; t++) fnet__dt_lookup_task(&c, t);
+        {   /* the scans the cache could not spare, biggest levels first */
+            int nj = 0, l, maxl = 0;
+            for (t = 0; t < c.n; t++) if (c.im[t].n_levels > maxl) maxl = c.im[t].n_levels;
+            for (l = 0; l < maxl; l++)
+                for (t = 0; t < c.n; t++)
+                    if (c.im[t].need && l < c.im[t].n_levels) {
+                        c.jobs[nj].image = t;
+                        c.jobs[nj].level = l;
+                        c.jobs[nj].err = FNET_OK;
+                        nj++;
+                    }
+            fnet__dt_run(&o, nj, fnet__dt_scan_task, &c);
+            for (k = 0; k < nj; k++)
+                if (c.jobs[k].err != FNET_OK) { r = c.jobs[k].err; goto done; }
+        }
+        for (t = 0; t < c.n; t++) fnet__dt_finish_task(&c, t);
+        plane_new = planes[n_planes] ? planes[n_planes] : (double *)FNET_MALLOC(FNET__DT_N * sizeof(double));
+        if (!plane_new) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+        planes[n_planes] = plane_new;
+        memcpy(plane_new, psi_true, FNET__DT_N * sizeof(double));
+        for (t = 0; t < c.n; t++) {
+            if (c.im[t].err != FNET_OK) { r = c.im[t].err; goto done; }
+            total_loss += c.im[t].loss;
+            for (i = 0; i < FNET__DT_N; i++) plane_new[i] += c.im[t].psi[i];
+        }
+        for (t = 0; t < c.n; t++) oracle_calls += c.im[t].called;
+        for (i = 0; i < FNET__DT_N; i++) plane_new[i] /= c.n;
+        total_loss /= c.n;
+        cur_risk = total_loss + fnet__dt_dot(plane_new, w);
+        bs[n_planes] = cur_risk - fnet__dt_dot(w, plane_new);
+        miss[n_planes] = 0;
+        alpha[n_planes] = 0;
+        n_planes++;
+        wnorm = 0.5 * fnet__dt_dot(w, w);
+        cur_obj = wnorm + C * cur_risk;
+        risk_gap = cur_risk - (cp_obj - wnorm) / C;
+        risk = cur_risk;
+        gap = risk_gap;
+        if (counter > 0) { /* dlib's structural_svm_problem::optimization_status */
+            int stop = 0;
+            if (o.progress) {
+                fnet_detector_train_status st;
+                st.iteration = counter;
+                st.planes = n_planes;
+                st.oracle_calls = oracle_calls;
+                st.objective = cur_obj;
+                st.risk = cur_risk;
+                st.risk_gap = risk_gap;
+                st.epsilon = eps;
+                if (o.progress(o.progress_user, &st)) { stop = 1; stopped = 1; }
+            }
+            if (counter >= max_iter) { stop = 1; stopped = 1; }
+            c.saved_gap = risk_gap;
+            if (!stop) {
+                if (converged) stop = 1;
+                else if (risk_gap < eps) {
+                    if (c.skip_cache || c.max_cache == 0) {
+                        converged = 1;
+                        c.skip_cache = 0;
+                        stop = 1;
+                    } else if (++count_below > 1) {
+                        c.skip_cache = 1;
+                        count_below = 0;
+                    }
+                } else {
+                    count_below = 0;
+                    c.skip_cache = 0;
+                }
+            }
+            if (stop) break;
+        }
+        /* K gains the new plane's row and column */
+        {
+            const int n = n_planes, m = n - 1;
+            for (i = 0; i < m; i++)
+                for (k = 0; k < m; k++) K[i * n + k] = Kt[i * m + k];
+            for (i = 0; i < n; i++) {
+                const double v = fnet__dt_dot(planes[i], planes[m]);
+                K[i * n + m] = v;
+                K[m * n + i] = v;
+            }
+        }
+        qeps = FNET__MIN(0.01, 0.1 * (cur_obj - cp_obj));
+        if (qeps < 1e-16) qeps = 1e-16;
+        fnet__dt_smo(K, n_planes, bs, alpha, df, qeps, 50000);
+        for (i = 0; i < FNET__DT_N; i++) w[i] = -alpha[0] * planes[0][i];
+        for (k = 1; k < n_planes; k++)
+            for (i = 0; i < FNET__DT_N; i++) w[i] -= alpha[k] * planes[k][i];
+        for (k = 0; k < n_planes; k++) miss[k] = alpha[k] != 0 ? 0 : miss[k] + 1;
+        cp_obj = -0.5 * fnet__dt_dot(w, w);
+        for (k = 0; k < n_planes; k++) cp_obj += alpha[k] * bs[k];
+        /* drop planes unused for 20 iterations (the most unused first) */
+        for (;;) {
+            int idx = 0, n = n_planes;
+            for (k = 1; k < n; k++) if (miss[k] > miss[idx]) idx = k;
+            if (miss[idx] < 20) break;
+            FNET_FREE(planes[idx]);
+            for (k = idx; k + 1 < n; k++) {
+                planes[k] = planes[k + 1];
+                bs[k] = bs[k + 1];
+                miss[k] = miss[k + 1];
+                alpha[k] = alpha[k + 1];
+            }
+            planes[n - 1] = NULL;
+            for (i = 0, t = 0; i < n; i++) /* K without row and column idx, packed */
+                for (k = 0; k < n; k++)
+                    if (i != idx && k != idx) K[t++] = K[i * n + k];
+            n_planes--;
+        }
+        memcpy(Kt, K, (size_t)n_planes * n_planes * sizeof(double));
+        counter++;
+    }
+    if (report) {
+        report->iterations = counter;
+        report->objective = cur_obj;
+        report->risk = risk;
+        report->risk_gap = gap;
+        report->iou_thresh = c.iou;
+        report->percent_covered_thresh = c.cov;
+        report->stopped = stopped;
+        report->oracle_calls = oracle_calls;
+    }
+    {   /* the detector: filter cell-major (rows, cols, 31), threshold */
+        float *f = (float *)FNET_MALLOC(FNET__DT_D * sizeof(float));
+        const float *fl[1];
+        double th = w[FNET__DT_D];
+        int p, rc;
+        if (!f) { r = FNET_ERR_OUT_OF_MEMORY; goto done; }
+        for (rc = 0; rc < FNET__DT_R * FNET__DT_C; rc++)
+            for (p = 0; p < 31; p++) f[rc * 31 + p] = (float)w[p * FNET__DT_R * FNET__DT_C + rc];
+        fl[0] = f;
+        r = fnet__dt_make_model(1, fl, &th, c.iou, c.cov,
+                                "fnet_detector_train (facenet.h): dlib's structural SVM detector trainer", out);
+        FNET_FREE(f);
+    }
+done:
+    if (c.im)
+        for (t = 0; t < c.n; t++) fnet__dt_img_free(&c.im[t]);
+    FNET_FREE(c.im);
+    FNET_FREE(c.jobs);
+    FNET_FREE(c.cfg.raw);
+    FNET_FREE(c.cfg.sep);
+    FNET_FREE(imgs);
+    if (planes)
+        for (i = 0; i < cap_planes; i++) FNET_FREE(planes[i]);
+    FNET_FREE(planes);
+    FNET_FREE(bs);
+    FNET_FREE(alpha);
+    FNET_FREE(df);
+    FNET_FREE(miss);
+    FNET_FREE(K);
+    FNET_FREE(Kt);
+    FNET_FREE(w);
+    FNET_FREE(psi_true);
+    return r;
+}
+
+FNET_API fnet_result fnet_detector_combine(const fnet_model *const *dets, int n, fnet_model **out) {
+    const float *fl[FNET__HOG_MAX_FILTERS];
+    float *tmp[FNET__HOG_MAX_FILTERS];
+    double th[FNET__HOG_MAX_FILTERS];
+    const fnet__hog *h0;
+    int i, f, nf = 0, owned = 0;
+    fnet_result r;
+    if (out) *out = NULL;
+    if (!dets || n < 1 || !out) return FNET_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < n; i++) {
+        const fnet__hog *h;
+        if (!dets[i]) return FNET_ERR_INVALID_ARGUMENT;
+        if (dets[i]->kind != FNET_MODEL_DETECTOR || !dets[i]->stage) return FNET_ERR_WRONG_MODEL;
+        h = (const fnet__hog *)dets[i]->stage;
+        if (h->rows != FNET__DT_R || h->cols != FNET__DT_C) return FNET_ERR_MISMATCH;
+        if (nf + h->n_filters > FNET__HOG_MAX_FILTERS) return FNET_ERR_TOO_LARGE;
+        nf += h->n_filters;
+    }
+    r = FNET_OK;
+    for (i = 0, nf = 0; i < n && r == FNET_OK; i++) {
+        const fnet__hog *h = (const fnet__hog *)dets[i]->stage;
+        for (f = 0; f < h->n_filters; f++, nf++) { /* the prepared filter, back to (rows, cols, 31) */
+            int rc, p;
+            tmp[nf] = (float *)FNET_MALLOC(FNET__DT_D * sizeof(float));
+            if (!tmp[nf]) { r = FNET_ERR_OUT_OF_MEMORY; break; }
+            owned = nf + 1;
+            for (rc = 0; rc < FNET__DT_R * FNET__DT_C; rc++)
+                for (p = 0; p < 31; p++)
+                    tmp[nf][rc * 31 + p] = h->w[((size_t)f * FNET__DT_R * FNET__DT_C + rc) * FNET__HOG_NF + p];
+            fl[nf] = tmp[nf];
+            th[nf] = h->thresh[f];
+        }
+    }
+    h0 = (const fnet__hog *)dets[0]->stage;
+    if (r == FNET_OK)
+        r = fnet__dt_make_model(nf, fl, th, h0->iou, h0->covered, "fnet_detector_combine (facenet.h)", out);
+    for (i = 0; i < owned; i++) FNET_FREE(tmp[i]);
+    return r;
+}
+
+FNET_API fnet_result fnet_detector_blob(const fnet_model *det, const void **blob, size_t *size) {
+    if (!det || !blob || !size) return FNET_ERR_INVALID_ARGUMENT;
+    if (det->kind != FNET_MODEL_DETECTOR) return FNET_ERR_WRONG_MODEL;
+    *blob = det->blob;
+    *size = det->size;
+    return FNET_OK;
+}
+
+#ifndef FNET_NO_STDIO
+FNET_API fnet_result fnet_detector_save_file(const fnet_model *det, const char *path) {
+    if (!det || !path) return FNET_ERR_INVALID_ARGUMENT;
+    if (det->kind != FNET_MODEL_DETECTOR) return FNET_ERR_WRONG_MODEL;
+    return fnet__write_atomic(path, det->blob, det->size);
+}
+#endif
+
+typedef struct fnet__dt_det {
+    double score;
+    int hit;
+} fnet__dt_det;
+
+static int fnet__dt_det_cmp(const void *pa, const void *pb) { /* score, then hits, descending */
+    const fnet__dt_det *a = (const fnet__dt_det *)pa, *b = (const fnet__dt_det *)pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return b->hit - a->hit;
+}
+
+/* The image upsampled `up` times (pyramid_up, as training and fnet_detect do), interleaved. */
+static fnet_result fnet__dt_upsampled(const fnet_image *img, int up, unsigned char **out, int *ow, int *oh, int *onch) {
+    const int nch = img->channels == 1 ? 1 : 3;
+    int w = img->width, h = img->height, k, ch, x, y;
+    size_t cap;
+    unsigned char *a, *b, *cur, *res;
+    float *tabs;
+    fnet__himg hi;
+    for (k = 0; k < up; k++) { w = 2 * w + 2; h = 2 * h + 1; }
+    cap = (size_t)w * (size_t)h * (size_t)nch + 16;
+    a = (unsigned char *)FNET_MALLOC(cap);
+    b = (unsigned char *)FNET_MALLOC(cap);
+    res = (unsigned char *)FNET_MALLOC(cap);
+    tabs = (float *)FNET_MALLOC(((size_t)w + 16) * 5 * sizeof(float));
+    if (!a || !b || !res || !tabs) {
+        FNET_FREE(a); FNET_FREE(b); FNET_FREE(res); FNET_FREE(tabs);
+        return FNET_ERR_OUT_OF_MEMORY;
+    }
+    for (ch = 0; ch < nch; ch++)
+        for (y = 0; y < img->height; y++) {
+            const unsigned char *s = img->pixels + (size_t)y * img->stride + ch;
+            unsigned char *d = a + ((size_t)ch * img->height + y) * img->width;
+            for (x = 0; x < img->width; x++) d[x] = s[(size_t)x * img->channels];
+        }
+    hi.w = img->width; hi.h = img->height; hi.stride = img->width; hi.nch = nch;
+    cur = a;
+    for (k = 0; k < up; k++) {
+        unsigned char *dst = cur == a ? b : a;
+        int dw = 2 * hi.w + 2, dh = 2 * hi.h + 1;
+        for (ch = 0; ch < nch; ch++) hi.pl[ch] = cur + (size_t)ch * hi.w * hi.h;
+        fnet__hog_resize(&hi, dst, dw, dh, (int *)(void *)(tabs + 3 * (w + 16)), tabs,
+                         (unsigned char *)(void *)(tabs + (w + 16)), 0);
+        hi.w = dw; hi.h = dh; hi.stride = dw;
+        cur = dst;
+    }
+    for (ch = 0; ch < nch; ch++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                res[((size_t)y * w + x) * nch + ch] = cur[((size_t)ch * h + y) * w + x];
+    FNET_FREE(a); FNET_FREE(b); FNET_FREE(tabs);
+    *out = res; *ow = w; *oh = h; *onch = nch;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_image *images,
+                                            const fnet_train_box *const *boxes, const int *n_boxes,
+                                            int n_images, int upsample, fnet_detector_eval *out) {
+    fnet__dt_det *all = NULL;
+    size_t n_all = 0, cap_all = 0, k;
+    fnet_box *found = NULL;
+    int cap_found = 0, i, q, missing = 0, hits = 0, truth = 0;
+    fnet_result r = FNET_OK;
+    if (out) memset(out, 0, sizeof(*out));
+    if (!det || !images || !boxes || !n_boxes || n_images < 0 || !out || upsample < 0 ||
+        upsample > FNET_MAX_UPSAMPLE)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if (det->kind != FNET_MODEL_DETECTOR || !det->stage) return FNET_ERR_WRONG_MODEL;
+    for (i = 0; i < n_images && r == FNET_OK; i++) {
+        fnet_image img = images[i], view;
+        unsigned char *px = NULL, *used;
+        fnet__rect *tb = NULL, *ib;
+        int w, h, nch, nf = 0, nt = 0, ni = 0, b, u;
+        if (n_boxes[i] < 0 || (n_boxes[i] > 0 && !boxes[i])) { r = FNET_ERR_INVALID_ARGUMENT; break; }
+        r = fnet__check_image(&img);
+        if (r != FNET_OK) break;
+        r = fnet__dt_upsampled(&img, upsample, &px, &w, &h, &nch);
+        if (r != FNET_OK) break;
+        view = fnet_image_view(px, w, h, nch, 0);
+        r = fnet_detect(det, view, NULL, NULL, 0, found, cap_found, &nf);
+        if (r == FNET_OK && nf > cap_found) {
+            FNET_FREE(found);
+            cap_found = nf;
+            found = (fnet_box *)FNET_MALLOC((size_t)nf * sizeof(fnet_box));
+            r = found ? fnet_detect(det, view, NULL, NULL, 0, found, cap_found, &nf) : FNET_ERR_OUT_OF_MEMORY;
+        }
+        FNET_FREE(px);
+        tb = (fnet__rect *)FNET_MALLOC(((size_t)n_boxes[i] + 1) * sizeof(fnet__rect));
+        used = (unsigned char *)FNET_MALLOC((size_t)nf + 1);
+        if (r == FNET_OK && (!tb || !used)) r = FNET_ERR_OUT_OF_MEMORY;
+        if (r != FNET_OK) { FNET_FREE(tb); FNET_FREE(used); break; }
+        for (b = 0; b < n_boxes[i]; b++) if (!boxes[i][b].ignore) nt++;
+        ib = tb + nt;
+        for (b = 0, nt = 0; b < n_boxes[i]; b++) {
+            fnet__rect x;
+            x.l = boxes[i][b].left; x.t = boxes[i][b].top; x.r = boxes[i][b].right; x.b = boxes[i][b].bottom;
+            for (u = 0; u < upsample; u++) x = fnet__dt_rect_up2(x);
+            if (boxes[i][b].ignore) ib[ni++] = x;
+            else tb[nt++] = x;
+        }
+        truth += nt;
+        /* dlib's number_of_truth_hits: each truth box takes the first unused detection that
+           overlaps it (IoU > 0.5) */
+        memset(used, 0, (size_t)nf + 1);
+        if (nf == 0) missing += nt;
+        else
+            for (b = 0; b < nt; b++) {
+                int found_one = 0;
+                for (q = 0; q < nf && !found_one; q++) {
+                    fnet__rect d;
+                    d.l = found[q].left; d.t = found[q].top; d.r = found[q].right; d.b = found[q].bottom;
+                    if (!used[q] && fnet__rect_overlap(0.5, 1.0, tb[b], d)) { used[q] = 1; hits++; found_one = 1; }
+                }
+                if (!found_one) missing++;
+            }
+        for (q = 0; q < nf; q++) {
+            fnet__rect d;
+            int ig = 0, z;
+            d.l = found[q].left; d.t = found[q].top; d.r = found[q].right; d.b = found[q].bottom;
+            for (z = 0; z < ni && !ig; z++) ig = fnet__rect_overlap(0.5, 1.0, ib[z], d);
+            if (used[q] || !ig) {
+                if (n_all == cap_all) {
+                    size_t nc = cap_all ? 2 * cap_all : 256;
+                    fnet__dt_det *na = (fnet__dt_det *)FNET_REALLOC(all, nc * sizeof(fnet__dt_det));
+                    if (!na) { r = FNET_ERR_OUT_OF_MEMORY; break; }
+                    all = na;
+                    cap_all = nc;
+                }
+                all[n_all].score = (double)found[q].score;
+                all[n_all].hit = used[q];
+                n_all++;
+            }
+        }
+        FNET_FREE(tb);
+        FNET_FREE(used);
+    }
+    if (r == FNET_OK) { /* dlib's average_precision over the ranked detections */
+        double relevant = 0, sum = 0, best = 0;
+        double *prec = (double *)FNET_MALLOC((n_all + 1) * sizeof(double));
+        size_t np = 0;
+        if (!prec) r = FNET_ERR_OUT_OF_MEMORY;
+        else {
+            if (n_all) qsort(all, n_all, sizeof(fnet__dt_det), fnet__dt_det_cmp);
+            for (k = 0; k < n_all; k++)
+                if (all[k].hit) { relevant += 1; prec[np++] = relevant / (double)(k + 1); }
+            while (np) { best = prec[np - 1] > best ? prec[np - 1] : best; sum += best; np--; }
+            relevant += missing;
+            out->ap = relevant != 0 ? sum / relevant : 1;
+            out->precision = n_all == 0 ? 1 : (double)hits / (double)n_all;
+            out->recall = truth == 0 ? 1 : (double)hits / (double)truth;
+            out->truth = truth;
+            out->detections = (int)n_all;
+            out->hits = hits;
+            FNET_FREE(prec);
+        }
+    }
+    FNET_FREE(all);
+    FNET_FREE(found);
+    return r;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

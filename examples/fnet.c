@@ -54,7 +54,7 @@ static int usage(const char *msg) {
     return usage_text(msg,
             "usage: fnet COMMAND [options] ARGS\n"
             "  info MODEL.fnet...                     describe weight blobs\n"
-            "  detect [--upsample N] [--threshold T] IMG...\n"
+            "  detect [--upsample N] [--threshold T] [--detector MODEL.fnet] IMG...\n"
             "  landmarks [--upsample N] IMG...\n"
             "  draw [--upsample N] IMG OUT.png\n"
             "  align [--size S] IMG OUT.png\n"
@@ -64,6 +64,9 @@ static int usage(const char *msg) {
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
             "  train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]\n"
             "                                         learn tensors with the triplet loss (fnet train --help)\n"
+            "  train-detector TRAIN.xml OUT.fnet [--C C --epsilon E --upsample N --flip --threads N --gray]\n"
+            "  test-detector MODEL.fnet TEST.xml [--upsample N --flip --gray] | combine-detectors OUT.fnet A.fnet B.fnet...\n"
+            "                                         HOG detectors from imglab XML (examples/cli_train_detector.h)\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
 }
 
@@ -319,6 +322,7 @@ static int parse_int(const char *s, int *out) {
 static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     pipeline p;
     int i, failed = 0, aligned = 0, first = -1;
+    const char *detector = NULL; /* a trained detector (fnet train-detector) instead of the built-in one */
     memset(&p, 0, sizeof p);
     p.net_name = "resnet";
     for (i = 0; i < argc; i++) {
@@ -327,6 +331,8 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
                 return usage("--upsample takes 0 to 3");
         } else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) {
             p.dopts.threshold = (float)atof(argv[++i]);
+        } else if (strcmp(argv[i], "--detector") == 0 && i + 1 < argc) {
+            detector = argv[++i];
         } else if (embed && strcmp(argv[i], "--net") == 0 && i + 1 < argc) {
             p.net_name = argv[++i];
             if (strcmp(p.net_name, "nn4") && strcmp(p.net_name, "resnet")) return usage("--net takes nn4 or resnet");
@@ -378,7 +384,12 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
         fnet_model_free(p.net);
         return failed;
     }
-    p.det = load_model("hog_frontal.fnet");
+    if (detector) {
+        fnet_result r = fnet_model_load_file(detector, &p.det);
+        if (r != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", detector, fnet_result_string(r));
+    } else {
+        p.det = load_model("hog_frontal.fnet");
+    }
     if (p.det && (landmarks || embed)) p.lm = load_model("landmarks68.fnet");
     if (!p.det || ((landmarks || embed) && !p.lm)) {
         fnet_model_free(p.det);
@@ -448,6 +459,7 @@ static int cmd_align(int argc, char **argv) {
 #include "cli_lfw.h"
 #include "cli_match.h"
 #include "cli_train.h" /* after cli_lfw.h and cli_match.h: uses lfw__pick, the ROC drawing, cm__write_file */
+#include "cli_train_detector.h"
 
 int main(int argc, char **argv) {
     int i, j, rc;
@@ -479,5 +491,6 @@ int main(int argc, char **argv) {
     if ((rc = cli_lfw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_train_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_detector_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     return usage("unknown command");
 }
