@@ -770,6 +770,20 @@ static float fnet__rd_f32(const unsigned char *p) {
     memcpy(&f, &w, 4);
     return f;
 }
+/* ---- little-endian writers (blobs, gallery and classifier files) ---- */
+static void fnet__wr_u32(unsigned char *p, unsigned long v) {
+    p[0] = (unsigned char)(v & 255u); p[1] = (unsigned char)((v >> 8) & 255u);
+    p[2] = (unsigned char)((v >> 16) & 255u); p[3] = (unsigned char)((v >> 24) & 255u);
+}
+static void fnet__wr_u64(unsigned char *p, unsigned long long v) {
+    fnet__wr_u32(p, (unsigned long)(v & 0xFFFFFFFFULL));
+    fnet__wr_u32(p + 4, (unsigned long)(v >> 32));
+}
+static void fnet__wr_f32(unsigned char *p, float f) {
+    unsigned int u;
+    memcpy(&u, &f, 4);
+    fnet__wr_u32(p, (unsigned long)u);
+}
 static int fnet__host_is_little_endian(void) {
     unsigned int one = 1;
     unsigned char c;
@@ -1141,6 +1155,110 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
         for (k = 0; k < 4; k++) o->fp[k] = fnet__rd_f32(e + 120 + 4 * k);
     }
     m->n_ops = (int)n_ops;
+    return FNET_OK;
+}
+
+/* ---- Writing a blob: what the trainers save (the loader above reads it back) ----
+   One tensor to write: its table entry and its data in host byte order. */
+typedef struct fnet__blob_tensor {
+    const char *name; /* < 48 bytes with its NUL */
+    int dtype;        /* FNET__F32 ... */
+    int ndim;         /* 1..4 */
+    int shape[4];     /* unused dims 1 */
+    float scale, zero; /* quantised types; 1 and 0 otherwise */
+    const void *data; /* product(shape) * dtype size bytes, host byte order */
+} fnet__blob_tensor;
+
+/* Writes a complete blob of `kind` (header, metadata, tensor table, op table, 64-aligned
+   tensor data, CRC) into buf. op_table: n_ops raw 136-byte entries or NULL. With buf NULL,
+   *size = the bytes needed and FNET_OK; with cap < the bytes needed, FNET_ERR_WORKSPACE_TOO_SMALL.
+   Refuses (FNET_ERR_INVALID_ARGUMENT) what the loader would refuse. */
+static FNET__MAYBE_UNUSED fnet_result fnet__blob_write(int kind, unsigned long flags,
+                                    const char *const *keys, const char *const *values, int n_meta,
+                                    const fnet__blob_tensor *t, int n_tensors,
+                                    const unsigned char *op_table, int n_ops,
+                                    void *buf, size_t cap, size_t *size) {
+    unsigned char *b = (unsigned char *)buf;
+    size_t at, tab, optab, data_off, need, d;
+    int i, k;
+    if (!size || kind < 1 || kind > 3 || (flags & ~1ul) || n_meta < 0 || n_tensors < 0 || n_ops < 0 ||
+        (unsigned)n_meta > FNET__MAX_META || (unsigned)n_tensors > FNET__MAX_TENSORS ||
+        (unsigned)n_ops > FNET__MAX_OPS || (n_meta && (!keys || !values)) || (n_tensors && !t) ||
+        (n_ops && !op_table))
+        return FNET_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < n_meta; i++)
+        if (!keys[i] || !values[i] || !*keys[i]) return FNET_ERR_INVALID_ARGUMENT;
+    /* sizes: header | metadata | tensor table | op table | pad to 64 | tensors, each 64-aligned */
+    at = FNET__HEADER_SIZE;
+    for (i = 0; i < n_meta; i++) at += (8 + strlen(keys[i]) + strlen(values[i]) + 2 + 3) & ~(size_t)3;
+    tab = at;
+    optab = tab + (size_t)n_tensors * FNET__TENSOR_ENTRY;
+    data_off = (optab + (size_t)n_ops * FNET__OP_ENTRY + 63u) & ~(size_t)63u;
+    need = data_off;
+    for (i = 0; i < n_tensors; i++) {
+        size_t count = 1, nb;
+        if (!t[i].name || !t[i].name[0] || strlen(t[i].name) >= 48 || t[i].dtype < 1 || t[i].dtype > 7 ||
+            t[i].ndim < 1 || t[i].ndim > 4 || !t[i].data)
+            return FNET_ERR_INVALID_ARGUMENT;
+        for (k = 0; k < 4; k++) {
+            if (t[i].shape[k] < 1 || (k >= t[i].ndim && t[i].shape[k] != 1)) return FNET_ERR_INVALID_ARGUMENT;
+            if (!fnet__mul_ok(count, (size_t)t[i].shape[k], &count)) return FNET_ERR_TOO_LARGE;
+        }
+        if (!fnet__mul_ok(count, fnet__dtype_size[t[i].dtype], &nb)) return FNET_ERR_TOO_LARGE;
+        need = ((need + 63u) & ~(size_t)63u) + nb;
+        if (need < nb) return FNET_ERR_TOO_LARGE;
+    }
+    need = (need + 63u) & ~(size_t)63u;
+    if (need > FNET_MAX_BLOB_SIZE) return FNET_ERR_TOO_LARGE;
+    *size = need;
+    if (!buf) return FNET_OK;
+    if (cap < need) return FNET_ERR_WORKSPACE_TOO_SMALL;
+    memset(b, 0, need);
+    memcpy(b, "FNETBLOB", 8);
+    fnet__wr_u32(b + 8, FNET_BLOB_VERSION);
+    fnet__wr_u32(b + 12, 0x01020304UL);
+    fnet__wr_u32(b + 16, (unsigned long)kind);
+    fnet__wr_u32(b + 20, FNET__HEADER_SIZE);
+    fnet__wr_u64(b + 24, (unsigned long long)need);
+    fnet__wr_u32(b + 32, (unsigned long)n_meta);
+    fnet__wr_u32(b + 36, (unsigned long)n_tensors);
+    fnet__wr_u32(b + 40, (unsigned long)n_ops);
+    fnet__wr_u32(b + 44, flags);
+    fnet__wr_u64(b + 48, FNET__HEADER_SIZE);
+    fnet__wr_u64(b + 56, (unsigned long long)tab);
+    fnet__wr_u64(b + 64, (unsigned long long)optab);
+    fnet__wr_u64(b + 72, (unsigned long long)data_off);
+    at = FNET__HEADER_SIZE;
+    for (i = 0; i < n_meta; i++) {
+        size_t kl = strlen(keys[i]), vl = strlen(values[i]);
+        fnet__wr_u32(b + at, (unsigned long)kl);
+        fnet__wr_u32(b + at + 4, (unsigned long)vl);
+        memcpy(b + at + 8, keys[i], kl);
+        memcpy(b + at + 9 + kl, values[i], vl);
+        at += (8 + kl + vl + 2 + 3) & ~(size_t)3;
+    }
+    d = data_off;
+    for (i = 0; i < n_tensors; i++) {
+        unsigned char *e = b + tab + (size_t)i * FNET__TENSOR_ENTRY;
+        size_t es = fnet__dtype_size[t[i].dtype], count = 1, nb;
+        for (k = 0; k < 4; k++) count *= (size_t)t[i].shape[k];
+        nb = count * es;
+        memcpy(e, t[i].name, strlen(t[i].name));
+        fnet__wr_u32(e + 48, (unsigned long)t[i].dtype);
+        fnet__wr_u32(e + 52, (unsigned long)t[i].ndim);
+        for (k = 0; k < 4; k++) fnet__wr_u32(e + 56 + 4 * k, (unsigned long)t[i].shape[k]);
+        fnet__wr_f32(e + 72, t[i].scale);
+        fnet__wr_f32(e + 76, t[i].zero);
+        d = (d + 63u) & ~(size_t)63u;
+        fnet__wr_u64(e + 80, (unsigned long long)d);
+        fnet__wr_u64(e + 88, (unsigned long long)nb);
+        memcpy(b + d, t[i].data, nb);
+        if (!fnet__host_is_little_endian() && es > 1) fnet__swap_elements(b + d, count, es);
+        d += nb;
+    }
+    if (n_ops) memcpy(b + optab, op_table, (size_t)n_ops * FNET__OP_ENTRY);
+    fnet__wr_u32(b + 80, fnet__crc32_update(fnet__crc32_update(0, b, 80), b + FNET__HEADER_SIZE,
+                                            optab + (size_t)n_ops * FNET__OP_ENTRY - FNET__HEADER_SIZE));
     return FNET_OK;
 }
 
@@ -5487,20 +5605,6 @@ FNET_API fnet_result fnet_verify(const float *a, const float *b, int dim, float 
     return FNET_OK;
 }
 
-/* ---- little-endian writers (gallery and classifier files) ---- */
-static void fnet__wr_u32(unsigned char *p, unsigned long v) {
-    p[0] = (unsigned char)(v & 255u); p[1] = (unsigned char)((v >> 8) & 255u);
-    p[2] = (unsigned char)((v >> 16) & 255u); p[3] = (unsigned char)((v >> 24) & 255u);
-}
-static void fnet__wr_u64(unsigned char *p, unsigned long long v) {
-    fnet__wr_u32(p, (unsigned long)(v & 0xFFFFFFFFULL));
-    fnet__wr_u32(p + 4, (unsigned long)(v >> 32));
-}
-static void fnet__wr_f32(unsigned char *p, float f) {
-    unsigned int u;
-    memcpy(&u, &f, 4);
-    fnet__wr_u32(p, (unsigned long)u);
-}
 /* zlib's CRC-32 with a 256-entry table built on the stack per call (no global state): the
    bitwise fnet__crc32_update is 8x slower, which shows on galleries of megabytes. */
 static unsigned long fnet__crc32_table_update(const unsigned long *tab, unsigned long crc,
@@ -8085,11 +8189,11 @@ FNET_API fnet_result fnet_trainer_save_blob(const fnet_trainer *tr, const char *
                                             size_t cap, size_t *size) {
     const fnet_model *m;
     const unsigned char *src;
-    unsigned char *b = (unsigned char *)buf;
     const char *mk[FNET__MAX_META + 8], *mv[FNET__MAX_META + 8];
     char trained[4096], steps[32], idbuf[FNET_NETWORK_ID_MAX + 1];
     const char *orig_id, *new_id = NULL;
-    size_t need, at, tab, optab, data_off;
+    fnet__blob_tensor *tens;
+    fnet_result r;
     int nm = 0, i, q, incomplete;
     unsigned long flags;
     if (!tr || !tr->m || !size || n_meta < 0 || (n_meta > 0 && (!keys || !values))) return FNET_ERR_INVALID_ARGUMENT;
@@ -8165,61 +8269,25 @@ FNET_API fnet_result fnet_trainer_save_blob(const fnet_trainer *tr, const char *
     mk[nm] = "trained_steps"; mv[nm] = steps; nm++;
     mk[nm] = "trained_from"; mv[nm] = orig_id; nm++;
     if (nm > (int)FNET__MAX_META) return FNET_ERR_TOO_LARGE;
-    /* sizes */
-    at = FNET__HEADER_SIZE;
-    for (i = 0; i < nm; i++) at += (8 + strlen(mk[i]) + strlen(mv[i]) + 2 + 3) & ~(size_t)3;
-    tab = at;
-    optab = tab + (size_t)m->n_tensors * FNET__TENSOR_ENTRY;
-    data_off = (optab + (size_t)m->n_ops * FNET__OP_ENTRY + 63u) & ~(size_t)63u;
-    need = data_off;
-    for (i = 0; i < m->n_tensors; i++) need = ((need + 63u) & ~(size_t)63u) + m->tensors[i].nbytes;
-    need = (need + 63u) & ~(size_t)63u;
-    *size = need;
-    if (!buf) return FNET_OK;
-    if (cap < need) return FNET_ERR_WORKSPACE_TOO_SMALL;
-    memset(b, 0, need);
+    /* the tensors as they are now (the trained ones updated in the private copy) */
+    tens = (fnet__blob_tensor *)FNET_MALLOC((size_t)(m->n_tensors ? m->n_tensors : 1) * sizeof(fnet__blob_tensor));
+    if (!tens) return FNET_ERR_OUT_OF_MEMORY;
+    for (i = 0; i < m->n_tensors; i++) {
+        const fnet__tensor *t = &m->tensors[i];
+        tens[i].name = t->name;
+        tens[i].dtype = t->dtype;
+        tens[i].ndim = t->ndim;
+        memcpy(tens[i].shape, t->shape, sizeof t->shape);
+        tens[i].scale = t->scale;
+        tens[i].zero = t->zero;
+        tens[i].data = t->data;
+    }
     flags = fnet__rd_u32(src + 44) & ~1ul;
     if (incomplete) flags |= 1ul;
-    memcpy(b, "FNETBLOB", 8);
-    fnet__wr_u32(b + 8, FNET_BLOB_VERSION);
-    fnet__wr_u32(b + 12, 0x01020304UL);
-    fnet__wr_u32(b + 16, (unsigned long)m->kind);
-    fnet__wr_u32(b + 20, FNET__HEADER_SIZE);
-    fnet__wr_u64(b + 24, (unsigned long long)need);
-    fnet__wr_u32(b + 32, (unsigned long)nm);
-    fnet__wr_u32(b + 36, (unsigned long)m->n_tensors);
-    fnet__wr_u32(b + 40, (unsigned long)m->n_ops);
-    fnet__wr_u32(b + 44, flags);
-    fnet__wr_u64(b + 48, FNET__HEADER_SIZE);
-    fnet__wr_u64(b + 56, (unsigned long long)tab);
-    fnet__wr_u64(b + 64, (unsigned long long)optab);
-    fnet__wr_u64(b + 72, (unsigned long long)data_off);
-    at = FNET__HEADER_SIZE;
-    for (i = 0; i < nm; i++) {
-        size_t kl = strlen(mk[i]), vl = strlen(mv[i]);
-        fnet__wr_u32(b + at, (unsigned long)kl);
-        fnet__wr_u32(b + at + 4, (unsigned long)vl);
-        memcpy(b + at + 8, mk[i], kl);
-        memcpy(b + at + 9 + kl, mv[i], vl);
-        at += (8 + kl + vl + 2 + 3) & ~(size_t)3;
-    }
-    {   /* tensor table (the original's entries with new offsets), op table, data */
-        size_t old_tab = (size_t)fnet__rd_u64(src + 56), old_op = (size_t)fnet__rd_u64(src + 64), d = data_off;
-        memcpy(b + tab, src + old_tab, (size_t)m->n_tensors * FNET__TENSOR_ENTRY);
-        memcpy(b + optab, src + old_op, (size_t)m->n_ops * FNET__OP_ENTRY);
-        for (i = 0; i < m->n_tensors; i++) {
-            const fnet__tensor *t = &m->tensors[i];
-            size_t es = fnet__dtype_size[t->dtype];
-            d = (d + 63u) & ~(size_t)63u;
-            fnet__wr_u64(b + tab + (size_t)i * FNET__TENSOR_ENTRY + 80, (unsigned long long)d);
-            memcpy(b + d, t->data, t->nbytes);
-            if (!fnet__host_is_little_endian() && es > 1) fnet__swap_elements(b + d, t->count, es);
-            d += t->nbytes;
-        }
-    }
-    fnet__wr_u32(b + 80, fnet__crc32_update(fnet__crc32_update(0, b, 80), b + FNET__HEADER_SIZE,
-                                            optab + (size_t)m->n_ops * FNET__OP_ENTRY - FNET__HEADER_SIZE));
-    return FNET_OK;
+    r = fnet__blob_write((int)m->kind, flags, mk, mv, nm, tens, m->n_tensors,
+                         src + (size_t)fnet__rd_u64(src + 64), m->n_ops, buf, cap, size);
+    FNET_FREE(tens);
+    return r;
 }
 
 #ifndef FNET_NO_STDIO

@@ -384,6 +384,40 @@ static void test_real_blobs(void) {
             CHECK(fnet_model_get_kind(m) == kinds[i], "%s kind", names[i]);
             CHECK(fnet_model_meta(m, "source") != NULL && fnet_model_meta(m, "license") != NULL,
                   "%s has source and license metadata", names[i]);
+            {   /* the header's own writer (what the trainers save with) rewrites the blob
+                   that tools/fnet_blob.py wrote byte for byte */
+                fnet__blob_tensor *t = (fnet__blob_tensor *)malloc((size_t)m->n_tensors * sizeof *t);
+                size_t need = 0;
+                unsigned char *out;
+                int k;
+                for (k = 0; k < m->n_tensors; k++) {
+                    t[k].name = m->tensors[k].name;
+                    t[k].dtype = m->tensors[k].dtype;
+                    t[k].ndim = m->tensors[k].ndim;
+                    memcpy(t[k].shape, m->tensors[k].shape, sizeof t[k].shape);
+                    t[k].scale = m->tensors[k].scale;
+                    t[k].zero = m->tensors[k].zero;
+                    t[k].data = m->tensors[k].data;
+                }
+                r = fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                     m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, NULL, 0, &need);
+                CHECK(r == FNET_OK && need == size, "%s: writer sizes %lu bytes, the file has %lu", names[i],
+                      (unsigned long)need, (unsigned long)size);
+                out = (unsigned char *)malloc(need ? need : 1);
+                CHECK(fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                       m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, out, need - 1, &need) ==
+                          FNET_ERR_WORKSPACE_TOO_SMALL, "%s: writer refuses a short buffer", names[i]);
+                r = fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                     m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, out, need, &need);
+                CHECK(r == FNET_OK && need == size && memcmp(out, data, size) == 0,
+                      "%s: the header's writer gives the same bytes as tools/fnet_blob.py", names[i]);
+                t[0].shape[1] = 0;
+                CHECK(fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                       NULL, 0, NULL, 0, &need) == FNET_ERR_INVALID_ARGUMENT,
+                      "%s: writer refuses a zero dimension", names[i]);
+                free(out);
+                free(t);
+            }
             fnet_model_free(m);
         }
         step = size / 50 + 1;
