@@ -3364,6 +3364,7 @@ typedef struct fnet__sp_cand { int idx1, idx2; float thresh; } fnet__sp_cand;
 /* The trainer's working state. A "sample" is one (face, starting shape) pair. */
 typedef struct fnet__sp {
     const fnet_shape_sample *faces;
+    fnet_image *img;       /* (faces) the images, strides filled in */
     int N, n2, P, K, n_samples, over, all_present;
     fnet_isa isa;
     const float *initial;
@@ -3413,6 +3414,7 @@ static void fnet__sp_add(fnet_isa isa, float *acc, const float *v, int n) {
    step b), so the trees are fit on the values they will see. */
 static void fnet__sp_features(const fnet__sp *t, int s) {
     const fnet_shape_sample *f = &t->faces[t->face_of[s]];
+    const fnet_image *img = &t->img[t->face_of[s]];
     const float *cur = t->cur + (size_t)s * t->n2;
     unsigned char *out = t->feat + (size_t)s * t->P;
     double bt[6];
@@ -3429,11 +3431,11 @@ static void fnet__sp_features(const fnet__sp *t, int s) {
         uy += cur[2 * t->anchor[i] + 1];
         px = bt[0] * (double)ux + bt[1] * (double)uy + bt[2];
         py = bt[3] * (double)ux + bt[4] * (double)uy + bt[5];
-        off = fnet__lm_pixel_offset(&f->image, px, py);
+        off = fnet__lm_pixel_offset(img, px, py);
         if (off < 0) out[i] = 0;
-        else if (f->image.channels == 1) out[i] = f->image.pixels[off];
+        else if (img->channels == 1) out[i] = img->pixels[off];
         else {
-            const unsigned char *q = f->image.pixels + off;
+            const unsigned char *q = img->pixels + off;
             out[i] = (unsigned char)(((unsigned)q[0] + (unsigned)q[1] + (unsigned)q[2]) / 3u);
         }
     }
@@ -3642,8 +3644,9 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
     if ((double)n * o.oversampling > 2e8 / (2.0 * n_points + o.feature_pool_size)) return FNET_ERR_TOO_LARGE;
     for (i = 0; i < n; i++) {
         const fnet_shape_sample *f = &samples[i];
-        if ((r = fnet__check_image(&f->image)) != FNET_OK) return r;
-        if ((double)f->image.stride * (double)f->image.height > (double)INT_MAX) return FNET_ERR_IMAGE_TOO_LARGE;
+        fnet_image im = f->image;
+        if ((r = fnet__check_image(&im)) != FNET_OK) return r;
+        if ((double)im.stride * (double)im.height > (double)INT_MAX) return FNET_ERR_IMAGE_TOO_LARGE;
         if (f->box.right <= f->box.left || f->box.bottom <= f->box.top || !f->points) return FNET_ERR_INVALID_ARGUMENT;
         if (fabs((double)f->box.left) > FNET__LM_MAX_COORD || fabs((double)f->box.right) > FNET__LM_MAX_COORD ||
             fabs((double)f->box.top) > FNET__LM_MAX_COORD || fabs((double)f->box.bottom) > FNET__LM_MAX_COORD)
@@ -3674,6 +3677,7 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
     m->split_idx = (unsigned short *)FNET_MALLOC(sizeof(unsigned short) * (size_t)C * T * S * 2);
     m->thresh = (float *)FNET_MALLOC(sizeof(float) * (size_t)C * T * S);
     m->leaves = (float *)FNET_MALLOC(sizeof(float) * (size_t)C * T * L * n2);
+    t.img = (fnet_image *)FNET_MALLOC(sizeof(fnet_image) * (size_t)n);
     t.face_of = (int *)FNET_MALLOC(sizeof(int) * ns);
     t.present = (unsigned char *)FNET_MALLOC((size_t)n * n2);
     t.target = (float *)FNET_MALLOC(sizeof(float) * ns * n2);
@@ -3697,12 +3701,16 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
     pc = (float *)FNET_MALLOC(sizeof(float) * (size_t)C * P * 2);
     msum = (double *)FNET_MALLOC(sizeof(double) * (size_t)n2);
     mcnt = (double *)FNET_MALLOC(sizeof(double) * (size_t)n2);
-    if (!m->initial || !m->anchor || !m->deltas || !m->split_idx || !m->thresh || !m->leaves || !t.face_of ||
+    if (!m->initial || !m->anchor || !m->deltas || !m->split_idx || !m->thresh || !m->leaves || !t.img || !t.face_of ||
         !t.present || !t.target || !t.cur || !t.diff || !t.feat || !t.order || !t.lists || !t.nb || !t.ne ||
         !t.node_sum || !t.cand || !t.cand_left || !t.cand_nl || !t.cand_score || !t.leaf || !t.leaf_of ||
         !t.block_sum || !mean || !hits || !pc || !msum || !mcnt) {
         r = FNET_ERR_OUT_OF_MEMORY;
         goto done;
+    }
+    for (i = 0; i < n; i++) {
+        t.img[i] = samples[i].image;
+        fnet__check_image(&t.img[i]);
     }
     rng = o.seed;
     /* 1. true shapes in box units (u = (x - left) / (right - left)), and the mean shape */
@@ -3808,7 +3816,7 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
     }
     r = FNET_OK;
 done:
-    FNET_FREE(t.face_of); FNET_FREE(t.present); FNET_FREE(t.target); FNET_FREE(t.cur); FNET_FREE(t.diff);
+    FNET_FREE(t.img); FNET_FREE(t.face_of); FNET_FREE(t.present); FNET_FREE(t.target); FNET_FREE(t.cur); FNET_FREE(t.diff);
     FNET_FREE(t.feat); FNET_FREE(t.order); FNET_FREE(t.lists); FNET_FREE(t.nb); FNET_FREE(t.ne);
     FNET_FREE(t.node_sum); FNET_FREE(t.cand); FNET_FREE(t.cand_left); FNET_FREE(t.cand_nl);
     FNET_FREE(t.cand_score); FNET_FREE(t.leaf); FNET_FREE(t.leaf_of); FNET_FREE(t.block_sum);
