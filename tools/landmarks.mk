@@ -32,3 +32,8 @@ golden-landmarks: build/dlib_ref_landmarks
 	mv tests/golden/dlib_landmarks_up1.jsonl.tmp tests/golden/dlib_landmarks_up1.jsonl
 	build/dlib_ref_landmarks lfpw $(SHARED_DATA) $(DLIB_DAT) > tests/golden/dlib_landmarks_lfpw.jsonl.tmp
 	mv tests/golden/dlib_landmarks_lfpw.jsonl.tmp tests/golden/dlib_landmarks_lfpw.jsonl
+
+# Shape predictor training (issue 15): dlib's trainer on the same data, for tools/bench_train_landmarks.sh.
+build/dlib_train_shape: tools/dlib_train_shape.cpp
+	@mkdir -p build
+	$(DLIB_CXX) $(DLIB_FLAGS) $< -o $@ $(DLIB_LIBS)
