@@ -9,7 +9,7 @@ DLIB_FLAGS  = -std=c++14 -O2 -ffp-contract=off -I/usr/include/stb
 DLIB_LIBS   = -ldlib -llapack -lblas -lpthread
 DLIB_DAT   ?= /usr/share/dlib/shape_predictor_68_face_landmarks.dat
 
-.PHONY: golden-shape-dump golden-landmarks
+.PHONY: golden-shape-dump golden-landmarks golden-train-shape
 
 build/dlib_dump_shape: tools/dlib_dump_shape.cpp
 	@mkdir -p build
@@ -37,3 +37,11 @@ golden-landmarks: build/dlib_ref_landmarks
 build/dlib_train_shape: tools/dlib_train_shape.cpp
 	@mkdir -p build
 	$(DLIB_CXX) $(DLIB_FLAGS) $< -o $@ $(DLIB_LIBS)
+
+# tests/golden/dlib_train_shape_ex.jsonl: dlib's trainer on its example, 100 trees per cascade, seeds 0-4
+# (tests/test_train_landmarks_dlib.py compares fnet train-landmarks with their mean). Minutes.
+golden-train-shape: build/dlib_train_shape
+	for s in 0 1 2 3 4; do build/dlib_train_shape $(SHARED_DATA)/dlib-examples/training_with_face_landmarks.xml \
+	  $(SHARED_DATA)/dlib-examples/testing_with_face_landmarks.xml --oversampling 300 --nu 0.05 --depth 2 \
+	  --trees 100 --threads 2 --seed $$s || exit 1; done > tests/golden/dlib_train_shape_ex.jsonl.tmp
+	mv tests/golden/dlib_train_shape_ex.jsonl.tmp tests/golden/dlib_train_shape_ex.jsonl
