@@ -3372,7 +3372,8 @@ typedef struct fnet__sp {
     int *face_of;          /* sample -> face */
     unsigned char *present;/* (faces, 2N) 0/1 */
     float *target, *cur, *diff;   /* (samples, 2N) */
-    unsigned char *feat;   /* (samples, P) */
+    unsigned char *feat;   /* (P, samples): feature p of every sample in a row, so that a
+                              split candidate reads two rows */
     int *order;            /* samples grouped by tree node */
     int *lists;            /* (K, samples): per candidate, left from the front, right from the back */
     int *nb, *ne;          /* node ranges in order[] (2^(D+1) - 1 nodes) */
@@ -3385,6 +3386,7 @@ typedef struct fnet__sp {
     float *leaf;           /* (L, 2N) leaf values of the tree being fitted */
     int *leaf_of;          /* sample -> leaf */
     float *block_sum;      /* (blocks, 2N) */
+    int diff_ready;        /* diff and block_sum are up to date with cur */
 } fnet__sp;
 
 #define FNET__SP_BLOCK 64 /* samples per task in element-wise passes (fixed: results do not
@@ -3410,13 +3412,85 @@ static void fnet__sp_add(fnet_isa isa, float *acc, const float *v, int n) {
     fnet__lm_add_f32_scalar(acc, v, n);
 }
 
+/* acc += the rows base[idx[0]], base[idx[step]], ... (n rows of n2 floats), each element
+   summed row after row in list order on every kernel set (so all give the same bits); the
+   SIMD kernels keep a strip of acc in registers while they run down the list. */
+static void fnet__sp_sum_rows_scalar(float *acc, const float *base, const int *idx, int step, int n, int n2) {
+    int j, k;
+    for (j = 0; j < n; j++) {
+        const float *r = base + (size_t)idx[j * step] * n2;
+        for (k = 0; k < n2; k++) acc[k] += r[k];
+    }
+}
+#if defined(FNET__X86)
+static void fnet__sp_sum_rows_sse2(float *acc, const float *base, const int *idx, int step, int n, int n2) {
+    int j, k0 = 0;
+    for (; k0 + 32 <= n2; k0 += 32) {
+        __m128 a0 = _mm_loadu_ps(acc + k0), a1 = _mm_loadu_ps(acc + k0 + 4), a2 = _mm_loadu_ps(acc + k0 + 8),
+               a3 = _mm_loadu_ps(acc + k0 + 12), a4 = _mm_loadu_ps(acc + k0 + 16), a5 = _mm_loadu_ps(acc + k0 + 20),
+               a6 = _mm_loadu_ps(acc + k0 + 24), a7 = _mm_loadu_ps(acc + k0 + 28);
+        for (j = 0; j < n; j++) {
+            const float *r = base + (size_t)idx[j * step] * n2 + k0;
+            a0 = _mm_add_ps(a0, _mm_loadu_ps(r)); a1 = _mm_add_ps(a1, _mm_loadu_ps(r + 4));
+            a2 = _mm_add_ps(a2, _mm_loadu_ps(r + 8)); a3 = _mm_add_ps(a3, _mm_loadu_ps(r + 12));
+            a4 = _mm_add_ps(a4, _mm_loadu_ps(r + 16)); a5 = _mm_add_ps(a5, _mm_loadu_ps(r + 20));
+            a6 = _mm_add_ps(a6, _mm_loadu_ps(r + 24)); a7 = _mm_add_ps(a7, _mm_loadu_ps(r + 28));
+        }
+        _mm_storeu_ps(acc + k0, a0); _mm_storeu_ps(acc + k0 + 4, a1); _mm_storeu_ps(acc + k0 + 8, a2);
+        _mm_storeu_ps(acc + k0 + 12, a3); _mm_storeu_ps(acc + k0 + 16, a4); _mm_storeu_ps(acc + k0 + 20, a5);
+        _mm_storeu_ps(acc + k0 + 24, a6); _mm_storeu_ps(acc + k0 + 28, a7);
+    }
+    for (; k0 + 4 <= n2; k0 += 4) {
+        __m128 a = _mm_loadu_ps(acc + k0);
+        for (j = 0; j < n; j++) a = _mm_add_ps(a, _mm_loadu_ps(base + (size_t)idx[j * step] * n2 + k0));
+        _mm_storeu_ps(acc + k0, a);
+    }
+    for (; k0 < n2; k0++)
+        for (j = 0; j < n; j++) acc[k0] += base[(size_t)idx[j * step] * n2 + k0];
+}
+FNET__AVX2_FN static void fnet__sp_sum_rows_avx2(float *acc, const float *base, const int *idx, int step, int n, int n2) {
+    int j, k0 = 0;
+    for (; k0 + 64 <= n2; k0 += 64) {
+        __m256 a0 = _mm256_loadu_ps(acc + k0), a1 = _mm256_loadu_ps(acc + k0 + 8), a2 = _mm256_loadu_ps(acc + k0 + 16),
+               a3 = _mm256_loadu_ps(acc + k0 + 24), a4 = _mm256_loadu_ps(acc + k0 + 32), a5 = _mm256_loadu_ps(acc + k0 + 40),
+               a6 = _mm256_loadu_ps(acc + k0 + 48), a7 = _mm256_loadu_ps(acc + k0 + 56);
+        for (j = 0; j < n; j++) {
+            const float *r = base + (size_t)idx[j * step] * n2 + k0;
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(r)); a1 = _mm256_add_ps(a1, _mm256_loadu_ps(r + 8));
+            a2 = _mm256_add_ps(a2, _mm256_loadu_ps(r + 16)); a3 = _mm256_add_ps(a3, _mm256_loadu_ps(r + 24));
+            a4 = _mm256_add_ps(a4, _mm256_loadu_ps(r + 32)); a5 = _mm256_add_ps(a5, _mm256_loadu_ps(r + 40));
+            a6 = _mm256_add_ps(a6, _mm256_loadu_ps(r + 48)); a7 = _mm256_add_ps(a7, _mm256_loadu_ps(r + 56));
+        }
+        _mm256_storeu_ps(acc + k0, a0); _mm256_storeu_ps(acc + k0 + 8, a1); _mm256_storeu_ps(acc + k0 + 16, a2);
+        _mm256_storeu_ps(acc + k0 + 24, a3); _mm256_storeu_ps(acc + k0 + 32, a4); _mm256_storeu_ps(acc + k0 + 40, a5);
+        _mm256_storeu_ps(acc + k0 + 48, a6); _mm256_storeu_ps(acc + k0 + 56, a7);
+    }
+    for (; k0 + 8 <= n2; k0 += 8) {
+        __m256 a = _mm256_loadu_ps(acc + k0);
+        for (j = 0; j < n; j++) a = _mm256_add_ps(a, _mm256_loadu_ps(base + (size_t)idx[j * step] * n2 + k0));
+        _mm256_storeu_ps(acc + k0, a);
+    }
+    for (; k0 < n2; k0++)
+        for (j = 0; j < n; j++) acc[k0] += base[(size_t)idx[j * step] * n2 + k0];
+}
+#endif
+
+static void fnet__sp_sum_rows(fnet_isa isa, float *acc, const float *base, const int *idx, int step, int n, int n2) {
+    (void)isa;
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) { fnet__sp_sum_rows_avx2(acc, base, idx, step, n, n2); return; }
+    if (isa == FNET_ISA_SSE2) { fnet__sp_sum_rows_sse2(acc, base, idx, step, n, n2); return; }
+#endif
+    fnet__sp_sum_rows_scalar(acc, base, idx, step, n, n2);
+}
+
 /* Feature pixel values of one sample, exactly as fnet_landmarks reads them (section 2,
    step b), so the trees are fit on the values they will see. */
 static void fnet__sp_features(const fnet__sp *t, int s) {
     const fnet_shape_sample *f = &t->faces[t->face_of[s]];
     const fnet_image *img = &t->img[t->face_of[s]];
     const float *cur = t->cur + (size_t)s * t->n2;
-    unsigned char *out = t->feat + (size_t)s * t->P;
+    unsigned char out[FNET__LM_MAX_POOL];
     double bt[6];
     float tf[4];
     int i;
@@ -3439,6 +3513,7 @@ static void fnet__sp_features(const fnet__sp *t, int s) {
             out[i] = (unsigned char)(((unsigned)q[0] + (unsigned)q[1] + (unsigned)q[2]) / 3u);
         }
     }
+    for (i = 0; i < t->P; i++) t->feat[(size_t)i * t->n_samples + s] = out[i];
 }
 
 static void fnet__sp_features_task(void *ctx, int b) {
@@ -3447,9 +3522,8 @@ static void fnet__sp_features_task(void *ctx, int b) {
     for (s = b * FNET__SP_BLOCK; s < e; s++) fnet__sp_features(t, s);
 }
 
-/* Residuals diff = target - current, and their sum per block of samples. */
-static void fnet__sp_residual_task(void *ctx, int b) {
-    fnet__sp *t = (fnet__sp *)ctx;
+/* Residuals diff = target - current of one block of samples, and their sum. */
+static void fnet__sp_residuals(fnet__sp *t, int b) {
     int s, k, n2 = t->n2, e = (b + 1) * FNET__SP_BLOCK < t->n_samples ? (b + 1) * FNET__SP_BLOCK : t->n_samples;
     float *bs = t->block_sum + (size_t)b * n2;
     for (k = 0; k < n2; k++) bs[k] = 0.0f;
@@ -3460,6 +3534,7 @@ static void fnet__sp_residual_task(void *ctx, int b) {
         fnet__sp_add(t->isa, bs, d, n2);
     }
 }
+static void fnet__sp_residual_task(void *ctx, int b) { fnet__sp_residuals((fnet__sp *)ctx, b); }
 
 /* One candidate split of one node of the current level: its left sum and score. */
 static void fnet__sp_split_task(void *ctx, int task) {
@@ -3467,15 +3542,24 @@ static void fnet__sp_split_task(void *ctx, int task) {
     const fnet__sp_cand *c = &t->cand[task];
     int node = t->level_first + task / t->K, k = task % t->K;
     int b = t->nb[node], e = t->ne[node], j, nl = 0, nr = 0, n2 = t->n2;
-    int *left = t->lists + (size_t)k * t->n_samples + b, *right = left + (e - b) - 1;
+    int *left = t->lists + (size_t)k * t->n_samples + b, *right;
     float *L = t->cand_left + (size_t)task * n2;
     const float *sum = t->node_sum + (size_t)node * n2;
-    const unsigned char *feat = t->feat;
+    const unsigned char *f1 = t->feat + (size_t)c->idx1 * t->n_samples, *f2 = t->feat + (size_t)c->idx2 * t->n_samples;
+    const int *order = t->order;
+    /* the difference of two bytes is a whole number d: d > thresh exactly when d > floor(thresh) */
+    int th = (int)floor(c->thresh);
     double sl = 0, sr = 0;
+    if (e == b) { /* an empty node: every candidate is void */
+        for (j = 0; j < n2; j++) L[j] = 0.0f;
+        t->cand_nl[task] = 0;
+        t->cand_score[task] = -1.0;
+        return;
+    }
+    right = left + (e - b) - 1;
     for (j = b; j < e; j++) {
-        int s = t->order[j];
-        const unsigned char *f = feat + (size_t)s * t->P;
-        int go = (float)f[c->idx1] - (float)f[c->idx2] > c->thresh;
+        int s = order[j];
+        int go = (int)f1[s] - (int)f2[s] > th;
         left[nl] = s;     /* written to both lists; only one count moves */
         right[-nr] = s;
         nl += go;
@@ -3483,9 +3567,9 @@ static void fnet__sp_split_task(void *ctx, int task) {
     }
     for (j = 0; j < n2; j++) L[j] = 0.0f;
     if (nl <= nr) {
-        for (j = 0; j < nl; j++) fnet__sp_add(t->isa, L, t->diff + (size_t)left[j] * n2, n2);
+        fnet__sp_sum_rows(t->isa, L, t->diff, left, 1, nl, n2);
     } else {
-        for (j = 0; j < nr; j++) fnet__sp_add(t->isa, L, t->diff + (size_t)right[-j] * n2, n2);
+        fnet__sp_sum_rows(t->isa, L, t->diff, right, -1, nr, n2);
         for (j = 0; j < n2; j++) L[j] = sum[j] - L[j];
     }
     t->cand_nl[task] = nl;
@@ -3499,7 +3583,7 @@ static void fnet__sp_split_task(void *ctx, int task) {
 }
 
 /* Adds each sample's leaf to its current shape (absent points: the target follows, so
-   their residual stays 0). */
+   their residual stays 0), then the next tree's residuals while the block is in cache. */
 static void fnet__sp_update_task(void *ctx, int b) {
     fnet__sp *t = (fnet__sp *)ctx;
     int s, k, n2 = t->n2, e = (b + 1) * FNET__SP_BLOCK < t->n_samples ? (b + 1) * FNET__SP_BLOCK : t->n_samples;
@@ -3513,6 +3597,7 @@ static void fnet__sp_update_task(void *ctx, int b) {
                 if (!pr[k]) tg[k] = c[k];
         }
     }
+    fnet__sp_residuals(t, b);
 }
 
 /* A split candidate: a pixel pair drawn with the exponential distance prior (up to P^2
@@ -3540,8 +3625,10 @@ static void fnet__sp_tree(fnet__sp *t, const fnet_shape_train_opts *o, unsigned 
     int nblocks = (t->n_samples + FNET__SP_BLOCK - 1) / FNET__SP_BLOCK;
     int b, j, k, d, node, l;
     float nu = (float)o->nu;
-    /* residuals and their total (block sums added in block order) */
-    fnet__sp_run(o, nblocks, fnet__sp_residual_task, t);
+    /* residuals (left by the previous tree's update) and their total (block sums added in
+       block order) */
+    if (!t->diff_ready) fnet__sp_run(o, nblocks, fnet__sp_residual_task, t);
+    t->diff_ready = 1;
     for (k = 0; k < n2; k++) t->node_sum[k] = 0.0f;
     for (b = 0; b < nblocks; b++) fnet__sp_add(t->isa, t->node_sum, t->block_sum + (size_t)b * n2, n2);
     for (j = 0; j < t->n_samples; j++) t->order[j] = j;
@@ -3574,9 +3661,9 @@ static void fnet__sp_tree(fnet__sp *t, const fnet_shape_train_opts *o, unsigned 
             nb = t->nb[node]; ne = t->ne[node];
             nl = t->cand_nl[j * K + best];
             left = t->lists + (size_t)best * t->n_samples + nb;
-            right = left + (ne - nb) - 1;
+            right = left + (ne - nb); /* the right list ends here, written backwards */
             for (k = 0; k < nl; k++) t->order[nb + k] = left[k];
-            for (k = 0; k < ne - nb - nl; k++) t->order[nb + nl + k] = right[-k];
+            for (k = 0; k < ne - nb - nl; k++) t->order[nb + nl + k] = right[-1 - k];
             t->nb[2 * node + 1] = nb; t->ne[2 * node + 1] = nb + nl;
             t->nb[2 * node + 2] = nb + nl; t->ne[2 * node + 2] = ne;
         }
@@ -3807,6 +3894,7 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
         t.anchor = m->anchor + (size_t)c * P;
         t.deltas = m->deltas + (size_t)c * P * 2;
         fnet__sp_run(&o, nblocks, fnet__sp_features_task, &t);
+        t.diff_ready = 0;
         for (tr = 0; tr < T; tr++) {
             size_t ti = (size_t)c * T + tr;
             fnet__sp_tree(&t, &o, &rng, pc + (size_t)c * P * 2, m->split_idx + ti * S * 2, m->thresh + ti * S,
