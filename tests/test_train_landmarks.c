@@ -172,7 +172,29 @@ int main(void) {
         CHECK(r == FNET_ERR_INVALID_ARGUMENT && !m, "a point never present: %s", fnet_result_string(r));
         for (i = 0; i < N_TRAIN; i++) smp[i].present = NULL;
     }
-    /* 4. bad input */
+    /* 4. the sum kernels equal their scalar twin bit for bit (136 = 2 strips of 64 + 8) */
+    {
+        static float rows[50 * 136], a0[136], a1[136];
+        int idx[50], kk, n2s[3] = {136, 10, 512 / 4}, q;
+        for (i = 0; i < 50 * 136; i++) rows[i] = (float)(rnd() - 0.5) * (float)(1 << (i % 7));
+        for (i = 0; i < 50; i++) idx[i] = (i * 17) % 50;
+        for (q = 0; q < 3; q++) {
+            int n2 = n2s[q], same = 1;
+            for (kk = 0; kk < 136; kk++) a0[kk] = a1[kk] = 0.25f * (float)kk;
+            fnet__sp_sum_rows_scalar(a0, rows, idx + 49, -1, 40, n2);
+#if defined(FNET__X86)
+            fnet__sp_sum_rows_sse2(a1, rows, idx + 49, -1, 40, n2);
+            same = !memcmp(a0, a1, sizeof(float) * (size_t)n2);
+            if (fnet_isa_supported(FNET_ISA_AVX2)) {
+                for (kk = 0; kk < 136; kk++) a1[kk] = 0.25f * (float)kk;
+                fnet__sp_sum_rows_avx2(a1, rows, idx + 49, -1, 40, n2);
+                same &= !memcmp(a0, a1, sizeof(float) * (size_t)n2);
+            }
+#endif
+            CHECK(same, "sum kernels equal the scalar one (n2 %d)", n2);
+        }
+    }
+    /* 5. bad input */
     {
         fnet_shape_model *m = NULL;
         fnet_point keep = pts[3][2];
