@@ -3329,7 +3329,17 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
    candidates of a tree level run as independent tasks, each summing its faces in a fixed
    order, so the model is the same bit for bit whatever the number of threads. The random
    draws come from one SplitMix64 stream (seed), drawn in the same order on every run.
-   Not dlib's generator, so a model equals dlib's in quality, not in its bits. */
+   Not dlib's generator, so a model equals dlib's in quality, not in its bits.
+
+   Measured (tools/bench_train_landmarks.sh; tests/test_train_landmarks*.{c,py}), against
+   dlib 19.24's trainer on the same faces, parameters and 2 threads, errors as dlib's example
+   measures them (mean point error / eye-centre distance), means over seeds:
+     dlib's example (18 faces, oversampling 300, nu 0.05, depth 2): testing error 0.0914
+       (4 seeds) against dlib's 0.0894 (3 seeds), +2%, within the spread between seeds (5%);
+       11 s against 94 s before the kernels above (now about 4 s);
+     LFPW, 68 points, dlib's defaults, 180 faces, 44 held aside: outer-eye-corner NME 0.0587
+       (4 seeds) against 0.0581 (3 seeds), +0.9%; about 20 s against 170 s.
+   The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats). */
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
