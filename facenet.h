@@ -3494,6 +3494,49 @@ static void fnet__sp_sum_rows(fnet_isa isa, float *acc, const float *base, const
     fnet__sp_sum_rows_scalar(acc, base, idx, step, n, n2);
 }
 
+/* One sample's update, residual and block sum: c += leaf; d = target - c; bs += d (the
+   same float steps as done one after another). */
+static void fnet__sp_step_scalar(float *c, const float *leaf, const float *tg, float *d, float *bs, int n2) {
+    int k;
+    for (k = 0; k < n2; k++) {
+        c[k] += leaf[k];
+        d[k] = tg[k] - c[k];
+        bs[k] += d[k];
+    }
+}
+#if defined(FNET__X86)
+static void fnet__sp_step_sse2(float *c, const float *leaf, const float *tg, float *d, float *bs, int n2) {
+    int k = 0;
+    for (; k + 4 <= n2; k += 4) {
+        __m128 cv = _mm_add_ps(_mm_loadu_ps(c + k), _mm_loadu_ps(leaf + k));
+        __m128 dv = _mm_sub_ps(_mm_loadu_ps(tg + k), cv);
+        _mm_storeu_ps(c + k, cv);
+        _mm_storeu_ps(d + k, dv);
+        _mm_storeu_ps(bs + k, _mm_add_ps(_mm_loadu_ps(bs + k), dv));
+    }
+    fnet__sp_step_scalar(c + k, leaf + k, tg + k, d + k, bs + k, n2 - k);
+}
+FNET__AVX2_FN static void fnet__sp_step_avx2(float *c, const float *leaf, const float *tg, float *d, float *bs, int n2) {
+    int k = 0;
+    for (; k + 8 <= n2; k += 8) {
+        __m256 cv = _mm256_add_ps(_mm256_loadu_ps(c + k), _mm256_loadu_ps(leaf + k));
+        __m256 dv = _mm256_sub_ps(_mm256_loadu_ps(tg + k), cv);
+        _mm256_storeu_ps(c + k, cv);
+        _mm256_storeu_ps(d + k, dv);
+        _mm256_storeu_ps(bs + k, _mm256_add_ps(_mm256_loadu_ps(bs + k), dv));
+    }
+    fnet__sp_step_scalar(c + k, leaf + k, tg + k, d + k, bs + k, n2 - k);
+}
+#endif
+static void fnet__sp_step(fnet_isa isa, float *c, const float *leaf, const float *tg, float *d, float *bs, int n2) {
+    (void)isa;
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) { fnet__sp_step_avx2(c, leaf, tg, d, bs, n2); return; }
+    if (isa == FNET_ISA_SSE2) { fnet__sp_step_sse2(c, leaf, tg, d, bs, n2); return; }
+#endif
+    fnet__sp_step_scalar(c, leaf, tg, d, bs, n2);
+}
+
 /* Feature pixel values of one sample, exactly as fnet_landmarks reads them (section 2,
    step b), so the trees are fit on the values they will see. */
 static void fnet__sp_features(const fnet__sp *t, int s) {
@@ -3597,6 +3640,14 @@ static void fnet__sp_split_task(void *ctx, int task) {
 static void fnet__sp_update_task(void *ctx, int b) {
     fnet__sp *t = (fnet__sp *)ctx;
     int s, k, n2 = t->n2, e = (b + 1) * FNET__SP_BLOCK < t->n_samples ? (b + 1) * FNET__SP_BLOCK : t->n_samples;
+    if (t->all_present) { /* the three steps in one pass over each sample */
+        float *bs = t->block_sum + (size_t)b * n2;
+        for (k = 0; k < n2; k++) bs[k] = 0.0f;
+        for (s = b * FNET__SP_BLOCK; s < e; s++)
+            fnet__sp_step(t->isa, t->cur + (size_t)s * n2, t->leaf + (size_t)t->leaf_of[s] * n2,
+                          t->target + (size_t)s * n2, t->diff + (size_t)s * n2, bs, n2);
+        return;
+    }
     for (s = b * FNET__SP_BLOCK; s < e; s++) {
         float *c = t->cur + (size_t)s * n2;
         fnet__sp_add(t->isa, c, t->leaf + (size_t)t->leaf_of[s] * n2, n2);

@@ -192,6 +192,21 @@ int main(void) {
             }
 #endif
             CHECK(same, "sum kernels equal the scalar one (n2 %d)", n2);
+            {   /* the fused update step */
+                static float c0[136], c1[136], d0[136], d1[136], b0[136], b1[136];
+                for (kk = 0; kk < 136; kk++) { c0[kk] = c1[kk] = rows[kk]; b0[kk] = b1[kk] = rows[200 + kk]; }
+                fnet__sp_step_scalar(c0, rows + 400, rows + 600, d0, b0, n2);
+#if defined(FNET__X86)
+                fnet__sp_step_sse2(c1, rows + 400, rows + 600, d1, b1, n2);
+                same = !memcmp(c0, c1, 4 * (size_t)n2) && !memcmp(d0, d1, 4 * (size_t)n2) && !memcmp(b0, b1, 4 * (size_t)n2);
+                if (fnet_isa_supported(FNET_ISA_AVX2)) {
+                    for (kk = 0; kk < 136; kk++) { c1[kk] = rows[kk]; b1[kk] = rows[200 + kk]; }
+                    fnet__sp_step_avx2(c1, rows + 400, rows + 600, d1, b1, n2);
+                    same &= !memcmp(c0, c1, 4 * (size_t)n2) && !memcmp(d0, d1, 4 * (size_t)n2) && !memcmp(b0, b1, 4 * (size_t)n2);
+                }
+#endif
+                CHECK(same, "step kernels equal the scalar one (n2 %d)", n2);
+            }
         }
     }
     /* 5. bad input */
