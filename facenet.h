@@ -270,7 +270,9 @@ FNET_API fnet_result fnet_shape_model_save_blob_file(const fnet_shape_model *m,
 typedef enum fnet_align_kind {
     FNET_ALIGN_OUTER_EYES_AND_NOSE = 1,       /* OpenFace: points 36, 45, 33 */
     FNET_ALIGN_INNER_EYES_AND_BOTTOM_LIP = 2, /* OpenFace: points 39, 42, 57 */
-    FNET_ALIGN_DLIB_CHIP = 3                  /* dlib get_face_chip_details(shape, size, 0.25) */
+    FNET_ALIGN_DLIB_CHIP = 3,                 /* dlib get_face_chip_details(shape, size, 0.25) */
+    FNET_ALIGN_DLIB_CHIP_5 = 4                /* the same from dlib's 5 points (eye corners
+                                                 45, 42, 36, 39 and the nose base 33 of the 68) */
 } fnet_align_kind;
 
 /* The landmark indices an alignment uses; returns how many (writes up to max). */
@@ -4101,6 +4103,9 @@ FNET_API fnet_result fnet_shape_model_save_blob_file(const fnet_shape_model *m,
    whose 2x2 neighbourhood leaves the image are 0. One deviation: for faces more than
    twice the chip size, dlib first shrinks the image with its pyramid_down<2> filter; we
    sample the full-resolution image (slightly sharper crops on large faces).
+   dlib 5-point chip (FNET_ALIGN_DLIB_CHIP_5): the same from the 5 points of dlib's 5-point
+   predictor (the two corners of each eye, the base of the nose) to dlib's 5-point template
+   (get_face_chip_details' constants for num_parts() == 5).
 
    The landmarks are rounded first (floor(x + 0.5)): dlib hands OpenFace and its own chip
    code whole-pixel points, so the crops equal theirs for the same face.
@@ -4118,7 +4123,10 @@ FNET_API int fnet_align_indices(fnet_align_kind kind, int *indices, int max) {
     const int *src = NULL;
     if (kind == FNET_ALIGN_OUTER_EYES_AND_NOSE) src = outer, n = 3;
     else if (kind == FNET_ALIGN_INNER_EYES_AND_BOTTOM_LIP) src = inner, n = 3;
-    else if (kind == FNET_ALIGN_DLIB_CHIP) {
+    else if (kind == FNET_ALIGN_DLIB_CHIP_5) {
+        for (i = 0; i < 5; i++) chip[n++] = i;
+        src = chip;
+    } else if (kind == FNET_ALIGN_DLIB_CHIP) {
         for (i = 27; i < 68; i++)
             if (!(i >= 55 && i <= 59) && !(i >= 65 && i <= 67)) chip[n++] = i;
         src = chip;
@@ -4270,16 +4278,19 @@ static fnet_result fnet__align_openface(const fnet_image *img, const fnet_point 
 
 /* dlib: get_face_chip_details(shape, size, 0.25) + extract_image_chip (bilinear). */
 static fnet_result fnet__align_dlib_chip(const fnet_image *img, const fnet_point *pts, int size,
-                                         unsigned char *out) {
+                                         int five, unsigned char *out) {
+    /* dlib's 5-point template (get_face_chip_details, num_parts() == 5) */
+    static const double t5x[5] = {0.8595674595992, 0.6460604764104, 0.1205750620789, 0.3340850613712, 0.4901123135679};
+    static const double t5y[5] = {0.2134981538014, 0.2289674387677, 0.2137274526848, 0.2290642403242, 0.6277975316475};
     const double padding = 0.25;
     double mfx = 0, mfy = 0, mtx = 0, mty = 0, sf = 0, c00 = 0, c01 = 0, c10 = 0, c11 = 0;
     double fx[33], fy[33], tx[33], ty[33], a, b, tt[2], angle, scale, cx, cy, hw, hh;
     double l, t, r, btm, ccx, ccy, cs, sn, q[3][2], m[6];
     int idx[33], n, i, x, y, ch;
-    n = fnet_align_indices(FNET_ALIGN_DLIB_CHIP, idx, 33);
+    n = fnet_align_indices(five ? FNET_ALIGN_DLIB_CHIP_5 : FNET_ALIGN_DLIB_CHIP, idx, 33);
     for (i = 0; i < n; i++) {
-        fx[i] = (padding + fnet__dlib_mean_x[idx[i] - 17]) / (2 * padding + 1) * size;
-        fy[i] = (padding + fnet__dlib_mean_y[idx[i] - 17]) / (2 * padding + 1) * size;
+        fx[i] = (padding + (five ? t5x[i] : fnet__dlib_mean_x[idx[i] - 17])) / (2 * padding + 1) * size;
+        fy[i] = (padding + (five ? t5y[i] : fnet__dlib_mean_y[idx[i] - 17])) / (2 * padding + 1) * size;
         tx[i] = floor((double)pts[idx[i]].x + 0.5);
         ty[i] = floor((double)pts[idx[i]].y + 0.5);
     }
@@ -4348,13 +4359,14 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
     if ((r = fnet__check_image(&img)) != FNET_OK) return r;
     n = fnet_align_indices(kind, idx, 33);
     if (n == 0) return FNET_ERR_INVALID_ARGUMENT;
-    if (n_points < 68) return FNET_ERR_INVALID_ARGUMENT; /* both alignments index dlib's 68 points */
+    if (n_points < (kind == FNET_ALIGN_DLIB_CHIP_5 ? 5 : 68)) return FNET_ERR_INVALID_ARGUMENT; /* dlib's 68 (or 5) points */
     for (i = 0; i < n; i++) {
         float x = points[idx[i]].x, y = points[idx[i]].y;
         if (!(x == x) || !(y == y)) return FNET_ERR_NOT_FINITE;
         if (!(fabs(x) <= FNET__LM_MAX_COORD) || !(fabs(y) <= FNET__LM_MAX_COORD)) return FNET_ERR_INVALID_ARGUMENT;
     }
-    if (kind == FNET_ALIGN_DLIB_CHIP) return fnet__align_dlib_chip(&img, points, size, out_rgb);
+    if (kind == FNET_ALIGN_DLIB_CHIP || kind == FNET_ALIGN_DLIB_CHIP_5)
+        return fnet__align_dlib_chip(&img, points, size, kind == FNET_ALIGN_DLIB_CHIP_5, out_rgb);
     return fnet__align_openface(&img, points, idx, size, out_rgb);
 }
 

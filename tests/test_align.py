@@ -65,10 +65,21 @@ def openface_ref(img, pts, idx, size):
     return cv2.warpAffine(img, H, (size, size))
 
 
-def dlib_chip_ref(img, pts, size, padding=0.25):
+# dlib's 5-point chip template (get_face_chip_details, num_parts() == 5), for the points of
+# dlib's 5-point predictor: the 68-point model's 45, 42, 36, 39, 33
+T5 = [(0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677), (0.1205750620789, 0.2137274526848),
+      (0.3340850613712, 0.2290642403242), (0.4901123135679, 0.6277975316475)]
+FIVE = [45, 42, 36, 39, 33]
+
+
+def dlib_chip_ref(img, pts, size, padding=0.25, five=False):
     idx = [i for i in range(17, 68) if not (55 <= i <= 59 or 65 <= i <= 67 or 17 <= i <= 26)]
     frm = np.array([[(padding + MEAN_X[i - 17]) / (2 * padding + 1) * size,
                      (padding + MEAN_Y[i - 17]) / (2 * padding + 1) * size] for i in idx])
+    if five:
+        idx = FIVE
+        frm = np.array([[(padding + x) / (2 * padding + 1) * size, (padding + y) / (2 * padding + 1) * size]
+                        for x, y in T5])
     to = np.array([pts[i] for i in idx], dtype=np.float64)
     mf, mt = frm.mean(axis=0), to.mean(axis=0)
     sf = ((frm - mf) ** 2).sum(axis=1).mean()
@@ -145,7 +156,8 @@ def main():
             img.tofile(raw)
             last = rel
         pts = np.array(flat, dtype=np.float64).reshape(68, 2)
-        for kind, name, size in ((1, "openface-outer", 96), (2, "openface-inner", 96), (3, "dlib-chip", 150)):
+        for kind, name, size in ((1, "openface-outer", 96), (2, "openface-inner", 96), (3, "dlib-chip", 150),
+                                 (4, "dlib-chip-5", 150)):
             args = [drv, raw, str(img.shape[1]), str(img.shape[0]), str(kind), str(size)]
             # our API rounds the landmarks first: feed unrounded points (+0.3) to show it
             p = subprocess.run(args + ["%.2f" % (v + 0.3) for v in pts.ravel()], capture_output=True)
@@ -153,8 +165,8 @@ def main():
                 check(False, "%s %s: driver failed: %s" % (rel, name, p.stderr.decode()))
                 continue
             ours = np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
-            if kind == 3:
-                ref = dlib_chip_ref(img, pts, size)
+            if kind in (3, 4):
+                ref = dlib_chip_ref(img, pts, size, five=kind == 4)
             else:
                 ref = openface_ref(img, pts, OUTER if kind == 1 else INNER, size)
             diff = np.abs(ours.astype(int) - ref.astype(int))
@@ -169,7 +181,7 @@ def main():
     for name, st in sorted(stats.items()):
         print("%-15s %d faces: %.4f%% of bytes identical, worst per-channel mean abs diff %.4f, max %d"
               % (name, st[0], 100.0 * st[3] / st[4], st[2], st[1]))
-    check(len(stats) == 3 and all(s[0] >= 20 for s in stats.values()), "too few faces compared")
+    check(len(stats) == 4 and all(s[0] >= 20 for s in stats.values()), "too few faces compared")
     # Stricter than the tolerance, which a small slip passes (a rounding offset of
     # 1/1024 px or a 0.02 px shift keep max <= 6): both references are reproduced exactly,
     # so all but a few truncation ties must be identical.
