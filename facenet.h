@@ -244,7 +244,7 @@ typedef struct fnet_shape_sample {
 
 typedef struct fnet_shape_model fnet_shape_model; /* a trained predictor, before saving */
 
-/* Trains on n samples of n_points points each (every point present in at least one
+/* Trains on n samples of n_points (2..256) points each (every point present in at least one
    sample). FNET_ERR_INVALID_ARGUMENT for an out-of-range option or a degenerate box,
    FNET_ERR_TOO_LARGE beyond the loader's limits (256 points, pool 1024, 4096 trees per
    cascade, depth 8, 64 cascades), FNET_ERR_NOT_FINITE for a NaN point, FNET_ERR_BAD_IMAGE
@@ -3788,10 +3788,14 @@ FNET_API fnet_result fnet_shape_train(const fnet_shape_sample *samples, int n, i
     int i, k, c, n2, C, T, P, S, L, D, nodes, maxc, nblocks;
     size_t ns;
     if (out) *out = NULL;
-    if (!samples || !out || n < 1 || n_points < 1) return FNET_ERR_INVALID_ARGUMENT;
+    if (!samples || !out || n < 1 || n_points < 2) return FNET_ERR_INVALID_ARGUMENT;
     if ((r = fnet__sp_check_opts(opts, &o)) != FNET_OK) return r;
     if (n_points > FNET__LM_MAX_POINTS) return FNET_ERR_TOO_LARGE;
-    if ((double)n * o.oversampling > 2e8 / (2.0 * n_points + o.feature_pool_size)) return FNET_ERR_TOO_LARGE;
+    {   /* samples are counted in int; their working memory must be addressable */
+        double ns_d = (double)n * o.oversampling;
+        double bytes = ns_d * (24.0 * n_points + o.feature_pool_size + 4.0 * o.num_test_splits + 16.0);
+        if (ns_d > (double)(INT_MAX / 2) || bytes > (double)((size_t)-1 / 4)) return FNET_ERR_TOO_LARGE;
+    }
     for (i = 0; i < n; i++) {
         const fnet_shape_sample *f = &samples[i];
         fnet_image im = f->image;
@@ -3977,7 +3981,16 @@ done:
     return r;
 }
 
-/* Decimal text of v with up to 6 decimals (no stdio in the library). */
+/* Decimal text of a whole number (no stdio in the library). */
+static void fnet__sp_u64(unsigned long long v, char *s) {
+    char rev[24];
+    int n = 0, i;
+    do { rev[n++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+    for (i = 0; i < n; i++) s[i] = rev[n - 1 - i];
+    s[n] = 0;
+}
+
+/* Decimal text of v with up to 6 decimals. */
 static void fnet__sp_num(double v, char *s) {
     char rev[40];
     unsigned long long ip, fp;
@@ -4015,7 +4028,7 @@ FNET_API fnet_result fnet_shape_model_save_blob(const fnet_shape_model *m, const
     fnet__sp_num(m->depth, num[3]); fnet__sp_num(P, num[4]); fnet__sp_num(m->o.nu, num[5]);
     fnet__sp_num(m->o.oversampling, num[6]); fnet__sp_num(m->o.lambda, num[7]);
     fnet__sp_num(m->o.num_test_splits, num[8]); fnet__sp_num(m->o.padding, num[9]);
-    fnet__sp_num((double)m->o.seed, num[10]); fnet__sp_num(m->n_faces, num[11]);
+    fnet__sp_u64(m->o.seed, num[10]); fnet__sp_num(m->n_faces, num[11]);
     for (i = 0; i < n_meta; i++) {
         if (!keys[i] || !values[i]) return FNET_ERR_INVALID_ARGUMENT;
         if (!strcmp(keys[i], "source")) have_src = 1;

@@ -134,6 +134,7 @@ int main(void) {
         CHECK(fnet_landmarks_count(lm) == NP, "points %d", fnet_landmarks_count(lm));
         CHECK(fnet_model_meta(lm, "source") && fnet_model_meta(lm, "trees") &&
               !strcmp(fnet_model_meta(lm, "trees"), "40"), "metadata");
+        CHECK(fnet_model_meta(lm, "seed") && !strcmp(fnet_model_meta(lm, "seed"), "7"), "seed metadata");
         e_mean = test_error(lm, 1);
         e_trained = test_error(lm, 0);
         printf("held-out error (box widths): mean shape %.4f, trained %.4f\n", e_mean, e_trained);
@@ -226,6 +227,10 @@ int main(void) {
         CHECK(fnet_shape_train(smp, 4, NP, &o, &m) == FNET_ERR_INVALID_ARGUMENT, "padding -0.6");
         o.padding = 0;
         CHECK(fnet_shape_train(smp, 4, 300, &o, &m) == FNET_ERR_TOO_LARGE, "300 points");
+        CHECK(fnet_shape_train(smp, 4, 1, &o, &m) == FNET_ERR_INVALID_ARGUMENT, "1 point (the loader needs 2)");
+        o.oversampling = 1000000;
+        CHECK(fnet_shape_train(smp, 4000, NP, &o, &m) == FNET_ERR_TOO_LARGE, "4e9 samples");
+        o.oversampling = 8;
         pts[3][2].x = (float)NAN;
         CHECK(fnet_shape_train(smp, 4, NP, &o, &m) == FNET_ERR_NOT_FINITE, "NaN point");
         pts[3][2] = keep;
