@@ -3341,7 +3341,12 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
        11 s against 94 s before the kernels above (now about 4 s);
      LFPW, 68 points, dlib's defaults, 180 faces, 44 held aside: outer-eye-corner NME 0.0587
        (4 seeds) against 0.0581 (3 seeds), +0.9%; about 20 s against 170 s.
-   The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats). */
+   The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats).
+   A 5-point model (dlib's scheme: eye corners, nose base; `make landmarks5`: 2278 lfw-train
+   faces labelled by the iBUG-trained 68-point model, dlib's defaults) trains in 91 s, is
+   3.8 MB, runs in 0.13 ms per face (the 68-point model 0.68 ms), NME 0.023 on 253 faces held
+   aside; with FNET_ALIGN_DLIB_CHIP_5 chips the ResNet scores 98.50% on lfw-dev (eval-lfw
+   --retry-threshold -0.5) against 98.72% with the 68-point model's chips. */
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
