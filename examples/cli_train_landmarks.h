@@ -92,6 +92,11 @@ static int tl__load(const char *xml, imglab_dataset *d, tl_faces *f) {
             const imglab_box *b = &im->boxes[j];
             fnet_shape_sample *s = &f->s[at];
             if (b->ignore) continue;
+            if (b->width < 2 || b->height < 2) {
+                fprintf(stderr, "fnet: %s: %s: a box of %dx%d pixels is too small to train on\n", xml, im->file, b->width,
+                        b->height);
+                return 0;
+            }
             s->image = li.view;
             s->box.left = b->left;
             s->box.top = b->top;
@@ -207,7 +212,7 @@ static int cmd_train_landmarks(int argc, char **argv) {
     double v, t0, secs;
     memset(&o, 0, sizeof o);
     memset(&d, 0, sizeof d);
-    o.seed = 0;
+    memset(&f, 0, sizeof f);
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-' && a[1] == '-' && i + 1 < argc) {
@@ -294,8 +299,8 @@ static int cmd_train_landmarks(int argc, char **argv) {
 out:
     fnet_model_free(lm);
     fnet_shape_model_free(sm);
-    tl__free(&f);
 out0:
+    tl__free(&f);
     imglab_free(&d);
     return rc;
 }
@@ -308,6 +313,7 @@ static int cmd_test_landmarks(int argc, char **argv) {
     tl_err e;
     int rc = 1;
     memset(&d, 0, sizeof d);
+    memset(&f, 0, sizeof f);
     if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-') return tl__usage("test-landmarks needs MODEL.fnet TEST.xml");
     r = fnet_model_load_file(argv[0], &lm);
     if (r != FNET_OK) {
@@ -335,8 +341,8 @@ static int cmd_test_landmarks(int argc, char **argv) {
     printf("}\n");
     rc = 0;
 out:
-    tl__free(&f);
 out0:
+    tl__free(&f);
     imglab_free(&d);
     fnet_model_free(lm);
     return rc;
