@@ -9,7 +9,9 @@
 #   lfpw  68 points, dlib's defaults: 180 LFPW faces (boxes of dlib's detector), NME on the
 #         44 held aside (tools/lfpw_xml.py)
 # The two trainers draw different random numbers, so their errors differ by the spread between
-# seeds (about 5% on ex); SEEDS runs each several times and reports the mean.
+# seeds (about 5% on ex); SEEDS runs each several times and reports the mean. Time: wall
+# seconds of the training (the best run) and CPU seconds of the whole process (user + sys, the
+# mean; it includes loading the images and the tests), which a shared machine disturbs less.
 #   env: SHARED (../shared), THREADS (2), SETS ("ex lfpw"), SEEDS (1)
 cd "$(dirname "$0")/.." || exit 2
 SHARED=${SHARED:-../shared}
@@ -33,11 +35,17 @@ for set in $SETS; do
     fi
     s=0
     while [ $s -lt "$SEEDS" ]; do
-        ./build/fnet train-landmarks "$TR" "$O/$set.fnet" $ARGS --threads "$THREADS" --seed $s 2>/dev/null > "$O/train.json" || exit 1
+        /usr/bin/time -f '%U %S' -o "$O/cpu_fnet.txt" ./build/fnet train-landmarks "$TR" "$O/$set.fnet" $ARGS \
+            --threads "$THREADS" --seed $s 2>/dev/null > "$O/train.json" || exit 1
         ./build/fnet test-landmarks "$O/$set.fnet" "$TE" > "$O/test.json" || exit 1
-        python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); a.update(json.load(open(sys.argv[2]))); print(json.dumps(a))' \
-            "$O/train.json" "$O/test.json" | sed "s/^/$set fnet /" >> "$O/runs.txt"
-        ./build/dlib_train_shape "$TR" "$TE" $ARGS --threads "$THREADS" --seed $s | sed "s/^/$set dlib /" >> "$O/runs.txt" || exit 1
+        python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); a.update(json.load(open(sys.argv[2])))
+u, s = open(sys.argv[3]).read().split()[-2:]; a["cpu"] = float(u) + float(s); print(json.dumps(a))' \
+            "$O/train.json" "$O/test.json" "$O/cpu_fnet.txt" | sed "s/^/$set fnet /" >> "$O/runs.txt"
+        /usr/bin/time -f '%U %S' -o "$O/cpu_dlib.txt" ./build/dlib_train_shape "$TR" "$TE" $ARGS --threads "$THREADS" \
+            --seed $s > "$O/dlib.json" || exit 1
+        python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))
+u, s = open(sys.argv[2]).read().split()[-2:]; a["cpu"] = float(u) + float(s); print(json.dumps(a))' \
+            "$O/dlib.json" "$O/cpu_dlib.txt" | sed "s/^/$set dlib /" >> "$O/runs.txt"
         s=$((s + 1))
     done
 done
@@ -49,20 +57,22 @@ for line in open(sys.argv[1]):
     runs.setdefault((st, tool), []).append(json.loads(js))
 def mean(v):
     return sum(v) / len(v)
-print("%-5s %-6s %5s %9s %11s %11s %10s %10s %8s" % ("set", "tool", "runs", "seconds", "train err", "test err",
-                                                 "train nme", "test nme", "speed"))
+print("%-5s %-6s %5s %9s %8s %11s %11s %10s %10s %8s %8s" % ("set", "tool", "runs", "seconds", "cpu s", "train err",
+      "test err", "train nme", "test nme", "speed", "cpu"))
 for st in ("ex", "lfpw"):
     if (st, "fnet") not in runs:
         continue
-    sec = {}
+    sec, cpu = {}, {}
     for tool in ("fnet", "dlib"):
         r = runs.get((st, tool), [])
         if not r:
             continue
-        sec[tool] = mean([x["seconds"] for x in r])
+        sec[tool] = min([x["seconds"] for x in r])
+        cpu[tool] = mean([x["cpu"] for x in r])
         me = lambda k, f: mean([x[k][f] for x in r])
-        print("%-5s %-6s %5d %9.1f %11.6f %11.6f %10.6f %10.6f %8s" % (
-            st, tool, len(r), sec[tool], me("train", "mean_error"), me("test", "mean_error"),
+        print("%-5s %-6s %5d %9.1f %8.1f %11.6f %11.6f %10.6f %10.6f %8s %8s" % (
+            st, tool, len(r), sec[tool], cpu[tool], me("train", "mean_error"), me("test", "mean_error"),
             me("train", "nme_outer_corners"), me("test", "nme_outer_corners"),
-            "%.2fx" % (sec["dlib"] / sec["fnet"]) if tool == "dlib" and "fnet" in sec else ""))
+            "%.2fx" % (sec["dlib"] / sec["fnet"]) if tool == "dlib" and "fnet" in sec else "",
+            "%.2fx" % (cpu["dlib"] / cpu["fnet"]) if tool == "dlib" and "fnet" in cpu else ""))
 PY
