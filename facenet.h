@@ -3341,7 +3341,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
        against dlib's 0.0898, +1.8%, within the spread between seeds (5%); with 100 trees
        per cascade (the CI test, 5 seeds) 0.1009 against 0.1001, +0.8%;
      LFPW, 68 points, dlib's defaults, 180 faces, 44 held aside: NME 0.0587 against 0.0581,
-       +0.9%; training NME 0.00134 against 0.00140.
+       +0.9%; training NME 0.00134 against 0.00139.
    Time (AMD EPYC, a loaded shared machine): dlib's example 6 CPU-s against dlib's 90 (15x),
    4-15 s wall against 94-144 s; LFPW 9 CPU-s against 102 (12x), 13-21 s against 111-179 s.
    The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats).
