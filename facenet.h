@@ -27,6 +27,10 @@
        FNET_NO_SIMD         scalar kernels only (every SIMD kernel has a scalar twin)
        FNET_NO_STDIO        leave out fnet_model_load_file()
        FNET_API             linkage of the public functions (default: extern)
+       FNET_NO_MMAP         fnet_model_load_file() reads with fread instead of mapping the
+                            file (mapping is used on POSIX systems only; elsewhere it reads)
+       FNET_NO_AVX512       keep the x86 convolution kernels to AVX2 on CPUs with AVX-512F
+       FNET_NO_WINOGRAD     direct 3x3 convolutions everywhere (no Winograd F(2x2, 3x3))
        FNET_MAX_IMAGE_SIDE  largest accepted image width/height (default 16384)
        FNET_MAX_BLOB_SIZE   largest accepted weight blob in bytes (default 1 GiB)
 
@@ -894,7 +898,8 @@ static FNET__MAYBE_UNUSED fnet_result fnet__check_image(fnet_image *img) {
    Op table (networks): entries of 136 bytes:
      char name[32], u32 type, u32 flags, i32 input[4] (indices of earlier ops, -1 unused),
      i32 tensor[4] (tensor indices, -1 unused), i32 iparam[12], f32 fparam[4].
-   Op types and their parameters are listed in the network section ("Network op graph").
+   Op types and their parameters are listed in section 4 (the op table under "4. Embedding
+   network engine").
 
    The loader checks: magic, version, byte-order mark, that the file is as long as the
    header says, the table checksum, that every table and every tensor lies inside the file
@@ -4121,9 +4126,9 @@ FNET_API fnet_result fnet_shape_model_save_blob_file(const fnet_shape_model *m,
    gives a rotation angle, a scale and a centre; the chip's three corners are mapped
    onto that rotated rectangle (an affine transform) and each chip pixel is sampled
    bilinearly in double and truncated to 8 bits, as dlib's interpolate_bilinear; samples
-   whose 2x2 neighbourhood leaves the image are 0. One deviation: for faces more than
-   twice the chip size, dlib first shrinks the image with its pyramid_down<2> filter; we
-   sample the full-resolution image (slightly sharper crops on large faces).
+   whose 2x2 neighbourhood leaves the image are 0. Faces more than twice the chip size are
+   first shrunk with dlib's pyramid_down<2> filter (5x5 binomial, integer), as dlib does
+   against aliasing; the chips are byte-identical to dlib's own (tests/test_align.py).
    dlib 5-point chip (FNET_ALIGN_DLIB_CHIP_5): the same from the 5 points of dlib's 5-point
    predictor (the two corners of each eye, the base of the nose) to dlib's 5-point template
    (get_face_chip_details' constants for num_parts() == 5).
@@ -4134,7 +4139,9 @@ FNET_API fnet_result fnet_shape_model_save_blob_file(const fnet_shape_model *m,
    already min-max normalised in float32 as OpenFace does), dlib's mean_face_shape in
    image_transforms/interpolation.h (the 33 points used).
    Output: size x size x 3 RGB bytes, row-major. Input: gray, RGB or RGBA (alpha ignored).
-   No allocation; the crop size is limited to 4096. */
+   The crop size is limited to 4096. No allocation, except the pyramid of a dlib chip of a
+   face over twice the chip size (RGB, two levels of a quarter of the face's box each:
+   FNET_ERR_OUT_OF_MEMORY if that fails). */
 
 #define FNET__ALIGN_MAX_SIZE 4096
 
@@ -4297,6 +4304,34 @@ static fnet_result fnet__align_openface(const fnet_image *img, const fnet_point 
     return FNET_OK;
 }
 
+/* dlib's pyramid_down<2> (image_pyramid.h) on RGB bytes: a 5x5 binomial filter
+   [1 4 6 4 1]^T [1 4 6 4 1] / 256 on every other row and column, in integers and truncated:
+   down(y, x) = floor(sum_ij k_i k_j src(2y + i, 2x + j) / 256), of size ((h-3)/2, (w-3)/2);
+   images of 8 rows or columns or fewer become empty. src is any fnet_image (its first three
+   channels, or gray repeated). */
+static void fnet__pyr_down2(const fnet_image *src, unsigned char *dst, int *dw, int *dh) {
+    static const unsigned k[5] = {1, 4, 6, 4, 1};
+    int x, y, i, j, ch;
+    *dw = *dh = 0;
+    if (src->width <= 8 || src->height <= 8) return;
+    *dw = (src->width - 3) / 2;
+    *dh = (src->height - 3) / 2;
+    for (y = 0; y < *dh; y++)
+        for (x = 0; x < *dw; x++)
+            for (ch = 0; ch < 3; ch++) {
+                unsigned sum = 0;
+                for (i = 0; i < 5; i++) {
+                    unsigned row = 0;
+                    for (j = 0; j < 5; j++) row += k[j] * fnet__px(src, 2 * x + j, 2 * y + i, ch);
+                    sum += k[i] * row;
+                }
+                dst[((size_t)y * (size_t)*dw + (size_t)x) * 3 + (size_t)ch] = (unsigned char)(sum / 256u);
+            }
+}
+
+/* dlib's rectangle rounding (drectangle -> rectangle): floor(v + 0.5). */
+static long fnet__dlib_round(double v) { return (long)floor(v + 0.5); }
+
 /* dlib: get_face_chip_details(shape, size, 0.25) + extract_image_chip (bilinear). */
 static fnet_result fnet__align_dlib_chip(const fnet_image *img, const fnet_point *pts, int size,
                                          int five, unsigned char *out) {
@@ -4306,8 +4341,8 @@ static fnet_result fnet__align_dlib_chip(const fnet_image *img, const fnet_point
     const double padding = 0.25;
     double mfx = 0, mfy = 0, mtx = 0, mty = 0, sf = 0, c00 = 0, c01 = 0, c10 = 0, c11 = 0;
     double fx[33], fy[33], tx[33], ty[33], a, b, tt[2], angle, scale, cx, cy, hw, hh;
-    double l, t, r, btm, ccx, ccy, cs, sn, q[3][2], m[6];
-    int idx[33], n, i, x, y, ch;
+    double l, t, r, btm;
+    int idx[33], n, i;
     n = fnet_align_indices(five ? FNET_ALIGN_DLIB_CHIP_5 : FNET_ALIGN_DLIB_CHIP, idx, 33);
     for (i = 0; i < n; i++) {
         fx[i] = (padding + (five ? t5x[i] : fnet__dlib_mean_x[idx[i] - 17])) / (2 * padding + 1) * size;
@@ -4337,38 +4372,109 @@ static fnet_result fnet__align_dlib_chip(const fnet_image *img, const fnet_point
     hw = (size * scale - 1) / 2;
     hh = (size * scale - 1) / 2;
     l = cx - hw; r = cx + hw; t = cy - hh; btm = cy + hh;
-    /* the rectangle's corners rotated by `angle` about its centre: tl, tr, bl */
-    ccx = (l + r) / 2; ccy = (t + btm) / 2;
-    cs = cos(angle); sn = sin(angle);
-    q[0][0] = (l - ccx) * cs - (t - ccy) * sn + ccx;   q[0][1] = (l - ccx) * sn + (t - ccy) * cs + ccy;
-    q[1][0] = (r - ccx) * cs - (t - ccy) * sn + ccx;   q[1][1] = (r - ccx) * sn + (t - ccy) * cs + ccy;
-    q[2][0] = (l - ccx) * cs - (btm - ccy) * sn + ccx; q[2][1] = (l - ccx) * sn + (btm - ccy) * cs + ccy;
-    /* affine map from chip corners (0,0), (size-1,0), (0,size-1) onto them */
-    m[0] = (q[1][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
-    m[3] = (q[1][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
-    m[1] = (q[2][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
-    m[4] = (q[2][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
-    m[2] = q[0][0];
-    m[5] = q[0][1];
-    for (y = 0; y < size; y++)
-        for (x = 0; x < size; x++) {
-            double px = m[0] * x + m[1] * y + m[2], py = m[3] * x + m[4] * y + m[5];
-            double fl = floor(px), ft = floor(py);
-            unsigned char *o = out + ((size_t)y * size + x) * 3;
-            if (!(fl >= 0 && ft >= 0 && fl + 1 < img->width && ft + 1 < img->height)) {
-                o[0] = o[1] = o[2] = 0;
-                continue;
-            }
-            {
-                int left = (int)fl, top = (int)ft;
-                double lr = px - left, tb = py - top;
-                for (ch = 0; ch < 3; ch++) {
-                    double v = (1 - tb) * ((1 - lr) * fnet__px(img, left, top, ch) + lr * fnet__px(img, left + 1, top, ch)) +
-                               tb * ((1 - lr) * fnet__px(img, left, top + 1, ch) + lr * fnet__px(img, left + 1, top + 1, ch));
-                    o[ch] = (unsigned char)(v > 255 ? 255 : v < 0 ? 0 : v);
-                }
+    /* extract_image_chip, as dlib's extract_image_chips does it for one chip:
+       1. depth: while the chip's rectangle, shrunk by pyramid_down<2>'s point mapping
+          (p / 2 - (1.25, 0.75)), still covers more than size x size pixels, one more level;
+       2. the rectangle's corners rotated by `angle` about its centre, their bounding box
+          grown by a margin (2, then 2 m + 2 per level), clipped to the image and rounded:
+          the sub-image dlib works on;
+       3. that sub-image shrunk `depth` times by pyramid_down<2> (no level: used as it is);
+       4. the chip's corners (0,0), (size-1,0), (0,size-1) mapped by an affine transform onto
+          the rotated rectangle in the level's coordinates, every chip pixel sampled there
+          bilinearly in double and truncated to 8 bits (dlib's interpolate_bilinear); samples
+          whose 2x2 neighbourhood leaves the level image are 0.
+       Large faces are thus low-pass filtered before sampling, as in dlib (no aliasing). */
+    {
+        double rl, rt, rr, rb, ccx, ccy, cs, sn, q[4][2], m[6], grow = 2, gl, gt, gr, gb, area;
+        long bl, bt, br, bb;
+        int depth = 0, x, y, ch, lw, lh;
+        unsigned char *buf = NULL, *lev = NULL;
+        fnet_image src;
+        rl = l / 2 - 1.25; rt = t / 2 - 0.75; rr = r / 2 - 1.25; rb = btm / 2 - 0.75;
+        for (;;) {
+            area = (rr >= rl && rb >= rt) ? (rr - rl + 1) * (rb - rt + 1) : 0;
+            if (!(area > (double)size * size) || depth >= 40) break;
+            rl = rl / 2 - 1.25; rt = rt / 2 - 0.75; rr = rr / 2 - 1.25; rb = rb / 2 - 0.75;
+            depth++;
+            grow = grow * 2 + 2;
+        }
+        ccx = (l + r) / 2; ccy = (t + btm) / 2;
+        cs = cos(angle); sn = sin(angle);
+        /* corners tl, tr, bl, br rotated about the centre */
+        q[0][0] = (l - ccx) * cs - (t - ccy) * sn + ccx;   q[0][1] = (l - ccx) * sn + (t - ccy) * cs + ccy;
+        q[1][0] = (r - ccx) * cs - (t - ccy) * sn + ccx;   q[1][1] = (r - ccx) * sn + (t - ccy) * cs + ccy;
+        q[2][0] = (l - ccx) * cs - (btm - ccy) * sn + ccx; q[2][1] = (l - ccx) * sn + (btm - ccy) * cs + ccy;
+        q[3][0] = (r - ccx) * cs - (btm - ccy) * sn + ccx; q[3][1] = (r - ccx) * sn + (btm - ccy) * cs + ccy;
+        gl = gr = q[0][0]; gt = gb = q[0][1];
+        for (i = 1; i < 4; i++) {
+            if (q[i][0] < gl) gl = q[i][0];
+            if (q[i][0] > gr) gr = q[i][0];
+            if (q[i][1] < gt) gt = q[i][1];
+            if (q[i][1] > gb) gb = q[i][1];
+        }
+        gl -= grow; gt -= grow; gr += grow; gb += grow;
+        if (gl < 0) gl = 0;
+        if (gt < 0) gt = 0;
+        if (gr > img->width - 1) gr = img->width - 1;
+        if (gb > img->height - 1) gb = img->height - 1;
+        bl = fnet__dlib_round(gl); bt = fnet__dlib_round(gt); br = fnet__dlib_round(gr); bb = fnet__dlib_round(gb);
+        if (!(gl <= gr && gt <= gb) || br < bl || bb < bt) { /* the face lies outside the image */
+            memset(out, 0, (size_t)size * size * 3);
+            return FNET_OK;
+        }
+        src = *img;
+        src.pixels = img->pixels + (size_t)bt * (size_t)img->stride + (size_t)bl * (size_t)img->channels;
+        src.width = (int)(br - bl + 1);
+        src.height = (int)(bb - bt + 1);
+        /* the chip's rectangle in the sub-image's coordinates, then shrunk to the level */
+        rl = l - bl; rt = t - bt; rr = r - bl; rb = btm - bt;
+        if (depth > 0) {
+            size_t need = (size_t)((src.width - 3) / 2 > 0 ? (src.width - 3) / 2 : 1) *
+                          (size_t)((src.height - 3) / 2 > 0 ? (src.height - 3) / 2 : 1) * 3;
+            int d;
+            buf = (unsigned char *)FNET_MALLOC(2 * need); /* two levels, ping-pong */
+            if (!buf) return FNET_ERR_OUT_OF_MEMORY;
+            for (d = 0; d < depth; d++) {
+                lev = buf + (d & 1) * need;
+                fnet__pyr_down2(&src, lev, &lw, &lh);
+                src = fnet_image_view(lev, lw, lh, 3, 0);
+                src.stride = lw * 3;
+                rl = rl / 2 - 1.25; rt = rt / 2 - 0.75; rr = rr / 2 - 1.25; rb = rb / 2 - 0.75;
+                if (lw == 0 || lh == 0) break;
             }
         }
+        ccx = (rl + rr) / 2; ccy = (rt + rb) / 2;
+        q[0][0] = (rl - ccx) * cs - (rt - ccy) * sn + ccx; q[0][1] = (rl - ccx) * sn + (rt - ccy) * cs + ccy;
+        q[1][0] = (rr - ccx) * cs - (rt - ccy) * sn + ccx; q[1][1] = (rr - ccx) * sn + (rt - ccy) * cs + ccy;
+        q[2][0] = (rl - ccx) * cs - (rb - ccy) * sn + ccx; q[2][1] = (rl - ccx) * sn + (rb - ccy) * cs + ccy;
+        /* affine map from the chip corners (0,0), (size-1,0), (0,size-1) onto them */
+        m[0] = (q[1][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
+        m[3] = (q[1][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
+        m[1] = (q[2][0] - q[0][0]) / (size - 1 > 0 ? size - 1 : 1);
+        m[4] = (q[2][1] - q[0][1]) / (size - 1 > 0 ? size - 1 : 1);
+        m[2] = q[0][0];
+        m[5] = q[0][1];
+        for (y = 0; y < size; y++)
+            for (x = 0; x < size; x++) {
+                double px = m[0] * x + m[1] * y + m[2], py = m[3] * x + m[4] * y + m[5];
+                double fl = floor(px), ft = floor(py);
+                unsigned char *o = out + ((size_t)y * size + x) * 3;
+                if (!(fl >= 0 && ft >= 0 && fl + 1 < src.width && ft + 1 < src.height)) {
+                    o[0] = o[1] = o[2] = 0;
+                    continue;
+                }
+                {
+                    int left = (int)fl, top = (int)ft;
+                    double lr = px - left, tb = py - top;
+                    for (ch = 0; ch < 3; ch++) {
+                        double v = (1 - tb) * ((1 - lr) * fnet__px(&src, left, top, ch) + lr * fnet__px(&src, left + 1, top, ch)) +
+                                   tb * ((1 - lr) * fnet__px(&src, left, top + 1, ch) + lr * fnet__px(&src, left + 1, top + 1, ch));
+                        o[ch] = (unsigned char)(v > 255 ? 255 : v < 0 ? 0 : v);
+                    }
+                }
+            }
+        FNET_FREE(buf);
+    }
     return FNET_OK;
 }
 
@@ -4393,7 +4499,7 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
 
 /* ==== 4. Embedding network engine ========================================================
 
-   A network is a small op graph stored in the blob (the table below, also in OPS.md), run
+   A network is a small op graph stored in the blob (the op table below), run
    on float32 activations. How it works, for a student:
 
    TENSORS. Every activation is one image-like tensor of shape (H, W, C), batch 1, stored
@@ -5661,8 +5767,15 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
      nn4.small2.v1+relearned  (make relearn: the five tensors re-learned, weights/README.md)
                     verify 0.84: the best threshold on the validation split of the training
                     pool (52 held-out people of lfw-train+dev, 92.4% there), not on the LFW
-                    test folds; identify 0.62 and cluster 0.65 scaled from the ResNet's
-                    ratios: not measured. LFW by leave-one-fold-out: 89.6% +- 1.0.
+                    test folds. identify 0.355 (1% of 1,491 unknown probes accepted) and
+                    cluster 0.487 (best pairwise F1) on the training pool's photos outside
+                    the dev folds (lfw-train/, 2,550 photos; the model saw these people, so
+                    false accepts come out higher on new ones). LFW by leave-one-fold-out
+                    (each fold scored by a model trained without its people): verify 90.1%
+                    +- 1.0; identify rank-1 45.1% (folds 42.7/45.0/47.7; gallery ~150 people),
+                    at 0.355 right-and-accepted 8.0% with 3.4% false accepts; clustering at
+                    0.487 precision 0.58, recall 0.42. A verifier, not an open-set
+                    identifier: use the ResNet for galleries (same folds: rank-1 96.0%).
 
    Gallery file, version 1, little-endian:
      offset size
@@ -5768,10 +5881,13 @@ FNET_API const char *fnet_network_id(const fnet_model *net) {
 static const float fnet__thr_resnet[3] = {0.62f, 0.46f, 0.48f};
 static const float fnet__thr_nn4[3] = {0.995f, 0.74f, 0.77f};
 static const float fnet__thr_nn4_filled[3] = {0.22f, 0.163f, 0.17f};
-static const float fnet__thr_nn4_relearned[3] = {0.84f, 0.62f, 0.65f};
+static const float fnet__thr_nn4_relearned[3] = {0.84f, 0.355f, 0.487f};
 
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind) {
-    if (!network || kind < FNET_THRESHOLD_VERIFY || kind > FNET_THRESHOLD_CLUSTER) return 0.0f;
+    /* one unsigned comparison: an enum may be unsigned (and short) on some targets (ARM EABI
+       with short enums), where `kind < FNET_THRESHOLD_VERIFY` is always false and a warning;
+       a negative value wraps to a large one here and is refused too */
+    if (!network || (unsigned)kind > (unsigned)FNET_THRESHOLD_CLUSTER) return 0.0f;
     if (strstr(network, "resnet")) return fnet__thr_resnet[kind];
     if (strstr(network, "nn4") && strstr(network, "+relearned")) return fnet__thr_nn4_relearned[kind];
     if (strstr(network, "nn4") && strstr(network, "+filled")) return fnet__thr_nn4_filled[kind];
@@ -7575,7 +7691,7 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
         tr->o.optimizer != FNET_OPTIMIZER_ADAGRAD) { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
     if (!(tr->o.learning_rate >= 0.0f) || !(tr->o.weight_decay >= 0.0f) || tr->o.max_batch < 0 ||
         tr->o.grad_slots < 0 || tr->o.warmup_steps < 0 || tr->o.total_steps < 0 || tr->o.step_every < 0 ||
-        !(tr->o.step_gamma >= 0.0f) || tr->o.schedule < FNET_LR_CONSTANT || tr->o.schedule > FNET_LR_COSINE)
+        !(tr->o.step_gamma >= 0.0f) || (unsigned)tr->o.schedule > (unsigned)FNET_LR_COSINE)
         { FNET_FREE(tr); return FNET_ERR_INVALID_ARGUMENT; }
     if (tr->o.learning_rate == 0.0f)
         tr->o.learning_rate = tr->o.optimizer == FNET_OPTIMIZER_ADAM ? 1e-3f : tr->o.optimizer == FNET_OPTIMIZER_SGD ? 0.01f : 0.05f;

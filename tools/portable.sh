@@ -16,6 +16,7 @@
 #      compared with the reference build (x86-64 gcc -O2
 #      -DFNET_NO_SIMD) by tools/portable_compare.py: identical blob data and boxes, landmarks
 #      within 1e-3 px, embeddings within 1e-5.
+#      Compile only: the header for Cortex-M0/M4/M7 (bare metal, newlib) and Windows (MinGW-w64).
 #   2. valgrind memcheck on build/fnet detect/landmarks/embed over two photos (tools/portable_valgrind.sh).
 #   3. ThreadSanitizer on tests/test_threads.c (one model shared by several threads).
 # A toolchain that is not installed is reported as skipped (CI installs them all).
@@ -158,6 +159,48 @@ case "aarch64_be" in *"$filter"*)
         fi
     else
         printf '%-24s skipped: clang or the arm64 headers (libc6-dev-arm64-cross) missing\n' "aarch64_be (compile)"
+    fi ;;
+esac
+
+# Bare metal and Windows, compile only: the header alone (FNET_IMPLEMENTATION) with -Werror for
+# Cortex-M0/M4/M7 (arm-none-eabi-gcc + newlib, FNET_NO_STDIO: no file loading, models come
+# from memory) with the code size at -Os and -O2, and for x86-64 Windows (MinGW-w64). Debian
+# packages gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-mingw-w64-x86-64 (not in CI's list:
+# 800 MB for a compile check); missing toolchains are reported as skipped.
+case "bare-metal" in *"$filter"*)
+    printf '#define FNET_IMPLEMENTATION\n#include "facenet.h"\n' > "$B/impl.c"
+    for cpu in "cortex-m0|-mfloat-abi=soft" "cortex-m4|-mfloat-abi=hard -mfpu=fpv4-sp-d16" "cortex-m7|-mfloat-abi=hard -mfpu=fpv5-d16"; do
+        name=${cpu%%|*}; fl=${cpu#*|}
+        if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+            printf '%-24s skipped: arm-none-eabi-gcc not installed (gcc-arm-none-eabi libnewlib-arm-none-eabi)\n' "$name"
+            echo "skip $name" >> "$results"; continue
+        fi
+        sizes=""
+        for o in -Os -O2; do
+            # shellcheck disable=SC2086
+            if arm-none-eabi-gcc -mcpu=$name -mthumb $fl -std=c99 $WARN $o -DFNET_NO_STDIO -I. -c "$B/impl.c" \
+                -o "$B/impl-$name$o.o" > "$B/impl-$name.build.log" 2>&1; then
+                sizes="$sizes $o $(arm-none-eabi-size "$B/impl-$name$o.o" | awk 'NR == 2 { printf "%.0f KB", $1 / 1024 }')"
+            else
+                printf '%-24s FAIL: the header does not compile (%s)\n' "$name" "$o"; head -n 20 "$B/impl-$name.build.log"
+                echo "fail $name" >> "$results"; sizes=""; break
+            fi
+        done
+        [ -n "$sizes" ] && printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
+    done
+    if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+        langs="C99"
+        if x86_64-w64-mingw32-gcc -std=c99 $WARN -O2 -I. -c "$B/impl.c" -o "$B/impl-win64.o" > "$B/impl-win64.build.log" 2>&1 &&
+           { ! command -v x86_64-w64-mingw32-g++ >/dev/null 2>&1 || { langs="C99 and C++11"
+             x86_64-w64-mingw32-g++ -x c++ -std=c++11 $WARN -O2 -I. -c "$B/impl.c" -o "$B/impl-win64-cxx.o" >> "$B/impl-win64.build.log" 2>&1; }; }; then
+            printf '%-24s compiles with -Werror as %s\n' "win64 mingw (compile)" "$langs"
+        else
+            printf '%-24s FAIL: the header does not compile\n' "win64 mingw"; head -n 20 "$B/impl-win64.build.log"
+            echo "fail win64" >> "$results"
+        fi
+    else
+        printf '%-24s skipped: x86_64-w64-mingw32-gcc not installed (gcc-mingw-w64-x86-64)\n' "win64 mingw"
+        echo "skip win64" >> "$results"
     fi ;;
 esac
 
