@@ -1,6 +1,6 @@
 /* fnet CLI: LFW face verification (included by examples/fnet.c).
 
-   fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--upsample N]
+   fnet eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--net-blob FILE] [--landmarks FILE] [--upsample N]
                  [--flip] [--jitter N] [--no-detect] [--retry-threshold T] [--threads N] [--jitter-seed S]
                  [--roc OUT.png] [--save-distances OUT.txt]
                  [--save-embeddings OUT.txt] [--pick centre|nearest]
@@ -42,6 +42,8 @@
    misses): how much the detector's box matters on LFW's centred images.
    --flip embeds each crop and its mirror image and averages the two (a cheap variant). --net-blob FILE uses that network blob instead of the --net
    one (e.g. the ResNet with face-api's divisor 255: `make resnet-255`).
+   --landmarks FILE uses that landmarks blob (fnet train-landmarks) instead of landmarks68.fnet:
+   68 points as usual, or 5 points (dlib's 5-point scheme) aligned with dlib's 5-point chip.
    --save-distances writes "fold same distance image1 image2 miss1 miss2" lines;
    --save-embeddings writes "image miss e1 ... e128" lines (one per distinct image).
    Measured on ../shared/data/lfw-dev (LFW deep-funneled, folds 1-3, 1800 pairs), ResNet-34:
@@ -275,8 +277,8 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
                             int *miss, int *relaxed, double *ms) {
     loaded_image im;
     fnet_box boxes[MAX_FACES], box;
-    fnet_point pts[68];
-    int n = 0, best = -1, size = fnet_embed_input_size(net);
+    fnet_point pts[256]; /* --landmarks: a trained model, 68 or 5 points */
+    int n = 0, best = -1, size = fnet_embed_input_size(net), np = fnet_landmarks_count(lm);
     double t0 = now_ms();
     size_t ws = fnet_embed_workspace_size(net);
     void *work;
@@ -313,8 +315,9 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
     work = malloc(ws ? ws : 1); /* one scratch for every embedding of this image */
     r = crop && work ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
     if (r == FNET_OK)
-        r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE, size,
-                       crop);
+        r = fnet_align(im.view, pts, np,
+                       np == 5 ? FNET_ALIGN_DLIB_CHIP_5 : size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE,
+                       size, crop);
     if (r == FNET_OK && jitter == 0) r = fnet_embed(net, crop, work, ws, emb);
     if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies (not the crop's own) */
         float e2[4096], acc[4096];
@@ -446,7 +449,7 @@ static int lfw__run_workers(lfw_work *w, int threads) {
 }
 
 static int cmd_eval_lfw(int argc, char **argv) {
-    const char *pairs_path = NULL, *root = NULL, *net_name = "resnet", *net_blob = NULL, *roc = NULL;
+    const char *pairs_path = NULL, *root = NULL, *net_name = "resnet", *net_blob = NULL, *roc = NULL, *lm_blob = NULL;
     const char *dist_in = NULL, *dist_out = NULL, *emb_out = NULL;
     fnet_detect_opts dopts;
     FILE *f;
@@ -470,6 +473,7 @@ static int cmd_eval_lfw(int argc, char **argv) {
         else if (strcmp(a, "--root") == 0) root = argv[++i];
         else if (strcmp(a, "--net") == 0) net_name = argv[++i];
         else if (strcmp(a, "--net-blob") == 0) net_blob = argv[++i];
+        else if (strcmp(a, "--landmarks") == 0) lm_blob = argv[++i]; /* 68 points, or 5 (dlib's 5-point chip) */
         else if (strcmp(a, "--roc") == 0) roc = argv[++i];
         else if (strcmp(a, "--distances") == 0) dist_in = argv[++i];
         else if (strcmp(a, "--save-distances") == 0) dist_out = argv[++i];
@@ -573,7 +577,16 @@ static int cmd_eval_lfw(int argc, char **argv) {
 
     /* 2. models */
     det = load_model("hog_frontal.fnet");
-    lm = det ? load_model("landmarks68.fnet") : NULL;
+    lm = det && !lm_blob ? load_model("landmarks68.fnet") : NULL;
+    if (det && lm_blob) {
+        fnet_result r = fnet_model_load_file(lm_blob, &lm);
+        if (r == FNET_OK && fnet_landmarks_count(lm) != 68 && fnet_landmarks_count(lm) != 5) r = FNET_ERR_WRONG_MODEL;
+        if (r != FNET_OK) {
+            fprintf(stderr, "fnet: %s: %s (a 68- or 5-point landmarks blob)\n", lm_blob, fnet_result_string(r));
+            fnet_model_free(lm);
+            lm = NULL;
+        }
+    }
     if (lm) {
         if (net_blob) {
             fnet_result r = fnet_model_load_file(net_blob, &net);

@@ -55,7 +55,7 @@ static int usage(const char *msg) {
             "usage: fnet COMMAND [options] ARGS\n"
             "  info MODEL.fnet...                     describe weight blobs\n"
             "  detect [--upsample N] [--threshold T] [--detector MODEL.fnet] IMG...\n"
-            "  landmarks [--upsample N] IMG...\n"
+            "  landmarks [--upsample N] [--landmarks MODEL.fnet] IMG...\n"
             "  draw [--upsample N] IMG OUT.png\n"
             "  align [--size S] IMG OUT.png\n"
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
@@ -67,6 +67,8 @@ static int usage(const char *msg) {
             "  train-detector TRAIN.xml OUT.fnet [--C C --epsilon E --upsample N --flip --threads N --gray]\n"
             "  test-detector MODEL.fnet TEST.xml [--upsample N --flip --gray] | combine-detectors OUT.fnet A.fnet B.fnet...\n"
             "                                         HOG detectors from imglab XML (examples/cli_train_detector.h)\n"
+            "  train-landmarks TRAIN.xml OUT.fnet [options] | test-landmarks MODEL.fnet TEST.xml\n"
+            "                                         shape predictor from a dlib imglab dataset\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
 }
 
@@ -261,7 +263,7 @@ static int run_image(pipeline *p, const char *path) {
     json_string(stdout, path);
     printf(",\"width\":%d,\"height\":%d,\"faces\":[", im.view.width, im.view.height);
     for (i = 0; i < shown; i++) {
-        fnet_point pts[68];
+        fnet_point pts[256]; /* a trained model (--landmarks) may have up to 256 points */
         if (i) putchar(',');
         print_box(&boxes[i]);
         if (p->want_landmarks || p->want_embed) {
@@ -272,7 +274,7 @@ static int run_image(pipeline *p, const char *path) {
                 fprintf(stderr, "fnet: %s: landmarks: %s\n", path, fnet_result_string(r));
             } else if (p->want_landmarks) {
                 printf(",\"landmarks\":[");
-                for (k = 0; k < 68; k++) printf(k ? ",[%.2f,%.2f]" : "[%.2f,%.2f]", pts[k].x, pts[k].y);
+                for (k = 0; k < fnet_landmarks_count(p->lm); k++) printf(k ? ",[%.2f,%.2f]" : "[%.2f,%.2f]", pts[k].x, pts[k].y);
                 putchar(']');
             }
             if (r == FNET_OK && p->want_embed) {
@@ -323,6 +325,7 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     pipeline p;
     int i, failed = 0, aligned = 0, first = -1;
     const char *detector = NULL; /* a trained detector (fnet train-detector) instead of the built-in one */
+    const char *lm_file = NULL;
     memset(&p, 0, sizeof p);
     p.net_name = "resnet";
     for (i = 0; i < argc; i++) {
@@ -336,6 +339,8 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
         } else if (embed && strcmp(argv[i], "--net") == 0 && i + 1 < argc) {
             p.net_name = argv[++i];
             if (strcmp(p.net_name, "nn4") && strcmp(p.net_name, "resnet")) return usage("--net takes nn4 or resnet");
+        } else if (landmarks && strcmp(argv[i], "--landmarks") == 0 && i + 1 < argc) {
+            lm_file = argv[++i]; /* a blob of fnet train-landmarks (any number of points) */
         } else if (embed && strcmp(argv[i], "--aligned") == 0) {
             aligned = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -390,7 +395,15 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     } else {
         p.det = load_model("hog_frontal.fnet");
     }
-    if (p.det && (landmarks || embed)) p.lm = load_model("landmarks68.fnet");
+    if (p.det && lm_file) {
+        fnet_result r = fnet_model_load_file(lm_file, &p.lm);
+        if (r == FNET_OK && fnet_model_get_kind(p.lm) != FNET_MODEL_LANDMARKS) r = FNET_ERR_WRONG_MODEL;
+        if (r != FNET_OK) {
+            fprintf(stderr, "fnet: %s: %s\n", lm_file, fnet_result_string(r));
+            fnet_model_free(p.lm);
+            p.lm = NULL;
+        }
+    } else if (p.det && (landmarks || embed)) p.lm = load_model("landmarks68.fnet");
     if (!p.det || ((landmarks || embed) && !p.lm)) {
         fnet_model_free(p.det);
         fnet_model_free(p.lm);
@@ -460,6 +473,7 @@ static int cmd_align(int argc, char **argv) {
 #include "cli_match.h"
 #include "cli_train.h" /* after cli_lfw.h and cli_match.h: uses lfw__pick, the ROC drawing, cm__write_file */
 #include "cli_train_detector.h"
+#include "cli_train_landmarks.h"
 
 int main(int argc, char **argv) {
     int i, j, rc;
@@ -492,5 +506,6 @@ int main(int argc, char **argv) {
     if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_train_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     if ((rc = cli_train_detector_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_landmarks_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
     return usage("unknown command");
 }

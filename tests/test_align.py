@@ -8,7 +8,9 @@ get_face_chip_details(shape, 150, 0.25) + extract_image_chip (tools/dlib_ref_chi
 `make golden-chips`), whose FNV-1a 64 checksums of the 40 chips are in
 tests/golden/dlib_chips.jsonl; the photo is decoded by stb_image on both sides, and every chip
 must be byte-identical (faces over twice the chip size go through dlib's pyramid_down<2>
-first: 5 of the 40). The landmarks are dlib's own (tests/golden/dlib_landmarks_up1.jsonl), so
+first: 5 of the 40). The same for dlib's 5-point chip (FNET_ALIGN_DLIB_CHIP_5: dlib's
+5-point template, from points 45, 42, 36, 39, 33 as dlib's 5-point predictor gives them;
+checksums fnv1a64_5). The landmarks are dlib's own (tests/golden/dlib_landmarks_up1.jsonl), so
 the test does not depend on our detector or predictor. The C side runs through
 tests/drivers/align_driver.c.
 OpenFace tolerance (issue 6): mean absolute difference <= 1 gray level and max <= 8, per
@@ -108,7 +110,8 @@ def main():
             np.ascontiguousarray(stb_img).tofile(stb_raw)
             last = rel
         pts = np.array(flat, dtype=np.float64).reshape(68, 2)
-        for kind, name, size in ((1, "openface-outer", 96), (2, "openface-inner", 96), (3, "dlib-chip", 150)):
+        for kind, name, size in ((1, "openface-outer", 96), (2, "openface-inner", 96), (3, "dlib-chip", 150),
+                                 (4, "dlib-chip-5", 150)):
             args = [drv, raw, str(img.shape[1]), str(img.shape[0]), str(kind), str(size)]
             # our API rounds the landmarks first: feed unrounded points (+0.3) to show it
             p = subprocess.run(args + ["%.2f" % (v + 0.3) for v in pts.ravel()], capture_output=True)
@@ -116,23 +119,24 @@ def main():
                 check(False, "%s %s: driver failed: %s" % (rel, name, p.stderr.decode()))
                 continue
             ours = np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
-            if kind == 3:
+            if kind in (3, 4):
                 # dlib's own chip of the stb_image-decoded photo (tools/dlib_ref_chips.cpp)
                 g = golden_chips.get((rel, face_no))
                 check(g is not None, "%s face %d: no dlib chip checksum in tests/golden/dlib_chips.jsonl" % (rel, face_no))
                 if g is None:
                     continue
-                q = subprocess.run([drv, stb_raw, str(stb_img.shape[1]), str(stb_img.shape[0]), "3", str(size)] +
+                q = subprocess.run([drv, stb_raw, str(stb_img.shape[1]), str(stb_img.shape[0]), str(kind), str(size)] +
                                    ["%.2f" % (v + 0.3) for v in pts.ravel()], capture_output=True)
                 h = fnv1a64(q.stdout)
-                st = stats.setdefault("dlib-chip (vs dlib)", [0, 0, 0.0, 0, 0])
+                st = stats.setdefault(name + " (vs dlib)", [0, 0, 0.0, 0, 0])
                 st[0] += 1
-                same = q.returncode == 0 and "%016x" % h == g["fnv1a64"]
+                sfx = "_5" if kind == 4 else ""
+                same = q.returncode == 0 and "%016x" % h == g["fnv1a64" + sfx]
                 st[3] += 1 if same else 0
                 st[4] += 1
                 sums = list(np.frombuffer(q.stdout, np.uint8).reshape(-1, 3).astype(np.int64).sum(axis=0)) if q.returncode == 0 else None
-                check(same, "%s face %d: fnet_align's chip is not dlib's (channel sums %s, dlib's %s)" %
-                      (rel, face_no, sums, g["sum"]))
+                check(same, "%s face %d: fnet_align's %s is not dlib's (channel sums %s, dlib's %s)" %
+                      (rel, face_no, name, sums, g["sum" + sfx]))
                 continue
             else:
                 ref = openface_ref(img, pts, OUTER if kind == 1 else INNER, size)
@@ -151,7 +155,7 @@ def main():
         else:
             print("%-15s %d faces: %.4f%% of bytes identical, worst per-channel mean abs diff %.4f, max %d"
                   % (name, st[0], 100.0 * st[3] / st[4], st[2], st[1]))
-    check(len(stats) == 3 and all(s[0] >= 20 for s in stats.values()), "too few faces compared")
+    check(len(stats) == 4 and all(s[0] >= 20 for s in stats.values()), "too few faces compared")
     # Stricter than the issue's tolerance, which a small slip passes (a rounding offset of
     # 1/1024 px or a 0.02 px shift keep max <= 6): both references are reproduced exactly,
     # so all but a few truncation ties must be identical.

@@ -4,7 +4,7 @@
 cd "$(dirname "$0")/.." || exit 2
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 status=0
-for b in detect landmarks embed resnet match train train_detector; do
+for b in detect landmarks embed resnet match train train_detector train_landmarks; do
     s=tools/bench_$b.sh
     [ -f "$s" ] || continue
     echo

@@ -7,7 +7,9 @@
 // tests/golden/dlib_landmarks_up1.jsonl, the first 40 in all), dlib's own chip:
 // get_face_chip_details(full_object_detection(box, 68 points), 150, 0.25) and
 // extract_image_chip on the stb_image-decoded RGB photo (the pixels the C tests see).
-// One JSON line per face: image, face index, the chip's FNV-1a 64 and its per-channel sums.
+// One JSON line per face: image, face index, the chip's FNV-1a 64 and its per-channel sums;
+// then the same for dlib's 5-point chip (fnv1a64_5, sum_5): get_face_chip_details of a
+// 5-part full_object_detection holding points 45, 42, 36, 39, 33 (dlib's 5-point order).
 // --dump DIR also writes each chip as DIR/N.rgb (150*150*3 bytes) for debugging.
 //
 // Build: make golden-chips (tools/landmarks.mk).
@@ -81,26 +83,34 @@ int main(int argc, char **argv) {
             std::vector<point> parts;
             for (int i = 0; i < 68; i++) parts.push_back(point(pts[2 * i], pts[2 * i + 1]));
             full_object_detection shape(rectangle(box[0], box[1], box[2], box[3]), parts);
-            array2d<rgb_pixel> chip;
+            std::vector<point> parts5;
+            for (int k : {45, 42, 36, 39, 33}) parts5.push_back(parts[k]);
+            full_object_detection shape5(rectangle(box[0], box[1], box[2], box[3]), parts5);
+            array2d<rgb_pixel> chip, chip5;
             extract_image_chip(img, get_face_chip_details(shape, 150, 0.25), chip);
-            unsigned long long h = 1469598103934665603ULL;
-            unsigned long long sum[3] = {0, 0, 0};
+            extract_image_chip(img, get_face_chip_details(shape5, 150, 0.25), chip5);
+            unsigned long long h = 1469598103934665603ULL, h5 = h;
+            unsigned long long sum[3] = {0, 0, 0}, sum5[3] = {0, 0, 0};
             std::vector<unsigned char> bytes;
             for (long y = 0; y < chip.nr(); y++)
                 for (long x = 0; x < chip.nc(); x++) {
                     unsigned char px[3] = {chip[y][x].red, chip[y][x].green, chip[y][x].blue};
+                    unsigned char p5[3] = {chip5[y][x].red, chip5[y][x].green, chip5[y][x].blue};
                     for (int c = 0; c < 3; c++) {
                         h = (h ^ px[c]) * 1099511628211ULL;
                         sum[c] += px[c];
                         bytes.push_back(px[c]);
+                        h5 = (h5 ^ p5[c]) * 1099511628211ULL;
+                        sum5[c] += p5[c];
                     }
                 }
             if (!dump.empty()) {
                 FILE *f = fopen((dump + "/" + std::to_string(n) + ".rgb").c_str(), "wb");
                 if (f) { fwrite(bytes.data(), 1, bytes.size(), f); fclose(f); }
             }
-            printf("{\"image\":\"%s\",\"face\":%d,\"size\":%ld,\"fnv1a64\":\"%016llx\",\"sum\":[%llu,%llu,%llu]}\n",
-                   rel.c_str(), face, chip.nr(), h, sum[0], sum[1], sum[2]);
+            printf("{\"image\":\"%s\",\"face\":%d,\"size\":%ld,\"fnv1a64\":\"%016llx\",\"sum\":[%llu,%llu,%llu],"
+                   "\"fnv1a64_5\":\"%016llx\",\"sum_5\":[%llu,%llu,%llu]}\n",
+                   rel.c_str(), face, chip.nr(), h, sum[0], sum[1], sum[2], h5, sum5[0], sum5[1], sum5[2]);
             n++;
         }
     }
