@@ -121,17 +121,18 @@ static int il__jpeg_dht(il__jpeg *j, const unsigned char *s, size_t len) {
         tc = s[0] >> 4;
         th = s[0] & 15;
         if (tc > 1 || th > 3) return il__fail(j->why, j->cap, "corrupt JPEG: DHT names a table class above 1 or id above 3");
-        for (i = 0; i < 16; i++) {
-            int c = s[1 + i];
-            total += c;
-            /* codes of length i+1: at most what the shorter codes left free (Kraft) */
-            code += c;
-            if (code > (1L << (i + 1)))
+        for (i = 0; i < 16; i++) total += s[1 + i];
+        if (total > 256) { /* stb_image 2.27 would write total+1 entries of size[257] */
+            if (j->why && j->cap)
+                snprintf(j->why, j->cap, "corrupt JPEG: DHT declares %d Huffman codes, more than 256", total);
+            return 0;
+        }
+        for (i = 0; i < 16; i++) { /* codes of length i+1: at most what the shorter ones left (Kraft) */
+            code = (code + s[1 + i]) << 1;
+            if (code > (2L << (i + 1)))
                 return il__fail(j->why, j->cap,
                                 "corrupt JPEG: DHT declares more Huffman codes of a length than that length can hold");
-            code <<= 1;
         }
-        if (total > 256) return il__fail(j->why, j->cap, "corrupt JPEG: DHT declares more than 256 Huffman codes");
         if (len < (size_t)17 + total) return il__fail(j->why, j->cap, "corrupt JPEG: DHT segment ends inside a table's symbols");
         if (tc == 0) {
             for (i = 0; i < total; i++)

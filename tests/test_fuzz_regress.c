@@ -1,5 +1,6 @@
-/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/, pipeline/ and
-   gallery/ (inputs that once crashed a fuzz target: `make fuzz`) through
+/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/, pipeline/,
+   gallery/, jpeg/ and png/ (inputs that once crashed a fuzz target: `make fuzz`; the jpeg/
+   and png/ ones are written by tests/fuzz/make_image_regress.py) through
    the same code as the fuzz targets, here under the normal build and ASan+UBSan (tests/run.sh).
    A regression shows as a sanitizer report or a crash, which tests/run.sh counts as a failure.
    A few hand-made hostile inputs are replayed too, so the test runs the targets even when
@@ -17,6 +18,12 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_gallery_one
 #include "fuzz/fuzz_gallery.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_jpeg_one
+#include "fuzz/fuzz_jpeg.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_png_one
+#include "fuzz/fuzz_png.c"
 #undef LLVMFuzzerTestOneInput
 #include "fnet_test.h"
 
@@ -44,14 +51,18 @@ static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t)) {
 }
 
 int main(void) {
-    int nb, np, ng, i;
+    int nb, np, ng, nj, npng, i;
     unsigned char in[64 + 22];
     fuzz_blob_init(NULL, NULL);
     fuzz_pipeline_init(NULL, NULL);
     nb = replay_dir("tests/fuzz/regress/blob", fuzz_blob_one);
     np = replay_dir("tests/fuzz/regress/pipeline", fuzz_pipeline_one);
     ng = replay_dir("tests/fuzz/regress/gallery", fuzz_gallery_one);
-    printf("replayed %d blob, %d pipeline and %d gallery inputs\n", nb, np, ng);
+    nj = replay_dir("tests/fuzz/regress/jpeg", fuzz_jpeg_one);
+    npng = replay_dir("tests/fuzz/regress/png", fuzz_png_one);
+    printf("replayed %d blob, %d pipeline, %d gallery, %d jpeg and %d png inputs\n", nb, np, ng, nj, npng);
+    CHECK(nj >= 40 && npng >= 15, "the hostile images are there (%d jpeg, %d png; tests/fuzz/make_image_regress.py)", nj,
+          npng);
     /* hand-made: garbage blobs in modes 0 and 1, a patch of every real blob's tables */
     for (i = 0; i < 6; i++) {
         memset(in, 0xA5, sizeof in);
