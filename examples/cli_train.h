@@ -524,8 +524,10 @@ static int tr__exclude(tr_data *d, const char *pairs, int fold) {
         fprintf(stderr, "fnet: train: cannot read %s\n", pairs);
         return 0;
     }
-    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1) {
-        fprintf(stderr, "fnet: train: %s: want the header \"FOLDS<TAB>N\" of LFW's pairs.txt\n", pairs);
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1 ||
+        folds > 64 || per > 100000) { /* as eval-lfw; and 2 * per * folds stays an int */
+        fprintf(stderr, "fnet: train: %s: want the header \"FOLDS<TAB>N\" of LFW's pairs.txt (1..64 folds, N <= 100000)\n",
+                pairs);
         fclose(f);
         return 0;
     }
