@@ -26,7 +26,10 @@
    plus the sanity of the frame (8-bit samples, 1, 3 or 4 components, sampling factors 1-4
    with integer ratios, width and height 1..IL_MAX_SIDE), of each scan (component count, ids,
    spectral selection, successive approximation), of DRI and DNL, and of the marker sequence
-   (one SOI, one frame, no lossless/arithmetic/hierarchical frames, no stray RSTn).
+   (one SOI, one frame, no lossless/arithmetic/hierarchical frames, no stray RSTn, at most
+   IL_MAX_SCANS scans: each progressive scan costs stb_image a pass over every block).
+   Decoding work is bounded by the file's size: a walked scan must carry its blocks' bits
+   (stb_image would otherwise decode blocks of zeros past the end for a header's claim).
    PNG: the signature, IHDR (size, valid bit depth for the colour type, compression, filter,
    interlace), every chunk inside the file, PLTE size, IDAT present, no Apple CgBI.
 
@@ -64,6 +67,12 @@
 #ifndef IL_MAX_FILE_BYTES
 #define IL_MAX_FILE_BYTES (256u << 20) /* 256 MB: far above any photo of IL_MAX_SIDE a side */
 #endif
+
+#ifndef IL_MAX_SCANS
+#define IL_MAX_SCANS 64 /* progressive JPEGs have about 10 (libjpeg's default script) */
+#endif
+#define IL__STR2(x) #x
+#define IL__STR(x) IL__STR2(x)
 
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
@@ -103,6 +112,8 @@ typedef struct il__jpeg {
     int dq[4], dc[4], ac[4];     /* tables defined so far */
     unsigned char dc_count[4][16], dc_sym[4][256], ac_count[4][16], ac_sym[4][256];
     int dc_n[4], ac_n[4];
+    unsigned long long *nz[4]; /* progressive: per block, the coefficients made nonzero so far */
+    int nz_w[4];
     char *why;
     size_t cap;
 } il__jpeg;
@@ -211,7 +222,7 @@ static int il__jpeg_sof(il__jpeg *j, const unsigned char *s, size_t len, int max
 
 typedef struct il__bits {
     const unsigned char *p, *end;
-    unsigned long buf; /* 32 valid bits at most, left-aligned in the low 32 */
+    unsigned long long buf; /* 32 valid bits at most, left-aligned in the low 32 */
     int bits, marker;  /* marker: stb_image's "nomore" (a marker was met: zeros follow) */
     int phantom;       /* how many of the held bits are those zeros, not data */
 } il__bits;
@@ -252,7 +263,7 @@ static void il__bits_fill(il__bits *b) {
                 }
             }
         }
-        b->buf |= (unsigned long)c << (24 - b->bits);
+        b->buf |= (unsigned long long)c << (24 - b->bits);
         b->bits += 8;
     } while (b->bits <= 24);
 }
@@ -265,7 +276,7 @@ static int il__bits_huff(il__bits *b, const il__huff *h) {
         long code = (long)((b->buf >> (32 - len)) & ((1UL << len) - 1));
         if (code >= h->first[len] && code - h->first[len] < h->count[len]) {
             if (len > b->bits) return -1;
-            b->buf = (b->buf << len) & 0xFFFFFFFFUL;
+            b->buf = (b->buf << len) & 0xFFFFFFFFULL;
             b->bits -= len;
             return h->sym[h->index[len] + code - h->first[len]];
         }
@@ -283,25 +294,75 @@ static int il__bits_extend(il__bits *b, int n, int *short_) {
         return 0;
     }
     k = (b->buf >> (32 - n)) & ((1UL << n) - 1);
-    b->buf = (b->buf << n) & 0xFFFFFFFFUL;
+    b->buf = (b->buf << n) & 0xFFFFFFFFULL;
     b->bits -= n;
     return k >> (n - 1) ? (int)k : (int)k - (int)((1UL << n) - 1);
 }
 
+/* An AC symbol as stb_image 2.27 reads it: first its fast table (a code of at most 9 bits
+   whose 1..7 magnitude bits fit in the same 9 bits is taken whole, WITHOUT checking how many
+   bits are held: *bits may go negative), else the checked decode. *fast = 1 when the
+   magnitude bits were taken too. */
+static int il__bits_ac(il__bits *b, const il__huff *h, int *fast) {
+    int len;
+    *fast = 0;
+    if (b->bits < 16) il__bits_fill(b);
+    for (len = 1; len <= 9; len++) {
+        long code = (long)((b->buf >> (32 - len)) & ((1UL << len) - 1));
+        if (code >= h->first[len] && code - h->first[len] < h->count[len]) {
+            int rs = h->sym[h->index[len] + code - h->first[len]], mag = rs & 15;
+            if (mag >= 1 && mag <= 7 && len + mag <= 9) {
+                b->buf = (b->buf << (len + mag)) & 0xFFFFFFFFULL;
+                b->bits -= len + mag;
+                *fast = 1;
+                return rs;
+            }
+            break;
+        }
+    }
+    return il__bits_huff(b, h);
+}
+
+/* n raw bits (n <= 14), unchecked like stb_image's get_bits/get_bit: *bits may go negative. */
+static unsigned long il__bits_get(il__bits *b, int n) {
+    unsigned long k;
+    if (b->bits < n) il__bits_fill(b);
+    k = (b->buf >> (32 - n)) & ((1UL << n) - 1);
+    b->buf = (b->buf << n) & 0xFFFFFFFFULL;
+    b->bits -= n;
+    return k;
+}
+
+enum { IL__BASELINE, IL__DC_FIRST, IL__AC_FIRST, IL__AC_REFINE };
+
 /* Walks one scan's blocks as stb_image's parse_entropy_coded_data does (same block order,
-   same restart handling, same stopping points) and refuses a DC value outside +-32767 (the
-   largest for which stb_image's int arithmetic cannot overflow) or a block cut short. */
+   same restart handling, same stopping points, the same bits read) and refuses what would
+   make stb_image's arithmetic undefined: a DC value outside +-32767 (the largest for which
+   its int products cannot overflow), a block that needs bits past the end of the scan's
+   data (stb_image's bit count goes negative, and a later refill shifts by 32 or more), or
+   zeros read past that end (a block the file does not carry: this bounds the decoding work
+   by the file's size). AC refinement scans need to know which coefficients earlier scans
+   made nonzero: j->nz keeps one 64-bit mask per block. */
 static int il__jpeg_walk(il__jpeg *j, const unsigned char *data, const unsigned char *end, const int *comp, int ns,
-                         const int *td, const int *ta, int dc_only) {
+                         const int *td, const int *ta, int kind, int ss, int se) {
     il__huff hdc[4], hac[4];
     il__bits b;
-    long pred[4] = {0, 0, 0, 0};
+    long pred[4] = {0, 0, 0, 0}, eob = 0;
     int i, mcu_x, mcu_y, mx, my, todo, s;
-    const char *bad = NULL;
+    const char *cut = "corrupt JPEG: the entropy-coded data ends inside a block";
     for (i = 0; i < ns; i++) {
-        il__huff_build(&hdc[i], j->dc_count[td[i]], j->dc_sym[td[i]]);
-        if (!dc_only) il__huff_build(&hac[i], j->ac_count[ta[i]], j->ac_sym[ta[i]]);
+        if (kind == IL__BASELINE || kind == IL__DC_FIRST) il__huff_build(&hdc[i], j->dc_count[td[i]], j->dc_sym[td[i]]);
+        if (kind != IL__DC_FIRST) il__huff_build(&hac[i], j->ac_count[ta[i]], j->ac_sym[ta[i]]);
     }
+    if (kind != IL__BASELINE) /* the coefficient grid of each component (stb_image's coeff_w x coeff_h) */
+        for (i = 0; i < j->nf; i++)
+            if (!j->nz[i]) {
+                size_t cw = (size_t)((j->width + 8 * j->hmax - 1) / (8 * j->hmax)) * j->h[i];
+                size_t ch = (size_t)((j->height + 8 * j->vmax - 1) / (8 * j->vmax)) * j->v[i];
+                j->nz_w[i] = (int)cw;
+                if (!(j->nz[i] = (unsigned long long *)calloc(cw * ch, sizeof(unsigned long long))))
+                    return il__fail(j->why, j->cap, "out of memory");
+            }
     memset(&b, 0, sizeof b);
     b.p = data;
     b.end = end;
@@ -320,24 +381,96 @@ static int il__jpeg_walk(il__jpeg *j, const unsigned char *data, const unsigned 
             for (s = 0; s < ns; s++) {
                 int c = comp[s], nb = ns == 1 ? 1 : j->h[c] * j->v[c], blk;
                 for (blk = 0; blk < nb; blk++) {
-                    int t = il__bits_huff(&b, &hdc[s]), cut = 0, k;
-                    long diff;
-                    if (t < 0 || t > 15) return 1; /* stb_image stops here: "bad huffman code" */
-                    diff = t ? il__bits_extend(&b, t, &cut) : 0;
-                    if (cut) bad = "corrupt JPEG: the entropy-coded data ends inside a block";
-                    pred[s] += diff;
-                    if (pred[s] > 32767 || pred[s] < -32767) bad = "corrupt JPEG: a DC coefficient out of range";
-                    if (bad) return il__fail(j->why, j->cap, bad);
-                    for (k = 1; !dc_only && k < 64;) {
-                        int rs = il__bits_huff(&b, &hac[s]), r = rs >> 4, sz = rs & 15;
-                        if (rs < 0) return 1; /* stb_image stops: "bad huffman code" */
-                        if (sz == 0) {
-                            if (rs != 0xF0) break;
-                            k += 16;
+                    int bx = ns == 1 ? mx : mx * j->h[c] + blk % j->h[c], by = ns == 1 ? my : my * j->v[c] + blk / j->h[c];
+                    unsigned long long *nz = kind == IL__BASELINE ? NULL : &j->nz[c][(size_t)by * j->nz_w[c] + bx];
+                    int k, fast, bad = 0;
+                    if (kind == IL__BASELINE || kind == IL__DC_FIRST) {
+                        int t = il__bits_huff(&b, &hdc[s]);
+                        long diff;
+                        if (t < 0 || t > 15) return 1; /* stb_image stops here: "bad huffman code" */
+                        diff = t ? il__bits_extend(&b, t, &bad) : 0;
+                        if (bad) return il__fail(j->why, j->cap, cut);
+                        pred[s] += diff;
+                        if (pred[s] > 32767 || pred[s] < -32767)
+                            return il__fail(j->why, j->cap, "corrupt JPEG: a DC coefficient out of range");
+                        if (nz) *nz = 0; /* stb_image zeroes the block */
+                    }
+                    if (kind == IL__BASELINE) {
+                        for (k = 1; k < 64;) {
+                            int rs = il__bits_ac(&b, &hac[s], &fast);
+                            if (rs < 0) return 1; /* stb_image stops: "bad huffman code" */
+                            if (fast) {
+                                k += (rs >> 4) + 1;
+                            } else if ((rs & 15) == 0) {
+                                if (rs != 0xF0) break;
+                                k += 16;
+                            } else {
+                                k += (rs >> 4) + 1;
+                                il__bits_extend(&b, rs & 15, &bad);
+                            }
+                            if (bad || b.bits < 0) return il__fail(j->why, j->cap, cut);
+                        }
+                    } else if (kind == IL__AC_FIRST) {
+                        if (eob) {
+                            eob--;
                         } else {
-                            k += r + 1;
-                            il__bits_extend(&b, sz, &cut);
-                            if (cut) return il__fail(j->why, j->cap, "corrupt JPEG: the entropy-coded data ends inside a block");
+                            for (k = ss; k <= se;) {
+                                int rs = il__bits_ac(&b, &hac[s], &fast), r = rs >> 4;
+                                if (rs < 0) return 1;
+                                if (fast) { /* past 63, stb_image writes coefficient 63 */
+                                    k += r;
+                                    *nz |= 1ULL << (k < 64 ? k : 63);
+                                    k++;
+                                } else if ((rs & 15) == 0) {
+                                    if (r < 15) {
+                                        eob = (1L << r) - 1 + (r ? (long)il__bits_get(&b, r) : 0);
+                                        if (b.bits < 0) return il__fail(j->why, j->cap, cut);
+                                        break;
+                                    }
+                                    k += 16;
+                                } else {
+                                    k += r;
+                                    *nz |= 1ULL << (k < 64 ? k : 63);
+                                    k++;
+                                    il__bits_extend(&b, rs & 15, &bad);
+                                }
+                                if (bad || b.bits < 0) return il__fail(j->why, j->cap, cut);
+                            }
+                        }
+                    } else if (kind == IL__AC_REFINE) {
+                        if (eob) {
+                            eob--;
+                            for (k = ss; k <= se; k++)
+                                if (*nz >> k & 1) il__bits_get(&b, 1);
+                            if (b.bits < 0) return il__fail(j->why, j->cap, cut);
+                        } else {
+                            for (k = ss; k <= se;) {
+                                int rs = il__bits_huff(&b, &hac[s]), r = rs >> 4, sz = rs & 15, val = 0;
+                                if (rs < 0) return 1;
+                                if (sz == 0) {
+                                    if (r < 15) {
+                                        eob = (1L << r) - 1 + (r ? (long)il__bits_get(&b, r) : 0);
+                                        r = 64;
+                                    }
+                                } else {
+                                    if (sz != 1) return 1; /* stb_image stops: "bad huffman code" */
+                                    il__bits_get(&b, 1);
+                                    val = 1;
+                                }
+                                while (k <= se) { /* advance by r zero coefficients, refining the nonzero ones */
+                                    int kk = k++;
+                                    if (*nz >> kk & 1) {
+                                        il__bits_get(&b, 1);
+                                    } else {
+                                        if (r == 0) {
+                                            if (val) *nz |= 1ULL << kk;
+                                            break;
+                                        }
+                                        --r;
+                                    }
+                                }
+                                if (b.bits < 0) return il__fail(j->why, j->cap, cut);
+                            }
                         }
                     }
                     if (b.bits < b.phantom) /* the block used zeros past the scan's data */
@@ -351,6 +484,7 @@ static int il__jpeg_walk(il__jpeg *j, const unsigned char *data, const unsigned 
                 b.bits = 0;
                 b.marker = 0;
                 b.phantom = 0;
+                eob = 0;
                 pred[0] = pred[1] = pred[2] = pred[3] = 0;
                 todo = j->restart ? j->restart : 0x7fffffff;
             }
@@ -425,7 +559,9 @@ static int il__jpeg_sos(il__jpeg *j, const unsigned char *s, size_t len, size_t 
         else break;
     }
     *pos = at;
-    if (!j->progressive || (ss == 0 && ah == 0)) return il__jpeg_walk(j, d, p + j->n, comp, ns, td, ta, j->progressive);
+    if (!j->progressive) return il__jpeg_walk(j, d, p + j->n, comp, ns, td, ta, IL__BASELINE, 0, 63);
+    if (ss == 0 && ah == 0) return il__jpeg_walk(j, d, p + j->n, comp, ns, td, ta, IL__DC_FIRST, 0, 0);
+    if (ss > 0) return il__jpeg_walk(j, d, p + j->n, comp, ns, td, ta, ah ? IL__AC_REFINE : IL__AC_FIRST, ss, se);
     return 1;
 }
 
@@ -488,14 +624,18 @@ static int il__check_jpeg(const unsigned char *p, size_t n, int max_side, int *w
             j->progressive = m == 0xC2;
             if (!il__jpeg_sof(j, s, len, max_side)) break;
         } else if (m == 0xDA) {
+            if (++scans > IL_MAX_SCANS) { /* each progressive scan costs a pass over every block */
+                il__fail(why, cap, "JPEG with more than " IL__STR(IL_MAX_SCANS) " scans (a photo has at most about 12): refused");
+                break;
+            }
             if (!il__jpeg_sos(j, s, len, &i)) break;
-            scans++;
         }
     }
     for (c = 0; ok && c < j->nf; c++)
         if (!j->coded[c]) ok = il__fail(why, cap, "corrupt JPEG: a component no scan codes (its pixels would be uninitialised memory)");
     *w = j->width;
     *h = j->height;
+    for (c = 0; c < 4; c++) free(j->nz[c]);
     free(j);
     return ok;
 }

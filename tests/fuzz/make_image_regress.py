@@ -171,6 +171,10 @@ def jpegs():
                                  "refused: a restart marker outside a scan")
     j["unknown_marker.jpg"] = (jpeg(base_tables, b"\xff\x42\x00\x02", sof(0xC0, 16, 8, GRAY), sos([(1, 0, 0)]), DATA),
                                "refused: unknown marker 0xFF42")
+    # 65 progressive AC scans (an EOB run each): stb_image would pass over every block 65 times
+    ac_scan = sos([(1, 0, 0)], 1, 63) + entropy("0")
+    j["scans_65.jpg"] = (jpeg(dqt(0, 8), DC, AC, sof(0xC2, 16, 8, GRAY), sos([(1, 0, 0)], 0, 0), entropy("01101" + "00"),
+                              ac_scan * 64), "refused: JPEG with more than 64 scans")
     full = jpeg(base_tables, sof(0xC0, 16, 8, GRAY), sos([(1, 0, 0)]), DATA)
     j["no_eoi.jpg"] = (full[:-2], "refused: the file ends before its end-of-image marker")
     k = full.index(b"\xff\xc0")
