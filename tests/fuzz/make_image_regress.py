@@ -118,6 +118,12 @@ def jpegs():
     # the data ends 7 bits into a 15-bit DC difference (the rest would be zeros past EOI)
     j["dc_cut_by_eoi.jpg"] = (jpeg(dqt(0, 8), big, AC, sof(0xC0, 16, 8, GRAY), sos([(1, 0, 0)]), b"\x7f"),
                               "refused: a scan's data ends before its last block")
+    # the data (32 bits: DC, then one AC value of 14 bits) is used up exactly when stb_image
+    # refills and meets EOI; its fast AC table then takes 9 bits that are not there (code_bits
+    # -9) and the next refill shifts by 33: stb_image 2.27's unchecked fast path
+    j["ac_fast_past_end.jpg"] = (jpeg(dqt(0, 1), dht(0, 0, [1], [15]), dht(1, 0, [0, 3], [0x07, 0x0E, 0x00]),
+                                      sof(0xC0, 8, 8, GRAY), sos([(1, 0, 0)]), b"\x40\x00\x60\x00"),
+                                 "refused: the entropy-coded data ends inside a block")
     # the scan's data (one byte, no padding) ends before block 2's end of block: stb_image would
     # read a zero past the marker
     j["scan_short.jpg"] = (jpeg(base_tables, sof(0xC0, 16, 8, GRAY), sos([(1, 0, 0)]), entropy(BLOCK5 + "00")),
