@@ -120,8 +120,10 @@ static void ec_close(embcache *ec) {
     memset(ec, 0, sizeof *ec);
 }
 
-/* Loads the three blobs from weights_dir. cache_dir NULL: no cache. Returns 1 on success. */
-static int ec_open(embcache *ec, const char *weights_dir, const char *net, const char *cache_dir) {
+/* Loads the three blobs from weights_dir (the network from net_blob instead when it is not
+   NULL). cache_dir NULL: no cache. Returns 1 on success. */
+static int ec_open_blob(embcache *ec, const char *weights_dir, const char *net, const char *net_blob,
+                        const char *cache_dir) {
     memset(ec, 0, sizeof *ec);
     ec->stamp = 14695981039346656037ULL;
     ec->net_name = strcmp(net, "nn4") == 0 ? "nn4" : "resnet";
@@ -129,7 +131,14 @@ static int ec_open(embcache *ec, const char *weights_dir, const char *net, const
     ec->retry = 0;
     ec->det = ec__load(weights_dir, "hog_frontal.fnet", &ec->stamp);
     ec->lm = ec->det ? ec__load(weights_dir, "landmarks68.fnet", &ec->stamp) : NULL;
-    ec->net = ec->lm ? ec__load(weights_dir, ec_blob_name(ec->net_name), &ec->stamp) : NULL;
+    if (net_blob) {
+        const char *slash = strrchr(net_blob, '/');
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - net_blob) : 1, slash ? net_blob : ".");
+        ec->net = ec->lm ? ec__load(dir, slash ? slash + 1 : net_blob, &ec->stamp) : NULL;
+    } else {
+        ec->net = ec->lm ? ec__load(weights_dir, ec_blob_name(ec->net_name), &ec->stamp) : NULL;
+    }
     if (!ec->net) { ec_close(ec); return 0; }
     ec->network_id = fnet_network_id(ec->net);
     ec->dim = fnet_embed_dim(ec->net);
@@ -149,6 +158,9 @@ static int ec_open(embcache *ec, const char *weights_dir, const char *net, const
         snprintf(ec->cache_dir, sizeof ec->cache_dir, "%s", cache_dir);
     }
     return 1;
+}
+static EC_UNUSED int ec_open(embcache *ec, const char *weights_dir, const char *net, const char *cache_dir) {
+    return ec_open_blob(ec, weights_dir, net, NULL, cache_dir);
 }
 
 static void ec__mkdirs(const char *dir) {
@@ -439,6 +451,7 @@ typedef struct ec_lfw_opts {
     const char *weights; /* --weights DIR ($FNET_WEIGHTS, else weights) */
     const char *lfw;     /* --lfw DIR (NULL: ec_lfw_paths' default) */
     const char *cache;   /* --cache DIR (build/embcache) */
+    const char *net_blob; /* --net-blob FILE: this network blob instead of weights/'s (NULL) */
 } ec_lfw_opts;
 
 static EC_UNUSED void ec_lfw_opts_init(ec_lfw_opts *o) {
@@ -447,12 +460,14 @@ static EC_UNUSED void ec_lfw_opts_init(ec_lfw_opts *o) {
     if (!o->weights || !*o->weights) o->weights = "weights";
     o->lfw = NULL;
     o->cache = "build/embcache";
+    o->net_blob = NULL;
 }
 
 /* 1 when argv[*i] is one of those options (its value taken: *i moves onto it), else 0. */
 static EC_UNUSED int ec_lfw_option(ec_lfw_opts *o, int argc, char **argv, int *i) {
     const char **to = !strcmp(argv[*i], "--net") ? &o->net : !strcmp(argv[*i], "--weights") ? &o->weights
-                    : !strcmp(argv[*i], "--lfw") ? &o->lfw : !strcmp(argv[*i], "--cache") ? &o->cache : NULL;
+                    : !strcmp(argv[*i], "--lfw") ? &o->lfw : !strcmp(argv[*i], "--cache") ? &o->cache
+                    : !strcmp(argv[*i], "--net-blob") ? &o->net_blob : NULL;
     if (!to || *i + 1 >= argc) return 0;
     *to = argv[++*i];
     return 1;

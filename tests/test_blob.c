@@ -358,8 +358,9 @@ static void test_public_loader(void) {
     CHECK(strstr(fnet_result_string(FNET_ERR_VERSION), "convert_weights") != NULL, "version message names the fix");
 }
 
-/* Real blobs (when built): load, check kind, and every 997th prefix and a sample of flipped
-   bytes through the public loader. */
+/* Real blobs (when built): load, check kind, about 50 truncated prefixes and 200 flipped
+   bytes of the header and tables through the public loader (all refused), and the header's
+   own writer reproduces each byte for byte. */
 static void test_real_blobs(void) {
     static const char *names[4] = {"hog_frontal.fnet", "landmarks68.fnet", "nn4.small2.v1.fnet", "resnet34.fnet"};
     static const fnet_model_kind kinds[4] = {FNET_MODEL_DETECTOR, FNET_MODEL_LANDMARKS, FNET_MODEL_NETWORK, FNET_MODEL_NETWORK};
@@ -381,9 +382,72 @@ static void test_real_blobs(void) {
         r = fnet_model_load_file(p, &m);
         CHECK(r == FNET_OK, "load %s: %s", names[i], fnet_result_string(r));
         if (m) {
+            int isa, k, nm = fnet_model_meta_count(m);
+            const char *key = NULL, *val = NULL;
             CHECK(fnet_model_get_kind(m) == kinds[i], "%s kind", names[i]);
+            CHECK(!strcmp(fnet_model_kind_name(fnet_model_get_kind(m)), i == 0 ? "detector" : i == 1 ? "landmarks" : "network"),
+                  "%s kind name %s", names[i], fnet_model_kind_name(fnet_model_get_kind(m)));
+            /* kernel sets: each supported one is selected and reported back, the others refused
+               without changing the selection; AUTO picks the best */
+            for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_NEON; isa++) {
+                fnet_isa before = fnet_model_get_isa(m);
+                r = fnet_model_set_isa(m, (fnet_isa)isa);
+                if (fnet_isa_supported((fnet_isa)isa))
+                    CHECK(r == FNET_OK && fnet_model_get_isa(m) == (fnet_isa)isa, "%s: set_isa %s -> %s", names[i],
+                          fnet_isa_name((fnet_isa)isa), fnet_isa_name(fnet_model_get_isa(m)));
+                else
+                    CHECK(r == FNET_ERR_UNSUPPORTED && fnet_model_get_isa(m) == before, "%s: unsupported %s refused",
+                          names[i], fnet_isa_name((fnet_isa)isa));
+            }
+            CHECK(fnet_model_set_isa(m, FNET_ISA_AUTO) == FNET_OK && fnet_model_get_isa(m) != FNET_ISA_AUTO &&
+                      (fnet_model_get_isa(m) == FNET_ISA_AVX2 || !fnet_isa_supported(FNET_ISA_AVX2)),
+                  "%s: AUTO picks the best kernel set (%s)", names[i], fnet_isa_name(fnet_model_get_isa(m)));
+            CHECK(fnet_model_set_isa(m, (fnet_isa)99) == FNET_ERR_UNSUPPORTED && fnet_model_set_isa(NULL, FNET_ISA_SCALAR) == FNET_ERR_INVALID_ARGUMENT,
+                  "set_isa refuses an unknown kernel set and a NULL model");
+            /* metadata by index agrees with metadata by key */
+            CHECK(nm >= 2, "%s: %d metadata entries", names[i], nm);
+            for (k = 0; k < nm; k++) {
+                CHECK(fnet_model_meta_at(m, k, &key, &val) == FNET_OK && key && val && fnet_model_meta(m, key) == val,
+                      "%s: meta_at %d is the entry fnet_model_meta finds by its key", names[i], k);
+            }
+            CHECK(fnet_model_meta_at(m, nm, &key, &val) == FNET_ERR_INVALID_ARGUMENT &&
+                      fnet_model_meta_at(m, -1, &key, &val) == FNET_ERR_INVALID_ARGUMENT, "%s: meta_at out of range", names[i]);
             CHECK(fnet_model_meta(m, "source") != NULL && fnet_model_meta(m, "license") != NULL,
                   "%s has source and license metadata", names[i]);
+            {   /* the header's own writer (what the trainers save with) rewrites the blob
+                   that tools/fnet_blob.py wrote byte for byte */
+                fnet__blob_tensor *t = (fnet__blob_tensor *)malloc((size_t)m->n_tensors * sizeof *t);
+                size_t need = 0;
+                unsigned char *out;
+                int k;
+                for (k = 0; k < m->n_tensors; k++) {
+                    t[k].name = m->tensors[k].name;
+                    t[k].dtype = m->tensors[k].dtype;
+                    t[k].ndim = m->tensors[k].ndim;
+                    memcpy(t[k].shape, m->tensors[k].shape, sizeof t[k].shape);
+                    t[k].scale = m->tensors[k].scale;
+                    t[k].zero = m->tensors[k].zero;
+                    t[k].data = m->tensors[k].data;
+                }
+                r = fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                     m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, NULL, 0, &need);
+                CHECK(r == FNET_OK && need == size, "%s: writer sizes %lu bytes, the file has %lu", names[i],
+                      (unsigned long)need, (unsigned long)size);
+                out = (unsigned char *)malloc(need ? need : 1);
+                CHECK(fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                       m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, out, need - 1, &need) ==
+                          FNET_ERR_WORKSPACE_TOO_SMALL, "%s: writer refuses a short buffer", names[i]);
+                r = fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                     m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, out, need, &need);
+                CHECK(r == FNET_OK && need == size && memcmp(out, data, size) == 0,
+                      "%s: the header's writer gives the same bytes as tools/fnet_blob.py", names[i]);
+                t[0].shape[1] = 0;
+                CHECK(fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
+                                       NULL, 0, NULL, 0, &need) == FNET_ERR_INVALID_ARGUMENT,
+                      "%s: writer refuses a zero dimension", names[i]);
+                free(out);
+                free(t);
+            }
             fnet_model_free(m);
         }
         step = size / 50 + 1;
@@ -393,6 +457,22 @@ static void test_real_blobs(void) {
             if (r == FNET_OK) { bad++; fnet_model_free(m); }
         }
         CHECK(bad == 0, "%s: %d truncated prefixes loaded", names[i], bad);
+        {   /* flipped bits in the header and tables: the checksum (or a check) must refuse each */
+            size_t tables_end = (size_t)fnet__rd_u64(data + 64) + (size_t)fnet__rd_u32(data + 40) * 136u, pos;
+            unsigned char *c = (unsigned char *)malloc(size);
+            int k, loaded = 0, tried = 0;
+            for (k = 0; k < 200; k++) {
+                pos = (size_t)k * 7919u % tables_end;
+                if (pos >= 84 && pos < 96) continue; /* reserved bytes */
+                memcpy(c, data, size);
+                c[pos] ^= (unsigned char)(1u << (k & 7));
+                m = NULL;
+                tried++;
+                if (fnet_model_load_memory(c, size, &m) == FNET_OK) { loaded++; fnet_model_free(m); }
+            }
+            CHECK(loaded == 0 && tried > 150, "%s: %d of %d flipped header/table bytes loaded", names[i], loaded, tried);
+            free(c);
+        }
         fnet_model_free(NULL);
         free(data);
     }
@@ -405,6 +485,13 @@ int main(void) {
     test_hostile_fields();
     test_public_loader();
     test_real_blobs();
+    CHECK(!strcmp(fnet_isa_name(FNET_ISA_AUTO), "auto") && !strcmp(fnet_isa_name(FNET_ISA_SCALAR), "scalar") &&
+              !strcmp(fnet_isa_name(FNET_ISA_SSE2), "sse2") && !strcmp(fnet_isa_name(FNET_ISA_AVX2), "avx2") &&
+              !strcmp(fnet_isa_name(FNET_ISA_NEON), "neon") && !strcmp(fnet_isa_name((fnet_isa)42), "unknown"),
+          "fnet_isa_name");
+    CHECK(!strcmp(fnet_model_kind_name((fnet_model_kind)0), "unknown"), "fnet_model_kind_name of a bad kind");
+    CHECK(fnet_isa_supported(FNET_ISA_SCALAR) && fnet_isa_supported(FNET_ISA_AUTO) && !fnet_isa_supported((fnet_isa)42),
+          "fnet_isa_supported: scalar and auto always, unknown never");
     {
         unsigned char e[8] = {1, 2, 3, 4, 5, 6, 7, 8};
         fnet__swap_elements(e, 2, 4);

@@ -148,8 +148,20 @@ static void test_photos(fnet_model **models) {
                    cst[mi].sum_err / (cst[mi].n_pts ? cst[mi].n_pts : 1), cst[mi].max_err);
     }
     CHECK(st[0].n_pts >= 68 * (sanitized ? 20 : 300), "too few golden points: %ld", st[0].n_pts);
-    CHECK(st[0].n_same >= 0.995 * st[0].n_pts, "identical points %ld of %ld (< 99.5%%)", st[0].n_same, st[0].n_pts);
+    CHECK(st[0].n_same == st[0].n_pts, "identical points %ld of %ld (achieved: all)", st[0].n_same, st[0].n_pts);
     CHECK(st[0].n_far == 0, "%ld points more than 1 px from dlib's", st[0].n_far);
+    /* the compact blobs: judged by their largest point error on the photos (achieved: f16
+       27.6 px, i16 17.0 px; allowed 10% more) and their share of points identical after
+       rounding (achieved 82.2% and 84.7% of all photos; allowed 1 point less; not on the
+       sanitized run's subset) */
+    if (models[1]) {
+        CHECK(st[1].max_err <= 30.4, "landmarks68_f16: max point error %.2f px > 30.4", st[1].max_err);
+        CHECK(sanitized || st[1].n_same >= 0.81 * st[1].n_pts, "landmarks68_f16: %ld of %ld points identical (< 81%%)", st[1].n_same, st[1].n_pts);
+    }
+    if (models[2]) {
+        CHECK(st[2].max_err <= 18.7, "landmarks68_i16: max point error %.2f px > 18.7", st[2].max_err);
+        CHECK(sanitized || st[2].n_same >= 0.83 * st[2].n_pts, "landmarks68_i16: %ld of %ld points identical (< 83%%)", st[2].n_same, st[2].n_pts);
+    }
 }
 
 static int read_pts(const char *rel, double *gt) {
@@ -230,6 +242,12 @@ static void test_lfpw(fnet_model **models) {
           floor(nme[0] / n * 1000 + 0.5) == floor(nme[N_MODELS] / n * 1000 + 0.5),
           "NME ours %.6f vs dlib %.6f differ at 3 decimals", nme[0] / n, nme[N_MODELS] / n);
     CHECK(st.n_far == 0, "LFPW: %ld points more than 1 px from dlib's", st.n_far);
+    CHECK(st.n_same == st.n_pts, "LFPW: %ld of %ld points identical to dlib's (achieved: all)", st.n_same, st.n_pts);
+    /* the compact blobs: LFPW NME within 5e-4 of dlib's (achieved: f16 -8.3e-5, i16 +1.3e-5) */
+    for (mi = 1; mi < N_MODELS; mi++)
+        if (models[mi])
+            CHECK(fabs(nme[mi] / n - nme[N_MODELS] / n) <= 5e-4, "%s: LFPW NME %.6f vs dlib %.6f (allowed 5e-4)",
+                  model_names[mi], nme[mi] / n, nme[N_MODELS] / n);
 }
 
 /* Every SIMD kernel against its scalar twin: bit-identical sums, odd lengths. */

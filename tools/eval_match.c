@@ -1,7 +1,13 @@
 /* eval_match - the matching stage's figures on LFW dev (../shared/data/lfw-dev), through the
    whole facenet.h pipeline (embeddings cached under build/embcache by examples/embcache.h).
 
-   build/eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]   (tools/eval_match.sh)
+   build/eval_match [--net resnet|nn4] [--weights DIR] [--net-blob FILE] [--lfw DIR] [--cache DIR] [--fold K]
+   (tools/eval_match.sh)
+
+   --fold K keeps only the people of View 2 fold K (1-based; the folds share no one) and
+   reports 2-4 on them alone: the open-set and clustering figures of a model trained without
+   that fold's people (leave one fold out: tools/relearn.sh eval). The verification of such
+   models is scored by tools/lofo_eval.py, so 1 is left out then.
 
    1. Verification threshold: LFW View 2 folds 1-3 (1,800 pairs). For each fold the threshold
       that maximises accuracy on the other folds, accuracy on the fold; their mean; the best
@@ -25,6 +31,7 @@
 
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 /* sweeps, as fractions of the shipped verification threshold */
 #define N_SWEEP 8
@@ -81,6 +88,51 @@ static void deepface_pairs(embcache *ec, const char *dir, double thr) {
            right, n, thr, missing, max_same, min_diff);
 }
 
+/* Keeps only the people named in fold `fold` (0-based) of pairs.txt; people who also appear
+   in another fold are counted in *shared (LFW's folds share no one: 0 expected). */
+static int keep_fold_people(ec_labelled *lab, const char *pairs_path, int fold, int *shared) {
+    FILE *f = fopen(pairs_path, "r");
+    char line[1024], n1[256], n2[256];
+    int folds = 0, per = 0, k, i, i1, i2, np = 0, n = 0;
+    int *in_fold = (int *)calloc((size_t)lab->n_people + 1, sizeof(int)), *in_other = (int *)calloc((size_t)lab->n_people + 1, sizeof(int));
+    int *remap = (int *)malloc(((size_t)lab->n_people + 1) * sizeof(int));
+    *shared = 0;
+    if (!f || !in_fold || !in_other || !remap || !fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 ||
+        fold < 0 || fold >= folds) {
+        fprintf(stderr, "eval_match: cannot read the folds of %s (or no fold %d)\n", pairs_path, fold + 1);
+        if (f) fclose(f);
+        free(in_fold); free(in_other); free(remap);
+        return 0;
+    }
+    for (k = 0; fgets(line, sizeof line, f); k++) {
+        int nn = sscanf(line, "%255s %d %255s %d", n1, &i1, n2, &i2), which, p;
+        if (nn != 4) { if (sscanf(line, "%255s %d %d", n1, &i1, &i2) != 3) continue; strcpy(n2, n1); }
+        for (which = 0; which < 2; which++)
+            for (p = 0; p < lab->n_people; p++)
+                if (!strcmp(lab->people[p], which ? n2 : n1)) {
+                    if (k / (2 * per) == fold) in_fold[p] = 1;
+                    else in_other[p] = 1;
+                }
+    }
+    fclose(f);
+    for (i = 0; i < lab->n_people; i++) {
+        *shared += in_fold[i] && in_other[i];
+        remap[i] = in_fold[i] ? np : -1;
+        if (in_fold[i]) { lab->people[np] = lab->people[i]; np++; }
+        else free(lab->people[i]);
+    }
+    for (i = 0; i < lab->n; i++) {
+        int l = remap[lab->label[i]];
+        if (l < 0) { free(lab->paths[i]); continue; }
+        lab->paths[n] = lab->paths[i];
+        lab->label[n++] = l;
+    }
+    lab->n_people = np;
+    lab->n = n;
+    free(in_fold); free(in_other); free(remap);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     ec_lfw_opts o;
     char root[2048], pairs_path[2048];
@@ -89,17 +141,30 @@ int main(int argc, char **argv) {
     float *x;
     int *ok, i, j, n_fb = 0, *count, n_pairs, folds;
     ec_pair *pairs;
-    double *dist, thr_ship, thr_id, thr_cl;
+    double *dist = NULL, thr_ship, thr_id, thr_cl;
+    int only_fold = 0;
     ec_lfw_opts_init(&o);
-    for (i = 1; i < argc; i++)
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--fold") && i + 1 < argc) {
+            only_fold = atoi(argv[++i]);
+            if (only_fold < 1) { fprintf(stderr, "eval_match: --fold takes 1, 2, ...\n"); return 2; }
+            continue;
+        }
         if (!ec_lfw_option(&o, argc, argv, &i)) {
-            fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--lfw DIR] [--cache DIR]\n");
+            fprintf(stderr, "usage: eval_match [--net resnet|nn4] [--weights DIR] [--net-blob FILE] [--lfw DIR] [--cache DIR] [--fold K]\n");
             return 2;
         }
+    }
     ec_lfw_paths(o.lfw, root, sizeof root, pairs_path, sizeof pairs_path);
-    if (!ec_open(&ec, o.weights, o.net, o.cache)) return 1;
+    if (!ec_open_blob(&ec, o.weights, o.net, o.net_blob, o.cache)) return 1;
     ec.centre_fallback = 1;
     if (!ec_labelled_dir(root, &lab)) return 1;
+    if (only_fold) {
+        int shared;
+        if (!keep_fold_people(&lab, pairs_path, only_fold - 1, &shared)) return 1;
+        printf("fold %d only: %d people, %d photos (%d of them also in another fold)\n", only_fold, lab.n_people, lab.n, shared);
+        if (shared) { fprintf(stderr, "eval_match: the folds share people: leave-one-fold-out is not honest here\n"); return 1; }
+    }
     {
         struct timespec t0, t1;
         double ms;
@@ -118,31 +183,38 @@ int main(int argc, char **argv) {
     thr_cl = fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_CLUSTER);
 
     /* 1. verification */
-    folds = ec_lfw_pairs(pairs_path, root, &lab, &pairs, &n_pairs);
-    dist = (double *)malloc((size_t)n_pairs * sizeof(double));
-    for (i = 0; i < n_pairs; i++) dist[i] = fnet_distance(x + (size_t)pairs[i].a * EC_DIM, x + (size_t)pairs[i].b * EC_DIM, EC_DIM);
-    {
-        double sum = 0, sum2 = 0, tsum = 0, t_all, acc_all;
-        for (i = 0; i < folds; i++) {
-            double t, acc;
-            ec_best_threshold(dist, pairs, n_pairs, i, &t);
-            acc = ec_accuracy(dist, pairs, n_pairs, i, t);
-            printf("  fold %d: threshold %.4f (from the other folds), accuracy %.2f%%\n", i + 1, t, 100 * acc);
-            sum += acc;
-            sum2 += acc * acc;
-            tsum += t;
-        }
-        acc_all = ec_best_threshold(dist, pairs, n_pairs, -1, &t_all);
-        printf("verification (LFW dev, %d pairs, %d folds): %.2f%% +- %.2f (held-out folds), mean threshold %.4f; "
-               "best single threshold %.4f (%.2f%%); at the shipped %.4f: %.2f%%\n",
-               n_pairs, folds, 100 * sum / folds, 100 * sqrt(fmax(0, sum2 / folds - (sum / folds) * (sum / folds))),
-               tsum / folds, t_all, 100 * acc_all, thr_ship, 100 * ec_accuracy(dist, pairs, n_pairs, -1, thr_ship));
+    pairs = NULL;
+    if (!only_fold && access(pairs_path, R_OK) != 0) {
+        printf("no %s: verification skipped (a folder without View 2 pairs, e.g. the training pool)\n", pairs_path);
+        only_fold = -1;
     }
+    if (!only_fold) {
+        folds = ec_lfw_pairs(pairs_path, root, &lab, &pairs, &n_pairs);
+        dist = (double *)malloc((size_t)n_pairs * sizeof(double));
+        for (i = 0; i < n_pairs; i++) dist[i] = fnet_distance(x + (size_t)pairs[i].a * EC_DIM, x + (size_t)pairs[i].b * EC_DIM, EC_DIM);
+        {
+            double sum = 0, sum2 = 0, tsum = 0, t_all, acc_all;
+            for (i = 0; i < folds; i++) {
+                double t, acc;
+                ec_best_threshold(dist, pairs, n_pairs, i, &t);
+                acc = ec_accuracy(dist, pairs, n_pairs, i, t);
+                printf("  fold %d: threshold %.4f (from the other folds), accuracy %.2f%%\n", i + 1, t, 100 * acc);
+                sum += acc;
+                sum2 += acc * acc;
+                tsum += t;
+            }
+            acc_all = ec_best_threshold(dist, pairs, n_pairs, -1, &t_all);
+            printf("verification (LFW dev, %d pairs, %d folds): %.2f%% +- %.2f (held-out folds), mean threshold %.4f; "
+                   "best single threshold %.4f (%.2f%%); at the shipped %.4f: %.2f%%\n",
+                   n_pairs, folds, 100 * sum / folds, 100 * sqrt(fmax(0, sum2 / folds - (sum / folds) * (sum / folds))),
+                   tsum / folds, t_all, 100 * acc_all, thr_ship, 100 * ec_accuracy(dist, pairs, n_pairs, -1, thr_ship));
+        }
 
-    {
-        char dp[2100];
-        ec_shared_path("data/deepface-testset", dp, sizeof dp);
-        deepface_pairs(&ec, dp, thr_ship);
+        {
+            char dp[2100];
+            ec_shared_path("data/deepface-testset", dp, sizeof dp);
+            deepface_pairs(&ec, dp, thr_ship);
+        }
     }
 
     /* 2. identification */
@@ -153,6 +225,7 @@ int main(int argc, char **argv) {
         int *person_of = (int *)malloc((size_t)lab.n_people * sizeof(int)); /* label -> gallery index */
         int known = 0, r1 = 0, r5 = 0, dir_ok = 0, unknown = 0, fa = 0, prev = -1, s;
         int sw_dir[8] = {0}, sw_fa[8] = {0};
+        double *kd = (double *)malloc((size_t)lab.n * sizeof(double)), *ud = (double *)malloc((size_t)lab.n * sizeof(double));
         fnet_match m[5];
         fnet_gallery_create(ec.network_id, EC_DIM, &g);
         for (i = 0; i < lab.n; i++) {
@@ -170,12 +243,14 @@ int main(int argc, char **argv) {
             if (count[l] >= 2 && first) continue; /* the enrolled photo */
             fnet_identify(g, x + (size_t)i * EC_DIM, EC_DIM, (float)thr_id, m, 5, &nm);
             if (count[l] >= 2) {
+                kd[known] = m[0].person == person_of[l] ? m[0].distance : -1.0; /* -1: nearest is someone else */
                 known++;
                 r1 += m[0].person == person_of[l];
                 for (j = 0; j < nm; j++) r5 += m[j].person == person_of[l];
                 dir_ok += m[0].person == person_of[l] && m[0].accepted;
                 for (s = 0; s < N_SWEEP; s++) sw_dir[s] += m[0].person == person_of[l] && m[0].distance <= sweep[s] * thr_ship;
             } else {
+                ud[unknown] = m[0].distance;
                 unknown++;
                 fa += m[0].accepted;
                 for (s = 0; s < N_SWEEP; s++) sw_fa[s] += m[0].distance <= sweep[s] * thr_ship;
@@ -189,6 +264,17 @@ int main(int argc, char **argv) {
         for (s = 0; s < N_SWEEP; s++)
             printf("  %.3f: %.1f%% / %.1f%%", sweep[s] * thr_ship, 100.0 * sw_dir[s] / known, 100.0 * sw_fa[s] / unknown);
         printf("\n");
+        if (unknown >= 100) { /* the calibration of FNET_THRESHOLD_IDENTIFY: about 1% false accepts */
+            int a = unknown / 100, ok1 = 0;
+            double t;
+            qsort(ud, (size_t)unknown, sizeof(double), ec__dcmp);
+            t = a > 0 ? 0.5 * (ud[a - 1] + ud[a]) : ud[0] * 0.999;
+            for (i = 0; i < known; i++) ok1 += kd[i] >= 0 && kd[i] <= t;
+            printf("  threshold for FAR <= 1%%: %.4f (%d of %d unknown probes accepted), DIR there %.2f%%\n", t, a, unknown,
+                   100.0 * ok1 / known);
+        }
+        free(kd);
+        free(ud);
         fnet_gallery_free(g);
         free(person_of);
     }
@@ -223,6 +309,18 @@ int main(int argc, char **argv) {
             printf("  %.3f: %d %.3f %.3f", sweep[j] * thr_ship, nc, p, r);
         }
         printf("\n");
+        {   /* the calibration of FNET_THRESHOLD_CLUSTER: best pairwise F1 on a grid of 0.005 */
+            double best_f1 = -1, best_t = 0, bp = 0, br = 0, t;
+            int best_nc = 0;
+            for (t = 0.3 * thr_ship; t <= 1.2 * thr_ship; t += 0.005) {
+                double f1;
+                fnet_chinese_whispers(x5, n5, EC_DIM, (float)t, 0, 1, NULL, 0, pred, &nc);
+                pairwise_pr(truth, pred, n5, &p, &r);
+                f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+                if (f1 > best_f1) { best_f1 = f1; best_t = t; bp = p; br = r; best_nc = nc; }
+            }
+            printf("  best pairwise F1 %.3f at %.4f (%d clusters, precision %.3f recall %.3f)\n", best_f1, best_t, best_nc, bp, br);
+        }
 
         /* classifiers: every third photo of a person is test */
         {

@@ -2,6 +2,7 @@
 # Only needed to regenerate the committed goldens; they need libdlib-dev (and libdlib-data).
 #   make golden-shape-dump   tests/golden/dlib_shape_dump.txt  (parser golden values)
 #   make golden-landmarks    tests/golden/dlib_landmarks_up1.jsonl, dlib_landmarks_lfpw.jsonl
+#   make golden-chips        tests/golden/dlib_chips.jsonl (dlib's own 150 px face chips)
 # References are built with -O2 -ffp-contract=off and no -march=native: FMA contraction
 # changes dlib's float results (and so its rounded points).
 DLIB_CXX   ?= g++
@@ -32,3 +33,14 @@ golden-landmarks: build/dlib_ref_landmarks
 	mv tests/golden/dlib_landmarks_up1.jsonl.tmp tests/golden/dlib_landmarks_up1.jsonl
 	build/dlib_ref_landmarks lfpw $(SHARED_DATA) $(DLIB_DAT) > tests/golden/dlib_landmarks_lfpw.jsonl.tmp
 	mv tests/golden/dlib_landmarks_lfpw.jsonl.tmp tests/golden/dlib_landmarks_lfpw.jsonl
+
+# dlib's own 150x150 face chips (get_face_chip_details + extract_image_chip) of the faces
+# tests/test_align.py compares: their checksums, tests/golden/dlib_chips.jsonl.
+.PHONY: golden-chips
+build/dlib_ref_chips: tools/dlib_ref_chips.cpp
+	@mkdir -p build
+	$(DLIB_CXX) $(DLIB_FLAGS) $< -o $@ $(DLIB_LIBS)
+
+golden-chips: build/dlib_ref_chips
+	build/dlib_ref_chips $(SHARED_DATA) tests/golden/dlib_landmarks_up1.jsonl > tests/golden/dlib_chips.jsonl.tmp
+	mv tests/golden/dlib_chips.jsonl.tmp tests/golden/dlib_chips.jsonl

@@ -10,10 +10,11 @@ Writes tests/golden/faceapi_descriptors.json: the inputs and face-api's descript
 are stored: the chips are cut again at test time from the shared photos (../shared/data is
 never committed, nor anything derived from it but small reference outputs).
 Inputs, all 150x150 RGB uint8, deterministic:
-  * dlib's real 150 px face chips: get_face_chip_details(shape, 150, 0.25) + bilinear
-    extract_image_chip, cut by dlib_chip_ref in tests/test_align.py (byte-identical to
-    fnet_align(..., FNET_ALIGN_DLIB_CHIP, 150, ...)) from the photo decoded by stb_image as the
-    C tests decode it. The 68 landmarks: for dlib's example photos the ones in dlib's
+  * dlib's real 150 px face chips: get_face_chip_details(shape, 150, 0.25) +
+    extract_image_chip, cut by fnet_align(..., FNET_ALIGN_DLIB_CHIP, 150, ...) through
+    tests/drivers/align_driver.c (tests/test_align.py shows it byte-identical to dlib's own
+    extract_image_chip, pyramid included) from the photo decoded by stb_image as the C tests
+    decode it. The 68 landmarks: for dlib's example photos the ones in dlib's
     testing_with_face_landmarks.xml; for LFW deep-funneled images dlib's own (frontal detector
     on the image upsampled once + shape_predictor_68_face_landmarks, tools/dlib_ref_landmarks.cpp),
     the face whose box holds the image centre. Each input stores the image path (relative to
@@ -37,7 +38,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import stb_rgb  # noqa: E402
-from test_align import dlib_chip_ref  # noqa: E402
+
+
+def dlib_chip(img, pts, size):
+    """fnet_align's dlib chip (= dlib's extract_image_chip, tests/test_align.py) of img."""
+    drv = os.path.join(ROOT, "build", "tests", "align_driver")
+    os.makedirs(os.path.dirname(drv), exist_ok=True)
+    if not os.path.exists(drv):
+        subprocess.run(["gcc", "-std=c99", "-O2", "-I" + ROOT, os.path.join(ROOT, "tests", "drivers", "align_driver.c"),
+                        "-o", drv, "-lm"], check=True)
+    with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+        np.ascontiguousarray(img).tofile(f.name)
+        p = subprocess.run([drv, f.name, str(img.shape[1]), str(img.shape[0]), "3", str(size)] +
+                           ["%d" % v for v in np.asarray(pts).ravel()], capture_output=True, check=True)
+    return np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
 
 S = 150
 DLIB_DAT = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
@@ -125,7 +139,7 @@ def main(argv):
         img = stb_rgb.load(os.path.join(shared, rel))
         if img is None:
             sys.exit("cannot read " + os.path.join(shared, rel))
-        chips.append(dlib_chip_ref(img, np.array(pts, np.float64), S))
+        chips.append(dlib_chip(img, np.array(pts, np.float64), S))
     inputs = chips + [lcg_image(s) for s in SEEDS]
     tmp = tempfile.mkdtemp()
     raw = os.path.join(tmp, "inputs.u8")

@@ -67,6 +67,12 @@ eval)
     done
     # shellcheck disable=SC2086
     python3 tools/lofo_eval.py $dists | tee build/relearn/lofo.json
+    # open set and clustering, each fold by the model trained without its people
+    cc -std=c99 -O2 -I. -I/usr/include/stb tools/eval_match.c -o build/eval_match -lm || exit 1
+    for k in 1 2 3; do
+        build/eval_match --net nn4 --net-blob "build/relearn/lofo_$k.fnet" --lfw "$root" --fold "$k" \
+            2> /dev/null | tee "build/relearn/lofo_$k.match.txt" | grep -E '^(fold|identification|clustering)' || exit 1
+    done
     ;;
 *)
     echo "usage: sh tools/relearn.sh build|eval" >&2

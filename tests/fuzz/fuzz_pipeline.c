@@ -2,7 +2,7 @@
    images with the real blobs from $FNET_WEIGHTS (hog_frontal, landmarks68, nn4.small2.v1;
    a stage whose blob is missing is left out).
 
-   Input layout (tests/fuzz/seeds.sh writes real photos in it):
+   Input layout (tests/fuzz/seeds.py writes real photos in it):
      byte 0-1   width-1  (little-endian, mod 200)  -> 1..200
      byte 2-3   height-1 (little-endian, mod 200)  -> 1..200
      byte 4     channels (1, 3 or 4 by mod 3), bits 2-4: extra stride bytes 0..7
