@@ -8,6 +8,7 @@ rebuilt by `make fuzz`).   usage: /usr/bin/python3 tests/fuzz/seeds.py OUTDIR
   OUTDIR/jpeg/      shared JPEG photos of at most 64 KB and 300x300 pixels (every 40th LFW
                     photo, the progressive ones, the small ones of other folders), small crops
                     of them re-encoded by cv2: gray, progressive, with restart intervals
+  OUTDIR/imglab/    the dlib imglab XML files of the shared data, and a tiny one
   OUTDIR/png/       small crops of the shared PNG photos and of two JPEG photos as PNG: gray,
                     gray+alpha, RGB, RGBA, 16-bit, palette, 1/2/4-bit gray, Adam7-interlaced
                     (the last four by png_bytes below, the others by cv2)
@@ -157,6 +158,16 @@ def jpeg_pixels(b):
 
 
 def image_seeds(out, shared, cv2):
+    xd = os.path.join(out, "imglab")  # dlib imglab XML: the example files, and a tiny one by hand
+    os.makedirs(xd, exist_ok=True)
+    ex = os.path.join(shared, "dlib-examples")
+    for f in sorted(os.listdir(ex)) if os.path.isdir(ex) else []:
+        if f.endswith(".xml"):
+            open(os.path.join(xd, f), "wb").write(open(os.path.join(ex, f), "rb").read())
+    open(os.path.join(xd, "tiny.xml"), "w").write(
+        "<?xml version='1.0'?>\n<!-- c --><dataset><name>t &amp; &#x41;</name><images>\n"
+        "<image file='a.jpg'><box top='1' left='2' width='3' height='4' ignore='1'><label>x</label>"
+        "<part name='01' x='5' y='6'/><part name=\"00\" x='-7' y='8'/></box></image>\n</images></dataset>\n")
     jd, pd = os.path.join(out, "jpeg"), os.path.join(out, "png")
     os.makedirs(jd, exist_ok=True)
     os.makedirs(pd, exist_ok=True)
