@@ -5,29 +5,28 @@
    validating pre-pass in front of it, written here from the JPEG and PNG specifications
    (ITU T.81, ISO 15948), and refuses what 2.27 mishandles, with a message naming the problem:
 
-     stb_image 2.27 weakness                                        refused here because
-     stbi__build_huffman writes size[k++] for every code the 16 DHT  a table's counts sum past
-       counts declare: more than 256 codes run past size[257] into   256, a length has more than
-       the decoder state (pointers included)                         2^length codes, or the codes
-                                                                     overflow (Kraft inequality)
-     the decoder state is malloc'ed, not zeroed: a scan that uses    a scan names a Huffman table
-       a Huffman table no DHT defined reads garbage maxcode/delta,   (or a component a quantisation
-       then values[garbage]; an undefined DQT table is garbage       table) not defined before it
-     a component no scan codes (progressive: no DC scan first)       every component needs a
-       leaves its samples (coefficients) uninitialised heap memory,  (DC-first) scan before EOI /
-       which then becomes the photo's pixels                         before its other scans
-     the DC predictor and its product with the quantiser are plain  every scan is Huffman-walked
-       int: a stream of large DC differences overflows them (UB,     here bit for bit as stb_image
-       CVE-2022-28041); the fast AC table and the EOB-run/refinement reads it (baseline, progressive
-       bits are taken unchecked: when a scan's bits run out inside   DC-first, AC first and AC
-                                                                     refinement scans; a DC
-                                                                     refinement reads 1 bit a block),
-       a block, code_bits goes negative and the next refill shifts  refused when a DC value leaves
-       by 32 or more (UB); blocks past the data decode as zeros, so  +-32767, when the bits run out
-       a 1 KB file can claim and cost 16384x16384 pixels             inside a block, or when a
-                                                                     block lies past the data
-     truncated or inconsistent segments (a DQT/DHT/SOF/SOS whose     every segment must fit in the
-       length disagrees with its content) are read past              file and match its content
+   stb_image 2.27 weakness -> what the pre-pass refuses:
+   1. stbi__build_huffman writes size[k++] for every code the 16 DHT counts declare: more
+      than 256 run past size[257] into the decoder state (pointers included).
+      -> a table whose counts sum past 256, or whose codes overflow their lengths (Kraft).
+   2. The decoder state is malloc'ed, not zeroed: a scan using a Huffman table no DHT defined
+      reads garbage maxcode/delta and then values[garbage]; an undefined DQT is garbage.
+      -> a scan naming a Huffman table, or a component naming a quantisation table, that no
+         earlier DHT/DQT defined.
+   3. A component no scan codes (progressive: no DC-first scan before its other scans) leaves
+      its samples or coefficients as uninitialised heap memory, which become the pixels.
+      -> such a component.
+   4. The DC predictor and its product with the quantiser are plain int: large DC differences
+      overflow them (UB, CVE-2022-28041). Its fast AC table, EOB runs and refinement bits are
+      read unchecked: when a scan's bits run out inside a block, code_bits goes negative and
+      the next refill shifts by 32 or more (UB). Blocks past the data decode as zeros, so a
+      1 KB file can claim, and cost, 16384x16384 pixels.
+      -> every scan is Huffman-walked here bit for bit as stb_image reads it (baseline,
+         progressive DC-first, AC first and AC refinement; a DC refinement reads one bit a
+         block and is not walked), and refused when a DC value leaves +-32767, when the bits
+         run out inside a block, or when a block lies past the scan's data.
+   5. Segments whose length disagrees with their content (DQT, DHT, SOF, SOS) are read past.
+      -> every segment must fit in the file and match its content exactly.
    plus the sanity of the frame (8-bit samples, 1, 3 or 4 components, sampling factors 1-4
    with integer ratios, width and height 1..IL_MAX_SIDE), of each scan (component count, ids,
    spectral selection, successive approximation), of DRI and DNL, and of the marker sequence
@@ -40,8 +39,8 @@
 
    Less to attack: stb_image is compiled here (its implementation: include this file in one
    translation unit per program) with only its JPEG and PNG readers (the formats fnet
-   documents), no stdio, no HDR, and STBI_MAX_DIMENSIONS = IL_MAX_SIDE; the pre-pass already refuses larger headers with a
-   message before anything is allocated.
+   documents), no stdio, no HDR, and STBI_MAX_DIMENSIONS = IL_MAX_SIDE; the pre-pass already
+   refuses larger headers with a message before anything is allocated.
    Not covered: the PNG zlib stream is inflated by stb_image without a size bound (a small
    file can ask for up to 1032 times its size in memory; stb_image fails cleanly when malloc
    fails), and a PNG's CRCs are not checked (stb_image ignores them too: a hostile file fixes
