@@ -35,7 +35,9 @@
    Decoding work is bounded by the file's size: a walked scan must carry its blocks' bits
    (stb_image would otherwise decode blocks of zeros past the end for a header's claim).
    PNG: the signature, IHDR (size, valid bit depth for the colour type, compression, filter,
-   interlace), every chunk inside the file, PLTE size, IDAT present, no Apple CgBI.
+   interlace), every chunk inside the file, PLTE size, IDAT present and the first one not empty
+   (stb_image 2.27 copies an empty first IDAT to NULL + 0: UB, found by fuzz_png), no Apple
+   CgBI, no unknown critical chunk.
 
    Less to attack: stb_image is compiled here (its implementation: include this file in one
    translation unit per program) with only its JPEG and PNG readers (the formats fnet
@@ -697,6 +699,8 @@ static int il__check_png(const unsigned char *p, size_t n, int max_side, int *w,
             plte = 1;
         } else if (memcmp(t, "IDAT", 4) == 0) {
             if (type == 3 && !plte) return il__fail(why, cap, "corrupt PNG: palette image data before its PLTE chunk");
+            if (len == 0 && !idat) /* stb_image 2.27 would copy it to NULL + 0 (UB) */
+                return il__fail(why, cap, "corrupt PNG: an empty IDAT chunk before any image data");
             idat = 1;
         } else if (memcmp(t, "IEND", 4) == 0) {
             if (!idat) return il__fail(why, cap, "corrupt PNG: no image data (IDAT)");

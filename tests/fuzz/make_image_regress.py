@@ -221,6 +221,8 @@ def pngs():
                             "refused: unknown compression, filter or interlace method")
     p["ihdr_short.png"] = (png(2, 2, ihdr=struct.pack(">IIBBBB", 2, 2, 8, 0, 0, 0)), "refused: 13-byte IHDR")
     p["no_idat.png"] = (png(3, 2, idat=False), "refused: no image data")
+    # an empty IDAT first (found by fuzz_png): stb_image 2.27 copies 0 bytes to NULL + 0 (UB)
+    p["idat_empty_first.png"] = (png(3, 2, extra=chunk(b"IDAT", b"")), "refused: an empty IDAT chunk before any image data")
     p["no_iend.png"] = (png(3, 2, iend=False), "refused: truncated (no IEND chunk)")
     good = png(3, 2)
     p["chunk_past_end.png"] = (good[:50], "refused: a chunk runs past the end of the file")
