@@ -358,7 +358,7 @@ typedef struct tr_data {
     char **name;       /* n_people names */
     unsigned char **chip; /* n chips (NULL when skipped) */
     int *status;       /* n TR_* */
-    const char **why;  /* n: stb_image's reason for TR_UNREADABLE, else NULL */
+    char **why;        /* n: image_load.h's reason for TR_UNREADABLE (malloc'ed), else NULL */
     float *teacher;    /* --distill: n * EC_DIM teacher embeddings (of the TR_OK images), else NULL */
     int n_excluded_people, n_excluded_images; /* --exclude-fold */
     int cache_hits;    /* --cache: images whose chip (and teacher) came from the cache */
@@ -369,6 +369,7 @@ static void tr__data_free(tr_data *d) {
     for (i = 0; i < d->n; i++) {
         free(d->path[i]);
         if (d->chip) free(d->chip[i]);
+        if (d->why) free(d->why[i]);
     }
     for (i = 0; i < d->n_people; i++) free(d->name[i]);
     free(d->path);
@@ -505,7 +506,7 @@ static int tr__read_data(const char *data, tr_data *d, char *base, size_t base_c
     }
     d->chip = (unsigned char **)calloc((size_t)(d->n ? d->n : 1), sizeof *d->chip);
     d->status = (int *)calloc((size_t)(d->n ? d->n : 1), sizeof *d->status);
-    d->why = (const char **)calloc((size_t)(d->n ? d->n : 1), sizeof *d->why);
+    d->why = (char **)calloc((size_t)(d->n ? d->n : 1), sizeof *d->why);
     if (!d->chip || !d->status || !d->why) { tr__data_free(d); return 0; }
     return 1;
 }
@@ -523,8 +524,10 @@ static int tr__exclude(tr_data *d, const char *pairs, int fold) {
         fprintf(stderr, "fnet: train: cannot read %s\n", pairs);
         return 0;
     }
-    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1) {
-        fprintf(stderr, "fnet: train: %s: want the header \"FOLDS<TAB>N\" of LFW's pairs.txt\n", pairs);
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1 ||
+        folds > 64 || per > 100000) { /* as eval-lfw; and 2 * per * folds stays an int */
+        fprintf(stderr, "fnet: train: %s: want the header \"FOLDS<TAB>N\" of LFW's pairs.txt (1..64 folds, N <= 100000)\n",
+                pairs);
         fclose(f);
         return 0;
     }
@@ -647,11 +650,18 @@ static void tr__prep_task(void *ctx, int task) {
             free(chip);
         }
     }
-    if (!stbi_info(d->path[i], &w, &h, &n) || w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE ||
-        !(px = stbi_load(d->path[i], &w, &h, &n, 3))) {
-        d->status[i] = TR_UNREADABLE;
-        d->why[i] = w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE ? "too large" : stbi_failure_reason();
-        return;
+    {
+        il_image im;
+        char why[256];
+        if (!il_load(d->path[i], 3, &im, why, sizeof why)) {
+            d->status[i] = TR_UNREADABLE;
+            d->why[i] = (char *)malloc(strlen(why) + 1);
+            if (d->why[i]) memcpy(d->why[i], why, strlen(why) + 1);
+            return;
+        }
+        px = im.pixels;
+        w = im.width;
+        h = im.height;
     }
     {
         fnet_image img = fnet_image_view(px, w, h, 3, w * 3);

@@ -75,21 +75,12 @@ static int td_load(const char *xml, int gray, int flip, td_set *s) {
     }
     for (i = 0; i < n0; i++) {
         const imglab_image *im = &s->ds.images[i];
-        int w, h, c, nch = gray ? 1 : 3;
-        if (!stbi_info(im->path, &w, &h, &c)) {
-            fprintf(stderr, "fnet: %s: cannot read image: %s\n", im->path, stbi_failure_reason());
-            td_free(s);
-            return 0;
-        }
-        if (w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE) {
-            fprintf(stderr, "fnet: %s: %dx%d is larger than %d pixels a side; downscale it\n", im->path, w, h,
-                    FNET_MAX_IMAGE_SIDE);
-            td_free(s);
-            return 0;
-        }
-        s->px[i] = stbi_load(im->path, &w, &h, &c, nch);
+        int w = 0, h = 0, nch = gray ? 1 : 3;
+        char why[256];
+        /* examples/image_load.h: the validating pre-pass (and the size limit), then stb_image */
+        s->px[i] = il_load_pixels(im->path, nch, &w, &h, why, sizeof why);
         if (!s->px[i]) {
-            fprintf(stderr, "fnet: %s: cannot decode image: %s\n", im->path, stbi_failure_reason());
+            fprintf(stderr, "fnet: %s: %s\n", im->path, why);
             td_free(s);
             return 0;
         }

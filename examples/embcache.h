@@ -2,8 +2,8 @@
    and (optionally) cached under build/embcache/ for the evaluation tools.
 
    Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c and
-   tools/bench_match.c. The includer provides stb_image (with
-   STB_IMAGE_IMPLEMENTATION in one file) and facenet.h's implementation.
+   tools/bench_match.c. The includer provides facenet.h's implementation; photos are read by
+   examples/image_load.h (included here).
 
    Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
    with upsample+1 when nothing is found and ec->retry is set) -> 68 landmarks -> align (dlib's
@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "image_load.h" /* il_load: the validating pre-pass, then stb_image */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EC_UNUSED __attribute__((unused))
@@ -263,20 +265,19 @@ static fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) 
    Returns 0 and prints why when the image cannot be read or the pipeline fails. */
 static EC_UNUSED int ec_image(embcache *ec, const char *path, ec_result *out) {
     unsigned long long key = 0;
-    int w, h, n;
-    unsigned char *px;
+    il_image im;
+    char why[256];
     fnet_result r;
     if (ec->cache_dir[0]) {
         key = ec__key(ec, path);
         if (ec__cache_read(ec, key, out)) { ec->hits++; return 1; }
     }
-    px = stbi_load(path, &w, &h, &n, 3);
-    if (!px) {
-        fprintf(stderr, "fnet: %s: cannot decode image: %s\n", path, stbi_failure_reason());
+    if (!il_load(path, 3, &im, why, sizeof why)) {
+        fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }
-    r = ec_embed_image(ec, fnet_image_view(px, w, h, 3, w * 3), out);
-    stbi_image_free(px);
+    r = ec_embed_image(ec, fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3), out);
+    il_free(&im);
     if (r != FNET_OK) {
         fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
         return 0;

@@ -13,15 +13,13 @@
    JSON goes to stdout, one object per line; messages to stderr.
    Exit codes: 0 ok, 1 failure (bad file, bad image, no model), 2 usage error.
 
-   Images are read with stb_image (Debian libstb-dev); the library itself reads no files
-   but its weight blobs. */
+   Images are read by examples/image_load.h (a validating pre-pass, then Debian's stb_image
+   with JPEG and PNG only); the library itself reads no files but its weight blobs. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG
-#include <stb/stb_image.h>
+#include "image_load.h" /* il_load: every photo fnet reads */
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 #include "embcache.h" /* ec_load_model, ec_blob_name; the pipeline of the cli_match.h commands */
@@ -100,56 +98,17 @@ typedef struct loaded_image {
     fnet_image view;
 } loaded_image;
 
-/* The size a PNG or JPEG header claims (stb_image refuses to even describe images above
-   2^30 bytes, so the message could not say how large the file claims to be). */
-static int claimed_size(const char *path, long *w, long *h) {
-    unsigned char b[4096];
-    size_t n, i;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    if (n >= 24 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(b + 12, "IHDR", 4) == 0) {
-        *w = ((long)b[16] << 24) | ((long)b[17] << 16) | ((long)b[18] << 8) | b[19];
-        *h = ((long)b[20] << 24) | ((long)b[21] << 16) | ((long)b[22] << 8) | b[23];
-        return 1;
-    }
-    for (i = 2; n >= 4 && b[0] == 0xFF && b[1] == 0xD8 && i + 9 < n;) { /* JPEG: walk to a SOFn */
-        unsigned m = b[i + 1];
-        if (b[i] != 0xFF) return 0;
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-            *h = ((long)b[i + 5] << 8) | b[i + 6];
-            *w = ((long)b[i + 7] << 8) | b[i + 8];
-            return 1;
-        }
-        i += 2 + (((size_t)b[i + 2] << 8) | b[i + 3]);
-    }
-    return 0;
-}
-
+/* Reads a photo (examples/image_load.h refuses a damaged or hostile file with the reason). */
 static int load_image(const char *path, loaded_image *out) {
-    int w, h, n;
-    long cw, ch;
+    il_image im;
+    char why[256];
     memset(out, 0, sizeof *out);
-    if (!stbi_info(path, &w, &h, &n)) {
-        if (claimed_size(path, &cw, &ch) && (cw > FNET_MAX_IMAGE_SIDE || ch > FNET_MAX_IMAGE_SIDE))
-            fprintf(stderr, "fnet: %s: %ldx%ld is larger than %d pixels a side; downscale it\n", path, cw, ch,
-                    FNET_MAX_IMAGE_SIDE);
-        else
-            fprintf(stderr, "fnet: %s: cannot read image: %s\n", path, stbi_failure_reason());
+    if (!il_load(path, 3, &im, why, sizeof why)) {
+        fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }
-    if (w > FNET_MAX_IMAGE_SIDE || h > FNET_MAX_IMAGE_SIDE) {
-        fprintf(stderr, "fnet: %s: %dx%d is larger than %d pixels a side; downscale it\n", path, w, h,
-                FNET_MAX_IMAGE_SIDE);
-        return 0;
-    }
-    out->pixels = stbi_load(path, &w, &h, &n, 3);
-    if (!out->pixels) {
-        fprintf(stderr, "fnet: %s: cannot decode image: %s\n", path, stbi_failure_reason());
-        return 0;
-    }
-    out->view = fnet_image_view(out->pixels, w, h, 3, w * 3);
+    out->pixels = im.pixels;
+    out->view = fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3);
     return 1;
 }
 
@@ -358,15 +317,18 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     if (embed && aligned) {
         int size = fnet_embed_input_size(p.net);
         for (i = first; i < argc; i++) {
-            int w, h, n, k;
+            int w, h, k;
             float emb[128];
             fnet_result r;
-            unsigned char *px = stbi_load(argv[i], &w, &h, &n, 3);
-            if (!px) {
-                fprintf(stderr, "fnet: %s: cannot decode image: %s\n", argv[i], stbi_failure_reason());
+            loaded_image im;
+            unsigned char *px;
+            if (!load_image(argv[i], &im)) {
                 failed = 1;
                 continue;
             }
+            px = im.pixels;
+            w = im.view.width;
+            h = im.view.height;
             if (w != size || h != size) {
                 fprintf(stderr, "fnet: %s: an aligned crop must be %dx%d, not %dx%d\n", argv[i], size, size, w, h);
                 stbi_image_free(px);

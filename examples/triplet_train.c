@@ -24,10 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG
-#include <stb/stb_image.h>
-#include "embcache.h"
+#include "embcache.h" /* photos through image_load.h */
 
 #include <math.h>
 

@@ -3,8 +3,7 @@
 //   PATH left top right bottom x0 y0 ... x67 y67   (or PATH none)
 // nn4_dlib_landmarks [--fallback L T R B] IMG...: with --fallback, an image without a detected
 // face gets the predictor's points inside that box instead of "none".
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_processing.h>
 #include <cstdio>
@@ -24,8 +23,8 @@ int main(int argc, char **argv) {
         first = 6;
     }
     for (int a = first; a < argc; a++) {
-        int w, h, c;
-        unsigned char *px = stbi_load(argv[a], &w, &h, &c, 3);
+        int w, h;
+        unsigned char *px = il_load_pixels(argv[a], 3, &w, &h, NULL, 0);
         if (!px) { printf("%s none\n", argv[a]); continue; }
         array2d<rgb_pixel> img(h, w);
         for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) {

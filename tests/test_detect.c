@@ -13,10 +13,7 @@
 #include "facenet.h"
 #include "fnet_test.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "../examples/image_load.h"
 #include <math.h>
 #include <pthread.h>
 
@@ -100,7 +97,7 @@ static int run_golden(fnet_model *det, int up, int gray) {
         gold g;
         const char *ip;
         unsigned char *px;
-        int w, h, n, nb = 0, k, j;
+        int w, h, nb = 0, k, j;
         fnet_box boxes[MAXB];
         int used[MAXB];
         lineno++;
@@ -108,7 +105,7 @@ static int run_golden(fnet_model *det, int up, int gray) {
         if (sanitized() && (lineno % (up ? 12 : 6)) != 1) continue;
         ip = shared_path(g.image);
         if (!ip) { SKIP("%s not found under ../shared (set FNET_SHARED)", g.image); continue; }
-        px = stbi_load(ip, &w, &h, &n, gray ? 1 : 3);
+        px = il_load_pixels(ip, gray ? 1 : 3, &w, &h, NULL, 0);
         if (!px) { CHECK(0, "cannot decode %s", ip); continue; }
         CHECK(w == g.w && h == g.h, "%s: size %dx%d, golden %dx%d", g.image, w, h, g.w, g.h);
         CHECK(fnet_detect(det, fnet_image_view(px, w, h, gray ? 1 : 3, 0), &o, NULL, 0, boxes, MAXB, &nb) == FNET_OK,
@@ -276,13 +273,13 @@ static void *run_job(void *p) {
 static void check_api(fnet_model *det) {
     const char *ip = shared_path("data/dlib-examples/2008_001322.jpg");
     unsigned char *px, *big, *rgba, tiny[7 * 7 * 3];
-    int w, h, n, nb = -1, nb2 = -1, i, y;
+    int w, h, nb = -1, nb2 = -1, i, y;
     fnet_box b1[MAXB], b2[MAXB];
     fnet_detect_opts o;
     size_t ws;
     void *work;
     if (!ip) { SKIP("data/dlib-examples/2008_001322.jpg not found"); return; }
-    px = stbi_load(ip, &w, &h, &n, 3);
+    px = il_load_pixels(ip, 3, &w, &h, NULL, 0);
     if (!px) { CHECK(0, "decode %s", ip); return; }
     CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b1, MAXB, &nb) == FNET_OK && nb == 3,
           "reference image: %d boxes (dlib: 3)", nb);

@@ -1,5 +1,6 @@
-/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/, pipeline/ and
-   gallery/ (inputs that once crashed a fuzz target: `make fuzz`) through
+/* test_fuzz_regress.c - replays every input in tests/fuzz/regress/blob/, pipeline/,
+   gallery/, jpeg/, png/ and imglab/ (inputs that once crashed a fuzz target: `make fuzz`;
+   the jpeg/ and png/ ones are written by tests/fuzz/make_image_regress.py) through
    the same code as the fuzz targets, here under the normal build and ASan+UBSan (tests/run.sh).
    A regression shows as a sanitizer report or a crash, which tests/run.sh counts as a failure.
    A few hand-made hostile inputs are replayed too, so the test runs the targets even when
@@ -17,6 +18,15 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_gallery_one
 #include "fuzz/fuzz_gallery.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_jpeg_one
+#include "fuzz/fuzz_jpeg.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_png_one
+#include "fuzz/fuzz_png.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_imglab_one
+#include "fuzz/fuzz_imglab.c"
 #undef LLVMFuzzerTestOneInput
 #include "fnet_test.h"
 
@@ -44,14 +54,45 @@ static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t)) {
 }
 
 int main(void) {
-    int nb, np, ng, i;
+    int nb, np, ng, nj, npng, nx, i;
+    static const char *const xml[] = {
+        /* hand-made hostile imglab XML: truncations, nesting, entities, numbers, quotes */
+        "<dataset><images><image file='a.jpg'><box top='1' left='2' width='3' height='4'><part name='0",
+        "<dataset><images><image file='a.jpg'><box top='99999999999999999999' left='2' width='3' height='4'/>",
+        "<dataset><images><image file='&#x110000;&#0;&#xFFFFFFFFFF;&bogus;&amp'/></images></dataset>",
+        "<dataset><images><image file=\"a.jpg'></images></dataset>",
+        "<!-- unterminated comment <dataset>",
+        "<?xml <dataset></dataset>",
+        "<dataset><images><image file='a'><box top='1' left='1' width='1' height='1'><label>"
+        "0123456789012345678901234567890123456789012345678901234567890123456789</label></box></image></images></dataset>",
+        "<dataset><images><image file='a'><box top='-2147483648' left='2147483647' width='-1' height='0'>"
+        "<part name='a' x='nan' y='1e999'/><part name='a' x='1' y='2'/></box></image></images></dataset>",
+        "</dataset>", "<", "<>", "<a b='", "<dataset><images></image></images></dataset>", ""};
     unsigned char in[64 + 22];
     fuzz_blob_init(NULL, NULL);
     fuzz_pipeline_init(NULL, NULL);
     nb = replay_dir("tests/fuzz/regress/blob", fuzz_blob_one);
     np = replay_dir("tests/fuzz/regress/pipeline", fuzz_pipeline_one);
     ng = replay_dir("tests/fuzz/regress/gallery", fuzz_gallery_one);
-    printf("replayed %d blob, %d pipeline and %d gallery inputs\n", nb, np, ng);
+    nj = replay_dir("tests/fuzz/regress/jpeg", fuzz_jpeg_one);
+    npng = replay_dir("tests/fuzz/regress/png", fuzz_png_one);
+    nx = replay_dir("tests/fuzz/regress/imglab", fuzz_imglab_one);
+    for (i = 0; i < (int)(sizeof xml / sizeof xml[0]); i++) { /* exact-size copies: ASan sees a read past the end */
+        size_t n = strlen(xml[i]);
+        char *c = (char *)malloc(n ? n : 1);
+        memcpy(c, xml[i], n);
+        fuzz_imglab_one((const uint8_t *)c, n);
+        free(c);
+    }
+    {   /* 70 levels of nesting (the reader allows 64) */
+        char deep[70 * 3 + 1];
+        for (i = 0; i < 70; i++) memcpy(deep + 3 * i, "<a>", 3);
+        fuzz_imglab_one((const uint8_t *)deep, 70 * 3);
+    }
+    printf("replayed %d blob, %d pipeline, %d gallery, %d jpeg, %d png and %d imglab inputs (+%d hand-made XML)\n", nb,
+           np, ng, nj, npng, nx, (int)(sizeof xml / sizeof xml[0]) + 1);
+    CHECK(nj >= 40 && npng >= 15, "the hostile images are there (%d jpeg, %d png; tests/fuzz/make_image_regress.py)", nj,
+          npng);
     /* hand-made: garbage blobs in modes 0 and 1, a patch of every real blob's tables */
     for (i = 0; i < 6; i++) {
         memset(in, 0xA5, sizeof in);

@@ -12,8 +12,7 @@
 #include "fnet_test.h"
 #include <math.h>
 #include <pthread.h>
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
+#include "../examples/image_load.h"
 
 typedef struct golden_face {
     fnet_box box;
@@ -60,10 +59,9 @@ static int json_str(const char *line, const char *key, char *out, size_t cap) {
 static unsigned char *load_rgb(const char *rel, int *w, int *h) {
     char path[4096];
     const char *root = shared_path("data");
-    int n;
     if (!root) return NULL;
     snprintf(path, sizeof path, "%s/%s", root, rel);
-    return stbi_load(path, w, h, &n, 3);
+    return il_load_pixels(path, 3, w, h, NULL, 0);
 }
 
 static int rnd(float v) { return (int)floor((double)v + 0.5); }

@@ -16,8 +16,7 @@
 #include "../facenet.h"
 #include "fnet_test.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "../examples/image_load.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -267,12 +266,12 @@ static void test_max_faces(void) {
     /* the caller's face limit: n_boxes reports every face, only max_boxes are written */
     fnet_model *det = load_stage("hog_frontal.fnet");
     const char *p = shared_path("data/openface-examples/longoria-cooper.jpg");
-    int w, h, c, n = -1, n1 = -1;
+    int w, h, n = -1, n1 = -1;
     unsigned char *px;
     fnet_box boxes[64], one[2];
     fnet_result r;
     if (!det) return;
-    px = p ? stbi_load(p, &w, &h, &c, 3) : NULL;
+    px = p ? il_load_pixels(p, 3, &w, &h, NULL, 0) : NULL;
     if (!px) {
         SKIP("longoria-cooper.jpg absent (shared data): no max_boxes case");
         fnet_model_free(det);

@@ -16,10 +16,7 @@
 #include "../facenet.h"
 #include "fnet_test.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "../examples/image_load.h"
 
 #include <math.h>
 
@@ -119,7 +116,7 @@ static int cut_chip(const golden_in *in, unsigned char *px) {
     char rel[300];
     const char *path;
     unsigned char *img;
-    int w = 0, h = 0, c = 0;
+    int w = 0, h = 0;
     fnet_result r;
     unsigned long sum;
     if (!shared_path("data")) {
@@ -129,7 +126,7 @@ static int cut_chip(const golden_in *in, unsigned char *px) {
     snprintf(rel, sizeof rel, "data/%.255s", in->image); /* image[] < 256 chars */
     path = shared_path(rel);
     if (!path) { SKIP("%s not found under ../shared/data", in->image); return 0; }
-    img = stbi_load(path, &w, &h, &c, 3);
+    img = il_load_pixels(path, 3, &w, &h, NULL, 0);
     CHECK(img != NULL, "stb_image cannot read %s", path);
     if (!img) return 0;
     r = fnet_align(fnet_image_view(img, w, h, 3, 0), in->pts, 68, FNET_ALIGN_DLIB_CHIP, S, px);

@@ -10,8 +10,7 @@
 #include "../facenet.h"
 #include "fnet_test.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "../examples/image_load.h"
 
 #include <pthread.h>
 
@@ -147,14 +146,14 @@ int main(void) {
                                                  "data/openface-examples/longoria-cooper.jpg"};
     pthread_t th[N_THREADS];
     job jobs[N_THREADS];
-    int i, n;
+    int i;
     for (i = 0; i < N_IMAGES; i++) {
         const char *p = shared_path(photos[i]);
         if (!p) {
             SKIP("%s absent (shared data)", photos[i]);
             return test_finish();
         }
-        g_px[i] = stbi_load(p, &g_w[i], &g_h[i], &n, 3);
+        g_px[i] = il_load_pixels(p, 3, &g_w[i], &g_h[i], NULL, 0);
         CHECK(g_px[i] != NULL, "decode %s", p);
         if (!g_px[i]) return test_finish();
     }

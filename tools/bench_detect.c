@@ -6,10 +6,7 @@
 #define _POSIX_C_SOURCE 199309L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "examples/image_load.h"
 #include <stdio.h>
 #include <time.h>
 
@@ -31,13 +28,14 @@ int main(int argc, char **argv) {
     snprintf(blob, sizeof blob, "%s/hog_frontal.fnet", wd && *wd ? wd : "weights");
     if (fnet_model_load_file(blob, &m) != FNET_OK) { fprintf(stderr, "cannot load %s\n", blob); return 1; }
     for (a = 4; a < argc; a++) {
-        int w0, h0, n, w, h, r, x, y;
-        unsigned char *src = stbi_load(argv[a], &w0, &h0, &n, 3), *px;
+        int w0, h0, w, h, r, x, y;
+        char why[256];
+        unsigned char *src = il_load_pixels(argv[a], 3, &w0, &h0, why, sizeof why), *px;
         fnet_detect_opts o;
         fnet__hog_plan p;
         size_t ws;
         unsigned char *work;
-        if (!src) continue;
+        if (!src) { fprintf(stderr, "bench_detect: %s: %s\n", argv[a], why); continue; }
         w = width > 0 ? width : w0;
         h = width > 0 ? (int)((long)h0 * width / w0) : h0;
         px = (unsigned char *)malloc((size_t)w * h * 3);

@@ -8,8 +8,7 @@
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
+#include "examples/image_load.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +38,9 @@ static void load_faces(const char *root, const char *golden) {
     while (fgets(line, sizeof line, f) && n_img < 512) {
         char rel[1024], path[4096];
         const char *p = strstr(line, "\"image\":\""), *q;
-        int w, h, c;
+        int w, h;
         unsigned char *px;
+        char why[256];
         if (!p) continue;
         p += 9;
         q = strchr(p, '"');
@@ -49,8 +49,8 @@ static void load_faces(const char *root, const char *golden) {
         rel[q - p] = 0;
         if (strncmp(rel, "wider-val-dev/", 14) == 0) continue; /* keep the run short */
         snprintf(path, sizeof path, "%s/%s", root, rel);
-        px = stbi_load(path, &w, &h, &c, 3);
-        if (!px) continue;
+        px = il_load_pixels(path, 3, &w, &h, why, sizeof why);
+        if (!px) { fprintf(stderr, "bench_landmarks: %s: %s\n", path, why); continue; }
         imgs[n_img] = fnet_image_view(px, w, h, 3, 0);
         for (p = q; (p = strstr(p, "\"box\":[")) != NULL && n_face < 4096;) {
             face *fc = &faces[n_face++];

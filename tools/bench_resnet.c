@@ -11,8 +11,7 @@
 #define FNET_IMPLEMENTATION
 #include "../facenet.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
+#include "examples/image_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +51,14 @@ int main(int argc, char **argv) {
     esize = fnet_embed_workspace_size(net);
     ework = malloc(esize);
     for (i = 2; i < argc; i++) {
-        int w, h, n, k;
+        int w, h, k;
         unsigned char *px;
+        char why[256];
         double t[5][64];
         fnet_image img;
         if (strcmp(argv[i], "--iters") == 0) { i++; continue; }
-        px = stbi_load(argv[i], &w, &h, &n, 3);
-        if (!px) { fprintf(stderr, "bench_resnet: cannot read %s\n", argv[i]); continue; }
+        px = il_load_pixels(argv[i], 3, &w, &h, why, sizeof why);
+        if (!px) { fprintf(stderr, "bench_resnet: %s: %s\n", argv[i], why); continue; }
         img = fnet_image_view(px, w, h, 3, 0);
         {
             size_t need = fnet_detect_workspace_size(det, w, h, &dopts);

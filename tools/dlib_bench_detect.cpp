@@ -5,10 +5,7 @@
 // Prints per-image medians, totals, the ratio, and 2-thread throughput of each.
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_transforms.h>
@@ -52,8 +49,8 @@ int main(int argc, char **argv) {
     dlib::frontal_face_detector det = dlib::get_frontal_face_detector();
     std::vector<Img> imgs;
     for (int i = 4; i < argc; i++) {
-        int w, h, n;
-        unsigned char *px = stbi_load(argv[i], &w, &h, &n, 3);
+        int w, h;
+        unsigned char *px = il_load_pixels(argv[i], 3, &w, &h, NULL, 0);
         if (!px) continue;
         Img im;
         dlib::array2d<dlib::rgb_pixel> src(h, w);

@@ -10,8 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
-#define STB_IMAGE_IMPLEMENTATION
-#include "stb_image.h"
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 using namespace dlib;
 
 static double now_ms() { /* CPU time of this single-threaded process: the machine may be shared */
@@ -33,8 +32,8 @@ int main(int argc, char **argv) {
         p += 9;
         std::string rel = line.substr(p, line.find('"', p) - p);
         if (rel.compare(0, 14, "wider-val-dev/") == 0) continue;
-        int w, h, c;
-        unsigned char *px = stbi_load((std::string(argv[2]) + "/" + rel).c_str(), &w, &h, &c, 3);
+        int w, h;
+        unsigned char *px = il_load_pixels((std::string(argv[2]) + "/" + rel).c_str(), 3, &w, &h, NULL, 0);
         if (!px) continue;
         array2d<rgb_pixel> *im = new array2d<rgb_pixel>(h, w);
         for (int y = 0; y < h; y++)

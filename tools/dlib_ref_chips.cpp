@@ -19,14 +19,13 @@
 #include <fstream>
 #include <string>
 #include <vector>
-#define STB_IMAGE_IMPLEMENTATION
-#include "stb_image.h"
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 
 using namespace dlib;
 
 static bool load(const std::string &path, array2d<rgb_pixel> &img) {
-    int w, h, c;
-    unsigned char *p = stbi_load(path.c_str(), &w, &h, &c, 3);
+    int w, h;
+    unsigned char *p = il_load_pixels(path.c_str(), 3, &w, &h, NULL, 0);
     if (!p) return false;
     img.set_size(h, w);
     for (int y = 0; y < h; y++)

@@ -6,10 +6,7 @@
 //   --gray: decode the images as 8-bit gray (stb_image) and run dlib on array2d<unsigned char>.
 // Built by tools/detect.mk (make golden-detect) with -O2 -ffp-contract=off: fused
 // multiply-adds change dlib's image resampling and therefore its boxes.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_transforms.h>
@@ -76,8 +73,8 @@ int main(int argc, char **argv) {
     }
     dlib::frontal_face_detector det = dlib::get_frontal_face_detector();
     for (const std::string &f : files) {
-        int w, h, n;
-        unsigned char *px = stbi_load((root + "/" + f).c_str(), &w, &h, &n, gray ? 1 : 3);
+        int w, h;
+        unsigned char *px = il_load_pixels((root + "/" + f).c_str(), gray ? 1 : 3, &w, &h, NULL, 0);
         if (!px) { std::fprintf(stderr, "cannot load %s\n", f.c_str()); continue; }
         std::vector<dlib::rect_detection> dets;
         if (gray) {

@@ -12,10 +12,7 @@
 // tester). WEIGHTS_OUT: the learned w, one number per line (31 planes x 10 x 10 plane-major,
 // then the threshold), %.17g.
 // Built by tools/train_detector.mk with -O2 -ffp-contract=off.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#include <stb_image.h>
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 
 #include <dlib/data_io.h>
 #include <dlib/image_processing.h>
@@ -40,9 +37,9 @@ static int load_set(const std::string &xml, bool gray, unsigned up, bool flip, d
     boxes.clear();
     ignore.clear();
     for (const auto &im : data.images) {
-        int w, h, n;
+        int w, h;
         std::string path = im.filename[0] == '/' ? im.filename : dir + im.filename;
-        unsigned char *px = stbi_load(path.c_str(), &w, &h, &n, gray ? 1 : 3);
+        unsigned char *px = il_load_pixels(path.c_str(), gray ? 1 : 3, &w, &h, NULL, 0);
         if (!px) {
             std::fprintf(stderr, "cannot load %s\n", path.c_str());
             return 0;

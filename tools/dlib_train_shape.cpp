@@ -23,8 +23,7 @@
 #include <cstring>
 #include <set>
 #include <string>
-#define STB_IMAGE_IMPLEMENTATION
-#include "stb_image.h"
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 
 using namespace dlib;
 
@@ -57,8 +56,8 @@ static void load(const std::string &xml, dlib::array<array2d<rgb_pixel>> &images
         }
         if (faces.empty()) continue;
         std::string path = im.filename[0] == '/' ? im.filename : dir_of(xml) + "/" + im.filename;
-        int w, h, n;
-        unsigned char *px = stbi_load(path.c_str(), &w, &h, &n, 3);
+        int w, h;
+        unsigned char *px = il_load_pixels(path.c_str(), 3, &w, &h, NULL, 0);
         if (!px) { fprintf(stderr, "cannot read %s\n", path.c_str()); exit(1); }
         images.resize(images.size() + 1);
         array2d<rgb_pixel> &a = images[images.size() - 1];

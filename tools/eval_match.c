@@ -27,10 +27,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG
-#include <stb/stb_image.h>
-#include "examples/embcache.h"
+#include "examples/embcache.h" /* photos through examples/image_load.h */
 
 #include <math.h>
 #include <time.h>

@@ -10,8 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
+#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
 #include "examples/embcache.h"
 #include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>
@@ -51,8 +50,8 @@ int main(int argc, char **argv) {
         unsigned long long key = ec__key(&ec, paths[i].c_str());
         static ec_result r;
         if (ec__cache_read(&ec, key, &r)) continue;
-        int w, h, n;
-        unsigned char *px = stbi_load(paths[i].c_str(), &w, &h, &n, 3);
+        int w, h;
+        unsigned char *px = il_load_pixels(paths[i].c_str(), 3, &w, &h, NULL, 0);
         if (!px) { std::fprintf(stderr, "%s: cannot decode\n", paths[i].c_str()); continue; }
         dlib::matrix<dlib::rgb_pixel> img(h, w), up;
         for (int y = 0; y < h; y++)

@@ -29,10 +29,7 @@
 #include "facenet.h"
 
 #define STBI_NO_SIMD /* the same integer IDCT on every platform */
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "examples/image_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,14 +208,15 @@ int main(int argc, char **argv) {
     net[0] = load(argv[1], "nn4.small2.v1.fnet");
     net[1] = load(argv[1], "resnet34.fnet");
     for (a = 2; a < argc; a++) {
-        int w, h, n, nb = 0, i;
+        int w, h, nb = 0, i;
         const char *name = base_name(argv[a]);
-        unsigned char *px = stbi_load(argv[a], &w, &h, &n, 3);
+        char why[256];
+        unsigned char *px = il_load_pixels(argv[a], 3, &w, &h, why, sizeof why);
         fnet_box boxes[MAX_FACES];
         fnet_result r;
         fnet_image img;
         if (!px) {
-            printf("image %s error %s\n", name, stbi_failure_reason());
+            printf("image %s error %s\n", name, why);
             continue;
         }
         printf("image %s %dx%d pixcrc=%08lx\n", name, w, h, fnet__crc32(px, (size_t)w * h * 3));

@@ -1,12 +1,13 @@
 """stb_rgb.py: decode an image in Python exactly as facenet.h's C tests decode it (stb_image,
 3 channels), so chips cut in Python from the shared photos are byte-identical to the ones the
 C tests cut (JPEG decoders differ in their IDCT and chroma upsampling: cv2's libjpeg is not
-stb_image). needs: numpy, gcc and /usr/include/stb/stb_image.h (libstb-dev).
+stb_image). Through examples/image_load.h, as every C program of the project: the validating
+pre-pass, then stb_image. needs: numpy, gcc and /usr/include/stb/stb_image.h (libstb-dev).
 
     sys.path.insert(0, "tools"); import stb_rgb
-    img = stb_rgb.load(path)      # H x W x 3 uint8 (RGB), or None if stb_image cannot read it
+    img = stb_rgb.load(path)      # H x W x 3 uint8 (RGB), or None if the image is refused
 
-The first call builds build/stb_rgb.so (temp file + rename, so concurrent callers are safe).
+The first call builds build/stb_rgb_il.so (temp file + rename, so concurrent callers are safe).
 """
 import ctypes
 import os
@@ -17,20 +18,18 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = r"""
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "examples/image_load.h"
 /* RGB pixels of PATH into a malloc'ed buffer (free with stb_rgb_free), size in *w, *h. */
 unsigned char *stb_rgb_load(const char *path, int *w, int *h) {
-    int n;
-    return stbi_load(path, w, h, &n, 3);
+    return il_load_pixels(path, 3, w, h, NULL, 0);
 }
-void stb_rgb_free(unsigned char *p) { stbi_image_free(p); }
+void stb_rgb_free(unsigned char *p) { il_free_pixels(p); }
 """
 _lib = None
 
 
 def _build():
-    out = os.path.join(ROOT, "build", "stb_rgb.so")
+    out = os.path.join(ROOT, "build", "stb_rgb_il.so")
     if os.path.exists(out):
         return out
     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -39,7 +38,7 @@ def _build():
     with open(src, "w") as f:
         f.write(SRC)
     part = out + ".%d" % os.getpid()
-    subprocess.check_call(["gcc", "-O2", "-shared", "-fPIC", "-I/usr/include/stb", src, "-o", part, "-lm"])
+    subprocess.check_call(["gcc", "-O2", "-shared", "-fPIC", "-I" + ROOT, "-I/usr/include/stb", src, "-o", part, "-lm"])
     os.replace(part, out)
     return out
 

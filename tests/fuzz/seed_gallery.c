@@ -4,8 +4,7 @@
    usage: seed_gallery OUTDIR WEIGHTS_DIR PHOTO...      (run by tests/fuzz/run.sh) */
 #define FNET_IMPLEMENTATION
 #include "../../facenet.h"
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h>
+#include "../../examples/image_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +43,8 @@ int main(int argc, char **argv) {
         net = NULL;
     }
     for (a = 3; a < argc && np < 8; a++) {
-        int w, h, c, size = net ? fnet_embed_input_size(net) : 0;
-        unsigned char *px = net ? stbi_load(argv[a], &w, &h, &c, 3) : NULL;
+        int w, h, size = net ? fnet_embed_input_size(net) : 0;
+        unsigned char *px = net ? il_load_pixels(argv[a], 3, &w, &h, NULL, 0) : NULL;
         if (!px) continue;
         for (k = 0; k < 4 && ne < MAXE; k++) { /* four nearest-neighbour crops around the centre */
             unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);

@@ -5,6 +5,13 @@ rebuilt by `make fuzz`).   usage: /usr/bin/python3 tests/fuzz/seeds.py OUTDIR
   OUTDIR/pipeline/  photos from the shared data (faces, LFW, group photos) cropped around
                     the face and shrunk to <= 200 px, as gray, RGB and RGBA, in the layout
                     fuzz_pipeline.c reads
+  OUTDIR/jpeg/      shared JPEG photos of at most 64 KB and 300x300 pixels (every 40th LFW
+                    photo, the progressive ones, the small ones of other folders), small crops
+                    of them re-encoded by cv2: gray, progressive, with restart intervals
+  OUTDIR/imglab/    the dlib imglab XML files of the shared data, and a tiny one
+  OUTDIR/png/       small crops of the shared PNG photos and of two JPEG photos as PNG: gray,
+                    gray+alpha, RGB, RGBA, 16-bit, palette, 1/2/4-bit gray, Adam7-interlaced
+                    (the last four by png_bytes below, the others by cv2)
 Uses numpy and cv2 (Debian python3-opencv) for the photos; without them only synthetic
 images are written."""
 import os
@@ -95,6 +102,143 @@ def main(out):
                 a = np.dstack([img, np.full((h, w), 255, np.uint8)])
                 put("%s_rgba" % base, w, h, 4, a.tobytes(), 16)
     print("seeds: %d blob seeds in %s, %d image seeds in %s" % (nb, bd, npl, pd))
+    image_seeds(out, shared, cv2)
+
+
+def png_bytes(w, h, ctype, depth, rows, interlace=0, palette=None):
+    """A PNG of `rows` (h lists of w samples per channel, flattened) written here (zlib)."""
+    import zlib
+    ch = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype]
+
+    def pack(samples):  # one row of samples -> bytes at `depth` bits
+        if depth == 16:
+            return b"".join(struct.pack(">H", v * 257) for v in samples)
+        if depth == 8:
+            return bytes(samples)
+        out, acc, n = bytearray(), 0, 0
+        for v in samples:
+            acc = (acc << depth) | (v >> (8 - depth) if ctype != 3 else v)
+            n += depth
+            if n == 8:
+                out.append(acc)
+                acc, n = 0, 0
+        if n:
+            out.append(acc << (8 - n))
+        return bytes(out)
+
+    raw = bytearray()
+    if interlace:  # Adam7: seven passes of sub-images, each row filter 0
+        for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+            for y in range(y0, h, dy):
+                xs = range(x0, w, dx)
+                if len(xs):
+                    raw += b"\0" + pack([rows[y][x * ch + c] for x in xs for c in range(ch)])
+    else:
+        for y in range(h):
+            raw += b"\0"
+            raw += pack(rows[y])
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, interlace))
+    if palette:
+        out += chunk(b"PLTE", bytes(palette))
+    return out + chunk(b"IDAT", zlib.compress(bytes(raw), 9)) + chunk(b"IEND", b"")
+
+
+def jpeg_pixels(b):
+    """width * height from a JPEG's frame header (a huge number when there is none)."""
+    i = 2
+    while i + 9 < len(b) and b[i] == 0xFF:
+        if b[i + 1] in (0xC0, 0xC1, 0xC2):
+            return (b[i + 5] << 8 | b[i + 6]) * (b[i + 7] << 8 | b[i + 8])
+        i += 2 + (b[i + 2] << 8 | b[i + 3])
+    return 1 << 40
+
+
+def image_seeds(out, shared, cv2):
+    xd = os.path.join(out, "imglab")  # dlib imglab XML: the example files, and a tiny one by hand
+    os.makedirs(xd, exist_ok=True)
+    ex = os.path.join(shared, "dlib-examples")
+    for f in sorted(os.listdir(ex)) if os.path.isdir(ex) else []:
+        if f.endswith(".xml"):
+            open(os.path.join(xd, f), "wb").write(open(os.path.join(ex, f), "rb").read())
+    open(os.path.join(xd, "tiny.xml"), "w").write(
+        "<?xml version='1.0'?>\n<!-- c --><dataset><name>t &amp; &#x41;</name><images>\n"
+        "<image file='a.jpg'><box top='1' left='2' width='3' height='4' ignore='1'><label>x</label>"
+        "<part name='01' x='5' y='6'/><part name=\"00\" x='-7' y='8'/></box></image>\n</images></dataset>\n")
+    jd, pd = os.path.join(out, "jpeg"), os.path.join(out, "png")
+    os.makedirs(jd, exist_ok=True)
+    os.makedirs(pd, exist_ok=True)
+    nj = npg = 0
+    jpgs = sorted(os.path.join(d, f) for d, _, fs in os.walk(shared) for f in fs
+                  if f.lower().endswith((".jpg", ".jpeg")))
+    lfw_k = 0
+    for path in jpgs:
+        data = open(path, "rb").read()
+        if len(data) > 65536 or jpeg_pixels(data) > 300 * 300:  # small photos: more executions
+            continue
+        progressive = b"\xff\xc2" in data[:4096]
+        if "lfw-" in path and not progressive:
+            lfw_k += 1
+            if lfw_k % 40:
+                continue
+        open(os.path.join(jd, "shared_%03d.jpg" % nj), "wb").write(data)
+        nj += 1
+    # synthetic PNGs: gradients and a checkerboard at every colour type / depth / interlace
+    w, h = 13, 9
+    gray = [[(x * 19 + y * 7) & 255 for x in range(w)] for y in range(h)]
+    for depth in (1, 2, 4, 8, 16):
+        for il in (0, 1):
+            open(os.path.join(pd, "gray%d_i%d.png" % (depth, il)), "wb").write(png_bytes(w, h, 0, depth, gray, il))
+            npg += 1
+    idx = [[(x + y) % 4 for x in range(w)] for y in range(h)]
+    open(os.path.join(pd, "pal2.png"), "wb").write(png_bytes(w, h, 3, 2, idx, 0, [0, 0, 0, 255, 0, 0, 0, 255, 0, 9, 9, 250]))
+    open(os.path.join(pd, "pal8_i1.png"), "wb").write(png_bytes(w, h, 3, 8, idx, 1, [0, 0, 0, 255, 0, 0, 0, 255, 0, 9, 9, 250]))
+    rgba = [[v for x in range(w) for v in (x * 20 & 255, y * 28 & 255, (x ^ y) * 16 & 255, 128 + x)] for y in range(h)]
+    open(os.path.join(pd, "rgba16_i1.png"), "wb").write(png_bytes(w, h, 6, 16, rgba, 1))
+    ga = [[v for x in range(w) for v in (x * 20 & 255, 200)] for y in range(h)]
+    open(os.path.join(pd, "gray_alpha8.png"), "wb").write(png_bytes(w, h, 4, 8, ga))
+    npg += 4
+    if cv2 is None:
+        print("seeds: %d jpeg seeds in %s, %d png seeds in %s (no cv2: no re-encoded crops)" % (nj, jd, npg, pd))
+        return
+    sources = [p for p in (os.path.join(shared, "face_recognition-examples", "examples", "alex-lacamoire.png"),
+                           os.path.join(shared, "face_recognition-examples", "tests", "test_images", "32bit.png"),
+                           os.path.join(shared, "openface-examples", "lennon-1.jpg"),
+                           os.path.join(shared, "dlib-examples", "2008_002470.jpg")) if os.path.exists(p)]
+    for k, path in enumerate(sources):
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            continue
+        hh, ww = img.shape[:2]
+        for size in (17, 48):
+            c = cv2.resize(img[hh // 4: hh * 3 // 4, ww // 4: ww * 3 // 4], (size, size * 3 // 4 + 1), interpolation=cv2.INTER_AREA)
+            color = c if c.ndim == 3 and c.shape[2] >= 3 else cv2.cvtColor(c, cv2.COLOR_GRAY2BGR)
+            color = color[:, :, :3]
+            g = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY)
+            variants = {"rgb": color, "gray": g}
+            if c.ndim == 3 and c.shape[2] == 4:
+                variants["rgba"] = c
+            for name, im in variants.items():
+                ok, enc = cv2.imencode(".png", im)
+                if ok:
+                    open(os.path.join(pd, "src%d_%d_%s.png" % (k, size, name), ), "wb").write(enc.tobytes())
+                    npg += 1
+            ok, enc = cv2.imencode(".png", (color.astype("uint16") * 257))
+            if ok:
+                open(os.path.join(pd, "src%d_%d_rgb16.png" % (k, size)), "wb").write(enc.tobytes())
+                npg += 1
+            for name, im, params in (("q90", color, []), ("gray", g, []),
+                                     ("prog", color, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+                                     ("rst", color, [cv2.IMWRITE_JPEG_RST_INTERVAL, 2]),
+                                     ("prog_rst", color, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1, cv2.IMWRITE_JPEG_RST_INTERVAL, 1])):
+                ok, enc = cv2.imencode(".jpg", im, params)
+                if ok:
+                    open(os.path.join(jd, "src%d_%d_%s.jpg" % (k, size, name)), "wb").write(enc.tobytes())
+                    nj += 1
+    print("seeds: %d jpeg seeds in %s, %d png seeds in %s" % (nj, jd, npg, pd))
 
 
 if __name__ == "__main__":
