@@ -11,6 +11,9 @@
    4. Embed     a small network engine reading a flat weight blob: OpenFace nn4.small2
                 and dlib's ResNet-34 face descriptor.
    5. Match     distances, verify, identify, cluster.
+   6. Learn     backpropagation and triplet training of the networks; and the trainers of
+                the classic stages: 1b the detector (structural SVM), 2b the shape
+                predictor (Kazemi & Sullivan's regression trees).
 
    USAGE
    Do this in *one* C or C++ file to create the implementation:
