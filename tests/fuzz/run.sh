@@ -4,7 +4,10 @@
 # git), runs each target for FUZZ_SECONDS (default 60) and prints executions, crashes and time.
 # A crash leaves its input in build/fuzz/artifacts-TARGET/: copy it to
 # tests/fuzz/regress/TARGET/ (tests/test_fuzz_regress.c replays those under ASan in make test).
-# usage: sh tests/fuzz/run.sh [TARGET-FILTER]      env: FUZZ_SECONDS, FNET_WEIGHTS, FNET_SHARED
+# With FUZZ_REGRESS=1 each run's corpus is also minimised (libFuzzer -merge=1) and its inputs
+# of at most 16 KB, up to 40 per target (the smallest, then by name), are written to
+# tests/fuzz/regress/TARGET/fz-*: coverage-diverse inputs make test replays under ASan.
+# usage: sh tests/fuzz/run.sh [TARGET-FILTER]      env: FUZZ_SECONDS, FUZZ_REGRESS, FNET_WEIGHTS, FNET_SHARED
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 filter=${1:-}
@@ -59,5 +62,15 @@ for src in tests/fuzz/fuzz_*.c; do
         status=1
     fi
     printf '%-16s %10s %8s %8d %7d  %s\n' "$short" "${runs:-?}" "${speed:-?}" "$crashes" "$dt" "$note"
+    if [ "${FUZZ_REGRESS:-0}" = 1 ] && [ $rc -eq 0 ]; then
+        min=$B/min-$short
+        rm -rf "$min"; mkdir -p "$min" "tests/fuzz/regress/$short"
+        ASAN_OPTIONS=detect_leaks=0 "$exe" -merge=1 -max_len=$maxlen "$min" "$corpus" > "$exe.merge.log" 2>&1
+        rm -f "tests/fuzz/regress/$short"/fz-*
+        find "$min" -type f -size -16k -printf '%s %f\n' | sort -n -k1,1 -k2,2 | head -n 40 | while read -r _ f; do
+            cp "$min/$f" "tests/fuzz/regress/$short/fz-$f"
+        done
+        echo "    regress/$short: $(ls "tests/fuzz/regress/$short" | grep -c '^fz-') minimised inputs of $(ls "$min" | wc -l)"
+    fi
 done
 exit $status
