@@ -85,7 +85,7 @@ def resnet_faces():
     golden test cuts them, normalised as dlib does ((pixel - mean) / 256)."""
     import stb_rgb
     import torch_ref
-    from test_align import dlib_chip_ref
+    from make_resnet_golden import dlib_chip
     g = json.load(open("tests/golden/faceapi_descriptors.json"))
     picks = [g["inputs"][i] for i in (4, 0, 6)]
     out = []
@@ -93,7 +93,7 @@ def resnet_faces():
         photo = stb_rgb.load(os.path.join(shared("data"), inp["image"]))
         if photo is None:
             return None
-        chip = dlib_chip_ref(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
+        chip = dlib_chip(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
         out.append(torch_ref.resnet_input(chip))
     return np.stack(out)
 

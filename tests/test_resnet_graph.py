@@ -4,8 +4,8 @@ backend, divisor 255). Checks the converter (dequantization, folding, padding, s
 channel extension, op order) independently of facenet.h's engine: max abs diff <= 1e-5.
 Blob: $FNET_WEIGHTS/resnet34.fnet (divisor 256 in the blob; 255 is applied here).
 The real chips are cut from the shared photos ($FNET_SHARED/data, else ../shared/data) as
-tools/make_resnet_golden.py cut them (stb_image decoding, dlib_chip_ref of tests/test_align.py)
-and must match the golden FNV-1a; without the shared data only the LCG inputs run."""
+tools/make_resnet_golden.py cut them (stb_image decoding, fnet_align's dlib chip through its
+dlib_chip(), which tests/test_align.py shows byte-identical to dlib's) and must match the golden FNV-1a; without the shared data only the LCG inputs run."""
 import json
 import os
 import sys
@@ -87,7 +87,7 @@ def main():
         return finish()
     import stb_rgb
     from make_resnet_golden import fnv1a
-    from test_align import dlib_chip_ref
+    from make_resnet_golden import dlib_chip
     data = open(path, "rb").read()
     blob = fnet_blob.read(data)
     T = [np.array(fnet_blob.tensor_values(data, t), np.float32).reshape(t["shape"])
@@ -104,7 +104,7 @@ def main():
             if photo is None:
                 skip("%s not found under %s (set FNET_SHARED)" % (inp["image"], shared))
                 continue
-            img = dlib_chip_ref(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
+            img = dlib_chip(photo, np.array(inp["points"], np.float64).reshape(68, 2), 150)
             h = fnv1a(img.tobytes())
             check(h == inp["fnv1a"], "%s: the chip differs from the golden one face-api saw (FNV-1a %d, golden %d)"
                   % (inp["image"], h, inp["fnv1a"]))
