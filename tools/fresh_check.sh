@@ -27,6 +27,7 @@ sources=${SOURCES:-/etc/apt/sources.list.d/debian.sources}
 shared=${SHARED:-$repo/../shared}
 [ -f "$sources" ] || { echo "fresh_check: no apt sources at $sources (set SOURCES)" >&2; exit 1; }
 [ -d "$shared/data" ] || { echo "fresh_check: no shared data at $shared/data (set SHARED)" >&2; exit 1; }
+shared=$(cd "$shared" && pwd)
 if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
     echo "fresh_check: note: uncommitted changes are not part of the check (it clones HEAD $head)" >&2
 fi
