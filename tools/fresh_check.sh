@@ -1,6 +1,6 @@
 #!/bin/sh
 # The README's two commands on a really fresh machine (not run in CI; needs root, network and
-# about half an hour on 2 cores).
+# about 35 minutes on 2 cores: bootstrap 1, base 2, make demo 2.5, make test 29 of which 6 packages).
 #
 #   sh tools/fresh_check.sh            # as root, from anywhere in the repository
 #
