@@ -4,9 +4,13 @@
 # git), runs each target for FUZZ_SECONDS (default 60) and prints executions, crashes and time.
 # A crash leaves its input in build/fuzz/artifacts-TARGET/: copy it to
 # tests/fuzz/regress/TARGET/ (tests/test_fuzz_regress.c replays those under ASan in make test).
-# With FUZZ_REGRESS=1 each run's corpus is also minimised (libFuzzer -merge=1) and its inputs
-# of at most 16 KB, up to 40 per target (the smallest, then by name), are written to
-# tests/fuzz/regress/TARGET/fz-*: coverage-diverse inputs make test replays under ASan.
+# With FUZZ_REGRESS=1 the corpus of each target seeded only from the project's own outputs
+# (gallery: galleries and classifiers of our embeddings) is also minimised (libFuzzer
+# -merge=1) and its inputs of at most 16 KB, up to 40 (the smallest, then by name), are
+# written to tests/fuzz/regress/TARGET/fz-*: coverage-diverse inputs make test replays under
+# ASan. The other targets start from shared photos, XML and weight blobs, whose derivatives are
+# not committed; their regression inputs are hand-made (tests/fuzz/make_image_regress.py, the
+# hostile texts and blobs in tests/test_fuzz_regress.c).
 # usage: sh tests/fuzz/run.sh [TARGET-FILTER]      env: FUZZ_SECONDS, FUZZ_REGRESS, FNET_WEIGHTS, FNET_SHARED
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -62,7 +66,7 @@ for src in tests/fuzz/fuzz_*.c; do
         status=1
     fi
     printf '%-16s %10s %8s %8d %7d  %s\n' "$short" "${runs:-?}" "${speed:-?}" "$crashes" "$dt" "$note"
-    if [ "${FUZZ_REGRESS:-0}" = 1 ] && [ $rc -eq 0 ]; then
+    if [ "${FUZZ_REGRESS:-0}" = 1 ] && [ $rc -eq 0 ] && [ "$short" = gallery ]; then
         min=$B/min-$short
         rm -rf "$min"; mkdir -p "$min" "tests/fuzz/regress/$short"
         ASAN_OPTIONS=detect_leaks=0 "$exe" -merge=1 -max_len=$maxlen "$min" "$corpus" > "$exe.merge.log" 2>&1
