@@ -19,23 +19,9 @@
 #include <fstream>
 #include <string>
 #include <vector>
-#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
+#include "dlib_load.h" // the pre-pass, then stb_image: the pixels the C tests see
 
 using namespace dlib;
-
-static bool load(const std::string &path, array2d<rgb_pixel> &img) {
-    int w, h;
-    unsigned char *p = il_load_pixels(path.c_str(), 3, &w, &h, NULL, 0);
-    if (!p) return false;
-    img.set_size(h, w);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const unsigned char *q = p + 3 * ((size_t)y * w + x);
-            img[y][x] = rgb_pixel(q[0], q[1], q[2]);
-        }
-    stbi_image_free(p);
-    return true;
-}
 
 // the integers after "key":[ in s, from position pos (a tiny reader for our own golden files)
 static std::vector<long> ints_after(const std::string &s, const std::string &key, size_t &pos) {

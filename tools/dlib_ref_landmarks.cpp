@@ -23,23 +23,9 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include "../examples/image_load.h" // the validating pre-pass, then stb_image (JPEG, PNG)
+#include "dlib_load.h" // the pre-pass, then stb_image: the pixels the C tests see
 
 using namespace dlib;
-
-static bool load(const std::string &path, array2d<rgb_pixel> &img) {
-    int w, h;
-    unsigned char *p = il_load_pixels(path.c_str(), 3, &w, &h, NULL, 0);
-    if (!p) return false;
-    img.set_size(h, w);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const unsigned char *q = p + 3 * ((size_t)y * w + x);
-            img[y][x] = rgb_pixel(q[0], q[1], q[2]);
-        }
-    stbi_image_free(p);
-    return true;
-}
 
 static std::vector<rectangle> detect_up1(frontal_face_detector &det, const array2d<rgb_pixel> &img) {
     pyramid_down<2> pyr;
