@@ -1223,7 +1223,7 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
         if (!fnet__mul_ok(count, fnet__dtype_size[dt], &t->nbytes)) return FNET_ERR_CORRUPT;
         if ((unsigned long long)t->nbytes != nb) return FNET_ERR_CORRUPT;
         if (off < data_off || (off & 63u) || off > fsize || nb > fsize - off) return FNET_ERR_CORRUPT;
-        /* Tensors lie in table order without overlap (as tools/fnet_blob.py writes them): two
+        /* Tensors lie in table order without overlap (as tools/convert/fnet_blob.py writes them): two
            entries sharing bytes would be byte-swapped twice on a big-endian host. */
         if (off < data_end) return FNET_ERR_CORRUPT;
         data_end = off + nb;
@@ -3900,7 +3900,7 @@ static void fnet__dt_itoa(long v, char *out) {
     *out = 0;
 }
 
-/* A detector blob as tools/dlib_detector.py writes one (filter<i>: rows x cols x 31, dlib's
+/* A detector blob as tools/convert/dlib_detector.py writes one (filter<i>: rows x cols x 31, dlib's
    weights re-ordered cell-major; thresholds; the exact doubles as metadata), loaded. */
 static fnet_result fnet__dt_make_model(int nf, const float *const *filters, const double *thresh, double iou,
                                        double cov, const char *source, fnet_model **out) {
@@ -4613,7 +4613,7 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
    through dlib's own least-squares solution (its pinv of the three unit-square corners,
    whose 9 doubles are below), so that rounding at .5 ties matches dlib too.
 
-   Tensors (see tools/dlib_shape.py), C cascades, T trees, S = 2^depth - 1 splits,
+   Tensors (see tools/convert/dlib_shape.py), C cascades, T trees, S = 2^depth - 1 splits,
    L = S + 1 leaves, N points, P feature pixels per cascade:
      initial_shape (N, 2) f32            anchor_idx (C, P) u16      deltas (C, P, 2) f32
      split_idx (C, T, S, 2) u16          split_thresh (C, T, S) f32
@@ -4621,7 +4621,7 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
    The model points into the blob (nothing is parsed per value at load). A call uses about
    14 KB of stack and allocates nothing; the model is only read, so threads may share it.
 
-   Measured (tests/test_landmarks.c, tools/bench_landmarks.sh): on dlib's own boxes 100% of
+   Measured (tests/test_landmarks.c, tools/bench/bench_landmarks.sh): on dlib's own boxes 100% of
    27,336 points round to dlib's points, LFPW NME 0.028937 as dlib's. Compact blobs (half the
    size) flip some split decisions: f16 leaves NME 0.028854 but 82% of points identical and
    up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. About 0.4 ms
@@ -5093,7 +5093,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
    draws come from one SplitMix64 stream (seed), drawn in the same order on every run.
    Not dlib's generator, so a model equals dlib's in quality, not in its bits.
 
-   Measured (tools/bench_train_landmarks.sh; tests/test_train_landmarks*.{c,py}), against
+   Measured (tools/bench/bench_train_landmarks.sh; tests/test_train_landmarks*.{c,py}), against
    dlib 19.24's trainer on the same faces, parameters and 2 threads, errors as dlib's example
    measures them (mean point error / eye-centre distance; NME: / outer eye corners), means
    over seeds 0-3 (dlib: 4 seeds):
@@ -7504,7 +7504,7 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
 
    Thresholds shipped (plain L2, fnet_network_threshold_for), measured with facenet.h's own
    pipeline on LFW dev (View 2 folds 1-3: 1,800 pairs, 2,320 photos of 1,241 people;
-   tools/eval_match.sh; face nearest the image centre, central box for 16 undetected photos):
+   tools/eval/eval_match.sh; face nearest the image centre, central box for 16 undetected photos):
      resnet34-dlib  verify 0.62: held-out-fold accuracy 98.17% +- 0.36 (fold thresholds
                     0.614..0.638, mean 0.626; dlib publishes 0.6); deepface's 253 labelled
                     pairs all right (same <= 0.477, different >= 0.643).

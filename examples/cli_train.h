@@ -35,7 +35,7 @@
    Leave one fold out. --exclude-pairs PAIRS --exclude-fold K drops, before any image is read,
    every image of every person named in fold K (1 for the first) of an LFW pairs.txt (both
    names of a mismatched pair), so that fold K can be scored by a model that never saw its
-   people (make relearn-eval, tools/lofo_eval.py).
+   people (make relearn-eval, tools/eval/lofo_eval.py).
 
    Chip cache. --cache DIR keeps each usable image's chip (and, with --distill, its teacher
    embedding) in DIR, one file per image named by FNV-1a of its path, size and mtime and the

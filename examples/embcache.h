@@ -1,8 +1,8 @@
 /* embcache.h - faces and embeddings of photos through facenet.h's public API, computed once
    and (optionally) cached under build/embcache/ for the evaluation tools.
 
-   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c and
-   tools/bench_match.c. The includer provides facenet.h's implementation; photos are read by
+   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval/eval_match.c and
+   tools/bench/bench_match.c. The includer provides facenet.h's implementation; photos are read by
    examples/image_load.h (included here).
 
    Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
@@ -445,7 +445,7 @@ static EC_UNUSED int ec_find_path(const ec_labelled *lab, const char *path) {
     return -1;
 }
 
-/* The options the LFW tools (tools/eval_match.c, examples/triplet_train.c) share. */
+/* The options the LFW tools (tools/eval/eval_match.c, examples/triplet_train.c) share. */
 typedef struct ec_lfw_opts {
     const char *net;     /* --net resnet|nn4 (resnet) */
     const char *weights; /* --weights DIR ($FNET_WEIGHTS, else weights) */

@@ -8,7 +8,7 @@
    2. 400 mutated copies of LFW photos (../shared/data/lfw-dev; 1 to 8 bytes changed, half of
       them among the header segments, xorshift64 from seed 1): each is refused with a message
       or decodes to its header's size. stb_image 2.27 alone overflows its Huffman table on
-      about 1 in 10 of them (tools/image_sanity.sh shows it); here the DHT check must fire.
+      about 1 in 10 of them (tools/eval/image_sanity.sh shows it); here the DHT check must fire.
    3. il_load: a missing file and a folder are refused with a message. */
 #define _POSIX_C_SOURCE 200809L
 #define FNET_IMPLEMENTATION

@@ -26,7 +26,7 @@ TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
           libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
-# come from npm into build/, tools/bench.sh fetches them)
+# come from npm into build/, tools/bench/bench.sh fetches them)
 BENCH="$TEST"
 
 pkgs_of() {
