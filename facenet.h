@@ -4624,9 +4624,9 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
    Measured (tests/test_landmarks.c, tools/bench/bench_landmarks.sh): on dlib's own boxes 100% of
    27,336 points round to dlib's points, LFPW NME 0.028937 as dlib's. Compact blobs (half the
    size) flip some split decisions: f16 leaves NME 0.028854 but 82% of points identical and
-   up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. About 0.4 ms
-   per face (CPU time), 2.4x faster than dlib -O3 -march=native; bound by reading 4 MB of
-   leaves per face. Loading maps the file: 0.1 ms against dlib's 320 ms deserialize.
+   up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. A face reads
+   about 4 MB of leaves, so memory bandwidth bounds the speed (figures against dlib: README).
+   Loading maps the file instead of deserialising it.
 
    Kernel: adding a leaf to the shape (2N floats; the bulk of the work: 7500 leaves of 544
    bytes per face, memory-bound: the leaves of a cascade are prefetched ahead). Scalar twin first; SSE2 and AVX2 give identical results
@@ -5102,12 +5102,11 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
        per cascade (the CI test, 5 seeds) 0.1009 against 0.1001, +0.8%;
      LFPW, 68 points, dlib's defaults, 180 faces, 44 held aside: NME 0.0587 against 0.0581,
        +0.9%; training NME 0.00134 against 0.00139.
-   Time (AMD EPYC, a loaded shared machine): dlib's example 6 CPU-s against dlib's 90 (15x),
-   4-15 s wall against 94-144 s; LFPW 9 CPU-s against 102 (12x), 13-21 s against 111-179 s.
+   Training time against dlib's: the README's table (tools/bench/bench_train_landmarks.sh).
    The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats).
    A 5-point model (dlib's scheme: eye corners, nose base; `make landmarks5`: 2278 lfw-train
    faces labelled by the iBUG-trained 68-point model, dlib's defaults) trains in 91 s, is
-   3.8 MB, runs in 0.13 ms per face (the 68-point model 0.68 ms), NME 0.023 on 253 faces held
+   3.8 MB, runs about five times faster than the 68-point model, NME 0.023 on 253 faces held
    aside; with FNET_ALIGN_DLIB_CHIP_5 chips the ResNet scores 98.50% on lfw-dev (eval-lfw
    --retry-threshold -0.5) against 98.72% with the 68-point model's chips. */
 
