@@ -46,6 +46,13 @@
      query; they do not allocate. Passing work == NULL makes the call allocate and free its
      own scratch (convenient, not allocation-free).
 
+   NAMES
+   Objects are opaque handles with _create/_load/_free; a property is read by
+   fnet_OBJECT_PROPERTY (fnet_embed_dim, fnet_gallery_count, fnet_trainer_learning_rate).
+   "_get_" appears only where the plain name is taken: the property's type has that name
+   (fnet_model_get_kind, fnet_classifier_get_kind: fnet_model_kind is the enum), or a
+   setter pairs with it (fnet_model_get_isa / fnet_model_set_isa).
+
    SIMD DISPATCH
    x86: SSE2 and AVX2+FMA kernels are compiled with function target attributes (no -m flags
    needed) and one is picked at run time from cpuid when the model is loaded. ARM: NEON is
