@@ -27,7 +27,7 @@ PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux
           libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
 # come from npm into build/, tools/bench/bench.sh fetches them)
-BENCH="$TEST"
+BENCH="$TEST time"
 
 pkgs_of() {
     case "$1" in

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.." || exit 2
 SHARED=${FNET_SHARED:-../shared}
 REPS=${FNET_BENCH_REPS:-5}
 W=${FNET_WEIGHTS:-weights}
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 [ -f "$W/hog_frontal.fnet" ] || { echo "bench_detect: $W/hog_frontal.fnet missing (make weights)"; exit 1; }
 IMGS=$(ls "$SHARED"/data/wider-val-dev/images/*/*.jpg 2>/dev/null | head -n 8)
 [ -n "$IMGS" ] || { echo "bench_detect: no images under $SHARED/data/wider-val-dev"; exit 1; }
@@ -18,9 +19,14 @@ for up in 0 1; do build/bench_detect 640 "$REPS" $up $IMGS; done
 if [ -f /usr/include/dlib/image_processing/frontal_face_detector.h ]; then
     g++ -std=c++14 -O3 -march=native -I. -I/usr/include/stb tools/bench/dlib_bench_detect.cpp -o build/dlib_bench_detect \
         -ldlib -llapack -lblas -lpthread || exit 1
-    build/dlib_bench_detect 640 "$REPS" 0 $IMGS
-    build/dlib_bench_detect 640 "$REPS" 1 $IMGS
-    build/dlib_bench_detect 0 "$REPS" 0 $IMGS
+    for run in "640 0" "640 1" "0 0" "0 1"; do
+        set -- $run
+        build/dlib_bench_detect $1 "$REPS" $2 $IMGS | tee build/dlib_bench_detect.out
+        px=$1; [ "$px" = 0 ] && px=native
+        sed -n "s/^upsample \([01]\),.*facenet.h \([0-9.]*\) ms\/image, dlib \([0-9.]*\) ms\/image.*/detect $px px up\1\tms\/image\t\2\tdlib -O3 -march=native\t\3/p" \
+            build/dlib_bench_detect.out >> "$S"
+    done
 else
     echo "bench_detect: dlib not installed (apt-get install libdlib-dev): no comparison"
+    printf 'detect\tms/image\t-\tdlib: not installed (sh tools/deps.sh bench)\t-\n' >> "$S"
 fi

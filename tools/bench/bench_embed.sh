@@ -11,6 +11,7 @@
 #   env: FNET_WEIGHTS (blob folder), ROUNDS (3), ITERS (30), BLOB (default nn4.small2.v1.fnet)
 cd "$(dirname "$0")/../.." || exit 2
 W=${FNET_WEIGHTS:-weights}
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 BLOB=${BLOB:-$W/nn4.small2.v1.fnet}
 ROUNDS=${ROUNDS:-3}
 ITERS=${ITERS:-30}
@@ -54,7 +55,7 @@ for p in ort opencv torch; do
     paste "$O/e_fnet.txt" "$O/e_$p.txt" | awk -v p=$p '{d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d} END {printf "embedding check: %s vs facenet.h max abs diff %.2g\n", p, m}'
 done
 GF=$(./build/bench_embed "$BLOB" --iters 1 --isa scalar | sed -n 's/.* \([0-9.]*\) GFLOP,.*/\1/p')
-awk -v gf="$GF" '
+awk -v gf="$GF" -v S="$S" -v stage="$(basename "$BLOB" .fnet), 1 thread" '
 /^peak/ { if ($3 > peak[$2]) peak[$2] = $3; next }
 /ms\/face/ {
     n = $1; med = $2; mn = $5; sub(/\)/, "", mn)
@@ -74,4 +75,5 @@ END {
     }
     fast = ""; for (i = 1; i <= k; i++) if (order[i] !~ /^fnet/ && order[i] !~ /threads/ && (fast == "" || best[order[i]] < best[fast])) fast = order[i]
     if (fast != "") printf "single thread: facenet.h %.2f ms/face, fastest peer %s %.2f ms: %.2fx faster (min-based %.2fx)\n", best[ours], fast, best[fast], best[fast] / best[ours], lo[fast] / lo[ours]
+    printf "%s\tms/face\t%.3f\t%s\t%s\n", stage, best[ours], (fast != "" ? fast : "none: no peer ran (sh tools/deps.sh bench)"), (fast != "" ? sprintf("%.3f", best[fast]) : "-") >> S
 }' "$O/runs.txt"

@@ -7,6 +7,7 @@
 # dlib's deserialize, and blob sizes against the .dat.
 cd "$(dirname "$0")/../.." || exit 2
 W=${FNET_WEIGHTS:-weights}
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 D=${FNET_SHARED:-../shared}/data
 DAT=${DLIB_DAT:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat}
 G=tests/golden/dlib_landmarks_up1.jsonl
@@ -45,6 +46,9 @@ if [ $have_dlib = 1 ]; then
     df=$(med $d_face)
     echo "  dlib shape_predictor (-O3 -march=native) $df   (ours is $(ratio "$df" "$of")x faster; wall clock $(med $d_wall): $(ratio "$(med $d_wall)" "$(med $o_wall)")x)"
     [ "$ochk" = "$dchk" ] && echo "  same rounded points as dlib (checksum $ochk)" || echo "  POINTS DIFFER from dlib's (checksum $ochk vs $dchk)"
+    printf 'landmarks 68\tms/face\t%s\tdlib -O3 -march=native\t%s\n' "$of" "$df" >> "$S"
+else
+    printf 'landmarks 68\tms/face\t%s\tdlib: not built (sh tools/deps.sh bench)\t-\n' "$of" >> "$S"
 fi
 lf=$(med $o_file); lm=$(med $o_mem)
 echo "model load, ms (median of 3 rounds, each the best of 5; dlib: best of 3):"

@@ -4,6 +4,7 @@
 # vector of matrix<float,0,1>), on the same random unit vectors, interleaved 3 rounds in the
 # same run so machine load affects all alike. Also gallery save+load, k-means, CW.
 cd "$(dirname "$0")/../.." || exit 2
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 mkdir -p build
 cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -I. tools/bench/bench_match.c -o build/bench_match -lm || exit 1
 have_dlib=0
@@ -53,4 +54,8 @@ if [ $have_dlib = 1 ]; then
     echo "  dlib length(a-b) loop     $d_ms   (ours is $(awk -v a="$d_ms" -v b="$o_ms" 'BEGIN{printf "%.2f", a/b}')x faster)"
     [ "$dchk" = "$(get "$extra" identify_checksum)" ] || echo "  (dlib's nearest people differ from ours)"
 fi
+best=""; bv=""
+[ $have_np = 1 ] && best="numpy norm+argpartition" && bv=$n_ms
+[ $have_dlib = 1 ] && { [ -z "$bv" ] || awk -v a="$d_ms" -v b="$bv" 'BEGIN{exit !(a < b)}'; } && best="dlib length(a-b) loop" && bv=$d_ms
+printf 'identify 10k top 5\tms/probe\t%s\t%s\t%s\n' "$o_ms" "${best:-none (numpy and dlib missing: sh tools/deps.sh bench)}" "${bv:--}" >> "$S"
 echo "other (ms, one run): gallery 10k save+load $(get "$extra" gallery_10k_save_load), k-means 2000x128 k=50 $(get "$extra" kmeans_2000_k50), Chinese whispers 2000 $(get "$extra" chinese_whispers_2000)"

@@ -7,6 +7,7 @@
 #   env: FNET_WEIGHTS (blob folder), BATCH (16), ROUNDS (2), ITERS (5)
 cd "$(dirname "$0")/../.." || exit 2
 W=${FNET_WEIGHTS:-weights}
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 BATCH=${BATCH:-16}
 ROUNDS=${ROUNDS:-2}
 ITERS=${ITERS:-5}
@@ -32,7 +33,7 @@ for net in nn4 resnet; do
         done
     done
 done
-python3 - "$O/runs.txt" "$BATCH" <<'PY'
+python3 - "$O/runs.txt" "$BATCH" "$S" <<'PY'
 import json, sys
 best = {}
 for line in open(sys.argv[1]):
@@ -47,4 +48,9 @@ for net in ("nn4", "resnet"):
         f, p = best.get((net, "fnet", t)), best.get((net, "torch", t))
         print("%-7s %-8d %14s %14s %8s %12s" % (net, t, "%.1f" % f if f else "-", "%.1f" % p if p else "-",
               "%.2fx" % (p / f) if f and p else "-", "%.1f" % (batch * 1000.0 / f) if f else "-"))
+        if t == 1 and f:
+            with open(sys.argv[3], "a") as s:
+                s.write("train step %s, batch %d, 1 thread\tms/batch\t%.1f\t%s\t%s\n" % (
+                    net, batch, f, "PyTorch eager" if p else "PyTorch: not installed (sh tools/deps.sh bench)",
+                    "%.1f" % p if p else "-"))
 PY

@@ -15,6 +15,7 @@ SHARED=${SHARED:-../shared}
 ROUNDS=${ROUNDS:-2}
 D=$SHARED/data/dlib-examples
 O=build/bench_train_detector.d
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 mkdir -p "$O"
 [ -f "$D/training.xml" ] || { echo "bench_train_detector: $D missing"; exit 1; }
 [ -x build/fnet ] || { echo "bench_train_detector: build/fnet missing (make)"; exit 1; }
@@ -46,7 +47,7 @@ done
 build/fnet test-detector "$O/fnet.fnet" "$D/testing.xml" --upsample 1 --gray > "$O/fnet_test.json" || exit 1
 [ $have_dlib = 1 ] && { build/dlib_train_detector "$D/training.xml" "$D/testing.xml" "$O/dlib_w.txt" --gray \
     --threads 1 > "$O/dlib.json" || exit 1; }
-python3 - "$O" "$have_dlib" <<'PY'
+python3 - "$O" "$have_dlib" "$S" <<'PY'
 import json, math, os, sys
 sys.path.insert(0, "tools/convert")
 import fnet_blob
@@ -64,6 +65,10 @@ for t in ("1", "2"):
     f = best.get(("fnet", t)); d = best.get(("dlib", t)); fc = cpu.get(("fnet", t)); dc = cpu.get(("dlib", t))
     print("  %-7s %6.2f  %6s   %-9s        %6.2f  %6s   %s" % (t, f, "%.2f" % d if d else "-", "%.2fx" % (d / f) if d else "-",
           fc, "%.2f" % dc if dc else "-", "%.2fx" % (dc / fc) if dc else "-"))
+with open(sys.argv[3], "a") as s:
+    s.write("train detector, 1 thread\tCPU s\t%.2f\t%s\t%s\n" % (cpu[("fnet", "1")],
+            "dlib -O3 -march=native" if have_dlib else "dlib: not installed (sh tools/deps.sh bench)",
+            "%.2f" % cpu[("dlib", "1")] if have_dlib else "-"))
 print("fnet: %d iterations, %d oracle scans, objective %.6f" % (fj["iterations"], fj["oracle_calls"], fj["objective"]))
 row = lambda e: "P %.4f R %.4f AP %.4f" % (e["precision"], e["recall"], e["ap"])
 print("  fnet  train (with flips) %s   test %s" % (row(fj["train"]), row(ft)))

@@ -19,6 +19,7 @@ THREADS=${THREADS:-2}
 SETS=${SETS:-ex lfpw}
 SEEDS=${SEEDS:-1}
 O=build/bench_train_landmarks.d
+S=${FNET_BENCH_SUMMARY:-/dev/null}   # one line per comparison for make bench's summary table
 mkdir -p "$O"
 [ -x build/fnet ] || { echo "bench_train_landmarks: build/fnet missing (make)"; exit 1; }
 make -s build/dlib_train_shape || { echo "bench_train_landmarks: cannot build dlib_train_shape (libdlib-dev)"; exit 1; }
@@ -49,7 +50,7 @@ u, s = open(sys.argv[2]).read().split()[-2:]; a["cpu"] = float(u) + float(s); pr
         s=$((s + 1))
     done
 done
-python3 - "$O/runs.txt" <<'PY'
+python3 - "$O/runs.txt" "$S" "$THREADS" <<'PY'
 import json, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -75,4 +76,8 @@ for st in ("ex", "lfpw"):
             me("train", "nme_outer_corners"), me("test", "nme_outer_corners"),
             "%.2fx" % (sec["dlib"] / sec["fnet"]) if tool == "dlib" and "fnet" in sec else "",
             "%.2fx" % (cpu["dlib"] / cpu["fnet"]) if tool == "dlib" and "fnet" in cpu else ""))
+    if "fnet" in cpu and "dlib" in cpu:
+        with open(sys.argv[2], "a") as s:
+            s.write("train landmarks %s, %s threads\tCPU s\t%.1f\tdlib -O2\t%.1f\n" % (
+                {"ex": "dlib example", "lfpw": "LFPW 68"}[st], sys.argv[3], cpu["fnet"], cpu["dlib"]))
 PY
