@@ -13,12 +13,13 @@ WASM_LD     = -mexec-model=reactor -Wl,--gc-sections -Wl,-z,stack-size=1048576 -
 WEB_PORT   ?= 8016
 
 wasm: build/wasm/facenet.wasm build/wasm/facenet.mjs
+wasm: build/wasm/facenet-nosimd.wasm
 
 build/wasm/facenet.wasm: examples/web/facenet_wasm.c facenet.h tools/mk/web.mk
 	sh tools/web/build_wasm.sh "$(WASM_CC)" "$(WASM_FLAGS) -msimd128" "$(WASM_LD)" $< $@
 build/wasm/facenet-nosimd.wasm: examples/web/facenet_wasm.c facenet.h tools/mk/web.mk
 	sh tools/web/build_wasm.sh "$(WASM_CC)" "$(WASM_FLAGS)" "$(WASM_LD)" $< $@
-build/wasm/facenet.mjs: examples/web/facenet.mjs build/wasm/facenet-nosimd.wasm
+build/wasm/facenet.mjs: examples/web/facenet.mjs
 	@mkdir -p build/wasm
 	cp examples/web/facenet.mjs $@
 
