@@ -11,4 +11,10 @@ for b in detect landmarks embed resnet match train train_detector train_landmark
     echo "== $s"
     sh "$s" || { echo "bench: $s failed"; status=1; }
 done
+# facenet.wasm against face-api in Node and headless Chromium (issue 16)
+if [ -f tools/bench/bench_wasm.sh ]; then
+    echo
+    echo "== tools/bench/bench_wasm.sh"
+    sh tools/bench/bench_wasm.sh || { echo "bench: tools/bench/bench_wasm.sh failed"; status=1; }
+fi
 exit $status

@@ -10,6 +10,7 @@
 //   /photos/            build/web/photos (tests/test_web.py's decoded PNGs), when present
 //   /faceapi/, /node_modules/   face-api's package and build/node's tfjs wasm binaries
 //                       (tools/bench/bench_wasm.mjs in the browser), when present
+//   /bench/             tools/bench (the browser half of that benchmark)
 //
 // --port 0 picks a free port. The first line on stdout is the URL (scripts read it).
 import { createServer } from 'node:http';
@@ -33,6 +34,7 @@ const mounts = [
   ['/photos/', join(root, 'build', 'web', 'photos')],
   ['/faceapi/', join(root, 'weights', 'cache', 'face-api', 'package')],
   ['/node_modules/', join(root, 'build', 'node', 'node_modules')],
+  ['/bench/', join(root, 'tools', 'bench')],
   ['/', here],
 ];
 const TYPES = {

@@ -26,5 +26,5 @@ build/wasm/facenet.mjs: examples/web/facenet.mjs
 web: wasm
 	node examples/web/serve.mjs --port $(WEB_PORT) --weights $(FNET_WEIGHTS) --shared $(SHARED)
 
-bench-wasm: wasm all
+bench-wasm: wasm all resnet-node
 	sh tools/bench/bench_wasm.sh
