@@ -12,7 +12,8 @@ decoder is not stb_image: a PNG gives the page exactly the CLI's pixels. Then:
   scores within 2e-6 (the CLI prints 6 decimals), every landmark equal to the CLI's two
   decimals, embeddings within 3.4e-7 (the portable bound; the CLI prints 7 digits).
 - The page's gallery (IndexedDB): Lennon enrolled from lennon-1 names the face of lennon-2,
-  at the distance the CLI's embeddings give; sample1's four faces stay unknown.
+  at the distance the CLI's embeddings give; sample1's four faces stay unknown; after a
+  reload of the page the gallery is still there; the shared samples are offered.
 - Errors as native: a zeroed and a truncated blob, a landmarks blob passed to detect, a bad
   image give the CLI's result codes and messages as JavaScript Error objects; running out of
   wasm memory (a 3.9 GB buffer, the detector on a 12000x12000 image) is FNET_ERR_OUT_OF_MEMORY,
@@ -186,6 +187,9 @@ def main():
     check(len(s1) == 4 and not any(m["accepted"] for m in s1), "sample1 should be 4 unknown faces: %s" % s1)
     print("gallery: lennon-2 named lennon at %.6f (CLI embeddings: %.6f); sample1: %s" %
           (m2.get("distance", -1), d_native, ["unknown %.3f" % m["distance"] for m in s1]))
+    check(res.get("after_reload") == [{"name": "lennon", "n": 1}],
+          "the gallery after reloading the page (IndexedDB): %s" % res.get("after_reload"))
+    check("openface-examples/lennon-1.jpg" in res.get("samples", []), "the page offers no shared samples")
     bb = res["bad_blob"] or {}
     check(bb.get("code") == -4 and bb.get("isError") and native and bb.get("message", "").endswith(native[0]),
           "a zeroed blob in the page: %s" % bb)

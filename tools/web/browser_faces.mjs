@@ -4,7 +4,7 @@
 // face of the photo ENROL (PHOTO:NAME) is enrolled as NAME and the photos are analysed again, so
 // that every face is named or unknown from the in-page gallery (IndexedDB). Writes
 // OUT.json {chromium, photos: [{image, width, height, faces, timing}], enrolled, again,
-// bad_blob, memory} and OUT.png (a screenshot of the page on the last photo).
+// bad_blob, samples, after_reload (the gallery after reloading the page), memory} and OUT.png (a screenshot of the page on the last photo).
 //   node --experimental-websocket tools/web/browser_faces.mjs PHOTOS_DIR OUT.json OUT.png [PHOTO:NAME]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +32,14 @@ try {
     }
   }
   res.bad_blob = await b.eval('facenetDemo.badBlob()');
+  res.samples = await b.eval("[...document.getElementById('samples').options].map((o) => o.value).filter(Boolean)");
+  if (enrolPhoto) { // the gallery outlives the page: IndexedDB
+    const shot = await b.eval("document.getElementById('status').textContent");
+    await b.goto(srv.url);
+    res.after_reload = await b.eval('facenetDemo.ready.then(() => facenetDemo.people())');
+    await b.eval(`facenetDemo.analyseUrl('/photos/${photos[photos.length - 1].png}')`);
+    res.status_before_reload = shot;
+  }
   res.memory = await b.eval('facenetDemo.memory()');
   res.status = await b.eval("document.getElementById('status').textContent");
   await b.screenshot(png);
