@@ -6,7 +6,7 @@ needs: numpy (Debian /usr/bin/python3: tools/stb_rgb.py decodes the photos as th
 The photos (two of Lennon, and face-api's sample1 with 4 faces) are decoded by stb_image as
 build/fnet decodes them and written as PNGs (tools/web/stb_png.py), because a browser's JPEG
 decoder is not stb_image: a PNG gives the page exactly the CLI's pixels. Then:
-- Node (tools/web/node_faces.mjs, both builds) and the page in Chromium (tools/web/
+- Node (tools/web/node_faces.mjs; the scalar build too when make wasm made it) and the page in Chromium (tools/web/
   browser_faces.mjs: fetch, the browser's PNG decode, canvas ImageData, facenet.wasm) against
   `build/fnet landmarks` and `build/fnet embed` on the PNGs: the same boxes and filters,
   scores within 2e-6 (the CLI prints 6 decimals), every landmark equal to the CLI's two
@@ -89,13 +89,17 @@ def main():
     if not shutil.which("node"):
         check(False, "node not found (sh tools/deps.sh test)")
         return finish()
-    r = run(["make", "-s", "-j2", "build/fnet", "build/wasm/facenet.wasm", "build/wasm/facenet-nosimd.wasm",
-             "build/wasm/facenet.mjs"])
+    # the scalar build is compared too when `make wasm` made it (not built here: CI time)
+    nosimd = "build/wasm/facenet-nosimd.wasm"
+    have_nosimd = os.path.exists(nosimd) and os.path.getmtime(nosimd) >= os.path.getmtime("facenet.h")
+    r = run(["make", "-s", "-j2", "build/fnet", "build/wasm/facenet.wasm", "build/wasm/facenet.mjs"])
     check(r.returncode == 0, "make wasm failed: " + r.stdout[-2000:] + r.stderr[-2000:])
     if r.returncode:
         return finish()
-    for v in ("facenet.wasm", "facenet-nosimd.wasm"):
-        print("build/wasm/%s: %d bytes" % (v, os.path.getsize("build/wasm/" + v)))
+    for v in ("build/wasm/facenet.wasm",) + ((nosimd,) if have_nosimd else ()):
+        print("%s: %d bytes" % (v, os.path.getsize(v)))
+    if not have_nosimd:
+        print("(%s not built or older than facenet.h: only the SIMD128 build is compared; make wasm builds both)" % nosimd)
     r = run([sys.executable, "tools/web/stb_png.py", PHOTOS] + srcs)
     check(r.returncode == 0, "stb_png.py failed: " + r.stderr)
     if r.returncode:
@@ -109,7 +113,7 @@ def main():
     cli_emb = {base(o["image"]): o for o in jsonl(r2.stdout)}
 
     # ---- Node, both builds ----
-    for wasm in ("build/wasm/facenet.wasm", "build/wasm/facenet-nosimd.wasm"):
+    for wasm in ("build/wasm/facenet.wasm",) + ((nosimd,) if have_nosimd else ()):
         r = run(["node", "tools/web/node_faces.mjs", "--wasm", wasm, "--weights", W, PHOTOS])
         check(r.returncode == 0, "node_faces.mjs %s failed: %s" % (wasm, r.stderr[-2000:]))
         got = {o["image"]: o for o in jsonl(r.stdout)}
