@@ -191,6 +191,8 @@ def main():
     check(len(s1) == 4 and not any(m["accepted"] for m in s1), "sample1 should be 4 unknown faces: %s" % s1)
     print("gallery: lennon-2 named lennon at %.6f (CLI embeddings: %.6f); sample1: %s" %
           (m2.get("distance", -1), d_native, ["unknown %.3f" % m["distance"] for m in s1]))
+    check(all(m["zeroCopy"] for m in res.get("models", {}).values()) and len(res.get("models", {})) == 3,
+          "the page's blobs, streamed into wasm memory, should be used in place: %s" % res.get("models"))
     check(res.get("after_reload") == [{"name": "lennon", "n": 1}],
           "the gallery after reloading the page (IndexedDB): %s" % res.get("after_reload"))
     check("openface-examples/lennon-1.jpg" in res.get("samples", []), "the page offers no shared samples")

@@ -233,6 +233,7 @@ window.facenetDemo = {
   people: () => gallery.people,
   clear: async () => { for (const p of gallery.people) gallery.remove(p.name); await saveGallery(); },
   memory: () => fn.memoryBytes,
+  models: () => Object.fromEntries(Object.entries(models).map(([k, m]) => [k, { zeroCopy: m.zeroCopy, isa: m.isa }])),
   // facenet.mjs's error for a blob that is not one: {code, codeName, message}
   badBlob() {
     try { fn.loadModel(new Uint8Array(100)); return null; } catch (e) { return { code: e.code, codeName: e.codeName, message: e.message, isError: e instanceof Error }; }

@@ -41,6 +41,7 @@ try {
     res.status_before_reload = shot;
   }
   res.memory = await b.eval('facenetDemo.memory()');
+  res.models = await b.eval('facenetDemo.models()');
   res.status = await b.eval("document.getElementById('status').textContent");
   await b.screenshot(png);
   res.console = b.console;
