@@ -18,7 +18,8 @@ decoder is not stb_image: a PNG gives the page exactly the CLI's pixels. Then:
   image give the CLI's result codes and messages as JavaScript Error objects; running out of
   wasm memory (a 3.9 GB buffer, the detector on a 12000x12000 image) is FNET_ERR_OUT_OF_MEMORY,
   not a trap, and the module keeps working.
-- A screenshot of the page on sample1 goes to build/web/demo.png (to look at).
+- Screenshots to look at: build/web/demo.png (sample1) and build/web/demo_named.png (lennon-2
+  named from the gallery after the page was reloaded).
 Chromium absent: its part is skipped with the reason (tools/deps.sh test installs it).
 """
 import json
@@ -160,7 +161,7 @@ def main():
         return finish()
     shot = os.path.join(OUT, "demo.png")
     res_path = os.path.join(OUT, "browser.json")
-    for p in (shot, res_path):
+    for p in (shot, res_path, shot.replace(".png", "_named.png")):
         if os.path.exists(p):
             os.remove(p)
     r = run(["node", "--experimental-websocket", "tools/web/browser_faces.mjs", PHOTOS, res_path, shot,
@@ -203,7 +204,9 @@ def main():
         head = f.read(24)
     ok = head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24])[0] >= 800
     check(ok and os.path.getsize(shot) > 50000, "screenshot %s missing or too small" % shot)
-    print("screenshot: %s (%d bytes)" % (shot, os.path.getsize(shot)))
+    named = shot.replace(".png", "_named.png")
+    check(os.path.exists(named) and os.path.getsize(named) > 50000, "screenshot %s missing" % named)
+    print("screenshots: %s, %s" % (shot, named))
     return finish()
 
 

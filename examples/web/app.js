@@ -100,7 +100,7 @@ function draw() {
     const col = COLORS[i % COLORS.length], b = f.box;
     g.strokeStyle = col; g.fillStyle = col; g.lineWidth = lw;
     g.strokeRect(b.left, b.top, b.right - b.left + 1, b.bottom - b.top + 1);
-    const r = Math.max(1.5, lw * 0.9);
+    const r = Math.max(2, imageData.width / 320); // dots visible on a scaled-down photo
     for (let k = 0; k < f.landmarks.length; k += 2) {
       g.beginPath(); g.arc(f.landmarks[k], f.landmarks[k + 1], r, 0, 2 * Math.PI); g.fill();
     }

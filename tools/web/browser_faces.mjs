@@ -4,7 +4,8 @@
 // face of the photo ENROL (PHOTO:NAME) is enrolled as NAME and the photos are analysed again, so
 // that every face is named or unknown from the in-page gallery (IndexedDB). Writes
 // OUT.json {chromium, photos: [{image, width, height, faces, timing}], enrolled, again,
-// bad_blob, samples, after_reload (the gallery after reloading the page), memory} and OUT.png (a screenshot of the page on the last photo).
+// bad_blob, samples, after_reload (the gallery after reloading the page), memory} and OUT.png (a screenshot of the page on the last photo; with PHOTO:NAME also OUT_named.png,
+// the second photo after a reload of the page, its face named from the stored gallery).
 //   node --experimental-websocket tools/web/browser_faces.mjs PHOTOS_DIR OUT.json OUT.png [PHOTO:NAME]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,8 +38,11 @@ try {
     const shot = await b.eval("document.getElementById('status').textContent");
     await b.goto(srv.url);
     res.after_reload = await b.eval('facenetDemo.ready.then(() => facenetDemo.people())');
-    await b.eval(`facenetDemo.analyseUrl('/photos/${photos[photos.length - 1].png}')`);
     res.status_before_reload = shot;
+    // after the reload, the second photo: its face named from the stored gallery
+    await b.eval(`facenetDemo.analyseUrl('/photos/${photos[Math.min(1, photos.length - 1)].png}')`);
+    await b.screenshot(png.replace(/\.png$/, '_named.png'));
+    await b.eval(`facenetDemo.analyseUrl('/photos/${photos[photos.length - 1].png}')`);
   }
   res.memory = await b.eval('facenetDemo.memory()');
   res.models = await b.eval('facenetDemo.models()');
