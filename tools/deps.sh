@@ -20,7 +20,10 @@ BUILD="gcc make libc6-dev libstb-dev python3"
 DEMO="$BUILD libdlib-dev libdlib-data"
 # test: both compilers, sanitizers, C++ checks, the numpy / OpenCV / PyTorch references, dlib
 # (reference programs), h5py (the Keras .h5 reader's test)
-TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
+# web: facenet.h as WebAssembly (make wasm: clang --target=wasm32-wasi, wasi-libc, wasm-ld,
+# wasm-opt) and the browser it is tested in (tests/test_web.py: headless Chromium)
+WEB="clang lld wasi-libc libclang-rt-14-dev-wasm32 binaryen chromium"
+TEST="$DEMO $WEB g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and
 # gcc-s390x conflict with gcc-multilib on Debian: clang --target with these cross libcs.
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
@@ -36,11 +39,12 @@ pkgs_of() {
     test) echo "$TEST" ;;
     portable) echo "$PORTABLE" ;;
     bench) echo "$BENCH" ;;
+    web) echo "$WEB" ;;
     all) echo "$TEST $PORTABLE" ;;
-    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, all)" >&2; exit 2 ;;
+    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, web, all)" >&2; exit 2 ;;
     esac
 }
-needs_node() { case "$1" in demo|test|bench|all) return 0 ;; esac; return 1; }
+needs_node() { case "$1" in demo|test|bench|web|all) return 0 ;; esac; return 1; }
 
 if [ "${1:-}" = "--list" ]; then
     shift
