@@ -19,6 +19,12 @@
 #   make test-neon    the kernel and network tests for aarch64 under qemu-user
 #   make fuzz         libFuzzer targets in tests/fuzz (FUZZ_SECONDS each); fuzz-build only builds
 #
+# WebAssembly [web.mk, wasm.mk]
+#   make wasm         build/wasm/: facenet.wasm (SIMD128), facenet-nosimd.wasm, facenet.mjs
+#   make web          builds them and serves the browser demo (examples/web/) on localhost
+#   make bench-wasm   facenet.wasm against face-api in Node and headless Chromium
+#   make deps-web     the packages the wasm build and the browser test need
+#
 # Reference goldens, rebuilt from dlib / face-api (committed results in tests/golden/)
 #   make golden-detect golden-train-detector              [detect.mk, train_detector.mk]
 #   make golden-shape-dump golden-landmarks golden-chips golden-train-shape   [landmarks.mk]

@@ -1,7 +1,7 @@
 """facenet.h as WebAssembly (issue 16): the library build (build/wasm/facenet.wasm, SIMD128, and
 facenet-nosimd.wasm) through examples/web/facenet.mjs, in Node and in the web demo driven in
 headless Chromium, gives build/fnet's numbers on the same photos.
-needs: numpy (Debian /usr/bin/python3: tools/stb_rgb.py decodes the photos as the CLI does)
+needs: numpy (Debian /usr/bin/python3: tools/reference/stb_rgb.py decodes the photos as the CLI does)
 
 The photos (two of Lennon, and face-api's sample1 with 4 faces) are decoded by stb_image as
 build/fnet decodes them and written as PNGs (tools/web/stb_png.py), because a browser's JPEG
@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fnet_testlib import check, finish, skip  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,5 +1,5 @@
 """stb_png.py OUT_DIR IMG...: each photo decoded as the native CLI decodes it (stb_image via
-tools/stb_rgb.py, RGB) and written to OUT_DIR/NAME.png (lossless, no colour chunks: a browser
+tools/reference/stb_rgb.py, RGB) and written to OUT_DIR/NAME.png (lossless, no colour chunks: a browser
 decodes it to the very same bytes) and OUT_DIR/NAME.rgb (raw RGB, for Node), plus
 OUT_DIR/photos.json [{name, png, rgb, width, height, source}]. JPEG decoders differ (a
 browser's libjpeg-turbo is not stb_image), so comparing the page with build/fnet goes through
@@ -10,8 +10,7 @@ import struct
 import sys
 import zlib
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reference"))
 import stb_rgb  # noqa: E402
 
 
