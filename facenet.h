@@ -488,10 +488,57 @@ typedef struct fnet_match {
 /* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
    embedding). *n_matches = min(k, people). The probe is an unknown person when
    n_matches == 0 or !matches[0].accepted (open-set rejection). threshold <= 0 uses
-   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
-   gallery's (else FNET_ERR_MISMATCH). No allocation. */
+   fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR) (1% of strangers accepted at this
+   gallery's size), or for a network without a shipped impostor table
+   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery:
+   FNET_ERR_NOT_FOUND. dim must be the gallery's (else FNET_ERR_MISMATCH). No allocation. */
 FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
                                    float threshold, fnet_match *matches, int k, int *n_matches);
+
+/* ---- Open-set thresholds from a false-accept rate ----
+   A stranger shown to a gallery of N embeddings gets N chances to fall under the threshold,
+   so one fixed threshold is too strict for small galleries and too loose for big ones. The
+   rule here: the caller names the false-accept rate it wants for the WHOLE gallery (FAR: the
+   share of strangers accepted as someone; FNET_DEFAULT_FAR), and the threshold follows from
+   the gallery's size and the network's impostor distance distribution F(d) = share of pairs
+   of different people at distance <= d: each comparison may accept at most the rate p with
+   1 - (1 - p)^N = FAR, and the threshold is F^-1(p). A person with several photos counts
+   each (a probe is matched by its nearest photo), so N is the number of embeddings. */
+#define FNET_DEFAULT_FAR 0.01
+#define FNET_IMPOSTOR_TABLE_MAX 40 /* points of an impostor table */
+
+/* F(d) as a table of points: log10_rate[i] = log10 F(distance[i]), rates strictly ascending
+   (each <= 0), distances non-decreasing; between points log10 F is linear in d, and below the
+   first point the slope of the decade above it continues (an exponential tail). */
+typedef struct fnet_impostor_table {
+    char network[FNET_NETWORK_ID_MAX + 1]; /* the network id whose distances these are */
+    int n;                                 /* points, 2..FNET_IMPOSTOR_TABLE_MAX */
+    float distance[FNET_IMPOSTOR_TABLE_MAX];
+    float log10_rate[FNET_IMPOSTOR_TABLE_MAX];
+    double pairs; /* impostor pairs measured: rates below ~10/pairs rest on few pairs */
+} fnet_impostor_table;
+
+/* FNET_OK when t is usable (as above, values finite, network a valid id), else FNET_ERR_CORRUPT
+   (NULL: FNET_ERR_INVALID_ARGUMENT). Check a table read from a file with this. */
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t);
+/* The table shipped for a network id (section 5 says how it was measured);
+   FNET_ERR_NOT_FOUND for a network without one. */
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out);
+/* A table from n >= 2 measured impostor distances (sorted in place): points every quarter
+   decade of rate from 1 (the largest distance) down to 1/n (the smallest). */
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               fnet_impostor_table *out);
+/* F(distance) by the table (0..1; 0 for a NULL table). */
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance);
+/* The threshold at which `comparisons` (>= 1) independent impostor comparisons accept with
+   probability `far` (0 < far < 1) in all. The threshold is > 0. */
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold);
+/* fnet_far_threshold for a gallery: comparisons = its embeddings. t NULL: the network's
+   shipped table (FNET_ERR_NOT_FOUND without one); t of another network: FNET_ERR_MISMATCH. */
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold);
 
 /* ---- Clustering ---- */
 /* k-means (Lloyd) with k-means++ seeding (Arthur & Vassilvitskii 2007) on n points x[n*dim].
@@ -8117,7 +8164,8 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     if (dim != g->dim) return FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
     if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
-    if (threshold <= 0.0f) threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
+    if (threshold <= 0.0f && fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR, &threshold) != FNET_OK)
+        threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
     if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
     if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
     d = (size_t)dim;
@@ -8145,6 +8193,190 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     }
     *n_matches = n;
     return FNET_OK;
+}
+
+/* ---- open-set thresholds from a false-accept rate ----
+
+   For a stranger's probe and a gallery of N embeddings, a false accept is "some embedding at
+   distance <= t". If each comparison falls under t with probability p = F(t) (F: the
+   impostor distance distribution of the network) and the N comparisons were independent,
+       FAR(t) = 1 - (1 - F(t))^N,   so   F(t) = p = 1 - (1 - FAR)^(1/N)
+   (computed as -expm1(log1p(-FAR) / N), exact for tiny p). They are not independent: photos
+   of one person sit close together, and a probe near one gallery face tends to be near
+   others; both make the true FAR lower than the target (Boole: FAR <= N p whatever the
+   dependence, and N p is within 0.5% of the target at FAR 1%), so the rule is conservative.
+   The threshold is then F^-1(p) read off the table: linear in (distance, log10 rate) between
+   points; below the first point (rates rarer than the pairs measured could show) the slope
+   of the decade above it continues, since the lower tail of these distributions is close to
+   exponential on LFW. */
+
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t) {
+    int i;
+    if (!t) return FNET_ERR_INVALID_ARGUMENT;
+    if (!memchr(t->network, 0, sizeof t->network) || !fnet__valid_network(t->network)) return FNET_ERR_CORRUPT;
+    if (t->n < 2 || t->n > FNET_IMPOSTOR_TABLE_MAX) return FNET_ERR_CORRUPT;
+    if (!(t->pairs >= 2.0) || t->pairs > 1e300) return FNET_ERR_CORRUPT;
+    for (i = 0; i < t->n; i++) {
+        float d = t->distance[i], y = t->log10_rate[i];
+        if (!(d >= 0.0f) || d > 1e4f || !(y >= -30.0f) || y > 0.0f) return FNET_ERR_CORRUPT;
+        if (i > 0 && (!(d >= t->distance[i - 1]) || !(y > t->log10_rate[i - 1]))) return FNET_ERR_CORRUPT;
+    }
+    return FNET_OK;
+}
+
+/* Shipped tables: {distance, log10 rate} points, measured by tools/eval/eval_identify.c
+   (make impostor-table; the section comment has the figures). */
+typedef struct fnet__impostor_points {
+    const char *network; /* strstr() key, as fnet_network_threshold_for */
+    const char *exclude; /* ids containing this do not match (NULL: none) */
+    double pairs;
+    int n;
+    const float (*pt)[2];
+} fnet__impostor_points;
+
+/* resnet34-dlib: 1175671 impostor pairs, 1534 photos of 1468 LFW people outside lfw-dev */
+static const float fnet__imp_resnet[][2] = {
+    {0.3867f, -5.7693f}, {0.3940f, -5.5932f}, {0.3941f, -5.4682f}, {0.4104f, -5.2252f},
+    {0.4258f, -4.9911f}, {0.4329f, -4.7481f}, {0.4452f, -4.4905f}, {0.4576f, -4.2442f},
+    {0.4739f, -3.9984f}, {0.4872f, -3.7481f}, {0.5045f, -3.4997f}, {0.5229f, -3.2494f},
+    {0.5416f, -2.9999f}, {0.5602f, -2.7499f}, {0.5788f, -2.5000f}, {0.5979f, -2.2500f},
+    {0.6170f, -2.0000f}, {0.6373f, -1.7500f}, {0.6589f, -1.5000f}, {0.6822f, -1.2500f},
+    {0.7087f, -1.0000f}, {0.7399f, -0.7500f}, {0.7794f, -0.5000f}, {0.8362f, -0.2500f},
+    {1.1833f, 0.0000f}};
+
+static const fnet__impostor_points fnet__impostor_tables[] = {
+    {"resnet", NULL, 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
+};
+
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
+    size_t k;
+    int i;
+    if (!network || !out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network)) return FNET_ERR_NOT_FOUND;
+    for (k = 0; k < sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0]; k++) {
+        const fnet__impostor_points *s = &fnet__impostor_tables[k];
+        if (!strstr(network, s->network) || (s->exclude && strstr(network, s->exclude))) continue;
+        memcpy(out->network, network, strlen(network) + 1);
+        out->n = s->n;
+        out->pairs = s->pairs;
+        for (i = 0; i < s->n; i++) {
+            out->distance[i] = s->pt[i][0];
+            out->log10_rate[i] = s->pt[i][1];
+        }
+        return FNET_OK;
+    }
+    return FNET_ERR_NOT_FOUND;
+}
+
+static int fnet__float_cmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               fnet_impostor_table *out) {
+    double span, step;
+    int j, steps, m = 0;
+    size_t last = (size_t)-1;
+    fnet_result r;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
+    for (j = 0; (size_t)j < n; j++)
+        if (distances[j] < 0.0f) return FNET_ERR_INVALID_ARGUMENT;
+    qsort(distances, n, sizeof(float), fnet__float_cmp);
+    /* rates 10^(-j step) for j = steps..0: quarter decades, wider when they would not fit */
+    span = log10((double)n);
+    step = 0.25;
+    if (span / step > FNET_IMPOSTOR_TABLE_MAX - 1) step = span / (FNET_IMPOSTOR_TABLE_MAX - 1);
+    steps = (int)floor(span / step + 1e-9);
+    for (j = steps; j >= 0; j--) {
+        /* the smallest order statistic whose empirical rate reaches 10^(-j step) */
+        double want = pow(10.0, -j * step) * (double)n;
+        size_t idx = want <= 1.0 ? 0 : (size_t)ceil(want - 1e-9) - 1;
+        if (idx >= n) idx = n - 1;
+        if (last != (size_t)-1 && idx <= last) continue;
+        out->distance[m] = distances[idx];
+        out->log10_rate[m] = (float)log10((double)(idx + 1) / (double)n);
+        last = idx;
+        m++;
+    }
+    if (m < 2) return FNET_ERR_INVALID_ARGUMENT;
+    memcpy(out->network, network, strlen(network) + 1);
+    out->n = m;
+    out->pairs = (double)n;
+    return fnet_impostor_table_check(out);
+}
+
+/* The first point of the fit of the lower tail: a decade above point 0 (or the last point). */
+static int fnet__tail_point(const fnet_impostor_table *t) {
+    int i;
+    for (i = 1; i < t->n - 1; i++)
+        if (t->log10_rate[i] >= t->log10_rate[0] + 1.0f && t->distance[i] > t->distance[0]) return i;
+    return t->n - 1;
+}
+
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance) {
+    int i;
+    double y;
+    if (!t || fnet_impostor_table_check(t) != FNET_OK || !(distance == distance)) return 0.0;
+    if (distance >= t->distance[t->n - 1]) return pow(10.0, t->log10_rate[t->n - 1]);
+    if (distance < t->distance[0]) {
+        int k = fnet__tail_point(t);
+        double dd = (double)t->distance[k] - t->distance[0];
+        if (!(dd > 0.0)) return 0.0;
+        y = t->log10_rate[0] - (t->distance[0] - (double)distance) * (t->log10_rate[k] - t->log10_rate[0]) / dd;
+        return pow(10.0, y);
+    }
+    /* the last point at or below distance (ties: the highest rate), then the segment above */
+    for (i = t->n - 1; i > 0 && t->distance[i] > distance; i--) {}
+    if (t->distance[i + 1] <= t->distance[i]) return pow(10.0, t->log10_rate[i]);
+    y = t->log10_rate[i] + ((double)distance - t->distance[i]) * (t->log10_rate[i + 1] - t->log10_rate[i]) /
+                               ((double)t->distance[i + 1] - t->distance[i]);
+    return pow(10.0, y);
+}
+
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold) {
+    double y, d;
+    int i;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!t || !threshold || !(far > 0.0) || !(far < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_impostor_table_check(t)) != FNET_OK) return r;
+    y = log10(-expm1(log1p(-far) / comparisons)); /* log10 p, p = 1 - (1 - far)^(1/N) */
+    if (y <= t->log10_rate[0]) {
+        int k = fnet__tail_point(t);
+        d = t->distance[0] - (t->log10_rate[0] - y) * ((double)t->distance[k] - t->distance[0]) /
+                                 ((double)t->log10_rate[k] - t->log10_rate[0]);
+    } else if (y >= t->log10_rate[t->n - 1]) {
+        d = t->distance[t->n - 1];
+    } else {
+        for (i = 0; t->log10_rate[i + 1] < y; i++) {}
+        d = t->distance[i] + (y - t->log10_rate[i]) * ((double)t->distance[i + 1] - t->distance[i]) /
+                                 ((double)t->log10_rate[i + 1] - t->log10_rate[i]);
+    }
+    *threshold = d > 1e-6 ? (float)d : 1e-6f; /* a threshold is > 0 */
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold) {
+    fnet_impostor_table own;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!g || !threshold) return FNET_ERR_INVALID_ARGUMENT;
+    if (!t) {
+        if ((r = fnet_network_impostor_table(g->network, &own)) != FNET_OK) return r;
+        t = &own;
+    } else if (strncmp(t->network, g->network, sizeof t->network) != 0) {
+        return FNET_ERR_MISMATCH;
+    }
+    return fnet_far_threshold(t, far, g->n_emb > 0 ? (double)g->n_emb : 1.0, threshold);
 }
 
 /* ---- clustering: k-means with k-means++ seeding ---- */
