@@ -525,8 +525,12 @@ FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t);
    FNET_ERR_NOT_FOUND for a network without one. */
 FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out);
 /* A table from n >= 2 measured impostor distances (sorted in place): points every quarter
-   decade of rate from 1 (the largest distance) down to 1/n (the smallest). */
+   decade of rate from 1 (the largest distance) down to 1/n (the smallest). With `tail` (a
+   table of the same network, e.g. the shipped one; NULL: none), rates below 10/n, which rest
+   on fewer than 10 pairs, come from tail's shape instead, shifted in distance to meet the
+   measured table at 10/n: a user's few hundred pairs set the level, LFW's million the tail. */
 FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
                                                fnet_impostor_table *out);
 /* F(distance) by the table (0..1; 0 for a NULL table). */
 FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance);
@@ -8274,15 +8278,64 @@ static int fnet__float_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The first point of the fit of the lower tail: a decade above point 0 (or the last point). */
+static int fnet__tail_point(const fnet_impostor_table *t) {
+    int i;
+    for (i = 1; i < t->n - 1; i++)
+        if (t->log10_rate[i] >= t->log10_rate[0] + 1.0f && t->distance[i] > t->distance[0]) return i;
+    return t->n - 1;
+}
+
+/* The distance at which t reaches log10 rate y (the inverse of fnet_impostor_rate). */
+static double fnet__impostor_inverse(const fnet_impostor_table *t, double y) {
+    int i;
+    if (y <= t->log10_rate[0]) {
+        int k = fnet__tail_point(t);
+        return t->distance[0] - (t->log10_rate[0] - y) * ((double)t->distance[k] - t->distance[0]) /
+                                    ((double)t->log10_rate[k] - t->log10_rate[0]);
+    }
+    if (y >= t->log10_rate[t->n - 1]) return t->distance[t->n - 1];
+    for (i = 0; t->log10_rate[i + 1] < y; i++) {}
+    return t->distance[i] + (y - t->log10_rate[i]) * ((double)t->distance[i + 1] - t->distance[i]) /
+                                ((double)t->log10_rate[i + 1] - t->log10_rate[i]);
+}
+
+/* Replaces the points of t below log10 rate y0 by tail's, shifted in distance to meet t at y0
+   (the deepest of them dropped when they would not fit). */
+static void fnet__impostor_graft(fnet_impostor_table *t, const fnet_impostor_table *tail, double y0) {
+    fnet_impostor_table m = *t;
+    double shift = fnet__impostor_inverse(t, y0) - fnet__impostor_inverse(tail, y0);
+    int i, k = 0, first = 0, below = 0, skip;
+    while (first < t->n && t->log10_rate[first] < y0) first++; /* measured points kept: first.. */
+    while (below < tail->n && tail->log10_rate[below] < y0 - 1e-3) below++;
+    skip = below - (FNET_IMPOSTOR_TABLE_MAX - (t->n - first));
+    for (i = skip > 0 ? skip : 0; i < below; i++, k++) {
+        double d = tail->distance[i] + shift;
+        m.distance[k] = (float)(d > 0.0 ? d : 0.0);
+        m.log10_rate[k] = tail->log10_rate[i];
+    }
+    for (i = first; i < t->n; i++, k++) {
+        m.distance[k] = t->distance[i];
+        m.log10_rate[k] = t->log10_rate[i];
+    }
+    m.n = k;
+    for (i = k - 2; i >= 0; i--) /* the shifted tail never above the measured distances */
+        if (m.distance[i] > m.distance[i + 1]) m.distance[i] = m.distance[i + 1];
+    if (fnet_impostor_table_check(&m) == FNET_OK) *t = m;
+}
+
 FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
                                                fnet_impostor_table *out) {
     double span, step;
     int j, steps, m = 0;
     size_t last = (size_t)-1;
-    fnet_result r;
+    fnet_result r = FNET_OK;
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if (tail && ((r = fnet_impostor_table_check(tail)) != FNET_OK || strcmp(tail->network, network) != 0))
+        return r != FNET_OK ? r : FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
     for (j = 0; (size_t)j < n; j++)
         if (distances[j] < 0.0f) return FNET_ERR_INVALID_ARGUMENT;
@@ -8307,15 +8360,9 @@ FNET_API fnet_result fnet_impostor_table_build(const char *network, float *dista
     memcpy(out->network, network, strlen(network) + 1);
     out->n = m;
     out->pairs = (double)n;
-    return fnet_impostor_table_check(out);
-}
-
-/* The first point of the fit of the lower tail: a decade above point 0 (or the last point). */
-static int fnet__tail_point(const fnet_impostor_table *t) {
-    int i;
-    for (i = 1; i < t->n - 1; i++)
-        if (t->log10_rate[i] >= t->log10_rate[0] + 1.0f && t->distance[i] > t->distance[0]) return i;
-    return t->n - 1;
+    if ((r = fnet_impostor_table_check(out)) != FNET_OK) return r;
+    if (tail && n > 10) fnet__impostor_graft(out, tail, log10(10.0 / (double)n));
+    return FNET_OK;
 }
 
 FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance) {
@@ -8341,24 +8388,13 @@ FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance)
 FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
                                         double comparisons, float *threshold) {
     double y, d;
-    int i;
     fnet_result r;
     if (threshold) *threshold = 0.0f;
     if (!t || !threshold || !(far > 0.0) || !(far < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
         return FNET_ERR_INVALID_ARGUMENT;
     if ((r = fnet_impostor_table_check(t)) != FNET_OK) return r;
     y = log10(-expm1(log1p(-far) / comparisons)); /* log10 p, p = 1 - (1 - far)^(1/N) */
-    if (y <= t->log10_rate[0]) {
-        int k = fnet__tail_point(t);
-        d = t->distance[0] - (t->log10_rate[0] - y) * ((double)t->distance[k] - t->distance[0]) /
-                                 ((double)t->log10_rate[k] - t->log10_rate[0]);
-    } else if (y >= t->log10_rate[t->n - 1]) {
-        d = t->distance[t->n - 1];
-    } else {
-        for (i = 0; t->log10_rate[i + 1] < y; i++) {}
-        d = t->distance[i] + (y - t->log10_rate[i]) * ((double)t->distance[i + 1] - t->distance[i]) /
-                                 ((double)t->log10_rate[i + 1] - t->log10_rate[i]);
-    }
+    d = fnet__impostor_inverse(t, y);
     *threshold = d > 1e-6 ? (float)d : 1e-6f; /* a threshold is > 0 */
     return FNET_OK;
 }

@@ -225,7 +225,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < tr.n; i++)
         for (j = i + 1; j < tr.n; j++)
             if (tr.label[i] != tr.label[j]) imp[n_imp++] = fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
-    if (fnet_impostor_table_build(ec.network_id, imp, n_imp, &measured) != FNET_OK) { fprintf(stderr, "table build failed\n"); return 1; }
+    if (fnet_impostor_table_build(ec.network_id, imp, n_imp, NULL, &measured) != FNET_OK) { fprintf(stderr, "table build failed\n"); return 1; }
     printf("network %s: impostor table from %s: %d people (%d people also in lfw-dev left out), %d photos (%d without "
            "a detection left out), %zu pairs of different people; median %.4f, 1e-3 quantile %.4f, 1e-5 %.4f, min %.4f\n",
            ec.network_id, troot, tlab.n_people, overlap, tr.n, tr.dropped, n_imp, imp[n_imp / 2], imp[n_imp / 1000],
