@@ -423,7 +423,9 @@ FNET_API const char *fnet_network_id(const fnet_model *net);
    identification and clustering want stricter thresholds than 1:1 verification. */
 typedef enum fnet_threshold_kind {
     FNET_THRESHOLD_VERIFY = 0,   /* 1:1: best accuracy on LFW dev pairs (held-out folds) */
-    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery */
+    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery
+                                    (fnet_identify's default only without an impostor table:
+                                    fnet_gallery_far_threshold depends on the gallery's size) */
     FNET_THRESHOLD_CLUSTER = 2   /* Chinese whispers edges: best pairwise F1 */
 } fnet_threshold_kind;
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind);
@@ -7541,7 +7543,8 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
    (FaceNet, Schroff et al. 2015). Everything here works on those points:
    - verify (1:1): same person when ||a-b|| <= a threshold chosen on labelled pairs;
    - identify (1:K): nearest people of a gallery, "unknown" when even the nearest is farther
-     than the threshold (open-set rejection);
+     than the threshold (open-set rejection); the threshold follows from a target false-accept
+     rate for the whole gallery and the network's impostor distance table (below);
    - cluster: k-means with k-means++ seeding (k known) or Chinese whispers (Biemann 2006,
      dlib's choice for faces: a graph of pairs closer than the threshold, no k needed);
    - classify: softmax regression, a one-hidden-layer MLP (trained here with minibatch SGD or
@@ -7561,7 +7564,8 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
                     pairs all right (same <= 0.477, different >= 0.643).
                     identify 0.46: gallery of 450 people (one photo each), 1,079 probes of
                     them: rank-1 93.2%, rank-5 98.2%, right and accepted 61.4%; 791 people not
-                    in the gallery: 1.4% accepted (at 0.62: 89% would be).
+                    in the gallery: 1.4% accepted (at 0.62: 89% would be). fnet_identify's
+                    default no longer uses it: see the impostor table below.
                     cluster 0.48: 601 photos of 83 people, Chinese whispers pairwise
                     precision 0.900, recall 0.847 (at 0.62: 0.22 / 0.92, clusters chain).
      nn4.small2.v1  verify 0.995 (OpenFace's 0.99 squared); identify 0.74, cluster 0.77
@@ -7582,6 +7586,32 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
                     at 0.355 right-and-accepted 8.0% with 3.4% false accepts; clustering at
                     0.487 precision 0.58, recall 0.42. A verifier, not an open-set
                     identifier: use the ResNet for galleries (same folds: rank-1 96.0%).
+
+   Identification at a false-accept rate (fnet_far_threshold; the rule is explained at its
+   code). The ResNet's impostor table: every pair of photos of different people among the
+   1,468 LFW people of ../shared/data/lfw-train who are NOT in lfw-dev (1,534 photos, one face
+   each, 15 without a detection left out; 1,175,671 pairs): median 0.822, 1e-3 quantile 0.542,
+   1e-5 quantile 0.426 (tools/eval/eval_identify.c, make impostor-table). Checked on the lfw-dev
+   people (never in the table; make eval-identify, 20 random galleries per size, one random
+   photo per person enrolled, known probes = their other photos, strangers = every photo of
+   everyone else):
+     gallery K    FAR 1%: threshold, accepted as the right person, strangers accepted
+        10        0.542  90.6%  1.3%          FAR 5%: 0.595  98.1%  5.2%
+        20        0.519  85.3%  1.1%                  0.572  95.0%  5.1%
+        40        0.498  77.6%  0.7%                  0.550  91.4%  4.1%
+       100        0.474  69.7%  0.8%                  0.520  85.0%  3.5%
+       200        0.455  61.0%  0.8%                  0.498  80.0%  3.6%
+       450        0.438  52.5%  0.7%                  0.477  71.0%  3.2%
+      1000        0.425  46.4%  1.1% (233 strangers)  0.455  61.2%  3.0%
+   (rank-1 falls from 99.8% at K=10 to 92.2% at K=1000.) The false accepts follow the target
+   at every size (the old fixed 0.46 accepted 0.2% at K=40 and 60% of the known probes); what
+   a stricter target costs is the share accepted: this embedding separates 90% of known
+   probes from 95% of strangers at K=40 only near FAR 5%, whatever the rule on one distance.
+   Three photos per person (people with >= 4 photos, N = 3K embeddings in the rule) at FAR
+   1%: K=40 87.1% accepted (73.7% with one photo of the same people), 0.8% strangers.
+   Other networks have no shipped table (the relearned nn4 saw these LFW people in training,
+   so a table measured on them would be too optimistic): fnet_identify falls back to their
+   FNET_THRESHOLD_IDENTIFY, and `fnet calibrate` measures one on the user's own photos.
 
    Gallery file, version 1, little-endian:
      offset size
