@@ -39,7 +39,8 @@
    Calibration file (text, written by calibrate, read strictly: anything else is refused):
      fnet-calibration 1
      network ID
-     pairs P                   impostor pairs measured
+     pairs P                   pairs of people measured (one distance each: the median of
+                               their photos' cross distances)
      verify_threshold T        balanced accuracy's best (same-person and different-person
                                pairs weigh the same)
      cluster_threshold T       Chinese whispers' best pairwise F1 (0: not measured)
@@ -630,6 +631,30 @@ static double cm__best_cluster(const float *x, const int *y, int n, double lo, d
     return best;
 }
 
+/* The median distance between the photos of each pair of people (the photos of person i are
+   the le->y == i rows): out[] gets one value per pair of people with photos; returns how many. */
+static size_t cm__people_pair_medians(const cm_labelled *le, float *out) {
+    int a, b, i, j, m;
+    size_t n = 0;
+    float *cross;
+    int most = 1;
+    for (a = 0; a < le->lab.n_people; a++) most = le->per[a] > most ? le->per[a] : most;
+    cross = (float *)malloc((size_t)most * (size_t)most * sizeof(float));
+    if (!cross) return 0;
+    for (a = 0; a < le->lab.n_people; a++)
+        for (b = a + 1; b < le->lab.n_people; b++) {
+            if (!le->per[a] || !le->per[b]) continue;
+            m = 0;
+            for (i = 0; i < le->n; i++)
+                for (j = 0; le->y[i] == a && j < le->n; j++)
+                    if (le->y[j] == b) cross[m++] = fnet_distance(le->x + (size_t)i * EC_DIM, le->x + (size_t)j * EC_DIM, EC_DIM);
+            qsort(cross, (size_t)m, sizeof(float), cm__float_cmp);
+            out[n++] = m % 2 ? cross[m / 2] : 0.5f * (cross[m / 2 - 1] + cross[m / 2]);
+        }
+    free(cross);
+    return n;
+}
+
 static int cm_calibrate(int argc, char **argv) {
     cm_opts o;
     embcache ec;
@@ -637,6 +662,8 @@ static int cm_calibrate(int argc, char **argv) {
     cm_calibration cal;
     fnet_impostor_table tail;
     int has_tail;
+    float *pp = NULL;
+    size_t n_pp = 0;
     cm__scored *sc = NULL;
     float *gen = NULL, *imp = NULL;
     size_t n_pairs, ng = 0, ni = 0, p;
@@ -669,7 +696,8 @@ static int cm_calibrate(int argc, char **argv) {
     sc = (cm__scored *)malloc(n_pairs * sizeof *sc);
     gen = (float *)malloc(n_pairs * sizeof(float));
     imp = (float *)malloc(n_pairs * sizeof(float));
-    if (!sc || !gen || !imp) { fprintf(stderr, "fnet: calibrate: out of memory (%d photos)\n", le.n); failed = 1; }
+    pp = (float *)malloc(((size_t)le.lab.n_people * (size_t)le.lab.n_people / 2 + 1) * sizeof(float));
+    if (!sc || !gen || !imp || !pp) { fprintf(stderr, "fnet: calibrate: out of memory (%d photos)\n", le.n); failed = 1; }
     for (i = 0, p = 0; !failed && i < le.n; i++)
         for (j = i + 1; j < le.n; j++, p++) {
             sc[p].d = fnet_distance(le.x + (size_t)i * EC_DIM, le.x + (size_t)j * EC_DIM, EC_DIM);
@@ -708,9 +736,13 @@ static int cm_calibrate(int argc, char **argv) {
         }
         cal.eer = eer;
         cal.eer_threshold = eer_t;
-        /* the folder's impostor distances, with the network's LFW tail below 10/pairs */
+        /* the folder's impostor table: one distance per pair of people (the median of their
+           photos' cross distances: two look-alikes with ten photos each would otherwise be 100
+           pairs at the bottom of the table), with the network's LFW tail below 100 of them
+           (below the median for fewer than 200) */
         has_tail = fnet_network_impostor_table(ec.network_id, &tail) == FNET_OK;
-        if ((r = fnet_impostor_table_build(ec.network_id, imp, ni, has_tail ? &tail : NULL, &cal.table)) != FNET_OK) {
+        n_pp = cm__people_pair_medians(&le, pp);
+        if ((r = fnet_impostor_table_build(ec.network_id, pp, n_pp, has_tail ? &tail : NULL, &cal.table)) != FNET_OK) {
             fprintf(stderr, "fnet: calibrate: %s\n", fnet_result_string(r));
             failed = 1;
         }
@@ -721,7 +753,7 @@ static int cm_calibrate(int argc, char **argv) {
             json_string(stdout, dir);
             printf(",\"network\":");
             json_string(stdout, ec.network_id);
-            printf(",\"people\":%d,\"photos\":%d", le.lab.n_people, le.n);
+            printf(",\"people\":%d,\"photos\":%d,\"people_pairs\":%lu", le.lab.n_people, le.n, (unsigned long)n_pp);
             cm__quantiles("genuine", gen, ng);
             cm__quantiles("impostor", imp, ni);
             printf(",\"eer\":%.4f,\"eer_threshold\":%.4f,\"verify_threshold\":%.4f,\"verify_balanced_accuracy\":%.4f,"
@@ -733,9 +765,9 @@ static int cm_calibrate(int argc, char **argv) {
             for (i = 0; i < 5; i++) {
                 float t = 0;
                 fnet_far_threshold(&cal.table, o.far, sizes[i], &t);
-                /* below 10/pairs: the network's tail (or an extrapolation): say so */
+                /* below 100 pairs of people: the network's tail (or an extrapolation): say so */
                 printf("%s{\"gallery_embeddings\":%d,\"threshold\":%.4f,\"from\":\"%s\"}", i ? "," : "", sizes[i], t,
-                       -expm1(log1p(-o.far) / sizes[i]) * (double)ni >= 10.0 ? "measured"
+                       -expm1(log1p(-o.far) / sizes[i]) * (double)n_pp >= (n_pp < 200 ? 0.5 * (double)n_pp : 100.0) ? "measured"
                        : has_tail ? "the network's LFW tail, shifted" : "extrapolated");
             }
         }
@@ -764,6 +796,7 @@ static int cm_calibrate(int argc, char **argv) {
     free(sc);
     free(gen);
     free(imp);
+    free(pp);
     cm__labelled_free(&le);
     ec_close(&ec);
     return failed;

@@ -147,21 +147,34 @@ static void shipped_and_graft(void) {
         CHECK(fnet_gallery_far_threshold(g, &other, 0.01, &gt) == FNET_ERR_MISMATCH, "a table of another network");
         fnet_gallery_free(g);
     }
-    /* graft: 1,000 distances 0.7 + U(0, 0.6): below 10/1000 the shipped tail, shifted to meet */
+    /* graft: 1,000 distances 0.7 + U(0, 0.6): below 100/1000 the shipped tail, shifted to meet */
     for (i = 0; i < 1000; i++) d[i] = 0.7f + 0.6f * (float)(next_u64() % 100000) / 100000.0f;
     CHECK(fnet_impostor_table_build("resnet34-dlib", d, 1000, &s, &small) == FNET_OK, "build with a tail");
     {
         float a = 0, b = 0, c = 0, u = 0;
-        double y0 = -2.0, dm, shift;
-        /* the measured table at 10/1000 = 1e-2: d[9] (sorted) */
-        dm = d[9];
-        fnet_far_threshold(&s, 1 - pow(1 - pow(10, y0), 1), 1, &u); /* shipped distance at 1e-2 */
+        double y0 = -1.0, dm, shift;
+        /* the measured table at 100/1000 = 0.1: d[99] (sorted) */
+        dm = d[99];
+        fnet_far_threshold(&s, pow(10, y0), 1, &u); /* shipped distance at 0.1 */
         shift = dm - u;
         fnet_far_threshold(&small, 0.01, 1000, &a);
         fnet_far_threshold(&s, 0.01, 1000, &b);
         CHECK(fabs(a - (b + shift)) < 2e-3, "grafted tail: %.4f = shipped %.4f + shift %.4f", a, b, shift);
-        fnet_far_threshold(&small, 0.1, 1, &c); /* rate 10^-1: a point, the 100th distance */
-        CHECK(c == d[99], "above 10/n the measured table: %.4f vs %.4f", c, d[99]);
+        /* a measured point: rate 563/1000 (the quarter decade 10^-0.25 rounded up to a pair) */
+        CHECK(fnet_far_threshold(&small, 0.563, 1, &c) == FNET_OK && fabs(c - d[562]) < 1e-4,
+              "above 100/n the measured table: %.4f vs %.4f", c, d[562]);
+        {   /* 32 pairs (fewer than 200): the graft at the median of the folder's own table */
+            float e[32], m = 0, sm = 0;
+            fnet_impostor_table tiny;
+            for (i = 0; i < 32; i++) e[i] = 0.75f + 0.01f * (float)i;
+            fnet_impostor_table_build("resnet34-dlib", e, 32, NULL, &tiny);
+            fnet_far_threshold(&tiny, 0.5, 1, &m);
+            CHECK(fnet_impostor_table_build("resnet34-dlib", e, 32, &s, &tiny) == FNET_OK, "32 pairs with a tail");
+            fnet_far_threshold(&s, 0.5, 1, &sm);
+            fnet_far_threshold(&tiny, 0.01, 1000, &a);
+            CHECK(fabs(m - 0.905f) < 0.005 && fabs(a - (b + (m - sm))) < 1e-3,
+                  "tiny folder: median %.4f, K=1000 %.4f = shipped %.4f + %.4f", m, a, b, m - sm);
+        }
         CHECK(small.pairs == 1000 && small.log10_rate[0] < -5, "pairs kept, tail reaches %.2f", small.log10_rate[0]);
     }
     CHECK(fnet_impostor_table_build("nn4.small2.v1", d, 1000, &s, &small) == FNET_ERR_MISMATCH, "tail of another network");

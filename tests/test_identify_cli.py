@@ -116,7 +116,9 @@ def main():
         check(head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (480, 480), "ROC PNG 480x480")
         with open(calib) as f:
             text = f.read()
-        check(text.startswith("fnet-calibration 1\nnetwork resnet34-dlib\npairs 32\n"), "calibration file head: %r" % text[:60])
+        # the table: one distance per pair of the 5 people
+        check(cal.get("people_pairs") == 10, "10 pairs of people: %s" % cal.get("people_pairs"))
+        check(text.startswith("fnet-calibration 1\nnetwork resnet34-dlib\npairs 10\n"), "calibration file head: %r" % text[:60])
 
         rc, out, err = run(fnet, "identify", gal, *imgs)
         got = names(out) if rc == 0 else {}

@@ -22,6 +22,9 @@
       the one facenet.h ships; the one measured in 1 is printed next to it (they must agree).
    3. Several photos per person: people with >= 4 photos, galleries of 1 or 3 photos per
       person, the same probes (the photos after the third), thresholds from N = embeddings.
+   5. What fnet calibrate does: the table of a small labelled folder (20 dev people with >= 3
+      photos; its tail below 100/pairs from the shipped table), used on galleries of 40 and 100
+      of the other dev people (the folder's people are strangers there too, as in any use).
    4. The fixed FNET_THRESHOLD_IDENTIFY threshold at K = 40 (what fnet identify used before),
       and fixed thresholds 0.45..0.65 there (the trade-off any distance rule has).
    Strangers accepted are compared with the model's 1 - (1 - F(t))^N ("model"). */
@@ -97,6 +100,15 @@ static int in_list(char **names, int n, const char *name) {
 }
 
 static const char *g_network; /* the network id galleries are made for */
+
+static int fcmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+static float median_of(float *v, int n) { /* sorts v */
+    qsort(v, (size_t)n, sizeof(float), fcmp);
+    return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
+}
 
 typedef struct stats {
     double probes, rank1, dir, strangers, fa, thr;
@@ -303,6 +315,55 @@ int main(int argc, char **argv) {
             snprintf(what, sizeof what, "%d photos each", per);
             report(what, k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, thr), (double)k * per));
         }
+    }
+    /* 5. what fnet calibrate does with a user's folder: the impostor table of 20 dev people
+       with >= 3 photos (every photo; the tail below 100/pairs from the shipped table, shifted),
+       then galleries of 40 of the OTHER people at that table's thresholds */
+    {
+        int *three = (int *)malloc((size_t)dev.lab.n_people * sizeof(int)), n3 = 0, *rest, nr = 0, t, p, q, f;
+        int *in_folder = (int *)calloc((size_t)dev.lab.n_people, sizeof(int)), photos = 0;
+        float *fd = NULL;
+        size_t nf = 0;
+        fnet_impostor_table user;
+        stats st;
+        for (i = 0; i < dev.lab.n_people; i++)
+            if (dev.cnt[i] >= 3) three[n3++] = i;
+        shuffle(three, n3);
+        for (i = 0; i < 20 && i < n3; i++) { in_folder[three[i]] = 1; photos += dev.cnt[three[i]]; }
+        fd = (float *)malloc((size_t)photos * (size_t)photos / 2 * sizeof(float) + 4);
+        /* as fnet calibrate: one distance per pair of people, the median of their photos' */
+        for (p = 0; p < 20 && p < n3; p++)
+            for (q = p + 1; q < 20 && q < n3; q++) {
+                int a = three[p], b = three[q], u, v, m = 0;
+                float *cross = (float *)malloc((size_t)dev.cnt[a] * (size_t)dev.cnt[b] * sizeof(float));
+                for (u = dev.first[a]; u < dev.first[a] + dev.cnt[a]; u++)
+                    for (v = dev.first[b]; v < dev.first[b] + dev.cnt[b]; v++)
+                        cross[m++] = fnet_distance(dev.x + (size_t)u * EC_DIM, dev.x + (size_t)v * EC_DIM, EC_DIM);
+                fd[nf++] = median_of(cross, m);
+                free(cross);
+            }
+        if (fnet_impostor_table_build(ec.network_id, fd, nf, use, &user) == FNET_OK) {
+            rest = (int *)malloc((size_t)n_multi * sizeof(int));
+            for (i = 0; i < n_multi; i++)
+                if (!in_folder[multi[i]]) rest[nr++] = multi[i];
+            printf("a calibration folder of 20 dev people (%d photos, %zu pairs of people, tail below the median from the "
+                   "shipped table), galleries of other dev people:\n", photos, nf);
+            for (f = 0; f < 2; f++) {
+                int k = f ? 100 : 40;
+                float thr;
+                memset(&st, 0, sizeof st);
+                for (t = 0; t < trials; t++) {
+                    shuffle(rest, nr);
+                    run_gallery(&dev, &user, far, rest, k, 1, 0, 0, 0, &st);
+                }
+                fnet_far_threshold(&user, far, k, &thr);
+                report("calibrated", k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(&user, thr), k));
+            }
+            free(rest);
+        }
+        free(fd);
+        free(three);
+        free(in_folder);
     }
     /* 4. the fixed threshold fnet identify used before */
     {
