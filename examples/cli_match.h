@@ -715,6 +715,7 @@ static int cm_calibrate(int argc, char **argv) {
         size_t cg = 0, ci = 0, k = 0, q;
         qsort(sc, n_pairs, sizeof *sc, cm__scored_cmp);
         qsort(gen, ng, sizeof(float), cm__float_cmp);
+        qsort(imp, ni, sizeof(float), cm__float_cmp);
         fpr = (double *)malloc((n_pairs + 1) * sizeof(double));
         tpr = (double *)malloc((n_pairs + 1) * sizeof(double));
         if (fpr && tpr) { fpr[k] = 0; tpr[k] = 0; k++; }

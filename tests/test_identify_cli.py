@@ -102,6 +102,9 @@ def main():
               "4 genuine and 32 impostor pairs: %s %s" % (cal.get("genuine"), cal.get("impostor")))
         g, i = cal.get("genuine", {}), cal.get("impostor", {})
         check(sum(g.get("histogram", [])) == 4 and sum(i.get("histogram", [])) == 32, "histograms count every pair")
+        qk = ("min", "q01", "q25", "q50", "q75", "q99", "max")
+        check(all([x.get(k, -1) for k in qk] == sorted(x.get(k, -1) for k in qk) for x in (g, i)),
+              "quantiles ascending: %s %s" % ([g.get(k) for k in qk], [i.get(k) for k in qk]))
         # these five people are far apart: every genuine pair under every impostor pair
         check(g.get("max", 9) < i.get("min", 0) and cal.get("eer") == 0.0, "separated: EER 0 (%s)" % cal.get("eer"))
         vt = cal.get("verify_threshold", 0)
