@@ -776,7 +776,7 @@ static int cm_calibrate(int argc, char **argv) {
         if (o.roc) {
             char title[96];
             int lo = (int)floor(log10(1.0 / (double)ni));
-            snprintf(title, sizeof title, "EER %.2f%%  %lu genuine, %lu impostor pairs", 100 * cal.eer, (unsigned long)ng,
+            snprintf(title, sizeof title, "EER %.2f%%  pairs: %lu same, %lu diff.", 100 * cal.eer, (unsigned long)ng,
                      (unsigned long)ni);
             if (lo > -1) lo = -1;
             if (!fpr || !tpr || !roc_plot_png_log(o.roc, fpr, tpr, (int)k, lo, title)) {
