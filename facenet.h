@@ -523,7 +523,8 @@ typedef struct fnet_impostor_table {
 /* FNET_OK when t is usable (as above, values finite, network a valid id), else FNET_ERR_CORRUPT
    (NULL: FNET_ERR_INVALID_ARGUMENT). Check a table read from a file with this. */
 FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t);
-/* The table shipped for a network id (section 5 says how it was measured);
+/* The table shipped for a network id (section 5 says how it was measured; only
+   "resnet34-dlib" has one, networks trained from it do not inherit it);
    FNET_ERR_NOT_FOUND for a network without one. */
 FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out);
 /* A table from n >= 2 measured impostor distances (sorted in place): points every quarter
@@ -8266,8 +8267,8 @@ FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t) {
 /* Shipped tables: {distance, log10 rate} points, measured by tools/eval/eval_identify.c
    (make impostor-table; the section comment has the figures). */
 typedef struct fnet__impostor_points {
-    const char *network; /* strstr() key, as fnet_network_threshold_for */
-    const char *exclude; /* ids containing this do not match (NULL: none) */
+    const char *network; /* the exact id: a network trained from it ("+trained") maps faces
+                            elsewhere, so it does not inherit the table */
     double pairs;
     int n;
     const float (*pt)[2];
@@ -8284,7 +8285,7 @@ static const float fnet__imp_resnet[][2] = {
     {1.1833f, 0.0000f}};
 
 static const fnet__impostor_points fnet__impostor_tables[] = {
-    {"resnet", NULL, 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
+    {"resnet34-dlib", 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
 };
 
 FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
@@ -8295,7 +8296,7 @@ FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impos
     if (!fnet__valid_network(network)) return FNET_ERR_NOT_FOUND;
     for (k = 0; k < sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0]; k++) {
         const fnet__impostor_points *s = &fnet__impostor_tables[k];
-        if (!strstr(network, s->network) || (s->exclude && strstr(network, s->exclude))) continue;
+        if (strcmp(network, s->network) != 0) continue;
         memcpy(out->network, network, strlen(network) + 1);
         out->n = s->n;
         out->pairs = s->pairs;

@@ -114,6 +114,8 @@ static void shipped_and_graft(void) {
     }
     CHECK(fnet_impostor_table_check(&s) == FNET_OK && s.pairs > 1e6, "shipped table valid (%.0f pairs)", s.pairs);
     CHECK(fnet_network_impostor_table("mystery", &other) == FNET_ERR_NOT_FOUND, "no table for an unknown network");
+    CHECK(fnet_network_impostor_table("resnet34-dlib+trained", &other) == FNET_ERR_NOT_FOUND,
+          "a network trained from the ResNet does not inherit its table");
     for (i = 0; i < 5; i++) {
         fnet_far_threshold(&s, 0.01, sizes[i], &thr[i]);
         if (i && !(thr[i] < thr[i - 1])) dec = 0;
