@@ -7606,7 +7606,7 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
        450        0.438  52.5%  0.7%                  0.477  71.0%  3.2%
       1000        0.425  46.4%  1.1% (233 strangers)  0.455  61.2%  3.0%
    (rank-1 falls from 99.8% at K=10 to 92.2% at K=1000.) The false accepts follow the target
-   at every size (the old fixed 0.46 accepted 0.2% at K=40 and 60% of the known probes); what
+   at every size (the old fixed 0.46: 0.1-0.2% at K=40, and 60-64% of known probes); what
    a stricter target costs is the share accepted: this embedding separates 90% of known
    probes from 95% of strangers at K=40 only near FAR 5%, whatever the rule on one distance.
    Three photos per person (people with >= 4 photos, N = 3K embeddings in the rule) at FAR
