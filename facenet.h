@@ -430,7 +430,9 @@ FNET_API const char *fnet_network_id(const fnet_model *net);
    identification and clustering want stricter thresholds than 1:1 verification. */
 typedef enum fnet_threshold_kind {
     FNET_THRESHOLD_VERIFY = 0,   /* 1:1: best accuracy on LFW dev pairs (held-out folds) */
-    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery */
+    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery
+                                    (fnet_identify's default only without an impostor table:
+                                    fnet_gallery_far_threshold depends on the gallery's size) */
     FNET_THRESHOLD_CLUSTER = 2   /* Chinese whispers edges: best pairwise F1 */
 } fnet_threshold_kind;
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind);
@@ -495,10 +497,63 @@ typedef struct fnet_match {
 /* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
    embedding). *n_matches = min(k, people). The probe is an unknown person when
    n_matches == 0 or !matches[0].accepted (open-set rejection). threshold <= 0 uses
-   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
-   gallery's (else FNET_ERR_MISMATCH). No allocation. */
+   fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR) (1% of strangers accepted at this
+   gallery's size), or for a network without a shipped impostor table
+   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery:
+   FNET_ERR_NOT_FOUND. dim must be the gallery's (else FNET_ERR_MISMATCH). No allocation. */
 FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
                                    float threshold, fnet_match *matches, int k, int *n_matches);
+
+/* ---- Open-set thresholds from a false-accept rate ----
+   A stranger shown to a gallery of N embeddings gets N chances to fall under the threshold,
+   so one fixed threshold is too strict for small galleries and too loose for big ones. The
+   rule here: the caller names the false-accept rate it wants for the WHOLE gallery (FAR: the
+   share of strangers accepted as someone; FNET_DEFAULT_FAR), and the threshold follows from
+   the gallery's size and the network's impostor distance distribution F(d) = share of pairs
+   of different people at distance <= d: each comparison may accept at most the rate p with
+   1 - (1 - p)^N = FAR, and the threshold is F^-1(p). A person with several photos counts
+   each (a probe is matched by its nearest photo), so N is the number of embeddings. */
+#define FNET_DEFAULT_FAR 0.01
+#define FNET_IMPOSTOR_TABLE_MAX 40 /* points of an impostor table */
+
+/* F(d) as a table of points: log10_rate[i] = log10 F(distance[i]), rates strictly ascending
+   (each <= 0), distances non-decreasing; between points log10 F is linear in d, and below the
+   first point the slope of the decade above it continues (an exponential tail). */
+typedef struct fnet_impostor_table {
+    char network[FNET_NETWORK_ID_MAX + 1]; /* the network id whose distances these are */
+    int n;                                 /* points, 2..FNET_IMPOSTOR_TABLE_MAX */
+    float distance[FNET_IMPOSTOR_TABLE_MAX];
+    float log10_rate[FNET_IMPOSTOR_TABLE_MAX];
+    double pairs; /* impostor pairs measured: rates below ~10/pairs rest on few pairs */
+} fnet_impostor_table;
+
+/* FNET_OK when t is usable (as above, values finite, network a valid id), else FNET_ERR_CORRUPT
+   (NULL: FNET_ERR_INVALID_ARGUMENT). Check a table read from a file with this. */
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t);
+/* The table shipped for a network id (section 5 says how it was measured; only
+   "resnet34-dlib" has one, networks trained from it do not inherit it);
+   FNET_ERR_NOT_FOUND for a network without one. */
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out);
+/* A table from n >= 2 measured impostor distances (sorted in place): points every quarter
+   decade of rate from 1 (the largest distance) down to 1/n (the smallest). With `tail` (a
+   table of the same network, e.g. the shipped one; NULL: none), rates below 100/n (below the
+   median when n < 200), which rest on fewer than 100 pairs, come from tail's shape instead,
+   shifted in distance to meet the measured table there: a user's few thousand pairs set the
+   level, LFW's million the shape of the tail. */
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
+                                               fnet_impostor_table *out);
+/* F(distance) by the table (0..1; 0 for a NULL table). */
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance);
+/* The threshold at which `comparisons` (>= 1) independent impostor comparisons accept with
+   probability `far` (0 < far < 1) in all. The threshold is > 0. */
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold);
+/* fnet_far_threshold for a gallery: comparisons = its embeddings. t NULL: the network's
+   shipped table (FNET_ERR_NOT_FOUND without one); t of another network: FNET_ERR_MISMATCH. */
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold);
 
 /* ---- Clustering ---- */
 /* k-means (Lloyd) with k-means++ seeding (Arthur & Vassilvitskii 2007) on n points x[n*dim].
@@ -7496,7 +7551,8 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
    (FaceNet, Schroff et al. 2015). Everything here works on those points:
    - verify (1:1): same person when ||a-b|| <= a threshold chosen on labelled pairs;
    - identify (1:K): nearest people of a gallery, "unknown" when even the nearest is farther
-     than the threshold (open-set rejection);
+     than the threshold (open-set rejection); the threshold follows from a target false-accept
+     rate for the whole gallery and the network's impostor distance table (below);
    - cluster: k-means with k-means++ seeding (k known) or Chinese whispers (Biemann 2006,
      dlib's choice for faces: a graph of pairs closer than the threshold, no k needed);
    - classify: softmax regression, a one-hidden-layer MLP (trained here with minibatch SGD or
@@ -7516,7 +7572,8 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
                     pairs all right (same <= 0.477, different >= 0.643).
                     identify 0.46: gallery of 450 people (one photo each), 1,079 probes of
                     them: rank-1 93.2%, rank-5 98.2%, right and accepted 61.4%; 791 people not
-                    in the gallery: 1.4% accepted (at 0.62: 89% would be).
+                    in the gallery: 1.4% accepted (at 0.62: 89% would be). fnet_identify's
+                    default no longer uses it: see the impostor table below.
                     cluster 0.48: 601 photos of 83 people, Chinese whispers pairwise
                     precision 0.900, recall 0.847 (at 0.62: 0.22 / 0.92, clusters chain).
      nn4.small2.v1  verify 0.995 (OpenFace's 0.99 squared); identify 0.74, cluster 0.77
@@ -7537,6 +7594,36 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
                     at 0.355 right-and-accepted 8.0% with 3.4% false accepts; clustering at
                     0.487 precision 0.58, recall 0.42. A verifier, not an open-set
                     identifier: use the ResNet for galleries (same folds: rank-1 96.0%).
+
+   Identification at a false-accept rate (fnet_far_threshold; the rule is explained at its
+   code). The ResNet's impostor table: every pair of photos of different people among the
+   1,468 LFW people of ../shared/data/lfw-train who are NOT in lfw-dev (1,534 photos, one face
+   each, 15 without a detection left out; 1,175,671 pairs): median 0.822, 1e-3 quantile 0.542,
+   1e-5 quantile 0.426 (tools/eval/eval_identify.c, make impostor-table). Checked on the lfw-dev
+   people (never in the table; make eval-identify, 20 random galleries per size, one random
+   photo per person enrolled, known probes = their other photos, strangers = every photo of
+   everyone else):
+     gallery K    FAR 1%: threshold, accepted as the right person, strangers accepted
+        10        0.542  90.6%  1.3%          FAR 5%: 0.595  98.1%  5.2%
+        20        0.519  85.3%  1.1%                  0.572  95.0%  5.1%
+        40        0.498  77.6%  0.7%                  0.550  91.4%  4.1%
+       100        0.474  69.7%  0.8%                  0.520  85.0%  3.5%
+       200        0.455  61.0%  0.8%                  0.498  80.0%  3.6%
+       450        0.438  52.5%  0.7%                  0.477  71.0%  3.2%
+      1000        0.425  46.4%  1.1% (233 strangers)  0.455  61.2%  3.0%
+   (rank-1 falls from 99.8% at K=10 to 92.2% at K=1000.) The false accepts follow the target
+   at every size (the old fixed 0.46: 0.1-0.2% at K=40, and 60-64% of known probes); what
+   a stricter target costs is the share accepted: this embedding separates 90% of known
+   probes from 95% of strangers at K=40 only near FAR 5%, whatever the rule on one distance.
+   Three photos per person (people with >= 4 photos, N = 3K embeddings in the rule) at FAR
+   1%: K=40 87.1% accepted (73.7% with one photo of the same people), 0.8% strangers.
+   Other networks have no shipped table (the relearned nn4 saw these LFW people in training,
+   so a table measured on them would be too optimistic): fnet_identify falls back to their
+   FNET_THRESHOLD_IDENTIFY, and `fnet calibrate` measures one on the user's own photos.
+   A calibration's table (fnet calibrate: one distance per pair of people, the tail below
+   100 of them from the shipped table, shifted) from 20 random dev people with >= 3 photos
+   (190 pairs of people), used on galleries of 40 other dev people at FAR 1%: over 8 random
+   folders thresholds 0.478..0.514 (shipped: 0.498), strangers accepted 0.38%..1.41%.
 
    Gallery file, version 1, little-endian:
      offset size
@@ -8123,7 +8210,8 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     if (dim != g->dim) return FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
     if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
-    if (threshold <= 0.0f) threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
+    if (threshold <= 0.0f && fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR, &threshold) != FNET_OK)
+        threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
     if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
     if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
     d = (size_t)dim;
@@ -8151,6 +8239,224 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     }
     *n_matches = n;
     return FNET_OK;
+}
+
+/* ---- open-set thresholds from a false-accept rate ----
+
+   For a stranger's probe and a gallery of N embeddings, a false accept is "some embedding at
+   distance <= t". If each comparison falls under t with probability p = F(t) (F: the
+   impostor distance distribution of the network) and the N comparisons were independent,
+       FAR(t) = 1 - (1 - F(t))^N,   so   F(t) = p = 1 - (1 - FAR)^(1/N)
+   (computed as -expm1(log1p(-FAR) / N), exact for tiny p). They are not independent: photos
+   of one person sit close together, and a probe near one gallery face tends to be near
+   others; both make the true FAR lower than the target (Boole: FAR <= N p whatever the
+   dependence, and N p is within 0.5% of the target at FAR 1%), so the rule is conservative.
+   The threshold is then F^-1(p) read off the table: linear in (distance, log10 rate) between
+   points; below the first point (rates rarer than the pairs measured could show) the slope
+   of the decade above it continues, since the lower tail of these distributions is close to
+   exponential on LFW. */
+
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t) {
+    int i;
+    if (!t) return FNET_ERR_INVALID_ARGUMENT;
+    if (!memchr(t->network, 0, sizeof t->network) || !fnet__valid_network(t->network)) return FNET_ERR_CORRUPT;
+    if (t->n < 2 || t->n > FNET_IMPOSTOR_TABLE_MAX) return FNET_ERR_CORRUPT;
+    if (!(t->pairs >= 2.0) || t->pairs > 1e300) return FNET_ERR_CORRUPT;
+    for (i = 0; i < t->n; i++) {
+        float d = t->distance[i], y = t->log10_rate[i];
+        if (!(d >= 0.0f) || d > 1e4f || !(y >= -30.0f) || y > 0.0f) return FNET_ERR_CORRUPT;
+        if (i > 0 && (!(d >= t->distance[i - 1]) || !(y > t->log10_rate[i - 1]))) return FNET_ERR_CORRUPT;
+    }
+    return FNET_OK;
+}
+
+/* Shipped tables: {distance, log10 rate} points, measured by tools/eval/eval_identify.c
+   (make impostor-table; the section comment has the figures). */
+typedef struct fnet__impostor_points {
+    const char *network; /* the exact id: a network trained from it ("+trained") maps faces
+                            elsewhere, so it does not inherit the table */
+    double pairs;
+    int n;
+    const float (*pt)[2];
+} fnet__impostor_points;
+
+/* resnet34-dlib: 1175671 impostor pairs, 1534 photos of 1468 LFW people outside lfw-dev */
+static const float fnet__imp_resnet[][2] = {
+    {0.3867f, -5.7693f}, {0.3940f, -5.5932f}, {0.3941f, -5.4682f}, {0.4104f, -5.2252f},
+    {0.4258f, -4.9911f}, {0.4329f, -4.7481f}, {0.4452f, -4.4905f}, {0.4576f, -4.2442f},
+    {0.4739f, -3.9984f}, {0.4872f, -3.7481f}, {0.5045f, -3.4997f}, {0.5229f, -3.2494f},
+    {0.5416f, -2.9999f}, {0.5602f, -2.7499f}, {0.5788f, -2.5000f}, {0.5979f, -2.2500f},
+    {0.6170f, -2.0000f}, {0.6373f, -1.7500f}, {0.6589f, -1.5000f}, {0.6822f, -1.2500f},
+    {0.7087f, -1.0000f}, {0.7399f, -0.7500f}, {0.7794f, -0.5000f}, {0.8362f, -0.2500f},
+    {1.1833f, 0.0000f}};
+
+static const fnet__impostor_points fnet__impostor_tables[] = {
+    {"resnet34-dlib", 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
+};
+
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
+    size_t k;
+    int i;
+    if (!network || !out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network)) return FNET_ERR_NOT_FOUND;
+    for (k = 0; k < sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0]; k++) {
+        const fnet__impostor_points *s = &fnet__impostor_tables[k];
+        if (strcmp(network, s->network) != 0) continue;
+        memcpy(out->network, network, strlen(network) + 1);
+        out->n = s->n;
+        out->pairs = s->pairs;
+        for (i = 0; i < s->n; i++) {
+            out->distance[i] = s->pt[i][0];
+            out->log10_rate[i] = s->pt[i][1];
+        }
+        return FNET_OK;
+    }
+    return FNET_ERR_NOT_FOUND;
+}
+
+static int fnet__float_cmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first point of the fit of the lower tail: a decade above point 0 (or the last point). */
+static int fnet__tail_point(const fnet_impostor_table *t) {
+    int i;
+    for (i = 1; i < t->n - 1; i++)
+        if (t->log10_rate[i] >= t->log10_rate[0] + 1.0f && t->distance[i] > t->distance[0]) return i;
+    return t->n - 1;
+}
+
+/* The distance at which t reaches log10 rate y (the inverse of fnet_impostor_rate). */
+static double fnet__impostor_inverse(const fnet_impostor_table *t, double y) {
+    int i;
+    if (y <= t->log10_rate[0]) {
+        int k = fnet__tail_point(t);
+        return t->distance[0] - (t->log10_rate[0] - y) * ((double)t->distance[k] - t->distance[0]) /
+                                    ((double)t->log10_rate[k] - t->log10_rate[0]);
+    }
+    if (y >= t->log10_rate[t->n - 1]) return t->distance[t->n - 1];
+    for (i = 0; t->log10_rate[i + 1] < y; i++) {}
+    return t->distance[i] + (y - t->log10_rate[i]) * ((double)t->distance[i + 1] - t->distance[i]) /
+                                ((double)t->log10_rate[i + 1] - t->log10_rate[i]);
+}
+
+/* Replaces the points of t below log10 rate y0 by tail's, shifted in distance to meet t at y0
+   (the deepest of them dropped when they would not fit). */
+static void fnet__impostor_graft(fnet_impostor_table *t, const fnet_impostor_table *tail, double y0) {
+    fnet_impostor_table m = *t;
+    double shift = fnet__impostor_inverse(t, y0) - fnet__impostor_inverse(tail, y0);
+    int i, k = 0, first = 0, below = 0, skip;
+    while (first < t->n && t->log10_rate[first] < y0) first++; /* measured points kept: first.. */
+    while (below < tail->n && tail->log10_rate[below] < y0 - 1e-3) below++;
+    skip = below - (FNET_IMPOSTOR_TABLE_MAX - (t->n - first));
+    for (i = skip > 0 ? skip : 0; i < below; i++, k++) {
+        double d = tail->distance[i] + shift;
+        m.distance[k] = (float)(d > 0.0 ? d : 0.0);
+        m.log10_rate[k] = tail->log10_rate[i];
+    }
+    for (i = first; i < t->n; i++, k++) {
+        m.distance[k] = t->distance[i];
+        m.log10_rate[k] = t->log10_rate[i];
+    }
+    m.n = k;
+    for (i = k - 2; i >= 0; i--) /* the shifted tail never above the measured distances */
+        if (m.distance[i] > m.distance[i + 1]) m.distance[i] = m.distance[i + 1];
+    if (fnet_impostor_table_check(&m) == FNET_OK) *t = m;
+}
+
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
+                                               fnet_impostor_table *out) {
+    double span, step;
+    int j, steps, m = 0;
+    size_t last = (size_t)-1;
+    fnet_result r = FNET_OK;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if (tail && ((r = fnet_impostor_table_check(tail)) != FNET_OK || strcmp(tail->network, network) != 0))
+        return r != FNET_OK ? r : FNET_ERR_MISMATCH;
+    if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
+    for (j = 0; (size_t)j < n; j++)
+        if (distances[j] < 0.0f) return FNET_ERR_INVALID_ARGUMENT;
+    qsort(distances, n, sizeof(float), fnet__float_cmp);
+    /* rates 10^(-j step) for j = steps..0: quarter decades, wider when they would not fit */
+    span = log10((double)n);
+    step = 0.25;
+    if (span / step > FNET_IMPOSTOR_TABLE_MAX - 1) step = span / (FNET_IMPOSTOR_TABLE_MAX - 1);
+    steps = (int)floor(span / step + 1e-9);
+    for (j = steps; j >= 0; j--) {
+        /* the smallest order statistic whose empirical rate reaches 10^(-j step) */
+        double want = pow(10.0, -j * step) * (double)n;
+        size_t idx = want <= 1.0 ? 0 : (size_t)ceil(want - 1e-9) - 1;
+        if (idx >= n) idx = n - 1;
+        if (last != (size_t)-1 && idx <= last) continue;
+        out->distance[m] = distances[idx];
+        out->log10_rate[m] = (float)log10((double)(idx + 1) / (double)n);
+        last = idx;
+        m++;
+    }
+    if (m < 2) return FNET_ERR_INVALID_ARGUMENT;
+    memcpy(out->network, network, strlen(network) + 1);
+    out->n = m;
+    out->pairs = (double)n;
+    if ((r = fnet_impostor_table_check(out)) != FNET_OK) return r;
+    /* the graft point rests on 100 distances (the median for fewer than 200): a quantile of
+       100 is within ~10% in rate, one of 10 within ~30% */
+    if (tail) fnet__impostor_graft(out, tail, log10(fmin(100.0 / (double)n, 0.5)));
+    return FNET_OK;
+}
+
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance) {
+    int i;
+    double y;
+    if (!t || fnet_impostor_table_check(t) != FNET_OK || !(distance == distance)) return 0.0;
+    if (distance >= t->distance[t->n - 1]) return pow(10.0, t->log10_rate[t->n - 1]);
+    if (distance < t->distance[0]) {
+        int k = fnet__tail_point(t);
+        double dd = (double)t->distance[k] - t->distance[0];
+        if (!(dd > 0.0)) return 0.0;
+        y = t->log10_rate[0] - (t->distance[0] - (double)distance) * (t->log10_rate[k] - t->log10_rate[0]) / dd;
+        return pow(10.0, y);
+    }
+    /* the last point at or below distance (ties: the highest rate), then the segment above */
+    for (i = t->n - 1; i > 0 && t->distance[i] > distance; i--) {}
+    if (t->distance[i + 1] <= t->distance[i]) return pow(10.0, t->log10_rate[i]);
+    y = t->log10_rate[i] + ((double)distance - t->distance[i]) * (t->log10_rate[i + 1] - t->log10_rate[i]) /
+                               ((double)t->distance[i + 1] - t->distance[i]);
+    return pow(10.0, y);
+}
+
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold) {
+    double y, d;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!t || !threshold || !(far > 0.0) || !(far < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_impostor_table_check(t)) != FNET_OK) return r;
+    y = log10(-expm1(log1p(-far) / comparisons)); /* log10 p, p = 1 - (1 - far)^(1/N) */
+    d = fnet__impostor_inverse(t, y);
+    *threshold = d > 1e-6 ? (float)d : 1e-6f; /* a threshold is > 0 */
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold) {
+    fnet_impostor_table own;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!g || !threshold) return FNET_ERR_INVALID_ARGUMENT;
+    if (!t) {
+        if ((r = fnet_network_impostor_table(g->network, &own)) != FNET_OK) return r;
+        t = &own;
+    } else if (strncmp(t->network, g->network, sizeof t->network) != 0) {
+        return FNET_ERR_MISMATCH;
+    }
+    return fnet_far_threshold(t, far, g->n_emb > 0 ? (double)g->n_emb : 1.0, threshold);
 }
 
 /* ---- clustering: k-means with k-means++ seeding ---- */

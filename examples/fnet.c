@@ -57,7 +57,8 @@ static int usage(const char *msg) {
             "  draw [--upsample N] IMG OUT.png\n"
             "  align [--size S] IMG OUT.png\n"
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
-            "  enroll GALLERY DIR | identify GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  enroll GALLERY DIR | identify [--far F] GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  calibrate [--gallery GALLERY] [--roc OUT.png] DIR   thresholds from your own labelled photos\n"
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
             "  train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]\n"
@@ -427,8 +428,8 @@ static int cmd_align(int argc, char **argv) {
 }
 
 /* Further commands live in their own files, one per pipeline stage, so that each stays short:
-   cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, verify, cluster,
-   train-classifier, classify), cli_train.h (train). Each defines `static int cli_NAME_dispatch(const char *cmd,
+   cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, calibrate, verify,
+   cluster, train-classifier, classify), cli_train.h (train). Each defines `static int cli_NAME_dispatch(const char *cmd,
    int argc, char **argv)` that returns -1 when `cmd` is not one of its commands. */
 #include "cli_draw.h"
 #include "cli_lfw.h"
