@@ -37,6 +37,9 @@
 #   make nn4-fill-report  how the converter's deterministic fill behaves        [nn4.mk]
 #   make eval-match eval-match-dlib  matching figures on LFW dev                [matching.mk]
 #   make resnet-lfw   the ResNet's LFW dev accuracy                            [resnet.mk]
+#   make eval-identify  open-set identification at a target false-accept rate, 10 to 1,000
+#                     enrolled people on lfw-dev (tools/eval/eval_identify.c)   [identify.mk]
+#   make impostor-table  the ResNet's built-in impostor-distance table, from lfw-train   [identify.mk]
 #   make triplet      the triplet-loss head example                            [matching.mk]
 #   make bench-match  fnet_identify over a 10k gallery vs numpy and dlib       [matching.mk]
 CC      ?= cc

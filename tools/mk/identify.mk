@@ -1,4 +1,4 @@
-# Open-set identification at a target false-accept rate (issue 18 item 5).
+# Open-set identification at a target false-accept rate.
 #   make impostor-table  the ResNet's impostor distance table, measured on the LFW people of
 #                        lfw-train outside lfw-dev, printed as facenet.h's initialiser
 #   make eval-identify   identification at FAR 1% and 5% on LFW dev people (never in the
