@@ -386,8 +386,17 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
 
 /* ==== Public API: embeddings ============================================================= */
 
+/* The blob says how to use it: the crop size, the embedding size and the alignment the
+   network was trained on (metadata "align": "outer_eyes_and_nose", "inner_eyes_and_bottom_lip",
+   "dlib_chip" or "dlib_chip_5"; a blob without it: FNET_ALIGN_DLIB_CHIP for input 150, else
+   FNET_ALIGN_OUTER_EYES_AND_NOSE). The loader refuses an unknown "align" name
+   (FNET_ERR_UNSUPPORTED) and a network ending in more than FNET_MAX_EMBED_DIM values
+   (FNET_ERR_TOO_LARGE), so a buffer of FNET_MAX_EMBED_DIM floats holds any embedding.
+   All three give 0 for NULL or a model that is not a network. */
+#define FNET_MAX_EMBED_DIM 4096
 FNET_API int fnet_embed_input_size(const fnet_model *net); /* 96 (nn4) or 150 (ResNet) */
 FNET_API int fnet_embed_dim(const fnet_model *net);        /* 128 */
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net);
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net);
 /* Embeds an aligned RGB crop of fnet_embed_input_size() pixels square. */
 FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *aligned_rgb,
@@ -6252,6 +6261,16 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
     return fnet__align_openface(&img, points, idx, size, out_rgb);
 }
 
+/* The alignment a network blob names in its metadata "align" (fnet_embed_align_kind), or 0. */
+static fnet_align_kind fnet__align_from_name(const char *name) {
+    static const char *const names[4] = {"outer_eyes_and_nose", "inner_eyes_and_bottom_lip", "dlib_chip",
+                                         "dlib_chip_5"};
+    int i;
+    for (i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0) return (fnet_align_kind)(FNET_ALIGN_OUTER_EYES_AND_NOSE + i);
+    return (fnet_align_kind)0;
+}
+
 /* ==== 4. Embedding network engine ========================================================
 
    A network is a small op graph stored in the blob (the op table below), run
@@ -7302,6 +7321,8 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     /* metadata, when present, must agree with the graph */
     if (fnet__meta_long(m, "embedding_dim", net->out_dim) != net->out_dim) return FNET_ERR_CORRUPT;
     if (fnet__meta_long(m, "input_size", net->node[0].h) != net->node[0].h) return FNET_ERR_CORRUPT;
+    if (net->out_dim > FNET_MAX_EMBED_DIM) return FNET_ERR_TOO_LARGE;
+    if (fnet_model_meta(m, "align") && !fnet__align_from_name(fnet_model_meta(m, "align"))) return FNET_ERR_UNSUPPORTED;
     return FNET_OK;
 }
 
@@ -7316,6 +7337,13 @@ FNET_API int fnet_embed_input_size(const fnet_model *net) {
 FNET_API int fnet_embed_dim(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);
     return n ? n->out_dim : 0;
+}
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    const char *name = n ? fnet_model_meta(net, "align") : NULL;
+    if (!n) return (fnet_align_kind)0;
+    if (name) return fnet__align_from_name(name); /* checked at load: a known name */
+    return n->input_size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
 }
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);

@@ -316,7 +316,7 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
     r = crop && work ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
     if (r == FNET_OK)
         r = fnet_align(im.view, pts, np,
-                       np == 5 ? FNET_ALIGN_DLIB_CHIP_5 : size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE,
+                       np == 5 ? FNET_ALIGN_DLIB_CHIP_5 : fnet_embed_align_kind(net),
                        size, crop);
     if (r == FNET_OK && jitter == 0) r = fnet_embed(net, crop, work, ws, emb);
     if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies (not the crop's own) */

@@ -214,7 +214,7 @@ static fnet_result ec__embed_box(embcache *ec, fnet_image img, fnet_box box, ec_
     fnet_point pts[68];
     unsigned char crop[150 * 150 * 3];
     int size = fnet_embed_input_size(ec->net);
-    fnet_align_kind kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+    fnet_align_kind kind = fnet_embed_align_kind(ec->net);
     fnet_result r;
     if (size <= 0 || size > 150) return FNET_ERR_UNSUPPORTED;
     if ((r = fnet_landmarks(ec->lm, img, box, pts)) != FNET_OK) return r;
