@@ -41,6 +41,10 @@
 #define EC_MAX_FACES 64
 #define EC_DIM 128
 
+/* 1: photos are turned upright as their JPEG EXIF orientation says (il_load_upright), so
+   boxes and landmarks are where a viewer shows the face; fnet --no-exif sets 0 (as stored). */
+static int ec_exif = 1;
+
 typedef struct ec_face {
     fnet_box box;
     int fallback; /* 1: no detection, central box */
@@ -181,6 +185,7 @@ static unsigned long long ec__key(const embcache *ec, const char *path) {
     unsigned long long h = ec__fnv_file_stat(ec->stamp, path);
     int opts[3];
     opts[0] = ec->upsample; opts[1] = ec->retry; opts[2] = ec->centre_fallback;
+    if (!ec_exif) h = ec__fnv(h, "no-exif", 7); /* other pixels, other faces */
     h = ec__fnv(h, ec->net_name, strlen(ec->net_name));
     return ec__fnv(h, opts, sizeof opts);
 }
@@ -272,7 +277,7 @@ static EC_UNUSED int ec_image(embcache *ec, const char *path, ec_result *out) {
         key = ec__key(ec, path);
         if (ec__cache_read(ec, key, out)) { ec->hits++; return 1; }
     }
-    if (!il_load(path, 3, &im, why, sizeof why)) {
+    if (!(ec_exif ? il_load_upright(path, 3, &im, NULL, why, sizeof why) : il_load(path, 3, &im, why, sizeof why))) {
         fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }

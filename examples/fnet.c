@@ -9,7 +9,9 @@
    fnet embed --aligned [--net nn4|resnet] CROP.png...
    fnet train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]
 
-   Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing.
+   Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing, --no-exif
+   (by default a JPEG is turned upright as its EXIF orientation says, as viewers show phone
+   photos, and boxes and landmarks are coordinates in that upright photo).
    JSON goes to stdout, one object per line; messages to stderr.
    Exit codes: 0 ok, 1 failure (bad file, bad image, no model), 2 usage error.
 
@@ -67,7 +69,9 @@ static int usage(const char *msg) {
             "                                         HOG detectors from imglab XML (examples/cli_train_detector.h)\n"
             "  train-landmarks TRAIN.xml OUT.fnet [options] | test-landmarks MODEL.fnet TEST.xml\n"
             "                                         shape predictor from a dlib imglab dataset\n"
-            "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
+            "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing,\n"
+            "  --no-exif (photos as stored: by default a JPEG is turned upright as its EXIF orientation says,\n"
+            "  and boxes and landmarks are given in the upright photo)\n");
 }
 
 /* ---- JSON output ---- */
@@ -98,12 +102,13 @@ typedef struct loaded_image {
     fnet_image view;
 } loaded_image;
 
-/* Reads a photo (examples/image_load.h refuses a damaged or hostile file with the reason). */
-static int load_image(const char *path, loaded_image *out) {
+/* Reads a photo (examples/image_load.h refuses a damaged or hostile file with the reason),
+   turned upright as its EXIF orientation says when `upright` (load_image: unless --no-exif). */
+static int load_image_as(const char *path, loaded_image *out, int upright) {
     il_image im;
     char why[256];
     memset(out, 0, sizeof *out);
-    if (!il_load(path, 3, &im, why, sizeof why)) {
+    if (!(upright ? il_load_upright(path, 3, &im, NULL, why, sizeof why) : il_load(path, 3, &im, why, sizeof why))) {
         fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }
@@ -111,6 +116,7 @@ static int load_image(const char *path, loaded_image *out) {
     out->view = fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3);
     return 1;
 }
+static int load_image(const char *path, loaded_image *out) { return load_image_as(path, out, ec_exif); }
 
 static int write_png(const char *path, const unsigned char *rgb, int w, int h) {
     /* write to a temporary name, then rename: a failure leaves nothing half-written */
@@ -464,6 +470,8 @@ int main(int argc, char **argv) {
             g_weights = argv[++i];
         } else if (strcmp(argv[i], "--timing") == 0) {
             g_timing = 1;
+        } else if (strcmp(argv[i], "--no-exif") == 0) {
+            ec_exif = 0;
         } else {
             argv[j++] = argv[i];
         }

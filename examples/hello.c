@@ -18,7 +18,7 @@ static int embed_photo(fnet_model *det, fnet_model *lm, fnet_model *net, const c
     fnet_point pts[68];
     int n = 0, size = fnet_embed_input_size(net), done = 0;
     unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
-    if (!il_load(path, 3, &im, why, sizeof why)) {
+    if (!il_load_upright(path, 3, &im, NULL, why, sizeof why)) { /* turned as its EXIF says */
         fprintf(stderr, "hello: %s: %s\n", path, why);
         free(crop);
         return 0;

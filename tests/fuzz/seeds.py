@@ -9,6 +9,7 @@ rebuilt by `make fuzz`).   usage: /usr/bin/python3 tests/fuzz/seeds.py OUTDIR
                     photo, the progressive ones, the small ones of other folders), small crops
                     of them re-encoded by cv2: gray, progressive, with restart intervals
   OUTDIR/imglab/    the dlib imglab XML files of the shared data, and a tiny one
+  OUTDIR/exif/      JPEG headers with an EXIF orientation (1..8, both TIFF byte orders)
   OUTDIR/png/       small crops of the shared PNG photos and of two JPEG photos as PNG: gray,
                     gray+alpha, RGB, RGBA, 16-bit, palette, 1/2/4-bit gray, Adam7-interlaced
                     (the last four by png_bytes below, the others by cv2)
@@ -103,6 +104,30 @@ def main(out):
                 put("%s_rgba" % base, w, h, 4, a.tobytes(), 16)
     print("seeds: %d blob seeds in %s, %d image seeds in %s" % (nb, bd, npl, pd))
     image_seeds(out, shared, cv2)
+    exif_seeds(out)
+
+
+def exif_seeds(out):
+    """JPEG headers (SOI, JFIF APP0, APP1 Exif with IFD0: XResolution, Orientation; SOS, EOI)
+    for every orientation in both TIFF byte orders, one with XMP first, one without EXIF."""
+    ed = os.path.join(out, "exif")
+    os.makedirs(ed, exist_ok=True)
+    jfif = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    tail = b"\xff\xda\x00\x02\x12\x34\xff\xd9"
+    n = 0
+    for o in range(1, 9):
+        for be in (0, 1):
+            e = ">" if be else "<"
+            tiff = (b"MM" if be else b"II") + struct.pack(e + "HIH", 42, 8, 2)
+            tiff += struct.pack(e + "HHII", 0x011A, 5, 1, 38) + struct.pack(e + "HHIHH", 0x0112, 3, 1, o, 0)
+            tiff += struct.pack(e + "III", 0, 72, 1)
+            app1 = b"\xff\xe1" + struct.pack(">H", 8 + len(tiff)) + b"Exif\x00\x00" + tiff
+            xmp = b"" if o != 3 else b"\xff\xe1\x00\x0ahttp:/\x00\x00"
+            open(os.path.join(ed, "o%d_%s" % (o, "mm" if be else "ii")), "wb").write(
+                b"\xff\xd8" + jfif + xmp + app1 + tail + bytes([o, 5, 7]))
+            n += 1
+    open(os.path.join(ed, "none"), "wb").write(b"\xff\xd8" + jfif + tail)
+    print("seeds: %d EXIF headers in %s" % (n + 1, ed))
 
 
 def png_bytes(w, h, ctype, depth, rows, interlace=0, palette=None):
