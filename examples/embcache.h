@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "image_load.h" /* il_load: the validating pre-pass, then stb_image */
+#include "progress.h"   /* the progress line: count, rate, ETA */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EC_UNUSED __attribute__((unused))
@@ -419,20 +420,23 @@ static EC_UNUSED int ec_embed_all(embcache *ec, const ec_labelled *lab, int cent
                                   int *n_fallback) {
     ec_result *r = (ec_result *)malloc(sizeof *r);
     int i, fb = 0;
+    progress pr;
     *x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
     *ok = (int *)calloc((size_t)(lab->n ? lab->n : 1), sizeof(int));
     if (!r || !*x || !*ok) { free(r); return 0; }
+    progress_start(&pr, "embedding", lab->n, "images");
     for (i = 0; i < lab->n; i++) {
         int f;
-        if (ec->misses && (i % 50 == 0 || i + 1 == lab->n)) fprintf(stderr, "\rembedding %d/%d (%d cached)", i + 1, lab->n, ec->hits);
-        if (!ec_image(ec, lab->paths[i], r)) continue;
+        progress_step(&pr, i, lab->paths[i]);
+        if (!ec_image(ec, lab->paths[i], r)) { progress_break(&pr); continue; }
         f = central ? ec_central(r) : ec_largest(r);
         if (f < 0) continue;
         memcpy(*x + (size_t)i * EC_DIM, r->face[f].emb, EC_DIM * sizeof(float));
         (*ok)[i] = 1;
         fb += r->face[f].fallback;
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, lab->n, NULL);
+    progress_end(&pr);
     free(r);
     if (n_fallback) *n_fallback = fb;
     return 1;
