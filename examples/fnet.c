@@ -392,10 +392,11 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
 
 /* fnet align [--net nn4|resnet] [--size S] [--upsample N] IMG OUT.png: the first (highest-scoring)
    face, aligned as the network's blob says (its "align" metadata and input size: nn4 96x96
-   OpenFace, resnet 150x150 dlib chip; default nn4); --size S gives another size. */
+   OpenFace, resnet 150x150 dlib chip); without --net, OpenFace's outer eyes and nose (no blob
+   is read); --size S gives another size. */
 static int cmd_align(int argc, char **argv) {
     int i, size = 0, n = 0, ok = 0;
-    const char *net_name = "nn4";
+    const char *net_name = NULL;
     fnet_detect_opts dopts;
     fnet_model *det, *lm, *net;
     fnet_align_kind kind = FNET_ALIGN_OUTER_EYES_AND_NOSE;
@@ -419,12 +420,16 @@ static int cmd_align(int argc, char **argv) {
         }
     }
     if (argc - i != 2) return usage("align needs IMG OUT.png");
-    if (!(net = load_model(ec_blob_name(net_name)))) return 1;
-    kind = fnet_embed_align_kind(net);
-    if (size == 0) size = fnet_embed_input_size(net);
-    fnet_model_free(net);
+    if (net_name) {
+        if (!(net = load_model(ec_blob_name(net_name)))) return 1;
+        kind = fnet_embed_align_kind(net);
+        if (size == 0) size = fnet_embed_input_size(net);
+        fnet_model_free(net);
+    } else if (size == 0) {
+        size = 96;
+    }
     if (size < 8 || size > 1024) {
-        fprintf(stderr, "fnet: %s: input size %d: give --size\n", ec_blob_name(net_name), size);
+        fprintf(stderr, "fnet: %s: input size %d: give --size\n", ec_blob_name(net_name ? net_name : "nn4"), size);
         return 1;
     }
     if (!load_image(argv[i], &im)) return 1;

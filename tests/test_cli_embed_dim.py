@@ -27,11 +27,11 @@ def png(w, h, rgb):
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def network(side, out):
+def network(side, out, align="outer_eyes_and_nose"):
     """input side x side x 3 (/255) -> dense to `out` values: y[j] = x[j % n_in] + j / 1000"""
     b = fnet_blob.Blob(fnet_blob.Blob.KIND_NETWORK)
     b.meta("network", "test-dim%d" % out)
-    b.meta("align", "outer_eyes_and_nose")
+    b.meta("align", align)
     n_in = side * side * 3
     w = [0.0] * (n_in * out)
     for j in range(out):
@@ -84,6 +84,17 @@ def main():
             faces = json.loads(out.splitlines()[0])["faces"] if rc == 0 and out else []
             check(rc == 0 and len(faces) == 1 and len(faces[0].get("embedding", [])) == dim,
                   "fnet embed on a photo prints %d values for its face: rc %d %s" % (dim, rc, err.strip()))
+            # fnet align --net: the crop size and the alignment come from the blob
+            crops = {}
+            for align in ("outer_eyes_and_nose", "dlib_chip"):
+                with open(os.path.join(tmp, "resnet34.fnet"), "wb") as f:
+                    f.write(network(24, 4, align))
+                out_png = os.path.join(tmp, align + ".png")
+                rc, out, err = run("align", "--net", "resnet", "--weights", tmp, photo, out_png)
+                crops[align] = open(out_png, "rb").read() if rc == 0 else b""
+                check(rc == 0 and struct.unpack(">II", crops[align][16:24]) == (24, 24),
+                      "fnet align --net with a 24x24 %s blob: a 24x24 crop (rc %d %s)" % (align, rc, err.strip()))
+            check(crops["outer_eyes_and_nose"] != crops["dlib_chip"], "the blob's align metadata decides the crop")
 
         # above FNET_MAX_EMBED_DIM: refused at load, with the reason
         with open(os.path.join(tmp, "resnet34.fnet"), "wb") as f:
