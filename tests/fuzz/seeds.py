@@ -110,8 +110,8 @@ def main(out):
 
 def small_blob_seeds(out):
     """Tiny complete blobs of each kind (a few KB: the fuzzer mutates them at thousands of
-    inputs per second, where the real blobs' megabytes allow tens): a HOG detector with 4x4
-    and 3x5 filters, shape predictors of 5 points (f32, f16 and i16 leaves), and networks of
+    inputs per second, where the real blobs' megabytes allow tens): HOG detectors with 2x2
+    and 2x3 filters, shape predictors of 5 points (f32, f16 and i16 leaves), and networks of
     every op type on an 8x8 input. Values from a fixed LCG, valid for the loader."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                     "tools"))
@@ -127,11 +127,11 @@ def small_blob_seeds(out):
     def save(name, b):
         open(os.path.join(sd, name), "wb").write(b"\x01" + b.to_bytes())  # byte 0: options (fuzz_smallblob.c)
 
-    for name, filters in (("det_4x4", [(4, 4)]), ("det_two", [(3, 5), (3, 5)])):
+    for name, filters in (("det_2x2", [(2, 2)]), ("det_two", [(2, 3), (2, 3)])):
         b = fb.Blob(fb.KIND_DETECTOR)
         r, c = filters[0]
         for k, v in (("cell_size", 8), ("padding", 0), ("filter_rows", r), ("filter_cols", c), ("pyramid_down", 6),
-                     ("max_pyramid_levels", 3), ("min_pyramid_layer_width", 24), ("min_pyramid_layer_height", 24),
+                     ("max_pyramid_levels", 2), ("min_pyramid_layer_width", 24), ("min_pyramid_layer_height", 24),
                      ("num_filters", len(filters))):
             b.meta(k, v)
         for i, (r, c) in enumerate(filters):
