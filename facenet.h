@@ -121,6 +121,28 @@ typedef struct fnet_image {
 FNET_API fnet_image fnet_image_view(const unsigned char *pixels, int width, int height,
                                     int channels, int stride);
 
+/* Phone cameras store the pixels as the sensor saw them and record in the JPEG's EXIF block
+   (APP1 "Exif", TIFF tag 0x0112) how to turn them for display; decoders such as stb_image
+   ignore it, so a face may reach fnet_detect lying on its side. For callers that decode
+   themselves: the orientation of a JPEG file held in memory, 1..8:
+     1 upright               2 mirrored left-right    3 turned 180 degrees   4 mirrored top-bottom
+     5 transposed (mirrored along the main diagonal)  6 display turned 90 degrees clockwise
+     7 transversed (the other diagonal)               8 display turned 90 degrees counter-clockwise
+   Data that is not a JPEG, has no orientation tag, or whose EXIF block is damaged or holds a
+   value outside 1..8 gives 1 (the photo as stored) and FNET_OK; NULL data (with size > 0) or
+   orientation: FNET_ERR_INVALID_ARGUMENT. Reads nothing outside data[0, size). */
+FNET_API fnet_result fnet_jpeg_exif_orientation(const void *data, size_t size, int *orientation);
+/* Writes img turned upright as `orientation` (1..8, above) says into out: packed rows, the
+   same channels, width * height * channels bytes. Orientations 5..8 swap width and height;
+   *out_width and *out_height (either may be NULL) receive the upright size. Upright
+   coordinates map back to stored ones as fnet_orient_point says. */
+FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned char *out,
+                                       int *out_width, int *out_height);
+/* The stored-image pixel (*sx, *sy) shown at upright pixel (x, y) of an image stored
+   width x height (before turning). FNET_ERR_INVALID_ARGUMENT for an orientation outside 1..8. */
+FNET_API fnet_result fnet_orient_point(int orientation, int width, int height, float x, float y,
+                                       float *sx, float *sy);
+
 /* ==== Public API: models (weight blobs) ================================================== */
 
 typedef struct fnet_model fnet_model;
@@ -393,8 +415,17 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
 
 /* ==== Public API: embeddings ============================================================= */
 
+/* The blob says how to use it: the crop size, the embedding size and the alignment the
+   network was trained on (metadata "align": "outer_eyes_and_nose", "inner_eyes_and_bottom_lip",
+   "dlib_chip" or "dlib_chip_5"; a blob without it: FNET_ALIGN_DLIB_CHIP for input 150, else
+   FNET_ALIGN_OUTER_EYES_AND_NOSE). The loader refuses an unknown "align" name
+   (FNET_ERR_UNSUPPORTED) and a network ending in more than FNET_MAX_EMBED_DIM values
+   (FNET_ERR_TOO_LARGE), so a buffer of FNET_MAX_EMBED_DIM floats holds any embedding.
+   All three give 0 for NULL or a model that is not a network. */
+#define FNET_MAX_EMBED_DIM 4096
 FNET_API int fnet_embed_input_size(const fnet_model *net); /* 96 (nn4) or 150 (ResNet) */
 FNET_API int fnet_embed_dim(const fnet_model *net);        /* 128 */
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net);
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net);
 /* Embeds an aligned RGB crop of fnet_embed_input_size() pixels square. */
 FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *aligned_rgb,
@@ -1678,6 +1709,115 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
         a->base += skip;
         a->size -= skip;
     }
+    return FNET_OK;
+}
+
+/* ==== 0. Images: EXIF orientation of a JPEG ==============================================
+
+   A JPEG (ITU T.81) is a sequence of marker segments: FF D8 (start of image), then FF xx and a
+   2-byte big-endian length that counts itself, up to the scan (FF DA), where the compressed
+   data begins. EXIF (JEITA CP-3451) lives in an APP1 segment (FF E1) whose payload is
+   "Exif\0\0" and a TIFF file (TIFF 6.0): "II" (little-endian) or "MM" (big-endian), 42, the
+   offset of the first directory (IFD0); a directory is a 2-byte entry count, then 12-byte
+   entries (tag, type, count, a 4-byte value or offset). Orientation is tag 0x0112, one SHORT
+   (type 3) held in the entry itself. Every offset read here is checked against the segment
+   before use: the file is untrusted (tests/fuzz/fuzz_exif.c). */
+
+static unsigned fnet__exif_u16(const unsigned char *p, int be) {
+    return be ? ((unsigned)p[0] << 8 | p[1]) : ((unsigned)p[1] << 8 | p[0]);
+}
+static unsigned long fnet__exif_u32(const unsigned char *p, int be) {
+    return be ? ((unsigned long)fnet__exif_u16(p, 1) << 16 | fnet__exif_u16(p + 2, 1))
+              : ((unsigned long)fnet__exif_u16(p + 2, 0) << 16 | fnet__exif_u16(p, 0));
+}
+
+/* The orientation in one APP1 payload (t: n bytes after "Exif\0\0"), or 0. */
+static int fnet__exif_tiff_orientation(const unsigned char *t, size_t n) {
+    unsigned long ifd;
+    unsigned count, i;
+    int be;
+    if (n < 8) return 0;
+    if (t[0] == 'I' && t[1] == 'I') be = 0;
+    else if (t[0] == 'M' && t[1] == 'M') be = 1;
+    else return 0;
+    if (fnet__exif_u16(t + 2, be) != 42) return 0;
+    ifd = fnet__exif_u32(t + 4, be);
+    if (ifd < 8 || ifd > n - 2) return 0;
+    count = fnet__exif_u16(t + ifd, be);
+    for (i = 0; i < count && (size_t)(n - ifd - 2) / 12 > i; i++) {
+        const unsigned char *e = t + ifd + 2 + (size_t)12 * i;
+        if (fnet__exif_u16(e, be) != 0x0112) continue;
+        if (fnet__exif_u16(e + 2, be) != 3 || fnet__exif_u32(e + 4, be) != 1) return 0; /* one SHORT */
+        return (int)fnet__exif_u16(e + 8, be);
+    }
+    return 0;
+}
+
+FNET_API fnet_result fnet_jpeg_exif_orientation(const void *data, size_t size, int *orientation) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t pos = 2;
+    if (!orientation || (!data && size)) return FNET_ERR_INVALID_ARGUMENT;
+    *orientation = 1;
+    if (size < 4 || p[0] != 0xFF || p[1] != 0xD8) return FNET_OK; /* not a JPEG */
+    while (pos + 4 <= size) {
+        unsigned marker, len;
+        if (p[pos] != 0xFF) return FNET_OK; /* not a marker: damaged; the photo as stored */
+        marker = p[pos + 1];
+        if (marker == 0xFF) { pos++; continue; } /* fill byte */
+        if (marker == 0xDA || marker == 0xD9) return FNET_OK; /* scan or end: no EXIF before it */
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; } /* no length */
+        len = (unsigned)p[pos + 2] << 8 | p[pos + 3];
+        if (len < 2 || len > size - pos - 2) return FNET_OK; /* a segment past the end */
+        if (marker == 0xE1 && len >= 8 && memcmp(p + pos + 4, "Exif\0\0", 6) == 0) {
+            int o = fnet__exif_tiff_orientation(p + pos + 10, (size_t)len - 8);
+            if (o >= 1 && o <= 8) *orientation = o;
+            return FNET_OK; /* the first EXIF block decides */
+        }
+        pos += 2 + (size_t)len;
+    }
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_orient_point(int orientation, int width, int height, float x, float y,
+                                       float *sx, float *sy) {
+    float u, v, w1 = (float)(width - 1), h1 = (float)(height - 1);
+    if (!sx || !sy) return FNET_ERR_INVALID_ARGUMENT;
+    switch (orientation) { /* stored (u, v) shown at upright (x, y) */
+    case 1: u = x; v = y; break;
+    case 2: u = w1 - x; v = y; break;
+    case 3: u = w1 - x; v = h1 - y; break;
+    case 4: u = x; v = h1 - y; break;
+    case 5: u = y; v = x; break;
+    case 6: u = y; v = h1 - x; break;
+    case 7: u = w1 - y; v = h1 - x; break;
+    case 8: u = w1 - y; v = x; break;
+    default: return FNET_ERR_INVALID_ARGUMENT;
+    }
+    *sx = u;
+    *sy = v;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned char *out,
+                                       int *out_width, int *out_height) {
+    int ow, oh, x, y, c, ch;
+    fnet_result r;
+    if (!out || orientation < 1 || orientation > 8) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_image(&img)) != FNET_OK) return r;
+    ch = img.channels;
+    ow = orientation >= 5 ? img.height : img.width;
+    oh = orientation >= 5 ? img.width : img.height;
+    for (y = 0; y < oh; y++)
+        for (x = 0; x < ow; x++) {
+            float u = 0, v = 0;
+            const unsigned char *s;
+            unsigned char *d = out + ((size_t)y * ow + x) * ch;
+            fnet_orient_point(orientation, img.width, img.height, (float)x, (float)y, &u, &v);
+            s = img.pixels + (size_t)(int)v * img.stride + (size_t)(int)u * ch;
+            for (c = 0; c < ch; c++) d[c] = s[c];
+        }
+    if (out_width) *out_width = ow;
+    if (out_height) *out_height = oh;
     return FNET_OK;
 }
 
@@ -6313,6 +6453,16 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
     return fnet__align_openface(&img, points, idx, size, out_rgb);
 }
 
+/* The alignment a network blob names in its metadata "align" (fnet_embed_align_kind), or 0. */
+static fnet_align_kind fnet__align_from_name(const char *name) {
+    static const char *const names[4] = {"outer_eyes_and_nose", "inner_eyes_and_bottom_lip", "dlib_chip",
+                                         "dlib_chip_5"};
+    int i;
+    for (i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0) return (fnet_align_kind)(FNET_ALIGN_OUTER_EYES_AND_NOSE + i);
+    return (fnet_align_kind)0;
+}
+
 /* ==== 4. Embedding network engine ========================================================
 
    A network is a small op graph stored in the blob (the op table below), run
@@ -7363,6 +7513,8 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     /* metadata, when present, must agree with the graph */
     if (fnet__meta_long(m, "embedding_dim", net->out_dim) != net->out_dim) return FNET_ERR_CORRUPT;
     if (fnet__meta_long(m, "input_size", net->node[0].h) != net->node[0].h) return FNET_ERR_CORRUPT;
+    if (net->out_dim > FNET_MAX_EMBED_DIM) return FNET_ERR_TOO_LARGE;
+    if (fnet_model_meta(m, "align") && !fnet__align_from_name(fnet_model_meta(m, "align"))) return FNET_ERR_UNSUPPORTED;
     return FNET_OK;
 }
 
@@ -7377,6 +7529,13 @@ FNET_API int fnet_embed_input_size(const fnet_model *net) {
 FNET_API int fnet_embed_dim(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);
     return n ? n->out_dim : 0;
+}
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    const char *name = n ? fnet_model_meta(net, "align") : NULL;
+    if (!n) return (fnet_align_kind)0;
+    if (name) return fnet__align_from_name(name); /* checked at load: a known name */
+    return n->input_size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
 }
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);

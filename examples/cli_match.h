@@ -356,6 +356,7 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
     const ec_labelled *lab = &l->lab;
     int i;
     ec_result r;
+    progress pr;
     memset(l, 0, sizeof *l);
     if (!ec_labelled_dir(dir, &l->lab)) return 0;
     if (lab->n_people == 0) { fprintf(stderr, "fnet: %s has no person folders (DIR/person/*.jpg)\n", dir); return 0; }
@@ -363,13 +364,15 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
     l->y = (int *)malloc((size_t)(lab->n ? lab->n : 1) * sizeof(int));
     l->per = (int *)calloc((size_t)lab->n_people, sizeof(int));
     if (!l->x || !l->y || !l->per) return 0;
+    progress_start(&pr, "embedding", lab->n, "images");
     for (i = 0; i < lab->n; i++) {
         int f;
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, lab->n, lab->paths[i]);
-        if (!ec_image(ec, lab->paths[i], &r)) continue;
+        progress_step(&pr, i, lab->paths[i]);
+        if (!ec_image(ec, lab->paths[i], &r)) { progress_break(&pr); continue; }
         f = ec_largest(&r);
         if (f < 0) {
-            fprintf(stderr, "\nfnet: %s: no face found, skipped\n", lab->paths[i]);
+            progress_break(&pr);
+            fprintf(stderr, "fnet: %s: no face found, skipped\n", lab->paths[i]);
             continue;
         }
         memcpy(l->x + (size_t)l->n * EC_DIM, r.face[f].emb, EC_DIM * sizeof(float));
@@ -377,7 +380,8 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
         l->per[lab->label[i]]++;
         l->n++;
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, lab->n, NULL);
+    progress_end(&pr);
     return 1;
 }
 
@@ -846,6 +850,7 @@ static int cm__verify_pairs(embcache *ec, const cm_opts *o, float thr) {
     int n_img = 0, cap = 0, n_pairs = 0, pcap = 0, i, right = 0, tp = 0, tn = 0, n_same = 0, skipped = 0;
     int (*pairs)[3] = NULL;
     char root[4096];
+    progress pr;
     if (!f) { fprintf(stderr, "fnet: cannot read %s\n", o->pairs); return 1; }
     if (o->root) snprintf(root, sizeof root, "%s", o->root);
     else {
@@ -879,11 +884,14 @@ static int cm__verify_pairs(embcache *ec, const cm_opts *o, float thr) {
         n_pairs++;
     }
     fclose(f);
+    progress_start(&pr, "verify", n_img, "images");
     for (i = 0; i < n_img; i++) {
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, n_img, imgs[i].path);
+        progress_step(&pr, i, imgs[i].path);
         imgs[i].ok = cm__embed_one(ec, imgs[i].path, imgs[i].emb);
+        if (!imgs[i].ok) progress_break(&pr);
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, n_img, NULL);
+    progress_end(&pr);
     for (i = 0; i < n_pairs; i++) {
         cm_img *a = &imgs[pairs[i][0]], *b = &imgs[pairs[i][1]];
         float d = -1;
@@ -985,6 +993,7 @@ static int cm_cluster(int argc, char **argv) {
     fnet_box *boxes = NULL;
     ec_result *res;
     fnet_result r;
+    progress pr;
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
     if (argc - o.first < 1) return cm__usage("cluster needs DIR or IMG...");
     if (strcmp(o.method, "kmeans") == 0 && !o.k_set) return cm__usage("--method kmeans needs --k");
@@ -1003,9 +1012,10 @@ static int cm_cluster(int argc, char **argv) {
         if (cal.cluster_threshold > 0) thr = (float)cal.cluster_threshold;
     }
     res = (ec_result *)malloc(sizeof *res);
+    progress_start(&pr, "cluster", n_paths, "images");
     for (i = 0; res && i < n_paths; i++) {
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, n_paths, paths[i]);
-        if (!ec_image(&ec, paths[i], res)) { failed = 1; continue; }
+        progress_step(&pr, i, paths[i]);
+        if (!ec_image(&ec, paths[i], res)) { progress_break(&pr); failed = 1; continue; }
         for (f = 0; f < res->n; f++) {
             if (n == fcap) {
                 fcap = fcap ? fcap * 2 : 64;
@@ -1018,7 +1028,8 @@ static int cm_cluster(int argc, char **argv) {
             boxes[n++] = res->face[f].box;
         }
     }
-    fprintf(stderr, "\n");
+    if (res) progress_step(&pr, n_paths, NULL);
+    progress_end(&pr);
     free(res);
     labels = (int *)malloc((size_t)(n ? n : 1) * sizeof(int));
     if (n == 0) {

@@ -290,7 +290,7 @@ int main(int argc, char **argv) {
                 if (!net[k]) continue;
                 size = fnet_embed_input_size(net[k]);
                 if (size <= 0 || size > 1024) continue;
-                kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+                kind = fnet_embed_align_kind(net[k]);
                 crop = (unsigned char *)malloc((size_t)size * size * 3);
                 if (!crop) continue;
                 r = fnet_align(img, pts, np, kind, size, crop);
