@@ -5,6 +5,7 @@
        image --detect--> boxes --landmarks--> 68 points --align--> crop --embed--> 128-d
              (HOG+SVM)         (regression trees)         (affine)        (CNN)
 
+   0. Images    the caller's pixels; a JPEG's EXIF orientation read and applied.
    1. Detect    HOG + linear SVM over an image pyramid (dlib's frontal face detector).
    2. Landmarks ensemble of regression trees, 68 points (dlib's shape predictor).
    3. Align     affine warp to a canonical crop (OpenFace 96x96, dlib face chip 150x150).
