@@ -35,3 +35,9 @@ $(WIN_DIR)/portable_driver.exe: tools/portable_driver.c facenet.h $(wildcard exa
 
 windows-test: windows
 	sh tools/portable/windows.sh
+
+# make msvc-check: facenet.h parsed with clang in MSVC mode (MSVC's and clang-cl's branches),
+# C99 and C++14, against stand-in C library headers; a few seconds (tools/portable/msvc_check.sh)
+.PHONY: msvc-check
+msvc-check:
+	sh tools/portable/msvc_check.sh
