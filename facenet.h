@@ -8084,7 +8084,15 @@ static fnet_result fnet__write_atomic(const char *path, const void *data, size_t
         ok = (fflush(f) == 0) && ok;
         ok = (fclose(f) == 0) && ok;
     }
-    if (ok) ok = rename(tmp, path) == 0;
+    if (ok) {
+        ok = rename(tmp, path) == 0;
+#if defined(_WIN32)
+        /* C leaves renaming onto an existing file to the system: POSIX replaces it
+           atomically, Windows refuses. There the old file goes first (a crash in between
+           leaves PATH.tmp, the complete new file). */
+        if (!ok && remove(path) == 0) ok = rename(tmp, path) == 0;
+#endif
+    }
     if (!ok) remove(tmp);
     FNET_FREE(tmp);
     return ok ? FNET_OK : FNET_ERR_IO;
