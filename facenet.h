@@ -31,7 +31,8 @@
        FNET_NO_STDIO        leave out fnet_model_load_file()
        FNET_API             linkage of the public functions (default: extern)
        FNET_NO_MMAP         fnet_model_load_file() reads with fread instead of mapping the
-                            file (mapping is used on POSIX systems only; elsewhere it reads)
+                            file (mapping is POSIX-only; on Windows and bare metal the
+                            blob is always read with fread)
        FNET_NO_AVX512       keep the x86 convolution kernels to AVX2 on CPUs with AVX-512F
        FNET_NO_WINOGRAD     direct 3x3 convolutions everywhere (no Winograd F(2x2, 3x3))
        FNET_MAX_IMAGE_SIDE  largest accepted image width/height (default 16384)

@@ -23,8 +23,18 @@ DEMO="$BUILD libdlib-dev libdlib-data"
 TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and
 # gcc-s390x conflict with gcc-multilib on Debian: clang --target with these cross libcs.
+# MinGW-w64 (make windows: the CLI and tests cross-built for Windows; about 230 MB) and clang
+# (make msvc-check) are in this list too.
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
-          libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind"
+          libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind
+          gcc-mingw-w64-x86-64 clang"
+# wine: make windows-test, the MinGW builds run under Wine (about 670 MB; not in CI: the tests
+# take about 5 minutes there)
+WINE="wine64"
+# baremetal: Cortex-M compile checks and the Cortex-M7 run under qemu-system-arm (newlib,
+# semihosting), 32-bit RISC-V compile checks (picolibc); about 2 GB, not in CI
+BAREMETAL="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf
+           picolibc-riscv64-unknown-elf"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
 # come from npm into build/, tools/bench.sh fetches them)
 BENCH="$TEST"
@@ -35,9 +45,11 @@ pkgs_of() {
     demo) echo "$DEMO" ;;
     test) echo "$TEST" ;;
     portable) echo "$PORTABLE" ;;
+    wine) echo "$WINE" ;;
+    baremetal) echo "$BAREMETAL" ;;
     bench) echo "$BENCH" ;;
-    all) echo "$TEST $PORTABLE" ;;
-    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, all)" >&2; exit 2 ;;
+    all) echo "$TEST $PORTABLE $WINE $BAREMETAL" ;;
+    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, wine, baremetal, bench, all)" >&2; exit 2 ;;
     esac
 }
 needs_node() { case "$1" in demo|test|bench|all) return 0 ;; esac; return 1; }
