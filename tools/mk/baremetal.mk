@@ -12,4 +12,5 @@ memory-table:
 	@mkdir -p build
 	@if printf 'int main(void){return 0;}' | gcc -m32 -x c - -o build/.m32_check 2>/dev/null; then m=-m32; else m=; fi; \
 	  gcc $$m -std=c99 $(WARN) -O2 -DFNET_NO_SIMD -I. tools/portable/memory_needs.c -o build/memory_needs -lm && \
+	  echo "memory-table: gcc $$m -O2 -DFNET_NO_SIMD, blobs from $(FNET_WEIGHTS)" && \
 	  build/memory_needs $(FNET_WEIGHTS) $(MEMORY_BLOBS)
