@@ -12,6 +12,8 @@
 #            headers its <immintrin.h> leaves out unless /arch enables them.
 # The C library comes from stand-in headers (tools/portable/msvc/include: only what facenet.h
 # calls); the compiler's own float.h, limits.h, stddef.h and intrinsic headers are used.
+# Also: the header's lines as MSVC preprocesses them hold no GNU-only spelling (__attribute__,
+# __asm__, __builtin_*, cpuid.h's macros...), which clang would accept silently.
 # What this cannot check: MSVC's own diagnostics (/W4 warnings such as C4505 unused static
 # functions, hence -Wno-unused-function here) and anything MSVC's front end parses differently
 # from clang's MS mode. Nothing is linked or run.
@@ -44,7 +46,22 @@ for cfg in "msvc-c99|x86_64|clang -x c -std=c99|$MSVC" \
         echo "msvc-check: $name FAILED"; head -n 20 "$B/msvc-$name.log"; status=1
     fi
 done
+# clang accepts GNU spellings in MS mode (__attribute__, __asm__, __builtin_*, even
+# __cpuid_count from its intrin.h) that MSVC rejects: the header's own lines, preprocessed as
+# MSVC sees them, must contain none of them.
+# shellcheck disable=SC2086
+clang -x c -std=c99 --target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions $MSVC -nostdlibinc \
+    -isystem tools/portable/msvc/include -isystem "$R" -I. -E "$B/msvc_impl.c" 2> /dev/null |
+    awk '/^# [0-9]+ "/ { mine = ($3 ~ /facenet\.h"$/); next } mine' > "$B/msvc-view.c"
+# (clang's intrinsic macros expand to __builtin_ia32_*, __builtin_shufflevector: removed first)
+gnu=$(sed -E 's/__builtin_(ia32_[a-z0-9_]+|shufflevector|convertvector)//g' "$B/msvc-view.c" |
+      grep -nE '__attribute__|__asm__|__asm[^_]|asm[ (]|__builtin_|__cpuid_count|__get_cpuid|__typeof|typeof[ (]|__extension__|__restrict__|__inline__' | head -n 5)
+if [ ! -s "$B/msvc-view.c" ]; then
+    echo "msvc-check: FAILED to preprocess the header in MSVC mode"; status=1
+elif [ -n "$gnu" ]; then
+    echo "msvc-check: GNU-only constructs left in what MSVC compiles ($B/msvc-view.c):"; echo "$gnu"; status=1
+fi
 if [ $status -eq 0 ]; then
-    echo "msvc-check: facenet.h parses warning-free in $n MSVC configurations (msvc C99/C++14, scalar, x86; clang-cl C99/C++14)"
+    echo "msvc-check: facenet.h parses warning-free in $n MSVC configurations (msvc C99/C++14, scalar, x86; clang-cl C99/C++14); no GNU-only construct in MSVC's view"
 fi
 exit $status
