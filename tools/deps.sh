@@ -28,8 +28,8 @@ TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
           libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind
           gcc-mingw-w64-x86-64 clang"
-# wine: make windows-test, the MinGW builds run under Wine (about 670 MB; not in CI: the tests
-# take about 5 minutes there)
+# wine: make windows-test, the MinGW builds run under Wine (about 670 MB; not in CI: the run
+# takes about 10 minutes on the shared machine)
 WINE="wine64"
 # baremetal: Cortex-M compile checks and the Cortex-M7 run under qemu-system-arm (newlib,
 # semihosting), 32-bit RISC-V compile checks (picolibc); about 2 GB, not in CI
