@@ -32,9 +32,10 @@ PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux
 # takes about 10 minutes on the shared machine)
 WINE="wine64"
 # baremetal: Cortex-M compile checks and the Cortex-M7 run under qemu-system-arm (newlib,
-# semihosting), 32-bit RISC-V compile checks (picolibc); about 2 GB, not in CI
+# semihosting), 32-bit RISC-V compile checks and run under qemu-system-riscv32 (picolibc,
+# qemu-system-misc); about 2.2 GB, not in CI
 BAREMETAL="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf
-           picolibc-riscv64-unknown-elf"
+           picolibc-riscv64-unknown-elf qemu-system-misc"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
 # come from npm into build/, tools/bench.sh fetches them)
 BENCH="$TEST"

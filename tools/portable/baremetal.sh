@@ -15,6 +15,8 @@
 # board. nn4 (14.6 MB blob, and the engine's repacked weights as big again: 15.4 MB of RAM
 # with the blob in flash) does not fit its 16 MB; see the README's memory table.
 #
+# Then 32-bit RISC-V with the whole pipeline (below: QEMU's virt board has the RAM for it).
+#
 # usage: sh tools/portable/baremetal.sh
 # env:   FNET_WEIGHTS (default weights), FNET_SHARED (default ../shared),
 #        BAREMETAL_TIMEOUT (seconds per run, default 900)
@@ -25,7 +27,7 @@ S=${FNET_SHARED:-../shared}/data
 W=${FNET_WEIGHTS:-weights}
 IMAGES="$S/openface-examples/clapton-2.jpg $S/openface-examples/longoria-cooper.jpg $S/dlib-examples/2008_002470.jpg"
 for t in arm-none-eabi-gcc qemu-system-arm; do
-    command -v $t >/dev/null 2>&1 || { echo "baremetal: skipped, $t not installed (gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"; exit 0; }
+    command -v $t >/dev/null 2>&1 || { echo "baremetal: skipped, $t not installed (sh tools/deps.sh baremetal)"; exit 0; }
 done
 [ -f "$W/hog_frontal.fnet" ] || { echo "baremetal: $W/hog_frontal.fnet missing (make weights)"; exit 1; }
 for img in $IMAGES; do
@@ -75,5 +77,46 @@ if [ $rc -ne 0 ] || grep -q 'baremetal: fault' "$B/out-m7.txt" "$B/out-m7.err"; 
     status=1; tail -n 5 "$B/out-m7.err"
 fi
 python3 tools/portable_compare.py "$B/out-ref.txt" "cortex-m7=$B/out-m7.txt" || status=1
+
+# 32-bit RISC-V (rv32imafc, single-precision FPU) on QEMU's riscv32 `virt` board with 1 GB of
+# RAM: room for every blob, so the whole driver runs (detection, 68 landmarks, nn4 and ResNet
+# embeddings), compared with the x86-64 scalar build of the same program. picolibc with its
+# semihosting crt0 and library (stdout, argv and files through the host); its linker script
+# placed by --defsym at the board's RAM (0x80000000: 4 MB for code, the rest for data).
+if command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 && command -v qemu-system-riscv32 >/dev/null 2>&1 &&
+   [ -f /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ]; then
+    mkdir -p "$B/wall"
+    rm -f "$B"/wall/*.fnet
+    for f in hog_frontal.fnet landmarks68.fnet nn4.small2.v1.fnet resnet34.fnet; do
+        [ -f "$W/$f" ] && cp "$W/$f" "$B/wall/"
+    done
+    RV="--specs=picolibc.specs --oslib=semihost --crt0=semihost -march=rv32imafc -mabi=ilp32f"
+    # shellcheck disable=SC2086
+    if ! riscv64-unknown-elf-gcc $RV $WARN -O2 -DFNET_NO_STDIO -DDRIVER_LOAD_MEMORY -DSTBI_NO_THREAD_LOCALS -I. \
+            -isystem /usr/include/stb tools/portable_driver.c -o "$B/driver-rv32.elf" -Wl,--defsym=__flash=0x80000000 \
+            -Wl,--defsym=__flash_size=0x400000 -Wl,--defsym=__ram=0x80400000 -Wl,--defsym=__ram_size=0x3fc00000 \
+            -Wl,--defsym=__stack_size=0x100000 -lm > "$B/rv32.build.log" 2>&1 ||
+       ! gcc $WARN -O2 -DFNET_NO_SIMD -DDRIVER_LOAD_MEMORY -I. -I/usr/include/stb tools/portable_driver.c \
+            -o "$B/driver-ref-all" -lm >> "$B/rv32.build.log" 2>&1; then
+        echo "baremetal: the RISC-V driver does not build"; head -n 20 "$B/rv32.build.log"; status=1
+    else
+        # shellcheck disable=SC2086
+        "$B/driver-ref-all" "$B/wall" $IMAGES > "$B/out-ref-all.txt" 2> /dev/null || status=1
+        args="arg=$B/wall"
+        for img in $IMAGES; do args="$args,arg=$img"; done
+        t0=$(now)
+        # picolibc's semihosted stdout arrives on QEMU's stderr
+        timeout "${BAREMETAL_TIMEOUT:-900}" qemu-system-riscv32 -M virt -m 1G -bios none -nographic -monitor none \
+            -serial none -semihosting-config "enable=on,target=native,$args" -kernel "$B/driver-rv32.elf" \
+            > "$B/out-rv32.log" 2>&1
+        rc=$?
+        grep -v '^qemu' "$B/out-rv32.log" > "$B/out-rv32.txt"
+        echo "riscv32 virt (rv32imafc, qemu-system-riscv32): $(elapsed "$t0") s, rc $rc; $(grep -c '^box' "$B/out-rv32.txt") boxes, $(grep -c '^emb ' "$B/out-rv32.txt") embeddings"
+        [ $rc -eq 0 ] || status=1
+        python3 tools/portable_compare.py "$B/out-ref-all.txt" "rv32imafc=$B/out-rv32.txt" || status=1
+    fi
+else
+    echo "baremetal: RISC-V run skipped (gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)"
+fi
 if [ $status -eq 0 ]; then echo "baremetal: passed"; else echo "baremetal: FAILED"; fi
 exit $status
