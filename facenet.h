@@ -579,13 +579,13 @@ FNET_API fnet_result fnet_impostor_table_build(const char *network, float *dista
 /* F(distance) by the table (0..1; 0 for a NULL table). */
 FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance);
 /* The threshold at which `comparisons` (>= 1) independent impostor comparisons accept with
-   probability `far` (0 < far < 1) in all. The threshold is > 0. */
-FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+   probability `far_rate` (0 < far_rate < 1) in all. The threshold is > 0. */
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far_rate,
                                         double comparisons, float *threshold);
 /* fnet_far_threshold for a gallery: comparisons = its embeddings. t NULL: the network's
    shipped table (FNET_ERR_NOT_FOUND without one); t of another network: FNET_ERR_MISMATCH. */
 FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
-                                                const fnet_impostor_table *t, double far,
+                                                const fnet_impostor_table *t, double far_rate,
                                                 float *threshold);
 
 /* ---- Clustering ---- */
@@ -8633,22 +8633,22 @@ FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance)
     return pow(10.0, y);
 }
 
-FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far_rate,
                                         double comparisons, float *threshold) {
     double y, d;
     fnet_result r;
     if (threshold) *threshold = 0.0f;
-    if (!t || !threshold || !(far > 0.0) || !(far < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
+    if (!t || !threshold || !(far_rate > 0.0) || !(far_rate < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
         return FNET_ERR_INVALID_ARGUMENT;
     if ((r = fnet_impostor_table_check(t)) != FNET_OK) return r;
-    y = log10(-expm1(log1p(-far) / comparisons)); /* log10 p, p = 1 - (1 - far)^(1/N) */
+    y = log10(-expm1(log1p(-far_rate) / comparisons)); /* log10 p, p = 1 - (1 - far_rate)^(1/N) */
     d = fnet__impostor_inverse(t, y);
     *threshold = d > 1e-6 ? (float)d : 1e-6f; /* a threshold is > 0 */
     return FNET_OK;
 }
 
 FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
-                                                const fnet_impostor_table *t, double far,
+                                                const fnet_impostor_table *t, double far_rate,
                                                 float *threshold) {
     fnet_impostor_table own;
     fnet_result r;
@@ -8660,7 +8660,7 @@ FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
     } else if (strncmp(t->network, g->network, sizeof t->network) != 0) {
         return FNET_ERR_MISMATCH;
     }
-    return fnet_far_threshold(t, far, g->n_emb > 0 ? (double)g->n_emb : 1.0, threshold);
+    return fnet_far_threshold(t, far_rate, g->n_emb > 0 ? (double)g->n_emb : 1.0, threshold);
 }
 
 /* ---- clustering: k-means with k-means++ seeding ---- */
@@ -8758,11 +8758,11 @@ FNET_API fnet_result fnet_kmeans(const float *x, int n, int dim, int k, int max_
             size_t j;
             if (counts[c] == 0) {
                 /* empty cluster: restart it at the point farthest from its centre */
-                int far = 0;
+                int farthest = 0;
                 for (i = 1; i < n; i++)
-                    if (d2[i] > d2[far]) far = i;
-                memcpy(cent + (size_t)c * d, x + (size_t)far * d, d * sizeof(float));
-                d2[far] = 0.0;
+                    if (d2[i] > d2[farthest]) farthest = i;
+                memcpy(cent + (size_t)c * d, x + (size_t)farthest * d, d * sizeof(float));
+                d2[farthest] = 0.0;
                 continue;
             }
             for (j = 0; j < d; j++) cent[(size_t)c * d + j] = (float)(sums[(size_t)c * d + j] / (double)counts[c]);
@@ -9429,17 +9429,17 @@ FNET_API fnet_result fnet_triplet_select(const float *emb, const int *labels, in
                         fnet__triplet_emit(out, max_out, &cnt, a, p, q);
                 }
             } else {
-                int semi = -1, far = -1;
+                int semi = -1, farthest = -1;
                 float ds = FLT_MAX, df = -1.0f;
                 for (q = 0; q < n; q++) {
                     float s;
                     if (labels[q] == labels[a]) continue;
                     s = fnet_distance_sq(ea, emb + (size_t)q * d, dim);
                     if (s > dap && s < ds) { ds = s; semi = q; }
-                    if (s > df) { df = s; far = q; }
+                    if (s > df) { df = s; farthest = q; }
                 }
                 if (semi >= 0) fnet__triplet_emit(out, max_out, &cnt, a, p, semi);
-                else if (far >= 0) fnet__triplet_emit(out, max_out, &cnt, a, p, far);
+                else if (farthest >= 0) fnet__triplet_emit(out, max_out, &cnt, a, p, farthest);
             }
         }
     }

@@ -65,7 +65,7 @@ static int cm__usage(const char *msg) {
 typedef struct cm_opts {
     const char *net, *method, *kind, *pairs, *root, *calibration, *gallery, *out, *roc;
     float threshold;
-    double far;
+    double far_rate;
     int k, k_set, epochs, hidden, upsample;
     unsigned long long seed;
     int first; /* index of the first positional argument */
@@ -88,7 +88,7 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
     o->kind = "softmax";
     o->upsample = 1;
     o->seed = 1;
-    o->far = FNET_DEFAULT_FAR;
+    o->far_rate = FNET_DEFAULT_FAR;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -119,8 +119,8 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
                 return cm__usage("--kind takes softmax, mlp or knn");
         } else if (strcmp(a, "--far") == 0 && has) {
             char *end;
-            o->far = strtod(argv[++i], &end);
-            if (*end || end == argv[i] || !(o->far > 0.0) || !(o->far < 1.0)) return cm__usage("--far takes a rate between 0 and 1 (0.01 = 1%)");
+            o->far_rate = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || !(o->far_rate > 0.0) || !(o->far_rate < 1.0)) return cm__usage("--far takes a rate between 0 and 1 (0.01 = 1%)");
         } else if (strcmp(a, "--calibration") == 0 && has) {
             o->calibration = argv[++i];
         } else if (strcmp(a, "--gallery") == 0 && has) {
@@ -524,12 +524,12 @@ static int cm_identify(int argc, char **argv) {
         thr = o.threshold;
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"calibration\":\"--threshold\"", thr);
     } else if (cal_path) {
-        fnet_gallery_far_threshold(g, &cal.table, o.far, &thr);
+        fnet_gallery_far_threshold(g, &cal.table, o.far_rate, &thr);
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":", thr,
-                 o.far, fnet_gallery_embedding_count(g));
-    } else if (fnet_gallery_far_threshold(g, NULL, o.far, &thr) == FNET_OK) {
+                 o.far_rate, fnet_gallery_embedding_count(g));
+    } else if (fnet_gallery_far_threshold(g, NULL, o.far_rate, &thr) == FNET_OK) {
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":\"built-in\"",
-                 thr, o.far, fnet_gallery_embedding_count(g));
+                 thr, o.far_rate, fnet_gallery_embedding_count(g));
     } else {
         thr = fnet_network_threshold_for(fnet_gallery_network(g), FNET_THRESHOLD_IDENTIFY);
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"calibration\":\"fixed\"", thr);
@@ -763,16 +763,16 @@ static int cm_calibrate(int argc, char **argv) {
             cm__quantiles("impostor", imp, ni);
             printf(",\"eer\":%.4f,\"eer_threshold\":%.4f,\"verify_threshold\":%.4f,\"verify_balanced_accuracy\":%.4f,"
                    "\"cluster_threshold\":%.4f,\"cluster_f1\":%.4f,\"far\":%g,\"identify\":[",
-                   cal.eer, cal.eer_threshold, cal.verify_threshold, best_bacc, cal.cluster_threshold, f1, o.far);
+                   cal.eer, cal.eer_threshold, cal.verify_threshold, best_bacc, cal.cluster_threshold, f1, o.far_rate);
         }
         if (!failed) {
             static const int sizes[5] = {1, 10, 100, 1000, 10000};
             for (i = 0; i < 5; i++) {
                 float t = 0;
-                fnet_far_threshold(&cal.table, o.far, sizes[i], &t);
+                fnet_far_threshold(&cal.table, o.far_rate, sizes[i], &t);
                 /* below 100 pairs of people: the network's tail (or an extrapolation): say so */
                 printf("%s{\"gallery_embeddings\":%d,\"threshold\":%.4f,\"from\":\"%s\"}", i ? "," : "", sizes[i], t,
-                       -expm1(log1p(-o.far) / sizes[i]) * (double)n_pp >= (n_pp < 200 ? 0.5 * (double)n_pp : 100.0) ? "measured"
+                       -expm1(log1p(-o.far_rate) / sizes[i]) * (double)n_pp >= (n_pp < 200 ? 0.5 * (double)n_pp : 100.0) ? "measured"
                        : has_tail ? "the network's LFW tail, shifted" : "extrapolated");
             }
         }

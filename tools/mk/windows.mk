@@ -17,7 +17,13 @@ WIN_FLAGS  = -std=c99 $(WARN) -O2 -I. -Itests -isystem $(WIN_DIR)/include -isyst
 WIN_LIBS   = -static -lm -lpthread
 
 .PHONY: windows windows-test
-windows: $(WIN_EXES)
+windows: $(WIN_EXES) $(WIN_DIR)/windows_h_first.o
+
+# <windows.h> defines `near`, `far`, `min`, `max` and more as macros: the header must still
+# compile when a Windows program includes it first (a parameter named `far` once broke it)
+$(WIN_DIR)/windows_h_first.o: facenet.h | $(WIN_DIR)/include/stb
+	printf '#include <windows.h>\n#define FNET_IMPLEMENTATION\n#include "facenet.h"\n' | \
+	    $(WIN_CC) -std=c99 $(WARN) -O2 -I. -x c -c - -o $@
 
 $(WIN_DIR)/include/stb:
 	@command -v $(WIN_CC) >/dev/null || { echo "make windows: $(WIN_CC) not installed (apt-get install gcc-mingw-w64-x86-64, or make deps)"; exit 1; }
