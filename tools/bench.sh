@@ -11,4 +11,10 @@ for b in detect landmarks embed resnet match train train_detector train_landmark
     echo "== $s"
     sh "$s" || { echo "bench: $s failed"; status=1; }
 done
+for s in tools/bench/*.sh; do
+    [ -f "$s" ] || continue
+    echo
+    echo "== $s"
+    sh "$s" || { echo "bench: $s failed"; status=1; }
+done
 exit $status
