@@ -6864,8 +6864,9 @@ typedef struct fnet__convjob {
 } fnet__convjob;
 
 /* Sets up a direct convolution job for `tasks` tasks: blocks of panels no larger than
-   FNET__PANEL_BLOCK_BYTES, split further (down to pairs of panels) when there are too few
-   units to share, as in the deep layers (few pixels, many weights). */
+   FNET__PANEL_BLOCK_BYTES, split further (down to pairs of panels) while there are fewer
+   than 8 units per task (the deep layers: few pixels, many weights), so that shares of
+   whole units stay within about 1/8 of each other. */
 static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *bp,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
@@ -6878,7 +6879,7 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     panel = (size_t)g->kh * g->kw * Cin * FNET__NR;
     j->pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
     j->nmt = (int)(((size_t)n * OH * OW + (size_t)j->mr - 1) / (size_t)j->mr);
-    while (tasks > 1 && j->pblk > 2 && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 4 * (size_t)tasks)
+    while (tasks > 1 && j->pblk > 2 && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
         j->pblk = (j->pblk / 2 + 1) & ~1;
     j->nchunk = 1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
@@ -7049,9 +7050,9 @@ FNET__AVX2_FN static void fnet__wino_out_avx2(const float *m, size_t xstride, in
 }
 
 /* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
-   `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are too few
-   blocks to share, also by chunks of panel pairs (each chunk transforms the block's input
-   again: Cin floats per tile against its Cin x chunk multiply-adds). */
+   `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
+   than 8 blocks per task, also by `tasks` chunks of panel pairs (each chunk transforms the
+   block's input again: Cin floats per tile against its Cin x chunk multiply-adds). */
 static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
@@ -7059,7 +7060,7 @@ static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
     j->nblk = (int)((nt + FNET__WINO_T - 1) / FNET__WINO_T);
     j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 2 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
     j->units = j->nchunk * j->nblk;
 }
 
