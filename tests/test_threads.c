@@ -272,6 +272,29 @@ static void check_batch_embed(void) {
         }
         CHECK(fnet_embed_batch(g_net[k], (const unsigned char *const *)chips, 0, NULL, NULL, 0, out) == FNET_ERR_INVALID_ARGUMENT,
               "net %d: a batch of 0 is refused", k);
+        if (k == 0) { /* the other kernel sets (tile heights 4 and 3): nn4, a batch of all, 2 workers */
+            static const fnet_isa isas[2] = {FNET_ISA_SCALAR, FNET_ISA_SSE2};
+            fnet_isa keep = fnet_model_get_isa(g_net[k]);
+            int q;
+            for (q = 0; q < 2; q++) {
+                tp_pool pool;
+                fnet_embed_opts o;
+                int bad = 0;
+                if (!fnet_isa_supported(isas[q]) || fnet_model_set_isa(g_net[k], isas[q]) != FNET_OK) continue;
+                tp_start(&pool, 2);
+                memset(&o, 0, sizeof o);
+                o.parallel.run = tp_run;
+                o.parallel.user = &pool;
+                o.parallel.workers = 2;
+                for (b = 0; b < nc; b++) bad |= fnet_embed(g_net[k], chips[b], NULL, 0, ref[b]) != FNET_OK;
+                bad |= fnet_embed_batch(g_net[k], (const unsigned char *const *)chips, nc, &o, NULL, 0, out) != FNET_OK;
+                for (b = 0; b < nc && !bad; b++) bad += memcmp(out + b * dim, ref[b], sizeof(float) * dim) != 0;
+                CHECK(bad == 0, "net %d, kernels %s: a batch of %d with 2 workers differs from single calls (%d)", k,
+                      fnet_isa_name(isas[q]), nc, bad);
+                tp_stop(&pool);
+            }
+            fnet_model_set_isa(g_net[k], keep);
+        }
         free(out);
         for (b = 0; b < nc; b++) free(chips[b]);
     }
