@@ -45,6 +45,9 @@
    - Calls that need scratch memory take (work, work_size) sized by a *_workspace_size()
      query; they do not allocate. Passing work == NULL makes the call allocate and free its
      own scratch (convenient, not allocation-free).
+   - No threads of its own: a caller may lend its thread pool to one call (opts.parallel of
+     fnet_detect and fnet_embed_batch: a parallel-for callback); results are bit-identical
+     for any number of workers.
 
    SIMD DISPATCH
    x86: SSE2 and AVX2+FMA kernels are compiled with function target attributes (no -m flags
@@ -6523,8 +6526,18 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
    (pooling accumulates whole C-vectors, LRN slides over channels), with SIMD twins of the
    inner loops for ADD/RELU, pooling and LRN.
 
+   BATCHES AND THREADS. fnet_embed_batch runs n images through the graph together: op i's
+   outputs for the n images lie back to back in its slot (the plan scaled by n), so each
+   convolution is one GEMM with n * OH * OW rows and every block of packed weights is swept
+   over all n images while it is in cache (the deep layers read megabytes of weights for a
+   few pixels: a batch reads them once). A convolution is cut into units (panel block x
+   tile of rows; Winograd: panel chunk x block of tiles), and opts.parallel runs an equal
+   share of the units per task, each task with its own scratch slot. Every output element
+   is computed by the same micro-kernel call whatever the batch or the split, so the
+   embeddings are bit-identical to fnet_embed's.
+
    WORKSPACE = the planned activation slots + a scratch area (tile pointers, LRN's padded
-   squares, Winograd blocks). Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
+   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
    without Winograd). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
    to 1024, workspace up to 2 GiB (else FNET_ERR_TOO_LARGE); weights must be finite.
 
