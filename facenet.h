@@ -4870,9 +4870,6 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
 #ifndef FNET__LM_PREFETCH
 #define FNET__LM_PREFETCH 8 /* leaves fetched this many trees ahead */
 #endif
-#ifndef FNET__LM_PREFETCH_WALK
-#define FNET__LM_PREFETCH_WALK 0 /* 1: each leaf is also fetched towards L2 when its tree is walked */
-#endif
 
 typedef struct fnet__lm {
     int n_points, n_casc, n_trees, n_splits, n_leaves, pool, leaf_dtype;
@@ -5246,13 +5243,6 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
             while (node < S) /* left (2n+1) when the difference exceeds the threshold; no branch */
                 node = 2 * node + 2 - (feat[si[2 * node]] - feat[si[2 * node + 1]] > th[node]);
             leaf_of[t] = (unsigned char)(node - S);
-#if defined(FNET__X86)
-            if (FNET__LM_PREFETCH_WALK) {
-                const char *nx = (const char *)leaves + ((size_t)t * lm->n_leaves + leaf_of[t]) * lm->leaf_bytes;
-                size_t o;
-                for (o = 0; o < lm->leaf_bytes; o += 64) _mm_prefetch(nx + o, _MM_HINT_T1);
-            }
-#endif
         }
         /* ... then the leaves are added in tree order (dlib's order of float additions) */
         for (t = 0; t < T; t++) {

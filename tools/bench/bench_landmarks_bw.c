@@ -11,7 +11,7 @@
    The bound is bytes / bandwidth; the gap is the measured time over it.
    Usage: bench_landmarks_bw REPS IMAGE...   (weights from $FNET_WEIGHTS or weights/).
    Compile with -DFNET__LM_PREFETCH=N to try another prefetch distance (bench_landmarks_bw.sh
-   does 0, 8 and 16... and prints the checksum of the points: it must not change). */
+   builds 8, the default, 0 and 16); the points checksum must not change. */
 #define _POSIX_C_SOURCE 199309L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"

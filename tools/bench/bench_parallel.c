@@ -8,6 +8,12 @@
    Each comparison interleaves its variants rep by rep (so both see the same machine load)
    and prints the best and the median time; the results of every variant are checked equal.
    The load average (/proc/loadavg) is printed before and after: the machine is shared.
+   A busy machine says little about wall-clock speedups, so each threaded call is also run
+   through a "schedule" parallel-for that runs the tasks one after another on this thread
+   and measures each task's CPU time: the call's critical path with 2 workers is its CPU
+   time minus the tasks' total plus, per parallel-for, the longest task; CPU time over
+   that critical path is the speedup 2 idle cores would give, apart from the hand-over
+   latency (the number of parallel-for calls says how many hand-overs there are).
    Usage: bench_parallel REPS IMAGE...   (weights from $FNET_WEIGHTS or weights/; the chips are
    the detected faces of the images, aligned for each network). Built by bench_parallel.sh. */
 #define _POSIX_C_SOURCE 199309L
@@ -31,6 +37,100 @@ static void print_load(const char *when) {
     }
     buf[strcspn(buf, "\n")] = 0;
     printf("load average %s: %s\n", when, buf);
+}
+
+/* The schedule parallel-for: tasks in order on this thread, each timed (thread CPU time); with
+   2 workers the tasks of one call are shared so that the longest one bounds the call. */
+typedef struct sched {
+    int calls, workers;
+    double tasks_ms, crit_ms; /* sum of all tasks; sum per call of the 2-worker makespan */
+} sched;
+
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sched_run(void *user, int n, fnet_task_fn fn, void *ctx) {
+    sched *s = (sched *)user;
+    double t[FNET_MAX_WORKERS], load[FNET_MAX_WORKERS], mk = 0;
+    int i, w;
+    for (i = 0; i < n; i++) {
+        double t0 = cpu_ms();
+        fn(ctx, i);
+        t[i] = cpu_ms() - t0;
+        s->tasks_ms += t[i];
+    }
+    /* the tasks go to the first free worker, in order (as examples/thread_pool.h hands them out) */
+    for (w = 0; w < s->workers; w++) load[w] = 0;
+    for (i = 0; i < n; i++) {
+        int best = 0;
+        for (w = 1; w < s->workers; w++)
+            if (load[w] < load[best]) best = w;
+        load[best] += t[i];
+    }
+    for (w = 0; w < s->workers; w++)
+        if (load[w] > mk) mk = load[w];
+    s->crit_ms += mk;
+    s->calls++;
+}
+
+/* Runs call(ctx) reps times through the schedule parallel-for; prints the bound. */
+static void schedule_bound(const char *what, void (*call)(void *ctx, fnet_parallel *par), void *ctx, int reps) {
+    sched s;
+    fnet_parallel par;
+    double best_cpu = 1e30, best_crit = 0;
+    int rep, calls = 0;
+    for (rep = 0; rep < reps; rep++) {
+        double t0;
+        memset(&s, 0, sizeof s);
+        s.workers = 2;
+        par.run = sched_run;
+        par.user = &s;
+        par.workers = 2;
+        t0 = cpu_ms();
+        call(ctx, &par);
+        t0 = cpu_ms() - t0;
+        if (t0 < best_cpu) {
+            best_cpu = t0;
+            best_crit = t0 - s.tasks_ms + s.crit_ms;
+            calls = s.calls;
+        }
+    }
+    printf("%-44s schedule bound, 2 workers: CPU %.3f ms, critical path %.3f ms -> %.2fx (%d parallel-for calls)\n", what,
+           best_cpu, best_crit, best_cpu / best_crit, calls);
+}
+
+typedef struct det_call {
+    const fnet_model *det;
+    fnet_image *im;
+    int n, up;
+} det_call;
+
+static void det_call_fn(void *ctx, fnet_parallel *par) {
+    det_call *c = (det_call *)ctx;
+    fnet_detect_opts o;
+    fnet_box b[64];
+    int i, nb;
+    memset(&o, 0, sizeof o);
+    o.upsample = c->up;
+    o.parallel = *par;
+    for (i = 0; i < c->n; i++) fnet_detect(c->det, c->im[i], &o, NULL, 0, b, 64, &nb);
+}
+
+typedef struct emb_call {
+    const fnet_model *net;
+    const unsigned char *chip;
+} emb_call;
+
+static void emb_call_fn(void *ctx, fnet_parallel *par) {
+    emb_call *c = (emb_call *)ctx;
+    fnet_embed_opts o;
+    float e[128];
+    memset(&o, 0, sizeof o);
+    o.parallel = *par;
+    fnet_embed_batch(c->net, &c->chip, 1, &o, NULL, 0, e);
 }
 
 static fnet_model *load(const char *name) {
@@ -152,6 +252,15 @@ int main(int argc, char **argv) {
             report(what, ta, tb, reps, "1 thread", "2 workers", 1.0);
         }
         if (mism) printf("  MISMATCH: %d detections differ\n", mism);
+        {
+            fnet_image ims[MAX_IMG];
+            det_call c;
+            char what[64];
+            for (i = 0; i < nimg; i++) ims[i] = fnet_image_view(px[i], w[i], h[i], 3, 0);
+            c.det = det; c.im = ims; c.n = nimg; c.up = up;
+            snprintf(what, sizeof what, "detect 640 px, upsample %d, %d images:", up, nimg);
+            schedule_bound(what, det_call_fn, &c, reps < 5 ? reps : 5);
+        }
     }
 
     /* 2. one embedding: plain against 2 workers; 3. N singles against a batch of N */
@@ -181,8 +290,12 @@ int main(int argc, char **argv) {
         }
         {
             char what[64];
+            emb_call c;
             snprintf(what, sizeof what, "%s, one embedding:", net_name[k]);
             report(what, ta, tb, reps, "1 thread", "2 workers", 1.0);
+            c.net = net[k];
+            c.chip = chips[k][0];
+            schedule_bound(what, emb_call_fn, &c, reps);
         }
         for (rep = 0; rep < reps; rep++) {
             double t0 = now_ms();
