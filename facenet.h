@@ -2733,6 +2733,26 @@ typedef struct fnet__hog_plan {
 
 #define FNET__HOG_MAX_LEVELS 128 /* more levels (a tiny window in a hostile blob): one thread */
 
+/* The bookkeeping of one fnet_detect call (in its workspace, after everything else). */
+typedef struct fnet__hog_scratch {
+    float *hist, *norm, *feat, *scores, *clr;
+} fnet__hog_scratch;
+
+typedef struct fnet__hog_run {
+    const fnet__hog *h;
+    const fnet__hog_plan *p;
+    fnet__hog_kernels kern;
+    int avx2, levels, tail, tasks;
+    double adjust;
+    fnet__himg img[FNET__HOG_MAX_LEVELS];   /* level images (slots > 1: all of them) */
+    unsigned char *buf[FNET__HOG_MAX_LEVELS];
+    fnet__hog_scratch sc[FNET_MAX_WORKERS];
+    fnet__hog_cand *cand;
+    size_t coff[FNET__HOG_MAX_LEVELS], ncand[FNET__HOG_MAX_LEVELS]; /* each level's candidates */
+    int owner[FNET__HOG_MAX_LEVELS];        /* second round: the task that runs the level */
+} fnet__hog_run;
+
+
 static int fnet__hog_add(size_t *total, size_t n, size_t esize) {
     size_t t = (*total + 63u) & ~(size_t)63u, bytes;
     if (!fnet__mul_ok(n, esize, &bytes)) return 0;
@@ -2801,7 +2821,9 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
             !fnet__hog_add(&p->total, p->score_n, sizeof(float)) ||
             !fnet__hog_add(&p->total, p->col_n * 5, sizeof(float)))
             return FNET_ERR_TOO_LARGE;
-    if (!fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand))) return FNET_ERR_TOO_LARGE;
+    if (!fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand)) ||
+        !fnet__hog_add(&p->total, 1, sizeof(fnet__hog_run)))
+        return FNET_ERR_TOO_LARGE;
     return FNET_OK;
 }
 
@@ -2880,24 +2902,6 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
    previous one, as dlib does), which then goes on with the smallest levels; then the
    remaining levels, spread over the workers by size (their work is proportional to their
    pixels; largest first onto the least loaded). */
-typedef struct fnet__hog_scratch {
-    float *hist, *norm, *feat, *scores, *clr;
-} fnet__hog_scratch;
-
-typedef struct fnet__hog_run {
-    const fnet__hog *h;
-    const fnet__hog_plan *p;
-    fnet__hog_kernels kern;
-    int avx2, levels, tail, tasks;
-    double adjust;
-    fnet__himg img[FNET__HOG_MAX_LEVELS];   /* level images (slots > 1: all of them) */
-    unsigned char *buf[FNET__HOG_MAX_LEVELS];
-    fnet__hog_scratch sc[FNET_MAX_WORKERS];
-    fnet__hog_cand *cand;
-    size_t coff[FNET__HOG_MAX_LEVELS], ncand[FNET__HOG_MAX_LEVELS]; /* each level's candidates */
-    int owner[FNET__HOG_MAX_LEVELS];        /* second round: the task that runs the level */
-} fnet__hog_run;
-
 /* Level l's image resampled (pyramid_down<6>) from level l-1's, with sc's column scratch. */
 static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc) {
     const fnet__himg *src = &d->img[l - 1];
@@ -2968,6 +2972,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     const fnet__hog *h;
     fnet__hog_plan p;
     fnet__hog_run *d;
+    fnet__hog_scratch scs[FNET_MAX_WORKERS];
     fnet__arena ar;
     void *own = NULL;
     fnet_result r;
@@ -2991,11 +2996,8 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         if (fnet__hog_make_plan(h, img.width, img.height, 3, opts, &pc) != FNET_OK) return FNET_ERR_TOO_LARGE;
         if (work_size < pc.total) return FNET_ERR_WORKSPACE_TOO_SMALL;
     }
-    d = (fnet__hog_run *)FNET_MALLOC(sizeof(fnet__hog_run)); /* ~10 KB of bookkeeping */
-    if (!d) return FNET_ERR_OUT_OF_MEMORY;
     r = fnet__arena_init(&ar, work, work_size, p.total, &own);
-    if (r != FNET_OK) { FNET_FREE(d); return r; }
-    memset(d, 0, sizeof *d);
+    if (r != FNET_OK) return r;
     inbuf = (unsigned char *)fnet__arena_take(&ar, p.in_bytes);
     if (p.up > 0) upbuf[0] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
     if (p.up > 1) upbuf[1] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
@@ -3005,7 +3007,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     }
     if (p.lvl_all_bytes) lvl_all = (unsigned char *)fnet__arena_take(&ar, p.lvl_all_bytes);
     for (t = 0; t < p.slots; t++) {
-        fnet__hog_scratch *sc = &d->sc[t];
+        fnet__hog_scratch *sc = &scs[t];
         sc->hist = (float *)fnet__arena_take(&ar, p.hist_n * sizeof(float));
         sc->norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
         sc->feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
@@ -3014,12 +3016,14 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         if (!sc->hist || !sc->norm || !sc->feat || !sc->scores || !sc->clr) inbuf = NULL;
     }
     cand = (fnet__hog_cand *)fnet__arena_take(&ar, p.cand_n * sizeof(fnet__hog_cand));
-    if (!inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
+    d = (fnet__hog_run *)fnet__arena_take(&ar, sizeof(fnet__hog_run));
+    if (!d || !inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
         (p.lvl_bytes && (!lvl[0] || !lvl[1])) || (p.lvl_all_bytes && !lvl_all) || !cand) {
         FNET_FREE(own);
-        FNET_FREE(d);
         return FNET_ERR_WORKSPACE_TOO_SMALL;
     }
+    memset(d, 0, sizeof *d);
+    memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p.slots);
     d->h = h; d->p = &p; d->adjust = adjust; d->cand = cand;
     d->avx2 = det->isa == FNET_ISA_AVX2;
     fnet__hog_pick(det->isa, &d->kern);
@@ -3108,7 +3112,6 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
             memmove(cand + n_cand, cand + d->coff[level], d->ncand[level] * sizeof(fnet__hog_cand));
         n_cand += d->ncand[level];
     }
-    FNET_FREE(d);
     /* (f) non-max suppression, best first, on level-0 boxes; kept ones move to the front */
     qsort(cand, n_cand, sizeof(fnet__hog_cand), fnet__hog_cand_cmp);
     for (ci = 0; ci < n_cand; ci++) {
