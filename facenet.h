@@ -47,6 +47,9 @@
    - Calls that need scratch memory take (work, work_size) sized by a *_workspace_size()
      query; they do not allocate. Passing work == NULL makes the call allocate and free its
      own scratch (convenient, not allocation-free).
+   - No threads of its own: a caller may lend its thread pool to one call (opts.parallel of
+     fnet_detect and fnet_embed_batch: a parallel-for callback); results are bit-identical
+     for any number of workers.
 
    NAMES
    Objects are opaque handles with _create/_load/_free; a property is read by
@@ -108,6 +111,42 @@ typedef enum fnet_result {
 
 /* A sentence about the result that names the fix. Never NULL. */
 FNET_API const char *fnet_result_string(fnet_result r);
+
+/* ==== Public API: the caller's threads ================================================== */
+
+/* The library keeps no threads of its own. A caller with a thread pool (a game engine, a
+   server) lends it through a parallel-for callback: the library cuts a call into independent
+   tasks, the callback runs fn(ctx, i) for every i in 0..n_tasks-1, in any order, on any of
+   its threads, and returns when all have finished. Tasks write disjoint memory and every
+   output is computed by the same arithmetic whichever task computes it, so results are
+   bit-identical for any number of workers (and with no callback at all).
+
+   examples/thread_pool.h is a persistent pthread pool whose tp_run is such a callback; the
+   simplest one starts a thread per task (a call never hands out more than `workers` tasks):
+       struct job { fnet_task_fn fn; void *ctx; int i; };
+       static void *trampoline(void *p) { struct job *j = p; j->fn(j->ctx, j->i); return NULL; }
+       static void run(void *user, int n, fnet_task_fn fn, void *ctx) {
+           pthread_t th[FNET_MAX_WORKERS]; struct job j[FNET_MAX_WORKERS]; int i;
+           for (i = 0; i < n; i++) { j[i].fn = fn; j[i].ctx = ctx; j[i].i = i;
+                                     pthread_create(&th[i], NULL, trampoline, &j[i]); }
+           for (i = 0; i < n; i++) pthread_join(th[i], NULL);
+       }
+       fnet_detect_opts o = {0};
+       o.parallel.run = run; o.parallel.workers = 2;
+   Each task has its own scratch in the workspace: the *_workspace_size() functions take the
+   same options and grow with `workers` (so size the workspace with the options you call with). */
+typedef void (*fnet_task_fn)(void *ctx, int task);
+typedef void (*fnet_parallel_for_fn)(void *user, int n_tasks, fnet_task_fn fn, void *ctx);
+
+#define FNET_MAX_WORKERS 64
+
+typedef struct fnet_parallel {
+    fnet_parallel_for_fn run; /* NULL (or workers <= 1): everything on the calling thread */
+    void *user;               /* passed to run */
+    int workers;              /* the caller's threads for this call (1..FNET_MAX_WORKERS; more
+                                 are taken as FNET_MAX_WORKERS): calls hand out up to this many
+                                 tasks at once, each with its own scratch */
+} fnet_parallel;
 
 /* ==== Public API: images ================================================================= */
 
@@ -217,6 +256,7 @@ typedef struct fnet_box {
 typedef struct fnet_detect_opts {
     int upsample;    /* 0 (default): faces from 80 px; 1: from about 40 px (4x the work) */
     float threshold; /* added to the filters' thresholds; 0 = dlib's default */
+    fnet_parallel parallel; /* the caller's threads: pyramid levels run as tasks */
 } fnet_detect_opts;
 
 FNET_API size_t fnet_detect_workspace_size(const fnet_model *det, int width, int height,
@@ -435,6 +475,24 @@ FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *alig
 /* Same from an already normalised float tensor, HWC (height, width, 3): for numerics tests. */
 FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input_hwc,
                                        void *work, size_t work_size, float *out);
+
+/* Batches and the caller's threads. fnet_embed_batch embeds n crops at once: every
+   convolution runs as one matrix product over the pixels of all n images, so each block of
+   weights is read from memory once per batch instead of once per image (enrolment,
+   clustering, evaluation). opts.parallel spreads each convolution's output tiles or channel
+   blocks over the caller's threads. out receives n * fnet_embed_dim() floats; every
+   embedding is bit-identical to fnet_embed of its crop alone, for any n and any workers.
+   The workspace grows with n (the activations of n images) and workers (scratch per task);
+   fnet_embed_workspace_size(net) == fnet_embed_batch_workspace_size(net, 1, NULL).
+   FNET_ERR_TOO_LARGE when n times the activations exceed the 2 GiB workspace limit. */
+typedef struct fnet_embed_opts {
+    fnet_parallel parallel;
+} fnet_embed_opts;
+FNET_API size_t fnet_embed_batch_workspace_size(const fnet_model *net, int n,
+                                                const fnet_embed_opts *opts);
+FNET_API fnet_result fnet_embed_batch(const fnet_model *net, const unsigned char *const *aligned_rgb,
+                                      int n, const fnet_embed_opts *opts, void *work,
+                                      size_t work_size, float *out);
 
 /* ==== Public API: matching =============================================================== */
 
@@ -701,10 +759,7 @@ FNET_API fnet_result fnet_triplet_loss(const float *emb, int n, int dim, const f
    on how many threads run the tasks. */
 typedef struct fnet_trainer fnet_trainer;
 
-/* Runs fn(ctx, i) for every i in 0..n_tasks-1, in any order, on any threads, and returns
-   when all have finished. The tasks write disjoint memory. */
-typedef void (*fnet_task_fn)(void *ctx, int task);
-typedef void (*fnet_parallel_for_fn)(void *user, int n_tasks, fnet_task_fn fn, void *ctx);
+/* opts.parallel_for is an fnet_parallel_for_fn ("Public API: the caller's threads"). */
 
 typedef enum fnet_lr_schedule {
     FNET_LR_CONSTANT = 0,
@@ -1727,6 +1782,19 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
         a->size -= skip;
     }
     return FNET_OK;
+}
+
+/* The caller's threads: how many tasks a call hands out at once (1 without a callback), and
+   running n <= that many tasks (on the calling thread, in order, without a callback). */
+static FNET__MAYBE_UNUSED int fnet__workers(const fnet_parallel *par) {
+    if (!par || !par->run || par->workers <= 1) return 1;
+    return par->workers > FNET_MAX_WORKERS ? FNET_MAX_WORKERS : par->workers;
+}
+static FNET__MAYBE_UNUSED void fnet__parallel_run(const fnet_parallel *par, int n, fnet_task_fn fn, void *ctx) {
+    int i;
+    if (n > 1 && fnet__workers(par) > 1) par->run(par->user, n, fn, ctx);
+    else
+        for (i = 0; i < n; i++) fn(ctx, i);
 }
 
 /* ==== 0. Images: EXIF orientation of a JPEG ==============================================
@@ -2879,8 +2947,32 @@ typedef struct fnet__hog_plan {
     int up, w0, h0, levels, nch;
     int w1, h1;               /* level 1 size */
     size_t in_bytes, up_bytes, lvl_bytes, hist_n, norm_n, feat_n, score_n, cand_n, col_n;
+    int slots;                /* scratch sets (hist .. col): 1, or the workers of opts.parallel */
+    size_t lvl_all_bytes;     /* slots > 1: every level's image is kept (levels run as tasks) */
     size_t total;
 } fnet__hog_plan;
+
+#define FNET__HOG_MAX_LEVELS 128 /* more levels (a tiny window in a hostile blob): one thread */
+
+/* The bookkeeping of one fnet_detect call (in its workspace, after everything else). */
+typedef struct fnet__hog_scratch {
+    float *hist, *norm, *feat, *scores, *clr;
+} fnet__hog_scratch;
+
+typedef struct fnet__hog_run {
+    const fnet__hog *h;
+    const fnet__hog_plan *p;
+    fnet__hog_kernels kern;
+    int avx2, levels, tail, tasks;
+    double adjust;
+    fnet__himg img[FNET__HOG_MAX_LEVELS];   /* level images (slots > 1: all of them) */
+    unsigned char *buf[FNET__HOG_MAX_LEVELS];
+    fnet__hog_scratch sc[FNET_MAX_WORKERS];
+    fnet__hog_cand *cand;
+    size_t coff[FNET__HOG_MAX_LEVELS], ncand[FNET__HOG_MAX_LEVELS]; /* each level's candidates */
+    int owner[FNET__HOG_MAX_LEVELS];        /* second round: the task that runs the level */
+} fnet__hog_run;
+
 
 static int fnet__hog_add(size_t *total, size_t n, size_t esize) {
     size_t t = (*total + 63u) & ~(size_t)63u, bytes;
@@ -2923,6 +3015,17 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
         w = (5 * w) / 6; ht = (5 * ht) / 6;
     }
     p->cand_n = cands + 1;
+    p->slots = p->levels > 1 && p->levels <= FNET__HOG_MAX_LEVELS ? fnet__workers(opts ? &opts->parallel : NULL) : 1;
+    if (p->slots > 1) { /* images of levels 1.. (each with the resize kernels' slack) */
+        w = p->w0; ht = p->h0;
+        p->lvl_all_bytes = 0;
+        for (i = 1; i < p->levels; i++) {
+            w = (5 * w) / 6; ht = (5 * ht) / 6;
+            if (!fnet__hog_add(&p->lvl_all_bytes, (size_t)w * (size_t)ht * (size_t)p->nch + 16, 1))
+                return FNET_ERR_TOO_LARGE;
+        }
+        p->lvl_bytes = 0;
+    }
     p->total = 64;
     p->in_bytes += 16; /* slack: the resize kernels read 4 bytes at a time */
     if (p->up_bytes) p->up_bytes += 16;
@@ -2930,12 +3033,17 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
     if (!fnet__hog_add(&p->total, p->in_bytes, 1) || !fnet__hog_add(&p->total, p->up_bytes, 1) ||
         !fnet__hog_add(&p->total, p->up > 1 ? p->up_bytes : 0, 1) ||
         !fnet__hog_add(&p->total, p->lvl_bytes, 1) || !fnet__hog_add(&p->total, p->lvl_bytes, 1) ||
-        !fnet__hog_add(&p->total, p->hist_n, sizeof(float)) ||
-        !fnet__hog_add(&p->total, p->norm_n, sizeof(float)) ||
-        !fnet__hog_add(&p->total, p->feat_n, sizeof(float)) ||
-        !fnet__hog_add(&p->total, p->score_n, sizeof(float)) ||
-        !fnet__hog_add(&p->total, p->col_n * 5, sizeof(float)) ||
-        !fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand)))
+        !fnet__hog_add(&p->total, p->lvl_all_bytes, 1))
+        return FNET_ERR_TOO_LARGE;
+    for (i = 0; i < p->slots; i++)
+        if (!fnet__hog_add(&p->total, p->hist_n, sizeof(float)) ||
+            !fnet__hog_add(&p->total, p->norm_n, sizeof(float)) ||
+            !fnet__hog_add(&p->total, p->feat_n, sizeof(float)) ||
+            !fnet__hog_add(&p->total, p->score_n, sizeof(float)) ||
+            !fnet__hog_add(&p->total, p->col_n * 5, sizeof(float)))
+            return FNET_ERR_TOO_LARGE;
+    if (!fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand)) ||
+        !fnet__hog_add(&p->total, 1, sizeof(fnet__hog_run)))
         return FNET_ERR_TOO_LARGE;
     return FNET_OK;
 }
@@ -3006,23 +3114,95 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
     k->features(g, hist, norm, feat);
 }
 
+/* The caller's threads (opts.parallel). The pyramid's levels are independent once their
+   images exist, and each level's windows go to a range of the candidate list of their own,
+   so levels can run as tasks in any order on any thread: the candidates, sorted by a total
+   order before the non-max suppression, and hence the boxes are the same. Each task has its
+   own scratch set (histograms, features, scores). Two rounds: first level 0 (about 30% of
+   the work) alongside the resampling chain of levels 1.. (each level is resampled from the
+   previous one, as dlib does), which then goes on with the smallest levels; then the
+   remaining levels, spread over the workers by size (their work is proportional to their
+   pixels; largest first onto the least loaded). */
+/* Level l's image resampled (pyramid_down<6>) from level l-1's, with sc's column scratch. */
+static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc) {
+    const fnet__himg *src = &d->img[l - 1];
+    fnet__himg *dst = &d->img[l];
+    int dw = (5 * src->w) / 6, dh = (5 * src->h) / 6, ch;
+    size_t cn = d->p->col_n;
+    fnet__hog_resize(src, d->buf[l], dw, dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
+                     (unsigned char *)(void *)(sc->clr + cn), d->avx2);
+    for (ch = 0; ch < src->nch; ch++) dst->pl[ch] = d->buf[l] + (size_t)ch * dw * dh;
+    dst->w = dw; dst->h = dh; dst->stride = dw; dst->nch = src->nch;
+}
+
+/* (b-e) of level l on scratch set sc; its candidates to cand[coff[l] ..]. */
+static void fnet__hog_level(fnet__hog_run *d, int l, const fnet__hog_scratch *sc) {
+    const fnet__hog *h = d->h;
+    const fnet__himg *im = &d->img[l];
+    fnet__hog_geom g;
+    size_t cn = d->p->col_n, n = 0;
+    float *vx0 = sc->clr + cn, *vx1 = vx0 + cn;
+    fnet__hog_cand *cand = d->cand + d->coff[l];
+    int f;
+    d->ncand[l] = 0;
+    fnet__hog_geometry(im->w, im->h, &g);
+    if (g.hr < 1 || g.hc < 1) return;
+    fnet__hog_col_tables(&g, (int *)(void *)(vx1 + cn) + cn, vx0, vx1);
+    fnet__hog_extract(&d->kern, im, &g, sc->hist, sc->norm, sc->feat);
+    d->kern.scan(h, &g, sc->feat, sc->scores, sc->scores + (size_t)g.hr * g.ss * h->n_filters);
+    for (f = 0; f < h->n_filters; f++) {
+        const double th = h->thresh[f] + d->adjust;
+        const float *s = sc->scores + (size_t)f * g.hr * g.ss;
+        int i, j;
+        for (i = 0; i < g.hr; i++)
+            for (j = 0; j < g.hc; j++) {
+                double v = (double)s[(size_t)i * g.ss + j];
+                if (v >= th) {
+                    fnet__hog_cand *c = &cand[n++];
+                    c->conf = v - h->thresh[f];
+                    c->filter = f; c->level = l; c->i = i; c->j = j;
+                }
+            }
+    }
+    d->ncand[l] = n;
+}
+
+/* First round: task 0 level 0; task 1 the resampling chain, then levels tail.. */
+static void fnet__hog_task1(void *ctx, int t) {
+    fnet__hog_run *d = (fnet__hog_run *)ctx;
+    int l;
+    if (t == 0) {
+        fnet__hog_level(d, 0, &d->sc[0]);
+        return;
+    }
+    for (l = 1; l < d->levels; l++) fnet__hog_down(d, l, &d->sc[1]);
+    for (l = d->tail; l < d->levels; l++) fnet__hog_level(d, l, &d->sc[1]);
+}
+
+/* Second round: task t runs the levels 1..tail-1 it owns. */
+static void fnet__hog_task2(void *ctx, int t) {
+    fnet__hog_run *d = (fnet__hog_run *)ctx;
+    int l;
+    for (l = 1; l < d->tail; l++)
+        if (d->owner[l] == t) fnet__hog_level(d, l, &d->sc[t]);
+}
+
 FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
                                  const fnet_detect_opts *opts, void *work, size_t work_size,
                                  fnet_box *boxes, int max_boxes, int *n_boxes) {
     const fnet__hog *h;
     fnet__hog_plan p;
-    fnet__hog_kernels kern;
+    fnet__hog_run *d;
+    fnet__hog_scratch scs[FNET_MAX_WORKERS];
     fnet__arena ar;
     void *own = NULL;
     fnet_result r;
-    unsigned char *inbuf, *upbuf[2] = {NULL, NULL}, *lvl[2] = {NULL, NULL};
-    float *hist, *norm, *feat, *scores, *clr, *vx0, *vx1;
-    int *cleft, *cx;
+    unsigned char *inbuf, *upbuf[2] = {NULL, NULL}, *lvl[2] = {NULL, NULL}, *lvl_all = NULL;
     fnet__hog_cand *cand;
     size_t n_cand = 0, ci;
     fnet__himg cur;
     double adjust = opts ? (double)opts->threshold : 0.0;
-    int level, f, kept = 0, x, y, ch;
+    int level, kept = 0, x, y, ch, t;
     if (n_boxes) *n_boxes = 0;
     if (!det || !n_boxes || (max_boxes > 0 && !boxes) || max_boxes < 0) return FNET_ERR_INVALID_ARGUMENT;
     if (det->kind != FNET_MODEL_DETECTOR || !det->stage) return FNET_ERR_WRONG_MODEL;
@@ -3046,71 +3226,112 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         lvl[0] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
         lvl[1] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
     }
-    hist = (float *)fnet__arena_take(&ar, p.hist_n * sizeof(float));
-    norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
-    feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
-    scores = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
-    clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
+    if (p.lvl_all_bytes) lvl_all = (unsigned char *)fnet__arena_take(&ar, p.lvl_all_bytes);
+    for (t = 0; t < p.slots; t++) {
+        fnet__hog_scratch *sc = &scs[t];
+        sc->hist = (float *)fnet__arena_take(&ar, p.hist_n * sizeof(float));
+        sc->norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
+        sc->feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
+        sc->scores = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
+        sc->clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
+        if (!sc->hist || !sc->norm || !sc->feat || !sc->scores || !sc->clr) inbuf = NULL;
+    }
     cand = (fnet__hog_cand *)fnet__arena_take(&ar, p.cand_n * sizeof(fnet__hog_cand));
-    if (!inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
-        (p.lvl_bytes && (!lvl[0] || !lvl[1])) || !hist || !norm || !feat || !scores || !clr || !cand) {
+    d = (fnet__hog_run *)fnet__arena_take(&ar, sizeof(fnet__hog_run));
+    if (!d || !inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
+        (p.lvl_bytes && (!lvl[0] || !lvl[1])) || (p.lvl_all_bytes && !lvl_all) || !cand) {
         FNET_FREE(own);
         return FNET_ERR_WORKSPACE_TOO_SMALL;
     }
-    vx0 = clr + p.col_n;
-    vx1 = vx0 + p.col_n;
-    cleft = (int *)(void *)(vx1 + p.col_n);
-    cx = cleft + p.col_n;
-    fnet__hog_pick(det->isa, &kern);
+    memset(d, 0, sizeof *d);
+    memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p.slots);
+    d->h = h; d->p = &p; d->adjust = adjust; d->cand = cand;
+    d->avx2 = det->isa == FNET_ISA_AVX2;
+    fnet__hog_pick(det->isa, &d->kern);
 
     /* the input as planes (R, G, B or gray); RGBA's alpha is ignored */
     for (ch = 0; ch < p.nch; ch++) {
-        unsigned char *d = inbuf + (size_t)ch * img.width * img.height;
+        unsigned char *dd = inbuf + (size_t)ch * img.width * img.height;
         for (y = 0; y < img.height; y++) {
             const unsigned char *s = img.pixels + (size_t)y * img.stride + ch;
-            for (x = 0; x < img.width; x++) d[(size_t)y * img.width + x] = s[(size_t)x * img.channels];
+            for (x = 0; x < img.width; x++) dd[(size_t)y * img.width + x] = s[(size_t)x * img.channels];
         }
-        cur.pl[ch] = d;
+        cur.pl[ch] = dd;
     }
     cur.w = img.width; cur.h = img.height; cur.stride = img.width; cur.nch = p.nch;
     /* (g) upsampling: pyramid_up N times */
     for (level = 0; level < p.up; level++) {
         unsigned char *dst = upbuf[level & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, (unsigned char *)(void *)vx0, det->isa == FNET_ISA_AVX2);
+        fnet__hog_resize(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p.col_n), d->sc[0].clr,
+                         (unsigned char *)(void *)(d->sc[0].clr + p.col_n), d->avx2);
         for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
         cur.w = dw; cur.h = dh; cur.stride = dw;
     }
-    /* (d) pyramid: features and scan of every level */
-    for (level = 0; level < p.levels; level++) {
-        fnet__hog_geom g;
-        if (level > 0) {
-            unsigned char *dst = lvl[level & 1];
-            int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
-            if (dw < 1 || dh < 1) break;
-            fnet__hog_resize(&cur, dst, dw, dh, cleft, clr, (unsigned char *)(void *)vx0, det->isa == FNET_ISA_AVX2);
-            for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
-            cur.w = dw; cur.h = dh; cur.stride = dw;
+    /* (d) pyramid: every level's windows get their own range of the candidate list */
+    {
+        int w = cur.w, ht = cur.h;
+        size_t off = 0;
+        for (level = 0; level < p.levels; level++) {
+            fnet__hog_geom g;
+            if (level > 0) { w = (5 * w) / 6; ht = (5 * ht) / 6; }
+            if (w < 1 || ht < 1 || level >= FNET__HOG_MAX_LEVELS) break; /* (65536 px: 65 levels) */
+            fnet__hog_geometry(w, ht, &g);
+            d->coff[level] = off;
+            if (g.hr > 0 && g.hc > 0) off += (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters;
         }
-        fnet__hog_geometry(cur.w, cur.h, &g);
-        if (g.hr < 1 || g.hc < 1) continue;
-        fnet__hog_col_tables(&g, cx, vx0, vx1);
-        fnet__hog_extract(&kern, &cur, &g, hist, norm, feat);
-        kern.scan(h, &g, feat, scores, scores + (size_t)g.hr * g.ss * h->n_filters);
-        for (f = 0; f < h->n_filters; f++) {
-            const double th = h->thresh[f] + adjust;
-            const float *s = scores + (size_t)f * g.hr * g.ss;
-            int i, j;
-            for (i = 0; i < g.hr; i++)
-                for (j = 0; j < g.hc; j++) {
-                    double v = (double)s[(size_t)i * g.ss + j];
-                    if (v >= th && n_cand < p.cand_n) {
-                        fnet__hog_cand *c = &cand[n_cand++];
-                        c->conf = v - h->thresh[f];
-                        c->filter = f; c->level = level; c->i = i; c->j = j;
-                    }
+        d->levels = level;
+    }
+    d->img[0] = cur;
+    if (p.slots == 1) { /* one thread: resample and scan level by level, two image buffers */
+        for (level = 0; level < d->levels; level++) {
+            if (level > 0) {
+                d->buf[level] = lvl[level & 1];
+                fnet__hog_down(d, level, &d->sc[0]);
+            }
+            fnet__hog_level(d, level, &d->sc[0]);
+        }
+    } else {
+        unsigned long long px[FNET__HOG_MAX_LEVELS], chain = 0, tail = 0, load[FNET_MAX_WORKERS];
+        size_t off = 0;
+        int n2;
+        { /* level sizes and buffers */
+            int w = cur.w, ht = cur.h;
+            for (level = 0; level < d->levels; level++) {
+                if (level > 0) {
+                    w = (5 * w) / 6; ht = (5 * ht) / 6;
+                    off = (off + 63u) & ~(size_t)63u;
+                    d->buf[level] = lvl_all + off;
+                    off += (size_t)w * (size_t)ht * (size_t)p.nch + 16;
+                    chain += (unsigned long long)w * (unsigned long long)ht;
                 }
+                px[level] = (unsigned long long)w * (unsigned long long)ht;
+            }
         }
+        /* the chain's task takes the smallest levels while it stays within level 0's work
+           (resampling a pixel costs about 1/6 of its features and scan) */
+        d->tail = d->levels;
+        tail = chain / 6;
+        while (d->tail > 1 && tail + px[d->tail - 1] <= px[0]) tail += px[--d->tail];
+        fnet__parallel_run(opts ? &opts->parallel : NULL, 2, fnet__hog_task1, d);
+        n2 = FNET__MIN(p.slots, d->tail - 1);
+        if (n2 > 0) {
+            memset(load, 0, sizeof load);
+            for (level = 1; level < d->tail; level++) { /* sizes decrease with the level */
+                int best = 0;
+                for (t = 1; t < n2; t++)
+                    if (load[t] < load[best]) best = t;
+                d->owner[level] = best;
+                load[best] += px[level];
+            }
+            fnet__parallel_run(opts ? &opts->parallel : NULL, n2, fnet__hog_task2, d);
+        }
+    }
+    /* the candidates of every level, in level order, to the front of the list */
+    for (level = 0; level < d->levels; level++) {
+        if (d->coff[level] != n_cand && d->ncand[level])
+            memmove(cand + n_cand, cand + d->coff[level], d->ncand[level] * sizeof(fnet__hog_cand));
+        n_cand += d->ncand[level];
     }
     /* (f) non-max suppression, best first, on level-0 boxes; kept ones move to the front */
     qsort(cand, n_cand, sizeof(fnet__hog_cand), fnet__hog_cand_cmp);
@@ -6534,8 +6755,18 @@ static fnet_align_kind fnet__align_from_name(const char *name) {
    (pooling accumulates whole C-vectors, LRN slides over channels), with SIMD twins of the
    inner loops for ADD/RELU, pooling and LRN.
 
+   BATCHES AND THREADS. fnet_embed_batch runs n images through the graph together: op i's
+   outputs for the n images lie back to back in its slot (the plan scaled by n), so each
+   convolution is one GEMM with n * OH * OW rows and every block of packed weights is swept
+   over all n images while it is in cache (the deep layers read megabytes of weights for a
+   few pixels: a batch reads them once). A convolution is cut into units (panel block x
+   tile of rows; Winograd: panel chunk x block of tiles), and opts.parallel runs an equal
+   share of the units per task, each task with its own scratch slot. Every output element
+   is computed by the same micro-kernel call whatever the batch or the split, so the
+   embeddings are bit-identical to fnet_embed's.
+
    WORKSPACE = the planned activation slots + a scratch area (tile pointers, LRN's padded
-   squares, Winograd blocks). Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
+   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
    without Winograd). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
    to 1024, workspace up to 2 GiB (else FNET_ERR_TOO_LARGE); weights must be finite.
 
@@ -6873,44 +7104,96 @@ typedef struct fnet__geom {
    deep layers of both networks have a few pixels and megabytes of weights). */
 #define FNET__PANEL_BLOCK_BYTES ((size_t)512 * 1024)
 
+/* One convolution of a batch of n images, cut into work units for the caller's threads.
+   Image b's input (H, W, Cin) is at in + b * in_stride; the outputs (OH, OW, Cout) of the
+   n images follow each other at out, so the n * OH * OW output pixels form the M rows of
+   one matrix product: each block of weight panels is swept over the pixels of every image
+   while it sits in L2 (weights read once per batch). A unit is (panel block, M tile), in
+   block-major order; the units of one thread run in that order, which for a single thread
+   is the loop of a single image. A tile's rows may come from two images: the micro-kernel
+   computes every row on its own, so each output is the same whatever its tile neighbours.
+   Winograd convolutions cut the same way: a unit is (panel chunk, block of tiles). */
+typedef struct fnet__convjob {
+    int kern, mr, n;
+    fnet__tile_fn tile;
+    const float *in, *bp, *bias, *zeros;
+    size_t in_stride;
+    int H, W, Cin, OH, OW, Cout;
+    fnet__geom g;
+    float *out;
+    int relu;
+    int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
+    int nchunk, nblk;       /* Winograd: panel chunks and blocks of FNET__WINO_T tiles */
+    int units;
+} fnet__convjob;
+
+/* Sets up a direct convolution job for `tasks` tasks: blocks of panels no larger than
+   FNET__PANEL_BLOCK_BYTES, split further (down to pairs of panels) while there are fewer
+   than 8 units per task (the deep layers: few pixels, many weights), so that shares of
+   whole units stay within about 1/8 of each other. */
+static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
+                             int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *bp,
+                             const float *bias, const float *zeros, float *out, int relu, int tasks) {
+    size_t panel;
+    j->kern = kern; j->in = in; j->in_stride = in_stride; j->n = n;
+    j->H = H; j->W = W; j->Cin = Cin; j->g = *g; j->OH = OH; j->OW = OW; j->Cout = Cout;
+    j->bp = bp; j->bias = bias; j->zeros = zeros; j->out = out; j->relu = relu;
+    j->tile = fnet__tile_for(kern, &j->mr);
+    j->np = (Cout + FNET__NR - 1) / FNET__NR;
+    panel = (size_t)g->kh * g->kw * Cin * FNET__NR;
+    j->pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
+    j->nmt = (int)(((size_t)n * OH * OW + (size_t)j->mr - 1) / (size_t)j->mr);
+    while (tasks > 1 && j->pblk > 2 && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
+        j->pblk = (j->pblk / 2 + 1) & ~1;
+    j->nchunk = 1;
+    j->nblk = (j->np + j->pblk - 1) / j->pblk;
+    j->units = j->nblk * j->nmt;
+}
+
+/* Units u0..u1-1 of a direct convolution. ptrs: FNET__MR_MAX * KH * KW pointers. */
+static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float **ptrs) {
+    const fnet__geom *g = &j->g;
+    int mr_k = j->mr, M = j->OH * j->OW, MT = j->n * M, nseg = g->kh * g->kw, u;
+    size_t panel = (size_t)nseg * j->Cin * FNET__NR;
+    for (u = u0; u < u1; u++) {
+        int p0 = (u / j->nmt) * j->pblk, p1 = FNET__MIN(j->np, p0 + j->pblk), m0 = (u % j->nmt) * mr_k;
+        int mr = FNET__MIN(mr_k, MT - m0), r, ky, kx, p = p0;
+        float *out = j->out;
+        const float *bp = j->bp, *bias = j->bias;
+        int Cout = j->Cout, relu = j->relu;
+        for (r = 0; r < mr_k; r++) {
+            int m = m0 + FNET__MIN(r, mr - 1), b = m / M, oy = (m % M) / j->OW, ox = (m % M) % j->OW, s = 0;
+            const float *in = j->in + (size_t)b * j->in_stride;
+            for (ky = 0; ky < g->kh; ky++) {
+                int iy = oy * g->sh - g->pt + ky;
+                for (kx = 0; kx < g->kw; kx++, s++) {
+                    int ix = ox * g->sw - g->pl + kx;
+                    ptrs[s * mr_k + r] = (iy >= 0 && iy < j->H && ix >= 0 && ix < j->W)
+                                             ? in + ((size_t)iy * j->W + ix) * j->Cin : j->zeros;
+                }
+            }
+        }
+#if defined(FNET__AVX512)
+        if (j->kern == FNET__KERN_AVX512)
+            for (; p + 2 <= p1; p += 2)
+                fnet__tile2_avx512(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bp + (p + 1) * panel,
+                                   bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
+#endif
+        for (; p < p1; p++)
+            j->tile(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bias + p * FNET__NR,
+                    out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+    }
+}
+
 /* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
    ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
 static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
                        int OH, int OW, int Cout, const float *bp, const float *bias,
                        const float *zeros, const float **ptrs, float *out, int relu) {
-    int mr_k, m0, M = OH * OW, nseg = g->kh * g->kw;
-    int np = (Cout + FNET__NR - 1) / FNET__NR, p, p0, pblk;
-    size_t panel = (size_t)nseg * Cin * FNET__NR;
-    fnet__tile_fn tile = fnet__tile_for(isa, &mr_k);
-    pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
-    for (p0 = 0; p0 < np; p0 += pblk) {
-        int p1 = FNET__MIN(np, p0 + pblk);
-        for (m0 = 0; m0 < M; m0 += mr_k) {
-            int mr = FNET__MIN(mr_k, M - m0), r, ky, kx;
-            for (r = 0; r < mr_k; r++) {
-                int m = m0 + FNET__MIN(r, mr - 1), oy = m / OW, ox = m % OW, s = 0;
-                for (ky = 0; ky < g->kh; ky++) {
-                    int iy = oy * g->sh - g->pt + ky;
-                    for (kx = 0; kx < g->kw; kx++, s++) {
-                        int ix = ox * g->sw - g->pl + kx;
-                        ptrs[s * mr_k + r] = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                                 ? in + ((size_t)iy * W + ix) * Cin : zeros;
-                    }
-                }
-            }
-            p = p0;
-#if defined(FNET__AVX512)
-            if (isa == FNET__KERN_AVX512)
-                for (; p + 2 <= p1; p += 2)
-                    fnet__tile2_avx512(ptrs, mr_k, nseg, Cin, bp + p * panel, bp + (p + 1) * panel,
-                                       bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                       FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
-#endif
-            for (; p < p1; p++)
-                tile(ptrs, mr_k, nseg, Cin, bp + p * panel, bias + p * FNET__NR,
-                     out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
-        }
-    }
+    fnet__convjob j;
+    fnet__conv_setup(&j, isa, in, 0, 1, H, W, Cin, g, OH, OW, Cout, bp, bias, zeros, out, relu, 1);
+    fnet__conv_units(&j, 0, j.units, ptrs);
 }
 
 /* ---- Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (AVX2 and AVX-512 kernel sets) ----
@@ -7030,6 +7313,75 @@ FNET__AVX2_FN static void fnet__wino_out_avx2(const float *m, size_t xstride, in
     }
 }
 
+/* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
+   `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
+   than 8 blocks per task, also by `tasks` chunks of panel pairs (each chunk transforms the
+   block's input again: Cin floats per tile against its Cin x chunk multiply-adds). */
+static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
+                             int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
+                             const float *bias, const float *zeros, float *out, int relu, int tasks) {
+    size_t nt = (size_t)((OW + 1) / 2) * (size_t)((OH + 1) / 2) * (size_t)n;
+    fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
+    j->nblk = (int)((nt + FNET__WINO_T - 1) / FNET__WINO_T);
+    j->nchunk = 1;
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    j->units = j->nchunk * j->nblk;
+}
+
+/* Units u0..u1-1 of a Winograd job. vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
+   FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
+static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
+                             float *mbuf) {
+    const fnet__geom *g = &j->g;
+    int tw = (j->OW + 1) / 2, nt1 = tw * ((j->OH + 1) / 2), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
+    int Cin = j->Cin, Cout = j->Cout, H = j->H, W = j->W;
+    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO_T * Cin, ms = (size_t)FNET__WINO_T * Cout;
+    const float *zeros = j->zeros;
+    for (u = u0; u < u1; u++) {
+        int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO_T, n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
+        int pa = (int)(((long)ch * ((np + 1) / 2)) / j->nchunk) * 2, pb = (int)(((long)(ch + 1) * ((np + 1) / 2)) / j->nchunk) * 2;
+        int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
+        pb = FNET__MIN(pb, np);
+        for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
+            const float *in = j->in + (size_t)b * j->in_stride, *pp[16];
+            for (i = 0; i < 4; i++)
+                for (jj = 0; jj < 4; jj++) {
+                    int iy = 2 * ty - g->pt + i, ix = 2 * tx - g->pl + jj;
+                    pp[i * 4 + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                }
+            fnet__wino_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+        }
+        for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
+            for (m0 = 0; m0 < n; m0 += mr_k) {
+                int mr = FNET__MIN(mr_k, n - m0), r;
+                const float *bw = j->bp + (size_t)xi * np * panel;
+                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
+                p = pa;
+#if defined(FNET__AVX512)
+                if (j->kern == FNET__KERN_AVX512)
+                    for (; p + 2 <= pb; p += 2)
+                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0);
+#endif
+                for (; p < pb; p++)
+                    j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
+                            Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
+            }
+        for (t = 0; t < n; t++) { /* output transform, bias, ReLU of this chunk's channels */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, a, b2;
+            float *y[4], *out = j->out + (size_t)b * j->OH * j->OW * Cout;
+            for (a = 0; a < 2; a++)
+                for (b2 = 0; b2 < 2; b2++) {
+                    int oy = 2 * ty + a, ox = 2 * tx + b2;
+                    y[a * 2 + b2] = (oy < j->OH && ox < j->OW) ? out + ((size_t)oy * j->OW + ox) * Cout + c0 : NULL;
+                }
+            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->relu);
+        }
+    }
+}
+
 /* 3x3 stride-1 convolution by Winograd F(2x2, 3x3): kern is FNET_ISA_AVX2 or the AVX-512
    kernel id; up: 16 packed U matrices; vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
    FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
@@ -7037,49 +7389,9 @@ static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, co
                             int OH, int OW, int Cout, const float *up, const float *bias,
                             const float *zeros, const float **ptrs, float *vbuf, float *mbuf,
                             float *out, int relu) {
-    int tw = (OW + 1) / 2, th = (OH + 1) / 2, nt = tw * th, t0, mr_k, np = (Cout + FNET__NR - 1) / FNET__NR;
-    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO_T * Cin, ms = (size_t)FNET__WINO_T * Cout;
-    fnet__tile_fn tile = fnet__tile_for(kern, &mr_k);
-    for (t0 = 0; t0 < nt; t0 += FNET__WINO_T) {
-        int n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
-        for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
-            int ty = (t0 + t) / tw, tx = (t0 + t) % tw, i, j;
-            const float *pp[16];
-            for (i = 0; i < 4; i++)
-                for (j = 0; j < 4; j++) {
-                    int iy = 2 * ty - g->pt + i, ix = 2 * tx - g->pl + j;
-                    pp[i * 4 + j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
-                }
-            fnet__wino_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
-        }
-        for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
-            for (m0 = 0; m0 < n; m0 += mr_k) {
-                int mr = FNET__MIN(mr_k, n - m0), r;
-                const float *b = up + (size_t)xi * np * panel;
-                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
-                p = 0;
-#if defined(FNET__AVX512)
-                if (kern == FNET__KERN_AVX512)
-                    for (; p + 2 <= np; p += 2)
-                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, b + p * panel, b + (p + 1) * panel, zeros,
-                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0);
-#endif
-                for (; p < np; p++)
-                    tile(ptrs, mr_k, 1, Cin, b + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
-                         Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
-            }
-        for (t = 0; t < n; t++) { /* output transform, bias, ReLU */
-            int ty = (t0 + t) / tw, tx = (t0 + t) % tw, a, b2;
-            float *y[4];
-            for (a = 0; a < 2; a++)
-                for (b2 = 0; b2 < 2; b2++) {
-                    int oy = 2 * ty + a, ox = 2 * tx + b2;
-                    y[a * 2 + b2] = (oy < OH && ox < OW) ? out + ((size_t)oy * OW + ox) * Cout : NULL;
-                }
-            fnet__wino_out_avx2(mbuf + (size_t)t * Cout, ms, Cout, bias, y, relu);
-        }
-    }
+    fnet__convjob j;
+    fnet__wino_setup(&j, kern, in, 0, 1, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
+    fnet__wino_units(&j, 0, j.units, ptrs, vbuf, mbuf);
 }
 #endif
 
@@ -7574,47 +7886,108 @@ FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net) {
     if (name) return fnet__align_from_name(name); /* checked at load: a known name */
     return n->input_size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
 }
+/* Workspace of a batch of n images with `tasks` scratch slots: the activation plan scaled
+   by n (op i's output of image b at n * off + b * elems floats: the n images of one output
+   follow each other, and scaled slots still never overlap), then a scratch slot per task
+   (tile pointers, LRN's squares, Winograd blocks). n = tasks = 1 is the planned workspace.
+   0 when it would exceed FNET__NET_MAX_WORK. */
+static size_t fnet__net_work(const fnet__net *n, int images, int tasks) {
+    size_t slot = n->work_bytes - 64 - n->act_bytes, lim = FNET__NET_MAX_WORK;
+    if (images < 1 || tasks < 1 || n->act_bytes > lim / (size_t)images) return 0;
+    if (slot > (lim - n->act_bytes * (size_t)images) / (size_t)tasks) return 0;
+    return n->act_bytes * (size_t)images + slot * (size_t)tasks + 64;
+}
+
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);
     return n ? n->work_bytes : 0;
 }
+FNET_API size_t fnet_embed_batch_workspace_size(const fnet_model *net, int n, const fnet_embed_opts *opts) {
+    const fnet__net *nt = fnet__get_net(net);
+    return nt ? fnet__net_work(nt, n, fnet__workers(opts ? &opts->parallel : NULL)) : 0;
+}
 
-/* Runs op i (> 0) on the workspace at base: reads its inputs' slots, writes its own. */
-static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
-    const fnet__net *net = (const fnet__net *)m->stage;
-    const float **ptrs = (const float **)(void *)(base + net->scratch_off);
-    int k;
-    size_t e;
-    {
-        const fnet__op *o = &m->ops[i];
-        const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
-        const float *x = (const float *)(void *)(base + a->off);
-        float *y = (float *)(void *)(base + nd->off);
-        fnet__geom g;
-        int kern = (int)m->isa;
-#if defined(FNET__AVX512)
-        if (kern == FNET_ISA_AVX2 && net->avx512) kern = FNET__KERN_AVX512;
-#endif
-        g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
-        g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
-        switch (o->type) {
-        case FNET__OP_CONV:
+/* One forward pass over a batch: where things are, and the convolution being run. */
+typedef struct fnet__fwd {
+    const fnet_model *m;
+    unsigned char *base;    /* activations (fnet__net_work's layout) */
+    unsigned char *scratch; /* slot t at scratch + t * slot_bytes */
+    size_t slot_bytes;
+    int n, tasks;           /* images, scratch slots (most tasks at once) */
+    const fnet_parallel *par;
+    fnet__convjob job;      /* the current CONV/DENSE, cut into units */
+    int wino, job_tasks;
+} fnet__fwd;
+
+/* Op `op`'s output for image b. */
+static float *fnet__act(const fnet__fwd *f, int op, int b) {
+    const fnet__node *nd = &((const fnet__net *)f->m->stage)->node[op];
+    return (float *)(void *)(f->base + nd->off * (size_t)f->n + (size_t)b * nd->elems * sizeof(float));
+}
+
+/* Task t of the current convolution: an equal share of its units, on scratch slot t. */
+static void fnet__conv_task(void *ctx, int t) {
+    const fnet__fwd *f = (const fnet__fwd *)ctx;
+    const fnet__net *net = (const fnet__net *)f->m->stage;
+    unsigned char *slot = f->scratch + (size_t)t * f->slot_bytes;
+    unsigned long long U = (unsigned long long)f->job.units, T = (unsigned long long)f->job_tasks;
+    int u0 = (int)(U * (unsigned long long)t / T), u1 = (int)(U * (unsigned long long)(t + 1) / T);
 #if defined(FNET__WINOGRAD)
-            if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
-                float *vb = (float *)(void *)(base + net->wino_off);
-                fnet__conv_wino(kern, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp, nd->bias,
-                                net->zeros, ptrs, vb, vb + (size_t)16 * FNET__WINO_T * a->c, y, o->flags & 1);
-                break;
-            }
+    if (f->wino) {
+        float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
+        fnet__wino_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
+                         vb + (size_t)16 * FNET__WINO_T * f->job.Cin);
+        return;
+    }
 #endif
-            fnet__conv(kern, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp, nd->bias,
-                       net->zeros, ptrs, y, o->flags & 1);
-            break;
-        case FNET__OP_DENSE:
+    (void)net;
+    fnet__conv_units(&f->job, u0, u1, (const float **)(void *)slot);
+}
+
+/* Runs op i (> 0) for the batch: reads its inputs' slots, writes its own. Convolutions and
+   dense layers run once for all images, as tasks; the other (memory-bound) ops image by
+   image on the calling thread. */
+static void fnet__run_op_f(fnet__fwd *f, int i) {
+    const fnet_model *m = f->m;
+    const fnet__net *net = (const fnet__net *)m->stage;
+    const float **ptrs = (const float **)(void *)f->scratch;
+    const fnet__op *o = &m->ops[i];
+    const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
+    fnet__geom g;
+    int kern = (int)m->isa, k, b;
+    size_t e;
+#if defined(FNET__AVX512)
+    if (kern == FNET_ISA_AVX2 && net->avx512) kern = FNET__KERN_AVX512;
+#endif
+    g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
+    g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
+    if (o->type == FNET__OP_CONV || o->type == FNET__OP_DENSE) {
+        const float *x = fnet__act(f, o->in[0], 0);
+        float *y = fnet__act(f, i, 0);
+        f->wino = 0;
+#if defined(FNET__WINOGRAD)
+        if (o->type == FNET__OP_CONV && nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
+            fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+            f->wino = 1;
+        } else
+#endif
+        if (o->type == FNET__OP_CONV) {
+            fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
+                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+        } else { /* DENSE: a 1x1 convolution of the flattened input */
             g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0;
-            fnet__conv(kern, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp, nd->bias,
-                       net->zeros, ptrs, y, o->flags & 1);
-            break;
+            fnet__conv_setup(&f->job, kern, x, a->elems, f->n, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp,
+                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+        }
+        f->job_tasks = FNET__MIN(f->tasks, f->job.units);
+        fnet__parallel_run(f->par, f->job_tasks, fnet__conv_task, f);
+        return;
+    }
+    for (b = 0; b < f->n; b++) {
+        const float *x = fnet__act(f, o->in[0], b);
+        float *y = fnet__act(f, i, b);
+        switch (o->type) {
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
             fnet__pool(m->isa, o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
             break;
@@ -7626,11 +7999,11 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
             size_t px, npx = (size_t)nd->h * nd->w;
             int c0 = 0;
             for (k = 0; k < o->n_in; k++) {
-                const fnet__node *b = &net->node[o->in[k]];
-                const float *bx = (const float *)(void *)(base + b->off);
+                const fnet__node *bn = &net->node[o->in[k]];
+                const float *bx = fnet__act(f, o->in[k], b);
                 for (px = 0; px < npx; px++)
-                    memcpy(y + px * nd->c + c0, bx + px * b->c, (size_t)b->c * sizeof(float));
-                c0 += b->c;
+                    memcpy(y + px * nd->c + c0, bx + px * bn->c, (size_t)bn->c * sizeof(float));
+                c0 += bn->c;
             }
             break;
         }
@@ -7643,17 +8016,17 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
             break;
         }
         case FNET__OP_ADD: {
-            const fnet__node *b = &net->node[o->in[1]];
-            const float *bx = (const float *)(void *)(base + b->off);
+            const fnet__node *bn = &net->node[o->in[1]];
+            const float *bx = fnet__act(f, o->in[1], b);
             size_t px, npx = (size_t)nd->h * nd->w;
             int relu = o->flags & 1;
-            if (b->c == nd->c) {
+            if (bn->c == nd->c) {
                 fnet__add(m->isa, y, x, bx, nd->elems, relu);
             } else { /* shortcut with fewer channels: the missing ones are zero */
                 for (px = 0; px < npx; px++) {
-                    fnet__add(m->isa, y + px * nd->c, x + px * nd->c, bx + px * b->c, (size_t)b->c, relu);
-                    fnet__add(m->isa, y + px * nd->c + b->c, x + px * nd->c + b->c, NULL,
-                              (size_t)(nd->c - b->c), relu);
+                    fnet__add(m->isa, y + px * nd->c, x + px * nd->c, bx + px * bn->c, (size_t)bn->c, relu);
+                    fnet__add(m->isa, y + px * nd->c + bn->c, x + px * nd->c + bn->c, NULL,
+                              (size_t)(nd->c - bn->c), relu);
                 }
             }
             break;
@@ -7683,49 +8056,69 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
     }
 }
 
-/* Runs ops 1..n-1 on the workspace whose INPUT slot is filled; copies the output to out. */
-static fnet_result fnet__net_forward(const fnet_model *m, unsigned char *base, float *out) {
+/* Runs op i (> 0) of one image on the workspace at base, on this thread (the trainer's and
+   the tools' entry point). */
+static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
+    fnet__fwd f;
     const fnet__net *net = (const fnet__net *)m->stage;
-    size_t e;
-    int i;
-    for (i = 1; i < m->n_ops; i++) fnet__run_op(m, base, i);
-    {
-        const fnet__node *last = &net->node[m->n_ops - 1];
-        const float *y = (const float *)(void *)(base + last->off);
-        for (e = 0; e < last->elems; e++)
-            if (!fnet__finite(y[e])) return FNET_ERR_NOT_FINITE;
-        memcpy(out, y, last->elems * sizeof(float));
-    }
-    return FNET_OK;
+    memset(&f, 0, sizeof f);
+    f.m = m;
+    f.base = base;
+    f.scratch = base + net->scratch_off;
+    f.n = f.tasks = 1;
+    fnet__run_op_f(&f, i);
 }
 
-/* Shared by fnet_embed and fnet_embed_tensor: exactly one of rgb / tensor is non-NULL. */
-static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *rgb,
-                                   const float *tensor, void *work, size_t work_size, float *out) {
+/* Shared by the embedding calls: n images from rgb[0..n-1] (crops) or tensor (one HWC
+   tensor); outputs to out, n * out_dim floats. */
+static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *const *rgb, const float *tensor,
+                                   int n, const fnet_parallel *par, void *work, size_t work_size, float *out) {
     const fnet__net *net;
     fnet__arena ar;
+    fnet__fwd f;
     void *own = NULL;
-    fnet_result r;
-    float *x;
-    size_t e, n;
-    if (!m || !out || (!rgb && !tensor)) return FNET_ERR_INVALID_ARGUMENT;
+    fnet_result r = FNET_OK;
+    size_t e, ne, need;
+    int b, i;
+    if (!m || !out || (!rgb && !tensor) || n < 1) return FNET_ERR_INVALID_ARGUMENT;
     net = fnet__get_net(m);
     if (!net) return FNET_ERR_WRONG_MODEL;
     if (rgb && net->input_size == 0) return FNET_ERR_UNSUPPORTED;
-    r = fnet__arena_init(&ar, work, work_size, net->work_bytes, &own); /* checks the size */
+    for (b = 0; rgb && b < n; b++)
+        if (!rgb[b]) return FNET_ERR_INVALID_ARGUMENT;
+    memset(&f, 0, sizeof f);
+    f.m = m;
+    f.n = n;
+    f.tasks = fnet__workers(par);
+    f.par = par;
+    need = fnet__net_work(net, n, f.tasks);
+    if (!need) return FNET_ERR_TOO_LARGE;
+    r = fnet__arena_init(&ar, work, work_size, need, &own); /* checks the size */
     if (r != FNET_OK) return r;
-    x = (float *)(void *)(ar.base + net->node[0].off);
-    n = net->node[0].elems;
-    if (tensor) {
-        for (e = 0; e < n; e++) {
-            if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
-            x[e] = tensor[e];
+    f.base = ar.base;
+    f.scratch = ar.base + net->act_bytes * (size_t)n;
+    f.slot_bytes = net->work_bytes - 64 - net->act_bytes;
+    ne = net->node[0].elems;
+    for (b = 0; b < n; b++) {
+        float *x = fnet__act(&f, 0, b);
+        if (tensor) {
+            for (e = 0; e < ne; e++) {
+                if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
+                x[e] = tensor[e];
+            }
+        } else {
+            const fnet__op *o = &m->ops[0];
+            for (e = 0; e < ne; e++) x[e] = ((float)rgb[b][e] - o->fp[1 + e % 3]) / o->fp[0];
         }
-    } else {
-        const fnet__op *o = &m->ops[0];
-        for (e = 0; e < n; e++) x[e] = ((float)rgb[e] - o->fp[1 + e % 3]) / o->fp[0];
     }
-    r = fnet__net_forward(m, ar.base, out);
+    for (i = 1; i < m->n_ops; i++) fnet__run_op_f(&f, i);
+    for (b = 0; b < n; b++) {
+        const fnet__node *last = &net->node[m->n_ops - 1];
+        const float *y = fnet__act(&f, m->n_ops - 1, b);
+        for (e = 0; e < last->elems; e++)
+            if (!fnet__finite(y[e])) r = FNET_ERR_NOT_FINITE;
+        memcpy(out + (size_t)b * last->elems, y, last->elems * sizeof(float));
+    }
     FNET_FREE(own);
     return r;
 }
@@ -7733,12 +8126,18 @@ static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *rgb
 FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *aligned_rgb,
                                 void *work, size_t work_size, float *out) {
     if (!aligned_rgb) return FNET_ERR_INVALID_ARGUMENT;
-    return fnet__embed_run(net, aligned_rgb, NULL, work, work_size, out);
+    return fnet__embed_run(net, &aligned_rgb, NULL, 1, NULL, work, work_size, out);
 }
 FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input_hwc,
                                        void *work, size_t work_size, float *out) {
     if (!input_hwc) return FNET_ERR_INVALID_ARGUMENT;
-    return fnet__embed_run(net, NULL, input_hwc, work, work_size, out);
+    return fnet__embed_run(net, NULL, input_hwc, 1, NULL, work, work_size, out);
+}
+FNET_API fnet_result fnet_embed_batch(const fnet_model *net, const unsigned char *const *aligned_rgb,
+                                      int n, const fnet_embed_opts *opts, void *work,
+                                      size_t work_size, float *out) {
+    if (!aligned_rgb) return FNET_ERR_INVALID_ARGUMENT;
+    return fnet__embed_run(net, aligned_rgb, NULL, n, opts ? &opts->parallel : NULL, work, work_size, out);
 }
 
 /* ==== 5. Matching: distances, verification, identification, clustering ==================

@@ -59,6 +59,7 @@ static int cmd_draw(int argc, char **argv) {
     unsigned char *canvas;
     fnet_result r;
     memset(&dopts, 0, sizeof dopts);
+    dopts.parallel = g_par; /* fnet --threads N */
     for (i = 0; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
             if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)

@@ -320,18 +320,31 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
                        size, crop);
     if (r == FNET_OK && jitter == 0) r = fnet_embed(net, crop, work, ws, emb);
     if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies (not the crop's own) */
-        float e2[4096], acc[4096];
-        unsigned char *jc = (unsigned char *)malloc((size_t)size * size * 3);
+        /* the copies go through fnet_embed_batch LFW_BATCH at a time (weights read once per
+           batch; each embedding as fnet_embed's, summed in the same order) */
+        enum { LFW_BATCH = 8 };
+        int j, c, b, m, d = fnet_embed_dim(net);
+        float *e2 = (float *)malloc(sizeof(float) * LFW_BATCH * (size_t)d), acc[4096];
+        unsigned char *jc = (unsigned char *)malloc((size_t)LFW_BATCH * size * size * 3);
+        const unsigned char *chips[LFW_BATCH];
         unsigned long long st = 0x9E3779B97F4A7C15ULL ^ (unsigned long long)seed;
-        int j, c, d = fnet_embed_dim(net);
+        size_t wsb = fnet_embed_batch_workspace_size(net, LFW_BATCH, NULL);
+        void *wb = malloc(wsb ? wsb : 1);
         for (c = 0; c < d; c++) acc[c] = 0.0f;
-        if (!jc) r = FNET_ERR_OUT_OF_MEMORY;
-        for (j = 0; r == FNET_OK && j < jitter; j++) {
-            jitter_chip(crop, jc, size, &st);
-            r = fnet_embed(net, jc, work, ws, e2);
-            for (c = 0; c < d; c++) acc[c] += e2[c];
+        if (!jc || !e2 || !wb) r = FNET_ERR_OUT_OF_MEMORY;
+        for (j = 0; r == FNET_OK && j < jitter; j += m) {
+            m = jitter - j < LFW_BATCH ? jitter - j : LFW_BATCH;
+            for (b = 0; b < m; b++) {
+                chips[b] = jc + (size_t)b * size * size * 3;
+                jitter_chip(crop, jc + (size_t)b * size * size * 3, size, &st);
+            }
+            r = fnet_embed_batch(net, chips, m, NULL, wb, wsb, e2);
+            for (b = 0; r == FNET_OK && b < m; b++)
+                for (c = 0; c < d; c++) acc[c] += e2[(size_t)b * d + c];
         }
         for (c = 0; c < d; c++) emb[c] = acc[c] / (float)jitter;
+        free(wb);
+        free(e2);
         free(jc);
     }
     if (r == FNET_OK && flip) { /* mean of the crop's and its mirror image's embeddings */

@@ -153,6 +153,7 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
 static int cm__open(embcache *ec, const char *net, int upsample) {
     if (!ec_open(ec, weights_dir(), net, NULL)) return 0;
     ec->upsample = upsample;
+    ec->par = g_par; /* fnet --threads N */
     return 1;
 }
 
@@ -181,22 +182,26 @@ static void cm__print_box(const fnet_box *b) {
 typedef int (*cm__face_fn)(void *ctx, const char *path, const ec_face *face);
 
 static int cm__each_face(embcache *ec, char **paths, int n, cm__face_fn face, void *ctx, const char *tail) {
-    ec_result *res = (ec_result *)malloc(sizeof *res);
-    int i, f, failed = 0;
-    for (i = 0; res && i < n; i++) {
-        if (!ec_image(ec, paths[i], res)) { failed = 1; continue; }
-        printf("{\"image\":");
-        json_string(stdout, paths[i]);
-        printf(",\"faces\":[");
-        for (f = 0; f < res->n; f++) {
-            if (f) putchar(',');
-            putchar('{');
-            cm__print_box(&res->face[f].box);
-            failed |= face(ctx, paths[i], &res->face[f]);
-            putchar('}');
+    ec_result *res = (ec_result *)malloc(EC_BATCH * sizeof *res);
+    int i, k, f, failed = 0, ok[EC_BATCH];
+    for (i = 0; res && i < n; i += EC_BATCH) { /* EC_BATCH photos at a time: faces in batches */
+        int m = n - i < EC_BATCH ? n - i : EC_BATCH;
+        ec_images(ec, paths + i, m, res, ok);
+        for (k = 0; k < m; k++) {
+            if (!ok[k]) { failed = 1; continue; }
+            printf("{\"image\":");
+            json_string(stdout, paths[i + k]);
+            printf(",\"faces\":[");
+            for (f = 0; f < res[k].n; f++) {
+                if (f) putchar(',');
+                putchar('{');
+                cm__print_box(&res[k].face[f].box);
+                failed |= face(ctx, paths[i + k], &res[k].face[f]);
+                putchar('}');
+            }
+            printf("]%s}\n", tail);
+            fflush(stdout);
         }
-        printf("]%s}\n", tail);
-        fflush(stdout);
     }
     free(res);
     return failed;
@@ -354,34 +359,38 @@ static void cm__labelled_free(cm_labelled *l) {
 
 static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l) {
     const ec_labelled *lab = &l->lab;
-    int i;
-    ec_result r;
+    int i, k, ok[EC_BATCH];
+    ec_result *res = (ec_result *)malloc(EC_BATCH * sizeof *res);
     progress pr;
     memset(l, 0, sizeof *l);
+    if (!res) return 0;
     if (!ec_labelled_dir(dir, &l->lab)) return 0;
     if (lab->n_people == 0) { fprintf(stderr, "fnet: %s has no person folders (DIR/person/*.jpg)\n", dir); return 0; }
     l->x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
     l->y = (int *)malloc((size_t)(lab->n ? lab->n : 1) * sizeof(int));
     l->per = (int *)calloc((size_t)lab->n_people, sizeof(int));
-    if (!l->x || !l->y || !l->per) return 0;
+    if (!l->x || !l->y || !l->per) { free(res); return 0; }
     progress_start(&pr, "embedding", lab->n, "images");
-    for (i = 0; i < lab->n; i++) {
-        int f;
+    for (i = 0; i < lab->n; i += EC_BATCH) { /* EC_BATCH photos at a time: faces in batches */
+        int m = lab->n - i < EC_BATCH ? lab->n - i : EC_BATCH;
         progress_step(&pr, i, lab->paths[i]);
-        if (!ec_image(ec, lab->paths[i], &r)) { progress_break(&pr); continue; }
-        f = ec_largest(&r);
-        if (f < 0) {
-            progress_break(&pr);
-            fprintf(stderr, "fnet: %s: no face found, skipped\n", lab->paths[i]);
-            continue;
+        if (ec_images(ec, lab->paths + i, m, res, ok) < m) progress_break(&pr);
+        for (k = 0; k < m; k++) {
+            int f = ok[k] ? ec_largest(&res[k]) : -2;
+            if (f == -1) {
+                progress_break(&pr);
+                fprintf(stderr, "fnet: %s: no face found, skipped\n", lab->paths[i + k]);
+            }
+            if (f < 0) continue;
+            memcpy(l->x + (size_t)l->n * EC_DIM, res[k].face[f].emb, EC_DIM * sizeof(float));
+            l->y[l->n] = lab->label[i + k];
+            l->per[lab->label[i + k]]++;
+            l->n++;
         }
-        memcpy(l->x + (size_t)l->n * EC_DIM, r.face[f].emb, EC_DIM * sizeof(float));
-        l->y[l->n] = lab->label[i];
-        l->per[lab->label[i]]++;
-        l->n++;
     }
     progress_step(&pr, lab->n, NULL);
     progress_end(&pr);
+    free(res);
     return 1;
 }
 
@@ -1011,21 +1020,25 @@ static int cm_cluster(int argc, char **argv) {
         }
         if (cal.cluster_threshold > 0) thr = (float)cal.cluster_threshold;
     }
-    res = (ec_result *)malloc(sizeof *res);
+    res = (ec_result *)malloc(EC_BATCH * sizeof *res);
     progress_start(&pr, "cluster", n_paths, "images");
-    for (i = 0; res && i < n_paths; i++) {
+    for (i = 0; res && i < n_paths; i += EC_BATCH) { /* EC_BATCH photos at a time: faces in batches */
+        int m = n_paths - i < EC_BATCH ? n_paths - i : EC_BATCH, k, ok[EC_BATCH];
         progress_step(&pr, i, paths[i]);
-        if (!ec_image(&ec, paths[i], res)) { progress_break(&pr); failed = 1; continue; }
-        for (f = 0; f < res->n; f++) {
-            if (n == fcap) {
-                fcap = fcap ? fcap * 2 : 64;
-                x = (float *)realloc(x, (size_t)fcap * EC_DIM * sizeof(float));
-                img_of = (int *)realloc(img_of, (size_t)fcap * sizeof(int));
-                boxes = (fnet_box *)realloc(boxes, (size_t)fcap * sizeof(fnet_box));
+        if (ec_images(&ec, paths + i, m, res, ok) < m) progress_break(&pr);
+        for (k = 0; k < m; k++) {
+            if (!ok[k]) { failed = 1; continue; }
+            for (f = 0; f < res[k].n; f++) {
+                if (n == fcap) {
+                    fcap = fcap ? fcap * 2 : 64;
+                    x = (float *)realloc(x, (size_t)fcap * EC_DIM * sizeof(float));
+                    img_of = (int *)realloc(img_of, (size_t)fcap * sizeof(int));
+                    boxes = (fnet_box *)realloc(boxes, (size_t)fcap * sizeof(fnet_box));
+                }
+                memcpy(x + (size_t)n * EC_DIM, res[k].face[f].emb, EC_DIM * sizeof(float));
+                img_of[n] = i + k;
+                boxes[n++] = res[k].face[f].box;
             }
-            memcpy(x + (size_t)n * EC_DIM, res->face[f].emb, EC_DIM * sizeof(float));
-            img_of[n] = i;
-            boxes[n++] = res->face[f].box;
         }
     }
     if (res) progress_step(&pr, n_paths, NULL);

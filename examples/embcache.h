@@ -8,7 +8,10 @@
    Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
    with upsample+1 when nothing is found and ec->retry is set) -> 68 landmarks -> align (dlib's
    150 px chip for the ResNet, OpenFace's 96 px outer eyes and nose for nn4) -> embed.
-   Every face found is embedded. With ec->centre_fallback, an image without any detection
+   Every face found is embedded: ec_images runs several photos and embeds their faces by
+   fnet_embed_batch, up to EC_BATCH chips at once (the weights are read once per batch; the
+   embeddings are the same as one by one), and ec->par lends the caller's threads to the
+   detector and the network (zero: one thread). With ec->centre_fallback, an image without any detection
    gets one face from a fixed central box (side 0.43 * min(w, h), as fnet eval-lfw does on
    LFW), flagged `fallback`.
 
@@ -40,6 +43,7 @@
 
 #define EC_MAX_FACES 64
 #define EC_DIM 128
+#define EC_BATCH 8 /* chips per fnet_embed_batch call (and photos per ec_images group) */
 
 /* 1: photos are turned upright as their JPEG EXIF orientation says (il_load_upright), so
    boxes and landmarks are where a viewer shows the face; fnet --no-exif sets 0 (as stored). */
@@ -63,6 +67,7 @@ typedef struct embcache {
     const char *network_id; /* fnet_network_id(net) */
     int dim;
     int upsample, retry, centre_fallback;
+    fnet_parallel par;      /* the caller's threads, lent to fnet_detect and fnet_embed_batch */
     char cache_dir[1024];   /* "" = no cache */
     unsigned long long stamp;
     int hits, misses;
@@ -213,24 +218,48 @@ static void ec__cache_write(const embcache *ec, unsigned long long key, const ec
     if (fclose(f) != 0 || pf_rename(tmp, path) != 0) remove(tmp);
 }
 
-/* Embeds one face given its box. Returns an fnet_result. */
-static fnet_result ec__embed_box(embcache *ec, fnet_image img, fnet_box box, ec_face *out) {
+/* Chips waiting for fnet_embed_batch, and which face of which result each one is. */
+typedef struct ec__pending {
+    int n;
+    unsigned char chip[EC_BATCH][150 * 150 * 3];
+    ec_face *dst[EC_BATCH];
+    float emb[EC_BATCH * EC_DIM];
+} ec__pending;
+
+/* Embeds the pending chips in one batch; returns an fnet_result. */
+static fnet_result ec__flush(embcache *ec, ec__pending *pd) {
+    const unsigned char *chips[EC_BATCH];
+    fnet_embed_opts eo;
+    fnet_result r;
+    int i;
+    if (pd->n == 0) return FNET_OK;
+    for (i = 0; i < pd->n; i++) chips[i] = pd->chip[i];
+    memset(&eo, 0, sizeof eo);
+    eo.parallel = ec->par;
+    r = fnet_embed_batch(ec->net, chips, pd->n, &eo, NULL, 0, pd->emb);
+    for (i = 0; i < pd->n && r == FNET_OK; i++) memcpy(pd->dst[i]->emb, pd->emb + i * EC_DIM, EC_DIM * sizeof(float));
+    pd->n = 0;
+    return r;
+}
+
+/* Landmarks and the aligned chip of the face in `box`, queued for embedding into *out. */
+static fnet_result ec__queue_box(embcache *ec, ec__pending *pd, fnet_image img, fnet_box box, ec_face *out) {
     fnet_point pts[68];
-    unsigned char crop[150 * 150 * 3];
     int size = fnet_embed_input_size(ec->net);
     fnet_align_kind kind = fnet_embed_align_kind(ec->net);
     fnet_result r;
     if (size <= 0 || size > 150) return FNET_ERR_UNSUPPORTED;
+    if (pd->n == EC_BATCH && (r = ec__flush(ec, pd)) != FNET_OK) return r;
     if ((r = fnet_landmarks(ec->lm, img, box, pts)) != FNET_OK) return r;
-    if ((r = fnet_align(img, pts, 68, kind, size, crop)) != FNET_OK) return r;
-    if ((r = fnet_embed(ec->net, crop, NULL, 0, out->emb)) != FNET_OK) return r;
+    if ((r = fnet_align(img, pts, 68, kind, size, pd->chip[pd->n])) != FNET_OK) return r;
+    pd->dst[pd->n++] = out;
     out->box = box;
     out->fallback = 0;
     return FNET_OK;
 }
 
-/* All faces of a decoded image (RGB). */
-static fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) {
+/* All faces of a decoded image (RGB), queued on pd (their embeddings arrive at the flush). */
+static fnet_result ec__queue_image(embcache *ec, ec__pending *pd, fnet_image img, ec_result *out) {
     fnet_box boxes[EC_MAX_FACES];
     fnet_detect_opts o;
     fnet_result r;
@@ -240,6 +269,7 @@ static fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) 
     out->height = img.height;
     memset(&o, 0, sizeof o);
     o.upsample = ec->upsample;
+    o.parallel = ec->par;
     if ((r = fnet_detect(ec->det, img, &o, NULL, 0, boxes, EC_MAX_FACES, &n)) != FNET_OK) return r;
     if (n == 0 && ec->retry) {
         o.upsample = ec->upsample + 1;
@@ -254,41 +284,91 @@ static fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) 
         boxes[0].bottom = boxes[0].top + side - 1;
         boxes[0].score = 0;
         boxes[0].filter = -1;
-        if ((r = ec__embed_box(ec, img, boxes[0], &out->face[0])) != FNET_OK) return r;
+        if ((r = ec__queue_box(ec, pd, img, boxes[0], &out->face[0])) != FNET_OK) return r;
         out->face[0].fallback = 1;
         out->n = 1;
         return FNET_OK;
     }
     for (i = 0; i < n; i++)
-        if ((r = ec__embed_box(ec, img, boxes[i], &out->face[out->n])) == FNET_OK) out->n++;
+        if ((r = ec__queue_box(ec, pd, img, boxes[i], &out->face[out->n])) == FNET_OK) out->n++;
         else return r;
     return FNET_OK;
+}
+
+/* All faces of a decoded image (RGB). */
+static EC_UNUSED fnet_result ec_embed_image(embcache *ec, fnet_image img, ec_result *out) {
+    ec__pending *pd = (ec__pending *)malloc(sizeof *pd);
+    fnet_result r;
+    if (!pd) return FNET_ERR_OUT_OF_MEMORY;
+    pd->n = 0;
+    r = ec__queue_image(ec, pd, img, out);
+    if (r == FNET_OK) r = ec__flush(ec, pd);
+    free(pd);
+    return r;
+}
+
+/* Loads and embeds the images paths[0..n-1] (through the cache when one is set), their faces
+   in batches. ok[i] = 0 (and printed why) when image i cannot be read or its pipeline fails.
+   Returns the number of images done. */
+static EC_UNUSED int ec_images(embcache *ec, char *const *paths, int n, ec_result *out, int *ok) {
+    ec__pending *pd = (ec__pending *)malloc(sizeof *pd);
+    unsigned long long *key = (unsigned long long *)calloc((size_t)(n > 0 ? n : 1), sizeof *key);
+    fnet_result *err = (fnet_result *)calloc((size_t)(n > 0 ? n : 1), sizeof *err);
+    int i, j, done = 0;
+    if (!pd || !key || !err) { free(pd); free(key); free(err); for (i = 0; i < n; i++) ok[i] = 0; return 0; }
+    pd->n = 0;
+    for (i = 0; i < n; i++) {
+        il_image im;
+        char why[256];
+        ok[i] = 0;
+        err[i] = FNET_OK;
+        if (ec->cache_dir[0]) {
+            key[i] = ec__key(ec, paths[i]);
+            if (ec__cache_read(ec, key[i], &out[i])) { ec->hits++; ok[i] = 2; continue; }
+        }
+        if (!(ec_exif ? il_load_upright(paths[i], 3, &im, NULL, why, sizeof why)
+                      : il_load(paths[i], 3, &im, why, sizeof why))) {
+            fprintf(stderr, "fnet: %s: %s\n", paths[i], why);
+            continue;
+        }
+        err[i] = ec__queue_image(ec, pd, fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3), &out[i]);
+        il_free(&im);
+        if (err[i] != FNET_OK) { /* drop its queued faces: they will not be reported */
+            int k = 0;
+            for (j = 0; j < pd->n; j++)
+                if (pd->dst[j] < out[i].face || pd->dst[j] >= out[i].face + EC_MAX_FACES) {
+                    if (k != j) { memcpy(pd->chip[k], pd->chip[j], sizeof pd->chip[0]); pd->dst[k] = pd->dst[j]; }
+                    k++;
+                }
+            pd->n = k;
+            continue;
+        }
+        ok[i] = 1;
+    }
+    if (ec__flush(ec, pd) != FNET_OK) /* (an embedding error fails every image of the last batch) */
+        for (i = 0; i < n; i++) if (ok[i] == 1) { ok[i] = 0; err[i] = FNET_ERR_NOT_FINITE; }
+    for (i = 0; i < n; i++) {
+        if (err[i] != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", paths[i], fnet_result_string(err[i]));
+        if (ok[i] == 1) {
+            ec->misses++;
+            if (ec->cache_dir[0]) ec__cache_write(ec, key[i], &out[i]);
+        }
+        ok[i] = ok[i] != 0;
+        done += ok[i];
+    }
+    free(pd);
+    free(key);
+    free(err);
+    return done;
 }
 
 /* Loads and embeds the image at `path` (through the cache when one is set).
    Returns 0 and prints why when the image cannot be read or the pipeline fails. */
 static EC_UNUSED int ec_image(embcache *ec, const char *path, ec_result *out) {
-    unsigned long long key = 0;
-    il_image im;
-    char why[256];
-    fnet_result r;
-    if (ec->cache_dir[0]) {
-        key = ec__key(ec, path);
-        if (ec__cache_read(ec, key, out)) { ec->hits++; return 1; }
-    }
-    if (!(ec_exif ? il_load_upright(path, 3, &im, NULL, why, sizeof why) : il_load(path, 3, &im, why, sizeof why))) {
-        fprintf(stderr, "fnet: %s: %s\n", path, why);
-        return 0;
-    }
-    r = ec_embed_image(ec, fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3), out);
-    il_free(&im);
-    if (r != FNET_OK) {
-        fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
-        return 0;
-    }
-    ec->misses++;
-    if (ec->cache_dir[0]) ec__cache_write(ec, key, out);
-    return 1;
+    char *p = (char *)path;
+    int ok = 0;
+    ec_images(ec, &p, 1, out, &ok);
+    return ok;
 }
 
 /* The face to use when a photo shows one person: the largest box (ties: the first). */
@@ -416,26 +496,29 @@ static EC_UNUSED int ec_labelled_dir(const char *dir, ec_labelled *out) {
    largest). ok[i] = 0 when the image failed or had no face. Progress on stderr. */
 static EC_UNUSED int ec_embed_all(embcache *ec, const ec_labelled *lab, int central, float **x, int **ok,
                                   int *n_fallback) {
-    ec_result *r = (ec_result *)malloc(sizeof *r);
-    int i, fb = 0;
+    ec_result *res = (ec_result *)malloc(EC_BATCH * sizeof *res);
+    int i, k, fb = 0, got[EC_BATCH];
     progress pr;
     *x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
     *ok = (int *)calloc((size_t)(lab->n ? lab->n : 1), sizeof(int));
-    if (!r || !*x || !*ok) { free(r); return 0; }
+    if (!res || !*x || !*ok) { free(res); return 0; }
     progress_start(&pr, "embedding", lab->n, "images");
-    for (i = 0; i < lab->n; i++) {
-        int f;
+    for (i = 0; i < lab->n; i += EC_BATCH) { /* EC_BATCH photos at a time: faces in batches */
+        int m = lab->n - i < EC_BATCH ? lab->n - i : EC_BATCH;
         progress_step(&pr, i, lab->paths[i]);
-        if (!ec_image(ec, lab->paths[i], r)) { progress_break(&pr); continue; }
-        f = central ? ec_central(r) : ec_largest(r);
-        if (f < 0) continue;
-        memcpy(*x + (size_t)i * EC_DIM, r->face[f].emb, EC_DIM * sizeof(float));
-        (*ok)[i] = 1;
-        fb += r->face[f].fallback;
+        if (ec_images(ec, lab->paths + i, m, res, got) < m) progress_break(&pr);
+        for (k = 0; k < m; k++) {
+            const ec_result *r = &res[k];
+            int f = got[k] ? (central ? ec_central(r) : ec_largest(r)) : -1;
+            if (f < 0) continue;
+            memcpy(*x + (size_t)(i + k) * EC_DIM, r->face[f].emb, EC_DIM * sizeof(float));
+            (*ok)[i + k] = 1;
+            fb += r->face[f].fallback;
+        }
     }
     progress_step(&pr, lab->n, NULL);
     progress_end(&pr);
-    free(r);
+    free(res);
     if (n_fallback) *n_fallback = fb;
     return 1;
 }

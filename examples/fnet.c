@@ -12,6 +12,10 @@
    Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing, --no-exif
    (by default a JPEG is turned upright as its EXIF orientation says, as viewers show phone
    photos, and boxes and landmarks are coordinates in that upright photo).
+   --threads N (detect, landmarks, draw, align, embed and the matching commands): a pool of N
+   threads (examples/thread_pool.h) lent to the library through opts.parallel (pyramid levels,
+   convolution tiles) and used for the landmarks of an image's faces; the output is the same
+   for any N. Faces are embedded by fnet_embed_batch, an image's (or 8 photos') at once.
    JSON goes to stdout, one object per line; messages to stderr.
    Exit codes: 0 ok, 1 failure (bad file, bad image, no model), 2 usage error.
 
@@ -25,6 +29,7 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 #include "embcache.h" /* ec_load_model, ec_blob_name; the pipeline of the cli_match.h commands */
+#include "thread_pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +41,8 @@
 
 static const char *g_weights = NULL;
 static int g_timing = 0;
+static tp_pool g_pool;
+static fnet_parallel g_par; /* --threads N: g_pool lent to the library (run NULL: one thread) */
 
 static double now_ms(void) { return pf_now_ms(); }
 
@@ -68,7 +75,8 @@ static int usage(const char *msg) {
             "                                         shape predictor from a dlib imglab dataset\n"
             "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing,\n"
             "  --no-exif (photos as stored: by default a JPEG is turned upright as its EXIF orientation says,\n"
-            "  and boxes and landmarks are given in the upright photo)\n");
+            "  and boxes and landmarks are given in the upright photo),\n"
+            "  --threads N (1..64; detect to classify: lent to the library, same output)\n");
 }
 
 /* ---- JSON output ---- */
@@ -205,12 +213,29 @@ static void print_box(const fnet_box *b) {
            b->right, b->bottom, b->score, b->filter);
 }
 
+/* The landmarks of an image's faces, one task per face (on g_pool with --threads). */
+typedef struct lm_job {
+    const fnet_model *lm;
+    fnet_image img;
+    const fnet_box *boxes;
+    fnet_point *pts; /* 256 per face */
+    fnet_result *r;
+} lm_job;
+
+static void lm_task(void *ctx, int i) {
+    lm_job *j = (lm_job *)ctx;
+    j->r[i] = fnet_landmarks(j->lm, j->img, j->boxes[i], j->pts + (size_t)i * 256);
+}
+
 static int run_image(pipeline *p, const char *path) {
     loaded_image im;
     fnet_box boxes[MAX_FACES];
-    int n = 0, i, k, shown;
+    int n = 0, i, k, shown, size = p->want_embed ? fnet_embed_input_size(p->net) : 0, dim = p->want_embed ? fnet_embed_dim(p->net) : 0;
     double t0, t_det = 0, t_lm = 0, t_al = 0, t_emb = 0;
-    fnet_result r;
+    fnet_result r, lr[MAX_FACES], er[MAX_FACES];
+    fnet_point *pts = NULL;
+    unsigned char *crops = NULL;
+    float *emb = NULL;
     if (!load_image(path, &im)) return 1;
     t0 = now_ms();
     r = fnet_detect(p->det, im.view, &p->dopts, NULL, 0, boxes, MAX_FACES, &n);
@@ -221,44 +246,72 @@ static int run_image(pipeline *p, const char *path) {
         return 1;
     }
     shown = n < MAX_FACES ? n : MAX_FACES;
+    if (shown && (p->want_landmarks || p->want_embed)) { /* a trained model (--landmarks) may have up to 256 points */
+        lm_job j;
+        pts = (fnet_point *)malloc(sizeof(fnet_point) * 256 * (size_t)shown);
+        if (!pts) { stbi_image_free(im.pixels); return 1; }
+        j.lm = p->lm; j.img = im.view; j.boxes = boxes; j.pts = pts; j.r = lr;
+        t0 = now_ms();
+        if (g_par.run) tp_run(&g_pool, shown, lm_task, &j);
+        else for (i = 0; i < shown; i++) lm_task(&j, i);
+        t_lm = now_ms() - t0;
+    }
+    if (shown && p->want_embed) { /* align every face, then one batch of embeddings */
+        const unsigned char **chip = (const unsigned char **)malloc(sizeof(*chip) * (size_t)shown);
+        int *of = (int *)malloc(sizeof(int) * (size_t)shown), nb = 0;
+        fnet_align_kind kind = fnet_embed_align_kind(p->net);
+        fnet_embed_opts eo;
+        crops = (unsigned char *)malloc((size_t)size * size * 3 * (size_t)shown);
+        emb = (float *)malloc(sizeof(float) * (size_t)dim * (size_t)shown);
+        memset(&eo, 0, sizeof eo);
+        eo.parallel = g_par;
+        t0 = now_ms();
+        for (i = 0; i < shown; i++) {
+            er[i] = lr[i];
+            if (lr[i] != FNET_OK) continue;
+            er[i] = chip && of && crops && emb
+                        ? fnet_align(im.view, pts + (size_t)i * 256, 68, kind, size, crops + (size_t)i * size * size * 3)
+                        : FNET_ERR_OUT_OF_MEMORY;
+            if (er[i] == FNET_OK) { chip[nb] = crops + (size_t)i * size * size * 3; of[nb++] = i; }
+        }
+        t_al = now_ms() - t0;
+        t0 = now_ms();
+        if (nb > 0) {
+            float *e = (float *)malloc(sizeof(float) * (size_t)dim * (size_t)nb);
+            r = e ? fnet_embed_batch(p->net, chip, nb, &eo, NULL, 0, e) : FNET_ERR_OUT_OF_MEMORY;
+            for (k = 0; k < nb; k++) {
+                er[of[k]] = r;
+                if (r == FNET_OK) memcpy(emb + (size_t)of[k] * dim, e + (size_t)k * dim, sizeof(float) * (size_t)dim);
+            }
+            free(e);
+        }
+        t_emb = now_ms() - t0;
+        free(chip);
+        free(of);
+    }
     printf("{\"image\":");
     json_string(stdout, path);
     printf(",\"width\":%d,\"height\":%d,\"faces\":[", im.view.width, im.view.height);
     for (i = 0; i < shown; i++) {
-        fnet_point pts[256]; /* a trained model (--landmarks) may have up to 256 points */
         if (i) putchar(',');
         print_box(&boxes[i]);
         if (p->want_landmarks || p->want_embed) {
-            t0 = now_ms();
-            r = fnet_landmarks(p->lm, im.view, boxes[i], pts);
-            t_lm += now_ms() - t0;
-            if (r != FNET_OK) {
-                fprintf(stderr, "fnet: %s: landmarks: %s\n", path, fnet_result_string(r));
+            if (lr[i] != FNET_OK) {
+                fprintf(stderr, "fnet: %s: landmarks: %s\n", path, fnet_result_string(lr[i]));
             } else if (p->want_landmarks) {
                 printf(",\"landmarks\":[");
-                for (k = 0; k < fnet_landmarks_count(p->lm); k++) printf(k ? ",[%.2f,%.2f]" : "[%.2f,%.2f]", pts[k].x, pts[k].y);
+                for (k = 0; k < fnet_landmarks_count(p->lm); k++)
+                    printf(k ? ",[%.2f,%.2f]" : "[%.2f,%.2f]", pts[(size_t)i * 256 + k].x, pts[(size_t)i * 256 + k].y);
                 putchar(']');
             }
-            if (r == FNET_OK && p->want_embed) {
-                int size = fnet_embed_input_size(p->net);
-                unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
-                float *emb = (float *)malloc(sizeof(float) * (size_t)fnet_embed_dim(p->net));
-                t0 = now_ms();
-                r = crop && emb ? fnet_align(im.view, pts, 68, fnet_embed_align_kind(p->net), size, crop)
-                                : FNET_ERR_OUT_OF_MEMORY;
-                t_al += now_ms() - t0;
-                t0 = now_ms();
-                if (r == FNET_OK) r = fnet_embed(p->net, crop, NULL, 0, emb);
-                t_emb += now_ms() - t0;
-                free(crop);
-                if (r != FNET_OK) {
-                    fprintf(stderr, "fnet: %s: embed: %s\n", path, fnet_result_string(r));
+            if (lr[i] == FNET_OK && p->want_embed) {
+                if (er[i] != FNET_OK) {
+                    fprintf(stderr, "fnet: %s: embed: %s\n", path, fnet_result_string(er[i]));
                 } else {
                     printf(",\"embedding\":[");
-                    for (k = 0; k < fnet_embed_dim(p->net); k++) printf(k ? ",%.7g" : "%.7g", emb[k]);
+                    for (k = 0; k < dim; k++) printf(k ? ",%.7g" : "%.7g", emb[(size_t)i * dim + k]);
                     putchar(']');
                 }
-                free(emb);
             }
         }
         putchar('}');
@@ -272,6 +325,9 @@ static int run_image(pipeline *p, const char *path) {
     }
     printf("}\n");
     fflush(stdout);
+    free(pts);
+    free(crops);
+    free(emb);
     stbi_image_free(im.pixels);
     return 0;
 }
@@ -290,6 +346,7 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     const char *detector = NULL; /* a trained detector (fnet train-detector) instead of the built-in one */
     const char *lm_file = NULL;
     memset(&p, 0, sizeof p);
+    p.dopts.parallel = g_par;
     p.net_name = "resnet";
     for (i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
@@ -339,7 +396,13 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
                 failed = 1;
                 continue;
             }
-            r = fnet_embed(p.net, px, NULL, 0, emb);
+            {
+                fnet_embed_opts eo;
+                const unsigned char *one = px;
+                memset(&eo, 0, sizeof eo);
+                eo.parallel = g_par;
+                r = fnet_embed_batch(p.net, &one, 1, &eo, NULL, 0, emb);
+            }
             stbi_image_free(px);
             if (r != FNET_OK) {
                 fprintf(stderr, "fnet: %s: %s\n", argv[i], fnet_result_string(r));
@@ -403,6 +466,7 @@ static int cmd_align(int argc, char **argv) {
     unsigned char *crop;
     fnet_result r;
     memset(&dopts, 0, sizeof dopts);
+    dopts.parallel = g_par;
     for (i = 0; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
             if (!parse_int(argv[++i], &size) || size < 8 || size > 1024) return usage("--size takes 8 to 1024");
@@ -462,8 +526,32 @@ static int cmd_align(int argc, char **argv) {
 #include "cli_train_detector.h"
 #include "cli_train_landmarks.h"
 
+static int run_command(const char *cmd, int argc, char **argv) {
+    int rc;
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(NULL);
+        return 0;
+    }
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "detect") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 0);
+    if (strcmp(cmd, "landmarks") == 0) return cmd_pipeline(argc - 2, argv + 2, 1, 0);
+    if (strcmp(cmd, "embed") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 1);
+    if (strcmp(cmd, "align") == 0) return cmd_align(argc - 2, argv + 2);
+    if ((rc = cli_draw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_lfw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_detector_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    if ((rc = cli_train_landmarks_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
+    return usage("unknown command");
+}
+
 int main(int argc, char **argv) {
-    int i, j, rc;
+    /* commands whose --threads lends a pool to the library (eval-lfw and the trainers parse
+       their own --threads: they spread whole images or batches over their threads) */
+    static const char *const lend[] = {"detect", "landmarks", "embed", "align", "draw", "enroll", "identify",
+                                       "verify", "cluster", "train-classifier", "classify"};
+    int i, j, rc, threads = 1, lends = 0;
     const char *cmd;
     /* strip common options wherever they are */
     for (i = 1, j = 1; i < argc; i++) {
@@ -481,20 +569,25 @@ int main(int argc, char **argv) {
     argc = j;
     if (argc < 2) return usage(NULL);
     cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-        usage(NULL);
-        return 0;
+    for (i = 0; i < (int)(sizeof lend / sizeof lend[0]); i++) lends |= strcmp(cmd, lend[i]) == 0;
+    if (lends) {
+        for (i = 2, j = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--threads") == 0) {
+                if (i + 1 >= argc || !parse_int(argv[i + 1], &threads) || threads < 1 || threads > TP_MAX_THREADS)
+                    return usage("--threads takes 1 to 64");
+                i++;
+            } else {
+                argv[j++] = argv[i];
+            }
+        }
+        argc = j;
     }
-    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
-    if (strcmp(cmd, "detect") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 0);
-    if (strcmp(cmd, "landmarks") == 0) return cmd_pipeline(argc - 2, argv + 2, 1, 0);
-    if (strcmp(cmd, "embed") == 0) return cmd_pipeline(argc - 2, argv + 2, 0, 1);
-    if (strcmp(cmd, "align") == 0) return cmd_align(argc - 2, argv + 2);
-    if ((rc = cli_draw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    if ((rc = cli_lfw_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    if ((rc = cli_match_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    if ((rc = cli_train_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    if ((rc = cli_train_detector_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    if ((rc = cli_train_landmarks_dispatch(cmd, argc - 2, argv + 2)) >= 0) return rc;
-    return usage("unknown command");
+    if (threads > 1 && tp_start(&g_pool, threads) > 1) {
+        g_par.run = tp_run;
+        g_par.user = &g_pool;
+        g_par.workers = g_pool.threads;
+    }
+    rc = run_command(cmd, argc, argv);
+    if (g_par.run) tp_stop(&g_pool);
+    return rc;
 }

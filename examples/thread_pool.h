@@ -11,7 +11,12 @@
    are handed out one at a time under a mutex; which thread runs a task never matters to a
    caller whose tasks write disjoint memory. Without threads (PF_THREADS 0), with one thread, or when
    no worker could start, the tasks run one after another on the caller's thread. Not
-   reentrant: a task must not call tp_run on its own pool. */
+   reentrant: a task must not call tp_run on its own pool.
+   A library call lent the pool (opts.parallel) hands out a job per convolution, dozens per
+   embedding, each a fraction of a millisecond: waking a sleeping thread would cost a good
+   part of that. So an idle worker, and a caller waiting for its job's last task, first spin
+   a little (TP_SPIN polls of the job counter, about 50 us; GCC/clang atomics) before they
+   sleep on the condition variable. */
 #ifndef THREAD_POOL_H
 #define THREAD_POOL_H
 
@@ -22,12 +27,30 @@
 #endif
 
 #define TP_MAX_THREADS 64
+#ifndef TP_SPIN
+#define TP_SPIN 4000
+#endif
+#if TP_THREADS && (defined(__GNUC__) || defined(__clang__))
+#define TP_LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define TP_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define TP_PAUSE() __builtin_ia32_pause()
+#else
+#define TP_PAUSE() ((void)0)
+#endif
+#else /* no spinning: sleep at once */
+#undef TP_SPIN
+#define TP_SPIN 0
+#define TP_LOAD(x) (x)
+#define TP_STORE(x, v) ((x) = (v))
+#define TP_PAUSE() ((void)0)
+#endif
 
 typedef struct tp_pool {
     int threads; /* workers + the caller */
 #if TP_THREADS
     pf_thread th[TP_MAX_THREADS];
-    int started, quit;
+    int started, quit;           /* quit, gen and finished: written under lock, polled without */
     pf_mutex lock;
     pf_cond wake, done;
     unsigned long gen;           /* job number: a worker drains the job it has not seen yet */
@@ -47,7 +70,8 @@ static void tp__drain(tp_pool *p) {
         pf_mutex_unlock(&p->lock);
         fn(ctx, i);
         pf_mutex_lock(&p->lock);
-        if (++p->finished == p->n) pf_cond_broadcast(&p->done);
+        TP_STORE(p->finished, p->finished + 1);
+        if (p->finished == p->n) pf_cond_broadcast(&p->done);
     }
 }
 
@@ -56,6 +80,12 @@ static void *tp__main(void *arg) {
     unsigned long seen = 0;
     pf_mutex_lock(&p->lock);
     for (;;) {
+        if (TP_SPIN && !p->quit && p->gen == seen) { /* spin a little before sleeping */
+            int k;
+            pf_mutex_unlock(&p->lock);
+            for (k = 0; k < TP_SPIN && TP_LOAD(p->gen) == seen && !TP_LOAD(p->quit); k++) TP_PAUSE();
+            pf_mutex_lock(&p->lock);
+        }
         while (!p->quit && p->gen == seen) pf_cond_wait(&p->wake, &p->lock);
         if (p->quit) break;
         seen = p->gen;
@@ -99,10 +129,16 @@ static void tp_run(void *user, int n, fnet_task_fn fn, void *ctx) {
         p->ctx = ctx;
         p->n = n;
         p->next = 0;
-        p->finished = 0;
-        p->gen++;
+        TP_STORE(p->finished, 0);
+        TP_STORE(p->gen, p->gen + 1);
         pf_cond_broadcast(&p->wake);
         tp__drain(p);
+        if (TP_SPIN && p->finished < p->n) { /* the others' last tasks: spin a little first */
+            int k;
+            pf_mutex_unlock(&p->lock);
+            for (k = 0; k < TP_SPIN && TP_LOAD(p->finished) < n; k++) TP_PAUSE();
+            pf_mutex_lock(&p->lock);
+        }
         while (p->finished < p->n) pf_cond_wait(&p->done, &p->lock);
         p->n = 0; /* a worker waking late finds nothing left */
         pf_mutex_unlock(&p->lock);
@@ -119,7 +155,7 @@ static void tp_stop(tp_pool *p) {
     int t;
     if (p->started > 0) {
         pf_mutex_lock(&p->lock);
-        p->quit = 1;
+        TP_STORE(p->quit, 1);
         pf_cond_broadcast(&p->wake);
         pf_mutex_unlock(&p->lock);
         for (t = 0; t < p->started; t++) pf_thread_join(p->th[t]);

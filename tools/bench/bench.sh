@@ -38,7 +38,7 @@ grep -q -w avx512f /proc/cpuinfo && isa=AVX-512
 grep -q -w asimd /proc/cpuinfo && isa=NEON
 echo "machine: $cpu, $(nproc) cores, widest ISA $isa"
 status=0
-for b in ${BENCH_ONLY:-detect landmarks embed resnet match train train_detector train_landmarks wasm}; do
+for b in ${BENCH_ONLY:-detect landmarks landmarks_bw embed resnet parallel match train train_detector train_landmarks wasm}; do
     s=tools/bench/bench_$b.sh
     [ -f "$s" ] || { echo "bench: no $s"; status=1; continue; }
     echo

@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
             for (x = 0; x < w; x++)
                 memcpy(px + 3 * ((size_t)y * w + x), src + 3 * ((size_t)(y * h0 / h) * w0 + x * w0 / w), 3);
         stbi_image_free(src);
-        o.upsample = up; o.threshold = 0;
+        memset(&o, 0, sizeof o);
+        o.upsample = up;
         ws = fnet_detect_workspace_size(m, w, h, &o);
         work = (unsigned char *)malloc(ws);
         for (r = 0; r < reps; r++) {
