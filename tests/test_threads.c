@@ -12,6 +12,7 @@
    the tasks backwards on one thread, must give bit-identical boxes and embeddings to plain
    single calls, in workspaces sized by the size queries with the same options.
    tools/portable/portable.sh also builds this file with ThreadSanitizer. */
+#define _POSIX_C_SOURCE 200809L /* examples/platform.h: clock_gettime, fileno */
 #define FNET_IMPLEMENTATION
 #include "../facenet.h"
 #include "fnet_test.h"

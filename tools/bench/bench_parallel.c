@@ -21,7 +21,7 @@
 #include "facenet.h"
 #include "examples/image_load.h"
 #include "examples/thread_pool.h"
-#include "tools/bench_common.h"
+#include "tools/bench/bench_common.h"
 #include <stdio.h>
 #include <string.h>
 
