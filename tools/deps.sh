@@ -21,6 +21,11 @@ DEMO="$BUILD libdlib-dev libdlib-data"
 # test: both compilers, sanitizers, C++ checks, the numpy / OpenCV / PyTorch references, dlib
 # (reference programs), h5py (the Keras .h5 reader's test)
 TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
+# wasm: the WASI builds (make wasm, the wasm32 kernel tests of make test, the WASI rows of make
+# portable): clang's wasm32 target with Debian's wasi-libc, the wasm32 builtins, the wasm-ld
+# linker (lld) and wasm-opt (binaryen); Node's node:wasi runs them
+WASM="wasi-libc libclang-rt-14-dev-wasm32 lld binaryen"
+TEST="$TEST $WASM"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and
 # gcc-s390x conflict with gcc-multilib on Debian: clang --target with these cross libcs.
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
