@@ -440,15 +440,6 @@ static int cmd_align(int argc, char **argv) {
 int main(int argc, char **argv) {
     int i, j, rc;
     const char *cmd;
-#if defined(__wasi__)
-    /* WASI has no current directory: wasi-libc emulates one, starting at "/". The runner
-       (tools/wasm/run_wasi.mjs) preopens the host's "/" and passes $PWD, so relative paths
-       mean what they mean natively. */
-    {
-        const char *pwd = getenv("PWD");
-        if (pwd && *pwd == '/' && chdir(pwd) != 0) fprintf(stderr, "fnet: cannot enter %s\n", pwd);
-    }
-#endif
     /* strip common options wherever they are */
     for (i = 1, j = 1; i < argc; i++) {
         if (strcmp(argv[i], "--weights") == 0) {
