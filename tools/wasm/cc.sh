@@ -14,7 +14,15 @@
 # - Compile and link are separate steps: clang 14, linking with -O, runs a wasm-opt it finds on
 #   PATH itself, without feature flags, which rejects SIMD128 code.
 # - getpid and clock: wasi-libc's emulations (a placeholder pid, wall time).
-# env: WASM_CC (default clang)
+# - Memory: fixed at WASM_MEMORY bytes (initial = maximum; default 4 GB, wasm32's limit), so it
+#   never grows. Node 20's node:wasi crashes after the module grows its memory: a SIGSEGV in
+#   node when the program ends (test_blob: every run), or a V8 abort in the GC that
+#   memory.grow triggers (`fnet landmarks`, whose 66 MB blob grows memory at once: 9 of 12
+#   runs); with memory that never grows, 0 crashes. (A report elsewhere traces it to node:wasi
+#   keeping the backing store it saw at start.) Pages are committed on first touch, so a 4 GB
+#   memory costs what the program uses; past it malloc returns NULL and facenet.h returns
+#   FNET_ERR_OUT_OF_MEMORY (tests/test_wasm.py checks it with WASM_MEMORY=402653184).
+# env: WASM_CC (default clang), WASM_MEMORY, WASM_LDFLAGS (more link flags)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -58,7 +66,9 @@ for s in $srcs "$here/wasi_cwd.c"; do
     objs="$objs $out.$n.o"
 done
 # shellcheck disable=SC2086
-"$cc" $T $objs -o "$out" -Wl,--gc-sections -Wl,-z,stack-size=1048576 ${WASM_LDFLAGS:-} \
+mem=${WASM_MEMORY:-4294967296}
+"$cc" $T $objs -o "$out" -Wl,--gc-sections -Wl,-z,stack-size=1048576 -Wl,--initial-memory=$mem \
+    -Wl,--max-memory=$mem ${WASM_LDFLAGS:-} \
     -lm -lwasi-emulated-getpid -lwasi-emulated-process-clocks
 # shellcheck disable=SC2086
 rm -f $objs

@@ -6,9 +6,9 @@
 //   build/wasm/fnet ARGS...            (the same, with PROGRAM = fnet.wasm beside the script)
 //
 // Files: the host's root is preopened as "/" and PWD is passed in the environment; the
-// programs built by tools/mk/wasm.mk change to $PWD first (wasi-libc emulates a current
+// programs built by tools/wasm/cc.sh change to $PWD first (wasi_cwd.c) (wasi-libc emulates a current
 // directory), so relative and absolute paths (weights folder, photos, output files) mean what
-// they mean to the native program.
+// they mean to the native program. Memory: see tools/wasm/cc.sh (fixed size, never grown).
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 import process from 'node:process';
