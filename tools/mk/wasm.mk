@@ -3,6 +3,7 @@
 #   make wasm-test        the C tests for wasm32+SIMD128 under node:wasi (tests/test_wasm.py,
 #                         also part of make test)
 #   make wasm-portable    the portable driver on the comparison photos, WASI scalar and SIMD128,
+#                         (tools/portable.sh wasm32: the reference build runs its driver only)
 #                         against the x86-64 scalar build (also part of make portable)
 #
 # Toolchain: clang --target=wasm32-wasi with Debian's wasi-libc (+ libclang-rt-14-dev-wasm32,
@@ -43,4 +44,4 @@ wasm-test:
 	python3 tests/test_wasm.py
 
 wasm-portable: all
-	sh tools/wasm/portable_wasm.sh
+	PORTABLE_TESTS=none sh tools/portable.sh wasm32

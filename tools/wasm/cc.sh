@@ -51,6 +51,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     -o) out=$2; shift 2; continue ;;
     *.c) srcs="$srcs $1" ;;
+    -lm|-lpthread) ;;   # libm is linked below; threads: tools/wasm/include/pthread.h
     *) flags="$flags $1" ;;
     esac
     shift
