@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, "tests")
 from fnet_testlib import check, skip, finish  # noqa: E402
 
-TESTS = os.environ.get("WASM_TESTS", "test_kernels test_landmarks test_detect test_network test_blob").split()
+TESTS = os.environ.get("WASM_TESTS", "test_kernels test_landmarks test_detect test_network").split()
 B = "build/wasm/tests"
 NODE = ["node", "--disable-warning=ExperimentalWarning", "tools/wasm/run_wasi.mjs"]
 FLAGS = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2", "-msimd128", "-I.", "-Itests"]

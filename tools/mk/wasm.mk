@@ -3,8 +3,8 @@
 #   make wasm-test        the C tests for wasm32+SIMD128 under node:wasi (tests/test_wasm.py,
 #                         also part of make test)
 #   make wasm-portable    the portable driver on the comparison photos, WASI scalar and SIMD128,
-#                         (tools/portable.sh wasm32: the reference build runs its driver only)
-#                         against the x86-64 scalar build (also part of make portable)
+#                         against the x86-64 scalar build (also part of make portable; here
+#                         tools/portable.sh wasm32, whose reference build runs its driver only)
 #
 # Toolchain: clang --target=wasm32-wasi with Debian's wasi-libc (+ libclang-rt-14-dev-wasm32,
 # lld; tools/deps.sh, group wasm), through tools/wasm/cc.sh; not Debian's emscripten. The header
