@@ -63,3 +63,4 @@ clean:
 	rm -rf build
 
 -include tools/*.mk
+-include tools/mk/*.mk

@@ -822,10 +822,11 @@ FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *
 #define FNET__NEON 1
 #include <arm_neon.h>
 #endif
-/* WebAssembly SIMD128: compiled in when the target has it (clang -msimd128). The kernels do
-   the scalar twins' float operations in the same order (wasm has no fused multiply-add, so
-   neither side contracts): their results equal the scalar kernels' bit for bit, except the
-   convolution tiles' (same order too, so equal as well in practice; tested within 1e-6). */
+/* WebAssembly SIMD128: compiled in when the target has it (clang -msimd128; the intrinsics
+   of clang's <wasm_simd128.h>). The kernels do the scalar twins' float operations in the same
+   order, and wasm has no fused multiply-add for either side to contract into, so their
+   results equal the scalar kernels' bit for bit (make portable compares the whole pipeline:
+   identical to the x86-64 scalar build). */
 #if !defined(FNET_NO_SIMD) && defined(__wasm_simd128__)
 #define FNET__WASM_SIMD 1
 #include <wasm_simd128.h>
