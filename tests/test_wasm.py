@@ -4,8 +4,8 @@ compares its kernel set with the scalar twins of the same build), plus running o
 memory: an error code, not a trap (tools/wasm/oom_check.c, built with 384 MB of memory).
 
 Built by tools/wasm/cc.sh (clang --target=wasm32-wasi, Debian's wasi-libc) and run by
-tools/wasm/run_wasi.mjs. test_detect runs its FNET_TEST_SANITIZED subset (the full dlib golden
-comparison takes minutes under wasm; native runs cover it). Skips, with the reason, when clang's
+tools/wasm/run_wasi.mjs. test_detect and test_landmarks run their FNET_TEST_SANITIZED subsets
+(the full dlib comparisons take minutes under wasm; the native runs cover them). Skips, with the reason, when clang's
 wasm32 target, wasi-libc or node is absent (tools/deps.sh installs them: group wasm).
 A sub-test's skips of kernel sets a wasm engine cannot run (sse2, avx2, avx512, neon, Winograd's
 x86 GEMMs) are expected here and not counted; any other skip is passed on.
@@ -69,7 +69,7 @@ def main():
     for t, (rc, _) in zip(TESTS, built):
         if rc != 0:
             continue
-        env = {"FNET_TEST_SANITIZED": "1"} if t == "test_detect" else {}
+        env = {"FNET_TEST_SANITIZED": "1"} if t in ("test_detect", "test_landmarks") else {}
         rc, log = run("%s/%s.wasm" % (B, t), env=env)
         with open("%s/%s.log" % (B, t), "w") as f:
             f.write(log)
