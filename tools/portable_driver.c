@@ -190,6 +190,8 @@ int main(int argc, char **argv) {
            "aarch64",
 #elif defined(__s390x__)
            "s390x",
+#elif defined(__wasm32__)
+           "wasm32",
 #else
            "other",
 #endif
@@ -198,6 +200,8 @@ int main(int argc, char **argv) {
            "x86"
 #elif defined(FNET__NEON)
            "neon"
+#elif defined(FNET__WASM_SIMD)
+           "wasm_simd128"
 #else
            "none"
 #endif
