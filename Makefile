@@ -1,14 +1,50 @@
-# facenet.h - build, weights, tests, demo, benchmarks.
-#   make            build/fnet and the examples
-#   make deps       the Debian packages every target needs (tools/deps.sh; demo and test
-#                   install their part themselves)
-#   make weights    the four blobs in weights/ (see weights/README.md)
-#   make test       compile checks (C99 gcc/clang, C++) + every test, also under ASan+UBSan
-#                   (STRICT=1, or CI set: a skip outside tests/skip_allowlist.txt fails)
-#   make demo       the pipeline on the shared sample photos
-#   make bench      speed against the peers measured in the same run
-#   make relearn    weights/nn4.small2.v1.relearned.fnet: nn4's five missing tensors re-learned (tools/relearn.mk)
-#   make relearn-eval  its leave-one-fold-out LFW figure (three trainings, about 11 minutes)
+# facenet.h - build, weights, tests, demo, benchmarks. Every target, by topic (the fragments
+# named in brackets live in tools/mk/; tests/test_layout.py checks this list is complete):
+#
+# Everyday
+#   make, make all    build/fnet and the examples (examples/*.c)
+#   make deps         the Debian packages every target needs (tools/deps.sh; demo and test
+#                     install their part themselves: deps-demo, deps-test)
+#   make weights      the blobs in weights/ from the shared sources (weights/README.md)
+#   make demo         the pipeline on the shared sample photos
+#   make test         compile checks (C99 gcc/clang, C++) + every test, also under ASan+UBSan
+#                     (STRICT=1, or CI set: a skip outside tests/skip_allowlist.txt fails)
+#   make check-header the header alone in every compiler/language combination
+#   make bench        speed against the peers measured in the same run (tools/bench/)
+#   make clean        remove build/
+#
+# Platforms and robustness [portable.mk, engine.mk]
+#   make portable     platform matrix (gcc/clang, C/C++, -m32, aarch64 and s390x under qemu,
+#                     bare metal, MinGW) compared with the x86-64 scalar build, valgrind, TSan
+#   make test-neon    the kernel and network tests for aarch64 under qemu-user
+#   make fuzz         libFuzzer targets in tests/fuzz (FUZZ_SECONDS each); fuzz-build only builds
+#
+# WebAssembly [web.mk, wasm.mk]
+#   make wasm         build/wasm/: facenet.wasm (SIMD128), facenet-nosimd.wasm, facenet.mjs, and
+#                     fnet.wasm + build/wasm/fnet (the CLI under node:wasi, same output as build/fnet)
+#   make wasm-test    the C tests built for wasm32+SIMD128, run under node:wasi (also in make test)
+#   make wasm-portable  WASI scalar and SIMD128 vs the x86-64 scalar build (also in make portable)
+#   make web          builds them and serves the browser demo (examples/web/) on localhost
+#   make bench-wasm   facenet.wasm against face-api in Node and headless Chromium
+#   make deps-web     the packages the wasm build and the browser test need
+#
+# Reference goldens, rebuilt from dlib / face-api (committed results in tests/golden/)
+#   make golden-detect golden-train-detector              [detect.mk, train_detector.mk]
+#   make golden-shape-dump golden-landmarks golden-chips golden-train-shape   [landmarks.mk]
+#   make resnet-golden resnet-255 resnet-node             [resnet.mk]
+#
+# Models and evaluations (long; run by hand, figures in the README)
+#   make landmarks5   a 5-point shape predictor trained by facenet.h       [landmarks.mk]
+#   make relearn      nn4 with its five missing tensors re-learned (< 1 hour)   [relearn.mk]
+#   make relearn-eval its leave-one-fold-out LFW figure (three trainings)      [relearn.mk]
+#   make nn4-fill-report  how the converter's deterministic fill behaves        [nn4.mk]
+#   make eval-match eval-match-dlib  matching figures on LFW dev                [matching.mk]
+#   make resnet-lfw   the ResNet's LFW dev accuracy                            [resnet.mk]
+#   make eval-identify  open-set identification at a target false-accept rate, 10 to 1,000
+#                     enrolled people on lfw-dev (tools/eval/eval_identify.c)   [identify.mk]
+#   make impostor-table  the ResNet's built-in impostor-distance table, from lfw-train   [identify.mk]
+#   make triplet      the triplet-loss head example                            [matching.mk]
+#   make bench-match  fnet_identify over a 10k gallery vs numpy and dlib       [matching.mk]
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -pedantic -Werror
@@ -57,10 +93,9 @@ demo: deps-demo
 	sh examples/demo.sh
 
 bench: all weights
-	sh tools/bench.sh
+	sh tools/bench/bench.sh
 
 clean:
 	rm -rf build
 
--include tools/*.mk
 -include tools/mk/*.mk

@@ -5,6 +5,7 @@
        image --detect--> boxes --landmarks--> 68 points --align--> crop --embed--> 128-d
              (HOG+SVM)         (regression trees)         (affine)        (CNN)
 
+   0. Images    the caller's pixels; a JPEG's EXIF orientation read and applied.
    1. Detect    HOG + linear SVM over an image pyramid (dlib's frontal face detector).
    2. Landmarks ensemble of regression trees, 68 points (dlib's shape predictor).
    3. Align     affine warp to a canonical crop (OpenFace 96x96, dlib face chip 150x150).
@@ -45,6 +46,13 @@
    - Calls that need scratch memory take (work, work_size) sized by a *_workspace_size()
      query; they do not allocate. Passing work == NULL makes the call allocate and free its
      own scratch (convenient, not allocation-free).
+
+   NAMES
+   Objects are opaque handles with _create/_load/_free; a property is read by
+   fnet_OBJECT_PROPERTY (fnet_embed_dim, fnet_gallery_count, fnet_trainer_learning_rate).
+   "_get_" appears only where the plain name is taken: the property's type has that name
+   (fnet_model_get_kind, fnet_classifier_get_kind: fnet_model_kind is the enum), or a
+   setter pairs with it (fnet_model_get_isa / fnet_model_set_isa).
 
    SIMD DISPATCH
    x86: SSE2 and AVX2+FMA kernels are compiled with function target attributes (no -m flags
@@ -116,6 +124,28 @@ typedef struct fnet_image {
 
 FNET_API fnet_image fnet_image_view(const unsigned char *pixels, int width, int height,
                                     int channels, int stride);
+
+/* Phone cameras store the pixels as the sensor saw them and record in the JPEG's EXIF block
+   (APP1 "Exif", TIFF tag 0x0112) how to turn them for display; decoders such as stb_image
+   ignore it, so a face may reach fnet_detect lying on its side. For callers that decode
+   themselves: the orientation of a JPEG file held in memory, 1..8:
+     1 upright               2 mirrored left-right    3 turned 180 degrees   4 mirrored top-bottom
+     5 transposed (mirrored along the main diagonal)  6 display turned 90 degrees clockwise
+     7 transversed (the other diagonal)               8 display turned 90 degrees counter-clockwise
+   Data that is not a JPEG, has no orientation tag, or whose EXIF block is damaged or holds a
+   value outside 1..8 gives 1 (the photo as stored) and FNET_OK; NULL data (with size > 0) or
+   orientation: FNET_ERR_INVALID_ARGUMENT. Reads nothing outside data[0, size). */
+FNET_API fnet_result fnet_jpeg_exif_orientation(const void *data, size_t size, int *orientation);
+/* Writes img turned upright as `orientation` (1..8, above) says into out: packed rows, the
+   same channels, width * height * channels bytes. Orientations 5..8 swap width and height;
+   *out_width and *out_height (either may be NULL) receive the upright size. Upright
+   coordinates map back to stored ones as fnet_orient_point says. */
+FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned char *out,
+                                       int *out_width, int *out_height);
+/* The stored-image pixel (*sx, *sy) shown at upright pixel (x, y) of an image stored
+   width x height (before turning). FNET_ERR_INVALID_ARGUMENT for an orientation outside 1..8. */
+FNET_API fnet_result fnet_orient_point(int orientation, int width, int height, float x, float y,
+                                       float *sx, float *sy);
 
 /* ==== Public API: models (weight blobs) ================================================== */
 
@@ -390,8 +420,17 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
 
 /* ==== Public API: embeddings ============================================================= */
 
+/* The blob says how to use it: the crop size, the embedding size and the alignment the
+   network was trained on (metadata "align": "outer_eyes_and_nose", "inner_eyes_and_bottom_lip",
+   "dlib_chip" or "dlib_chip_5"; a blob without it: FNET_ALIGN_DLIB_CHIP for input 150, else
+   FNET_ALIGN_OUTER_EYES_AND_NOSE). The loader refuses an unknown "align" name
+   (FNET_ERR_UNSUPPORTED) and a network ending in more than FNET_MAX_EMBED_DIM values
+   (FNET_ERR_TOO_LARGE), so a buffer of FNET_MAX_EMBED_DIM floats holds any embedding.
+   All three give 0 for NULL or a model that is not a network. */
+#define FNET_MAX_EMBED_DIM 4096
 FNET_API int fnet_embed_input_size(const fnet_model *net); /* 96 (nn4) or 150 (ResNet) */
 FNET_API int fnet_embed_dim(const fnet_model *net);        /* 128 */
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net);
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net);
 /* Embeds an aligned RGB crop of fnet_embed_input_size() pixels square. */
 FNET_API fnet_result fnet_embed(const fnet_model *net, const unsigned char *aligned_rgb,
@@ -427,7 +466,9 @@ FNET_API const char *fnet_network_id(const fnet_model *net);
    identification and clustering want stricter thresholds than 1:1 verification. */
 typedef enum fnet_threshold_kind {
     FNET_THRESHOLD_VERIFY = 0,   /* 1:1: best accuracy on LFW dev pairs (held-out folds) */
-    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery */
+    FNET_THRESHOLD_IDENTIFY = 1, /* 1:K open set: about 1% false accepts, 450-person gallery
+                                    (fnet_identify's default only without an impostor table:
+                                    fnet_gallery_far_threshold depends on the gallery's size) */
     FNET_THRESHOLD_CLUSTER = 2   /* Chinese whispers edges: best pairwise F1 */
 } fnet_threshold_kind;
 FNET_API float fnet_network_threshold_for(const char *network, fnet_threshold_kind kind);
@@ -492,10 +533,63 @@ typedef struct fnet_match {
 /* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
    embedding). *n_matches = min(k, people). The probe is an unknown person when
    n_matches == 0 or !matches[0].accepted (open-set rejection). threshold <= 0 uses
-   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery: FNET_ERR_NOT_FOUND. dim must be the
-   gallery's (else FNET_ERR_MISMATCH). No allocation. */
+   fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR) (1% of strangers accepted at this
+   gallery's size), or for a network without a shipped impostor table
+   fnet_network_threshold_for(gallery network, FNET_THRESHOLD_IDENTIFY). Empty gallery:
+   FNET_ERR_NOT_FOUND. dim must be the gallery's (else FNET_ERR_MISMATCH). No allocation. */
 FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
                                    float threshold, fnet_match *matches, int k, int *n_matches);
+
+/* ---- Open-set thresholds from a false-accept rate ----
+   A stranger shown to a gallery of N embeddings gets N chances to fall under the threshold,
+   so one fixed threshold is too strict for small galleries and too loose for big ones. The
+   rule here: the caller names the false-accept rate it wants for the WHOLE gallery (FAR: the
+   share of strangers accepted as someone; FNET_DEFAULT_FAR), and the threshold follows from
+   the gallery's size and the network's impostor distance distribution F(d) = share of pairs
+   of different people at distance <= d: each comparison may accept at most the rate p with
+   1 - (1 - p)^N = FAR, and the threshold is F^-1(p). A person with several photos counts
+   each (a probe is matched by its nearest photo), so N is the number of embeddings. */
+#define FNET_DEFAULT_FAR 0.01
+#define FNET_IMPOSTOR_TABLE_MAX 40 /* points of an impostor table */
+
+/* F(d) as a table of points: log10_rate[i] = log10 F(distance[i]), rates strictly ascending
+   (each <= 0), distances non-decreasing; between points log10 F is linear in d, and below the
+   first point the slope of the decade above it continues (an exponential tail). */
+typedef struct fnet_impostor_table {
+    char network[FNET_NETWORK_ID_MAX + 1]; /* the network id whose distances these are */
+    int n;                                 /* points, 2..FNET_IMPOSTOR_TABLE_MAX */
+    float distance[FNET_IMPOSTOR_TABLE_MAX];
+    float log10_rate[FNET_IMPOSTOR_TABLE_MAX];
+    double pairs; /* impostor pairs measured: rates below ~10/pairs rest on few pairs */
+} fnet_impostor_table;
+
+/* FNET_OK when t is usable (as above, values finite, network a valid id), else FNET_ERR_CORRUPT
+   (NULL: FNET_ERR_INVALID_ARGUMENT). Check a table read from a file with this. */
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t);
+/* The table shipped for a network id (section 5 says how it was measured; only
+   "resnet34-dlib" has one, networks trained from it do not inherit it);
+   FNET_ERR_NOT_FOUND for a network without one. */
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out);
+/* A table from n >= 2 measured impostor distances (sorted in place): points every quarter
+   decade of rate from 1 (the largest distance) down to 1/n (the smallest). With `tail` (a
+   table of the same network, e.g. the shipped one; NULL: none), rates below 100/n (below the
+   median when n < 200), which rest on fewer than 100 pairs, come from tail's shape instead,
+   shifted in distance to meet the measured table there: a user's few thousand pairs set the
+   level, LFW's million the shape of the tail. */
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
+                                               fnet_impostor_table *out);
+/* F(distance) by the table (0..1; 0 for a NULL table). */
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance);
+/* The threshold at which `comparisons` (>= 1) independent impostor comparisons accept with
+   probability `far` (0 < far < 1) in all. The threshold is > 0. */
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold);
+/* fnet_far_threshold for a gallery: comparisons = its embeddings. t NULL: the network's
+   shipped table (FNET_ERR_NOT_FOUND without one); t of another network: FNET_ERR_MISMATCH. */
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold);
 
 /* ---- Clustering ---- */
 /* k-means (Lloyd) with k-means++ seeding (Arthur & Vassilvitskii 2007) on n points x[n*dim].
@@ -1236,7 +1330,7 @@ static fnet_result fnet__parse_blob(fnet_model *m, unsigned char *writable) {
         if (!fnet__mul_ok(count, fnet__dtype_size[dt], &t->nbytes)) return FNET_ERR_CORRUPT;
         if ((unsigned long long)t->nbytes != nb) return FNET_ERR_CORRUPT;
         if (off < data_off || (off & 63u) || off > fsize || nb > fsize - off) return FNET_ERR_CORRUPT;
-        /* Tensors lie in table order without overlap (as tools/fnet_blob.py writes them): two
+        /* Tensors lie in table order without overlap (as tools/convert/fnet_blob.py writes them): two
            entries sharing bytes would be byte-swapped twice on a big-endian host. */
         if (off < data_end) return FNET_ERR_CORRUPT;
         data_end = off + nb;
@@ -1634,6 +1728,115 @@ static FNET__MAYBE_UNUSED fnet_result fnet__arena_init(fnet__arena *a, void *wor
         a->base += skip;
         a->size -= skip;
     }
+    return FNET_OK;
+}
+
+/* ==== 0. Images: EXIF orientation of a JPEG ==============================================
+
+   A JPEG (ITU T.81) is a sequence of marker segments: FF D8 (start of image), then FF xx and a
+   2-byte big-endian length that counts itself, up to the scan (FF DA), where the compressed
+   data begins. EXIF (JEITA CP-3451) lives in an APP1 segment (FF E1) whose payload is
+   "Exif\0\0" and a TIFF file (TIFF 6.0): "II" (little-endian) or "MM" (big-endian), 42, the
+   offset of the first directory (IFD0); a directory is a 2-byte entry count, then 12-byte
+   entries (tag, type, count, a 4-byte value or offset). Orientation is tag 0x0112, one SHORT
+   (type 3) held in the entry itself. Every offset read here is checked against the segment
+   before use: the file is untrusted (tests/fuzz/fuzz_exif.c). */
+
+static unsigned fnet__exif_u16(const unsigned char *p, int be) {
+    return be ? ((unsigned)p[0] << 8 | p[1]) : ((unsigned)p[1] << 8 | p[0]);
+}
+static unsigned long fnet__exif_u32(const unsigned char *p, int be) {
+    return be ? ((unsigned long)fnet__exif_u16(p, 1) << 16 | fnet__exif_u16(p + 2, 1))
+              : ((unsigned long)fnet__exif_u16(p + 2, 0) << 16 | fnet__exif_u16(p, 0));
+}
+
+/* The orientation in one APP1 payload (t: n bytes after "Exif\0\0"), or 0. */
+static int fnet__exif_tiff_orientation(const unsigned char *t, size_t n) {
+    unsigned long ifd;
+    unsigned count, i;
+    int be;
+    if (n < 8) return 0;
+    if (t[0] == 'I' && t[1] == 'I') be = 0;
+    else if (t[0] == 'M' && t[1] == 'M') be = 1;
+    else return 0;
+    if (fnet__exif_u16(t + 2, be) != 42) return 0;
+    ifd = fnet__exif_u32(t + 4, be);
+    if (ifd < 8 || ifd > n - 2) return 0;
+    count = fnet__exif_u16(t + ifd, be);
+    for (i = 0; i < count && (size_t)(n - ifd - 2) / 12 > i; i++) {
+        const unsigned char *e = t + ifd + 2 + (size_t)12 * i;
+        if (fnet__exif_u16(e, be) != 0x0112) continue;
+        if (fnet__exif_u16(e + 2, be) != 3 || fnet__exif_u32(e + 4, be) != 1) return 0; /* one SHORT */
+        return (int)fnet__exif_u16(e + 8, be);
+    }
+    return 0;
+}
+
+FNET_API fnet_result fnet_jpeg_exif_orientation(const void *data, size_t size, int *orientation) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t pos = 2;
+    if (!orientation || (!data && size)) return FNET_ERR_INVALID_ARGUMENT;
+    *orientation = 1;
+    if (size < 4 || p[0] != 0xFF || p[1] != 0xD8) return FNET_OK; /* not a JPEG */
+    while (pos + 4 <= size) {
+        unsigned marker, len;
+        if (p[pos] != 0xFF) return FNET_OK; /* not a marker: damaged; the photo as stored */
+        marker = p[pos + 1];
+        if (marker == 0xFF) { pos++; continue; } /* fill byte */
+        if (marker == 0xDA || marker == 0xD9) return FNET_OK; /* scan or end: no EXIF before it */
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; } /* no length */
+        len = (unsigned)p[pos + 2] << 8 | p[pos + 3];
+        if (len < 2 || len > size - pos - 2) return FNET_OK; /* a segment past the end */
+        if (marker == 0xE1 && len >= 8 && memcmp(p + pos + 4, "Exif\0\0", 6) == 0) {
+            int o = fnet__exif_tiff_orientation(p + pos + 10, (size_t)len - 8);
+            if (o >= 1 && o <= 8) *orientation = o;
+            return FNET_OK; /* the first EXIF block decides */
+        }
+        pos += 2 + (size_t)len;
+    }
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_orient_point(int orientation, int width, int height, float x, float y,
+                                       float *sx, float *sy) {
+    float u, v, w1 = (float)(width - 1), h1 = (float)(height - 1);
+    if (!sx || !sy) return FNET_ERR_INVALID_ARGUMENT;
+    switch (orientation) { /* stored (u, v) shown at upright (x, y) */
+    case 1: u = x; v = y; break;
+    case 2: u = w1 - x; v = y; break;
+    case 3: u = w1 - x; v = h1 - y; break;
+    case 4: u = x; v = h1 - y; break;
+    case 5: u = y; v = x; break;
+    case 6: u = y; v = h1 - x; break;
+    case 7: u = w1 - y; v = h1 - x; break;
+    case 8: u = w1 - y; v = x; break;
+    default: return FNET_ERR_INVALID_ARGUMENT;
+    }
+    *sx = u;
+    *sy = v;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned char *out,
+                                       int *out_width, int *out_height) {
+    int ow, oh, x, y, c, ch;
+    fnet_result r;
+    if (!out || orientation < 1 || orientation > 8) return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet__check_image(&img)) != FNET_OK) return r;
+    ch = img.channels;
+    ow = orientation >= 5 ? img.height : img.width;
+    oh = orientation >= 5 ? img.width : img.height;
+    for (y = 0; y < oh; y++)
+        for (x = 0; x < ow; x++) {
+            float u = 0, v = 0;
+            const unsigned char *s;
+            unsigned char *d = out + ((size_t)y * ow + x) * ch;
+            fnet_orient_point(orientation, img.width, img.height, (float)x, (float)y, &u, &v);
+            s = img.pixels + (size_t)(int)v * img.stride + (size_t)(int)u * ch;
+            for (c = 0; c < ch; c++) d[c] = s[c];
+        }
+    if (out_width) *out_width = ow;
+    if (out_height) *out_height = oh;
     return FNET_OK;
 }
 
@@ -4003,7 +4206,7 @@ static void fnet__dt_itoa(long v, char *out) {
     *out = 0;
 }
 
-/* A detector blob as tools/dlib_detector.py writes one (filter<i>: rows x cols x 31, dlib's
+/* A detector blob as tools/convert/dlib_detector.py writes one (filter<i>: rows x cols x 31, dlib's
    weights re-ordered cell-major; thresholds; the exact doubles as metadata), loaded. */
 static fnet_result fnet__dt_make_model(int nf, const float *const *filters, const double *thresh, double iou,
                                        double cov, const char *source, fnet_model **out) {
@@ -4716,7 +4919,7 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
    through dlib's own least-squares solution (its pinv of the three unit-square corners,
    whose 9 doubles are below), so that rounding at .5 ties matches dlib too.
 
-   Tensors (see tools/dlib_shape.py), C cascades, T trees, S = 2^depth - 1 splits,
+   Tensors (see tools/convert/dlib_shape.py), C cascades, T trees, S = 2^depth - 1 splits,
    L = S + 1 leaves, N points, P feature pixels per cascade:
      initial_shape (N, 2) f32            anchor_idx (C, P) u16      deltas (C, P, 2) f32
      split_idx (C, T, S, 2) u16          split_thresh (C, T, S) f32
@@ -4724,12 +4927,12 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
    The model points into the blob (nothing is parsed per value at load). A call uses about
    14 KB of stack and allocates nothing; the model is only read, so threads may share it.
 
-   Measured (tests/test_landmarks.c, tools/bench_landmarks.sh): on dlib's own boxes 100% of
+   Measured (tests/test_landmarks.c, tools/bench/bench_landmarks.sh): on dlib's own boxes 100% of
    27,336 points round to dlib's points, LFPW NME 0.028937 as dlib's. Compact blobs (half the
    size) flip some split decisions: f16 leaves NME 0.028854 but 82% of points identical and
-   up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. About 0.4 ms
-   per face (CPU time), 2.4x faster than dlib -O3 -march=native; bound by reading 4 MB of
-   leaves per face. Loading maps the file: 0.1 ms against dlib's 320 ms deserialize.
+   up to 28 px off on hard faces; i16 NME 0.028950, 85% identical, up to 17 px. A face reads
+   about 4 MB of leaves, so memory bandwidth bounds the speed (figures against dlib: README).
+   Loading maps the file instead of deserialising it.
 
    Kernel: adding a leaf to the shape (2N floats; the bulk of the work: 7500 leaves of 544
    bytes per face, memory-bound: the leaves of a cascade are prefetched ahead). Scalar twin first; SSE2 and AVX2 give identical results
@@ -5242,7 +5445,7 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
    draws come from one SplitMix64 stream (seed), drawn in the same order on every run.
    Not dlib's generator, so a model equals dlib's in quality, not in its bits.
 
-   Measured (tools/bench_train_landmarks.sh; tests/test_train_landmarks*.{c,py}), against
+   Measured (tools/bench/bench_train_landmarks.sh; tests/test_train_landmarks*.{c,py}), against
    dlib 19.24's trainer on the same faces, parameters and 2 threads, errors as dlib's example
    measures them (mean point error / eye-centre distance; NME: / outer eye corners), means
    over seeds 0-3 (dlib: 4 seeds):
@@ -5251,12 +5454,11 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
        per cascade (the CI test, 5 seeds) 0.1009 against 0.1001, +0.8%;
      LFPW, 68 points, dlib's defaults, 180 faces, 44 held aside: NME 0.0587 against 0.0581,
        +0.9%; training NME 0.00134 against 0.00139.
-   Time (AMD EPYC, a loaded shared machine): dlib's example 6 CPU-s against dlib's 90 (15x),
-   4-15 s wall against 94-144 s; LFPW 9 CPU-s against 102 (12x), 13-21 s against 111-179 s.
+   Training time against dlib's: the README's table (tools/bench/bench_train_landmarks.sh).
    The model is 44 MB for dlib's defaults (f32 leaves: C x T x 2^D x 2N floats).
    A 5-point model (dlib's scheme: eye corners, nose base; `make landmarks5`: 2278 lfw-train
    faces labelled by the iBUG-trained 68-point model, dlib's defaults) trains in 91 s, is
-   3.8 MB, runs in 0.13 ms per face (the 68-point model 0.68 ms), NME 0.023 on 253 faces held
+   3.8 MB, runs about five times faster than the 68-point model, NME 0.023 on 253 faces held
    aside; with FNET_ALIGN_DLIB_CHIP_5 chips the ResNet scores 98.50% on lfw-dev (eval-lfw
    --retry-threshold -0.5) against 98.72% with the 68-point model's chips. */
 
@@ -6404,6 +6606,16 @@ FNET_API fnet_result fnet_align(fnet_image img, const fnet_point *points, int n_
     return fnet__align_openface(&img, points, idx, size, out_rgb);
 }
 
+/* The alignment a network blob names in its metadata "align" (fnet_embed_align_kind), or 0. */
+static fnet_align_kind fnet__align_from_name(const char *name) {
+    static const char *const names[4] = {"outer_eyes_and_nose", "inner_eyes_and_bottom_lip", "dlib_chip",
+                                         "dlib_chip_5"};
+    int i;
+    for (i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0) return (fnet_align_kind)(FNET_ALIGN_OUTER_EYES_AND_NOSE + i);
+    return (fnet_align_kind)0;
+}
+
 /* ==== 4. Embedding network engine ========================================================
 
    A network is a small op graph stored in the blob (the op table below), run
@@ -7522,6 +7734,8 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
     /* metadata, when present, must agree with the graph */
     if (fnet__meta_long(m, "embedding_dim", net->out_dim) != net->out_dim) return FNET_ERR_CORRUPT;
     if (fnet__meta_long(m, "input_size", net->node[0].h) != net->node[0].h) return FNET_ERR_CORRUPT;
+    if (net->out_dim > FNET_MAX_EMBED_DIM) return FNET_ERR_TOO_LARGE;
+    if (fnet_model_meta(m, "align") && !fnet__align_from_name(fnet_model_meta(m, "align"))) return FNET_ERR_UNSUPPORTED;
     return FNET_OK;
 }
 
@@ -7536,6 +7750,13 @@ FNET_API int fnet_embed_input_size(const fnet_model *net) {
 FNET_API int fnet_embed_dim(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);
     return n ? n->out_dim : 0;
+}
+FNET_API fnet_align_kind fnet_embed_align_kind(const fnet_model *net) {
+    const fnet__net *n = fnet__get_net(net);
+    const char *name = n ? fnet_model_meta(net, "align") : NULL;
+    if (!n) return (fnet_align_kind)0;
+    if (name) return fnet__align_from_name(name); /* checked at load: a known name */
+    return n->input_size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
 }
 FNET_API size_t fnet_embed_workspace_size(const fnet_model *net) {
     const fnet__net *n = fnet__get_net(net);
@@ -7710,7 +7931,8 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
    (FaceNet, Schroff et al. 2015). Everything here works on those points:
    - verify (1:1): same person when ||a-b|| <= a threshold chosen on labelled pairs;
    - identify (1:K): nearest people of a gallery, "unknown" when even the nearest is farther
-     than the threshold (open-set rejection);
+     than the threshold (open-set rejection); the threshold follows from a target false-accept
+     rate for the whole gallery and the network's impostor distance table (below);
    - cluster: k-means with k-means++ seeding (k known) or Chinese whispers (Biemann 2006,
      dlib's choice for faces: a graph of pairs closer than the threshold, no k needed);
    - classify: softmax regression, a one-hidden-layer MLP (trained here with minibatch SGD or
@@ -7724,13 +7946,14 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
 
    Thresholds shipped (plain L2, fnet_network_threshold_for), measured with facenet.h's own
    pipeline on LFW dev (View 2 folds 1-3: 1,800 pairs, 2,320 photos of 1,241 people;
-   tools/eval_match.sh; face nearest the image centre, central box for 16 undetected photos):
+   tools/eval/eval_match.sh; face nearest the image centre, central box for 16 undetected photos):
      resnet34-dlib  verify 0.62: held-out-fold accuracy 98.17% +- 0.36 (fold thresholds
                     0.614..0.638, mean 0.626; dlib publishes 0.6); deepface's 253 labelled
                     pairs all right (same <= 0.477, different >= 0.643).
                     identify 0.46: gallery of 450 people (one photo each), 1,079 probes of
                     them: rank-1 93.2%, rank-5 98.2%, right and accepted 61.4%; 791 people not
-                    in the gallery: 1.4% accepted (at 0.62: 89% would be).
+                    in the gallery: 1.4% accepted (at 0.62: 89% would be). fnet_identify's
+                    default no longer uses it: see the impostor table below.
                     cluster 0.48: 601 photos of 83 people, Chinese whispers pairwise
                     precision 0.900, recall 0.847 (at 0.62: 0.22 / 0.92, clusters chain).
      nn4.small2.v1  verify 0.995 (OpenFace's 0.99 squared); identify 0.74, cluster 0.77
@@ -7751,6 +7974,36 @@ FNET_API fnet_result fnet_embed_tensor(const fnet_model *net, const float *input
                     at 0.355 right-and-accepted 8.0% with 3.4% false accepts; clustering at
                     0.487 precision 0.58, recall 0.42. A verifier, not an open-set
                     identifier: use the ResNet for galleries (same folds: rank-1 96.0%).
+
+   Identification at a false-accept rate (fnet_far_threshold; the rule is explained at its
+   code). The ResNet's impostor table: every pair of photos of different people among the
+   1,468 LFW people of ../shared/data/lfw-train who are NOT in lfw-dev (1,534 photos, one face
+   each, 15 without a detection left out; 1,175,671 pairs): median 0.822, 1e-3 quantile 0.542,
+   1e-5 quantile 0.426 (tools/eval/eval_identify.c, make impostor-table). Checked on the lfw-dev
+   people (never in the table; make eval-identify, 20 random galleries per size, one random
+   photo per person enrolled, known probes = their other photos, strangers = every photo of
+   everyone else):
+     gallery K    FAR 1%: threshold, accepted as the right person, strangers accepted
+        10        0.542  90.6%  1.3%          FAR 5%: 0.595  98.1%  5.2%
+        20        0.519  85.3%  1.1%                  0.572  95.0%  5.1%
+        40        0.498  77.6%  0.7%                  0.550  91.4%  4.1%
+       100        0.474  69.7%  0.8%                  0.520  85.0%  3.5%
+       200        0.455  61.0%  0.8%                  0.498  80.0%  3.6%
+       450        0.438  52.5%  0.7%                  0.477  71.0%  3.2%
+      1000        0.425  46.4%  1.1% (233 strangers)  0.455  61.2%  3.0%
+   (rank-1 falls from 99.8% at K=10 to 92.2% at K=1000.) The false accepts follow the target
+   at every size (the old fixed 0.46: 0.1-0.2% at K=40, and 60-64% of known probes); what
+   a stricter target costs is the share accepted: this embedding separates 90% of known
+   probes from 95% of strangers at K=40 only near FAR 5%, whatever the rule on one distance.
+   Three photos per person (people with >= 4 photos, N = 3K embeddings in the rule) at FAR
+   1%: K=40 87.1% accepted (73.7% with one photo of the same people), 0.8% strangers.
+   Other networks have no shipped table (the relearned nn4 saw these LFW people in training,
+   so a table measured on them would be too optimistic): fnet_identify falls back to their
+   FNET_THRESHOLD_IDENTIFY, and `fnet calibrate` measures one on the user's own photos.
+   A calibration's table (fnet calibrate: one distance per pair of people, the tail below
+   100 of them from the shipped table, shifted) from 20 random dev people with >= 3 photos
+   (190 pairs of people), used on galleries of 40 other dev people at FAR 1%: over 8 random
+   folders thresholds 0.478..0.514 (shipped: 0.498), strangers accepted 0.38%..1.41%.
 
    Gallery file, version 1, little-endian:
      offset size
@@ -8337,7 +8590,8 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     if (dim != g->dim) return FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
     if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
-    if (threshold <= 0.0f) threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
+    if (threshold <= 0.0f && fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR, &threshold) != FNET_OK)
+        threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
     if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
     if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
     d = (size_t)dim;
@@ -8365,6 +8619,224 @@ FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, in
     }
     *n_matches = n;
     return FNET_OK;
+}
+
+/* ---- open-set thresholds from a false-accept rate ----
+
+   For a stranger's probe and a gallery of N embeddings, a false accept is "some embedding at
+   distance <= t". If each comparison falls under t with probability p = F(t) (F: the
+   impostor distance distribution of the network) and the N comparisons were independent,
+       FAR(t) = 1 - (1 - F(t))^N,   so   F(t) = p = 1 - (1 - FAR)^(1/N)
+   (computed as -expm1(log1p(-FAR) / N), exact for tiny p). They are not independent: photos
+   of one person sit close together, and a probe near one gallery face tends to be near
+   others; both make the true FAR lower than the target (Boole: FAR <= N p whatever the
+   dependence, and N p is within 0.5% of the target at FAR 1%), so the rule is conservative.
+   The threshold is then F^-1(p) read off the table: linear in (distance, log10 rate) between
+   points; below the first point (rates rarer than the pairs measured could show) the slope
+   of the decade above it continues, since the lower tail of these distributions is close to
+   exponential on LFW. */
+
+FNET_API fnet_result fnet_impostor_table_check(const fnet_impostor_table *t) {
+    int i;
+    if (!t) return FNET_ERR_INVALID_ARGUMENT;
+    if (!memchr(t->network, 0, sizeof t->network) || !fnet__valid_network(t->network)) return FNET_ERR_CORRUPT;
+    if (t->n < 2 || t->n > FNET_IMPOSTOR_TABLE_MAX) return FNET_ERR_CORRUPT;
+    if (!(t->pairs >= 2.0) || t->pairs > 1e300) return FNET_ERR_CORRUPT;
+    for (i = 0; i < t->n; i++) {
+        float d = t->distance[i], y = t->log10_rate[i];
+        if (!(d >= 0.0f) || d > 1e4f || !(y >= -30.0f) || y > 0.0f) return FNET_ERR_CORRUPT;
+        if (i > 0 && (!(d >= t->distance[i - 1]) || !(y > t->log10_rate[i - 1]))) return FNET_ERR_CORRUPT;
+    }
+    return FNET_OK;
+}
+
+/* Shipped tables: {distance, log10 rate} points, measured by tools/eval/eval_identify.c
+   (make impostor-table; the section comment has the figures). */
+typedef struct fnet__impostor_points {
+    const char *network; /* the exact id: a network trained from it ("+trained") maps faces
+                            elsewhere, so it does not inherit the table */
+    double pairs;
+    int n;
+    const float (*pt)[2];
+} fnet__impostor_points;
+
+/* resnet34-dlib: 1175671 impostor pairs, 1534 photos of 1468 LFW people outside lfw-dev */
+static const float fnet__imp_resnet[][2] = {
+    {0.3867f, -5.7693f}, {0.3940f, -5.5932f}, {0.3941f, -5.4682f}, {0.4104f, -5.2252f},
+    {0.4258f, -4.9911f}, {0.4329f, -4.7481f}, {0.4452f, -4.4905f}, {0.4576f, -4.2442f},
+    {0.4739f, -3.9984f}, {0.4872f, -3.7481f}, {0.5045f, -3.4997f}, {0.5229f, -3.2494f},
+    {0.5416f, -2.9999f}, {0.5602f, -2.7499f}, {0.5788f, -2.5000f}, {0.5979f, -2.2500f},
+    {0.6170f, -2.0000f}, {0.6373f, -1.7500f}, {0.6589f, -1.5000f}, {0.6822f, -1.2500f},
+    {0.7087f, -1.0000f}, {0.7399f, -0.7500f}, {0.7794f, -0.5000f}, {0.8362f, -0.2500f},
+    {1.1833f, 0.0000f}};
+
+static const fnet__impostor_points fnet__impostor_tables[] = {
+    {"resnet34-dlib", 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
+};
+
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
+    size_t k;
+    int i;
+    if (!network || !out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network)) return FNET_ERR_NOT_FOUND;
+    for (k = 0; k < sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0]; k++) {
+        const fnet__impostor_points *s = &fnet__impostor_tables[k];
+        if (strcmp(network, s->network) != 0) continue;
+        memcpy(out->network, network, strlen(network) + 1);
+        out->n = s->n;
+        out->pairs = s->pairs;
+        for (i = 0; i < s->n; i++) {
+            out->distance[i] = s->pt[i][0];
+            out->log10_rate[i] = s->pt[i][1];
+        }
+        return FNET_OK;
+    }
+    return FNET_ERR_NOT_FOUND;
+}
+
+static int fnet__float_cmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first point of the fit of the lower tail: a decade above point 0 (or the last point). */
+static int fnet__tail_point(const fnet_impostor_table *t) {
+    int i;
+    for (i = 1; i < t->n - 1; i++)
+        if (t->log10_rate[i] >= t->log10_rate[0] + 1.0f && t->distance[i] > t->distance[0]) return i;
+    return t->n - 1;
+}
+
+/* The distance at which t reaches log10 rate y (the inverse of fnet_impostor_rate). */
+static double fnet__impostor_inverse(const fnet_impostor_table *t, double y) {
+    int i;
+    if (y <= t->log10_rate[0]) {
+        int k = fnet__tail_point(t);
+        return t->distance[0] - (t->log10_rate[0] - y) * ((double)t->distance[k] - t->distance[0]) /
+                                    ((double)t->log10_rate[k] - t->log10_rate[0]);
+    }
+    if (y >= t->log10_rate[t->n - 1]) return t->distance[t->n - 1];
+    for (i = 0; t->log10_rate[i + 1] < y; i++) {}
+    return t->distance[i] + (y - t->log10_rate[i]) * ((double)t->distance[i + 1] - t->distance[i]) /
+                                ((double)t->log10_rate[i + 1] - t->log10_rate[i]);
+}
+
+/* Replaces the points of t below log10 rate y0 by tail's, shifted in distance to meet t at y0
+   (the deepest of them dropped when they would not fit). */
+static void fnet__impostor_graft(fnet_impostor_table *t, const fnet_impostor_table *tail, double y0) {
+    fnet_impostor_table m = *t;
+    double shift = fnet__impostor_inverse(t, y0) - fnet__impostor_inverse(tail, y0);
+    int i, k = 0, first = 0, below = 0, skip;
+    while (first < t->n && t->log10_rate[first] < y0) first++; /* measured points kept: first.. */
+    while (below < tail->n && tail->log10_rate[below] < y0 - 1e-3) below++;
+    skip = below - (FNET_IMPOSTOR_TABLE_MAX - (t->n - first));
+    for (i = skip > 0 ? skip : 0; i < below; i++, k++) {
+        double d = tail->distance[i] + shift;
+        m.distance[k] = (float)(d > 0.0 ? d : 0.0);
+        m.log10_rate[k] = tail->log10_rate[i];
+    }
+    for (i = first; i < t->n; i++, k++) {
+        m.distance[k] = t->distance[i];
+        m.log10_rate[k] = t->log10_rate[i];
+    }
+    m.n = k;
+    for (i = k - 2; i >= 0; i--) /* the shifted tail never above the measured distances */
+        if (m.distance[i] > m.distance[i + 1]) m.distance[i] = m.distance[i + 1];
+    if (fnet_impostor_table_check(&m) == FNET_OK) *t = m;
+}
+
+FNET_API fnet_result fnet_impostor_table_build(const char *network, float *distances, size_t n,
+                                               const fnet_impostor_table *tail,
+                                               fnet_impostor_table *out) {
+    double span, step;
+    int j, steps, m = 0;
+    size_t last = (size_t)-1;
+    fnet_result r = FNET_OK;
+    if (!out) return FNET_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if (tail && ((r = fnet_impostor_table_check(tail)) != FNET_OK || strcmp(tail->network, network) != 0))
+        return r != FNET_OK ? r : FNET_ERR_MISMATCH;
+    if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
+    for (j = 0; (size_t)j < n; j++)
+        if (distances[j] < 0.0f) return FNET_ERR_INVALID_ARGUMENT;
+    qsort(distances, n, sizeof(float), fnet__float_cmp);
+    /* rates 10^(-j step) for j = steps..0: quarter decades, wider when they would not fit */
+    span = log10((double)n);
+    step = 0.25;
+    if (span / step > FNET_IMPOSTOR_TABLE_MAX - 1) step = span / (FNET_IMPOSTOR_TABLE_MAX - 1);
+    steps = (int)floor(span / step + 1e-9);
+    for (j = steps; j >= 0; j--) {
+        /* the smallest order statistic whose empirical rate reaches 10^(-j step) */
+        double want = pow(10.0, -j * step) * (double)n;
+        size_t idx = want <= 1.0 ? 0 : (size_t)ceil(want - 1e-9) - 1;
+        if (idx >= n) idx = n - 1;
+        if (last != (size_t)-1 && idx <= last) continue;
+        out->distance[m] = distances[idx];
+        out->log10_rate[m] = (float)log10((double)(idx + 1) / (double)n);
+        last = idx;
+        m++;
+    }
+    if (m < 2) return FNET_ERR_INVALID_ARGUMENT;
+    memcpy(out->network, network, strlen(network) + 1);
+    out->n = m;
+    out->pairs = (double)n;
+    if ((r = fnet_impostor_table_check(out)) != FNET_OK) return r;
+    /* the graft point rests on 100 distances (the median for fewer than 200): a quantile of
+       100 is within ~10% in rate, one of 10 within ~30% */
+    if (tail) fnet__impostor_graft(out, tail, log10(fmin(100.0 / (double)n, 0.5)));
+    return FNET_OK;
+}
+
+FNET_API double fnet_impostor_rate(const fnet_impostor_table *t, float distance) {
+    int i;
+    double y;
+    if (!t || fnet_impostor_table_check(t) != FNET_OK || !(distance == distance)) return 0.0;
+    if (distance >= t->distance[t->n - 1]) return pow(10.0, t->log10_rate[t->n - 1]);
+    if (distance < t->distance[0]) {
+        int k = fnet__tail_point(t);
+        double dd = (double)t->distance[k] - t->distance[0];
+        if (!(dd > 0.0)) return 0.0;
+        y = t->log10_rate[0] - (t->distance[0] - (double)distance) * (t->log10_rate[k] - t->log10_rate[0]) / dd;
+        return pow(10.0, y);
+    }
+    /* the last point at or below distance (ties: the highest rate), then the segment above */
+    for (i = t->n - 1; i > 0 && t->distance[i] > distance; i--) {}
+    if (t->distance[i + 1] <= t->distance[i]) return pow(10.0, t->log10_rate[i]);
+    y = t->log10_rate[i] + ((double)distance - t->distance[i]) * (t->log10_rate[i + 1] - t->log10_rate[i]) /
+                               ((double)t->distance[i + 1] - t->distance[i]);
+    return pow(10.0, y);
+}
+
+FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far,
+                                        double comparisons, float *threshold) {
+    double y, d;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!t || !threshold || !(far > 0.0) || !(far < 1.0) || !(comparisons >= 1.0) || comparisons > 1e15)
+        return FNET_ERR_INVALID_ARGUMENT;
+    if ((r = fnet_impostor_table_check(t)) != FNET_OK) return r;
+    y = log10(-expm1(log1p(-far) / comparisons)); /* log10 p, p = 1 - (1 - far)^(1/N) */
+    d = fnet__impostor_inverse(t, y);
+    *threshold = d > 1e-6 ? (float)d : 1e-6f; /* a threshold is > 0 */
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
+                                                const fnet_impostor_table *t, double far,
+                                                float *threshold) {
+    fnet_impostor_table own;
+    fnet_result r;
+    if (threshold) *threshold = 0.0f;
+    if (!g || !threshold) return FNET_ERR_INVALID_ARGUMENT;
+    if (!t) {
+        if ((r = fnet_network_impostor_table(g->network, &own)) != FNET_OK) return r;
+        t = &own;
+    } else if (strncmp(t->network, g->network, sizeof t->network) != 0) {
+        return FNET_ERR_MISMATCH;
+    }
+    return fnet_far_threshold(t, far, g->n_emb > 0 ? (double)g->n_emb : 1.0, threshold);
 }
 
 /* ---- clustering: k-means with k-means++ seeding ---- */

@@ -316,7 +316,7 @@ static int lfw__embed_image(fnet_model *det, fnet_model *lm, fnet_model *net, co
     r = crop && work ? fnet_landmarks(lm, im.view, box, pts) : FNET_ERR_OUT_OF_MEMORY;
     if (r == FNET_OK)
         r = fnet_align(im.view, pts, np,
-                       np == 5 ? FNET_ALIGN_DLIB_CHIP_5 : size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE,
+                       np == 5 ? FNET_ALIGN_DLIB_CHIP_5 : fnet_embed_align_kind(net),
                        size, crop);
     if (r == FNET_OK && jitter == 0) r = fnet_embed(net, crop, work, ws, emb);
     if (r == FNET_OK && jitter > 0) { /* mean embedding of `jitter` perturbed copies (not the crop's own) */
@@ -386,6 +386,7 @@ typedef struct lfw_work {
     int *missed;
     int threaded, failed, done, misses, relaxed; /* guarded by lock when threaded */
     double total_ms;
+    progress progress; /* count, rate, ETA on stderr (examples/progress.h) */
 #if TP_THREADS
     pthread_mutex_t lock;
 #endif
@@ -423,9 +424,12 @@ static void lfw__task(void *arg, int i) {
     w->relaxed += relaxed;
     w->total_ms += ms;
     w->done++;
-    if (!bad && (w->done % 100 == 0 || w->done == w->n_img))
-        fprintf(stderr, "eval-lfw: %d/%d images, %d without a detected face, %.1f ms/image\n", w->done, w->n_img,
-                w->misses, w->total_ms / w->done);
+    if (!bad) {
+        char note[96];
+        snprintf(note, sizeof note, "(%d without a detected face, %.1f ms/image on one thread)", w->misses,
+                 w->total_ms / w->done);
+        progress_step(&w->progress, w->done, note);
+    }
     lfw__lock(w, 0);
 }
 
@@ -440,8 +444,10 @@ static int lfw__run_workers(lfw_work *w, int threads) {
 #else
     tp_start(&pool, threads);
 #endif
+    progress_start(&w->progress, "eval-lfw", w->n_img, "images");
     tp_run(&pool, w->n_img, lfw__task, w);
     tp_stop(&pool);
+    progress_end(&w->progress);
 #if TP_THREADS
     if (w->threaded) pthread_mutex_destroy(&w->lock);
 #endif

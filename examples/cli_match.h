@@ -2,7 +2,18 @@
 
    fnet enroll [--net resnet|nn4] GALLERY DIR     DIR/PERSON/IMAGE -> GALLERY (created or
                                                   extended; one face per photo: the largest)
-   fnet identify [--k K] [--threshold T] GALLERY IMG...   every face: nearest people, or unknown
+   fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] GALLERY IMG...
+                                                  every face: nearest people, or unknown; the
+                                                  threshold accepts a share F (default 0.01)
+                                                  of strangers over the whole gallery (see
+                                                  below), --threshold sets it directly
+   fnet calibrate [--net N] [--gallery GALLERY | --out FILE] [--roc OUT.png] [--far F] DIR
+                                                  DIR/PERSON/IMAGE, labelled photos of the
+                                                  user's own people: genuine and impostor
+                                                  distances, ROC, equal-error rate, thresholds
+                                                  for verify, identify (per gallery size) and
+                                                  cluster; written to GALLERY.calib (where
+                                                  identify looks) or FILE
    fnet verify [--net N] [--threshold T] IMG1 IMG2        same person? (largest face of each)
    fnet verify [--net N] [--threshold T] --pairs CSV [--root DIR]
                                                   labelled pairs "a,b,Yes|No" (deepface's
@@ -18,6 +29,24 @@
 
    Thresholds are on plain L2 distance; defaults: the network's, per use
    (fnet_network_threshold_for: verify, identify and cluster each have their own).
+   identify: the threshold comes from a target false-accept rate for the whole gallery
+   (--far, default FNET_DEFAULT_FAR = 1%), the gallery's number of embeddings and an
+   impostor distance table (fnet_gallery_far_threshold): GALLERY.calib when it exists (written
+   by fnet calibrate --gallery GALLERY), else --calibration FILE, else the table facenet.h
+   ships for the network (LFW). The JSON says which ("calibration"). verify and cluster take
+   --calibration FILE too (its verify and cluster thresholds).
+
+   Calibration file (text, written by calibrate, read strictly: anything else is refused):
+     fnet-calibration 1
+     network ID
+     pairs P                   pairs of people measured (one distance each: the median of
+                               their photos' cross distances)
+     verify_threshold T        balanced accuracy's best (same-person and different-person
+                               pairs weigh the same)
+     cluster_threshold T       Chinese whispers' best pairwise F1 (0: not measured)
+     eer E                     equal-error rate, and its threshold
+     eer_threshold T
+     points N                  then N lines "distance log10_rate": the impostor table
    JSON on stdout (one object per line), progress and errors on stderr.
    Exit codes: 0 ok, 1 failure, 2 usage. */
 #include "embcache.h"
@@ -25,16 +54,18 @@
 static int cm__usage(const char *msg) {
     return usage_text(msg,
             "usage: fnet enroll [--net resnet|nn4] GALLERY DIR\n"
-            "       fnet identify [--k K] [--threshold T] GALLERY IMG...\n"
-            "       fnet verify [--net N] [--threshold T] IMG1 IMG2 | --pairs CSV [--root DIR]\n"
-            "       fnet cluster [--net N] [--method cw|kmeans] [--k K] [--threshold T] [--seed S] DIR|IMG...\n"
+            "       fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] GALLERY IMG...\n"
+            "       fnet calibrate [--net N] [--gallery GALLERY | --out FILE] [--roc OUT.png] [--far F] DIR\n"
+            "       fnet verify [--net N] [--threshold T] [--calibration FILE] IMG1 IMG2 | --pairs CSV [--root DIR]\n"
+            "       fnet cluster [--net N] [--method cw|kmeans] [--k K] [--threshold T] [--calibration FILE] [--seed S] DIR|IMG...\n"
             "       fnet train-classifier [--net N] [--kind softmax|mlp|knn] [--epochs E] [--hidden H] [--k K] [--seed S] DIR MODEL\n"
             "       fnet classify MODEL IMG...\n");
 }
 
 typedef struct cm_opts {
-    const char *net, *method, *kind, *pairs, *root;
+    const char *net, *method, *kind, *pairs, *root, *calibration, *gallery, *out, *roc;
     float threshold;
+    double far;
     int k, k_set, epochs, hidden, upsample;
     unsigned long long seed;
     int first; /* index of the first positional argument */
@@ -57,6 +88,7 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
     o->kind = "softmax";
     o->upsample = 1;
     o->seed = 1;
+    o->far = FNET_DEFAULT_FAR;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -85,6 +117,18 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
             o->kind = argv[++i];
             if (strcmp(o->kind, "softmax") && strcmp(o->kind, "mlp") && strcmp(o->kind, "knn"))
                 return cm__usage("--kind takes softmax, mlp or knn");
+        } else if (strcmp(a, "--far") == 0 && has) {
+            char *end;
+            o->far = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || !(o->far > 0.0) || !(o->far < 1.0)) return cm__usage("--far takes a rate between 0 and 1 (0.01 = 1%)");
+        } else if (strcmp(a, "--calibration") == 0 && has) {
+            o->calibration = argv[++i];
+        } else if (strcmp(a, "--gallery") == 0 && has) {
+            o->gallery = argv[++i];
+        } else if (strcmp(a, "--out") == 0 && has) {
+            o->out = argv[++i];
+        } else if (strcmp(a, "--roc") == 0 && has) {
+            o->roc = argv[++i];
         } else if (strcmp(a, "--pairs") == 0 && has) {
             o->pairs = argv[++i];
         } else if (strcmp(a, "--root") == 0 && has) {
@@ -172,6 +216,126 @@ static int cm__write_file(const char *path, const void *data, size_t size) {
     return ok;
 }
 
+/* ---- calibration files (fnet calibrate writes them, identify/verify/cluster read them) ---- */
+typedef struct cm_calibration {
+    fnet_impostor_table table;
+    double verify_threshold, cluster_threshold, eer, eer_threshold;
+} cm_calibration;
+
+static int cm__write_calibration(const char *path, const cm_calibration *c) {
+    char *buf = (char *)malloc(8192);
+    size_t at = 0;
+    int i, ok;
+    if (!buf) return 0;
+    at += (size_t)snprintf(buf + at, 8192 - at,
+                           "fnet-calibration 1\nnetwork %s\npairs %.0f\nverify_threshold %.6f\ncluster_threshold %.6f\n"
+                           "eer %.6f\neer_threshold %.6f\npoints %d\n",
+                           c->table.network, c->table.pairs, c->verify_threshold, c->cluster_threshold, c->eer,
+                           c->eer_threshold, c->table.n);
+    for (i = 0; i < c->table.n; i++)
+        at += (size_t)snprintf(buf + at, 8192 - at, "%.6f %.6f\n", c->table.distance[i], c->table.log10_rate[i]);
+    ok = cm__write_file(path, buf, at);
+    free(buf);
+    return ok;
+}
+
+/* A finite number that is the whole of s. */
+static int cm__number(const char *s, double *out) {
+    char *end;
+    double v;
+    if (!*s) return 0;
+    v = strtod(s, &end);
+    if (*end || end == s || !(v == v) || v > 1e300 || v < -1e300) return 0;
+    *out = v;
+    return 1;
+}
+
+/* Reads a calibration file strictly (format above); 0 with *why set when it is not one. */
+static int cm__read_calibration(const char *path, cm_calibration *c, const char **why) {
+    static const char *const keys[7] = {"network", "pairs", "verify_threshold", "cluster_threshold", "eer",
+                                        "eer_threshold", "points"};
+    FILE *f = fopen(path, "rb");
+    char line[256];
+    int i, k, points = 0;
+    memset(c, 0, sizeof *c);
+    *why = "cannot read it";
+    if (!f) return 0;
+    *why = "not an fnet calibration file (fnet calibrate writes them)";
+    if (!fgets(line, sizeof line, f) || strcmp(line, "fnet-calibration 1\n") != 0) { fclose(f); return 0; }
+    *why = "damaged calibration file: run fnet calibrate again";
+    for (k = 0; k < 7; k++) {
+        size_t n = strlen(keys[k]);
+        double v = 0;
+        if (!fgets(line, sizeof line, f) || !strchr(line, '\n')) break;
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, keys[k], n) != 0 || line[n] != ' ') break;
+        if (k == 0) {
+            size_t len = strlen(line + n + 1);
+            if (len < 1 || len > FNET_NETWORK_ID_MAX) break;
+            memcpy(c->table.network, line + n + 1, len + 1);
+            continue;
+        }
+        if (!cm__number(line + n + 1, &v)) break;
+        if (k == 1) c->table.pairs = v;
+        else if (k == 2) c->verify_threshold = v;
+        else if (k == 3) c->cluster_threshold = v;
+        else if (k == 4) c->eer = v;
+        else if (k == 5) c->eer_threshold = v;
+        else if (v >= 2 && v <= FNET_IMPOSTOR_TABLE_MAX && v == (int)v) points = (int)v;
+        else break;
+    }
+    if (k < 7 || !(c->verify_threshold > 0 && c->verify_threshold < 100) || !(c->cluster_threshold >= 0 && c->cluster_threshold < 100) ||
+        !(c->eer >= 0 && c->eer <= 1) || !(c->eer_threshold >= 0 && c->eer_threshold < 100)) {
+        fclose(f);
+        return 0;
+    }
+    for (i = 0; i < points; i++) {
+        char *sp;
+        double d, y;
+        if (!fgets(line, sizeof line, f) || !strchr(line, '\n')) break;
+        line[strcspn(line, "\n")] = 0;
+        sp = strchr(line, ' ');
+        if (!sp) break;
+        *sp = 0;
+        if (!cm__number(line, &d) || !cm__number(sp + 1, &y) || fabs(d) > 1e4 || fabs(y) > 1e4) break;
+        c->table.distance[i] = (float)d;
+        c->table.log10_rate[i] = (float)y;
+    }
+    c->table.n = points;
+    k = fgetc(f); /* nothing after the points */
+    fclose(f);
+    if (i < points || k != EOF) return 0;
+    if (fnet_impostor_table_check(&c->table) != FNET_OK) return 0;
+    return 1;
+}
+
+/* The calibration a command uses: `explicit_path` (--calibration), else `beside` when that
+   file exists (GALLERY.calib for identify; NULL: none). *used = 1 when one was read, 0 when
+   there is none; returns 0 (printed why) when the one to use is unreadable or damaged, or
+   made for another network than `network`. */
+static int cm__calibration(const char *explicit_path, const char *beside, const char *network, cm_calibration *c,
+                           const char **path_used) {
+    const char *path = explicit_path, *why = NULL;
+    FILE *f;
+    *path_used = NULL;
+    if (!path && beside && (f = fopen(beside, "rb")) != NULL) {
+        fclose(f);
+        path = beside;
+    }
+    if (!path) return 1;
+    if (!cm__read_calibration(path, c, &why)) {
+        fprintf(stderr, "fnet: %s: %s\n", path, why);
+        return 0;
+    }
+    if (network && strcmp(c->table.network, network) != 0) {
+        fprintf(stderr, "fnet: %s was made with %s embeddings, these are %s: %s\n", path, c->table.network, network,
+                fnet_result_string(FNET_ERR_MISMATCH));
+        return 0;
+    }
+    *path_used = path;
+    return 1;
+}
+
 /* Embeddings of DIR/PERSON/IMAGE (largest face per photo): x n*128, y the person index of
    each, per the count of each person's photos with a face. Free with cm__labelled_free. */
 typedef struct cm_labelled {
@@ -192,6 +356,7 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
     const ec_labelled *lab = &l->lab;
     int i;
     ec_result r;
+    progress pr;
     memset(l, 0, sizeof *l);
     if (!ec_labelled_dir(dir, &l->lab)) return 0;
     if (lab->n_people == 0) { fprintf(stderr, "fnet: %s has no person folders (DIR/person/*.jpg)\n", dir); return 0; }
@@ -199,13 +364,15 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
     l->y = (int *)malloc((size_t)(lab->n ? lab->n : 1) * sizeof(int));
     l->per = (int *)calloc((size_t)lab->n_people, sizeof(int));
     if (!l->x || !l->y || !l->per) return 0;
+    progress_start(&pr, "embedding", lab->n, "images");
     for (i = 0; i < lab->n; i++) {
         int f;
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, lab->n, lab->paths[i]);
-        if (!ec_image(ec, lab->paths[i], &r)) continue;
+        progress_step(&pr, i, lab->paths[i]);
+        if (!ec_image(ec, lab->paths[i], &r)) { progress_break(&pr); continue; }
         f = ec_largest(&r);
         if (f < 0) {
-            fprintf(stderr, "\nfnet: %s: no face found, skipped\n", lab->paths[i]);
+            progress_break(&pr);
+            fprintf(stderr, "fnet: %s: no face found, skipped\n", lab->paths[i]);
             continue;
         }
         memcpy(l->x + (size_t)l->n * EC_DIM, r.face[f].emb, EC_DIM * sizeof(float));
@@ -213,7 +380,8 @@ static int cm__labelled_embeddings(embcache *ec, const char *dir, cm_labelled *l
         l->per[lab->label[i]]++;
         l->n++;
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, lab->n, NULL);
+    progress_end(&pr);
     return 1;
 }
 
@@ -332,10 +500,12 @@ static int cm_identify(int argc, char **argv) {
     embcache ec;
     fnet_gallery *g = NULL;
     cm_identify_ctx ctx;
-    char tail[80];
+    cm_calibration cal;
+    char tail[1400], beside[4200];
+    const char *cal_path = NULL;
     int rc, failed, k;
     fnet_result r;
-    float thr;
+    float thr = 0;
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
     if (argc - o.first < 2) return cm__usage("identify needs GALLERY IMG...");
     if ((r = fnet_gallery_load(argv[o.first], &g)) != FNET_OK) {
@@ -343,13 +513,48 @@ static int cm_identify(int argc, char **argv) {
         return 1;
     }
     k = o.k_set ? (o.k > 64 ? 64 : o.k) : 3;
-    thr = o.threshold > 0 ? o.threshold : fnet_network_threshold_for(fnet_gallery_network(g), FNET_THRESHOLD_IDENTIFY);
+    /* the threshold: --threshold, else the target FAR through the calibration beside the
+       gallery (or --calibration), else through the network's shipped impostor table */
+    snprintf(beside, sizeof beside, "%s.calib", argv[o.first]);
+    if (!cm__calibration(o.calibration, beside, fnet_gallery_network(g), &cal, &cal_path)) {
+        fnet_gallery_free(g);
+        return 1;
+    }
+    if (o.threshold > 0) {
+        thr = o.threshold;
+        snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"calibration\":\"--threshold\"", thr);
+    } else if (cal_path) {
+        fnet_gallery_far_threshold(g, &cal.table, o.far, &thr);
+        snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":", thr,
+                 o.far, fnet_gallery_embedding_count(g));
+    } else if (fnet_gallery_far_threshold(g, NULL, o.far, &thr) == FNET_OK) {
+        snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":\"built-in\"",
+                 thr, o.far, fnet_gallery_embedding_count(g));
+    } else {
+        thr = fnet_network_threshold_for(fnet_gallery_network(g), FNET_THRESHOLD_IDENTIFY);
+        snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"calibration\":\"fixed\"", thr);
+    }
+    if (cal_path) { /* the path as a JSON string */
+        size_t at = strlen(tail);
+        const char *q;
+        tail[at++] = '"';
+        for (q = cal_path; *q && at + 8 < sizeof tail; q++) {
+            unsigned char ch = (unsigned char)*q;
+            if (ch == '"' || ch == '\\') { tail[at++] = '\\'; tail[at++] = (char)ch; }
+            else if (ch < 0x20) at += (size_t)snprintf(tail + at, sizeof tail - at, "\\u%04x", ch);
+            else tail[at++] = (char)ch;
+        }
+        tail[at++] = '"';
+        tail[at] = 0;
+    }
     if (!(thr > 0)) {
         const char *gn = fnet_gallery_network(g);
-        fprintf(stderr, "fnet: no default threshold for network %s: give --threshold\n", gn ? gn : "?");
+        fprintf(stderr, "fnet: no default threshold for network %s: give --threshold or run fnet calibrate\n", gn ? gn : "?");
         fnet_gallery_free(g);
         return EXIT_USAGE;
     }
+    fprintf(stderr, "fnet: identify: threshold %.4f (%s)\n", thr,
+            o.threshold > 0 ? "--threshold" : cal_path ? cal_path : strstr(tail, "built-in") ? "the network's LFW impostor table" : "the network's fixed threshold");
     /* the gallery says which network made its embeddings */
     if (!cm__open_for(&ec, "gallery", fnet_gallery_network(g), fnet_gallery_dim(g), o.upsample)) {
         fnet_gallery_free(g);
@@ -358,9 +563,246 @@ static int cm_identify(int argc, char **argv) {
     ctx.g = g;
     ctx.thr = thr;
     ctx.k = k;
-    snprintf(tail, sizeof tail, ",\"threshold\":%.4f", thr);
     failed = cm__each_face(&ec, argv + o.first + 1, argc - o.first - 1, cm__identify_face, &ctx, tail);
     fnet_gallery_free(g);
+    ec_close(&ec);
+    return failed;
+}
+
+/* ---- fnet calibrate DIR ----
+   Every pair of the folder's photos is genuine (same person) or impostor (different people).
+   From their distances: the ROC (true-accept rate against false-accept rate, one point per
+   distinct distance), the equal-error rate (where the share of genuine pairs above the
+   threshold equals the share of impostor pairs at or below it), the verify threshold (the
+   best balanced accuracy: each class weighs the same whatever its number of pairs), the
+   impostor table (fnet_impostor_table_build) and from it the identify thresholds per gallery
+   size, and the cluster threshold (Chinese whispers' best pairwise F1 on these photos). */
+typedef struct cm__scored {
+    float d;
+    int same;
+} cm__scored;
+
+static int cm__float_cmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int cm__scored_cmp(const void *a, const void *b) {
+    float x = ((const cm__scored *)a)->d, y = ((const cm__scored *)b)->d;
+    return (x > y) - (x < y);
+}
+
+static void cm__quantiles(const char *name, const float *sorted, size_t n) {
+    static const double q[5] = {0.01, 0.25, 0.5, 0.75, 0.99};
+    int i;
+    printf(",\"%s\":{\"pairs\":%lu,\"min\":%.4f", name, (unsigned long)n, n ? sorted[0] : 0.0);
+    for (i = 0; i < 5; i++)
+        printf(",\"q%02d\":%.4f", (int)(q[i] * 100 + 0.5), n ? sorted[(size_t)(q[i] * (double)(n - 1) + 0.5)] : 0.0);
+    printf(",\"max\":%.4f,\"histogram\":[", n ? sorted[n - 1] : 0.0);
+    { /* counts per 0.05 of distance, 0..1.5 (the last bin takes the rest) */
+        size_t j = 0;
+        for (i = 0; i < 30; i++) {
+            size_t c = 0;
+            while (j < n && (i == 29 || sorted[j] < 0.05f * (float)(i + 1))) { j++; c++; }
+            printf(i ? ",%lu" : "%lu", (unsigned long)c);
+        }
+    }
+    printf("]}");
+}
+
+/* Chinese whispers' best pairwise F1 over thresholds lo..hi (step): *best_t, returns F1. */
+static double cm__best_cluster(const float *x, const int *y, int n, double lo, double hi, double step, double *best_t) {
+    int *lab = (int *)malloc((size_t)n * sizeof(int)), nc = 0, i, j;
+    double best = -1, t;
+    *best_t = 0;
+    for (t = lo; lab && t <= hi + 1e-9; t += step) {
+        long tp = 0, fp = 0, fn = 0;
+        double p, r, f1;
+        if (fnet_chinese_whispers(x, n, EC_DIM, (float)t, 0, 1, NULL, 0, lab, &nc) != FNET_OK) continue;
+        for (i = 0; i < n; i++)
+            for (j = i + 1; j < n; j++) {
+                int s = y[i] == y[j], c = lab[i] == lab[j];
+                tp += s && c;
+                fp += !s && c;
+                fn += s && !c;
+            }
+        p = tp + fp ? (double)tp / (double)(tp + fp) : 1.0;
+        r = tp + fn ? (double)tp / (double)(tp + fn) : 1.0;
+        f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+        if (f1 > best) { best = f1; *best_t = t; }
+    }
+    free(lab);
+    return best;
+}
+
+/* The median distance between the photos of each pair of people (the photos of person i are
+   the le->y == i rows): out[] gets one value per pair of people with photos; returns how many. */
+static size_t cm__people_pair_medians(const cm_labelled *le, float *out) {
+    int a, b, i, j, m;
+    size_t n = 0;
+    float *cross;
+    int most = 1;
+    for (a = 0; a < le->lab.n_people; a++) most = le->per[a] > most ? le->per[a] : most;
+    cross = (float *)malloc((size_t)most * (size_t)most * sizeof(float));
+    if (!cross) return 0;
+    for (a = 0; a < le->lab.n_people; a++)
+        for (b = a + 1; b < le->lab.n_people; b++) {
+            if (!le->per[a] || !le->per[b]) continue;
+            m = 0;
+            for (i = 0; i < le->n; i++)
+                for (j = 0; le->y[i] == a && j < le->n; j++)
+                    if (le->y[j] == b) cross[m++] = fnet_distance(le->x + (size_t)i * EC_DIM, le->x + (size_t)j * EC_DIM, EC_DIM);
+            qsort(cross, (size_t)m, sizeof(float), cm__float_cmp);
+            out[n++] = m % 2 ? cross[m / 2] : 0.5f * (cross[m / 2 - 1] + cross[m / 2]);
+        }
+    free(cross);
+    return n;
+}
+
+static int cm_calibrate(int argc, char **argv) {
+    cm_opts o;
+    embcache ec;
+    cm_labelled le;
+    cm_calibration cal;
+    fnet_impostor_table tail;
+    int has_tail;
+    float *pp = NULL;
+    size_t n_pp = 0;
+    cm__scored *sc = NULL;
+    float *gen = NULL, *imp = NULL;
+    size_t n_pairs, ng = 0, ni = 0, p;
+    int rc, i, j, failed = 0, with_two = 0;
+    char out[4200];
+    const char *dir;
+    fnet_result r;
+    if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
+    if (argc - o.first != 1) return cm__usage("calibrate needs DIR (DIR/PERSON/IMAGE)");
+    if (o.gallery && o.out) return cm__usage("calibrate takes --gallery GALLERY or --out FILE, not both");
+    dir = argv[o.first];
+    if (o.gallery) snprintf(out, sizeof out, "%s.calib", o.gallery);
+    else if (o.out) snprintf(out, sizeof out, "%s", o.out);
+    else out[0] = 0;
+    if (!cm__open(&ec, o.net, o.upsample)) return 1;
+    if (!cm__labelled_embeddings(&ec, dir, &le)) {
+        cm__labelled_free(&le);
+        ec_close(&ec);
+        return 1;
+    }
+    for (i = 0; i < le.lab.n_people; i++) with_two += le.per[i] >= 2;
+    if (le.n < 3 || with_two < 1 || le.lab.n_people < 2) {
+        fprintf(stderr, "fnet: calibrate needs photos of at least 2 people, one of them with 2 photos or more "
+                        "(%s: %d photos with a face, %d people)\n", dir, le.n, le.lab.n_people);
+        cm__labelled_free(&le);
+        ec_close(&ec);
+        return 1;
+    }
+    n_pairs = (size_t)le.n * (size_t)(le.n - 1) / 2;
+    sc = (cm__scored *)malloc(n_pairs * sizeof *sc);
+    gen = (float *)malloc(n_pairs * sizeof(float));
+    imp = (float *)malloc(n_pairs * sizeof(float));
+    pp = (float *)malloc(((size_t)le.lab.n_people * (size_t)le.lab.n_people / 2 + 1) * sizeof(float));
+    if (!sc || !gen || !imp || !pp) { fprintf(stderr, "fnet: calibrate: out of memory (%d photos)\n", le.n); failed = 1; }
+    for (i = 0, p = 0; !failed && i < le.n; i++)
+        for (j = i + 1; j < le.n; j++, p++) {
+            sc[p].d = fnet_distance(le.x + (size_t)i * EC_DIM, le.x + (size_t)j * EC_DIM, EC_DIM);
+            sc[p].same = le.y[i] == le.y[j];
+            if (sc[p].same) gen[ng++] = sc[p].d;
+            else imp[ni++] = sc[p].d;
+        }
+    memset(&cal, 0, sizeof cal);
+    if (!failed && ni < 2) {
+        fprintf(stderr, "fnet: calibrate: too few impostor pairs\n");
+        failed = 1;
+    }
+    if (!failed) {
+        double best_bacc = -1, *fpr, *tpr, eer = 1, eer_t = 0;
+        size_t cg = 0, ci = 0, k = 0, q;
+        qsort(sc, n_pairs, sizeof *sc, cm__scored_cmp);
+        qsort(gen, ng, sizeof(float), cm__float_cmp);
+        qsort(imp, ni, sizeof(float), cm__float_cmp);
+        fpr = (double *)malloc((n_pairs + 1) * sizeof(double));
+        tpr = (double *)malloc((n_pairs + 1) * sizeof(double));
+        if (fpr && tpr) { fpr[k] = 0; tpr[k] = 0; k++; }
+        /* thresholds between distinct distances: accept d <= t */
+        for (q = 0; q < n_pairs;) {
+            size_t e = q;
+            double far_t, frr_t, t, bacc, next;
+            while (e < n_pairs && sc[e].d == sc[q].d) { if (sc[e].same) cg++; else ci++; e++; }
+            far_t = (double)ci / (double)ni;
+            frr_t = 1.0 - (double)cg / (double)ng;
+            next = e < n_pairs ? sc[e].d : sc[q].d + 0.01;
+            t = 0.5 * (sc[q].d + next);
+            bacc = 0.5 * ((double)cg / (double)ng + 1.0 - far_t);
+            if (bacc > best_bacc) { best_bacc = bacc; cal.verify_threshold = t; }
+            /* the crossing: the first threshold where the FAR reaches the FRR */
+            if (far_t >= frr_t && eer == 1) { eer = 0.5 * (far_t + frr_t); eer_t = sc[q].d; }
+            if (fpr && tpr) { fpr[k] = far_t; tpr[k] = (double)cg / (double)ng; k++; }
+            q = e;
+        }
+        cal.eer = eer;
+        cal.eer_threshold = eer_t;
+        /* the folder's impostor table: one distance per pair of people (the median of their
+           photos' cross distances: two look-alikes with ten photos each would otherwise be 100
+           pairs at the bottom of the table), with the network's LFW tail below 100 of them
+           (below the median for fewer than 200) */
+        has_tail = fnet_network_impostor_table(ec.network_id, &tail) == FNET_OK;
+        n_pp = cm__people_pair_medians(&le, pp);
+        if ((r = fnet_impostor_table_build(ec.network_id, pp, n_pp, has_tail ? &tail : NULL, &cal.table)) != FNET_OK) {
+            fprintf(stderr, "fnet: calibrate: %s\n", fnet_result_string(r));
+            failed = 1;
+        }
+        {
+            double ct = 0, f1 = cm__best_cluster(le.x, le.y, le.n, 0.5 * cal.verify_threshold, 1.2 * cal.verify_threshold, 0.005, &ct);
+            cal.cluster_threshold = f1 >= 0 ? ct : 0;
+            printf("{\"folder\":");
+            json_string(stdout, dir);
+            printf(",\"network\":");
+            json_string(stdout, ec.network_id);
+            printf(",\"people\":%d,\"photos\":%d,\"people_pairs\":%lu", le.lab.n_people, le.n, (unsigned long)n_pp);
+            cm__quantiles("genuine", gen, ng);
+            cm__quantiles("impostor", imp, ni);
+            printf(",\"eer\":%.4f,\"eer_threshold\":%.4f,\"verify_threshold\":%.4f,\"verify_balanced_accuracy\":%.4f,"
+                   "\"cluster_threshold\":%.4f,\"cluster_f1\":%.4f,\"far\":%g,\"identify\":[",
+                   cal.eer, cal.eer_threshold, cal.verify_threshold, best_bacc, cal.cluster_threshold, f1, o.far);
+        }
+        if (!failed) {
+            static const int sizes[5] = {1, 10, 100, 1000, 10000};
+            for (i = 0; i < 5; i++) {
+                float t = 0;
+                fnet_far_threshold(&cal.table, o.far, sizes[i], &t);
+                /* below 100 pairs of people: the network's tail (or an extrapolation): say so */
+                printf("%s{\"gallery_embeddings\":%d,\"threshold\":%.4f,\"from\":\"%s\"}", i ? "," : "", sizes[i], t,
+                       -expm1(log1p(-o.far) / sizes[i]) * (double)n_pp >= (n_pp < 200 ? 0.5 * (double)n_pp : 100.0) ? "measured"
+                       : has_tail ? "the network's LFW tail, shifted" : "extrapolated");
+            }
+        }
+        printf("]");
+        if (o.roc) {
+            char title[96];
+            int lo = (int)floor(log10(1.0 / (double)ni));
+            snprintf(title, sizeof title, "EER %.2f%%  pairs: %lu same, %lu diff.", 100 * cal.eer, (unsigned long)ng,
+                     (unsigned long)ni);
+            if (lo > -1) lo = -1;
+            if (!fpr || !tpr || !roc_plot_png_log(o.roc, fpr, tpr, (int)k, lo, title)) {
+                fprintf(stderr, "fnet: cannot write %s\n", o.roc);
+                failed = 1;
+            }
+            printf(",\"roc\":");
+            json_string(stdout, o.roc);
+        }
+        free(fpr);
+        free(tpr);
+        if (!failed && out[0] && !cm__write_calibration(out, &cal)) failed = 1;
+        printf(",\"calibration\":");
+        if (out[0]) json_string(stdout, out);
+        else printf("null");
+        printf(",\"saved\":%s}\n", !failed && out[0] ? "true" : "false");
+    }
+    free(sc);
+    free(gen);
+    free(imp);
+    free(pp);
+    cm__labelled_free(&le);
     ec_close(&ec);
     return failed;
 }
@@ -408,6 +850,7 @@ static int cm__verify_pairs(embcache *ec, const cm_opts *o, float thr) {
     int n_img = 0, cap = 0, n_pairs = 0, pcap = 0, i, right = 0, tp = 0, tn = 0, n_same = 0, skipped = 0;
     int (*pairs)[3] = NULL;
     char root[4096];
+    progress pr;
     if (!f) { fprintf(stderr, "fnet: cannot read %s\n", o->pairs); return 1; }
     if (o->root) snprintf(root, sizeof root, "%s", o->root);
     else {
@@ -441,11 +884,14 @@ static int cm__verify_pairs(embcache *ec, const cm_opts *o, float thr) {
         n_pairs++;
     }
     fclose(f);
+    progress_start(&pr, "verify", n_img, "images");
     for (i = 0; i < n_img; i++) {
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, n_img, imgs[i].path);
+        progress_step(&pr, i, imgs[i].path);
         imgs[i].ok = cm__embed_one(ec, imgs[i].path, imgs[i].emb);
+        if (!imgs[i].ok) progress_break(&pr);
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, n_img, NULL);
+    progress_end(&pr);
     for (i = 0; i < n_pairs; i++) {
         cm_img *a = &imgs[pairs[i][0]], *b = &imgs[pairs[i][1]];
         float d = -1;
@@ -482,6 +928,12 @@ static int cm_verify(int argc, char **argv) {
     if (!o.pairs && argc - o.first != 2) return cm__usage("verify needs IMG1 IMG2 (or --pairs CSV)");
     if (!cm__open(&ec, o.net, o.upsample)) return 1;
     thr = o.threshold > 0 ? o.threshold : fnet_network_threshold(ec.network_id);
+    if (o.calibration && !(o.threshold > 0)) {
+        cm_calibration cal;
+        const char *used;
+        if (!cm__calibration(o.calibration, NULL, ec.network_id, &cal, &used)) { ec_close(&ec); return 1; }
+        thr = (float)cal.verify_threshold;
+    }
     if (o.pairs) {
         rc = cm__verify_pairs(&ec, &o, thr);
         ec_close(&ec);
@@ -541,6 +993,7 @@ static int cm_cluster(int argc, char **argv) {
     fnet_box *boxes = NULL;
     ec_result *res;
     fnet_result r;
+    progress pr;
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
     if (argc - o.first < 1) return cm__usage("cluster needs DIR or IMG...");
     if (strcmp(o.method, "kmeans") == 0 && !o.k_set) return cm__usage("--method kmeans needs --k");
@@ -548,10 +1001,21 @@ static int cm_cluster(int argc, char **argv) {
         if (!cm__collect_images(argv[i], &paths, &n_paths, &cap, 0)) failed = 1;
     if (!cm__open(&ec, o.net, o.upsample)) { ec_free_list(paths, n_paths); return 1; }
     thr = o.threshold > 0 ? o.threshold : fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_CLUSTER);
+    if (o.calibration && !(o.threshold > 0)) {
+        cm_calibration cal;
+        const char *used;
+        if (!cm__calibration(o.calibration, NULL, ec.network_id, &cal, &used)) {
+            ec_free_list(paths, n_paths);
+            ec_close(&ec);
+            return 1;
+        }
+        if (cal.cluster_threshold > 0) thr = (float)cal.cluster_threshold;
+    }
     res = (ec_result *)malloc(sizeof *res);
+    progress_start(&pr, "cluster", n_paths, "images");
     for (i = 0; res && i < n_paths; i++) {
-        fprintf(stderr, "\r[%d/%d] %s", i + 1, n_paths, paths[i]);
-        if (!ec_image(&ec, paths[i], res)) { failed = 1; continue; }
+        progress_step(&pr, i, paths[i]);
+        if (!ec_image(&ec, paths[i], res)) { progress_break(&pr); failed = 1; continue; }
         for (f = 0; f < res->n; f++) {
             if (n == fcap) {
                 fcap = fcap ? fcap * 2 : 64;
@@ -564,7 +1028,8 @@ static int cm_cluster(int argc, char **argv) {
             boxes[n++] = res->face[f].box;
         }
     }
-    fprintf(stderr, "\n");
+    if (res) progress_step(&pr, n_paths, NULL);
+    progress_end(&pr);
     free(res);
     labels = (int *)malloc((size_t)(n ? n : 1) * sizeof(int));
     if (n == 0) {
@@ -758,6 +1223,7 @@ static int cm_classify(int argc, char **argv) {
 static int cli_match_dispatch(const char *cmd, int argc, char **argv) {
     if (strcmp(cmd, "enroll") == 0) return cm_enroll(argc, argv);
     if (strcmp(cmd, "identify") == 0) return cm_identify(argc, argv);
+    if (strcmp(cmd, "calibrate") == 0) return cm_calibrate(argc, argv);
     if (strcmp(cmd, "verify") == 0) return cm_verify(argc, argv);
     if (strcmp(cmd, "cluster") == 0) return cm_cluster(argc, argv);
     if (strcmp(cmd, "train-classifier") == 0) return cm_train_classifier(argc, argv);

@@ -35,7 +35,7 @@
    Leave one fold out. --exclude-pairs PAIRS --exclude-fold K drops, before any image is read,
    every image of every person named in fold K (1 for the first) of an LFW pairs.txt (both
    names of a mismatched pair), so that fold K can be scored by a model that never saw its
-   people (make relearn-eval, tools/lofo_eval.py).
+   people (make relearn-eval, tools/eval/lofo_eval.py).
 
    Chip cache. --cache DIR keeps each usable image's chip (and, with --distill, its teacher
    embedding) in DIR, one file per image named by FNV-1a of its path, size and mtime and the
@@ -679,7 +679,7 @@ static void tr__prep_task(void *ctx, int task) {
             d->status[i] = TR_FAILED;
         } else {
             unsigned char tchip[150 * 150 * 3];
-            if (temb && (fnet_align(img, pts, 68, FNET_ALIGN_DLIB_CHIP, 150, tchip) != FNET_OK ||
+            if (temb && (fnet_align(img, pts, 68, fnet_embed_align_kind(c->teacher), 150, tchip) != FNET_OK ||
                          fnet_embed(c->teacher, tchip, NULL, 0, temb) != FNET_OK)) {
                 free(chip);
                 d->status[i] = TR_FAILED;
@@ -703,13 +703,11 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
     tr_prep c;
     int hit[TR_CHUNK];
     int i, counts[7] = {0, 0, 0, 0, 0, 0, 0}, shown = 0, tty = isatty(fileno(stderr));
-    const char *align = fnet_model_meta(net, "align");
     double t0 = now_ms();
     memset(&c, 0, sizeof c);
     c.d = d;
     c.size = fnet_embed_input_size(net);
-    c.kind = align ? (strcmp(align, "dlib_chip") == 0 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE)
-                   : (c.size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE);
+    c.kind = fnet_embed_align_kind(net);
     c.dopts.upsample = 1;
     c.hit = hit;
     c.pick_single = pick_single;
@@ -717,7 +715,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
     c.lm = c.det ? load_model("landmarks68.fnet") : NULL;
     if (c.lm && distill) {
         c.teacher = load_model(ec_blob_name("resnet"));
-        if (c.teacher && fnet_embed_dim(c.teacher) != EC_DIM) { fnet_model_free(c.teacher); c.teacher = NULL; }
+        if (c.teacher && (fnet_embed_dim(c.teacher) != EC_DIM || fnet_embed_input_size(c.teacher) != 150)) { fnet_model_free(c.teacher); c.teacher = NULL; }
         d->teacher = c.teacher ? (float *)calloc((size_t)(d->n ? d->n : 1) * EC_DIM, sizeof(float)) : NULL;
         if (!d->teacher) { fnet_model_free(c.teacher); c.teacher = NULL; }
     }

@@ -86,7 +86,7 @@ static int tl__load(const char *xml, imglab_dataset *d, tl_faces *f) {
         int used = 0;
         for (j = 0; j < im->n_boxes; j++) used |= !im->boxes[j].ignore;
         if (!used) continue;
-        if (!load_image(im->path, &li)) return 0;
+        if (!load_image_as(im->path, &li, 0)) return 0; /* imglab's points are on the stored pixels (dlib ignores EXIF) */
         f->pixels[f->n_images++] = li.pixels;
         for (j = 0; j < im->n_boxes; j++) {
             const imglab_box *b = &im->boxes[j];

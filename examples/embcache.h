@@ -1,8 +1,8 @@
 /* embcache.h - faces and embeddings of photos through facenet.h's public API, computed once
    and (optionally) cached under build/embcache/ for the evaluation tools.
 
-   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval_match.c and
-   tools/bench_match.c. The includer provides facenet.h's implementation; photos are read by
+   Used by examples/cli_match.h (no cache), examples/triplet_train.c, tools/eval/eval_match.c and
+   tools/bench/bench_match.c. The includer provides facenet.h's implementation; photos are read by
    examples/image_load.h (included here).
 
    Pipeline per image (as fnet embed / eval-lfw): detect (upsample ec->upsample, and once more
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "image_load.h" /* il_load: the validating pre-pass, then stb_image */
+#include "progress.h"   /* the progress line: count, rate, ETA */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EC_UNUSED __attribute__((unused))
@@ -40,6 +41,10 @@
 
 #define EC_MAX_FACES 64
 #define EC_DIM 128
+
+/* 1: photos are turned upright as their JPEG EXIF orientation says (il_load_upright), so
+   boxes and landmarks are where a viewer shows the face; fnet --no-exif sets 0 (as stored). */
+static int ec_exif = 1;
 
 typedef struct ec_face {
     fnet_box box;
@@ -181,6 +186,7 @@ static unsigned long long ec__key(const embcache *ec, const char *path) {
     unsigned long long h = ec__fnv_file_stat(ec->stamp, path);
     int opts[3];
     opts[0] = ec->upsample; opts[1] = ec->retry; opts[2] = ec->centre_fallback;
+    if (!ec_exif) h = ec__fnv(h, "no-exif", 7); /* other pixels, other faces */
     h = ec__fnv(h, ec->net_name, strlen(ec->net_name));
     return ec__fnv(h, opts, sizeof opts);
 }
@@ -214,7 +220,7 @@ static fnet_result ec__embed_box(embcache *ec, fnet_image img, fnet_box box, ec_
     fnet_point pts[68];
     unsigned char crop[150 * 150 * 3];
     int size = fnet_embed_input_size(ec->net);
-    fnet_align_kind kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+    fnet_align_kind kind = fnet_embed_align_kind(ec->net);
     fnet_result r;
     if (size <= 0 || size > 150) return FNET_ERR_UNSUPPORTED;
     if ((r = fnet_landmarks(ec->lm, img, box, pts)) != FNET_OK) return r;
@@ -272,7 +278,7 @@ static EC_UNUSED int ec_image(embcache *ec, const char *path, ec_result *out) {
         key = ec__key(ec, path);
         if (ec__cache_read(ec, key, out)) { ec->hits++; return 1; }
     }
-    if (!il_load(path, 3, &im, why, sizeof why)) {
+    if (!(ec_exif ? il_load_upright(path, 3, &im, NULL, why, sizeof why) : il_load(path, 3, &im, why, sizeof why))) {
         fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }
@@ -414,20 +420,23 @@ static EC_UNUSED int ec_embed_all(embcache *ec, const ec_labelled *lab, int cent
                                   int *n_fallback) {
     ec_result *r = (ec_result *)malloc(sizeof *r);
     int i, fb = 0;
+    progress pr;
     *x = (float *)malloc((size_t)(lab->n ? lab->n : 1) * EC_DIM * sizeof(float));
     *ok = (int *)calloc((size_t)(lab->n ? lab->n : 1), sizeof(int));
     if (!r || !*x || !*ok) { free(r); return 0; }
+    progress_start(&pr, "embedding", lab->n, "images");
     for (i = 0; i < lab->n; i++) {
         int f;
-        if (ec->misses && (i % 50 == 0 || i + 1 == lab->n)) fprintf(stderr, "\rembedding %d/%d (%d cached)", i + 1, lab->n, ec->hits);
-        if (!ec_image(ec, lab->paths[i], r)) continue;
+        progress_step(&pr, i, lab->paths[i]);
+        if (!ec_image(ec, lab->paths[i], r)) { progress_break(&pr); continue; }
         f = central ? ec_central(r) : ec_largest(r);
         if (f < 0) continue;
         memcpy(*x + (size_t)i * EC_DIM, r->face[f].emb, EC_DIM * sizeof(float));
         (*ok)[i] = 1;
         fb += r->face[f].fallback;
     }
-    fprintf(stderr, "\n");
+    progress_step(&pr, lab->n, NULL);
+    progress_end(&pr);
     free(r);
     if (n_fallback) *n_fallback = fb;
     return 1;
@@ -445,7 +454,7 @@ static EC_UNUSED int ec_find_path(const ec_labelled *lab, const char *path) {
     return -1;
 }
 
-/* The options the LFW tools (tools/eval_match.c, examples/triplet_train.c) share. */
+/* The options the LFW tools (tools/eval/eval_match.c, examples/triplet_train.c) share. */
 typedef struct ec_lfw_opts {
     const char *net;     /* --net resnet|nn4 (resnet) */
     const char *weights; /* --weights DIR ($FNET_WEIGHTS, else weights) */

@@ -4,12 +4,14 @@
    fnet detect [--upsample N] [--threshold T] IMG...
    fnet landmarks [--upsample N] IMG...
    fnet draw IMG OUT.png                       boxes and landmarks drawn on the photo
-   fnet align [--size S] IMG OUT.png           the first face's aligned crop
+   fnet align [--net nn4|resnet] [--size S] IMG OUT.png   the first face's crop, as the network wants it
    fnet embed [--net nn4|resnet] IMG...        detect, landmarks, align, embed
    fnet embed --aligned [--net nn4|resnet] CROP.png...
    fnet train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]
 
-   Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing.
+   Common options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing, --no-exif
+   (by default a JPEG is turned upright as its EXIF orientation says, as viewers show phone
+   photos, and boxes and landmarks are coordinates in that upright photo).
    JSON goes to stdout, one object per line; messages to stderr.
    Exit codes: 0 ok, 1 failure (bad file, bad image, no model), 2 usage error.
 
@@ -55,9 +57,10 @@ static int usage(const char *msg) {
             "  detect [--upsample N] [--threshold T] [--detector MODEL.fnet] IMG...\n"
             "  landmarks [--upsample N] [--landmarks MODEL.fnet] IMG...\n"
             "  draw [--upsample N] IMG OUT.png\n"
-            "  align [--size S] IMG OUT.png\n"
+            "  align [--net nn4|resnet] [--size S] IMG OUT.png\n"
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
-            "  enroll GALLERY DIR | identify GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  enroll GALLERY DIR | identify [--far F] GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  calibrate [--gallery GALLERY] [--roc OUT.png] DIR   thresholds from your own labelled photos\n"
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"
             "  train --net nn4|resnet --trainable LIST --data LIST.txt|DIR --out OUT.fnet [options]\n"
@@ -67,7 +70,9 @@ static int usage(const char *msg) {
             "                                         HOG detectors from imglab XML (examples/cli_train_detector.h)\n"
             "  train-landmarks TRAIN.xml OUT.fnet [options] | test-landmarks MODEL.fnet TEST.xml\n"
             "                                         shape predictor from a dlib imglab dataset\n"
-            "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing\n");
+            "options: --weights DIR (default $FNET_WEIGHTS, then ./weights), --timing,\n"
+            "  --no-exif (photos as stored: by default a JPEG is turned upright as its EXIF orientation says,\n"
+            "  and boxes and landmarks are given in the upright photo)\n");
 }
 
 /* ---- JSON output ---- */
@@ -98,12 +103,13 @@ typedef struct loaded_image {
     fnet_image view;
 } loaded_image;
 
-/* Reads a photo (examples/image_load.h refuses a damaged or hostile file with the reason). */
-static int load_image(const char *path, loaded_image *out) {
+/* Reads a photo (examples/image_load.h refuses a damaged or hostile file with the reason),
+   turned upright as its EXIF orientation says when `upright` (load_image: unless --no-exif). */
+static int load_image_as(const char *path, loaded_image *out, int upright) {
     il_image im;
     char why[256];
     memset(out, 0, sizeof *out);
-    if (!il_load(path, 3, &im, why, sizeof why)) {
+    if (!(upright ? il_load_upright(path, 3, &im, NULL, why, sizeof why) : il_load(path, 3, &im, why, sizeof why))) {
         fprintf(stderr, "fnet: %s: %s\n", path, why);
         return 0;
     }
@@ -111,6 +117,7 @@ static int load_image(const char *path, loaded_image *out) {
     out->view = fnet_image_view(im.pixels, im.width, im.height, 3, im.width * 3);
     return 1;
 }
+static int load_image(const char *path, loaded_image *out) { return load_image_as(path, out, ec_exif); }
 
 static int write_png(const char *path, const unsigned char *rgb, int w, int h) {
     /* write to a temporary name, then rename: a failure leaves nothing half-written */
@@ -239,10 +246,10 @@ static int run_image(pipeline *p, const char *path) {
             if (r == FNET_OK && p->want_embed) {
                 int size = fnet_embed_input_size(p->net);
                 unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
-                float emb[128];
-                fnet_align_kind kind = size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE;
+                float *emb = (float *)malloc(sizeof(float) * (size_t)fnet_embed_dim(p->net));
                 t0 = now_ms();
-                r = crop ? fnet_align(im.view, pts, 68, kind, size, crop) : FNET_ERR_OUT_OF_MEMORY;
+                r = crop && emb ? fnet_align(im.view, pts, 68, fnet_embed_align_kind(p->net), size, crop)
+                                : FNET_ERR_OUT_OF_MEMORY;
                 t_al += now_ms() - t0;
                 t0 = now_ms();
                 if (r == FNET_OK) r = fnet_embed(p->net, crop, NULL, 0, emb);
@@ -255,6 +262,7 @@ static int run_image(pipeline *p, const char *path) {
                     for (k = 0; k < fnet_embed_dim(p->net); k++) printf(k ? ",%.7g" : "%.7g", emb[k]);
                     putchar(']');
                 }
+                free(emb);
             }
         }
         putchar('}');
@@ -316,9 +324,9 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     }
     if (embed && aligned) {
         int size = fnet_embed_input_size(p.net);
-        for (i = first; i < argc; i++) {
+        float *emb = (float *)malloc(sizeof(float) * (size_t)fnet_embed_dim(p.net));
+        for (i = first; emb && i < argc; i++) {
             int w, h, k;
-            float emb[128];
             fnet_result r;
             loaded_image im;
             unsigned char *px;
@@ -348,8 +356,10 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
             for (k = 0; k < fnet_embed_dim(p.net); k++) printf(k ? ",%.7g" : "%.7g", emb[k]);
             printf("]}\n");
         }
+        if (!emb) fprintf(stderr, "fnet: %s\n", fnet_result_string(FNET_ERR_OUT_OF_MEMORY));
+        free(emb);
         fnet_model_free(p.net);
-        return failed;
+        return failed || !emb;
     }
     if (detector) {
         fnet_result r = fnet_model_load_file(detector, &p.det);
@@ -381,11 +391,16 @@ static int cmd_pipeline(int argc, char **argv, int landmarks, int embed) {
     return failed;
 }
 
-/* fnet align [--size S] [--upsample N] IMG OUT.png: the first (highest-scoring) face. */
+/* fnet align [--net nn4|resnet] [--size S] [--upsample N] IMG OUT.png: the first (highest-scoring)
+   face, aligned as the network's blob says (its "align" metadata and input size: nn4 96x96
+   OpenFace, resnet 150x150 dlib chip); without --net, OpenFace's outer eyes and nose (no blob
+   is read); --size S gives another size. */
 static int cmd_align(int argc, char **argv) {
-    int i, size = 96, n = 0, ok = 0;
+    int i, size = 0, n = 0, ok = 0;
+    const char *net_name = NULL;
     fnet_detect_opts dopts;
-    fnet_model *det, *lm;
+    fnet_model *det, *lm, *net;
+    fnet_align_kind kind = FNET_ALIGN_OUTER_EYES_AND_NOSE;
     loaded_image im;
     fnet_box box;
     fnet_point pts[68];
@@ -398,11 +413,26 @@ static int cmd_align(int argc, char **argv) {
         } else if (strcmp(argv[i], "--upsample") == 0 && i + 1 < argc) {
             if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)
                 return usage("--upsample takes 0 to 3");
+        } else if (strcmp(argv[i], "--net") == 0 && i + 1 < argc) {
+            net_name = argv[++i];
+            if (strcmp(net_name, "nn4") && strcmp(net_name, "resnet")) return usage("--net takes nn4 or resnet");
         } else {
             return usage("unknown option");
         }
     }
     if (argc - i != 2) return usage("align needs IMG OUT.png");
+    if (net_name) {
+        if (!(net = load_model(ec_blob_name(net_name)))) return 1;
+        kind = fnet_embed_align_kind(net);
+        if (size == 0) size = fnet_embed_input_size(net);
+        fnet_model_free(net);
+    } else if (size == 0) {
+        size = 96;
+    }
+    if (size < 8 || size > 1024) {
+        fprintf(stderr, "fnet: %s: input size %d: give --size\n", ec_blob_name(net_name ? net_name : "nn4"), size);
+        return 1;
+    }
     if (!load_image(argv[i], &im)) return 1;
     det = load_model("hog_frontal.fnet");
     lm = det ? load_model("landmarks68.fnet") : NULL;
@@ -413,8 +443,7 @@ static int cmd_align(int argc, char **argv) {
         else if (n == 0) fprintf(stderr, "fnet: %s: no face found (try --upsample 1)\n", argv[i]);
         else if ((r = fnet_landmarks(lm, im.view, box, pts)) != FNET_OK)
             fprintf(stderr, "fnet: %s: landmarks: %s\n", argv[i], fnet_result_string(r));
-        else if ((r = fnet_align(im.view, pts, 68, size == 150 ? FNET_ALIGN_DLIB_CHIP : FNET_ALIGN_OUTER_EYES_AND_NOSE,
-                                 size, crop)) != FNET_OK)
+        else if ((r = fnet_align(im.view, pts, 68, kind, size, crop)) != FNET_OK)
             fprintf(stderr, "fnet: %s: align: %s\n", argv[i], fnet_result_string(r));
         else
             ok = write_png(argv[i + 1], crop, size, size);
@@ -427,8 +456,8 @@ static int cmd_align(int argc, char **argv) {
 }
 
 /* Further commands live in their own files, one per pipeline stage, so that each stays short:
-   cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, verify, cluster,
-   train-classifier, classify), cli_train.h (train). Each defines `static int cli_NAME_dispatch(const char *cmd,
+   cli_draw.h (draw), cli_lfw.h (eval-lfw), cli_match.h (enroll, identify, calibrate, verify,
+   cluster, train-classifier, classify), cli_train.h (train). Each defines `static int cli_NAME_dispatch(const char *cmd,
    int argc, char **argv)` that returns -1 when `cmd` is not one of its commands. */
 #include "cli_draw.h"
 #include "cli_lfw.h"
@@ -447,6 +476,8 @@ int main(int argc, char **argv) {
             g_weights = argv[++i];
         } else if (strcmp(argv[i], "--timing") == 0) {
             g_timing = 1;
+        } else if (strcmp(argv[i], "--no-exif") == 0) {
+            ec_exif = 0;
         } else {
             argv[j++] = argv[i];
         }

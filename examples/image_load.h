@@ -57,7 +57,9 @@
      if (!il_load(path, 3, &im, why, sizeof why)) fprintf(stderr, "%s: %s\n", path, why);
      ... im.pixels (im.width * im.height * 3 bytes) ...
      il_free(&im);
-   il_decode_memory() does the same from a buffer; il_check() is the pre-pass alone. */
+   il_decode_memory() does the same from a buffer; il_check() is the pre-pass alone.
+   il_load_upright() / il_decode_memory_upright() (when facenet.h is included first) also turn
+   the photo as its JPEG EXIF orientation says (phone photos), as a viewer shows it. */
 #ifndef IMAGE_LOAD_H
 #define IMAGE_LOAD_H
 
@@ -747,13 +749,13 @@ static IL_UNUSED int il_decode_memory(const unsigned char *data, size_t size, in
     return 1;
 }
 
-/* Reads the file at `path` (at most IL_MAX_FILE_BYTES) and decodes it as il_decode_memory. */
-static IL_UNUSED int il_load(const char *path, int channels, il_image *out, char *why, size_t cap) {
+/* Reads the file at `path` (at most IL_MAX_FILE_BYTES) into *buf (free() it). 1, or 0 with why. */
+static IL_UNUSED int il__read_file(const char *path, unsigned char **buf_out, size_t *size, char *why, size_t cap) {
     FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL;
     size_t n = 0, got;
-    int ok;
-    memset(out, 0, sizeof *out);
+    *buf_out = NULL;
+    *size = 0;
     if (!f) return il__fail(why, cap, "cannot open the file");
     for (;;) { /* read in growing blocks: works for pipes and refuses huge files early */
         size_t want = n ? n : 1 << 16;
@@ -781,6 +783,18 @@ static IL_UNUSED int il_load(const char *path, int channels, il_image *out, char
         free(buf);
         return il__fail(why, cap, "file larger than IL_MAX_FILE_BYTES (256 MB): not a photo fnet reads");
     }
+    *buf_out = buf;
+    *size = n;
+    return 1;
+}
+
+/* Reads the file at `path` and decodes it as il_decode_memory: the pixels as stored. */
+static IL_UNUSED int il_load(const char *path, int channels, il_image *out, char *why, size_t cap) {
+    unsigned char *buf;
+    size_t n;
+    int ok;
+    memset(out, 0, sizeof *out);
+    if (!il__read_file(path, &buf, &n, why, cap)) return 0;
     ok = il_decode_memory(buf, n, channels, out, why, cap);
     free(buf);
     return ok;
@@ -804,5 +818,47 @@ static IL_UNUSED void il_free(il_image *im) {
     if (im->pixels) stbi_image_free(im->pixels);
     im->pixels = NULL;
 }
+
+#ifdef FACENET_H
+/* il_decode_memory, then the photo turned upright as its JPEG's EXIF orientation says
+   (facenet.h: fnet_jpeg_exif_orientation, fnet_image_orient), so that boxes and landmarks
+   found in it are where a viewer shows the face. *orientation (NULL: not wanted) receives the
+   tag that was applied (1: none). Needs facenet.h included before this file. */
+static IL_UNUSED int il_decode_memory_upright(const unsigned char *data, size_t size, int channels, il_image *out,
+                                             int *orientation, char *why, size_t cap) {
+    int o = 1, w, h;
+    unsigned char *up;
+    if (orientation) *orientation = 1;
+    if (!il_decode_memory(data, size, channels, out, why, cap)) return 0;
+    fnet_jpeg_exif_orientation(data, size, &o);
+    if (o == 1) return 1;
+    up = (unsigned char *)STBI_MALLOC((size_t)out->width * out->height * channels); /* freed by il_free */
+    if (!up) {
+        il_free(out);
+        return il__fail(why, cap, "out of memory");
+    }
+    fnet_image_orient(fnet_image_view(out->pixels, out->width, out->height, channels, 0), o, up, &w, &h);
+    stbi_image_free(out->pixels);
+    out->pixels = up;
+    out->width = w;
+    out->height = h;
+    if (orientation) *orientation = o;
+    return 1;
+}
+
+/* il_load, turned upright as il_decode_memory_upright. */
+static IL_UNUSED int il_load_upright(const char *path, int channels, il_image *out, int *orientation, char *why,
+                                     size_t cap) {
+    unsigned char *buf;
+    size_t n;
+    int ok;
+    memset(out, 0, sizeof *out);
+    if (orientation) *orientation = 1;
+    if (!il__read_file(path, &buf, &n, why, cap)) return 0;
+    ok = il_decode_memory_upright(buf, n, channels, out, orientation, why, cap);
+    free(buf);
+    return ok;
+}
+#endif
 
 #endif /* IMAGE_LOAD_H */

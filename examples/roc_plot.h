@@ -6,6 +6,7 @@
    implementation). Text is rendered with stb_easy_font (Debian libstb-dev). Returns 1 on success. */
 #ifndef ROC_PLOT_H
 #define ROC_PLOT_H
+#include <math.h>
 #include <stb/stb_easy_font.h>
 
 #define ROC_W 480
@@ -71,6 +72,47 @@ static int roc_plot_png(const char *path, const double *fpr, const double *tpr, 
     for (k = 1; k < n; k++)
         roc__line(img, ROC_X(fpr[k - 1]), ROC_Y(tpr[k - 1]), ROC_X(fpr[k]), ROC_Y(tpr[k]), 2, 200, 30, 30);
 #undef ROC_X
+#undef ROC_Y
+    ok = stbi_write_png(path, ROC_W, ROC_H, 3, img, ROC_W * 3) != 0;
+    free(img);
+    return ok;
+}
+/* The same canvas with a logarithmic false-positive axis, 10^lo_decade..1 (lo_decade < 0, a
+   grid line per decade), the usual view of a face matcher's ROC (fnet calibrate): the
+   interesting part is at false-accept rates of 1e-2 and below. Points with fpr below the
+   axis sit on its left edge. Returns 1 on success. */
+static int roc_plot_png_log(const char *path, const double *fpr, const double *tpr, int n, int lo_decade,
+                            const char *title) {
+    unsigned char *img;
+    int k, ok, side = ROC_W - 2 * ROC_M;
+    char lab[16];
+    if (lo_decade >= 0 || lo_decade < -12) return 0;
+    img = (unsigned char *)malloc(ROC_W * ROC_H * 3);
+    if (!img) return 0;
+    memset(img, 255, ROC_W * ROC_H * 3);
+#define ROC_LX(f) (ROC_M + (int)(((f) > 0 ? (log10(f) < lo_decade ? 0.0 : (log10(f) - lo_decade) / -lo_decade) : 0.0) * side + 0.5))
+#define ROC_Y(t) (ROC_H - ROC_M - (int)((t) * side + 0.5))
+    for (k = lo_decade; k <= 0; k++) {
+        int x = ROC_M + (int)((double)(k - lo_decade) / -lo_decade * side + 0.5);
+        unsigned char c = k == lo_decade || k == 0 ? 0 : 220;
+        roc__line(img, x, ROC_Y(0), x, ROC_Y(1), 1, c, c, c);
+        snprintf(lab, sizeof lab, "1e%d", k);
+        roc__text(img, x - 12, ROC_Y(0) + 6, k == 0 ? "1" : lab);
+    }
+    for (k = 0; k <= 10; k++) {
+        unsigned char c = k == 0 || k == 10 ? 0 : 220;
+        roc__line(img, ROC_M, ROC_Y(k / 10.0), ROC_M + side, ROC_Y(k / 10.0), 1, c, c, c);
+    }
+    for (k = 0; k <= 10; k += 5) {
+        snprintf(lab, sizeof lab, "%.1f", k / 10.0);
+        roc__text(img, 4, ROC_Y(k / 10.0) - 6, lab);
+    }
+    roc__text(img, ROC_W / 2 - 110, ROC_H - 16, "false accept rate (log)");
+    roc__text(img, ROC_M + 4, 4, title ? title : "ROC");
+    roc__text(img, 4, ROC_M - 24, "TAR");
+    for (k = 1; k < n; k++)
+        roc__line(img, ROC_LX(fpr[k - 1]), ROC_Y(tpr[k - 1]), ROC_LX(fpr[k]), ROC_Y(tpr[k]), 2, 200, 30, 30);
+#undef ROC_LX
 #undef ROC_Y
     ok = stbi_write_png(path, ROC_W, ROC_H, 3, img, ROC_W * 3) != 0;
     free(img);

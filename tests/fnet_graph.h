@@ -1,5 +1,5 @@
 /* fnet_graph.h - for the engine tests: build small network graphs in C, write them as
-   blobs (following the format text in facenet.h, independently of tools/fnet_blob.py),
+   blobs (following the format text in facenet.h, independently of tools/convert/fnet_blob.py),
    and run them with a naive double-precision reference written from the op definitions
    in OPS.md (direct loops, no GEMM, no packing, no workspace plan).
    Included by tests/test_network.c and tests/test_kernels.c (after facenet.h). */

@@ -9,11 +9,19 @@
 and what the tests of fnet's training commands share: run_fnet(*args) -> (rc, out, err),
 summary(out) (the last JSON line), read_bytes(path), lfw_train_people(shared) (name -> image
 paths of ../shared/data/lfw-train/images.txt, in file order).
+
+Importing it also puts the project's Python tool folders on sys.path (tools/convert: the blob
+writer and converters; tools/reference: the independent reference implementations;
+tools/eval: the reports), so a test imports fnet_testlib first and then, say, fnet_blob.
 """
 import json
 import os
 import subprocess
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _d in ("eval", "reference", "convert"):
+    sys.path.insert(0, os.path.join(ROOT, "tools", _d))
 
 
 class Counts:

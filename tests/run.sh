@@ -9,6 +9,7 @@
 #   "false", or STRICT=1) fails on any skip whose reason does not match a line of
 #   tests/skip_allowlist.txt (the kernels this CPU cannot run), and on a skip without a
 #   reason; the closing line lists the skips either way.
+#   Each line ends with the test's wall time in seconds (CI has a budget; see .ci/run).
 # Usage: sh tests/run.sh [NAME-FILTER]          (STRICT=1 sh tests/run.sh: strict)
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -54,9 +55,10 @@ tally() { # parse "N passed, M failed, K skipped" from the last line of $1
 run() { # name, logfile, command...
     name=$1; log=$2; shift 2
     printf '%-44s ' "$name"
+    t0=$(date +%s)
     "$@" > "$log" 2>&1
     rc=$?
-    tail -n 1 "$log"
+    printf '%s  [%ds]\n' "$(tail -n 1 "$log")" "$(($(date +%s) - t0))"
     tally "$log"
     if [ $rc -ne 0 ]; then
         # a failing exit with a result line that counted no failure is one; without a result

@@ -4,7 +4,7 @@ needs: numpy (Debian /usr/bin/python3 with python3-numpy and python3-opencv)
 OpenFace: AlignDlib.align(96, img, landmarks=..., landmarkIndices=OUTER_EYES_AND_NOSE or
 INNER_EYES_AND_BOTTOM_LIP) is cv2.getAffineTransform(points, 96 * MINMAX_TEMPLATE[indices]) +
 cv2.warpAffine(img, H, (96, 96)); we call exactly that. dlib chip: dlib's own
-get_face_chip_details(shape, 150, 0.25) + extract_image_chip (tools/dlib_ref_chips.cpp,
+get_face_chip_details(shape, 150, 0.25) + extract_image_chip (tools/reference/dlib_ref_chips.cpp,
 `make golden-chips`), whose FNV-1a 64 checksums of the 40 chips are in
 tests/golden/dlib_chips.jsonl; the photo is decoded by stb_image on both sides, and every chip
 must be byte-identical (faces over twice the chip size go through dlib's pyramid_down<2>
@@ -32,7 +32,6 @@ except ImportError:
 
 from fnet_testlib import check, skip, finish  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import stb_rgb  # noqa: E402
 
 
@@ -120,7 +119,7 @@ def main():
                 continue
             ours = np.frombuffer(p.stdout, np.uint8).reshape(size, size, 3)
             if kind in (3, 4):
-                # dlib's own chip of the stb_image-decoded photo (tools/dlib_ref_chips.cpp)
+                # dlib's own chip of the stb_image-decoded photo (tools/reference/dlib_ref_chips.cpp)
                 g = golden_chips.get((rel, face_no))
                 check(g is not None, "%s face %d: no dlib chip checksum in tests/golden/dlib_chips.jsonl" % (rel, face_no))
                 if g is None:

@@ -1,7 +1,7 @@
 /* test_blob.c - the weight-blob loader against good, truncated and hostile blobs.
 
    Blobs are written here by a small C writer that follows the format description in
-   facenet.h independently of tools/fnet_blob.py (tests/test_blob.py checks that the Python
+   facenet.h independently of tools/convert/fnet_blob.py (tests/test_blob.py checks that the Python
    writer and this loader agree). The generic parser (fnet__parse_blob) is tested directly so
    that the tests do not depend on what each stage's prepare step wants; real blobs from
    weights/ go through the public loader when they are present. */
@@ -415,7 +415,7 @@ static void test_real_blobs(void) {
             CHECK(fnet_model_meta(m, "source") != NULL && fnet_model_meta(m, "license") != NULL,
                   "%s has source and license metadata", names[i]);
             {   /* the header's own writer (what the trainers save with) rewrites the blob
-                   that tools/fnet_blob.py wrote byte for byte */
+                   that tools/convert/fnet_blob.py wrote byte for byte */
                 fnet__blob_tensor *t = (fnet__blob_tensor *)malloc((size_t)m->n_tensors * sizeof *t);
                 size_t need = 0;
                 unsigned char *out;
@@ -440,7 +440,7 @@ static void test_real_blobs(void) {
                 r = fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
                                      m->blob + (size_t)fnet__rd_u64(m->blob + 64), m->n_ops, out, need, &need);
                 CHECK(r == FNET_OK && need == size && memcmp(out, data, size) == 0,
-                      "%s: the header's writer gives the same bytes as tools/fnet_blob.py", names[i]);
+                      "%s: the header's writer gives the same bytes as tools/convert/fnet_blob.py", names[i]);
                 t[0].shape[1] = 0;
                 CHECK(fnet__blob_write((int)m->kind, m->flags, m->meta_key, m->meta_val, m->n_meta, t, m->n_tensors,
                                        NULL, 0, NULL, 0, &need) == FNET_ERR_INVALID_ARGUMENT,

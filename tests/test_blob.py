@@ -1,4 +1,4 @@
-"""The Python blob writer (tools/fnet_blob.py) and the C loader (through `fnet info`) agree;
+"""The Python blob writer (tools/convert/fnet_blob.py) and the C loader (through `fnet info`) agree;
 the converter's command line fails cleanly on usage errors and damaged input.
 Standard library only. Run from the repository root after `make` (needs build/fnet)."""
 import json
@@ -8,10 +8,9 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, "tools")
+from fnet_testlib import check, skip, finish  # noqa: E402
 import fnet_blob  # noqa: E402
 
-from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 

@@ -2,7 +2,7 @@
 
    tests/golden/dlib_detect_up{0,1}.jsonl hold dlib's own detections (get_frontal_face_detector,
    upsample 0 and 1 the way dlib's Python binding does it) for the shared photos, computed by
-   tools/dlib_ref_detect.cpp (make golden-detect). Images are decoded here with the same
+   tools/reference/dlib_ref_detect.cpp (make golden-detect). Images are decoded here with the same
    stb_image as there. Required, per upsample level: every dlib box matched by one of ours
    with IoU >= 0.95 and the same filter, no extra box, scores within 2e-5 (achieved: all 790
    boxes with IoU 1.0, none extra, worst score difference 6.7e-6). The exact figures are printed. Then: every SIMD kernel set gives the same boxes as the scalar one (and
@@ -27,7 +27,7 @@ typedef struct gold {
     int filter[MAXB];
 } gold;
 
-/* Tiny parser for the lines tools/dlib_ref_detect.cpp writes. */
+/* Tiny parser for the lines tools/reference/dlib_ref_detect.cpp writes. */
 static int parse_gold(const char *line, gold *g) {
     const char *p = strstr(line, "\"image\":\"");
     const char *q;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""tools/dlib_detector.py against dlib itself.
+"""tools/convert/dlib_detector.py against dlib itself.
 
-tests/golden/dlib_detector_weights.txt was printed by tools/dlib_dump_detector.cpp (dlib's own
+tests/golden/dlib_detector_weights.txt was printed by tools/reference/dlib_dump_detector.cpp (dlib's own
 get_frontal_face_detector(): thresholds, left-to-right sums of each weight vector, single
 weights, NMS thresholds; make golden-detect). We decode the same header in pure Python and
 require the same doubles exactly (the sums are taken in the same order, so they must agree
@@ -16,12 +16,11 @@ import struct
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 import dlib_detector  # noqa: E402
 import fnet_blob  # noqa: E402
 
 HEADER = "/usr/include/dlib/image_processing/frontal_face_detector.h"
-from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 

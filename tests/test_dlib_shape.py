@@ -1,7 +1,7 @@
-"""tools/dlib_shape.py reads dlib's shape predictor exactly as dlib's deserialize() does.
+"""tools/convert/dlib_shape.py reads dlib's shape predictor exactly as dlib's deserialize() does.
 
-Golden values: tests/golden/dlib_shape_dump.txt, printed by tools/dlib_dump_shape.cpp from the
-predictor dlib itself deserialised (make -f tools/landmarks.mk golden-shape-dump). A synthetic
+Golden values: tests/golden/dlib_shape_dump.txt, printed by tools/reference/dlib_dump_shape.cpp from the
+predictor dlib itself deserialised (make -f tools/mk/landmarks.mk golden-shape-dump). A synthetic
 file exercises the rare encodings (zero, short mantissas, negative and two-byte exponents).
 Standard library only. Run from the repository root.
 """
@@ -11,12 +11,11 @@ import struct
 import sys
 import tempfile
 
-sys.path.insert(0, "tools")
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 import dlib_shape  # noqa: E402
 
 DAT = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 GOLDEN = "tests/golden/dlib_shape_dump.txt"
-from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 

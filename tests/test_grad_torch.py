@@ -1,7 +1,7 @@
 """Whole-network gradients of facenet.h's trainer against PyTorch autograd (float64).
 needs: numpy, torch (Debian /usr/bin/python3: python3-numpy, python3-torch)
 
-The reference is tools/torch_ref.py: nn4.small2.v1 and ResNet-34 written in PyTorch from the
+The reference is tools/reference/torch_ref.py: nn4.small2.v1 and ResNet-34 written in PyTorch from the
 upstream weights (Keras-OpenFace CSVs + the converter's fill of the five missing tensors,
 face-api's manifest), sharing no code with the converter or the engine. The C side is
 tests/drivers/grad_driver.c: fnet_trainer_create (trainable "*", input_grad 1),
@@ -9,7 +9,7 @@ fnet_trainer_forward, fnet_trainer_backward.
 
 On real aligned faces (3 LFPW test faces aligned as OpenFace does for nn4; 3 dlib 150 px chips
 of the ResNet goldens):
-  1. forward: torch's embeddings equal fnet_embed_tensor's (tests/nn4_driver.c) and the
+  1. forward: torch's embeddings equal fnet_embed_tensor's (tests/drivers/nn4_driver.c) and the
      trainer's forward, max abs diff <= 1e-5 (float32 engine; we see ~3e-7);
   2. L = sum_i r_i . emb_i (r fixed, normal): for every trainable tensor and for dL/d input,
      err = max|g_C - g_ref| / scale, scale = the tensor's largest reference gradient entry
@@ -20,7 +20,7 @@ of the ResNet goldens):
      hinge is active), computed in C by fnet_triplet_loss on the trainer's own embeddings:
      loss, dL/d emb and every gradient as in 2;
   4. the batch spread over 2 threads gives bit-identical gradients;
-  5. the check has teeth: the reference with one planted slip (tools/torch_ref.py --slip:
+  5. the check has teeth: the reference with one planted slip (tools/reference/torch_ref.py --slip:
      LRN beta 0.76, a pooling branch padded on the other side, a transposed square weight)
      must make the comparison of 2 FAIL, both against the correct reference and against C.
 Kinks. A float32 engine and a float64 reference cannot agree on every ReLU and max-pool
@@ -53,8 +53,6 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, "tests")
-sys.path.insert(0, "tools")
 from fnet_testlib import check, skip, finish  # noqa: E402
 
 TOL = 1e-4
@@ -362,7 +360,7 @@ def run_all(tmp):
         return finish()
     torch.set_num_threads(2)
     t_start = time.time()
-    fwd_exe = build(tmp, "tests/nn4_driver.c", "nn4_driver")
+    fwd_exe = build(tmp, "tests/drivers/nn4_driver.c", "nn4_driver")
     check(not fwd_exe.startswith("build failed"), "nn4_driver: %s" % fwd_exe)
     if fwd_exe.startswith("build failed"):
         return finish()
@@ -377,7 +375,7 @@ def run_all(tmp):
              os.path.join(os.environ.get("FNET_WEIGHTS") or "weights", "nn4.small2.v1.fnet"))
     else:
         fill = os.path.join(tmp, "filled")
-        p = subprocess.run([sys.executable, "tools/keras_openface.py", "dump-filled", csv, "1", fill],
+        p = subprocess.run([sys.executable, "tools/convert/keras_openface.py", "dump-filled", csv, "1", fill],
                            capture_output=True, text=True)
         check(p.returncode == 0, "dump-filled: " + p.stderr)
         try:

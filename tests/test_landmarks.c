@@ -1,6 +1,6 @@
 /* 68-point landmarks (facenet.h section 2) against dlib's own shape_predictor.
 
-   Goldens (tools/dlib_ref_landmarks.cpp, make golden-landmarks): dlib's points on dlib's
+   Goldens (tools/reference/dlib_ref_landmarks.cpp, make golden-landmarks): dlib's points on dlib's
    boxes for the shared photos (tests/golden/dlib_landmarks_up1.jsonl) and on LFPW
    (dlib_landmarks_lfpw.jsonl). Our unrounded points, rounded as dlib rounds
    (floor(x + 0.5)), must equal dlib's for >= 99.5% of points and be within 1 px for all.

@@ -10,7 +10,7 @@
                           on big-endian hosts)
    Image views here point at a tiny buffer while claiming huge sizes: a stage that read a
    pixel before checking would be caught by ASan (tests/run.sh) or crash. The file is also
-   run on i386, aarch64 and s390x by tools/portable.sh, where size_t is 32 bits or the host is
+   run on i386, aarch64 and s390x by tools/portable/portable.sh, where size_t is 32 bits or the host is
    big-endian. A stage reporting FNET_ERR_UNSUPPORTED is a failure. */
 #define FNET_IMPLEMENTATION
 #include "../facenet.h"

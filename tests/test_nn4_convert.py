@@ -1,4 +1,4 @@
-"""nn4.small2.v1 converter (tools/keras_openface.py through tools/convert_weights.py).
+"""nn4.small2.v1 converter (tools/convert/keras_openface.py through tools/convert_weights.py).
 Standard library only (the .h5 part runs /usr/bin/python3 when it has h5py and numpy).
 
 - without --fill-missing the shared CSV copy is refused, naming exactly the five absent files;
@@ -19,13 +19,12 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, "tools")
+from fnet_testlib import check, skip, finish, ROOT  # noqa: E402
 import fnet_blob  # noqa: E402
 import keras_openface  # noqa: E402
 
 MISSING = ["inception_3c_3x3_conv2_w", "inception_4e_3x3_conv2_w", "inception_5a_1x1_conv_w",
            "inception_5a_3x3_conv2_w", "inception_5b_3x3_conv2_w"]
-from fnet_testlib import check, skip, finish  # noqa: E402
 
 
 
@@ -137,8 +136,7 @@ def write_h5(folders, path):
     with /usr/bin/python3 (numpy + h5py). Returns None or the reason it could not."""
     script = r'''
 import os, sys, numpy as np, h5py
-sys.path.insert(0, "tools")
-import keras_openface as k
+import keras_openface as k  # found through PYTHONPATH, set below
 folders, out = sys.argv[1].split(os.pathsep), sys.argv[2]
 def rd(n):
     for d in folders:
@@ -165,7 +163,8 @@ with h5py.File(out, "w") as f:
     layer("dense_layer", [rd("dense_w").reshape(128, 736).T, rd("dense_b")], ["kernel:0", "bias:0"])
     mw.attrs["layer_names"] = names
 '''
-    p = subprocess.run(["/usr/bin/python3", "-c", script, os.pathsep.join(folders), path],
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p.startswith(ROOT)))
+    p = subprocess.run(["/usr/bin/python3", "-c", script, os.pathsep.join(folders), path], env=env,
                        capture_output=True, text=True)
     return None if p.returncode == 0 else p.stderr[-500:]
 
@@ -270,7 +269,7 @@ def main():
             skip("no h5py+numpy in /usr/bin/python3: .h5 input not tested")
         else:
             fill = os.path.join(tmp, "filled")
-            rc, _, err = run("tools/keras_openface.py", "dump-filled", folder, "1", fill)
+            rc, _, err = run("tools/convert/keras_openface.py", "dump-filled", folder, "1", fill)
             check(rc == 0, "dump-filled: %s" % err)
             h5 = os.path.join(tmp, "nn4.small2.v1.h5")
             why = write_h5([folder, fill], h5)

@@ -1,10 +1,10 @@
 """nn4.small2.v1 numerics: the converter's blob and facenet.h's engine against the independent
-numpy reference tests/ref_nn4.py (Keras graph straight from the CSVs).
+numpy reference tools/reference/ref_nn4.py (Keras graph straight from the CSVs).
 needs: numpy
 
 1. The blob, executed op by op in numpy per OPS.md (folded batch norm, PAD, pool padding),
    equals the reference: checks the converter (layouts, folding, pads) without the engine.
-2. The C engine (tests/nn4_driver.c -> fnet_embed_tensor) on every kernel set this CPU has
+2. The C engine (tests/drivers/nn4_driver.c -> fnet_embed_tensor) on every kernel set this CPU has
    (scalar, sse2, avx2, and avx2 built with FNET_NO_AVX512 when the CPU has AVX-512, since the
    AVX2 set then uses AVX-512 conv kernels) equals the reference: max abs diff per embedding element <= 1e-5,
    on 24 inputs: 12 real faces (LFPW, OpenFace-aligned), constant images, random.
@@ -22,13 +22,11 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, "tests")
-sys.path.insert(0, "tools")
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 import fnet_blob  # noqa: E402
 import ref_nn4  # noqa: E402
 
 TOL = 1e-5
-from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 
@@ -93,7 +91,7 @@ def run_blob(data, x):
 
 def face_crops(n):
     """Real faces: LFPW test photos aligned as OpenFace does (outer eyes and nose onto its
-    template, cv2.warpAffine) from their ground-truth 68 points (tests/nn4_fill_report.py)."""
+    template, cv2.warpAffine) from their ground-truth 68 points (tools/eval/nn4_fill_report.py)."""
     if not shared("data/lfpw-test68"):
         return []
     try:
@@ -118,7 +116,7 @@ def inputs():
 def build_driver(tmp, defines=()):
     exe = os.path.join(tmp, "nn4_driver" + "".join(d.replace("-D", "_") for d in defines))
     cc = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I."] + list(defines) + \
-         ["tests/nn4_driver.c", "-o", exe, "-lm", "-lpthread"]
+         ["tests/drivers/nn4_driver.c", "-o", exe, "-lm", "-lpthread"]
     p = subprocess.run(cc, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("nn4_driver does not build:\n" + p.stderr[-2000:])
@@ -151,7 +149,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nn4num")
     fill = os.path.join(tmp, "filled")
     blob_path = os.path.join(tmp, "nn4.fnet")
-    p = subprocess.run([sys.executable, "tools/keras_openface.py", "dump-filled", csv, "1", fill],
+    p = subprocess.run([sys.executable, "tools/convert/keras_openface.py", "dump-filled", csv, "1", fill],
                        capture_output=True, text=True)
     check(p.returncode == 0, "dump-filled: " + p.stderr)
     p = subprocess.run([sys.executable, "tools/convert_weights.py", "keras-csv", csv, blob_path,
@@ -199,8 +197,8 @@ def main():
         check(ds > 2 * TOL, "slip %s changes the embedding by only %.3g: the test could not see it" % (slip, ds))
 
     # 2. the C engine, every kernel set
-    check(os.path.exists("tests/nn4_driver.c"), "tests/nn4_driver.c is part of the repository")
-    if os.path.exists("tests/nn4_driver.c"):
+    check(os.path.exists("tests/drivers/nn4_driver.c"), "tests/drivers/nn4_driver.c is part of the repository")
+    if os.path.exists("tests/drivers/nn4_driver.c"):
         exe = build_driver(tmp)
         runs = [(exe, isa, isa) for isa in ("scalar", "sse2", "avx2")]
         try:

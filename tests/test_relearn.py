@@ -7,7 +7,7 @@ the data, the seed and the options; a second run from --cache reads every chip a
 embedding from it and writes the same bytes, with --threads 1 instead of 2 too;
 --exclude-pairs/--exclude-fold drops exactly the people of that fold of a pairs.txt (both
 names of a mismatched pair), keeps the others, and refuses a fold the file does not have;
-tools/lofo_eval.py takes fold k from model k with a threshold from the other folds.
+tools/eval/lofo_eval.py takes fold k from model k with a threshold from the other folds.
 Standard library only; run from the repository root after `make` (skips without the blobs or
 the shared data)."""
 import json
@@ -19,7 +19,6 @@ import tempfile
 
 from fnet_testlib import check, skip, finish, run_fnet, summary, read_bytes, lfw_train_people, FNET  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import fnet_blob  # noqa: E402
 
 TENSORS = ["inception_3c_3x3_conv2", "inception_4e_3x3_conv2", "inception_5a_1x1_conv",
@@ -128,7 +127,7 @@ def main():
                     f.write("%d 1 %g a b 0 0\n%d 1 %g a b 0 0\n%d 0 %g a b 0 0\n%d 0 %g a b 0 0\n" % (
                         fold, 0.1 + off, fold, 0.2 + off, fold, 0.8 + off, fold, 0.9 + off))
             d.append(p)
-        p = subprocess.run([sys.executable, "tools/lofo_eval.py"] + d, capture_output=True, text=True)
+        p = subprocess.run([sys.executable, "tools/eval/lofo_eval.py"] + d, capture_output=True, text=True)
         r = json.loads(p.stdout) if p.returncode == 0 else {}
         f = r.get("folds", [{}, {}])
         check(abs(f[0].get("accuracy", 0) - 1.0) < 1e-9 and abs(f[1].get("accuracy", 1) - 0.5) < 1e-9

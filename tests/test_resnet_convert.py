@@ -1,4 +1,4 @@
-"""tools/faceapi_resnet.py: face-api's ResNet-34 manifest -> network blob.
+"""tools/convert/faceapi_resnet.py: face-api's ResNet-34 manifest -> network blob.
 Standard library only. Synthetic manifests check the tfjs decoding (uint8/uint16/float16/float32,
 rounding to float32 of q*scale+min computed in doubles) and the failure paths; the real
 manifest (weights/cache/face-api/package or $FNET_FACEAPI_DIR; skipped when absent) checks the
@@ -11,11 +11,10 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, "tools")
+from fnet_testlib import tally, check, skip, finish  # noqa: E402
 import fnet_blob  # noqa: E402
 import faceapi_resnet  # noqa: E402
 
-from fnet_testlib import tally, check, skip, finish  # noqa: E402
 
 
 

@@ -4,7 +4,7 @@ backend, divisor 255). Checks the converter (dequantization, folding, padding, s
 channel extension, op order) independently of facenet.h's engine: max abs diff <= 1e-5.
 Blob: $FNET_WEIGHTS/resnet34.fnet (divisor 256 in the blob; 255 is applied here).
 The real chips are cut from the shared photos ($FNET_SHARED/data, else ../shared/data) as
-tools/make_resnet_golden.py cut them (stb_image decoding, stb_rgb.dlib_chip: fnet_align's chip, which
+tools/reference/make_resnet_golden.py cut them (stb_image decoding, stb_rgb.dlib_chip: fnet_align's chip, which
 tests/test_align.py shows byte-identical to dlib's)
 and must match the golden FNV-1a; without the shared data only the LCG inputs run."""
 import json
@@ -13,10 +13,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, "tools")
-sys.path.insert(0, "tests")
-import fnet_blob  # noqa: E402
 from fnet_testlib import tally, check, skip, finish  # noqa: E402
+import fnet_blob  # noqa: E402
 
 LCG_A, LCG_C = 1103515245, 12345
 

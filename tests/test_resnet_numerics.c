@@ -1,6 +1,6 @@
 /* dlib's ResNet-34 (resnet34.fnet, from face-api's weights) on facenet.h's engine against
    face-api's own descriptors computed in Node with tfjs (tests/golden/faceapi_descriptors.json,
-   made by tools/make_resnet_golden.py): 8 real face chips and 2 LCG noise images. The chips
+   made by tools/reference/make_resnet_golden.py): 8 real face chips and 2 LCG noise images. The chips
    are not stored: each is cut here from its shared photo ($FNET_SHARED/data, else
    ../shared/data; decoded by stb_image, 3 channels) with the golden's 68 points by
    fnet_align(FNET_ALIGN_DLIB_CHIP, 150), and must match the golden FNV-1a of the chip face-api
@@ -34,7 +34,7 @@ static void lcg_image(unsigned seed, unsigned char *px) {
     }
 }
 
-/* FNV-1a 32, as tools/make_resnet_golden.py computes it. */
+/* FNV-1a 32, as tools/reference/make_resnet_golden.py computes it. */
 static unsigned long fnv1a(const unsigned char *p, size_t n) {
     unsigned long h = 2166136261ul;
     size_t i;

@@ -5,7 +5,7 @@
    Two photos; 4 threads each run the whole pipeline on both, twice, half of them with their
    own caller workspace and half with work == NULL. A stage whose blob is missing is skipped
    with the reason; a stage that errors is a failure.
-   tools/portable.sh also builds this file with ThreadSanitizer. */
+   tools/portable/portable.sh also builds this file with ThreadSanitizer. */
 #define FNET_IMPLEMENTATION
 #include "../facenet.h"
 #include "fnet_test.h"

@@ -1,6 +1,6 @@
 """fnet train-detector against dlib's trainer on dlib's example faces (dlib-examples/training.xml,
 testing.xml) with dlib's example settings: gray images, upsample 1, flips, C 1, epsilon 0.01,
-80x80 window. tests/golden/dlib_train_detector.txt holds what tools/dlib_train_detector.cpp
+80x80 window. tests/golden/dlib_train_detector.txt holds what tools/reference/dlib_train_detector.cpp
 (dlib's structural_object_detection_trainer, make golden-train-detector) learned there: its
 precision, recall and average precision on both sets, the NMS thresholds and the filter. The
 trainer takes dlib's path (same scores, same ties, same solver), so the filter must agree to
@@ -14,9 +14,8 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import fnet_blob  # noqa: E402
 from fnet_testlib import check, skip, finish  # noqa: E402
+import fnet_blob  # noqa: E402
 
 
 def run(*args):

@@ -1,7 +1,7 @@
 """fnet train-landmarks against dlib's shape_predictor_trainer on dlib's own example
 (examples/faces training/testing_with_face_landmarks.xml, train_shape_predictor_ex's settings:
 oversampling 300, nu 0.05, tree depth 2), shortened to 100 trees per cascade to stay in
-seconds. dlib's numbers are tests/golden/dlib_train_shape_ex.jsonl: tools/dlib_train_shape.cpp
+seconds. dlib's numbers are tests/golden/dlib_train_shape_ex.jsonl: tools/reference/dlib_train_shape.cpp
 (make golden-train-shape), seeds 0-4, whose mean is the reference because the two trainers
 draw different random numbers (the spread between dlib's seeds is a few percent).
 Checks: the testing error (dlib's example measure: mean point error / eye-centre distance)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert model weights into facenet.h blobs (format v1, see facenet.h and tools/fnet_blob.py).
+"""Convert model weights into facenet.h blobs (format v1, see facenet.h and tools/convert/fnet_blob.py).
 
     tools/convert_weights.py FORMAT SOURCE OUT.fnet [options]
 
@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "convert"))
 import fnet_blob  # noqa: E402
 
 FORMATS = ("keras-csv", "keras-h5", "faceapi", "dlib-shape", "dlib-detector")

@@ -20,19 +20,18 @@ BUILD="gcc make libc6-dev libstb-dev python3"
 DEMO="$BUILD libdlib-dev libdlib-data"
 # test: both compilers, sanitizers, C++ checks, the numpy / OpenCV / PyTorch references, dlib
 # (reference programs), h5py (the Keras .h5 reader's test)
-TEST="$DEMO g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
-# wasm: the WASI builds (make wasm, the wasm32 kernel tests of make test, the WASI rows of make
-# portable): clang's wasm32 target with Debian's wasi-libc, the wasm32 builtins, the wasm-ld
-# linker (lld) and wasm-opt (binaryen); Node's node:wasi runs them
-WASM="wasi-libc libclang-rt-14-dev-wasm32 lld binaryen"
-TEST="$TEST $WASM"
+# web: facenet.h as WebAssembly (make wasm: clang --target=wasm32-wasi, wasi-libc, wasm-ld,
+# wasm-opt) and the browser it is tested in (tests/test_web.py: headless Chromium); the same
+# toolchain builds the WASI CLI and the wasm32 C tests (make wasm, tests/test_wasm.py, make portable)
+WEB="clang lld wasi-libc libclang-rt-14-dev-wasm32 binaryen chromium"
+TEST="$DEMO $WEB g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and
 # gcc-s390x conflict with gcc-multilib on Debian: clang --target with these cross libcs.
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
           libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
-# come from npm into build/, tools/bench.sh fetches them)
-BENCH="$TEST"
+# come from npm into build/, tools/bench/bench.sh fetches them)
+BENCH="$TEST time"
 
 pkgs_of() {
     case "$1" in
@@ -41,11 +40,12 @@ pkgs_of() {
     test) echo "$TEST" ;;
     portable) echo "$PORTABLE" ;;
     bench) echo "$BENCH" ;;
+    web) echo "$WEB" ;;
     all) echo "$TEST $PORTABLE" ;;
-    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, all)" >&2; exit 2 ;;
+    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, web, all)" >&2; exit 2 ;;
     esac
 }
-needs_node() { case "$1" in demo|test|bench|all) return 0 ;; esac; return 1; }
+needs_node() { case "$1" in demo|test|bench|web|all) return 0 ;; esac; return 1; }
 
 if [ "${1:-}" = "--list" ]; then
     shift

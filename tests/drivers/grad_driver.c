@@ -1,5 +1,5 @@
 /* grad_driver: facenet.h's trainer (backpropagation) for tests/test_grad_torch.py, which
-   compares its gradients with PyTorch autograd (tools/torch_ref.py).
+   compares its gradients with PyTorch autograd (tools/reference/torch_ref.py).
 
        grad_driver BLOB N linear  [THREADS] < N*H*W*3 float32 inputs, then N*D float32 dL/d emb
        grad_driver BLOB N triplet ALPHA [THREADS] < N*H*W*3 float32 inputs (N = 3)

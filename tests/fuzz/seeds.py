@@ -9,6 +9,7 @@ rebuilt by `make fuzz`).   usage: /usr/bin/python3 tests/fuzz/seeds.py OUTDIR
                     photo, the progressive ones, the small ones of other folders), small crops
                     of them re-encoded by cv2: gray, progressive, with restart intervals
   OUTDIR/imglab/    the dlib imglab XML files of the shared data, and a tiny one
+  OUTDIR/exif/      JPEG headers with an EXIF orientation (1..8, both TIFF byte orders)
   OUTDIR/png/       small crops of the shared PNG photos and of two JPEG photos as PNG: gray,
                     gray+alpha, RGB, RGBA, 16-bit, palette, 1/2/4-bit gray, Adam7-interlaced
                     (the last four by png_bytes below, the others by cv2)
@@ -103,6 +104,117 @@ def main(out):
                 put("%s_rgba" % base, w, h, 4, a.tobytes(), 16)
     print("seeds: %d blob seeds in %s, %d image seeds in %s" % (nb, bd, npl, pd))
     image_seeds(out, shared, cv2)
+    exif_seeds(out)
+    small_blob_seeds(out)
+
+
+def small_blob_seeds(out):
+    """Tiny complete blobs of each kind (a few KB: the fuzzer mutates them at thousands of
+    inputs per second, where the real blobs' megabytes allow tens): HOG detectors with 2x2
+    and 2x3 filters, shape predictors of 5 points (f32, f16 and i16 leaves), and networks of
+    every op type on an 8x8 input. Values from a fixed LCG, valid for the loader."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "tools"))
+    import fnet_blob as fb
+    sd = os.path.join(out, "smallblob")
+    os.makedirs(sd, exist_ok=True)
+    state = [12345]
+
+    def rnd(scale=1.0):
+        state[0] = (state[0] * 1103515245 + 12345) & 0x7fffffff
+        return (state[0] / 0x7fffffff * 2 - 1) * scale
+
+    def save(name, b):
+        open(os.path.join(sd, name), "wb").write(b"\x01" + b.to_bytes())  # byte 0: options (fuzz_smallblob.c)
+
+    for name, filters in (("det_2x2", [(2, 2)]), ("det_two", [(2, 3), (2, 3)])):
+        b = fb.Blob(fb.KIND_DETECTOR)
+        r, c = filters[0]
+        for k, v in (("cell_size", 8), ("padding", 0), ("filter_rows", r), ("filter_cols", c), ("pyramid_down", 6),
+                     ("max_pyramid_levels", 2), ("min_pyramid_layer_width", 24), ("min_pyramid_layer_height", 24),
+                     ("num_filters", len(filters))):
+            b.meta(k, v)
+        for i, (r, c) in enumerate(filters):
+            b.tensor("filter%d" % i, "f32", (r, c, 31), [rnd(0.1) for _ in range(r * c * 31)])
+        b.tensor("thresholds", "f32", (len(filters),), [rnd(0.5) for _ in filters])
+        save(name, b)
+    N, C, P, T, S = 5, 2, 8, 3, 3
+    L = S + 1
+    for leaves in ("f32", "f16", "i16"):
+        b = fb.Blob(fb.KIND_LANDMARKS)
+        b.meta("points", N)
+        b.tensor("initial_shape", "f32", (N, 2), [0.2 + 0.15 * i + rnd(0.05) for i in range(2 * N)])
+        b.tensor("anchor_idx", "u16", (C, P), [int(abs(rnd()) * N) % N for _ in range(C * P)])
+        b.tensor("deltas", "f32", (C, P, 2), [rnd(0.1) for _ in range(C * P * 2)])
+        b.tensor("split_idx", "u16", (C, T, S, 2), [int(abs(rnd()) * P) % P for _ in range(C * T * S * 2)])
+        b.tensor("split_thresh", "f32", (C, T, S), [rnd(20) for _ in range(C * T * S)])
+        vals = [rnd(0.05) for _ in range(C * T * L * 2 * N)]
+        if leaves == "f32":
+            b.tensor("leaves", "f32", (C, T, L, 2 * N), vals)
+        elif leaves == "f16":
+            b.tensor("leaves", "f16", (C, T, L, 2 * N), struct.pack("<%de" % len(vals), *vals))
+        else:
+            b.tensor("leaves", "i16", (C, T, L, 2 * N), [int(v * 32767 / 0.05) for v in vals])
+            b.tensor("leaf_scale", "f32", (C, T), [0.05 / 32767] * (C * T))
+        save("lm_" + leaves, b)
+
+    def net(ops):
+        b = fb.Blob(fb.KIND_NETWORK)
+        b.meta("align", "outer_eyes_and_nose")
+        shape = []
+
+        def op(name, typ, ins, hwc, iparam=(), tensors=(), fparam=(), flags=0):
+            shape.append(hwc)
+            return b.op(name, typ, inputs=ins, tensors=tensors, iparam=list(iparam) + [0] * (9 - len(iparam)) + list(hwc),
+                        fparam=fparam, flags=flags)
+
+        def weights(name, n_in, n_out, shp):
+            return [b.tensor(name + ".w", "f32", shp, [rnd(1.0 / n_in ** 0.5) for _ in range(n_in * n_out)]),
+                    b.tensor(name + ".b", "f32", (n_out,), [rnd(0.1) for _ in range(n_out)])]
+        x = op("input", fb.OP_INPUT, [], (8, 8, 3), [8, 8, 3], fparam=[255.0, 0, 0, 0])
+        x = op("conv", fb.OP_CONV, [x], (8, 8, 4), [3, 3, 1, 1, 1, 1, 1, 1], weights("conv", 27, 4, (3, 3, 3, 4)), flags=1)
+        if "inception" in ops:
+            a = op("pool", fb.OP_MAXPOOL, [x], (4, 4, 4), [2, 2, 2, 2, 0, 0, 0, 0])
+            p = op("avg", fb.OP_AVGPOOL, [x], (4, 4, 4), [3, 3, 2, 2, 1, 1, 0, 0])
+            q = op("l2p", fb.OP_L2POOL, [x], (4, 4, 4), [2, 2, 2, 2, 0, 0, 0, 0])
+            l = op("lrn", fb.OP_LRN, [a], (4, 4, 4), [2], fparam=[1e-4, 0.75, 1.0, 0])
+            x = op("concat", fb.OP_CONCAT, [l, p, q], (4, 4, 12))
+            x = op("dense", fb.OP_DENSE, [x], (1, 1, 8), [192, 8], weights("dense", 192, 8, (192, 8)))
+            op("norm", fb.OP_L2NORM, [x], (1, 1, 8), fparam=[1e-10, 0, 0, 0])
+        else:  # a residual block as the ResNet's: pad, conv, add with ReLU, global average pool
+            y = op("conv2", fb.OP_CONV, [x], (7, 7, 4), [2, 2, 1, 1, 0, 0, 0, 0], weights("conv2", 16, 4, (2, 2, 4, 4)))
+            y = op("pad", fb.OP_PAD, [y], (8, 8, 4), [0, 0, 1, 1])
+            x = op("add", fb.OP_ADD, [y, x], (8, 8, 4), flags=1)
+            x = op("relu", fb.OP_RELU, [x], (8, 8, 4))
+            x = op("gap", fb.OP_GLOBAL_AVGPOOL, [x], (1, 1, 4))
+            op("dense", fb.OP_DENSE, [x], (1, 1, 12), [4, 12], weights("dense", 4, 12, (4, 12)))
+        return b
+    save("net_inception", net("inception"))
+    save("net_resnet", net("resnet"))
+    print("seeds: 7 small blobs in %s" % sd)
+
+
+def exif_seeds(out):
+    """JPEG headers (SOI, JFIF APP0, APP1 Exif with IFD0: XResolution, Orientation; SOS, EOI)
+    for every orientation in both TIFF byte orders, one with XMP first, one without EXIF."""
+    ed = os.path.join(out, "exif")
+    os.makedirs(ed, exist_ok=True)
+    jfif = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    tail = b"\xff\xda\x00\x02\x12\x34\xff\xd9"
+    n = 0
+    for o in range(1, 9):
+        for be in (0, 1):
+            e = ">" if be else "<"
+            tiff = (b"MM" if be else b"II") + struct.pack(e + "HIH", 42, 8, 2)
+            tiff += struct.pack(e + "HHII", 0x011A, 5, 1, 38) + struct.pack(e + "HHIHH", 0x0112, 3, 1, o, 0)
+            tiff += struct.pack(e + "III", 0, 72, 1)
+            app1 = b"\xff\xe1" + struct.pack(">H", 8 + len(tiff)) + b"Exif\x00\x00" + tiff
+            xmp = b"" if o != 3 else b"\xff\xe1\x00\x0ahttp:/\x00\x00"
+            open(os.path.join(ed, "o%d_%s" % (o, "mm" if be else "ii")), "wb").write(
+                b"\xff\xd8" + jfif + xmp + app1 + tail + bytes([o, 5, 7]))
+            n += 1
+    open(os.path.join(ed, "none"), "wb").write(b"\xff\xd8" + jfif + tail)
+    print("seeds: %d EXIF headers in %s" % (n + 1, ed))
 
 
 def png_bytes(w, h, ctype, depth, rows, interlace=0, palette=None):

@@ -4,7 +4,7 @@
 #                         also part of make test)
 #   make wasm-portable    the portable driver on the comparison photos, WASI scalar and SIMD128,
 #                         against the x86-64 scalar build (also part of make portable; here
-#                         tools/portable.sh wasm32, whose reference build runs its driver only)
+#                         tools/portable/portable.sh wasm32, whose reference build runs its driver only)
 #
 # Toolchain: clang --target=wasm32-wasi with Debian's wasi-libc (+ libclang-rt-14-dev-wasm32,
 # lld; tools/deps.sh, group wasm), through tools/wasm/cc.sh; not Debian's emscripten. The header
@@ -44,4 +44,4 @@ wasm-test:
 	python3 tests/test_wasm.py
 
 wasm-portable: all
-	PORTABLE_TESTS=none sh tools/portable.sh wasm32
+	PORTABLE_TESTS=none sh tools/portable/portable.sh wasm32

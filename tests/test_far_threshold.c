@@ -1,0 +1,219 @@
+/* test_far_threshold.c - identification thresholds from a false-accept rate (section 5):
+   fnet_impostor_table_build, fnet_impostor_rate, fnet_far_threshold, fnet_gallery_far_threshold,
+   the tail graft and fnet_identify's default, against independent computations:
+   - a sample whose distribution is known exactly, with an exponential lower tail as LFW's
+     (F(d) = exp(20 (d - 1)), d_i = 1 + ln(i / n) / 20): the threshold for (FAR, N) must be
+     1 + ln(p) / 20 with p = 1 - (1 - FAR)^(1/N) computed here in long double with pow (the
+     table interpolates log F linearly in d, which is exact for this shape);
+   - a simulation: strangers as N independent draws from the same sample; the share whose
+     nearest draw is at or under the threshold must be FAR (binomial tolerance);
+   - the shipped ResNet table: thresholds fall as the gallery grows, the K = 40 / FAR 1%
+     value measured by tools/eval/eval_identify.c, and fnet_identify's default uses it;
+   - damaged tables (NaN, order, sizes, rates above 0, unterminated id) are refused. */
+#define FNET_IMPLEMENTATION
+#include "../facenet.h"
+#include "fnet_test.h"
+
+#include <math.h>
+
+static unsigned long long rng = 99;
+static unsigned long long next_u64(void) { /* SplitMix64, written again here */
+    unsigned long long z = (rng += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void known_distribution(void) {
+    enum { N_SAMPLE = 200000 };
+    static float d[N_SAMPLE], keep[N_SAMPLE];
+    static const double fars[3] = {0.001, 0.01, 0.1};
+    static const double sizes[4] = {1, 10, 100, 1000};
+    fnet_impostor_table t;
+    int i, a, b, bad = 0;
+    double worst = 0;
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < N_SAMPLE; i++) /* descending: unsorted on purpose */
+        d[i] = (float)(1.0 + log((double)(N_SAMPLE - i) / N_SAMPLE) / 20.0);
+    memcpy(keep, d, sizeof d);
+    CHECK(fnet_impostor_table_build("test-net", d, N_SAMPLE, NULL, &t) == FNET_OK && t.n >= 20, "build (%d points)", t.n);
+    CHECK(d[0] == keep[N_SAMPLE - 1] && d[N_SAMPLE - 1] == 1.0f, "the distances are sorted in place");
+    (void)keep;
+    CHECK(t.pairs == N_SAMPLE && t.log10_rate[t.n - 1] == 0.0f && t.distance[t.n - 1] == 1.0f, "top point: rate 1 at the largest");
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 4; b++) {
+            long double p = 1.0L - powl(1.0L - (long double)fars[a], 1.0L / (long double)sizes[b]);
+            float thr = 0;
+            double rel;
+            if (fnet_far_threshold(&t, fars[a], sizes[b], &thr) != FNET_OK) { bad++; continue; }
+            rel = fabs((double)thr - (1.0 + log((double)p) / 20.0)); /* absolute, in distance */
+            if (rel > worst) worst = rel;
+            if (rel > 2e-4) bad++;
+            /* the rate at the threshold is p again (the inverse) */
+            if (fabs(fnet_impostor_rate(&t, thr) - (double)p) / (double)p > 0.01) bad++;
+        }
+    CHECK(bad == 0, "thresholds = the exact quantile of 1-(1-FAR)^(1/N) (worst error %.6f)", worst);
+    printf("F(d) = exp(20 (d - 1)): worst threshold error %.6f\n", worst);
+
+    /* simulation: 100,000 strangers each compared with N = 20 draws of the sample */
+    {
+        const int trials = 100000, n = 20;
+        const double far = 0.05;
+        float thr = 0;
+        int t2, k, acc = 0;
+        double sd;
+        fnet_far_threshold(&t, far, n, &thr);
+        for (t2 = 0; t2 < trials; t2++) {
+            float best = 2.0f;
+            for (k = 0; k < n; k++) {
+                float x = d[next_u64() % N_SAMPLE];
+                if (x < best) best = x;
+            }
+            acc += best <= thr;
+        }
+        sd = sqrt(far * (1 - far) / trials);
+        printf("simulation: FAR %.4f for a target of %.4f (threshold %.5f, binomial sd %.4f)\n", (double)acc / trials, far,
+               thr, sd);
+        CHECK(fabs((double)acc / trials - far) < 4 * sd, "simulated FAR %.4f vs %.4f", (double)acc / trials, far);
+    }
+    /* below the first point (rate 1/n) the tail continues with its slope (exact here); a
+       threshold that would fall to 0 or below stays > 0 */
+    {
+        float t1 = 0, t2 = 0, t3 = 0;
+        double p = -expm1(log1p(-0.01) / 1e4);
+        CHECK(fnet_far_threshold(&t, 0.01, 1e4, &t1) == FNET_OK && t1 < t.distance[0] &&
+                  fabs(t1 - (1.0 + log(p) / 20.0)) < 2e-4,
+              "below the table: %.5f vs %.5f", t1, 1.0 + log(p) / 20.0);
+        CHECK(fnet_far_threshold(&t, 0.01, 1e12, &t3) == FNET_OK && t3 == 1e-6f, "clamped above 0: %g", t3);
+        CHECK(fnet_far_threshold(&t, 0.999, 1, &t2) == FNET_OK && t2 <= 1.0f && t2 > 0.99f, "near the top: %g", t2);
+    }
+    CHECK(fnet_far_threshold(&t, 0.0, 10, NULL) == FNET_ERR_INVALID_ARGUMENT, "NULL out");
+    {
+        float thr = 1;
+        CHECK(fnet_far_threshold(&t, 0.0, 10, &thr) == FNET_ERR_INVALID_ARGUMENT && thr == 0, "FAR 0");
+        CHECK(fnet_far_threshold(&t, 1.0, 10, &thr) == FNET_ERR_INVALID_ARGUMENT, "FAR 1");
+        CHECK(fnet_far_threshold(&t, NAN, 10, &thr) == FNET_ERR_INVALID_ARGUMENT, "FAR NaN");
+        CHECK(fnet_far_threshold(&t, 0.01, 0.5, &thr) == FNET_ERR_INVALID_ARGUMENT, "N < 1");
+    }
+    d[5] = NAN;
+    CHECK(fnet_impostor_table_build("test-net", d, N_SAMPLE, NULL, &t) == FNET_ERR_NOT_FINITE, "NaN distance");
+    d[5] = -1.0f;
+    CHECK(fnet_impostor_table_build("test-net", d, N_SAMPLE, NULL, &t) == FNET_ERR_INVALID_ARGUMENT, "negative distance");
+    CHECK(fnet_impostor_table_build("test-net", d, 1, NULL, &t) == FNET_ERR_INVALID_ARGUMENT, "one distance");
+    CHECK(fnet_impostor_table_build("", keep, 10, NULL, &t) == FNET_ERR_INVALID_ARGUMENT, "empty network id");
+}
+
+static void shipped_and_graft(void) {
+    fnet_impostor_table s, small, other;
+    float thr[5], d[1000];
+    static const double sizes[5] = {10, 40, 100, 450, 1000};
+    int i, dec = 1;
+    if (fnet_network_impostor_table("resnet34-dlib", &s) != FNET_OK) {
+        CHECK(0, "no shipped resnet table");
+        return;
+    }
+    CHECK(fnet_impostor_table_check(&s) == FNET_OK && s.pairs > 1e6, "shipped table valid (%.0f pairs)", s.pairs);
+    CHECK(fnet_network_impostor_table("mystery", &other) == FNET_ERR_NOT_FOUND, "no table for an unknown network");
+    CHECK(fnet_network_impostor_table("resnet34-dlib+trained", &other) == FNET_ERR_NOT_FOUND,
+          "a network trained from the ResNet does not inherit its table");
+    for (i = 0; i < 5; i++) {
+        fnet_far_threshold(&s, 0.01, sizes[i], &thr[i]);
+        if (i && !(thr[i] < thr[i - 1])) dec = 0;
+    }
+    CHECK(dec, "thresholds fall as the gallery grows: %.4f %.4f %.4f %.4f %.4f", thr[0], thr[1], thr[2], thr[3], thr[4]);
+    /* tools/eval/eval_identify.c: K=40 at FAR 1% -> 0.4975 (between the table's points
+       0.4872 @ -3.7481 and 0.5045 @ -3.4997: log10 p = -3.6009) */
+    CHECK(fabs(thr[1] - 0.4975) < 5e-4, "K=40, FAR 1%%: %.4f", thr[1]);
+    {   /* a gallery uses its embedding count, and fnet_identify's default threshold is that */
+        fnet_gallery *g = NULL;
+        float e[128], gt = 0;
+        fnet_match m[1];
+        int n = 0, k;
+        fnet_gallery_create("resnet34-dlib", 128, &g);
+        for (i = 0; i < 40; i++) {
+            char name[16];
+            for (k = 0; k < 128; k++) e[k] = k == i ? 1.0f : 0.0f;
+            snprintf(name, sizeof name, "p%d", i);
+            fnet_gallery_enroll(g, name, e, 1);
+        }
+        CHECK(fnet_gallery_far_threshold(g, NULL, 0.01, &gt) == FNET_OK && gt == thr[1], "gallery of 40: %.4f", gt);
+        /* a probe at distance just under / over the threshold from person 3 */
+        for (k = 0; k < 128; k++) e[k] = k == 3 ? 1.0f : 0.0f;
+        e[100] = gt * 0.999f;
+        CHECK(fnet_identify(g, e, 128, 0.0f, m, 1, &n) == FNET_OK && n == 1 && m[0].person == 3 && m[0].accepted,
+              "default: accepted just under %.4f", gt);
+        e[100] = gt * 1.001f;
+        CHECK(fnet_identify(g, e, 128, 0.0f, m, 1, &n) == FNET_OK && !m[0].accepted, "default: rejected just over");
+        memcpy(&other, &s, sizeof other);
+        strcpy(other.network, "nn4.small2.v1");
+        CHECK(fnet_gallery_far_threshold(g, &other, 0.01, &gt) == FNET_ERR_MISMATCH, "a table of another network");
+        fnet_gallery_free(g);
+    }
+    /* graft: 1,000 distances 0.7 + U(0, 0.6): below 100/1000 the shipped tail, shifted to meet */
+    for (i = 0; i < 1000; i++) d[i] = 0.7f + 0.6f * (float)(next_u64() % 100000) / 100000.0f;
+    CHECK(fnet_impostor_table_build("resnet34-dlib", d, 1000, &s, &small) == FNET_OK, "build with a tail");
+    {
+        float a = 0, b = 0, c = 0, u = 0;
+        double y0 = -1.0, dm, shift;
+        /* the measured table at 100/1000 = 0.1: d[99] (sorted) */
+        dm = d[99];
+        fnet_far_threshold(&s, pow(10, y0), 1, &u); /* shipped distance at 0.1 */
+        shift = dm - u;
+        fnet_far_threshold(&small, 0.01, 1000, &a);
+        fnet_far_threshold(&s, 0.01, 1000, &b);
+        CHECK(fabs(a - (b + shift)) < 2e-3, "grafted tail: %.4f = shipped %.4f + shift %.4f", a, b, shift);
+        /* a measured point: rate 563/1000 (the quarter decade 10^-0.25 rounded up to a pair) */
+        CHECK(fnet_far_threshold(&small, 0.563, 1, &c) == FNET_OK && fabs(c - d[562]) < 1e-4,
+              "above 100/n the measured table: %.4f vs %.4f", c, d[562]);
+        {   /* 32 pairs (fewer than 200): the graft at the median of the folder's own table */
+            float e[32], m = 0, sm = 0;
+            fnet_impostor_table tiny;
+            for (i = 0; i < 32; i++) e[i] = 0.75f + 0.01f * (float)i;
+            fnet_impostor_table_build("resnet34-dlib", e, 32, NULL, &tiny);
+            fnet_far_threshold(&tiny, 0.5, 1, &m);
+            CHECK(fnet_impostor_table_build("resnet34-dlib", e, 32, &s, &tiny) == FNET_OK, "32 pairs with a tail");
+            fnet_far_threshold(&s, 0.5, 1, &sm);
+            fnet_far_threshold(&tiny, 0.01, 1000, &a);
+            CHECK(fabs(m - 0.905f) < 0.005 && fabs(a - (b + (m - sm))) < 1e-3,
+                  "tiny folder: median %.4f, K=1000 %.4f = shipped %.4f + %.4f", m, a, b, m - sm);
+        }
+        CHECK(small.pairs == 1000 && small.log10_rate[0] < -5, "pairs kept, tail reaches %.2f", small.log10_rate[0]);
+    }
+    CHECK(fnet_impostor_table_build("nn4.small2.v1", d, 1000, &s, &small) == FNET_ERR_MISMATCH, "tail of another network");
+}
+
+static void damaged(void) {
+    fnet_impostor_table s, t;
+    float thr;
+    fnet_network_impostor_table("resnet34-dlib", &s);
+    t = s; t.distance[3] = NAN;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "NaN distance");
+    t = s; t.log10_rate[3] = t.log10_rate[2];
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "equal rates");
+    t = s; t.distance[3] = t.distance[2] - 0.01f;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "falling distances");
+    t = s; t.log10_rate[t.n - 1] = 0.5f;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "rate above 1");
+    t = s; t.n = 1;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "one point");
+    t = s; t.n = FNET_IMPOSTOR_TABLE_MAX + 1;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "too many points");
+    t = s; t.n = -5;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "negative count");
+    t = s; t.pairs = NAN;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "NaN pairs");
+    t = s; memset(t.network, 'x', sizeof t.network);
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "unterminated network id");
+    t = s; t.distance[0] = -0.1f;
+    CHECK(fnet_impostor_table_check(&t) == FNET_ERR_CORRUPT, "negative distance");
+    CHECK(fnet_far_threshold(&t, 0.01, 10, &thr) == FNET_ERR_CORRUPT, "threshold from a damaged table refused");
+    CHECK(fnet_impostor_rate(&t, 0.5f) == 0.0, "rate of a damaged table: 0");
+    CHECK(fnet_impostor_table_check(NULL) == FNET_ERR_INVALID_ARGUMENT, "NULL");
+}
+
+int main(void) {
+    known_distribution();
+    shipped_and_graft();
+    damaged();
+    return test_finish();
+}

@@ -1,0 +1,390 @@
+/* eval_identify - open-set identification at a target false-accept rate (issue 18 item 5):
+   the impostor table of a network, and how identification at FNET_DEFAULT_FAR behaves on LFW
+   people that table never saw, for galleries of 10 to 1,000 people.
+
+   build/eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR]
+                       [--far F] [--trials T] [--seed S] [--table]
+   (make impostor-table: --table; make eval-identify: the whole evaluation)
+
+   1. Impostor table: every photo of the LFW people in ../shared/data/lfw-train/ who are NOT in
+      ../shared/data/lfw-dev/ (lfw-train holds more photos of 171 dev people: they are left
+      out, so the dev people below are strangers to the table; the overlap is checked again by
+      name), one face each (the one nearest the image centre; photos without a detection are
+      left out, as fnet never embeds a non-face), every pair of photos of different people:
+      fnet_impostor_table_build. --table prints it as the C initialiser facenet.h ships
+      (section 5) and stops.
+   2. LFW dev people (1,241; 450 with >= 2 photos): for each gallery size K, `trials` random
+      galleries: K people with >= 2 photos (above 450: all of them plus people with one photo),
+      one random photo of each enrolled; known probes = the other photos of the enrolled people
+      (rank-1: nearest is right; DIR, detection and identification rate: nearest is right AND
+      accepted); strangers = every photo of the people not enrolled (FAR: accepted as anyone).
+      The threshold is fnet_gallery_far_threshold(gallery, shipped table, far). The table is
+      the one facenet.h ships; the one measured in 1 is printed next to it (they must agree).
+   3. Several photos per person: people with >= 4 photos, galleries of 1 or 3 photos per
+      person, the same probes (the photos after the third), thresholds from N = embeddings.
+   5. What fnet calibrate does: the table of a small labelled folder (20 dev people with >= 3
+      photos; its tail below 100/pairs from the shipped table), used on galleries of 40 and 100
+      of the other dev people (the folder's people are strangers there too, as in any use).
+   4. The fixed FNET_THRESHOLD_IDENTIFY threshold at K = 40 (what fnet identify used before),
+      and fixed thresholds 0.45..0.65 there (the trade-off any distance rule has).
+   Strangers accepted are compared with the model's 1 - (1 - F(t))^N ("model"). */
+#define _POSIX_C_SOURCE 200809L
+#define FNET_IMPLEMENTATION
+#include "facenet.h"
+#include "examples/embcache.h"
+
+#include <math.h>
+
+static unsigned long long rng_state = 1;
+static unsigned long long rnd(void) { /* SplitMix64 */
+    unsigned long long z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static void shuffle(int *a, int n) {
+    int i;
+    for (i = n - 1; i > 0; i--) {
+        int j = (int)(rnd() % (unsigned long long)(i + 1)), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* A labelled folder's embeddings: photos without a detection dropped. first[p], cnt[p]: the
+   photos of person p in x (grouped by person, as ec_labelled_dir lists them). */
+typedef struct set {
+    ec_labelled lab;
+    float *x;
+    int n, *label, *first, *cnt, dropped;
+} set;
+
+static int load_set(embcache *ec, ec_labelled *lab, set *s) {
+    float *x;
+    int *ok, i, n = 0;
+    ec_result *r = (ec_result *)malloc(sizeof *r);
+    memset(s, 0, sizeof *s);
+    s->lab = *lab;
+    if (!r || !ec_embed_all(ec, lab, 1, &x, &ok, NULL)) return 0;
+    s->label = (int *)malloc((size_t)lab->n * sizeof(int));
+    s->first = (int *)calloc((size_t)lab->n_people, sizeof(int));
+    s->cnt = (int *)calloc((size_t)lab->n_people, sizeof(int));
+    for (i = 0; i < lab->n; i++) {
+        /* ec_embed_all keeps the central face; a centre-box fallback is not a face */
+        int f;
+        if (!ok[i] || !ec_image(ec, lab->paths[i], r) || (f = ec_central(r)) < 0 || r->face[f].fallback) {
+            s->dropped++;
+            continue;
+        }
+        memmove(x + (size_t)n * EC_DIM, x + (size_t)i * EC_DIM, EC_DIM * sizeof(float));
+        s->label[n] = lab->label[i];
+        if (!s->cnt[lab->label[i]]++) s->first[lab->label[i]] = n;
+        n++;
+    }
+    s->x = x;
+    s->n = n;
+    free(ok);
+    free(r);
+    return 1;
+}
+
+static int in_list(char **names, int n, const char *name) {
+    int lo = 0, hi = n - 1; /* ec_list sorts */
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(names[mid], name);
+        if (!c) return 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return 0;
+}
+
+static const char *g_network; /* the network id galleries are made for */
+
+static int fcmp(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+static float median_of(float *v, int n) { /* sorts v */
+    qsort(v, (size_t)n, sizeof(float), fcmp);
+    return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct stats {
+    double probes, rank1, dir, strangers, fa, thr;
+} stats;
+
+/* Identifies the known probes and the strangers of one gallery at threshold thr. */
+static void score(const set *dev, fnet_gallery *g, const int *gallery_of, const int *is_probe_known,
+                  const int *is_stranger, float thr, stats *st) {
+    int i;
+    fnet_match m[1];
+    for (i = 0; i < dev->n; i++) {
+        int nm = 0;
+        if (!is_probe_known[i] && !is_stranger[i]) continue;
+        fnet_identify(g, dev->x + (size_t)i * EC_DIM, EC_DIM, thr, m, 1, &nm);
+        if (nm < 1) continue;
+        if (is_probe_known[i]) {
+            st->probes++;
+            st->rank1 += m[0].person == gallery_of[dev->label[i]];
+            st->dir += m[0].person == gallery_of[dev->label[i]] && m[0].accepted;
+        } else {
+            st->strangers++;
+            st->fa += m[0].accepted;
+        }
+    }
+}
+
+/* A gallery of people[0..k-1]: one random photo each (per 1, !fixed), else their first `per`
+   photos; known probes: the enrolled people's other photos (fixed: from photo probe_from on);
+   strangers: every photo of everyone else. Threshold fixed_thr when > 0, else from t at far. */
+static void run_gallery(const set *dev, const fnet_impostor_table *t, double far, const int *people, int k,
+                        int per, int fixed, int probe_from, float fixed_thr, stats *st) {
+    fnet_gallery *g = NULL;
+    int np = dev->lab.n_people, i, j;
+    int *gallery_of = (int *)malloc((size_t)np * sizeof(int)), *enr = (int *)calloc((size_t)dev->n, sizeof(int));
+    int *known = (int *)calloc((size_t)dev->n, sizeof(int)), *stranger = (int *)calloc((size_t)dev->n, sizeof(int));
+    float thr;
+    for (i = 0; i < np; i++) gallery_of[i] = -1;
+    fnet_gallery_create(g_network, EC_DIM, &g);
+    for (j = 0; j < k; j++) {
+        int p = people[j], c = dev->cnt[p], f = dev->first[p], q;
+        if (per == 1 && !fixed) {
+            q = f + (int)(rnd() % (unsigned long long)c);
+            fnet_gallery_enroll(g, dev->lab.people[p], dev->x + (size_t)q * EC_DIM, 1);
+            enr[q] = 1;
+        } else {
+            fnet_gallery_enroll(g, dev->lab.people[p], dev->x + (size_t)f * EC_DIM, per);
+            for (q = f; q < f + per; q++) enr[q] = 1;
+        }
+        gallery_of[p] = fnet_gallery_count(g) - 1;
+        for (q = f + (fixed ? probe_from : 0); q < f + c; q++) known[q] = !enr[q];
+    }
+    for (i = 0; i < dev->n; i++) stranger[i] = gallery_of[dev->label[i]] < 0;
+    if (fixed_thr > 0) thr = fixed_thr;
+    else fnet_gallery_far_threshold(g, t, far, &thr);
+    st->thr += thr;
+    score(dev, g, gallery_of, known, stranger, thr, st);
+    fnet_gallery_free(g);
+    free(gallery_of);
+    free(enr);
+    free(known);
+    free(stranger);
+}
+
+static void report(const char *what, int k, int trials, double far, const stats *s, double predicted) {
+    printf("  %-14s K=%4d: threshold %.4f  rank-1 %6.2f%%  accepted as the right person %6.2f%% (of %.0f probes)  "
+           "strangers accepted %5.2f%% (of %.0f; model %.2f%%)\n",
+           what, k, s->thr / trials, 100 * s->rank1 / s->probes, 100 * s->dir / s->probes, s->probes / trials,
+           100 * s->fa / s->strangers, s->strangers / trials, 100 * predicted);
+    (void)far;
+}
+
+int main(int argc, char **argv) {
+    ec_lfw_opts o;
+    embcache ec;
+    ec_labelled tlab, dlab;
+    set tr, dev;
+    char troot[2048], droot[2048];
+    int i, j, trials = 20, table_only = 0, n_multi = 0, n_single = 0, n4 = 0, overlap = 0;
+    int *multi, *single, *four, *people;
+    double far = FNET_DEFAULT_FAR;
+    float *imp;
+    size_t n_imp = 0;
+    fnet_impostor_table measured, shipped;
+    const fnet_impostor_table *use;
+    static const int sizes[] = {10, 20, 40, 100, 200, 450, 1000};
+    ec_lfw_opts_init(&o);
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--table")) { table_only = 1; continue; }
+        if (!strcmp(argv[i], "--far") && i + 1 < argc) { far = atof(argv[++i]); continue; }
+        if (!strcmp(argv[i], "--trials") && i + 1 < argc) { trials = atoi(argv[++i]); continue; }
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) { rng_state = strtoull(argv[++i], NULL, 10); continue; }
+        if (!ec_lfw_option(&o, argc, argv, &i)) {
+            fprintf(stderr, "usage: eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR] "
+                            "[--far F] [--trials T] [--seed S] [--table]\n");
+            return 2;
+        }
+    }
+    if (!(far > 0 && far < 1) || trials < 1) { fprintf(stderr, "eval_identify: --far in (0, 1), --trials >= 1\n"); return 2; }
+    ec_shared_path("data/lfw-train/lfw-deepfunneled", troot, sizeof troot);
+    ec_shared_path("data/lfw-dev/lfw-deepfunneled", droot, sizeof droot);
+    if (!ec_open_blob(&ec, o.weights, o.net, o.net_blob, o.cache)) return 1;
+    ec.centre_fallback = 1; /* as tools/eval_match.c: the same cache entries; fallbacks dropped */
+    g_network = ec.network_id;
+    if (!ec_labelled_dir(troot, &tlab) || !ec_labelled_dir(droot, &dlab)) return 1;
+    /* 1. the table's people: lfw-train's minus everyone in lfw-dev */
+    {
+        int n = 0, np = 0, *remap = (int *)malloc((size_t)tlab.n_people * sizeof(int));
+        for (i = 0; i < tlab.n_people; i++) {
+            if (in_list(dlab.people, dlab.n_people, tlab.people[i])) { remap[i] = -1; overlap++; free(tlab.people[i]); continue; }
+            remap[i] = np;
+            tlab.people[np++] = tlab.people[i];
+        }
+        for (i = 0; i < tlab.n; i++) {
+            if (remap[tlab.label[i]] < 0) { free(tlab.paths[i]); continue; }
+            tlab.paths[n] = tlab.paths[i];
+            tlab.label[n++] = remap[tlab.label[i]];
+        }
+        tlab.n = n;
+        tlab.n_people = np;
+        free(remap);
+        for (i = 0; i < np; i++)
+            if (in_list(dlab.people, dlab.n_people, tlab.people[i])) { fprintf(stderr, "eval_identify: overlap left\n"); return 1; }
+    }
+    if (!load_set(&ec, &tlab, &tr)) return 1;
+    imp = (float *)malloc((size_t)tr.n * (size_t)tr.n / 2 * sizeof(float) + 4);
+    for (i = 0; i < tr.n; i++)
+        for (j = i + 1; j < tr.n; j++)
+            if (tr.label[i] != tr.label[j]) imp[n_imp++] = fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
+    if (fnet_impostor_table_build(ec.network_id, imp, n_imp, NULL, &measured) != FNET_OK) { fprintf(stderr, "table build failed\n"); return 1; }
+    printf("network %s: impostor table from %s: %d people (%d people also in lfw-dev left out), %d photos (%d without "
+           "a detection left out), %zu pairs of different people; median %.4f, 1e-3 quantile %.4f, 1e-5 %.4f, min %.4f\n",
+           ec.network_id, troot, tlab.n_people, overlap, tr.n, tr.dropped, n_imp, imp[n_imp / 2], imp[n_imp / 1000],
+           imp[n_imp / 100000], imp[0]);
+    printf("/* %s: %zu impostor pairs, %d photos of %d LFW people outside lfw-dev (make impostor-table) */\n",
+           ec.network_id, n_imp, tr.n, tlab.n_people);
+    for (i = 0; i < measured.n; i++)
+        printf("    {%.4ff, %.4ff},%s", measured.distance[i], measured.log10_rate[i], i % 4 == 3 || i + 1 == measured.n ? "\n" : "");
+    free(imp);
+    if (table_only) return 0;
+
+    /* 2. dev galleries */
+    if (!load_set(&ec, &dlab, &dev)) return 1;
+    if (fnet_network_impostor_table(ec.network_id, &shipped) == FNET_OK) {
+        use = &shipped;
+        printf("evaluated with the shipped table (%d points, %.0f pairs);", shipped.n, shipped.pairs);
+    } else {
+        use = &measured;
+        printf("no shipped table for %s: evaluated with the measured one;", ec.network_id);
+    }
+    printf(" thresholds shipped / measured at FAR %.3g:", far);
+    for (i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
+        float a = 0, b = 0;
+        fnet_far_threshold(use, far, sizes[i], &a);
+        fnet_far_threshold(&measured, far, sizes[i], &b);
+        printf(" K=%d %.4f/%.4f", sizes[i], a, b);
+    }
+    printf("\nLFW dev: %d photos of %d people (%d without a detection left out)\n", dev.n, dev.lab.n_people, dev.dropped);
+    multi = (int *)malloc((size_t)dev.lab.n_people * sizeof(int));
+    single = (int *)malloc((size_t)dev.lab.n_people * sizeof(int));
+    four = (int *)malloc((size_t)dev.lab.n_people * sizeof(int));
+    people = (int *)malloc((size_t)dev.lab.n_people * sizeof(int));
+    for (i = 0; i < dev.lab.n_people; i++) {
+        if (dev.cnt[i] >= 2) multi[n_multi++] = i;
+        else if (dev.cnt[i] == 1) single[n_single++] = i;
+        if (dev.cnt[i] >= 4) four[n4++] = i;
+    }
+    printf("identification at FAR %.3g (%d random galleries per size, one random photo per person; %d people with >= 2 "
+           "photos, %d with one):\n", far, trials, n_multi, n_single);
+    for (i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
+        int k = sizes[i], t;
+        stats st;
+        float thr;
+        memset(&st, 0, sizeof st);
+        if (k > n_multi + n_single - 50) continue;
+        for (t = 0; t < trials; t++) {
+            shuffle(multi, n_multi);
+            shuffle(single, n_single);
+            for (j = 0; j < k; j++) people[j] = j < n_multi ? multi[j] : single[j - n_multi];
+            run_gallery(&dev, use, far, people, k, 1, 0, 0, 0, &st);
+        }
+        fnet_far_threshold(use, far, k, &thr);
+        report("1 photo", k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, thr), k));
+    }
+    /* 3. several photos per person */
+    printf("several photos per person (people with >= 4 photos: %d; probes: their photos after the third):\n", n4);
+    for (i = 0; i < 3; i++) {
+        int k = i == 0 ? 10 : i == 1 ? 40 : 100, per, t;
+        if (k > n4) continue;
+        for (per = 1; per <= 3; per += 2) {
+            stats st;
+            float thr;
+            char what[32];
+            memset(&st, 0, sizeof st);
+            rng_state += 1000; /* same galleries for 1 and 3 photos */
+            {
+                unsigned long long keep = rng_state;
+                for (t = 0; t < trials; t++) {
+                    shuffle(four, n4);
+                    run_gallery(&dev, use, far, four, k, per, 1, 3, 0, &st);
+                }
+                rng_state = keep;
+            }
+            fnet_far_threshold(use, far, (double)k * per, &thr);
+            snprintf(what, sizeof what, "%d photos each", per);
+            report(what, k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, thr), (double)k * per));
+        }
+    }
+    /* 5. what fnet calibrate does with a user's folder: the impostor table of 20 dev people
+       with >= 3 photos (every photo; the tail below 100/pairs from the shipped table, shifted),
+       then galleries of 40 of the OTHER people at that table's thresholds */
+    {
+        int *three = (int *)malloc((size_t)dev.lab.n_people * sizeof(int)), n3 = 0, *rest, nr = 0, t, p, q, f;
+        int *in_folder = (int *)calloc((size_t)dev.lab.n_people, sizeof(int)), photos = 0;
+        float *fd = NULL;
+        size_t nf = 0;
+        fnet_impostor_table user;
+        stats st;
+        for (i = 0; i < dev.lab.n_people; i++)
+            if (dev.cnt[i] >= 3) three[n3++] = i;
+        shuffle(three, n3);
+        for (i = 0; i < 20 && i < n3; i++) { in_folder[three[i]] = 1; photos += dev.cnt[three[i]]; }
+        fd = (float *)malloc((size_t)photos * (size_t)photos / 2 * sizeof(float) + 4);
+        /* as fnet calibrate: one distance per pair of people, the median of their photos' */
+        for (p = 0; p < 20 && p < n3; p++)
+            for (q = p + 1; q < 20 && q < n3; q++) {
+                int a = three[p], b = three[q], u, v, m = 0;
+                float *cross = (float *)malloc((size_t)dev.cnt[a] * (size_t)dev.cnt[b] * sizeof(float));
+                for (u = dev.first[a]; u < dev.first[a] + dev.cnt[a]; u++)
+                    for (v = dev.first[b]; v < dev.first[b] + dev.cnt[b]; v++)
+                        cross[m++] = fnet_distance(dev.x + (size_t)u * EC_DIM, dev.x + (size_t)v * EC_DIM, EC_DIM);
+                fd[nf++] = median_of(cross, m);
+                free(cross);
+            }
+        if (fnet_impostor_table_build(ec.network_id, fd, nf, use, &user) == FNET_OK) {
+            rest = (int *)malloc((size_t)n_multi * sizeof(int));
+            for (i = 0; i < n_multi; i++)
+                if (!in_folder[multi[i]]) rest[nr++] = multi[i];
+            printf("a calibration folder of 20 dev people (%d photos, %zu pairs of people, tail below the median from the "
+                   "shipped table), galleries of other dev people:\n", photos, nf);
+            for (f = 0; f < 2; f++) {
+                int k = f ? 100 : 40;
+                float thr;
+                memset(&st, 0, sizeof st);
+                for (t = 0; t < trials; t++) {
+                    shuffle(rest, nr);
+                    run_gallery(&dev, &user, far, rest, k, 1, 0, 0, 0, &st);
+                }
+                fnet_far_threshold(&user, far, k, &thr);
+                report("calibrated", k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(&user, thr), k));
+            }
+            free(rest);
+        }
+        free(fd);
+        free(three);
+        free(in_folder);
+    }
+    /* 4. the fixed threshold fnet identify used before */
+    {
+        stats st;
+        float fixed = fnet_network_threshold_for(ec.network_id, FNET_THRESHOLD_IDENTIFY);
+        int t;
+        memset(&st, 0, sizeof st);
+        for (t = 0; t < trials; t++) {
+            shuffle(multi, n_multi);
+            run_gallery(&dev, use, far, multi, 40, 1, 0, 0, fixed, &st);
+        }
+        printf("before: the fixed FNET_THRESHOLD_IDENTIFY; then a sweep of fixed thresholds at K = 40:\n");
+        report("fixed", 40, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, fixed), 40));
+        for (fixed = 0.45f; fixed < 0.66f; fixed += 0.01f) {
+            memset(&st, 0, sizeof st);
+            for (t = 0; t < trials; t++) {
+                shuffle(multi, n_multi);
+                run_gallery(&dev, use, far, multi, 40, 1, 0, 0, fixed, &st);
+            }
+            report("sweep", 40, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, fixed), 40));
+        }
+    }
+    return 0;
+}

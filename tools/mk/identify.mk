@@ -1,0 +1,14 @@
+# Open-set identification at a target false-accept rate.
+#   make impostor-table  the ResNet's impostor distance table, measured on the LFW people of
+#                        lfw-train outside lfw-dev, printed as facenet.h's initialiser
+#   make eval-identify   identification at FAR 1% and 5% on LFW dev people (never in the
+#                        table), galleries of 10 to 1,000 people (tools/eval/eval_identify.c)
+.PHONY: impostor-table eval-identify
+build/eval_identify: tools/eval/eval_identify.c facenet.h examples/embcache.h
+	@mkdir -p build
+	$(CC) -std=c99 $(WARN) -O2 $(INC) $< -o $@ -lm
+impostor-table: build/eval_identify
+	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --table
+eval-identify: build/eval_identify
+	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --trials 20 --far 0.01
+	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --trials 20 --far 0.05
