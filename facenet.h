@@ -8755,7 +8755,7 @@ FNET_API fnet_result fnet_impostor_table_build(const char *network, float *dista
     fnet_result r = FNET_OK;
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__valid_network(network) || !distances || n < 2 || (double)n > 1099511627776.0 /* 2^40; size_t may be 32 bits */) return FNET_ERR_INVALID_ARGUMENT;
     if (tail && ((r = fnet_impostor_table_check(tail)) != FNET_OK || strcmp(tail->network, network) != 0))
         return r != FNET_OK ? r : FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
