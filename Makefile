@@ -17,6 +17,11 @@
 #   make portable     platform matrix (gcc/clang, C/C++, -m32, aarch64 and s390x under qemu,
 #                     bare metal, MinGW) compared with the x86-64 scalar build, valgrind, TSan
 #   make test-neon    the kernel and network tests for aarch64 under qemu-user
+#   make windows      fnet.exe, the examples and the C tests for Windows (MinGW-w64) [windows.mk]
+#   make windows-test those tests and the platform driver under Wine (manual, ~10 min)
+#   make msvc-check   the header parsed as MSVC and clang-cl would (stand-in libc headers)
+#   make baremetal-run  the driver on a Cortex-M7 and a 32-bit RISC-V without an OS (QEMU)
+#   make memory-table the README's memory-per-stage table              [baremetal.mk]
 #   make fuzz         libFuzzer targets in tests/fuzz (FUZZ_SECONDS each); fuzz-build only builds
 #
 # WebAssembly [web.mk, wasm.mk]

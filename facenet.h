@@ -32,7 +32,8 @@
        FNET_NO_STDIO        leave out fnet_model_load_file()
        FNET_API             linkage of the public functions (default: extern)
        FNET_NO_MMAP         fnet_model_load_file() reads with fread instead of mapping the
-                            file (mapping is used on POSIX systems only; elsewhere it reads)
+                            file (mapping is POSIX-only; on Windows and bare metal the
+                            blob is always read with fread)
        FNET_NO_AVX512       keep the x86 convolution kernels to AVX2 on CPUs with AVX-512F
        FNET_NO_WINOGRAD     direct 3x3 convolutions everywhere (no Winograd F(2x2, 3x3))
        FNET_MAX_IMAGE_SIDE  largest accepted image width/height (default 16384)
@@ -868,7 +869,8 @@ FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *
 #include <stdio.h>
 #endif
 /* fnet_model_load_file maps the blob read-only (POSIX mmap) where available, so loading costs
-   no copy and pages are read on first use; FNET_NO_MMAP (or a failed map) reads with fread. */
+   no copy and pages are read on first use; FNET_NO_MMAP (or a failed map) reads with fread.
+   File mapping is POSIX-only: on Windows (and any other system) blobs are read with fread. */
 #if !defined(FNET_NO_STDIO) && !defined(FNET_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
 #define FNET__MMAP 1
 #include <fcntl.h>
@@ -898,13 +900,27 @@ FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *
 #endif
 
 /* ---- SIMD availability (compile time) ---- */
+/* Compilers: GCC and Clang compile the AVX2/AVX-512 kernels through per-function target
+   attributes (the rest of the file stays baseline x86-64); MSVC has no such attribute and needs
+   none: its intrinsics compile anywhere, and cpuid comes from <intrin.h>. clang-cl (Clang
+   with _MSC_VER) takes the GCC/Clang path, but its <immintrin.h> declares only the
+   instruction sets the command line enables, so the ones the kernels use are included by name. */
 #if !defined(FNET_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64) || \
-                               (defined(__i386__) && defined(__SSE2__)))
+                               (defined(__i386__) && defined(__SSE2__)) || \
+                               (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define FNET__X86 1
 #include <immintrin.h>
 #if defined(__GNUC__) || defined(__clang__)
 #include <cpuid.h>
 #define FNET__AVX2_FN __attribute__((target("avx2,fma")))
+#if defined(_MSC_VER) && defined(__clang__)
+#include <tmmintrin.h>
+#include <smmintrin.h>
+#include <avxintrin.h>
+#include <avx2intrin.h>
+#include <fmaintrin.h>
+#include <avx512fintrin.h>
+#endif
 #else
 #include <intrin.h>
 #define FNET__AVX2_FN
@@ -1889,6 +1905,8 @@ FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+#pragma fp_contract(off)
 #endif
 
 #define FNET__HOG_MAX_FILTERS 16
@@ -3285,6 +3303,8 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+#pragma fp_contract(off)
 #endif
 
 #define FNET__DT_R 10
@@ -4947,6 +4967,8 @@ FNET_API fnet_result fnet_detector_evaluate(const fnet_model *det, const fnet_im
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+#pragma fp_contract(off)
 #endif
 
 #define FNET__LM_MAX_POINTS 256
@@ -5467,6 +5489,8 @@ FNET_API fnet_result fnet_landmarks(const fnet_model *model, fnet_image img, fne
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+#pragma fp_contract(off)
 #endif
 
 static unsigned long long fnet__rng_next(unsigned long long *s); /* section 5 */
@@ -6920,15 +6944,20 @@ static void fnet__tile_wasm(const float *const *a, int ma, int nseg, int kc, con
 }
 #endif
 
-#if defined(FNET__X86) && (defined(__GNUC__) || defined(__clang__)) && !defined(FNET_NO_AVX512)
+#if defined(FNET__X86) && !defined(FNET_NO_AVX512)
 #define FNET__AVX512 1
+#if defined(__GNUC__) || defined(__clang__)
 #define FNET__AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+#else
+#define FNET__AVX512_FN /* MSVC: no target attributes (see "SIMD availability") */
+#endif
 /* Kernel id of the AVX-512 micro-kernel: not a public fnet_isa. The AVX2 kernel set uses it
    for convolutions when the CPU has AVX-512F (and the OS saves zmm state); FNET_NO_AVX512
    leaves it out. */
 #define FNET__KERN_AVX512 16
 
 static int fnet__cpu_has_avx512f(void) {
+#if defined(__GNUC__) || defined(__clang__)
     unsigned a, b, c, d, lo, hi;
     if (!fnet__cpu_has_avx2_fma()) return 0;
     __cpuid_count(7, 0, a, b, c, d);
@@ -6936,6 +6965,13 @@ static int fnet__cpu_has_avx512f(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     (void)hi;
     return (lo & 0xE6u) == 0xE6u; /* xmm, ymm, opmask, zmm0-15 upper, zmm16-31 */
+#else
+    int r[4];
+    if (!fnet__cpu_has_avx2_fma()) return 0;
+    __cpuidex(r, 7, 0);
+    if (!(r[1] & (1 << 16))) return 0;
+    return (_xgetbv(0) & 0xE6u) == 0xE6u;
+#endif
 }
 
 /* max(x, 0) (the maskz form: g++ -O2 warns about _mm512_max_ps's undefined source) */
@@ -8522,7 +8558,15 @@ static fnet_result fnet__write_atomic(const char *path, const void *data, size_t
         ok = (fflush(f) == 0) && ok;
         ok = (fclose(f) == 0) && ok;
     }
-    if (ok) ok = rename(tmp, path) == 0;
+    if (ok) {
+        ok = rename(tmp, path) == 0;
+#if defined(_WIN32)
+        /* C leaves renaming onto an existing file to the system: POSIX replaces it
+           atomically, Windows refuses. There the old file goes first (a crash in between
+           leaves PATH.tmp, the complete new file). */
+        if (!ok && remove(path) == 0) ok = rename(tmp, path) == 0;
+#endif
+    }
     if (!ok) remove(tmp);
     FNET_FREE(tmp);
     return ok ? FNET_OK : FNET_ERR_IO;

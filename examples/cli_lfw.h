@@ -65,7 +65,7 @@
    same protocol, without images: tests/test_eval_lfw.py checks the arithmetic this way. */
 #include "roc_plot.h"
 #include "jitter.h"      /* jitter_chip: dlib's jitter_image */
-#include "thread_pool.h" /* --threads (POSIX threads; elsewhere eval-lfw runs on one thread) */
+#include "thread_pool.h" /* --threads (POSIX or Win32 threads; elsewhere eval-lfw runs on one thread) */
 
 typedef struct lfw_pair {
     int a, b;     /* image indices */
@@ -388,15 +388,15 @@ typedef struct lfw_work {
     double total_ms;
     progress progress; /* count, rate, ETA on stderr (examples/progress.h) */
 #if TP_THREADS
-    pthread_mutex_t lock;
+    pf_mutex lock;
 #endif
 } lfw_work;
 
 static void lfw__lock(lfw_work *w, int on) {
 #if TP_THREADS
     if (!w->threaded) return;
-    if (on) pthread_mutex_lock(&w->lock);
-    else pthread_mutex_unlock(&w->lock);
+    if (on) pf_mutex_lock(&w->lock);
+    else pf_mutex_unlock(&w->lock);
 #else
     (void)w; (void)on;
 #endif
@@ -438,7 +438,7 @@ static int lfw__run_workers(lfw_work *w, int threads) {
     tp_pool pool;
 #if TP_THREADS
     if (tp_start(&pool, threads) > 1) {
-        if (pthread_mutex_init(&w->lock, NULL) != 0) { tp_stop(&pool); return 1; }
+        if (pf_mutex_init(&w->lock) != 0) { tp_stop(&pool); return 1; }
         w->threaded = 1;
     }
 #else
@@ -449,7 +449,7 @@ static int lfw__run_workers(lfw_work *w, int threads) {
     tp_stop(&pool);
     progress_end(&w->progress);
 #if TP_THREADS
-    if (w->threaded) pthread_mutex_destroy(&w->lock);
+    if (w->threaded) pf_mutex_destroy(&w->lock);
 #endif
     return w->failed;
 }

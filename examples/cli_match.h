@@ -211,7 +211,7 @@ static int cm__write_file(const char *path, const void *data, size_t size) {
     if (!f) { fprintf(stderr, "fnet: cannot write %s\n", tmp); return 0; }
     ok = fwrite(data, 1, size, f) == size;
     ok = fclose(f) == 0 && ok;
-    if (ok) ok = rename(tmp, path) == 0;
+    if (ok) ok = pf_rename(tmp, path) == 0;
     if (!ok) { remove(tmp); fprintf(stderr, "fnet: cannot write %s\n", path); }
     return ok;
 }
@@ -956,9 +956,9 @@ static int cm_verify(int argc, char **argv) {
 
 /* ---- fnet cluster DIR|IMG... ---- */
 static int cm__collect_images(const char *arg, char ***paths, int *n, int *cap, int depth) {
-    struct stat st;
-    if (stat(arg, &st) != 0) { fprintf(stderr, "fnet: %s: no such file or folder\n", arg); return 0; }
-    if (S_ISDIR(st.st_mode)) {
+    int kind = pf_kind(arg, NULL, NULL);
+    if (kind == PF_NONE) { fprintf(stderr, "fnet: %s: no such file or folder\n", arg); return 0; }
+    if (kind == PF_DIR) {
         char **files = NULL, **dirs = NULL;
         int nf = ec_list(arg, 0, &files), nd = depth < 1 ? ec_list(arg, 1, &dirs) : 0, i;
         char p[4096];

@@ -84,8 +84,6 @@
 #include "thread_pool.h"
 
 #include <math.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define TR_GRAD_SLOTS 8     /* the trainer's gradient accumulators: fixed, so --threads never changes a result */
 #define TR_CHUNK 64         /* images per progress report while preparing */
@@ -383,8 +381,7 @@ static void tr__data_free(tr_data *d) {
 }
 
 static int tr__file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return pf_kind(path, NULL, NULL) == PF_FILE;
 }
 
 /* Appends (name, path) to d, giving the person an index in order of first appearance. */
@@ -448,15 +445,14 @@ static void tr__list_base(const char *list, char **rel, int n, char *base, size_
 
 /* Reads LIST.txt or FOLDER/PERSON/IMAGE into d (paths and people; no pixels yet). */
 static int tr__read_data(const char *data, tr_data *d, char *base, size_t base_cap) {
-    struct stat st;
-    int cap = 0, pcap = 0, i;
+    int cap = 0, pcap = 0, i, kind = pf_kind(data, NULL, NULL);
     memset(d, 0, sizeof *d);
     base[0] = 0;
-    if (stat(data, &st) != 0) {
+    if (kind == PF_NONE) {
         fprintf(stderr, "fnet: train: %s: no such file or folder\n", data);
         return 0;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (kind == PF_DIR) {
         ec_labelled lab;
         if (!ec_labelled_dir(data, &lab)) return 0;
         for (i = 0; i < lab.n; i++)
@@ -605,9 +601,9 @@ static void tr__cache_write(const char *file, const char *magic, const void *src
     memcpy(buf + 8, src, n);
     h = ec__fnv(14695981039346656037ULL, buf, n + 8);
     for (i = 0; i < 8; i++) buf[n + 8 + i] = (unsigned char)(h >> (8 * i));
-    snprintf(tmp, sizeof tmp, "%s.%ld.%d.tmp", file, (long)getpid(), task);
+    snprintf(tmp, sizeof tmp, "%s.%ld.%d.tmp", file, pf_getpid(), task);
     if (cm__write_file(tmp, buf, n + 16)) {
-        if (rename(tmp, file) != 0) remove(tmp);
+        if (pf_rename(tmp, file) != 0) remove(tmp);
     }
     free(buf);
 }
@@ -702,7 +698,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
                        int pick_single, double *ms) {
     tr_prep c;
     int hit[TR_CHUNK];
-    int i, counts[7] = {0, 0, 0, 0, 0, 0, 0}, shown = 0, tty = isatty(fileno(stderr));
+    int i, counts[7] = {0, 0, 0, 0, 0, 0, 0}, shown = 0, tty = pf_isatty(stderr);
     double t0 = now_ms();
     memset(&c, 0, sizeof c);
     c.d = d;
@@ -726,7 +722,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
         int k, v[3];
         v[0] = (int)c.kind; v[1] = c.size; v[2] = c.dopts.upsample;
         c.cache_dir = cache_dir;
-        mkdir(cache_dir, 0777);
+        pf_mkdir(cache_dir);
         c.chip_stamp = ec__fnv(14695981039346656037ULL, "fnet train chip 1", 17);
         c.chip_stamp = ec__fnv(c.chip_stamp, v, sizeof v);
         if (pick_single) c.chip_stamp = ec__fnv(c.chip_stamp, "pick single", 11); /* centre's stamp unchanged */
@@ -1249,13 +1245,7 @@ static fnet_result tr__step_distill(fnet_trainer *tr, const tr_opts *o, const tr
 /* ---- the run ---- */
 /* CPU time of the whole process (every thread), ms: images per CPU second do not depend on
    how busy the machine is, wall-clock images per second do. */
-static double tr__cpu_ms(void) {
-#ifdef CLOCK_PROCESS_CPUTIME_ID
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0) return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-#endif
-    return 0;
-}
+static double tr__cpu_ms(void) { return pf_cpu_ms(); }
 
 static void tr__eta(char *out, size_t cap, double ms) {
     long s = (long)(ms / 1000 + 0.5);
@@ -1294,7 +1284,7 @@ static int cmd_train(int argc, char **argv) {
     fnet_trainer_opts to;
     fnet_result r;
     char base[4096], out_id[64], data_meta[4600], seed_meta[32];
-    int rc, i, size, dim, versions, steps_per_epoch, start_epoch = 0, epoch, B, ok_prep, tty = isatty(fileno(stderr));
+    int rc, i, size, dim, versions, steps_per_epoch, start_epoch = 0, epoch, B, ok_prep, tty = pf_isatty(stderr);
     int *batch_img = NULL, *labels = NULL, *order = NULL, *singles = NULL, *pick = NULL, cr_pending = 0, stopped = 0, last_ckpt = 0;
     size_t fsize = 0, row_floats, chip_bytes;
     float *cache = NULL, *inputs = NULL;

@@ -251,7 +251,7 @@ static int cmd_train_landmarks(int argc, char **argv) {
     o.parallel_for = tp_run;
     o.parallel_user = &pool;
     pr.t0 = pr.last = now_ms();
-    pr.tty = isatty(fileno(stderr));
+    pr.tty = pf_isatty(stderr);
     o.progress = tl__progress;
     o.progress_user = &pr;
     fprintf(stderr, "fnet: train-landmarks: %d faces of %d points, %d threads\n", f.n, f.n_points, threads);

@@ -19,16 +19,15 @@
    Written to a temporary name and renamed. FNET_NO_EMBCACHE=1 turns the cache off. */
 #ifndef EMBCACHE_H
 #define EMBCACHE_H
-/* POSIX (opendir, stat, getpid): define _POSIX_C_SOURCE 200809L before the first #include. */
+/* Folders, file stamps and process ids through examples/platform.h (POSIX: define
+   _POSIX_C_SOURCE 200809L before the first #include). */
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 #include "image_load.h" /* il_load: the validating pre-pass, then stb_image */
 #include "progress.h"   /* the progress line: count, rate, ETA */
@@ -79,9 +78,8 @@ static unsigned long long ec__fnv(unsigned long long h, const void *p, size_t n)
     return h;
 }
 static unsigned long long ec__fnv_file_stat(unsigned long long h, const char *path) {
-    struct stat st;
     long long v[2] = {-1, -1};
-    if (stat(path, &st) == 0) { v[0] = (long long)st.st_size; v[1] = (long long)st.st_mtime; }
+    pf_kind(path, &v[0], &v[1]); /* left -1 when the file is missing */
     h = ec__fnv(h, path, strlen(path));
     return ec__fnv(h, v, sizeof v);
 }
@@ -177,7 +175,7 @@ static void ec__mkdirs(const char *dir) {
         if (tmp[i] == '/' || tmp[i] == 0) {
             char c = tmp[i];
             tmp[i] = 0;
-            mkdir(tmp, 0777);
+            pf_mkdir(tmp);
             tmp[i] = c;
         }
 }
@@ -208,11 +206,11 @@ static void ec__cache_write(const embcache *ec, unsigned long long key, const ec
     FILE *f;
     ec__mkdirs(ec->cache_dir);
     snprintf(path, sizeof path, "%s/%016llx.emb", ec->cache_dir, key);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, pf_getpid());
     f = fopen(tmp, "wb");
     if (!f) return;
     if (fwrite(r, sizeof *r, 1, f) != 1) { fclose(f); remove(tmp); return; }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+    if (fclose(f) != 0 || pf_rename(tmp, path) != 0) remove(tmp);
 }
 
 /* Embeds one face given its box. Returns an fnet_result. */
@@ -334,18 +332,18 @@ static int ec__strcmp(const void *a, const void *b) { return strcmp(*(char *cons
 /* Sorted names of the entries of `dir` (want_dirs: sub-folders, else image files).
    Returns the count (-1 when the folder cannot be read); free with ec_free_list. */
 static EC_UNUSED int ec_list(const char *dir, int want_dirs, char ***out) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
+    pf_dir *d = pf_dir_open(dir);
+    const char *e;
     char **list = NULL, path[2048];
     int n = 0, cap = 0;
     *out = NULL;
     if (!d) return -1;
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0) continue;
-        if (want_dirs ? !S_ISDIR(st.st_mode) : (!S_ISREG(st.st_mode) || !ec__is_image(e->d_name))) continue;
+    while ((e = pf_dir_next(d)) != NULL) {
+        int kind;
+        if (e[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e);
+        kind = pf_kind(path, NULL, NULL);
+        if (want_dirs ? kind != PF_DIR : (kind != PF_FILE || !ec__is_image(e))) continue;
         if (n == cap) {
             char **nl;
             cap = cap ? cap * 2 : 64;
@@ -353,11 +351,11 @@ static EC_UNUSED int ec_list(const char *dir, int want_dirs, char ***out) {
             if (!nl) break;
             list = nl;
         }
-        list[n] = (char *)malloc(strlen(e->d_name) + 1);
+        list[n] = (char *)malloc(strlen(e) + 1);
         if (!list[n]) break;
-        strcpy(list[n++], e->d_name);
+        strcpy(list[n++], e);
     }
-    closedir(d);
+    pf_dir_close(d);
     if (n) qsort(list, (size_t)n, sizeof *list, ec__strcmp);
     *out = list;
     return n;

@@ -17,7 +17,7 @@
 
    Images are read by examples/image_load.h (a validating pre-pass, then Debian's stb_image
    with JPEG and PNG only); the library itself reads no files but its weight blobs. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, opendir, stat (examples/platform.h) */
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
 
@@ -37,11 +37,7 @@
 static const char *g_weights = NULL;
 static int g_timing = 0;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return pf_now_ms(); }
 
 /* Prints msg (when given) and then the usage text; returns EXIT_USAGE. */
 static int usage_text(const char *msg, const char *text) {
@@ -128,7 +124,7 @@ static int write_png(const char *path, const unsigned char *rgb, int w, int h) {
         fprintf(stderr, "fnet: cannot write %s\n", path);
         return 0;
     }
-    if (rename(tmp, path) != 0) {
+    if (pf_rename(tmp, path) != 0) {
         remove(tmp);
         fprintf(stderr, "fnet: cannot write %s\n", path);
         return 0;

@@ -12,13 +12,12 @@
      for (i = 0; i < n; i++) { progress_step(&p, i, path[i]); ...read path[i]... }
      progress_step(&p, n, NULL);  progress_end(&p);
    Before any other message on stderr, call progress_break(&p) (ends a half-written line).
-   Needs POSIX (clock_gettime, isatty): define _POSIX_C_SOURCE 200809L first. */
+   The clock and the terminal test come from platform.h (POSIX or Windows). */
 #ifndef PROGRESS_H
 #define PROGRESS_H
 
 #include <stdio.h>
-#include <time.h>
-#include <unistd.h>
+#include "platform.h"
 
 typedef struct progress {
     const char *what, *unit; /* command name, what is counted */
@@ -26,17 +25,13 @@ typedef struct progress {
     double t0, last;         /* seconds */
 } progress;
 
-static double progress__now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+static double progress__now(void) { return pf_now_ms() * 1e-3; }
 
 static void progress_start(progress *p, const char *what, int total, const char *unit) {
     p->what = what;
     p->unit = unit;
     p->total = total;
-    p->tty = isatty(fileno(stderr));
+    p->tty = pf_isatty(stderr);
     p->pending = p->shown = 0;
     p->t0 = p->last = progress__now();
 }

@@ -1,4 +1,5 @@
-/* thread_pool.h - a small persistent pthread pool for the fnet CLI.
+/* thread_pool.h - a small persistent thread pool for the fnet CLI (POSIX threads or Win32
+   threads, through examples/platform.h).
 
    tp_pool p; tp_start(&p, threads);       threads - 1 workers; the caller is the last one
    tp_run(&p, n, fn, ctx);                 fn(ctx, i) for every i in 0..n-1, on any of the
@@ -8,22 +9,16 @@
    tp_run has the signature of facenet.h's fnet_parallel_for_fn (user = the pool), so a pool
    serves fnet_trainer_opts.parallel_for as well as the CLI's own loops over images. Tasks
    are handed out one at a time under a mutex; which thread runs a task never matters to a
-   caller whose tasks write disjoint memory. Without POSIX threads, with one thread, or when
+   caller whose tasks write disjoint memory. Without threads (PF_THREADS 0), with one thread, or when
    no worker could start, the tasks run one after another on the caller's thread. Not
    reentrant: a task must not call tp_run on its own pool. */
 #ifndef THREAD_POOL_H
 #define THREAD_POOL_H
 
-#ifndef TP_THREADS
-#if defined(__unix__) || defined(__APPLE__)
-#define TP_THREADS 1
-#else
-#define TP_THREADS 0
-#endif
-#endif
 #include <string.h>
-#if TP_THREADS
-#include <pthread.h>
+#include "platform.h"
+#ifndef TP_THREADS
+#define TP_THREADS PF_THREADS
 #endif
 
 #define TP_MAX_THREADS 64
@@ -31,10 +26,10 @@
 typedef struct tp_pool {
     int threads; /* workers + the caller */
 #if TP_THREADS
-    pthread_t th[TP_MAX_THREADS];
+    pf_thread th[TP_MAX_THREADS];
     int started, quit;
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
+    pf_mutex lock;
+    pf_cond wake, done;
     unsigned long gen;           /* job number: a worker drains the job it has not seen yet */
     fnet_task_fn fn;
     void *ctx;
@@ -49,24 +44,24 @@ static void tp__drain(tp_pool *p) {
         int i = p->next++;
         fnet_task_fn fn = p->fn;
         void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->lock);
+        pf_mutex_unlock(&p->lock);
         fn(ctx, i);
-        pthread_mutex_lock(&p->lock);
-        if (++p->finished == p->n) pthread_cond_broadcast(&p->done);
+        pf_mutex_lock(&p->lock);
+        if (++p->finished == p->n) pf_cond_broadcast(&p->done);
     }
 }
 
 static void *tp__main(void *arg) {
     tp_pool *p = (tp_pool *)arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
+    pf_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->wake, &p->lock);
+        while (!p->quit && p->gen == seen) pf_cond_wait(&p->wake, &p->lock);
         if (p->quit) break;
         seen = p->gen;
         tp__drain(p);
     }
-    pthread_mutex_unlock(&p->lock);
+    pf_mutex_unlock(&p->lock);
     return NULL;
 }
 #endif
@@ -79,14 +74,14 @@ static int tp_start(tp_pool *p, int threads) {
 #if TP_THREADS
     if (threads > TP_MAX_THREADS) threads = TP_MAX_THREADS;
     if (threads <= 1) return 1;
-    if (pthread_mutex_init(&p->lock, NULL) != 0) return 1;
-    if (pthread_cond_init(&p->wake, NULL) != 0) { pthread_mutex_destroy(&p->lock); return 1; }
-    if (pthread_cond_init(&p->done, NULL) != 0) {
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->lock);
+    if (pf_mutex_init(&p->lock) != 0) return 1;
+    if (pf_cond_init(&p->wake) != 0) { pf_mutex_destroy(&p->lock); return 1; }
+    if (pf_cond_init(&p->done) != 0) {
+        pf_cond_destroy(&p->wake);
+        pf_mutex_destroy(&p->lock);
         return 1;
     }
-    while (p->started < threads - 1 && pthread_create(&p->th[p->started], NULL, tp__main, p) == 0) p->started++;
+    while (p->started < threads - 1 && pf_thread_start(&p->th[p->started], tp__main, p) == 0) p->started++;
     p->threads = 1 + p->started;
 #else
     (void)threads;
@@ -99,18 +94,18 @@ static void tp_run(void *user, int n, fnet_task_fn fn, void *ctx) {
     int i;
 #if TP_THREADS
     if (p && p->started > 0 && n > 1) {
-        pthread_mutex_lock(&p->lock);
+        pf_mutex_lock(&p->lock);
         p->fn = fn;
         p->ctx = ctx;
         p->n = n;
         p->next = 0;
         p->finished = 0;
         p->gen++;
-        pthread_cond_broadcast(&p->wake);
+        pf_cond_broadcast(&p->wake);
         tp__drain(p);
-        while (p->finished < p->n) pthread_cond_wait(&p->done, &p->lock);
+        while (p->finished < p->n) pf_cond_wait(&p->done, &p->lock);
         p->n = 0; /* a worker waking late finds nothing left */
-        pthread_mutex_unlock(&p->lock);
+        pf_mutex_unlock(&p->lock);
         return;
     }
 #else
@@ -123,14 +118,14 @@ static void tp_stop(tp_pool *p) {
 #if TP_THREADS
     int t;
     if (p->started > 0) {
-        pthread_mutex_lock(&p->lock);
+        pf_mutex_lock(&p->lock);
         p->quit = 1;
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->lock);
-        for (t = 0; t < p->started; t++) pthread_join(p->th[t], NULL);
-        pthread_cond_destroy(&p->done);
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->lock);
+        pf_cond_broadcast(&p->wake);
+        pf_mutex_unlock(&p->lock);
+        for (t = 0; t < p->started; t++) pf_thread_join(p->th[t]);
+        pf_cond_destroy(&p->done);
+        pf_cond_destroy(&p->wake);
+        pf_mutex_destroy(&p->lock);
     }
 #endif
     memset(p, 0, sizeof *p);

@@ -27,8 +27,19 @@ WEB="clang lld wasi-libc libclang-rt-14-dev-wasm32 binaryen chromium"
 TEST="$DEMO $WEB g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and
 # gcc-s390x conflict with gcc-multilib on Debian: clang --target with these cross libcs.
+# MinGW-w64 (make windows: the CLI and tests cross-built for Windows; about 230 MB) and clang
+# (make msvc-check) are in this list too.
 PORTABLE="gcc-multilib qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross
-          libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind"
+          libc6-dev-s390x-cross libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross valgrind
+          gcc-mingw-w64-x86-64 clang"
+# wine: make windows-test, the MinGW builds run under Wine (about 670 MB; not in CI: the run
+# takes about 10 minutes on the shared machine)
+WINE="wine64"
+# baremetal: Cortex-M compile checks and the Cortex-M7 run under qemu-system-arm (newlib,
+# semihosting), 32-bit RISC-V compile checks and run under qemu-system-riscv32 (picolibc,
+# qemu-system-misc); about 2.2 GB, not in CI
+BAREMETAL="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf
+           picolibc-riscv64-unknown-elf qemu-system-misc"
 # bench: the peers measured in the same run (dlib, PyTorch, OpenCV; ONNX Runtime and face-api
 # come from npm into build/, tools/bench/bench.sh fetches them)
 BENCH="$TEST time"
@@ -39,10 +50,12 @@ pkgs_of() {
     demo) echo "$DEMO" ;;
     test) echo "$TEST" ;;
     portable) echo "$PORTABLE" ;;
+    wine) echo "$WINE" ;;
+    baremetal) echo "$BAREMETAL" ;;
     bench) echo "$BENCH" ;;
     web) echo "$WEB" ;;
-    all) echo "$TEST $PORTABLE" ;;
-    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, bench, web, all)" >&2; exit 2 ;;
+    all) echo "$TEST $PORTABLE $WINE $BAREMETAL" ;;
+    *) echo "deps: unknown purpose '$1' (build, demo, test, portable, wine, baremetal, bench, web, all)" >&2; exit 2 ;;
     esac
 }
 needs_node() { case "$1" in demo|test|bench|web|all) return 0 ;; esac; return 1; }

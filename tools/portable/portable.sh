@@ -17,7 +17,10 @@
 #      compared with the reference build (x86-64 gcc -O2
 #      -DFNET_NO_SIMD) by tools/portable/portable_compare.py: identical blob data and boxes, landmarks
 #      within 1e-3 px, embeddings within 1e-5.
-#      Compile only: the header for Cortex-M0/M4/M7 (bare metal, newlib) and Windows (MinGW-w64).
+#      Compile only: the header for Cortex-M0/M4/M7 (newlib) and 32-bit RISC-V (picolibc),
+#      bare metal; MSVC and clang-cl (parsed by clang in MS mode, tools/portable/msvc_check.sh).
+#      Run: the driver on a Cortex-M7 without an OS (qemu-system-arm, tools/portable/baremetal.sh);
+#      make windows (MinGW-w64), and its tests under Wine when wine64 is installed.
 #   2. valgrind memcheck on build/fnet detect/landmarks/embed over two photos (tools/portable/portable_valgrind.sh).
 #   3. ThreadSanitizer on tests/test_threads.c (one model shared by several threads).
 # A toolchain that is not installed is reported as skipped (CI installs them all).
@@ -172,11 +175,13 @@ case "aarch64_be" in *"$filter"*)
     fi ;;
 esac
 
-# Bare metal and Windows, compile only: the header alone (FNET_IMPLEMENTATION) with -Werror for
-# Cortex-M0/M4/M7 (arm-none-eabi-gcc + newlib, FNET_NO_STDIO: no file loading, models come
-# from memory) with the code size at -Os and -O2, and for x86-64 Windows (MinGW-w64). Debian
-# packages gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-mingw-w64-x86-64 (not in CI's list:
-# 800 MB for a compile check); missing toolchains are reported as skipped.
+# Bare metal, compile only: the header alone (FNET_IMPLEMENTATION) with -Werror for
+# Cortex-M0/M4/M7 (arm-none-eabi-gcc + newlib) and 32-bit RISC-V (rv32imac soft float,
+# rv32imafc single-precision FPU; riscv64-unknown-elf-gcc + picolibc), FNET_NO_STDIO (no file
+# loading, models come from memory), with the code size at -Os and -O2. Then, with
+# qemu-system-arm, the driver runs on a Cortex-M7 board without an OS (tools/portable/baremetal.sh).
+# Debian packages: `sh tools/deps.sh baremetal` (2 GB with picolibc: not in CI's list);
+# missing toolchains are reported as skipped.
 case "bare-metal" in *"$filter"*)
     printf '#define FNET_IMPLEMENTATION\n#include "facenet.h"\n' > "$B/impl.c"
     for cpu in "cortex-m0|-mfloat-abi=soft" "cortex-m4|-mfloat-abi=hard -mfpu=fpv4-sp-d16" "cortex-m7|-mfloat-abi=hard -mfpu=fpv5-d16"; do
@@ -198,20 +203,64 @@ case "bare-metal" in *"$filter"*)
         done
         [ -n "$sizes" ] && printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
     done
+    for rv in "rv32imac|ilp32" "rv32imafc|ilp32f"; do
+        name=${rv%%|*}; abi=${rv#*|}
+        if ! command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || [ ! -f /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ]; then
+            printf '%-24s skipped: riscv64-unknown-elf-gcc or picolibc not installed (gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf)\n' "$name"
+            echo "skip $name" >> "$results"; continue
+        fi
+        sizes=""
+        for o in -Os -O2; do
+            # shellcheck disable=SC2086
+            if riscv64-unknown-elf-gcc --specs=picolibc.specs -march=$name -mabi=$abi -std=c99 $WARN $o -DFNET_NO_STDIO -I. \
+                -c "$B/impl.c" -o "$B/impl-$name$o.o" > "$B/impl-$name.build.log" 2>&1; then
+                sizes="$sizes $o $(riscv64-unknown-elf-size "$B/impl-$name$o.o" | awk 'NR == 2 { printf "%.0f KB", $1 / 1024 }')"
+            else
+                printf '%-24s FAIL: the header does not compile (%s)\n' "$name" "$o"; head -n 20 "$B/impl-$name.build.log"
+                echo "fail $name" >> "$results"; sizes=""; break
+            fi
+        done
+        [ -n "$sizes" ] && printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
+    done
+    # the runs (Cortex-M7 about 15 s, RISC-V about 5 minutes of emulation) stay out of CI
+    if [ -n "${CI:-}" ] && [ "${PORTABLE_BAREMETAL_RUN:-0}" != 1 ]; then
+        printf '%-24s not run in CI (PORTABLE_BAREMETAL_RUN=1 to run): make baremetal-run\n' "bare-metal (run)"
+    elif [ -z "$filter" ] || [ "$filter" = bare-metal ]; then
+        sh tools/portable/baremetal.sh || echo "fail baremetal-run" >> "$results"
+    fi ;;
+esac
+
+# Windows: make windows cross-builds the CLI, the examples, the C tests and the driver with
+# MinGW-w64 (gcc-mingw-w64-x86-64, in CI's list); with wine64 installed (`sh tools/deps.sh
+# wine`) make windows-test runs them under Wine against
+# the native results. PORTABLE_SKIP_WINE=1 builds only; so does CI (CI set), where the Wine run
+# (about 10 minutes on the shared 2-core machine) does not fit the budget.
+case "windows" in *"$filter"*)
+    [ -n "${CI:-}" ] && PORTABLE_SKIP_WINE=${PORTABLE_SKIP_WINE:-1}
     if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
-        langs="C99"
-        if x86_64-w64-mingw32-gcc -std=c99 $WARN -O2 -I. -c "$B/impl.c" -o "$B/impl-win64.o" > "$B/impl-win64.build.log" 2>&1 &&
-           { ! command -v x86_64-w64-mingw32-g++ >/dev/null 2>&1 || { langs="C99 and C++11"
-             x86_64-w64-mingw32-g++ -x c++ -std=c++11 $WARN -O2 -I. -c "$B/impl.c" -o "$B/impl-win64-cxx.o" >> "$B/impl-win64.build.log" 2>&1; }; }; then
-            printf '%-24s compiles with -Werror as %s\n' "win64 mingw (compile)" "$langs"
+        t0=$(now)
+        if ${MAKE:-make} -s windows > "$B/windows.build.log" 2>&1; then
+            printf '%-24s %ss  make windows: %s executables in build/windows\n' "win64 mingw" "$(elapsed "$t0")" "$(ls build/windows/*.exe | wc -l)"
+            if [ "${PORTABLE_SKIP_WINE:-0}" != 1 ] && { command -v wine64 >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ]; }; then
+                sh tools/portable/windows.sh || echo "fail win64-wine" >> "$results"
+            elif [ "${PORTABLE_SKIP_WINE:-0}" = 1 ]; then
+                printf '%-24s not run (PORTABLE_SKIP_WINE=1 or CI): make windows-test\n' "win64 (wine)"
+            else
+                printf '%-24s not run: wine64 not installed (sh tools/deps.sh wine; then make windows-test)\n' "win64 (wine)"
+            fi
         else
-            printf '%-24s FAIL: the header does not compile\n' "win64 mingw"; head -n 20 "$B/impl-win64.build.log"
+            printf '%-24s FAIL: make windows\n' "win64 mingw"; tail -n 20 "$B/windows.build.log"
             echo "fail win64" >> "$results"
         fi
     else
         printf '%-24s skipped: x86_64-w64-mingw32-gcc not installed (gcc-mingw-w64-x86-64)\n' "win64 mingw"
         echo "skip win64" >> "$results"
     fi ;;
+esac
+
+# MSVC and clang-cl: the header parsed in Microsoft mode (tools/portable/msvc_check.sh, seconds)
+case "msvc" in *"$filter"*)
+    sh tools/portable/msvc_check.sh || echo "fail msvc" >> "$results" ;;
 esac
 
 echo

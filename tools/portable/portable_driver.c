@@ -24,7 +24,12 @@
    datacrc is the CRC-32 of every tensor's values written back little-endian: equal on every
    platform exactly when the loader's copies and byte swaps are right. pixcrc checks that the
    image decoder (stb_image, SIMD off) gave the same pixels. A stage that has not landed yet
-   prints its result code ("unsupported") instead of numbers. */
+   prints its result code ("unsupported") instead of numbers.
+
+   Bare metal (tools/portable/baremetal.sh): -DDRIVER_LOAD_MEMORY reads each blob into a 64-byte
+   aligned buffer itself and loads it with fnet_model_load_memory (zero-copy), so the library
+   can be built with FNET_NO_STDIO; -DDRIVER_LANDMARKS5 uses landmarks5.fnet (make landmarks5,
+   a blob that fits a small device) instead of landmarks68.fnet. */
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
 
@@ -74,8 +79,24 @@ static fnet_model *load(const char *dir, const char *name) {
         printf("model %s missing\n", name);
         return NULL;
     }
+#ifdef DRIVER_LOAD_MEMORY
+    {
+        long n = 0;
+        void *raw = NULL;
+        unsigned char *blob = NULL;
+        if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (raw = malloc((size_t)n + 64)) != NULL) {
+            blob = (unsigned char *)(((size_t)raw + 63) & ~(size_t)63);
+            if (fread(blob, 1, (size_t)n, f) != (size_t)n) blob = NULL;
+        }
+        fclose(f);
+        r = blob ? fnet_model_load_memory(blob, (size_t)n, &m) : FNET_ERR_IO; /* raw outlives m: kept */
+        if (!blob) free(raw);
+    }
+#else
     fclose(f);
     r = fnet_model_load_file(path, &m);
+#endif
     if (r != FNET_OK) {
         printf("model %s error %d %s\n", name, (int)r, fnet_result_string(r));
         return NULL;
@@ -190,6 +211,10 @@ int main(int argc, char **argv) {
            "aarch64",
 #elif defined(__s390x__)
            "s390x",
+#elif defined(__arm__)
+           "arm",
+#elif defined(__riscv)
+           "riscv",
 #elif defined(__wasm32__)
            "wasm32",
 #else
@@ -208,7 +233,12 @@ int main(int argc, char **argv) {
     );
     gallery_check();
     det = load(argv[1], "hog_frontal.fnet");
-    lm = load(argv[1], "landmarks68.fnet");
+#ifdef DRIVER_LANDMARKS5
+#define DRIVER_LANDMARKS "landmarks5.fnet"
+#else
+#define DRIVER_LANDMARKS "landmarks68.fnet"
+#endif
+    lm = load(argv[1], DRIVER_LANDMARKS);
     net[0] = load(argv[1], "nn4.small2.v1.fnet");
     net[1] = load(argv[1], "resnet34.fnet");
     for (a = 2; a < argc; a++) {
