@@ -25,7 +25,10 @@
 #   make fuzz         libFuzzer targets in tests/fuzz (FUZZ_SECONDS each); fuzz-build only builds
 #
 # WebAssembly [web.mk, wasm.mk]
-#   make wasm         build/wasm/: facenet.wasm (SIMD128), facenet-nosimd.wasm, facenet.mjs
+#   make wasm         build/wasm/: facenet.wasm (SIMD128), facenet-nosimd.wasm, facenet.mjs, and
+#                     fnet.wasm + build/wasm/fnet (the CLI under node:wasi, same output as build/fnet)
+#   make wasm-test    the C tests built for wasm32+SIMD128, run under node:wasi (also in make test)
+#   make wasm-portable  WASI scalar and SIMD128 vs the x86-64 scalar build (also in make portable)
 #   make web          builds them and serves the browser demo (examples/web/) on localhost
 #   make bench-wasm   facenet.wasm against face-api in Node and headless Chromium
 #   make deps-web     the packages the wasm build and the browser test need

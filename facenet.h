@@ -62,7 +62,10 @@
    x86: SSE2 and AVX2+FMA kernels are compiled with function target attributes (no -m flags
    needed) and one is picked at run time from cpuid when the model is loaded. ARM: NEON is
    used when the compiler targets it (__ARM_NEON) on little-endian ARM; big-endian ARM uses
-   the scalar kernels. fnet_model_set_isa() forces a kernel set
+   the scalar kernels. WebAssembly: the SIMD128 kernels (clang's <wasm_simd128.h> intrinsics)
+   when the compiler targets SIMD128 (-msimd128, __wasm_simd128__); a wasm engine has no
+   run-time feature query, so a module built without it runs the scalar kernels.
+   fnet_model_set_isa() forces a kernel set
    (the tests use it to compare every SIMD kernel with its scalar twin). FNET_NO_SIMD builds
    the scalar kernels only.
 
@@ -199,7 +202,8 @@ typedef enum fnet_isa {
     FNET_ISA_SCALAR = 1,
     FNET_ISA_SSE2 = 2,
     FNET_ISA_AVX2 = 3, /* AVX2 + FMA */
-    FNET_ISA_NEON = 4
+    FNET_ISA_NEON = 4,
+    FNET_ISA_WASM_SIMD = 5 /* WebAssembly SIMD128 (built with -msimd128) */
 } fnet_isa;
 
 /* Load a blob from memory. When the blob is 64-byte aligned and the host is little-endian,
@@ -983,6 +987,15 @@ FNET_API fnet_result fnet_trainer_load_state_file(fnet_trainer *tr, const char *
 #define FNET__NEON 1
 #include <arm_neon.h>
 #endif
+/* WebAssembly SIMD128: compiled in when the target has it (clang -msimd128; the intrinsics
+   of clang's <wasm_simd128.h>). The kernels do the scalar twins' float operations in the same
+   order, and wasm has no fused multiply-add for either side to contract into, so their
+   results equal the scalar kernels' bit for bit (make portable compares the whole pipeline:
+   identical to the x86-64 scalar build). */
+#if !defined(FNET_NO_SIMD) && defined(__wasm_simd128__)
+#define FNET__WASM_SIMD 1
+#include <wasm_simd128.h>
+#endif
 
 /* Private helpers that some configurations leave unused (e.g. FNET_NO_SIMD builds). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -1711,6 +1724,9 @@ FNET_API int fnet_isa_supported(fnet_isa isa) {
 #if defined(FNET__NEON)
     case FNET_ISA_NEON: return 1;
 #endif
+#if defined(FNET__WASM_SIMD)
+    case FNET_ISA_WASM_SIMD: return 1;
+#endif
     default: return 0;
     }
 }
@@ -1722,6 +1738,7 @@ FNET_API const char *fnet_isa_name(fnet_isa isa) {
     case FNET_ISA_SSE2: return "sse2";
     case FNET_ISA_AVX2: return "avx2";
     case FNET_ISA_NEON: return "neon";
+    case FNET_ISA_WASM_SIMD: return "wasm_simd128";
     }
     return "unknown";
 }
@@ -1730,6 +1747,7 @@ static fnet_result fnet__resolve_isa(fnet_isa want, fnet_isa *out) {
     if (want == FNET_ISA_AUTO) {
         if (fnet_isa_supported(FNET_ISA_AVX2)) want = FNET_ISA_AVX2;
         else if (fnet_isa_supported(FNET_ISA_NEON)) want = FNET_ISA_NEON;
+        else if (fnet_isa_supported(FNET_ISA_WASM_SIMD)) want = FNET_ISA_WASM_SIMD;
         else if (fnet_isa_supported(FNET_ISA_SSE2)) want = FNET_ISA_SSE2;
         else want = FNET_ISA_SCALAR;
     }
@@ -2719,6 +2737,69 @@ static void fnet__hog_row_neon(const fnet__himg *im, const fnet__hog_geom *g, in
 }
 #endif
 
+#if defined(FNET__WASM_SIMD)
+/* WebAssembly SIMD128: the NEON row, lane for lane (4 pixels, 32-bit gradients). */
+static v128_t fnet__hog_ld4_wasm(const unsigned char *p) { /* 4 bytes -> 4 x int32 */
+    return wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(p)));
+}
+
+static void fnet__hog_row_wasm(const fnet__himg *im, const fnet__hog_geom *g, int y, float *hist) {
+    const size_t rowoff = (size_t)y * im->stride;
+    const int st = im->stride;
+    float vy0, vy1, *h0, *h1;
+    int x, o, ch;
+    v128_t vvy0, vvy1;
+    FNET__HOG_ROW_SETUP(g, y, hist, vy0, vy1, h0, h1);
+    vvy0 = wasm_f32x4_splat(vy0);
+    vvy1 = wasm_f32x4_splat(vy1);
+    for (x = 1; x < g->simd_end; x += 4) {
+        v128_t gx = wasm_i32x4_splat(0), gy = gx, len = gx;
+        v128_t fx, fy, best, bo, v, a, b;
+        int oi[4];
+        float v11[4], v01[4], v10[4], v00[4];
+        for (ch = 0; ch < im->nch; ch++) {
+            const unsigned char *p = im->pl[ch] + rowoff + x;
+            v128_t cx = wasm_i32x4_sub(fnet__hog_ld4_wasm(p + 1), fnet__hog_ld4_wasm(p - 1));
+            v128_t cy = wasm_i32x4_sub(fnet__hog_ld4_wasm(p + st), fnet__hog_ld4_wasm(p - st));
+            v128_t cl = wasm_i32x4_add(wasm_i32x4_mul(cx, cx), wasm_i32x4_mul(cy, cy));
+            if (ch == 0) {
+                gx = cx; gy = cy; len = cl;
+            } else {
+                v128_t keep = wasm_i32x4_gt(len, cl);
+                gx = wasm_v128_bitselect(gx, cx, keep);
+                gy = wasm_v128_bitselect(gy, cy, keep);
+                len = wasm_v128_bitselect(len, cl, keep);
+            }
+        }
+        fx = wasm_f32x4_convert_i32x4(gx);
+        fy = wasm_f32x4_convert_i32x4(gy);
+        best = wasm_f32x4_splat(0.0f);
+        bo = wasm_f32x4_splat(0.0f);
+        for (o = 0; o < 9; o++) {
+            v128_t dot = wasm_f32x4_add(wasm_f32x4_mul(fx, wasm_f32x4_splat(fnet__hog_dx[o])),
+                                        wasm_f32x4_mul(fy, wasm_f32x4_splat(fnet__hog_dy[o])));
+            v128_t cmp = wasm_f32x4_gt(dot, best);
+            best = wasm_v128_bitselect(dot, best, cmp);
+            bo = wasm_v128_bitselect(wasm_f32x4_splat((float)o), bo, cmp);
+            dot = wasm_f32x4_neg(dot);
+            cmp = wasm_f32x4_gt(dot, best);
+            best = wasm_v128_bitselect(dot, best, cmp);
+            bo = wasm_v128_bitselect(wasm_f32x4_splat((float)(o + 9)), bo, cmp);
+        }
+        v = wasm_f32x4_sqrt(wasm_f32x4_convert_i32x4(len));
+        a = wasm_f32x4_mul(wasm_v128_load(g->vx1 + x), v);
+        b = wasm_f32x4_mul(wasm_v128_load(g->vx0 + x), v);
+        wasm_v128_store(oi, wasm_i32x4_trunc_sat_f32x4(bo));
+        wasm_v128_store(v11, wasm_f32x4_mul(vvy1, a));
+        wasm_v128_store(v01, wasm_f32x4_mul(vvy0, a));
+        wasm_v128_store(v10, wasm_f32x4_mul(vvy1, b));
+        wasm_v128_store(v00, wasm_f32x4_mul(vvy0, b));
+        fnet__hog_scatter(g, x, 4, oi, v11, v01, v10, v00, h0, h1);
+    }
+    fnet__hog_row_tail(im, g, y, g->simd_end, vy0, vy1, h0, h1);
+}
+#endif
+
 /* (c): block energies and the 31 features of every inner cell. */
 static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
                                       float *feat) {
@@ -2912,6 +2993,25 @@ static void fnet__hog_scan_neon(const fnet__hog *h, const fnet__hog_geom *g, con
 }
 #endif
 
+#if defined(FNET__WASM_SIMD)
+static void fnet__hog_scan_wasm(const fnet__hog *h, const fnet__hog_geom *g, const float *feat,
+                                float *scores, float *tmp) {
+    FNET__HOG_SCAN_BODY(
+        for (j = 0; j < g->hc; j += 4) {
+            v128_t acc = wasm_f32x4_splat(0.0f);
+            for (n = 0; n < cols; n++)
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(sp->row[n]), wasm_v128_load(src + j + n)));
+            wasm_v128_store(dst + j, acc);
+        },
+        for (m = m0; m < m1; m++) {
+            const float *t = tmp + (size_t)(i + m) * ss;
+            const v128_t cm = wasm_f32x4_splat(sp->col[m]);
+            for (j = 0; j < g->hc; j += 4)
+                wasm_v128_store(o + j, wasm_f32x4_add(wasm_v128_load(o + j), wasm_f32x4_mul(cm, wasm_v128_load(t + j))));
+        })
+}
+#endif
+
 /* ---- kernel dispatch ---- */
 
 typedef struct fnet__hog_kernels {
@@ -2930,6 +3030,9 @@ static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { k->row = fnet__hog_row_neon; k->scan = fnet__hog_scan_neon; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { k->row = fnet__hog_row_wasm; k->scan = fnet__hog_scan_wasm; }
 #endif
     (void)isa;
 }
@@ -5311,6 +5414,43 @@ static void fnet__lm_add_f32_neon(float *s, const float *v, int n) {
 }
 #endif
 
+#if defined(FNET__WASM_SIMD)
+static void fnet__lm_add_f32_wasm(float *s, const float *v, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) wasm_v128_store(s + k, wasm_f32x4_add(wasm_v128_load(s + k), wasm_v128_load(v + k)));
+    for (; k < n; k++) s[k] += v[k];
+}
+/* 4 halves -> 4 floats, the SSE2 way (integer re-bias for normal halves, an exact
+   int -> float scale for subnormal ones): equal to fnet__lm_half. */
+static void fnet__lm_add_f16_wasm(float *s, const unsigned short *v, int n) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        v128_t h = wasm_u32x4_load16x4(v + k);
+        v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13),
+                                       wasm_i32x4_splat(112 << 23));
+        v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_and(h, wasm_i32x4_splat(0x3ff))),
+                                    wasm_f32x4_splat(FNET__TWO_POW_M24));
+        v128_t is_sub = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0));
+        v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+        v128_t f = wasm_v128_or(wasm_v128_bitselect(sub, normal, is_sub), sign);
+        wasm_v128_store(s + k, wasm_f32x4_add(wasm_v128_load(s + k), f));
+    }
+    for (; k < n; k++) s[k] += fnet__lm_half(v[k]);
+}
+static void fnet__lm_add_i16_wasm(float *s, const short *v, float scale, int n) {
+    int k = 0;
+    v128_t sc = wasm_f32x4_splat(scale);
+    for (; k + 4 <= n; k += 4) {
+        v128_t x = wasm_f32x4_mul(sc, wasm_f32x4_convert_i32x4(wasm_i32x4_load16x4(v + k)));
+        wasm_v128_store(s + k, wasm_f32x4_add(wasm_v128_load(s + k), x));
+    }
+    for (; k < n; k++) {
+        float x = scale * (float)v[k];
+        s[k] += x;
+    }
+}
+#endif
+
 /* Adds leaf `leaf` (in the model's leaf dtype) to the shape with the model's kernel set. */
 static void fnet__lm_add_leaf(fnet_isa isa, const fnet__lm *lm, float *s, const unsigned char *leaf,
                               float scale) {
@@ -5325,6 +5465,9 @@ static void fnet__lm_add_leaf(fnet_isa isa, const fnet__lm *lm, float *s, const 
 #if defined(FNET__NEON)
         if (isa == FNET_ISA_NEON) { fnet__lm_add_f32_neon(s, v, n); return; }
 #endif
+#if defined(FNET__WASM_SIMD)
+        if (isa == FNET_ISA_WASM_SIMD) { fnet__lm_add_f32_wasm(s, v, n); return; }
+#endif
         fnet__lm_add_f32_scalar(s, v, n);
     } else if (lm->leaf_dtype == FNET__F16) {
         const unsigned short *v = (const unsigned short *)(const void *)leaf;
@@ -5332,12 +5475,18 @@ static void fnet__lm_add_leaf(fnet_isa isa, const fnet__lm *lm, float *s, const 
         if (isa == FNET_ISA_AVX2) { fnet__lm_add_f16_avx2(s, v, n); return; }
         if (isa == FNET_ISA_SSE2) { fnet__lm_add_f16_sse2(s, v, n); return; }
 #endif
+#if defined(FNET__WASM_SIMD)
+        if (isa == FNET_ISA_WASM_SIMD) { fnet__lm_add_f16_wasm(s, v, n); return; }
+#endif
         fnet__lm_add_f16_scalar(s, v, n);
     } else {
         const short *v = (const short *)(const void *)leaf;
 #if defined(FNET__X86)
         if (isa == FNET_ISA_AVX2) { fnet__lm_add_i16_avx2(s, v, scale, n); return; }
         if (isa == FNET_ISA_SSE2) { fnet__lm_add_i16_sse2(s, v, scale, n); return; }
+#endif
+#if defined(FNET__WASM_SIMD)
+        if (isa == FNET_ISA_WASM_SIMD) { fnet__lm_add_i16_wasm(s, v, scale, n); return; }
 #endif
         fnet__lm_add_i16_scalar(s, v, scale, n);
     }
@@ -5635,6 +5784,9 @@ static void fnet__sp_add(fnet_isa isa, float *acc, const float *v, int n) {
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { fnet__lm_add_f32_neon(acc, v, n); return; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { fnet__lm_add_f32_wasm(acc, v, n); return; }
 #endif
     fnet__lm_add_f32_scalar(acc, v, n);
 }
@@ -6989,6 +7141,40 @@ static void fnet__tile_neon(const float *const *a, int ma, int nseg, int kc, con
 }
 #endif
 
+#if defined(FNET__WASM_SIMD)
+/* WebAssembly SIMD128: FNET__WASM_MR x 16 tile, multiply then add (wasm has no FMA; the
+   scalar tile's order of operations, so the same sums). 4 rows: 16 accumulators + 4 for the
+   panel row + 1 broadcast, which is what an x86-64 engine's 16 xmm registers hold with few
+   spills (6 rows, as on NEON's 32 registers, spill more: measured slower under Node). */
+#define FNET__WASM_MR 4
+static void fnet__tile_wasm(const float *const *a, int ma, int nseg, int kc, const float *b,
+                            const float *bias, float *c, int ldc, int mr, int nc, int relu) {
+    v128_t acc[FNET__WASM_MR][4];
+    float tmp[FNET__WASM_MR * 16];
+    int s, k, r, j;
+    for (r = 0; r < FNET__WASM_MR; r++)
+        for (j = 0; j < 4; j++) acc[r][j] = wasm_f32x4_splat(0.0f);
+    for (s = 0; s < nseg; s++) {
+        const float *ar[FNET__WASM_MR];
+        for (r = 0; r < FNET__WASM_MR; r++) ar[r] = a[s * ma + r];
+        for (k = 0; k < kc; k++, b += 16) {
+            v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load(b + 8),
+                   b3 = wasm_v128_load(b + 12);
+            for (r = 0; r < FNET__WASM_MR; r++) {
+                v128_t x = wasm_f32x4_splat(ar[r][k]);
+                acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(x, b0));
+                acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(x, b1));
+                acc[r][2] = wasm_f32x4_add(acc[r][2], wasm_f32x4_mul(x, b2));
+                acc[r][3] = wasm_f32x4_add(acc[r][3], wasm_f32x4_mul(x, b3));
+            }
+        }
+    }
+    for (r = 0; r < FNET__WASM_MR; r++)
+        for (j = 0; j < 4; j++) wasm_v128_store(tmp + r * 16 + j * 4, acc[r][j]);
+    fnet__tile_store(tmp, bias, c, ldc, mr, nc, relu);
+}
+#endif
+
 #if defined(FNET__X86) && !defined(FNET_NO_AVX512)
 #define FNET__AVX512 1
 #if defined(__GNUC__) || defined(__clang__)
@@ -7077,6 +7263,9 @@ static fnet__tile_fn fnet__tile_for(int isa, int *mr) {
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { *mr = 6; return fnet__tile_neon; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { *mr = FNET__WASM_MR; return fnet__tile_wasm; }
 #endif
     (void)isa;
     *mr = 4;
@@ -7526,6 +7715,31 @@ static void fnet__add_neon(float *y, const float *a, const float *b, size_t n, i
     fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
 #endif
+#if defined(FNET__WASM_SIMD)
+/* pmax(a, b) = a < b ? b : a is the scalar twins' selection exactly (signed zeros and NaN
+   included): max(o, p) = p > o ? p : o, and relu(v) = v < 0 ? 0 : v. */
+static void fnet__acc_wasm(int mode, float *o, const float *p, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t a = wasm_v128_load(o + i), b = wasm_v128_load(p + i);
+        a = mode == FNET__ACC_MAX ? wasm_f32x4_pmax(a, b) : mode == FNET__ACC_SUM ? wasm_f32x4_add(a, b)
+                                                                              : wasm_f32x4_add(a, wasm_f32x4_mul(b, b));
+        wasm_v128_store(o + i, a);
+    }
+    fnet__acc_scalar(mode, o + i, p + i, n - i);
+}
+static void fnet__add_wasm(float *y, const float *a, const float *b, size_t n, int relu) {
+    size_t i = 0;
+    v128_t z = wasm_f32x4_splat(0.0f);
+    for (; i + 4 <= n; i += 4) {
+        v128_t v = wasm_v128_load(a + i);
+        if (b) v = wasm_f32x4_add(v, wasm_v128_load(b + i));
+        if (relu) v = wasm_f32x4_pmax(v, z);
+        wasm_v128_store(y + i, v);
+    }
+    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+}
+#endif
 
 static void fnet__acc(fnet_isa isa, int mode, float *o, const float *p, int n) {
 #if defined(FNET__X86)
@@ -7534,6 +7748,9 @@ static void fnet__acc(fnet_isa isa, int mode, float *o, const float *p, int n) {
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { fnet__acc_neon(mode, o, p, n); return; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { fnet__acc_wasm(mode, o, p, n); return; }
 #endif
     (void)isa;
     fnet__acc_scalar(mode, o, p, n);
@@ -7545,6 +7762,9 @@ static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, si
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { fnet__add_neon(y, a, b, n, relu); return; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { fnet__add_wasm(y, a, b, n, relu); return; }
 #endif
     (void)isa;
     fnet__add_scalar(y, a, b, n, relu);
@@ -8978,7 +9198,7 @@ FNET_API fnet_result fnet_impostor_table_build(const char *network, float *dista
     fnet_result r = FNET_OK;
     if (!out) return FNET_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    if (!fnet__valid_network(network) || !distances || n < 2 || n > ((size_t)1 << 40)) return FNET_ERR_INVALID_ARGUMENT;
+    if (!fnet__valid_network(network) || !distances || n < 2 || (double)n > 1099511627776.0 /* 2^40; size_t may be 32 bits */) return FNET_ERR_INVALID_ARGUMENT;
     if (tail && ((r = fnet_impostor_table_check(tail)) != FNET_OK || strcmp(tail->network, network) != 0))
         return r != FNET_OK ? r : FNET_ERR_MISMATCH;
     if ((r = fnet_check_finite(distances, n)) != FNET_OK) return r;
@@ -10131,6 +10351,15 @@ static void fnet__relu_mask_neon(float *d, const float *y, size_t n) {
     fnet__relu_mask_scalar(d + i, y + i, n - i);
 }
 #endif
+#if defined(FNET__WASM_SIMD)
+static void fnet__relu_mask_wasm(float *d, const float *y, size_t n) {
+    size_t i = 0;
+    v128_t z = wasm_f32x4_splat(0.0f);
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(d + i, wasm_v128_and(wasm_v128_load(d + i), wasm_f32x4_gt(wasm_v128_load(y + i), z)));
+    fnet__relu_mask_scalar(d + i, y + i, n - i);
+}
+#endif
 static void fnet__relu_mask(fnet_isa isa, float *d, const float *y, size_t n) {
 #if defined(FNET__X86)
     if (isa == FNET_ISA_AVX2) { fnet__relu_mask_avx2(d, y, n); return; }
@@ -10138,6 +10367,9 @@ static void fnet__relu_mask(fnet_isa isa, float *d, const float *y, size_t n) {
 #endif
 #if defined(FNET__NEON)
     if (isa == FNET_ISA_NEON) { fnet__relu_mask_neon(d, y, n); return; }
+#endif
+#if defined(FNET__WASM_SIMD)
+    if (isa == FNET_ISA_WASM_SIMD) { fnet__relu_mask_wasm(d, y, n); return; }
 #endif
     (void)isa;
     fnet__relu_mask_scalar(d, y, n);

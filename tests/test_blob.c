@@ -389,7 +389,7 @@ static void test_real_blobs(void) {
                   "%s kind name %s", names[i], fnet_model_kind_name(fnet_model_get_kind(m)));
             /* kernel sets: each supported one is selected and reported back, the others refused
                without changing the selection; AUTO picks the best */
-            for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_NEON; isa++) {
+            for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_WASM_SIMD; isa++) {
                 fnet_isa before = fnet_model_get_isa(m);
                 r = fnet_model_set_isa(m, (fnet_isa)isa);
                 if (fnet_isa_supported((fnet_isa)isa))
@@ -487,7 +487,8 @@ int main(void) {
     test_real_blobs();
     CHECK(!strcmp(fnet_isa_name(FNET_ISA_AUTO), "auto") && !strcmp(fnet_isa_name(FNET_ISA_SCALAR), "scalar") &&
               !strcmp(fnet_isa_name(FNET_ISA_SSE2), "sse2") && !strcmp(fnet_isa_name(FNET_ISA_AVX2), "avx2") &&
-              !strcmp(fnet_isa_name(FNET_ISA_NEON), "neon") && !strcmp(fnet_isa_name((fnet_isa)42), "unknown"),
+              !strcmp(fnet_isa_name(FNET_ISA_NEON), "neon") &&
+              !strcmp(fnet_isa_name(FNET_ISA_WASM_SIMD), "wasm_simd128") && !strcmp(fnet_isa_name((fnet_isa)42), "unknown"),
           "fnet_isa_name");
     CHECK(!strcmp(fnet_model_kind_name((fnet_model_kind)0), "unknown"), "fnet_model_kind_name of a bad kind");
     CHECK(fnet_isa_supported(FNET_ISA_SCALAR) && fnet_isa_supported(FNET_ISA_AUTO) && !fnet_isa_supported((fnet_isa)42),

@@ -156,7 +156,7 @@ static int run_golden(fnet_model *det, int up, int gray) {
 /* ---- SIMD twins: feature maps bit-identical to the scalar kernels, scores within 1e-5 ---- */
 static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h, const char *name) {
     const fnet__hog *hh = (const fnet__hog *)det->stage;
-    static const fnet_isa isas[3] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+    static const fnet_isa isas[4] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
     fnet__hog_geom g;
     fnet__himg im;
     unsigned char *planes = (unsigned char *)malloc((size_t)w * h * 3);
@@ -213,7 +213,7 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
         fnet__hog_pick(FNET_ISA_SCALAR, &ks);
         fnet__hog_extract(&ks, &im, &g, hist[0], norm[0], feat[0]);
         ks.scan(hh, &g, feat[0], sc[0], sc[0] + ns);
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < 4; i++) {
             fnet__hog_kernels kv;
             size_t q;
             double md = 0;

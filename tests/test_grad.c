@@ -43,7 +43,8 @@
 /* Inputs are drawn so that no kink is nearer than MARGIN (see grad_case). */
 #define MARGIN 2e-4
 
-static const fnet_isa g_isas[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+#define NISA 5 /* kernel sets: scalar, sse2, avx2, neon, wasm_simd128 */
+static const fnet_isa g_isas[NISA] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
 static int g_sanitized;
 
 /* ---- small helpers ---- */
@@ -132,8 +133,8 @@ static const char *const g_op_names[14] = {"INPUT", "CONV", "MAXPOOL", "AVGPOOL"
                                            "DENSE", "L2NORM", "ADD", "GAP", "PAD", "RELU", "all-ops graph"};
 typedef struct op_stat {
     int cases, coords, kinks;
-    double fd_max[4];  /* per kernel set: max error vs finite differences */
-    double isa_max[4]; /* per kernel set: max error vs the scalar set */
+    double fd_max[NISA];  /* per kernel set: max error vs finite differences */
+    double isa_max[NISA]; /* per kernel set: max error vs the scalar set */
 } op_stat;
 static op_stat g_stats[14];
 static double g_fwd_max; /* the trainer's forward vs the reference, over every case */
@@ -217,10 +218,10 @@ static void grad_case(graph *g, const char *label, int stat, const char *trainab
     fnet_result r;
     size_t in_n = op_elems(g, 0), dim = op_elems(g, g->n_op - 1), e;
     float *x, *rr, *emb;
-    float *ga[4][MAX_GT]; /* analytic gradients per kernel set: [0] the input, then tensors */
-    int gt_tensor[MAX_GT], n_gt = 0, k, j, isa_done[4] = {0, 0, 0, 0};
+    float *ga[NISA][MAX_GT]; /* analytic gradients per kernel set: [0] the input, then tensors */
+    int gt_tensor[MAX_GT], n_gt = 0, k, j, isa_done[NISA] = {0, 0, 0, 0, 0};
     size_t gt_n[MAX_GT];
-    double fd_err[4][MAX_GT], isa_err[4][MAX_GT], own[MAX_GT], scale[MAX_GT], *fd[MAX_GT];
+    double fd_err[NISA][MAX_GT], isa_err[NISA][MAX_GT], own[MAX_GT], scale[MAX_GT], *fd[MAX_GT];
     size_t *idx[MAX_GT], nidx[MAX_GT];
     int *kink[MAX_GT];
     int coords = 0, kinks = 0;
@@ -260,7 +261,7 @@ static void grad_case(graph *g, const char *label, int stat, const char *trainab
     n_gt = 1;
 
     /* analytic gradients on every kernel set */
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < NISA; k++) {
         fnet_trainer *tr = NULL;
         fnet_trainer_opts o;
         int nt, i;
@@ -379,7 +380,7 @@ static void grad_case(graph *g, const char *label, int stat, const char *trainab
     for (j = 0; j < n_gt; j++) {
         const char *tn = j ? g->t[gt_tensor[j]].name : "input";
         size_t c;
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < NISA; k++) {
             double err = 0;
             if (!isa_done[k]) continue;
             if (!ga[k][j]) { CHECK(0, "%s: no gradient of %s on %s", label, tn, fnet_isa_name(g_isas[k])); continue; }
@@ -410,30 +411,30 @@ static void grad_case(graph *g, const char *label, int stat, const char *trainab
         free(idx[j]); free(fd[j]); free(kink[j]);
     }
     { /* one line per case: the worst tensor per kernel set */
-        double fdm[4] = {0, 0, 0, 0}, ism[4] = {0, 0, 0, 0};
-        for (k = 0; k < 4; k++)
+        double fdm[NISA] = {0, 0, 0, 0, 0}, ism[NISA] = {0, 0, 0, 0, 0};
+        for (k = 0; k < NISA; k++)
             for (j = 0; j < n_gt; j++) {
                 if (fd_err[k][j] > fdm[k]) fdm[k] = fd_err[k][j];
                 if (isa_err[k][j] > ism[k]) ism[k] = isa_err[k][j];
             }
         fprintf(stderr, "%-58s b%d %2d grads %5d coords %3d kinks | vs fd: scalar %.1e", label, batch, n_gt, coords,
                 kinks, fdm[0]);
-        for (k = 1; k < 4; k++)
+        for (k = 1; k < NISA; k++)
             if (isa_done[k]) fprintf(stderr, " %s %.1e", fnet_isa_name(g_isas[k]), fdm[k]);
         fprintf(stderr, " | vs scalar:");
-        for (k = 1; k < 4; k++)
+        for (k = 1; k < NISA; k++)
             if (isa_done[k]) fprintf(stderr, " %s %.1e", fnet_isa_name(g_isas[k]), ism[k]);
         fputc('\n', stderr);
         st->cases++;
         st->coords += coords;
         st->kinks += kinks;
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < NISA; k++) {
             if (fdm[k] > st->fd_max[k]) st->fd_max[k] = fdm[k];
             if (ism[k] > st->isa_max[k]) st->isa_max[k] = ism[k];
         }
     }
 done:
-    for (k = 0; k < 4; k++)
+    for (k = 0; k < NISA; k++)
         for (j = 0; j < MAX_GT; j++) free(ga[k][j]);
     free(x); free(rr); free(emb);
     fnet_model_free(m);
@@ -1313,7 +1314,7 @@ static void test_frontier(void) {
     if (load_graph(&g, &m) != FNET_OK) { CHECK(0, "load frontier graph"); g_free(&g); return; }
     xin = rand_floats(3 * in_n);
     gr = rand_floats(3 * dim);
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < NISA; k++) {
         fnet_trainer *ta = NULL, *tb = NULL;
         fnet_trainer_opts o;
         float *fr, ea[3 * 10], eb[3 * 10];
@@ -1599,7 +1600,7 @@ static void test_repack(void) {
     if (load_graph(&g, &m) != FNET_OK) { CHECK(0, "load"); g_free(&g); return; }
     xin = rand_floats(2 * in_n);
     gr = rand_floats(2 * dim);
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < NISA; k++) {
         fnet_trainer *ta = NULL, *tb = NULL;
         fnet_trainer_opts o;
         fnet_model *m2 = NULL;
@@ -1818,14 +1819,14 @@ static void print_table(void) {
     int t, k;
     fprintf(stderr, "\nmax relative error per op (vs finite differences; each SIMD set also vs scalar):\n");
     fprintf(stderr, "%-14s %5s %7s %6s  %-9s", "op", "cases", "coords", "kinks", "scalar");
-    for (k = 1; k < 4; k++)
+    for (k = 1; k < NISA; k++)
         if (fnet_isa_supported(g_isas[k])) fprintf(stderr, " %-9s %-11s", fnet_isa_name(g_isas[k]), "(vs scalar)");
     fputc('\n', stderr);
     for (t = 1; t < 14; t++) {
         const op_stat *s = &g_stats[t];
         if (!s->cases) continue;
         fprintf(stderr, "%-14s %5d %7d %6d  %-9.1e", g_op_names[t], s->cases, s->coords, s->kinks, s->fd_max[0]);
-        for (k = 1; k < 4; k++)
+        for (k = 1; k < NISA; k++)
             if (fnet_isa_supported(g_isas[k])) fprintf(stderr, " %-9.1e (%-9.1e)", s->fd_max[k], s->isa_max[k]);
         fputc('\n', stderr);
     }

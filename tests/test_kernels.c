@@ -35,7 +35,7 @@ static const conv_case g_cases[] = {
     {5, 5, 2, 3, 5, 5, 1, 1, 4, 4, 0, 0},      /* windows mostly over padding */
 };
 
-static fnet_isa g_simd[3] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+static fnet_isa g_simd[4] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
 
 /* Runs the engine's convolution with one kernel set. */
 static void run_conv(int isa, const conv_case *c, const float *in, const float *bp,
@@ -76,10 +76,10 @@ static void test_conv_kernels(void) {
             for (i = 0; i < n_out; i++) if (fabs(dref[i]) > scale) scale = fabs(dref[i]);
             for (i = 0; i < n_out; i++) if (fabs(ref[i] - dref[i]) > err) err = fabs(ref[i] - dref[i]);
             CHECK(err / scale <= 1e-5, "case %zu relu %d: scalar conv vs naive: rel err %.3g", ci, relu, err / scale);
-            for (k = 0; k < 4; k++) {
-                int kern = k < 3 ? (int)g_simd[k] : -1;
-                const char *kname = k < 3 ? fnet_isa_name(g_simd[k]) : "avx512";
-                if (k == 3) {
+            for (k = 0; k < 5; k++) {
+                int kern = k < 4 ? (int)g_simd[k] : -1;
+                const char *kname = k < 4 ? fnet_isa_name(g_simd[k]) : "avx512";
+                if (k == 4) {
 #if defined(FNET__AVX512)
                     if (fnet__cpu_has_avx512f()) kern = FNET__KERN_AVX512;
 #endif
@@ -105,7 +105,7 @@ static void test_conv_kernels(void) {
 
 /* Pools, LRN and element-wise add on every kernel set: vs the naive definitions (1e-6) and
    vs the scalar twin (these kernels do the same float operations in the same order: equal). */
-static const fnet_isa g_all[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+static const fnet_isa g_all[5] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
 
 static void test_other_ops(void) {
     static const int pools[][8] = {{3, 3, 2, 2, 0, 1, 1, 0}, {3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 3, 3, 0, 0, 0, 0},
@@ -133,7 +133,7 @@ static void test_other_ops(void) {
                 ow = (W + ip[5] + ip[7] - ip[1]) / ip[3] + 1;
                 ref_window(t, din, H, W, C, ip, NULL, NULL, oh, ow, C, 0, dref);
                 fnet__pool(FNET_ISA_SCALAR, t, in, H, W, C, &g, oh, ow, ref);
-                for (k = 0; k < 4; k++) {
+                for (k = 0; k < 5; k++) {
                     double err = 0, twin = 0;
                     if (!fnet_isa_supported(g_all[k])) continue;
                     fnet__pool(g_all[k], t, in, H, W, C, &g, oh, ow, out);
@@ -151,7 +151,7 @@ static void test_other_ops(void) {
             for (p = 0; p < 5; p++) {
                 fnet__lrn(FNET_ISA_SCALAR, in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], ref, tmp);
                 ref_lrn(din, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], dref);
-                for (k = 0; k < 4; k++) {
+                for (k = 0; k < 5; k++) {
                     double err = 0, scale = 1, twin = 0;
                     if (!fnet_isa_supported(g_all[k])) continue;
                     fnet__lrn(g_all[k], in, (size_t)H * W, C, (int)prm[p][0], prm[p][1], prm[p][2], prm[p][3], out, tmp);
@@ -169,7 +169,7 @@ static void test_other_ops(void) {
         for (p = 0; p < 4; p++) {
             size_t len = n - 1 - (size_t)p * 3;
             fnet__add_scalar(ref, in, p & 1 ? NULL : in + 1, len, p >> 1);
-            for (k = 1; k < 4; k++) {
+            for (k = 1; k < 5; k++) {
                 double twin = 0;
                 if (!fnet_isa_supported(g_all[k])) continue;
                 fnet__add(g_all[k], out, in, p & 1 ? NULL : in + 1, len, p >> 1);
@@ -193,7 +193,7 @@ static void test_other_ops(void) {
             for (i = 0; i < len; i++)
                 if (ref[i] != (in[i] > 0.0f ? in[i + 1] : 0.0f)) break;
             CHECK(i == len, "scalar ReLU mask variant %d vs definition", p);
-            for (k = 1; k < 4; k++) {
+            for (k = 1; k < 5; k++) {
                 double twin = 0;
                 if (!fnet_isa_supported(g_all[k])) continue;
                 for (i = 0; i < len; i++) out[i] = in[i + 1];

@@ -275,7 +275,7 @@ static void test_kernels(void) {
         if ((k & 0x7c00) == 0x7c00) continue;
         if (fnet__lm_half((unsigned short)k) != fnet__f16_to_f32((unsigned)k)) { CHECK(0, "half %04x", k); break; }
     }
-    for (isa = FNET_ISA_SSE2; isa <= FNET_ISA_NEON; isa++) {
+    for (isa = FNET_ISA_SSE2; isa <= FNET_ISA_WASM_SIMD; isa++) {
         if (!fnet_isa_supported((fnet_isa)isa)) continue;
         for (n = 1; n <= 41; n += 4) {
             fnet__lm lm;
@@ -373,7 +373,7 @@ static void test_bad_input_and_paths(fnet_model *m, const char *blob_path) {
               memcmp(pg, pc, sizeof pg) == 0, "RGB reads as (r+g+b)/3"); }
     /* every kernel set gives bit-identical points */
     CHECK(fnet_landmarks(m, im, box, p) == FNET_OK, "reference run");
-    for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_NEON; isa++) {
+    for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_WASM_SIMD; isa++) {
         if (!fnet_isa_supported((fnet_isa)isa)) continue;
         CHECK(fnet_model_set_isa(m, (fnet_isa)isa) == FNET_OK, "set isa");
         CHECK(fnet_landmarks(m, im, box, q) == FNET_OK && memcmp(p, q, sizeof p) == 0, "isa %s differs",

@@ -9,7 +9,7 @@
 
 #include <pthread.h>
 
-static const fnet_isa g_isas[4] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON};
+static const fnet_isa g_isas[5] = {FNET_ISA_SCALAR, FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
 
 static void put_le32(unsigned char *p, unsigned long v) { gb_set_u32(p, v & 0xffffffffUL); }
 
@@ -88,7 +88,7 @@ static void test_graph_outputs(void) {
         size_t n_in = 19 * 17 * 3, n_out;
         float *in = random_input(7u + (unsigned)rep, n_in), out[19];
         double *ref = g_reference(&g, in, &n_out);
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 5; k++) {
             if (!fnet_isa_supported(g_isas[k])) continue;
             CHECK(fnet_model_set_isa(m, g_isas[k]) == FNET_OK, "set isa");
             memset(out, 0, sizeof out);
@@ -137,7 +137,7 @@ static void test_single_ops(void) {
         ref = g_reference(&g, in, &n_out);
         out = (float *)malloc(n_out * sizeof(float));
         CHECK((size_t)fnet_embed_dim(m) == n_out, "op %d dim", type);
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 5; k++) {
             if (!fnet_isa_supported(g_isas[k])) continue;
             fnet_model_set_isa(m, g_isas[k]);
             r = fnet_embed_tensor(m, in, NULL, 0, out);

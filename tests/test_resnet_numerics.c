@@ -146,7 +146,7 @@ int main(void) {
     static golden_in in[MAXIN];
     static unsigned char pix[MAXIN][S * S * 3];
     int ready[MAXIN] = {0};
-    float err[FNET_ISA_NEON + 1][MAXIN];
+    float err[FNET_ISA_WASM_SIMD + 1][MAXIN];
     fnet_model *net = NULL;
     unsigned char *json;
     size_t jsize = 0, wsize;
@@ -201,7 +201,7 @@ int main(void) {
         return test_finish();
     }
 
-    for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_NEON; isa++) {
+    for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_WASM_SIMD; isa++) {
         float worst = 0.0f;
         int done = 0;
         for (k = 0; k < n; k++) err[isa][k] = -1.0f;
@@ -247,7 +247,7 @@ int main(void) {
     for (k = 0; k < n; k++) { /* per input, one column per kernel set */
         if (!ready[k]) continue;
         fprintf(stderr, "  input %d %-70s", k, in[k].seed >= 0 ? "LCG noise" : in[k].image);
-        for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_NEON; isa++)
+        for (isa = FNET_ISA_SCALAR; isa <= FNET_ISA_WASM_SIMD; isa++)
             if (fnet_isa_supported((fnet_isa)isa)) fprintf(stderr, " %s %.3g", fnet_isa_name((fnet_isa)isa), err[isa][k]);
         fputc('\n', stderr);
     }

@@ -21,7 +21,8 @@ DEMO="$BUILD libdlib-dev libdlib-data"
 # test: both compilers, sanitizers, C++ checks, the numpy / OpenCV / PyTorch references, dlib
 # (reference programs), h5py (the Keras .h5 reader's test)
 # web: facenet.h as WebAssembly (make wasm: clang --target=wasm32-wasi, wasi-libc, wasm-ld,
-# wasm-opt) and the browser it is tested in (tests/test_web.py: headless Chromium)
+# wasm-opt) and the browser it is tested in (tests/test_web.py: headless Chromium); the same
+# toolchain builds the WASI CLI and the wasm32 C tests (make wasm, tests/test_wasm.py, make portable)
 WEB="clang lld wasi-libc libclang-rt-14-dev-wasm32 binaryen chromium"
 TEST="$DEMO $WEB g++ clang libclang-rt-14-dev python3-numpy python3-opencv python3-h5py python3-torch"
 # portable: the platform matrix (i386, aarch64 and s390x under qemu, valgrind). gcc-aarch64 and

@@ -7,8 +7,9 @@
 #        -m32 -msse2 -mfpmath=sse (i386, SSE2 kernels; Debian gcc-multilib),
 #        aarch64 (NEON) and s390x (big-endian), cross-compiled static with clang --target
 #        (and aarch64_be, compile only: NEON off on big-endian ARM)
-#        and run under qemu-user. Debian packages: qemu-user binutils-aarch64-linux-gnu
-#        binutils-s390x-linux-gnu libc6-dev-arm64-cross libc6-dev-s390x-cross
+#        and run under qemu-user; wasm32-wasi, scalar and SIMD128 (clang + wasi-libc through
+#        tools/wasm/cc.sh), run under Node's node:wasi (tools/wasm/node_wasi). Debian
+#        packages: qemu-user binutils-aarch64-linux-gnu binutils-s390x-linux-gnu libc6-dev-arm64-cross libc6-dev-s390x-cross
 #        libgcc-12-dev-arm64-cross libgcc-12-dev-s390x-cross (Debian's gcc-aarch64-linux-gnu
 #        and gcc-s390x-linux-gnu conflict with gcc-multilib, which the -m32 builds need; when
 #        they are installed instead, the gcc cross builds run too). The tests run on the reference, C++, i386,
@@ -62,7 +63,9 @@ aarch64-clang-O2|clang --target=aarch64-linux-gnu -std=c99 -static|-O2|qemu-aarc
 aarch64-clang-O2-nosimd|clang --target=aarch64-linux-gnu -std=c99 -static|-O2 -DFNET_NO_SIMD|qemu-aarch64
 s390x-clang-O2|clang --target=s390x-linux-gnu -std=c99 -static|-O2|qemu-s390x
 aarch64-gcc-O2|aarch64-linux-gnu-gcc -std=c99 -static|-O2|qemu-aarch64
-s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x"
+s390x-gcc-O2|s390x-linux-gnu-gcc -std=c99 -static|-O2|qemu-s390x
+wasm32-wasi-O2|sh tools/wasm/cc.sh -std=c99|-O2|tools/wasm/node_wasi
+wasm32-wasi-simd128-O2|sh tools/wasm/cc.sh -std=c99|-O2 -msimd128|tools/wasm/node_wasi"
 
 # A snapshot of the blobs (hard links when possible): another process rebuilding a blob
 # (write a temporary file, rename) mid-run would otherwise make the builds disagree.
@@ -95,6 +98,11 @@ echo "$BUILDS" | while IFS='|' read -r name cc flags runner; do
         if [ ! -f "/usr/$t/include/stdio.h" ] || [ ! -d "/usr/lib/gcc-cross/$t" ] || ! command -v "$t-ld" >/dev/null 2>&1; then
             printf '%-24s skipped: no %s sysroot (libc6-dev-*-cross, libgcc-12-dev-*-cross, binutils-%s)\n' "$name" "$t" "$t"
             echo "skip $name" >> "$results"; continue
+        fi ;;
+    esac
+    case "$cc" in *tools/wasm/cc.sh*) # clang's wasm32 target, wasi-libc and node
+        if ! why=$(sh tools/wasm/cc.sh --check) || ! command -v node >/dev/null 2>&1; then
+            printf '%-24s skipped: %s\n' "$name" "${why:-no node}"; echo "skip $name" >> "$results"; continue
         fi ;;
     esac
     if [ -n "$runner" ] && ! command -v "$runner" >/dev/null 2>&1; then

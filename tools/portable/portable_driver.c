@@ -215,6 +215,8 @@ int main(int argc, char **argv) {
            "arm",
 #elif defined(__riscv)
            "riscv",
+#elif defined(__wasm32__)
+           "wasm32",
 #else
            "other",
 #endif
@@ -223,6 +225,8 @@ int main(int argc, char **argv) {
            "x86"
 #elif defined(FNET__NEON)
            "neon"
+#elif defined(FNET__WASM_SIMD)
+           "wasm_simd128"
 #else
            "none"
 #endif
