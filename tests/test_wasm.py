@@ -17,7 +17,6 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-sys.path.insert(0, "tests")
 from fnet_testlib import check, skip, finish  # noqa: E402
 
 TESTS = os.environ.get("WASM_TESTS", "test_kernels test_landmarks test_detect test_network").split()

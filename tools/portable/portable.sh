@@ -34,7 +34,7 @@ filter=${1:-}
 W=${FNET_WEIGHTS:-weights}
 S=${FNET_SHARED:-../shared}/data
 B=build/portable
-mkdir -p "$B"
+mkdir -p "$B" build/tests   # build/tests: where the C tests write their scratch files
 IMAGES="$S/openface-examples/clapton-2.jpg $S/openface-examples/longoria-cooper.jpg $S/dlib-examples/2008_002470.jpg"
 PORTABLE_TESTS=${PORTABLE_TESTS:-"test_blob test_limits test_threads test_kernels test_network test_resnet_numerics test_landmarks test_match"}
 WARN="-Wall -Wextra -pedantic -Werror"
