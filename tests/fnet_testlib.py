@@ -61,6 +61,23 @@ def finish():
 FNET = "build/fnet"
 
 
+PIPELINE_BLOBS = ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet")
+
+
+def pipeline_missing(*paths):
+    """Why the whole pipeline cannot run here, or None: build/fnet, the three blobs in
+    $FNET_WEIGHTS (default weights), and every path given (shared data, other programs)."""
+    wdir = os.environ.get("FNET_WEIGHTS", "weights")
+    if not os.path.exists(FNET):
+        return "build/fnet not built (make)"
+    if not all(os.path.exists(os.path.join(wdir, b)) for b in PIPELINE_BLOBS):
+        return "%s: the blobs are not built (make weights)" % wdir
+    for p in paths:
+        if not os.path.exists(p):
+            return "%s absent (%s)" % (p, "shared data" if "shared" in p else "make")
+    return None
+
+
 def run_fnet(*args):
     p = subprocess.run([FNET] + list(args), capture_output=True, text=True, timeout=600)
     return p.returncode, p.stdout, p.stderr

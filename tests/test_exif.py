@@ -19,7 +19,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from fnet_testlib import check, skip, finish  # noqa: E402
+from fnet_testlib import check, skip, finish, pipeline_missing  # noqa: E402
 import stb_rgb  # noqa: E402  (the stored pixels exactly as fnet decodes them)
 
 FNET = "build/fnet"
@@ -73,14 +73,9 @@ def first_json(out):
 def main():
     wdir = os.environ.get("FNET_WEIGHTS", "weights")
     photo = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data", "openface-examples", "lennon-1.jpg")
-    if not os.path.exists(FNET):
-        skip("build/fnet not built (make)")
-        return finish()
-    if not all(os.path.exists(os.path.join(wdir, b)) for b in ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet")):
-        skip("%s: the blobs are not built (make weights)" % wdir)
-        return finish()
-    if not os.path.exists(photo):
-        skip("%s absent (shared data)" % photo)
+    why = pipeline_missing(photo)
+    if why:
+        skip(why)
         return finish()
     src = cv2.imread(photo)
     upright = cv2.resize(src, (448, 336), interpolation=cv2.INTER_AREA)  # a multiple of 16 both ways

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from fnet_testlib import check, skip, finish  # noqa: E402
+from fnet_testlib import check, skip, finish, pipeline_missing, PIPELINE_BLOBS  # noqa: E402
 
 HELLO = os.path.abspath("build/hello")
 IO_MESSAGE = "cannot read or write the file"  # fnet_result_string(FNET_ERR_IO) begins so
@@ -45,16 +45,11 @@ def main():
     wdir = os.path.abspath(os.environ.get("FNET_WEIGHTS", "weights"))
     shared = os.path.abspath(os.environ.get("FNET_SHARED", "../shared"))
     ex = os.path.join(shared, "data", "openface-examples")
-    if not os.path.exists(HELLO) or not os.path.exists("build/fnet"):
-        skip("build/hello or build/fnet not built (make)")
+    why = pipeline_missing(HELLO, ex)
+    if why:
+        skip(why)
         return finish()
-    blobs = ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet")
-    if not all(os.path.exists(os.path.join(wdir, b)) for b in blobs):
-        skip("%s: the blobs are not built (make weights)" % wdir)
-        return finish()
-    if not os.path.isdir(ex):
-        skip("%s absent (shared data)" % ex)
-        return finish()
+    blobs = PIPELINE_BLOBS
     tmp = tempfile.mkdtemp()
     try:
         # hello reads weights/ relative to where it runs: a folder holding the blobs

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from fnet_testlib import check, skip, finish  # noqa: E402
+from fnet_testlib import check, skip, finish, pipeline_missing  # noqa: E402
 
 FNET = "build/fnet"
 LINE = re.compile(r"^(embedding|cluster|verify): \[(\d+)/(\d+)\] (\d+\.\d) images/s, (ETA \d+ s|ETA \?|took \d+ s)(  .*)?$")
@@ -63,14 +63,9 @@ def run_tty(args, env):
 def main():
     wdir = os.environ.get("FNET_WEIGHTS", "weights")
     ex = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data", "openface-examples")
-    if not os.path.exists(FNET):
-        skip("build/fnet not built (make)")
-        return finish()
-    if not all(os.path.exists(os.path.join(wdir, b)) for b in ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet")):
-        skip("%s: the blobs are not built (make weights)" % wdir)
-        return finish()
-    if not os.path.isdir(ex):
-        skip("%s absent (shared data)" % ex)
+    why = pipeline_missing(ex)
+    if why:
+        skip(why)
         return finish()
     tmp = tempfile.mkdtemp()
     env = dict(os.environ)
