@@ -71,7 +71,6 @@ def first_json(out):
 
 
 def main():
-    wdir = os.environ.get("FNET_WEIGHTS", "weights")
     photo = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data", "openface-examples", "lennon-1.jpg")
     why = pipeline_missing(photo)
     if why:

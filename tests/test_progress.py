@@ -61,7 +61,6 @@ def run_tty(args, env):
 
 
 def main():
-    wdir = os.environ.get("FNET_WEIGHTS", "weights")
     ex = os.path.join(os.environ.get("FNET_SHARED", "../shared"), "data", "openface-examples")
     why = pipeline_missing(ex)
     if why:
