@@ -44,6 +44,8 @@
      fnet_result_string() says what went wrong and what to do about it.
    - No global mutable state. A loaded fnet_model is read-only: any number of threads may
      use one model at once, each with its own workspace.
+   - Option structs (fnet_detect_opts, fnet_embed_opts, ...) start from all zeros (memset, or
+     `= {0}`): zero is every field's default, and fields added later keep that meaning.
    - Calls that need scratch memory take (work, work_size) sized by a *_workspace_size()
      query; they do not allocate. Passing work == NULL makes the call allocate and free its
      own scratch (convenient, not allocation-free).

@@ -70,6 +70,7 @@ FW_EXPORT(fw_detect) int fw_detect(const fnet_model *det, const unsigned char *p
                                    int channels, int stride, int upsample, float threshold,
                                    fnet_box *boxes, int max_boxes, int *n_boxes) {
     fnet_detect_opts o;
+    memset(&o, 0, sizeof o); /* every field zero first: fields added later keep their defaults */
     o.upsample = upsample;
     o.threshold = threshold;
     return fnet_detect(det, fnet_image_view(px, w, h, channels, stride), &o, NULL, 0, boxes,
