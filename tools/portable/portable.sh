@@ -239,7 +239,7 @@ case "windows" in *"$filter"*)
     [ -n "${CI:-}" ] && PORTABLE_SKIP_WINE=${PORTABLE_SKIP_WINE:-1}
     if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
         t0=$(now)
-        if ${MAKE:-make} -s windows > "$B/windows.build.log" 2>&1; then
+        if ${MAKE:-make} -s -j2 windows > "$B/windows.build.log" 2>&1; then
             printf '%-24s %ss  make windows: %s executables in build/windows\n' "win64 mingw" "$(elapsed "$t0")" "$(ls build/windows/*.exe | wc -l)"
             if [ "${PORTABLE_SKIP_WINE:-0}" != 1 ] && { command -v wine64 >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ]; }; then
                 sh tools/portable/windows.sh || echo "fail win64-wine" >> "$results"
