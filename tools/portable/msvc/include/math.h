@@ -28,6 +28,10 @@ float sqrtf(float x);
 float powf(float x, float y);
 float ldexpf(float x, int e);
 float nextafterf(float x, float y);
+double log10(double x);
+double fmin(double x, double y);
+double expm1(double x);
+double log1p(double x);
 #ifdef __cplusplus
 }
 #endif

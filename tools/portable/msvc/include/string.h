@@ -11,6 +11,7 @@ void *memset(void *d, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
 char *strcat(char *d, const char *s);
 #ifdef __cplusplus
 }
