@@ -587,8 +587,10 @@ FNET_API fnet_result fnet_gallery_load(const char *path, fnet_gallery **out);
 /* ---- Identification (1:K) ---- */
 typedef struct fnet_match {
     int person;     /* gallery index (fnet_gallery_person) */
-    float distance; /* smallest plain L2 distance to the person's embeddings */
-    int accepted;   /* distance <= threshold: this could be the person */
+    float distance; /* plain L2 distance to the person's embedding that scored best */
+    int accepted;   /* score <= threshold: this could be the person */
+    float score;    /* what is ranked and thresholded: the distance (fnet_identify), or the
+                       cohort-normalised score (fnet_identify_cohort) */
 } fnet_match;
 
 /* The k people nearest to `probe` (ascending distance; a person counts once, by their nearest
@@ -651,6 +653,39 @@ FNET_API fnet_result fnet_far_threshold(const fnet_impostor_table *t, double far
 FNET_API fnet_result fnet_gallery_far_threshold(const fnet_gallery *g,
                                                 const fnet_impostor_table *t, double far_rate,
                                                 float *threshold);
+
+/* ---- Cohort normalisation: a threshold that adapts to each face ----
+   Some faces sit near many strangers (a blurred photo, a common look), others far from
+   everyone, so one distance threshold is loose for the first and strict for the second. A
+   cohort is a fixed set of photos of other people, none of them enrolled or expected as
+   probes (the one `make cohort` builds: LFW people outside lfw-dev, in weights/). A face's
+   cohort distance c(x) is the mean distance from x to its FNET_COHORT_K nearest cohort
+   embeddings, and the score of probe p against gallery photo e is the ratio
+       s(p, e) = d(p, e) / ((c(p) + c(e)) / 2),
+   below 1 where the two are closer than their neighbourhoods. This is symmetric adaptive
+   score normalisation (Cumani et al. 2011; Matejka et al. 2017, "AS-norm") in ratio form.
+   Thresholds come from an impostor table of s (fnet_network_cohort_table) through the
+   false-accept rule above; the README gives the measured gain. */
+#define FNET_COHORT_K 10
+/* c(x) over the cohort's embeddings (a gallery of x's network with >= FNET_COHORT_K of them;
+   else FNET_ERR_INVALID_ARGUMENT; another network: FNET_ERR_MISMATCH). */
+FNET_API fnet_result fnet_cohort_distance(const fnet_gallery *cohort, const float *x, int dim,
+                                          float *c);
+/* c(e) of every embedding of g, in gallery order: fnet_gallery_embedding_count(g) floats.
+   Compute them once and pass them to fnet_identify_cohort for every probe. */
+FNET_API fnet_result fnet_cohort_distances(const fnet_gallery *cohort, const fnet_gallery *g,
+                                           float *c);
+/* The impostor table of s for a network, measured with the cohort `make cohort` builds
+   (section 5 says how); FNET_ERR_NOT_FOUND for a network without one. */
+FNET_API fnet_result fnet_network_cohort_table(const char *network, fnet_impostor_table *out);
+/* fnet_identify ranked and thresholded by s: matches[j].score = s of the person's best
+   photo, .distance its plain distance, .accepted = score <= threshold. gallery_c: the
+   output of fnet_cohort_distances(cohort, g) for g as it is now. threshold <= 0: the
+   fnet_network_cohort_table threshold at FNET_DEFAULT_FAR for g's embeddings. */
+FNET_API fnet_result fnet_identify_cohort(const fnet_gallery *g, const fnet_gallery *cohort,
+                                          const float *gallery_c, const float *probe, int dim,
+                                          float threshold, fnet_match *matches, int k,
+                                          int *n_matches);
 
 /* ---- Clustering ---- */
 /* k-means (Lloyd) with k-means++ seeding (Arthur & Vassilvitskii 2007) on n points x[n*dim].
@@ -9133,44 +9168,123 @@ FNET_API fnet_result fnet_gallery_load(const char *path, fnet_gallery **out) {
 
 /* ---- identification ---- */
 
-FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
-                                   float threshold, fnet_match *matches, int k, int *n_matches) {
-    fnet_result r;
+/* The k best people for a probe: per person the best of its photos, kept in a sorted top-k
+   list. Without cohort distances (gc NULL) the score is the plain distance; with them, the
+   ratio s = d / ((cp + gc[e]) / 2) (fnet_identify_cohort). */
+static void fnet__identify_topk(const fnet_gallery *g, const float *probe, float cp, const float *gc,
+                                float threshold, fnet_match *matches, int k, int *n_matches) {
     int p, j, n = 0;
-    size_t d;
-    if (n_matches) *n_matches = 0;
-    if (!g || !probe || !matches || k <= 0 || !n_matches) return FNET_ERR_INVALID_ARGUMENT;
-    if (dim != g->dim) return FNET_ERR_MISMATCH;
-    if ((r = fnet_check_finite(probe, (size_t)dim)) != FNET_OK) return r;
-    if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
-    if (threshold <= 0.0f && fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR, &threshold) != FNET_OK)
-        threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
-    if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
-    if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
-    d = (size_t)dim;
-    /* per person the nearest embedding (squared), kept in a sorted top-k list */
+    size_t d = (size_t)g->dim;
     for (p = 0; p < g->n_people; p++) {
         const float *e = g->emb + (size_t)g->people[p].first * d;
-        float best = FLT_MAX;
+        float best = FLT_MAX, best_d = FLT_MAX;
         int c;
         for (c = 0; c < g->people[p].count; c++, e += d) {
-            float s = fnet_distance_sq(probe, e, dim);
-            if (s < best) best = s;
+            float dist = fnet_distance_sq(probe, e, g->dim), sc = dist; /* plain: squared until the end */
+            if (gc) {
+                dist = sqrtf(dist);
+                sc = dist / (0.5f * (cp + gc[g->people[p].first + c]));
+            }
+            if (sc < best) { best = sc; best_d = dist; }
         }
-        if (n == k && !(best < matches[n - 1].distance)) continue;
+        if (n == k && !(best < matches[n - 1].score)) continue;
         j = n < k ? n++ : k - 1;
-        while (j > 0 && best < matches[j - 1].distance) {
+        while (j > 0 && best < matches[j - 1].score) {
             matches[j] = matches[j - 1];
             j--;
         }
         matches[j].person = p;
-        matches[j].distance = best;
+        matches[j].distance = best_d;
+        matches[j].score = best;
     }
     for (j = 0; j < n; j++) {
-        matches[j].distance = sqrtf(matches[j].distance);
-        matches[j].accepted = matches[j].distance <= threshold;
+        if (!gc) matches[j].score = matches[j].distance = sqrtf(matches[j].distance);
+        matches[j].accepted = matches[j].score <= threshold;
     }
     *n_matches = n;
+}
+
+/* The arguments both identify calls check. */
+static fnet_result fnet__identify_args(const fnet_gallery *g, const float *probe, int dim, float threshold,
+                                       const fnet_match *matches, int k, int *n_matches) {
+    if (n_matches) *n_matches = 0;
+    if (!g || !probe || !matches || k <= 0 || !n_matches) return FNET_ERR_INVALID_ARGUMENT;
+    if (dim != g->dim) return FNET_ERR_MISMATCH;
+    if (!(threshold == threshold) || threshold > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
+    return fnet_check_finite(probe, (size_t)dim);
+}
+
+FNET_API fnet_result fnet_identify(const fnet_gallery *g, const float *probe, int dim,
+                                   float threshold, fnet_match *matches, int k, int *n_matches) {
+    fnet_result r = fnet__identify_args(g, probe, dim, threshold, matches, k, n_matches);
+    if (r != FNET_OK) return r;
+    if (threshold <= 0.0f && fnet_gallery_far_threshold(g, NULL, FNET_DEFAULT_FAR, &threshold) != FNET_OK)
+        threshold = fnet_network_threshold_for(g->network, FNET_THRESHOLD_IDENTIFY);
+    if (threshold <= 0.0f) return FNET_ERR_INVALID_ARGUMENT; /* unknown network: give one */
+    if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
+    fnet__identify_topk(g, probe, 0.0f, NULL, threshold, matches, k, n_matches);
+    return FNET_OK;
+}
+
+/* ---- cohort normalisation ---- */
+
+FNET_API fnet_result fnet_cohort_distance(const fnet_gallery *cohort, const float *x, int dim, float *c) {
+    float best[FNET_COHORT_K]; /* the K smallest squared distances, ascending */
+    double sum = 0.0;
+    int i, j, n = 0;
+    fnet_result r;
+    if (c) *c = 0.0f;
+    if (!cohort || !x || !c || cohort->n_emb < FNET_COHORT_K) return FNET_ERR_INVALID_ARGUMENT;
+    if (dim != cohort->dim) return FNET_ERR_MISMATCH;
+    if ((r = fnet_check_finite(x, (size_t)dim)) != FNET_OK) return r;
+    for (i = 0; i < cohort->n_emb; i++) {
+        float s = fnet_distance_sq(x, cohort->emb + (size_t)i * (size_t)dim, dim);
+        if (n == FNET_COHORT_K && !(s < best[n - 1])) continue;
+        j = n < FNET_COHORT_K ? n++ : FNET_COHORT_K - 1;
+        while (j > 0 && s < best[j - 1]) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = s;
+    }
+    for (j = 0; j < n; j++) sum += sqrt((double)best[j]);
+    *c = (float)(sum / n);
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_cohort_distances(const fnet_gallery *cohort, const fnet_gallery *g, float *c) {
+    fnet_result r;
+    int i;
+    if (!cohort || !g || !c) return FNET_ERR_INVALID_ARGUMENT;
+    if (strcmp(cohort->network, g->network) != 0) return FNET_ERR_MISMATCH;
+    for (i = 0; i < g->n_emb; i++)
+        if ((r = fnet_cohort_distance(cohort, g->emb + (size_t)i * (size_t)g->dim, g->dim, &c[i])) != FNET_OK)
+            return r;
+    return FNET_OK;
+}
+
+FNET_API fnet_result fnet_identify_cohort(const fnet_gallery *g, const fnet_gallery *cohort,
+                                          const float *gallery_c, const float *probe, int dim,
+                                          float threshold, fnet_match *matches, int k,
+                                          int *n_matches) {
+    fnet_result r = fnet__identify_args(g, probe, dim, threshold, matches, k, n_matches);
+    float cp;
+    int i;
+    if (r != FNET_OK) return r;
+    if (!cohort || !gallery_c) return FNET_ERR_INVALID_ARGUMENT;
+    if (strcmp(cohort->network, g->network) != 0) return FNET_ERR_MISMATCH;
+    for (i = 0; i < g->n_emb; i++)
+        if (!(gallery_c[i] > 0.0f) || gallery_c[i] > FLT_MAX) return FNET_ERR_INVALID_ARGUMENT;
+    if (threshold <= 0.0f) {
+        fnet_impostor_table t;
+        if ((r = fnet_network_cohort_table(g->network, &t)) != FNET_OK) return r;
+        if ((r = fnet_far_threshold(&t, FNET_DEFAULT_FAR, g->n_emb > 0 ? (double)g->n_emb : 1.0, &threshold)) != FNET_OK)
+            return r;
+    }
+    if (g->n_people == 0) return FNET_ERR_NOT_FOUND;
+    if ((r = fnet_cohort_distance(cohort, probe, dim, &cp)) != FNET_OK) return r;
+    if (!(cp > 0.0f)) return FNET_ERR_INVALID_ARGUMENT; /* the probe is a cohort photo itself */
+    fnet__identify_topk(g, probe, cp, gallery_c, threshold, matches, k, n_matches);
     return FNET_OK;
 }
 
@@ -9227,14 +9341,33 @@ static const fnet__impostor_points fnet__impostor_tables[] = {
     {"resnet34-dlib", 1175671.0, (int)(sizeof fnet__imp_resnet / sizeof fnet__imp_resnet[0]), fnet__imp_resnet},
 };
 
-FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
+/* resnet34-dlib, cohort-normalised scores s (fnet_identify_cohort) of the same 1175671 pairs,
+   with the cohort `make cohort` writes (those 1534 photos): each pair's c values are taken
+   without both people's photos, as a probe and a gallery are never in the cohort either */
+static const float fnet__imp_resnet_cohort[][2] = {
+    {0.7711f, -5.7693f}, {0.7719f, -5.5932f}, {0.7796f, -5.4682f}, {0.7910f, -5.2252f},
+    {0.8165f, -4.9911f}, {0.8295f, -4.7481f}, {0.8539f, -4.4905f}, {0.8674f, -4.2442f},
+    {0.8848f, -3.9984f}, {0.9036f, -3.7481f}, {0.9238f, -3.4997f}, {0.9440f, -3.2494f},
+    {0.9637f, -2.9999f}, {0.9870f, -2.7499f}, {1.0104f, -2.5000f}, {1.0354f, -2.2500f},
+    {1.0625f, -2.0000f}, {1.0922f, -1.7500f}, {1.1243f, -1.5000f}, {1.1606f, -1.2500f},
+    {1.2027f, -1.0000f}, {1.2534f, -0.7500f}, {1.3192f, -0.5000f}, {1.4177f, -0.2500f},
+    {2.2168f, 0.0000f}};
+
+static const fnet__impostor_points fnet__cohort_tables[] = {
+    {"resnet34-dlib", 1175671.0, (int)(sizeof fnet__imp_resnet_cohort / sizeof fnet__imp_resnet_cohort[0]),
+     fnet__imp_resnet_cohort},
+};
+
+/* The shipped table of `network` among list[0..count). */
+static fnet_result fnet__shipped_table(const fnet__impostor_points *list, size_t count, const char *network,
+                                       fnet_impostor_table *out) {
     size_t k;
     int i;
     if (!network || !out) return FNET_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (!fnet__valid_network(network)) return FNET_ERR_NOT_FOUND;
-    for (k = 0; k < sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0]; k++) {
-        const fnet__impostor_points *s = &fnet__impostor_tables[k];
+    for (k = 0; k < count; k++) {
+        const fnet__impostor_points *s = &list[k];
         if (strcmp(network, s->network) != 0) continue;
         memcpy(out->network, network, strlen(network) + 1);
         out->n = s->n;
@@ -9246,6 +9379,16 @@ FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impos
         return FNET_OK;
     }
     return FNET_ERR_NOT_FOUND;
+}
+
+FNET_API fnet_result fnet_network_impostor_table(const char *network, fnet_impostor_table *out) {
+    return fnet__shipped_table(fnet__impostor_tables, sizeof fnet__impostor_tables / sizeof fnet__impostor_tables[0],
+                               network, out);
+}
+
+FNET_API fnet_result fnet_network_cohort_table(const char *network, fnet_impostor_table *out) {
+    return fnet__shipped_table(fnet__cohort_tables, sizeof fnet__cohort_tables / sizeof fnet__cohort_tables[0],
+                               network, out);
 }
 
 static int fnet__float_cmp(const void *a, const void *b) {
