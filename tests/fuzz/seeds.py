@@ -114,7 +114,7 @@ def small_blob_seeds(out):
     and 2x3 filters, shape predictors of 5 points (f32, f16 and i16 leaves), and networks of
     every op type on an 8x8 input. Values from a fixed LCG, valid for the loader."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                    "tools"))
+                                    "tools", "convert"))
     import fnet_blob as fb
     sd = os.path.join(out, "smallblob")
     os.makedirs(sd, exist_ok=True)
