@@ -261,11 +261,11 @@ static int cm__number(const char *s, double *out) {
     return 1;
 }
 
-/* Reads a calibration file strictly (format above); 0 with *why set when it is not one. */
-static int cm__read_calibration(const char *path, cm_calibration *c, const char **why) {
+/* Reads a calibration file strictly from f (format above; f is closed); 0 with *why set when
+   it is not one. tests/fuzz/fuzz_calib.c feeds it damaged files. */
+static int cm__read_calibration_from(FILE *f, cm_calibration *c, const char **why) {
     static const char *const keys[7] = {"network", "pairs", "verify_threshold", "cluster_threshold", "eer",
                                         "eer_threshold", "points"};
-    FILE *f = fopen(path, "rb");
     char line[256];
     int i, k, points = 0;
     memset(c, 0, sizeof *c);
@@ -318,6 +318,10 @@ static int cm__read_calibration(const char *path, cm_calibration *c, const char 
     if (i < points || k != EOF) return 0;
     if (fnet_impostor_table_check(&c->table) != FNET_OK) return 0;
     return 1;
+}
+
+static int cm__read_calibration(const char *path, cm_calibration *c, const char **why) {
+    return cm__read_calibration_from(fopen(path, "rb"), c, why);
 }
 
 /* The calibration a command uses: `explicit_path` (--calibration), else `beside` when that

@@ -43,7 +43,7 @@ for src in tests/fuzz/fuzz_*.c; do
     short=${t#fuzz_}
     case "$t" in *"$filter"*) ;; *) continue ;; esac
     exe=$B/$t
-    if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. "$src" -o "$exe" -lm \
+    if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -I/usr/include/stb "$src" -o "$exe" -lm -lpthread \
         > "$exe.build.log" 2>&1; then
         echo "$t: build failed"; head -n 20 "$exe.build.log"; status=1; continue
     fi
