@@ -2802,6 +2802,253 @@ static void fnet__hog_row_wasm(const fnet__himg *im, const fnet__hog_geom *g, in
 }
 #endif
 
+/* ---- (a-b) for detection: the votes summed block by block (the fast path) ----
+
+   dlib adds each pixel's 4 votes into the histogram in pixel order, one after the other (an
+   add to a bin waits for the previous add to that bin), and that was 43% of detection's time.
+   Detection needs the scores to 1e-4 only, so here the votes are summed in another order. The
+   pixels whose votes go to the same 2x2 cells, the 8x8 block between four cell centres (pixel
+   rows 8b-4 .. 8b+3, columns 8c-4 .. 8c+3: histogram rows b, b+1 and columns c, c+1), are done
+   together: each pixel adds its 4 votes (vy1 vx1 v, vy0 vx1 v, vy1 vx0 v, vy0 vx0 v) as one
+   4-float vector into a small accumulator indexed by orientation, in FNET__HOG_QC copies (by
+   pixel column mod 4, so that neighbours of the same orientation do not wait for each other);
+   then the block's sums go to its 4 cells. The gradients, the channel choice and the
+   orientations are dlib's (the same integers, tie rules and float dot products), so the
+   histograms differ from dlib's by rounding only (~1e-7 relative) and the scores by ~1e-6.
+   Training (section 1b) keeps dlib's order (fnet__hog_pick), as do the SSE2, NEON and wasm
+   kernel sets. */
+
+#define FNET__HOG_QC 4   /* accumulator copies */
+#define FNET__HOG_QS 80  /* floats per copy: 20 orientation slots x 4 votes */
+
+/* Slot of orientation o in the accumulator: permuted within each group of 8 orientations so
+   that the AVX2 merge's transposes come out in orientation order (bins 16, 17: slots 16, 18). */
+static int fnet__hog_qslot(int o) { return (o & ~7) + ((o & 3) << 1) + ((o >> 2) & 1); }
+
+/* dlib's orientation (fnet__hog_orient: the first of the 9 directions with the largest |dot|,
+   +9 when that dot is negative) from 5 dot products instead of 9. The table has dx[9-q] =
+   -dx[q] and dy[9-q] = dy[q], so |dot_q| and |dot_9-q| are |X + Y| and |Y - X| with X = |gx| dx[q],
+   Y = |gy| dy[q] (float products are sign-symmetric): the larger is c_q = X + Y, at index q when
+   gx and gy have the same sign (or one is 0: then both tie and q comes first), at 9-q when
+   their signs differ. c_0 .. c_4 rise to one peak (the nearest direction; 20 degrees apart,
+   only the two at the peak can tie), so the winner is the number of rises: strict rises when
+   the index is q (a tie keeps the first), non-strict when it is 9-q (the first of 9-q, 9-q' is
+   the larger q), except that direction 0 (index 0 either way) keeps its tie. Checked against
+   fnet__hog_orient on every integer gradient (tests/test_detect.c). */
+static int fnet__hog_orient_fast(int gx, int gy) {
+    const float ax = (float)(gx < 0 ? -gx : gx), ay = (float)(gy < 0 ? -gy : gy);
+    const int opp = (gx < 0 && gy > 0) || (gx > 0 && gy < 0);
+    float c[5];
+    int k, q, o;
+    c[0] = ax;
+    for (k = 1; k < 5; k++) c[k] = ax * fnet__hog_dx[k] + ay * fnet__hog_dy[k];
+    q = c[1] > c[0];
+    for (k = 2; k < 5; k++) q += opp ? c[k] >= c[k - 1] : c[k] > c[k - 1];
+    o = opp && q > 0 ? 9 - q : q;
+    if (o <= 4 ? (gx < 0 || (gx == 0 && gy < 0)) : gy < 0) o += 9;
+    return o;
+}
+
+/* Vote weight k (0: vy1 vx1, 1: vy0 vx1, 2: vy1 vx0, 3: vy0 vx0) of block row r, column i:
+   vy0 = (r + 0.5)/8 and vx0 = (i + 0.5)/8 are dlib's (y + 0.5)/8 - 0.5 less its floor, and
+   their products are exact in float. */
+static float fnet__hog_wt(int r, int i, int k) {
+    const float vy0 = ((float)r + 0.5f) / 8, vx0 = ((float)i + 0.5f) / 8;
+    return (k & 1 ? vy0 : 1 - vy0) * (k & 2 ? vx0 : 1 - vx0);
+}
+
+/* Adds block (b, c)'s accumulator (its copies summed pairwise) into its 4 cells; clears it. */
+static void fnet__hog_merge_scalar(const fnet__hog_geom *g, float *q, float *hist, int b, int c) {
+    float *h0 = hist + ((size_t)b * (g->cc + 2) + c) * 18, *h1 = h0 + (size_t)(g->cc + 2) * 18;
+    int o, k;
+    for (o = 0; o < 18; o++) {
+        const float *s0 = q + 4 * fnet__hog_qslot(o);
+        float s[4];
+        for (k = 0; k < 4; k++)
+            s[k] = (s0[k] + s0[FNET__HOG_QS + k]) + (s0[2 * FNET__HOG_QS + k] + s0[3 * FNET__HOG_QS + k]);
+        h0[o] += s[0];
+        h1[o] += s[1];
+        h0[18 + o] += s[2];
+        h1[18 + o] += s[3];
+    }
+    memset(q, 0, FNET__HOG_QC * FNET__HOG_QS * sizeof(float));
+}
+
+/* (a) + (b) of a whole level into hist (zeroed by the caller), block by block: rows 1 ..
+   vis_r-1 and columns 1 .. vis_c-1 as dlib's, with dlib's channel rule of its 8-wide loop
+   left of simd_end and of its scalar tail from there. */
+/* The votes of block (b, c) into the accumulator q, row by row, pixel by pixel. */
+static void fnet__hog_block_scalar(const fnet__himg *im, const fnet__hog_geom *g, int b, int c, float *q) {
+    const int y0 = FNET__MAX(1, 8 * b - 4), y1 = FNET__MIN(8 * b + 4, g->vis_r);
+    int y, i, k;
+    for (y = y0; y < y1; y++)
+        for (i = 0; i < 8; i++) {
+            const int x = 8 * c - 4 + i;
+            int gx, gy, len;
+            float v, *d;
+            if (x < 1 || x >= g->vis_c) continue;
+            fnet__hog_grad1(im, (size_t)y * im->stride + (size_t)x, x < g->simd_end, &gx, &gy, &len);
+            v = sqrtf((float)len);
+            d = q + (i & 3) * FNET__HOG_QS + 4 * fnet__hog_qslot(fnet__hog_orient_fast(gx, gy));
+            for (k = 0; k < 4; k++) d[k] += fnet__hog_wt(y - (8 * b - 4), i, k) * v;
+        }
+}
+
+static FNET__MAYBE_UNUSED void fnet__hog_hist_scalar(const fnet__himg *im, const fnet__hog_geom *g, float *hist) {
+    float q[FNET__HOG_QC * FNET__HOG_QS];
+    int b, c;
+    memset(q, 0, sizeof q);
+    for (b = 0; 8 * b - 4 < g->vis_r; b++)
+        for (c = 0; 8 * c - 4 < g->vis_c; c++) {
+            fnet__hog_block_scalar(im, g, b, c, q);
+            fnet__hog_merge_scalar(g, q, hist, b, c);
+        }
+}
+
+#if defined(FNET__X86)
+/* fnet__hog_orient_fast for 8 gradients (fx, fy hold integers), lane for lane. */
+static FNET__AVX2_FN __m256i fnet__hog_orient_avx2(__m256 fx, __m256 fy) {
+    const __m256 sgn = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+    const __m256 ax = _mm256_andnot_ps(sgn, fx), ay = _mm256_andnot_ps(sgn, fy);
+    const __m256 opp = _mm256_cmp_ps(_mm256_mul_ps(fx, fy), zero, _CMP_LT_OQ); /* exact: |f| <= 255 */
+    const __m256 fyneg = _mm256_cmp_ps(fy, zero, _CMP_LT_OQ);
+    __m256 prev = ax, neg;
+    __m256i q = _mm256_setzero_si256(), o, hi;
+    int k;
+    for (k = 1; k < 5; k++) {
+        const __m256 cq = _mm256_add_ps(_mm256_mul_ps(ax, _mm256_set1_ps(fnet__hog_dx[k])),
+                                        _mm256_mul_ps(ay, _mm256_set1_ps(fnet__hog_dy[k])));
+        __m256 rise = _mm256_cmp_ps(cq, prev, _CMP_GT_OQ);
+        if (k > 1) rise = _mm256_blendv_ps(rise, _mm256_cmp_ps(cq, prev, _CMP_GE_OQ), opp);
+        q = _mm256_sub_epi32(q, _mm256_castps_si256(rise));
+        prev = cq;
+    }
+    o = _mm256_blendv_epi8(q, _mm256_sub_epi32(_mm256_set1_epi32(9), q),
+                           _mm256_and_si256(_mm256_castps_si256(opp), _mm256_cmpgt_epi32(q, _mm256_setzero_si256())));
+    hi = _mm256_cmpgt_epi32(o, _mm256_set1_epi32(4));
+    neg = _mm256_or_ps(_mm256_cmp_ps(fx, zero, _CMP_LT_OQ),
+                       _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_EQ_OQ), fyneg));
+    neg = _mm256_blendv_ps(neg, fyneg, _mm256_castsi256_ps(hi));
+    return _mm256_add_epi32(o, _mm256_and_si256(_mm256_castps_si256(neg), _mm256_set1_epi32(9)));
+}
+
+/* fnet__hog_merge_scalar in AVX2 (the same sums): two 8x4 transposes give votes 0..3 of
+   orientations 0..7 and 8..15 as vectors. */
+static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q, float *hist, int b, int c) {
+    float *h0 = hist + ((size_t)b * (g->cc + 2) + c) * 18, *h1 = h0 + (size_t)(g->cc + 2) * 18;
+    float t16[8], t17[8];
+    __m256 s[10];
+    int j;
+    for (j = 0; j < 10; j++) {
+        s[j] = _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(q + 8 * j), _mm256_load_ps(q + FNET__HOG_QS + 8 * j)),
+                             _mm256_add_ps(_mm256_load_ps(q + 2 * FNET__HOG_QS + 8 * j),
+                                           _mm256_load_ps(q + 3 * FNET__HOG_QS + 8 * j)));
+    }
+    for (j = 0; j < FNET__HOG_QC * FNET__HOG_QS; j += 8) _mm256_store_ps(q + j, _mm256_setzero_ps());
+    for (j = 0; j < 2; j++) {
+        const __m256 t0 = _mm256_unpacklo_ps(s[4 * j], s[4 * j + 1]), t1 = _mm256_unpackhi_ps(s[4 * j], s[4 * j + 1]);
+        const __m256 t2 = _mm256_unpacklo_ps(s[4 * j + 2], s[4 * j + 3]), t3 = _mm256_unpackhi_ps(s[4 * j + 2], s[4 * j + 3]);
+        float *a = h0 + 8 * j, *bb = h1 + 8 * j;
+        _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), _mm256_shuffle_ps(t0, t2, 0x44)));
+        _mm256_storeu_ps(bb, _mm256_add_ps(_mm256_loadu_ps(bb), _mm256_shuffle_ps(t0, t2, 0xEE)));
+        _mm256_storeu_ps(a + 18, _mm256_add_ps(_mm256_loadu_ps(a + 18), _mm256_shuffle_ps(t1, t3, 0x44)));
+        _mm256_storeu_ps(bb + 18, _mm256_add_ps(_mm256_loadu_ps(bb + 18), _mm256_shuffle_ps(t1, t3, 0xEE)));
+    }
+    _mm256_storeu_ps(t16, s[8]);
+    _mm256_storeu_ps(t17, s[9]);
+    h0[16] += t16[0]; h1[16] += t16[1]; h0[34] += t16[2]; h1[34] += t16[3];
+    h0[17] += t17[0]; h1[17] += t17[1]; h0[35] += t17[2]; h1[35] += t17[3];
+}
+
+/* fnet__hog_hist_scalar in AVX2, the 8 pixels of a block row at once (bit-identical: the
+   same gradients, orientations and products, added in the same order). */
+static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__hog_geom *g, float *hist) {
+    const int st = im->stride;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i cbase = _mm256_setr_epi32(0, FNET__HOG_QS, 2 * FNET__HOG_QS, 3 * FNET__HOG_QS, 0, FNET__HOG_QS,
+                                            2 * FNET__HOG_QS, 3 * FNET__HOG_QS);
+    union { __m256 v[FNET__HOG_QC * FNET__HOG_QS / 8]; float f[FNET__HOG_QC * FNET__HOG_QS]; } qa;
+    __m256 wt[8][4];
+    float *q = qa.f;
+    int b, c, y, k, ch;
+    for (y = 0; y < 8; y++)
+        for (k = 0; k < 4; k++)
+            wt[y][k] = _mm256_setr_ps(fnet__hog_wt(y, 0, k), fnet__hog_wt(y, 1, k), fnet__hog_wt(y, 2, k),
+                                      fnet__hog_wt(y, 3, k), fnet__hog_wt(y, 4, k), fnet__hog_wt(y, 5, k),
+                                      fnet__hog_wt(y, 6, k), fnet__hog_wt(y, 7, k));
+    for (k = 0; k < FNET__HOG_QC * FNET__HOG_QS / 8; k++) qa.v[k] = _mm256_setzero_ps();
+    for (b = 0; 8 * b - 4 < g->vis_r; b++) {
+        const int y0 = FNET__MAX(1, 8 * b - 4), y1 = FNET__MIN(8 * b + 4, g->vis_r);
+        fnet__hog_block_scalar(im, g, b, 0, q); /* its loads would start before the image */
+        fnet__hog_merge_avx2(g, q, hist, b, 0);
+        for (c = 1; 8 * c - 4 < g->vis_c; c++) {
+            const __m256i xv = _mm256_add_epi32(_mm256_set1_epi32(8 * c - 4), lane);
+            const __m256 valid = _mm256_castsi256_ps(_mm256_and_si256(
+                _mm256_cmpgt_epi32(xv, _mm256_setzero_si256()), _mm256_cmpgt_epi32(_mm256_set1_epi32(g->vis_c), xv)));
+            const __m256i late = _mm256_cmpgt_epi32(xv, _mm256_set1_epi32(g->simd_end - 1)); /* dlib's tail rule */
+            const int mixed = 8 * c + 3 >= g->simd_end;
+            for (y = y0; y < y1; y++) {
+                const size_t off = (size_t)y * st + (size_t)(8 * c - 4);
+                const __m256 *w = wt[y - (8 * b - 4)];
+                __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx, o, slot;
+                __m256 v, p0, p1, p2, p3, t0, t1, t2, t3, u0, u1, u2, u3;
+                int offs[8];
+                for (ch = 0; ch < im->nch; ch++) {
+                    const unsigned char *p = im->pl[ch] + off;
+                    __m256i cx = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + 1), fnet__hog_ld8_avx2(p - 1));
+                    __m256i cy = _mm256_sub_epi32(fnet__hog_ld8_avx2(p + st), fnet__hog_ld8_avx2(p - st));
+                    __m256i pk = _mm256_or_si256(_mm256_abs_epi32(cx), _mm256_slli_epi32(_mm256_abs_epi32(cy), 16));
+                    __m256i cl = _mm256_madd_epi16(pk, pk);
+                    if (ch == 0) {
+                        gx = cx; gy = cy; len = cl;
+                    } else { /* keep the current channel where it is longer (tail rule: or as long) */
+                        __m256i keep = _mm256_cmpgt_epi32(len, cl);
+                        if (mixed)
+                            keep = _mm256_blendv_epi8(keep, _mm256_xor_si256(_mm256_cmpgt_epi32(cl, len),
+                                                                             _mm256_set1_epi32(-1)), late);
+                        gx = _mm256_blendv_epi8(cx, gx, keep);
+                        gy = _mm256_blendv_epi8(cy, gy, keep);
+                        len = _mm256_blendv_epi8(cl, len, keep);
+                    }
+                }
+                o = fnet__hog_orient_avx2(_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
+                v = _mm256_and_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(len)), valid);
+                slot = _mm256_add_epi32(_mm256_add_epi32(_mm256_and_si256(o, _mm256_set1_epi32(~7)),
+                                                         _mm256_slli_epi32(_mm256_and_si256(o, _mm256_set1_epi32(3)), 1)),
+                                        _mm256_and_si256(_mm256_srli_epi32(o, 2), _mm256_set1_epi32(1)));
+                {
+                    const __m256i ov = _mm256_add_epi32(_mm256_slli_epi32(slot, 2), cbase);
+                    const __m128i lo = _mm256_castsi256_si128(ov), hi = _mm256_extracti128_si256(ov, 1);
+                    offs[0] = _mm_cvtsi128_si32(lo); offs[1] = _mm_extract_epi32(lo, 1);
+                    offs[2] = _mm_extract_epi32(lo, 2); offs[3] = _mm_extract_epi32(lo, 3);
+                    offs[4] = _mm_cvtsi128_si32(hi); offs[5] = _mm_extract_epi32(hi, 1);
+                    offs[6] = _mm_extract_epi32(hi, 2); offs[7] = _mm_extract_epi32(hi, 3);
+                }
+                p0 = _mm256_mul_ps(w[0], v);
+                p1 = _mm256_mul_ps(w[1], v);
+                p2 = _mm256_mul_ps(w[2], v);
+                p3 = _mm256_mul_ps(w[3], v);
+                t0 = _mm256_unpacklo_ps(p0, p1); t1 = _mm256_unpackhi_ps(p0, p1);
+                t2 = _mm256_unpacklo_ps(p2, p3); t3 = _mm256_unpackhi_ps(p2, p3);
+                u0 = _mm256_shuffle_ps(t0, t2, 0x44); u1 = _mm256_shuffle_ps(t0, t2, 0xEE); /* pixels 0|4, 1|5 */
+                u2 = _mm256_shuffle_ps(t1, t3, 0x44); u3 = _mm256_shuffle_ps(t1, t3, 0xEE); /* 2|6, 3|7 */
+#define FNET__HOG_QADD(i, x) _mm_store_ps(q + offs[i], _mm_add_ps(_mm_load_ps(q + offs[i]), x))
+                FNET__HOG_QADD(0, _mm256_castps256_ps128(u0));
+                FNET__HOG_QADD(1, _mm256_castps256_ps128(u1));
+                FNET__HOG_QADD(2, _mm256_castps256_ps128(u2));
+                FNET__HOG_QADD(3, _mm256_castps256_ps128(u3));
+                FNET__HOG_QADD(4, _mm256_extractf128_ps(u0, 1));
+                FNET__HOG_QADD(5, _mm256_extractf128_ps(u1, 1));
+                FNET__HOG_QADD(6, _mm256_extractf128_ps(u2, 1));
+                FNET__HOG_QADD(7, _mm256_extractf128_ps(u3, 1));
+#undef FNET__HOG_QADD
+            }
+            fnet__hog_merge_avx2(g, q, hist, b, c);
+        }
+    }
+}
+#endif
+
 /* (c): block energies and the 31 features of every inner cell. */
 static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
                                       float *feat) {
@@ -3017,13 +3264,16 @@ static void fnet__hog_scan_wasm(const fnet__hog *h, const fnet__hog_geom *g, con
 /* ---- kernel dispatch ---- */
 
 typedef struct fnet__hog_kernels {
-    void (*row)(const fnet__himg *, const fnet__hog_geom *, int, float *);
+    void (*row)(const fnet__himg *, const fnet__hog_geom *, int, float *);   /* dlib's order */
+    void (*hist)(const fnet__himg *, const fnet__hog_geom *, float *);       /* or NULL: rows */
     void (*features)(const fnet__hog_geom *, const float *, float *, float *);
     void (*scan)(const fnet__hog *, const fnet__hog_geom *, const float *, float *, float *);
 } fnet__hog_kernels;
 
+/* dlib's order of summation in the histograms (training needs it: section 1b). */
 static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
     k->row = fnet__hog_row_scalar;
+    k->hist = NULL;
     k->features = fnet__hog_features_scalar;
     k->scan = fnet__hog_scan_scalar;
 #if defined(FNET__X86)
@@ -3037,6 +3287,14 @@ static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
     if (isa == FNET_ISA_WASM_SIMD) { k->row = fnet__hog_row_wasm; k->scan = fnet__hog_scan_wasm; }
 #endif
     (void)isa;
+}
+
+/* Detection's kernels: the fast path where there is one (AVX2), else fnet__hog_pick's. */
+static void fnet__hog_pick_detect(fnet_isa isa, fnet__hog_kernels *k) {
+    fnet__hog_pick(isa, k);
+#if defined(FNET__X86)
+    if (isa == FNET_ISA_AVX2) k->hist = fnet__hog_hist_avx2;
+#endif
 }
 
 /* ---- detection driver ---- */
@@ -3215,7 +3473,9 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
     int y;
     memset(hist, 0, (size_t)(g->cr + 2) * (size_t)(g->cc + 2) * 18 * sizeof(float));
     memset(feat, 0, (g->fplane * 31 + 8) * sizeof(float));
-    for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
+    if (k->hist) k->hist(im, g, hist);
+    else
+        for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
     k->features(g, hist, norm, feat);
 }
 
@@ -3352,7 +3612,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p.slots);
     d->h = h; d->p = &p; d->adjust = adjust; d->cand = cand;
     d->avx2 = det->isa == FNET_ISA_AVX2;
-    fnet__hog_pick(det->isa, &d->kern);
+    fnet__hog_pick_detect(det->isa, &d->kern);
 
     /* the input as planes (R, G, B or gray); RGBA's alpha is ignored */
     for (ch = 0; ch < p.nch; ch++) {
