@@ -1994,6 +1994,9 @@ typedef struct fnet__hog {
     int n_filters, rows, cols, cell;
     int n_sep;
     fnet__hog_sep *sep;  /* sorted by filter */
+    int *by_plane;       /* detection: the pieces' indices ordered by plane (or NULL) */
+    unsigned char *olut; /* detection, AVX2: 4 x accumulator slot of the orientation of every
+                            integer gradient, [(gx + 255) * 511 + gy + 255] (or NULL) */
     int min_w, min_h, max_levels;
     double iou, covered;
     double thresh[FNET__HOG_MAX_FILTERS];
@@ -2006,6 +2009,8 @@ static void fnet__detector_release(fnet_model *m) {
     if (!h) return;
     FNET_FREE(h->raw);
     FNET_FREE(h->sep);
+    FNET_FREE(h->by_plane);
+    FNET_FREE(h->olut);
     FNET_FREE(h);
     m->stage = NULL;
 }
@@ -2096,8 +2101,12 @@ static fnet_result fnet__hog_separate(fnet__hog *h) {
     return FNET_OK;
 }
 
+static int fnet__hog_qslot(int o);
+static int fnet__hog_orient_fast(int gx, int gy);
+
 static fnet_result fnet__detector_prepare(fnet_model *m) {
     fnet__hog *h;
+    fnet_result r;
     const fnet__tensor *thr;
     int i, k, nf;
     char key[32];
@@ -2155,7 +2164,25 @@ static fnet_result fnet__detector_prepare(fnet_model *m) {
         if (!(tv == tv) || tv > 1e30 || tv < -1e30) return FNET_ERR_CORRUPT;
         h->thresh[i] = tv;
     }
-    return fnet__hog_separate(h);
+    r = fnet__hog_separate(h);
+    if (r != FNET_OK) return r;
+    h->by_plane = (int *)FNET_MALLOC((size_t)(h->n_sep + 1) * sizeof(int));
+    if (!h->by_plane) return FNET_ERR_OUT_OF_MEMORY;
+    for (k = 0, i = 0; k < 31; k++) { /* by plane, then filter (sep's order) */
+        int t;
+        for (t = 0; t < h->n_sep; t++)
+            if (h->sep[t].plane == k) h->by_plane[i++] = t;
+    }
+    if (fnet_isa_supported(FNET_ISA_AVX2)) { /* 255 KB; without it the kernel computes them */
+        h->olut = (unsigned char *)FNET_MALLOC(511 * 511);
+        if (h->olut) {
+            int gx, gy;
+            for (gx = -255; gx <= 255; gx++)
+                for (gy = -255; gy <= 255; gy++)
+                    h->olut[(gx + 255) * 511 + gy + 255] = (unsigned char)(4 * fnet__hog_qslot(fnet__hog_orient_fast(gx, gy)));
+        }
+    }
+    return FNET_OK;
 }
 
 /* ---- image pyramid (dlib pyramid_down<6> / pyramid_up, bilinear resize_image) ---- */
@@ -2894,9 +2921,11 @@ static void fnet__hog_block_scalar(const fnet__himg *im, const fnet__hog_geom *g
         }
 }
 
-static FNET__MAYBE_UNUSED void fnet__hog_hist_scalar(const fnet__himg *im, const fnet__hog_geom *g, float *hist) {
+static FNET__MAYBE_UNUSED void fnet__hog_hist_scalar(const fnet__himg *im, const fnet__hog_geom *g, float *hist,
+                                                     const unsigned char *olut) {
     float q[FNET__HOG_QC * FNET__HOG_QS];
     int b, c;
+    (void)olut;
     memset(q, 0, sizeof q);
     for (b = 0; 8 * b - 4 < g->vis_r; b++)
         for (c = 0; 8 * c - 4 < g->vis_c; c++) {
@@ -2962,7 +2991,8 @@ static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q
 
 /* fnet__hog_hist_scalar in AVX2, the 8 pixels of a block row at once (bit-identical: the
    same gradients, orientations and products, added in the same order). */
-static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__hog_geom *g, float *hist) {
+static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__hog_geom *g, float *hist,
+                                               const unsigned char *olut) {
     const int st = im->stride;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i cbase = _mm256_setr_epi32(0, FNET__HOG_QS, 2 * FNET__HOG_QS, 3 * FNET__HOG_QS, 0, FNET__HOG_QS,
@@ -2990,7 +3020,7 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
             for (y = y0; y < y1; y++) {
                 const size_t off = (size_t)y * st + (size_t)(8 * c - 4);
                 const __m256 *w = wt[y - (8 * b - 4)];
-                __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx, o, slot;
+                __m256i gx = _mm256_setzero_si256(), gy = gx, len = gx;
                 __m256 v, p0, p1, p2, p3, t0, t1, t2, t3, u0, u1, u2, u3;
                 int offs[8];
                 for (ch = 0; ch < im->nch; ch++) {
@@ -3011,18 +3041,26 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
                         len = _mm256_blendv_epi8(cl, len, keep);
                     }
                 }
-                o = fnet__hog_orient_avx2(_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
                 v = _mm256_and_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(len)), valid);
-                slot = _mm256_add_epi32(_mm256_add_epi32(_mm256_and_si256(o, _mm256_set1_epi32(~7)),
-                                                         _mm256_slli_epi32(_mm256_and_si256(o, _mm256_set1_epi32(3)), 1)),
-                                        _mm256_and_si256(_mm256_srli_epi32(o, 2), _mm256_set1_epi32(1)));
-                {
-                    const __m256i ov = _mm256_add_epi32(_mm256_slli_epi32(slot, 2), cbase);
-                    const __m128i lo = _mm256_castsi256_si128(ov), hi = _mm256_extracti128_si256(ov, 1);
-                    offs[0] = _mm_cvtsi128_si32(lo); offs[1] = _mm_extract_epi32(lo, 1);
-                    offs[2] = _mm_extract_epi32(lo, 2); offs[3] = _mm_extract_epi32(lo, 3);
-                    offs[4] = _mm_cvtsi128_si32(hi); offs[5] = _mm_extract_epi32(hi, 1);
-                    offs[6] = _mm_extract_epi32(hi, 2); offs[7] = _mm_extract_epi32(hi, 3);
+                if (olut) { /* the table: slot * 4 of every integer gradient */
+                    const __m256i ix = _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(gx, 9), gx),
+                                                        _mm256_add_epi32(gy, _mm256_set1_epi32(255 * 511 + 255)));
+                    const __m128i lo = _mm256_castsi256_si128(ix), hi = _mm256_extracti128_si256(ix, 1);
+                    offs[0] = olut[_mm_cvtsi128_si32(lo)];
+                    offs[1] = olut[_mm_extract_epi32(lo, 1)] + FNET__HOG_QS;
+                    offs[2] = olut[_mm_extract_epi32(lo, 2)] + 2 * FNET__HOG_QS;
+                    offs[3] = olut[_mm_extract_epi32(lo, 3)] + 3 * FNET__HOG_QS;
+                    offs[4] = olut[_mm_cvtsi128_si32(hi)];
+                    offs[5] = olut[_mm_extract_epi32(hi, 1)] + FNET__HOG_QS;
+                    offs[6] = olut[_mm_extract_epi32(hi, 2)] + 2 * FNET__HOG_QS;
+                    offs[7] = olut[_mm_extract_epi32(hi, 3)] + 3 * FNET__HOG_QS;
+                } else {
+                    const __m256i o = fnet__hog_orient_avx2(_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
+                    const __m256i slot = _mm256_add_epi32(
+                        _mm256_add_epi32(_mm256_and_si256(o, _mm256_set1_epi32(~7)),
+                                         _mm256_slli_epi32(_mm256_and_si256(o, _mm256_set1_epi32(3)), 1)),
+                        _mm256_and_si256(_mm256_srli_epi32(o, 2), _mm256_set1_epi32(1)));
+                    _mm256_storeu_si256((__m256i *)(void *)offs, _mm256_add_epi32(_mm256_slli_epi32(slot, 2), cbase));
                 }
                 p0 = _mm256_mul_ps(w[0], v);
                 p1 = _mm256_mul_ps(w[1], v);
@@ -3261,19 +3299,164 @@ static void fnet__hog_scan_wasm(const fnet__hog *h, const fnet__hog_geom *g, con
 }
 #endif
 
+/* (e) for detection: the same separable pieces in another order, in strips of 4 output rows,
+   so that what a strip touches stays in the L1 cache and the AVX2 kernel keeps 12 independent
+   sums in flight (a multiply-add takes 4-5 cycles, two start per cycle). For each piece
+   (h->by_plane orders them by plane, so a plane's 13 feature rows are read for all its pieces
+   in turn): down the columns first, v[r][x] = sum_m col[m] plane[i+r+m][x] over the feature
+   rows that are not zero padding (m ascending), then along the rows into its filter's scores,
+   score[i+r][j] += row[n] v[r][j+n] (n ascending). The multiply-adds of (e) above in another
+   order: scores agree to ~5e-6. Needs cols <= 16 (a row of v has ss + 16 floats). */
+static FNET__MAYBE_UNUSED void fnet__hog_scan_strips_scalar(const fnet__hog *h, const fnet__hog_geom *g,
+                                                            const float *feat, float *scores, float *tmp) {
+    const int rows = h->rows, cols = h->cols, hr = g->hr, fs = g->fs, ss = g->ss;
+    int i0, t, r, m, n, x, j;
+    memset(scores, 0, (size_t)h->n_filters * hr * ss * sizeof(float));
+    for (i0 = 0; i0 < hr; i0 += 4) {
+        const int nr = FNET__MIN(4, hr - i0);
+        for (t = 0; t < h->n_sep; t++) {
+            const fnet__hog_sep *sp = &h->sep[h->by_plane[t]];
+            const float *plane = feat + (size_t)sp->plane * g->fplane;
+            float *out = scores + ((size_t)sp->filter * hr + i0) * ss;
+            for (r = 0; r < nr; r++) {
+                float *v = tmp + (size_t)r * fs, *o = out + (size_t)r * ss;
+                int m0, m1;
+                FNET__HOG_ROWS_RANGE(i0 + r, hr, rows, m0, m1);
+                for (x = 0; x < fs; x++) {
+                    float acc = 0;
+                    for (m = m0; m < m1; m++) acc += sp->col[m] * plane[(size_t)(i0 + r + m) * fs + x];
+                    v[x] = acc;
+                }
+                for (j = 0; j < ss; j++)
+                    for (n = 0; n < cols; n++) o[j] += sp->row[n] * v[j + n];
+            }
+        }
+    }
+}
+
+#if defined(FNET__X86)
+/* One row r of a strip with fewer than 4 rows left (the last strip of a level). */
+static FNET__AVX2_FN void fnet__hog_strip_row_avx2(const fnet__hog *h, const fnet__hog_geom *g, const fnet__hog_sep *sp,
+                                                   const float *plane, int i, float *o, float *v) {
+    const int fs = g->fs, ss = g->ss;
+    int m0, m1, m, n, x, j;
+    FNET__HOG_ROWS_RANGE(i, g->hr, h->rows, m0, m1);
+    for (x = 0; x < fs; x += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (m = m0; m < m1; m++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(sp->col[m]), _mm256_loadu_ps(plane + (size_t)(i + m) * fs + x), a0);
+        _mm256_storeu_ps(v + x, a0);
+    }
+    for (j = 0; j < ss; j += 8) {
+        __m256 a0 = _mm256_loadu_ps(o + j);
+        for (n = 0; n < h->cols; n++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(sp->row[n]), _mm256_loadu_ps(v + j + n), a0);
+        _mm256_storeu_ps(o + j, a0);
+    }
+}
+
+/* A full strip of 4 rows: down the columns 24 at a time, feature row s of the strip (the ones
+   that are not zero) going to strip rows r = s - m; then along the rows 24 scores at a time. */
+#define FNET__HOG_V1(r, k) a##r##k = _mm256_fmadd_ps(w, _mm256_loadu_ps(f + 8 * k), a##r##k)
+#define FNET__HOG_VROW(r)                                                         \
+    if (s - r >= 0 && s - r < rows) {                                             \
+        const __m256 w = _mm256_set1_ps(sp->col[s - r]);                          \
+        FNET__HOG_V1(r, 0); FNET__HOG_V1(r, 1); FNET__HOG_V1(r, 2);               \
+    }
+#define FNET__HOG_VST(r)                                                          \
+    _mm256_storeu_ps(v + r * fs + x, a##r##0);                                    \
+    _mm256_storeu_ps(v + r * fs + x + 8, a##r##1);                                \
+    _mm256_storeu_ps(v + r * fs + x + 16, a##r##2)
+#define FNET__HOG_H1(r, k) a##r##k = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + r * fs + j + n + 8 * k), a##r##k)
+#define FNET__HOG_HLD(r)                                                          \
+    a##r##0 = _mm256_loadu_ps(o + r * ss + j);                                    \
+    a##r##1 = _mm256_loadu_ps(o + r * ss + j + 8);                                \
+    a##r##2 = _mm256_loadu_ps(o + r * ss + j + 16)
+#define FNET__HOG_HST(r)                                                          \
+    _mm256_storeu_ps(o + r * ss + j, a##r##0);                                    \
+    _mm256_storeu_ps(o + r * ss + j + 8, a##r##1);                                \
+    _mm256_storeu_ps(o + r * ss + j + 16, a##r##2)
+
+static FNET__AVX2_FN void fnet__hog_strip4_avx2(const fnet__hog *h, const fnet__hog_geom *g, const fnet__hog_sep *sp,
+                                                const float *plane, int i0, float *o, float *v) {
+    const int fs = g->fs, ss = g->ss, rows = h->rows, cols = h->cols;
+    /* the strip's feature rows i0 + s that are not zero padding */
+    const int s0 = FNET__MAX(0, 4 - i0), s1 = FNET__MIN(3 + rows, g->hr + 4 - i0);
+    __m256 a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
+    int s, x, j, n, r;
+    for (x = 0; x + 24 <= fs; x += 24) {
+        a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = a30 = a31 = a32 = _mm256_setzero_ps();
+        for (s = s0; s < s1; s++) {
+            const float *f = plane + (size_t)(i0 + s) * fs + x;
+            FNET__HOG_VROW(0) FNET__HOG_VROW(1) FNET__HOG_VROW(2) FNET__HOG_VROW(3)
+        }
+        FNET__HOG_VST(0); FNET__HOG_VST(1); FNET__HOG_VST(2); FNET__HOG_VST(3);
+    }
+    for (; x < fs; x += 8)
+        for (r = 0; r < 4; r++) {
+            int m0, m1, m;
+            __m256 a = _mm256_setzero_ps();
+            FNET__HOG_ROWS_RANGE(i0 + r, g->hr, rows, m0, m1);
+            for (m = m0; m < m1; m++)
+                a = _mm256_fmadd_ps(_mm256_set1_ps(sp->col[m]), _mm256_loadu_ps(plane + (size_t)(i0 + r + m) * fs + x), a);
+            _mm256_storeu_ps(v + r * fs + x, a);
+        }
+    for (j = 0; j + 24 <= ss; j += 24) {
+        FNET__HOG_HLD(0); FNET__HOG_HLD(1); FNET__HOG_HLD(2); FNET__HOG_HLD(3);
+        for (n = 0; n < cols; n++) {
+            const __m256 w = _mm256_set1_ps(sp->row[n]);
+            FNET__HOG_H1(0, 0); FNET__HOG_H1(0, 1); FNET__HOG_H1(0, 2);
+            FNET__HOG_H1(1, 0); FNET__HOG_H1(1, 1); FNET__HOG_H1(1, 2);
+            FNET__HOG_H1(2, 0); FNET__HOG_H1(2, 1); FNET__HOG_H1(2, 2);
+            FNET__HOG_H1(3, 0); FNET__HOG_H1(3, 1); FNET__HOG_H1(3, 2);
+        }
+        FNET__HOG_HST(0); FNET__HOG_HST(1); FNET__HOG_HST(2); FNET__HOG_HST(3);
+    }
+    for (; j < ss; j += 8)
+        for (r = 0; r < 4; r++) {
+            __m256 a = _mm256_loadu_ps(o + r * ss + j);
+            for (n = 0; n < cols; n++) a = _mm256_fmadd_ps(_mm256_set1_ps(sp->row[n]), _mm256_loadu_ps(v + r * fs + j + n), a);
+            _mm256_storeu_ps(o + r * ss + j, a);
+        }
+}
+#undef FNET__HOG_V1
+#undef FNET__HOG_VROW
+#undef FNET__HOG_VST
+#undef FNET__HOG_H1
+#undef FNET__HOG_HLD
+#undef FNET__HOG_HST
+
+static FNET__AVX2_FN void fnet__hog_scan_strips_avx2(const fnet__hog *h, const fnet__hog_geom *g,
+                                                     const float *feat, float *scores, float *tmp) {
+    const int hr = g->hr, ss = g->ss;
+    int i0, t, r;
+    memset(scores, 0, (size_t)h->n_filters * hr * ss * sizeof(float));
+    for (i0 = 0; i0 < hr; i0 += 4)
+        for (t = 0; t < h->n_sep; t++) {
+            const fnet__hog_sep *sp = &h->sep[h->by_plane[t]];
+            const float *plane = feat + (size_t)sp->plane * g->fplane;
+            float *out = scores + ((size_t)sp->filter * hr + i0) * ss;
+            if (hr - i0 >= 4) fnet__hog_strip4_avx2(h, g, sp, plane, i0, out, tmp);
+            else
+                for (r = 0; r < hr - i0; r++) fnet__hog_strip_row_avx2(h, g, sp, plane, i0 + r, out + (size_t)r * ss, tmp);
+        }
+}
+#endif
+
 /* ---- kernel dispatch ---- */
 
 typedef struct fnet__hog_kernels {
     void (*row)(const fnet__himg *, const fnet__hog_geom *, int, float *);   /* dlib's order */
-    void (*hist)(const fnet__himg *, const fnet__hog_geom *, float *);       /* or NULL: rows */
+    void (*hist)(const fnet__himg *, const fnet__hog_geom *, float *, const unsigned char *); /* or NULL */
     void (*features)(const fnet__hog_geom *, const float *, float *, float *);
     void (*scan)(const fnet__hog *, const fnet__hog_geom *, const float *, float *, float *);
+    const unsigned char *olut; /* hist's orientation table (fnet__hog.olut) */
 } fnet__hog_kernels;
 
 /* dlib's order of summation in the histograms (training needs it: section 1b). */
 static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
     k->row = fnet__hog_row_scalar;
     k->hist = NULL;
+    k->olut = NULL;
     k->features = fnet__hog_features_scalar;
     k->scan = fnet__hog_scan_scalar;
 #if defined(FNET__X86)
@@ -3290,11 +3473,17 @@ static void fnet__hog_pick(fnet_isa isa, fnet__hog_kernels *k) {
 }
 
 /* Detection's kernels: the fast path where there is one (AVX2), else fnet__hog_pick's. */
-static void fnet__hog_pick_detect(fnet_isa isa, fnet__hog_kernels *k) {
+static void fnet__hog_pick_detect(fnet_isa isa, const fnet__hog *h, fnet__hog_kernels *k) {
     fnet__hog_pick(isa, k);
 #if defined(FNET__X86)
-    if (isa == FNET_ISA_AVX2) k->hist = fnet__hog_hist_avx2;
+    if (isa == FNET_ISA_AVX2) {
+        k->hist = fnet__hog_hist_avx2;
+        k->olut = h->olut;
+        if (h->by_plane && h->cols <= 16) k->scan = fnet__hog_scan_strips_avx2;
+    }
 #endif
+    (void)h;
+    (void)isa;
 }
 
 /* ---- detection driver ---- */
@@ -3473,7 +3662,7 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
     int y;
     memset(hist, 0, (size_t)(g->cr + 2) * (size_t)(g->cc + 2) * 18 * sizeof(float));
     memset(feat, 0, (g->fplane * 31 + 8) * sizeof(float));
-    if (k->hist) k->hist(im, g, hist);
+    if (k->hist) k->hist(im, g, hist, k->olut);
     else
         for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
     k->features(g, hist, norm, feat);
@@ -3612,7 +3801,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
     memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p.slots);
     d->h = h; d->p = &p; d->adjust = adjust; d->cand = cand;
     d->avx2 = det->isa == FNET_ISA_AVX2;
-    fnet__hog_pick_detect(det->isa, &d->kern);
+    fnet__hog_pick_detect(det->isa, h, &d->kern);
 
     /* the input as planes (R, G, B or gray); RGBA's alpha is ignored */
     for (ch = 0; ch < p.nch; ch++) {

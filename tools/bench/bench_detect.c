@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
             clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
             cleft = (int *)(void *)(clr + 3 * p.col_n);
             cx = cleft + p.col_n;
-            fnet__hog_pick_detect(m->isa, &k);
+            fnet__hog_pick_detect(m->isa, hh, &k);
             for (ch = 0; ch < 3; ch++) {
                 for (y = 0; y < h * w; y++) inb[(size_t)ch * w * h + y] = px[3 * (size_t)y + ch];
                 cur.pl[ch] = inb + (size_t)ch * w * h;
