@@ -101,10 +101,7 @@ int main(int argc, char **argv) {
                 fnet__hog_geometry(cur.w, cur.h, &g);
                 if (g.hr < 1 || g.hc < 1) continue;
                 fnet__hog_col_tables(&g, cx, clr + p.col_n, clr + 2 * p.col_n);
-                memset(hist, 0, (size_t)(g.cr + 2) * (g.cc + 2) * 18 * sizeof(float));
-                memset(feat, 0, (g.fplane * 31 + 8) * sizeof(float));
-                if (k.hist) k.hist(&cur, &g, hist);
-                else for (y = 1; y < g.vis_r; y++) k.row(&cur, &g, y, hist);
+                fnet__hog_votes(&k, &cur, &g, hist, feat);
                 t1 = now_ms(); st[2] += t1 - t; t = t1;
                 k.features(&g, hist, norm, feat);
                 t1 = now_ms(); st[3] += t1 - t; t = t1;
