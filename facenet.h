@@ -3644,6 +3644,8 @@ typedef struct fnet__hog_run {
     fnet__hog_cand *cand;
     size_t coff[FNET__HOG_MAX_LEVELS], ncand[FNET__HOG_MAX_LEVELS]; /* each level's candidates */
     int owner[FNET__HOG_MAX_LEVELS];        /* second round: the task that runs the level */
+    unsigned char *inbuf, *upbuf[2], *lvl[2], *lvl_all; /* input planes, upsampled, levels */
+    size_t n_cand;                          /* after the scan: candidates at the front of cand */
 } fnet__hog_run;
 
 
@@ -3879,22 +3881,199 @@ static void fnet__hog_task2(void *ctx, int t) {
         if (d->owner[l] == t) fnet__hog_level(d, l, &d->sc[t]);
 }
 
+/* Step 1, the workspace: carves the plan's buffers out of the caller's workspace (or our own
+   block, *own), in the order fnet__hog_make_plan sized them, and sets up the call's
+   bookkeeping d (kernels, scratch sets, each level's range of the candidate list). */
+static fnet_result fnet__hog_workspace(const fnet_model *det, const fnet__hog_plan *p, double adjust, void *work,
+                                       size_t work_size, void **own, fnet__hog_run **out) {
+    const fnet__hog *h = (const fnet__hog *)det->stage;
+    fnet__hog_scratch scs[FNET_MAX_WORKERS];
+    unsigned char *inbuf, *upbuf[2] = {NULL, NULL}, *lvl[2] = {NULL, NULL}, *lvl_all = NULL;
+    fnet__hog_cand *cand;
+    fnet__hog_run *d;
+    fnet__arena ar;
+    fnet_result r = fnet__arena_init(&ar, work, work_size, p->total, own);
+    int t, level, w, ht;
+    size_t off = 0;
+    if (r != FNET_OK) return r;
+    inbuf = (unsigned char *)fnet__arena_take(&ar, p->in_bytes);
+    if (p->up > 0) upbuf[0] = (unsigned char *)fnet__arena_take(&ar, p->up_bytes);
+    if (p->up > 1) upbuf[1] = (unsigned char *)fnet__arena_take(&ar, p->up_bytes);
+    if (p->lvl_bytes) {
+        lvl[0] = (unsigned char *)fnet__arena_take(&ar, p->lvl_bytes);
+        lvl[1] = (unsigned char *)fnet__arena_take(&ar, p->lvl_bytes);
+    }
+    if (p->lvl_all_bytes) lvl_all = (unsigned char *)fnet__arena_take(&ar, p->lvl_all_bytes);
+    for (t = 0; t < p->slots; t++) {
+        fnet__hog_scratch *sc = &scs[t];
+        sc->hist = (float *)fnet__arena_take(&ar, p->hist_n * sizeof(float));
+        sc->norm = (float *)fnet__arena_take(&ar, p->norm_n * sizeof(float));
+        sc->feat = (float *)fnet__arena_take(&ar, p->feat_n * sizeof(float));
+        sc->scores = (float *)fnet__arena_take(&ar, p->score_n * sizeof(float));
+        sc->clr = (float *)fnet__arena_take(&ar, p->col_n * 5 * sizeof(float));
+        if (!sc->hist || !sc->norm || !sc->feat || !sc->scores || !sc->clr) inbuf = NULL;
+    }
+    cand = (fnet__hog_cand *)fnet__arena_take(&ar, p->cand_n * sizeof(fnet__hog_cand));
+    d = (fnet__hog_run *)fnet__arena_take(&ar, sizeof(fnet__hog_run));
+    if (!d || !inbuf || (p->up > 0 && !upbuf[0]) || (p->up > 1 && !upbuf[1]) ||
+        (p->lvl_bytes && (!lvl[0] || !lvl[1])) || (p->lvl_all_bytes && !lvl_all) || !cand)
+        return FNET_ERR_WORKSPACE_TOO_SMALL;
+    memset(d, 0, sizeof *d);
+    memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p->slots);
+    d->h = h; d->p = p; d->adjust = adjust; d->cand = cand;
+    d->inbuf = inbuf; d->lvl_all = lvl_all;
+    d->upbuf[0] = upbuf[0]; d->upbuf[1] = upbuf[1]; d->lvl[0] = lvl[0]; d->lvl[1] = lvl[1];
+    d->avx2 = det->isa == FNET_ISA_AVX2;
+    fnet__hog_pick_detect(det->isa, h, &d->kern);
+    /* every level's windows get their own range of the candidate list */
+    for (level = 0, w = p->w0, ht = p->h0; level < p->levels; level++) {
+        fnet__hog_geom g;
+        if (level > 0) { w = (5 * w) / 6; ht = (5 * ht) / 6; }
+        if (w < 1 || ht < 1 || level >= FNET__HOG_MAX_LEVELS) break; /* (65536 px: 65 levels) */
+        fnet__hog_geometry(w, ht, &g);
+        d->coff[level] = off;
+        if (g.hr > 0 && g.hc > 0) off += (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters;
+    }
+    d->levels = level;
+    *out = d;
+    return FNET_OK;
+}
+
+/* Step 2, the input: the image as planes (R, G, B or gray; RGBA's alpha is ignored), then
+   (g) enlarged 2x (dlib's pyramid_up) opts.upsample times: level 0 of the pyramid. */
+static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
+    const fnet__hog_plan *p = d->p;
+    fnet__himg cur;
+    int ch, x, y, i;
+    for (ch = 0; ch < p->nch; ch++) {
+        unsigned char *dd = d->inbuf + (size_t)ch * img->width * img->height;
+        for (y = 0; y < img->height; y++) {
+            const unsigned char *s = img->pixels + (size_t)y * img->stride + ch;
+            for (x = 0; x < img->width; x++) dd[(size_t)y * img->width + x] = s[(size_t)x * img->channels];
+        }
+        cur.pl[ch] = dd;
+    }
+    cur.w = img->width; cur.h = img->height; cur.stride = img->width; cur.nch = p->nch;
+    for (i = 0; i < p->up; i++) {
+        unsigned char *dst = d->upbuf[i & 1];
+        int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
+        fnet__hog_resize(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p->col_n), d->sc[0].clr,
+                         (unsigned char *)(void *)(d->sc[0].clr + p->col_n), d->avx2);
+        for (ch = 0; ch < p->nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
+        cur.w = dw; cur.h = dh; cur.stride = dw;
+    }
+    d->img[0] = cur;
+}
+
+/* Step 3, the per-level scan: (d) each level resampled from the one before, (b-e) its
+   features and window scores, its candidates (score >= threshold) into its range of the
+   list; then the candidates of every level, in level order, to the front of the list. One
+   thread: level after level in two image buffers. With the caller's threads: two rounds of
+   tasks (see fnet__hog_task1), the same candidates in the same order. */
+static void fnet__hog_scan_pyramid(fnet__hog_run *d, const fnet_parallel *par) {
+    const fnet__hog_plan *p = d->p;
+    int level, t;
+    if (p->slots == 1) {
+        for (level = 0; level < d->levels; level++) {
+            if (level > 0) {
+                d->buf[level] = d->lvl[level & 1];
+                fnet__hog_down(d, level, &d->sc[0]);
+            }
+            fnet__hog_level(d, level, &d->sc[0]);
+        }
+    } else {
+        unsigned long long px[FNET__HOG_MAX_LEVELS], chain = 0, tail = 0, load[FNET_MAX_WORKERS];
+        size_t off = 0;
+        int n2, w = d->img[0].w, ht = d->img[0].h;
+        for (level = 0; level < d->levels; level++) { /* level sizes and buffers */
+            if (level > 0) {
+                w = (5 * w) / 6; ht = (5 * ht) / 6;
+                off = (off + 63u) & ~(size_t)63u;
+                d->buf[level] = d->lvl_all + off;
+                off += (size_t)w * (size_t)ht * (size_t)p->nch + 16;
+                chain += (unsigned long long)w * (unsigned long long)ht;
+            }
+            px[level] = (unsigned long long)w * (unsigned long long)ht;
+        }
+        /* the chain's task takes the smallest levels while it stays within level 0's work
+           (resampling a pixel costs about 1/6 of its features and scan) */
+        d->tail = d->levels;
+        tail = chain / 6;
+        while (d->tail > 1 && tail + px[d->tail - 1] <= px[0]) tail += px[--d->tail];
+        fnet__parallel_run(par, 2, fnet__hog_task1, d);
+        n2 = FNET__MIN(p->slots, d->tail - 1);
+        if (n2 > 0) {
+            memset(load, 0, sizeof load);
+            for (level = 1; level < d->tail; level++) { /* sizes decrease with the level */
+                int best = 0;
+                for (t = 1; t < n2; t++)
+                    if (load[t] < load[best]) best = t;
+                d->owner[level] = best;
+                load[best] += px[level];
+            }
+            fnet__parallel_run(par, n2, fnet__hog_task2, d);
+        }
+    }
+    d->n_cand = 0;
+    for (level = 0; level < d->levels; level++) {
+        if (d->coff[level] != d->n_cand && d->ncand[level])
+            memmove(d->cand + d->n_cand, d->cand + d->coff[level], d->ncand[level] * sizeof(fnet__hog_cand));
+        d->n_cand += d->ncand[level];
+    }
+}
+
+/* Step 4, (f) non-max suppression: the candidates sorted best first (a total order, so any
+   thread count gives the same list), each box in level-0 pixels dropped when it overlaps
+   one already kept; the kept ones move to the front. Returns how many are kept. */
+static int fnet__hog_suppress(fnet__hog_run *d) {
+    fnet__hog_cand *cand = d->cand;
+    size_t ci;
+    int kept = 0;
+    qsort(cand, d->n_cand, sizeof(fnet__hog_cand), fnet__hog_cand_cmp);
+    for (ci = 0; ci < d->n_cand; ci++) {
+        fnet__hog_cand c = cand[ci];
+        int q, drop = 0;
+        fnet__hog_box(d->h, c.level, c.i, c.j, c.box);
+        for (q = 0; q < kept && !drop; q++) drop = fnet__hog_overlaps(d->h, cand[q].box, c.box);
+        if (!drop) cand[kept++] = c;
+    }
+    return kept;
+}
+
+/* Step 5, back to image coordinates: the first n kept boxes, undoing the upsampling the way
+   dlib's Python binding does (pyramid_down<2>::rect_down per 2x), with score and filter. */
+static void fnet__hog_to_image(const fnet__hog_run *d, int n, fnet_box *boxes) {
+    int ci, k, q;
+    for (ci = 0; ci < n; ci++) {
+        const fnet__hog_cand *c = &d->cand[ci];
+        double v[4];
+        for (k = 0; k < 4; k++) v[k] = (double)c->box[k];
+        for (q = 0; q < d->p->up; q++) {
+            v[0] = v[0] / 2.0 - 1.25; v[1] = v[1] / 2.0 - 0.75;
+            v[2] = v[2] / 2.0 - 1.25; v[3] = v[3] / 2.0 - 0.75;
+        }
+        boxes[ci].left = (int)fnet__hog_round(v[0]);
+        boxes[ci].top = (int)fnet__hog_round(v[1]);
+        boxes[ci].right = (int)fnet__hog_round(v[2]);
+        boxes[ci].bottom = (int)fnet__hog_round(v[3]);
+        boxes[ci].score = (float)c->conf;
+        boxes[ci].filter = c->filter;
+    }
+}
+
+/* Detection, steps (a-g) of the section comment: the workspace, the input (and its
+   upsampling), the scan of every pyramid level, the non-max suppression, and the kept boxes
+   mapped back to the input image. */
 FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
                                  const fnet_detect_opts *opts, void *work, size_t work_size,
                                  fnet_box *boxes, int max_boxes, int *n_boxes) {
     const fnet__hog *h;
     fnet__hog_plan p;
-    fnet__hog_run *d;
-    fnet__hog_scratch scs[FNET_MAX_WORKERS];
-    fnet__arena ar;
+    fnet__hog_run *d = NULL;
     void *own = NULL;
     fnet_result r;
-    unsigned char *inbuf, *upbuf[2] = {NULL, NULL}, *lvl[2] = {NULL, NULL}, *lvl_all = NULL;
-    fnet__hog_cand *cand;
-    size_t n_cand = 0, ci;
-    fnet__himg cur;
     double adjust = opts ? (double)opts->threshold : 0.0;
-    int level, kept = 0, x, y, ch, t;
+    int kept;
     if (n_boxes) *n_boxes = 0;
     if (!det || !n_boxes || (max_boxes > 0 && !boxes) || max_boxes < 0) return FNET_ERR_INVALID_ARGUMENT;
     if (det->kind != FNET_MODEL_DETECTOR || !det->stage) return FNET_ERR_WRONG_MODEL;
@@ -3909,149 +4088,15 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         if (fnet__hog_make_plan(h, img.width, img.height, 3, opts, &pc) != FNET_OK) return FNET_ERR_TOO_LARGE;
         if (work_size < pc.total) return FNET_ERR_WORKSPACE_TOO_SMALL;
     }
-    r = fnet__arena_init(&ar, work, work_size, p.total, &own);
-    if (r != FNET_OK) return r;
-    inbuf = (unsigned char *)fnet__arena_take(&ar, p.in_bytes);
-    if (p.up > 0) upbuf[0] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
-    if (p.up > 1) upbuf[1] = (unsigned char *)fnet__arena_take(&ar, p.up_bytes);
-    if (p.lvl_bytes) {
-        lvl[0] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
-        lvl[1] = (unsigned char *)fnet__arena_take(&ar, p.lvl_bytes);
-    }
-    if (p.lvl_all_bytes) lvl_all = (unsigned char *)fnet__arena_take(&ar, p.lvl_all_bytes);
-    for (t = 0; t < p.slots; t++) {
-        fnet__hog_scratch *sc = &scs[t];
-        sc->hist = (float *)fnet__arena_take(&ar, p.hist_n * sizeof(float));
-        sc->norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
-        sc->feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
-        sc->scores = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
-        sc->clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
-        if (!sc->hist || !sc->norm || !sc->feat || !sc->scores || !sc->clr) inbuf = NULL;
-    }
-    cand = (fnet__hog_cand *)fnet__arena_take(&ar, p.cand_n * sizeof(fnet__hog_cand));
-    d = (fnet__hog_run *)fnet__arena_take(&ar, sizeof(fnet__hog_run));
-    if (!d || !inbuf || (p.up > 0 && !upbuf[0]) || (p.up > 1 && !upbuf[1]) ||
-        (p.lvl_bytes && (!lvl[0] || !lvl[1])) || (p.lvl_all_bytes && !lvl_all) || !cand) {
+    r = fnet__hog_workspace(det, &p, adjust, work, work_size, &own, &d);
+    if (r != FNET_OK) {
         FNET_FREE(own);
-        return FNET_ERR_WORKSPACE_TOO_SMALL;
+        return r;
     }
-    memset(d, 0, sizeof *d);
-    memcpy(d->sc, scs, sizeof(fnet__hog_scratch) * (size_t)p.slots);
-    d->h = h; d->p = &p; d->adjust = adjust; d->cand = cand;
-    d->avx2 = det->isa == FNET_ISA_AVX2;
-    fnet__hog_pick_detect(det->isa, h, &d->kern);
-
-    /* the input as planes (R, G, B or gray); RGBA's alpha is ignored */
-    for (ch = 0; ch < p.nch; ch++) {
-        unsigned char *dd = inbuf + (size_t)ch * img.width * img.height;
-        for (y = 0; y < img.height; y++) {
-            const unsigned char *s = img.pixels + (size_t)y * img.stride + ch;
-            for (x = 0; x < img.width; x++) dd[(size_t)y * img.width + x] = s[(size_t)x * img.channels];
-        }
-        cur.pl[ch] = dd;
-    }
-    cur.w = img.width; cur.h = img.height; cur.stride = img.width; cur.nch = p.nch;
-    /* (g) upsampling: pyramid_up N times */
-    for (level = 0; level < p.up; level++) {
-        unsigned char *dst = upbuf[level & 1];
-        int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p.col_n), d->sc[0].clr,
-                         (unsigned char *)(void *)(d->sc[0].clr + p.col_n), d->avx2);
-        for (ch = 0; ch < p.nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
-        cur.w = dw; cur.h = dh; cur.stride = dw;
-    }
-    /* (d) pyramid: every level's windows get their own range of the candidate list */
-    {
-        int w = cur.w, ht = cur.h;
-        size_t off = 0;
-        for (level = 0; level < p.levels; level++) {
-            fnet__hog_geom g;
-            if (level > 0) { w = (5 * w) / 6; ht = (5 * ht) / 6; }
-            if (w < 1 || ht < 1 || level >= FNET__HOG_MAX_LEVELS) break; /* (65536 px: 65 levels) */
-            fnet__hog_geometry(w, ht, &g);
-            d->coff[level] = off;
-            if (g.hr > 0 && g.hc > 0) off += (size_t)g.hr * (size_t)g.hc * (size_t)h->n_filters;
-        }
-        d->levels = level;
-    }
-    d->img[0] = cur;
-    if (p.slots == 1) { /* one thread: resample and scan level by level, two image buffers */
-        for (level = 0; level < d->levels; level++) {
-            if (level > 0) {
-                d->buf[level] = lvl[level & 1];
-                fnet__hog_down(d, level, &d->sc[0]);
-            }
-            fnet__hog_level(d, level, &d->sc[0]);
-        }
-    } else {
-        unsigned long long px[FNET__HOG_MAX_LEVELS], chain = 0, tail = 0, load[FNET_MAX_WORKERS];
-        size_t off = 0;
-        int n2;
-        { /* level sizes and buffers */
-            int w = cur.w, ht = cur.h;
-            for (level = 0; level < d->levels; level++) {
-                if (level > 0) {
-                    w = (5 * w) / 6; ht = (5 * ht) / 6;
-                    off = (off + 63u) & ~(size_t)63u;
-                    d->buf[level] = lvl_all + off;
-                    off += (size_t)w * (size_t)ht * (size_t)p.nch + 16;
-                    chain += (unsigned long long)w * (unsigned long long)ht;
-                }
-                px[level] = (unsigned long long)w * (unsigned long long)ht;
-            }
-        }
-        /* the chain's task takes the smallest levels while it stays within level 0's work
-           (resampling a pixel costs about 1/6 of its features and scan) */
-        d->tail = d->levels;
-        tail = chain / 6;
-        while (d->tail > 1 && tail + px[d->tail - 1] <= px[0]) tail += px[--d->tail];
-        fnet__parallel_run(opts ? &opts->parallel : NULL, 2, fnet__hog_task1, d);
-        n2 = FNET__MIN(p.slots, d->tail - 1);
-        if (n2 > 0) {
-            memset(load, 0, sizeof load);
-            for (level = 1; level < d->tail; level++) { /* sizes decrease with the level */
-                int best = 0;
-                for (t = 1; t < n2; t++)
-                    if (load[t] < load[best]) best = t;
-                d->owner[level] = best;
-                load[best] += px[level];
-            }
-            fnet__parallel_run(opts ? &opts->parallel : NULL, n2, fnet__hog_task2, d);
-        }
-    }
-    /* the candidates of every level, in level order, to the front of the list */
-    for (level = 0; level < d->levels; level++) {
-        if (d->coff[level] != n_cand && d->ncand[level])
-            memmove(cand + n_cand, cand + d->coff[level], d->ncand[level] * sizeof(fnet__hog_cand));
-        n_cand += d->ncand[level];
-    }
-    /* (f) non-max suppression, best first, on level-0 boxes; kept ones move to the front */
-    qsort(cand, n_cand, sizeof(fnet__hog_cand), fnet__hog_cand_cmp);
-    for (ci = 0; ci < n_cand; ci++) {
-        fnet__hog_cand c = cand[ci];
-        int q, drop = 0;
-        fnet__hog_box(h, c.level, c.i, c.j, c.box);
-        for (q = 0; q < kept && !drop; q++) drop = fnet__hog_overlaps(h, cand[q].box, c.box);
-        if (!drop) cand[kept++] = c;
-    }
-    for (ci = 0; ci < (size_t)kept && ci < (size_t)max_boxes; ci++) {
-        if (p.up > 0) { /* back to input pixels: pyramid_down<2>::rect_down(rect, up) */
-            double v[4];
-            int k, q;
-            for (k = 0; k < 4; k++) v[k] = (double)cand[ci].box[k];
-            for (q = 0; q < p.up; q++) {
-                v[0] = v[0] / 2.0 - 1.25; v[1] = v[1] / 2.0 - 0.75;
-                v[2] = v[2] / 2.0 - 1.25; v[3] = v[3] / 2.0 - 0.75;
-            }
-            for (k = 0; k < 4; k++) cand[ci].box[k] = (int)fnet__hog_round(v[k]);
-        }
-        boxes[ci].left = cand[ci].box[0];
-        boxes[ci].top = cand[ci].box[1];
-        boxes[ci].right = cand[ci].box[2];
-        boxes[ci].bottom = cand[ci].box[3];
-        boxes[ci].score = (float)cand[ci].conf;
-        boxes[ci].filter = cand[ci].filter;
-    }
+    fnet__hog_input(d, &img);
+    fnet__hog_scan_pyramid(d, opts ? &opts->parallel : NULL);
+    kept = fnet__hog_suppress(d);
+    fnet__hog_to_image(d, FNET__MIN(kept, max_boxes), boxes);
     *n_boxes = kept;
     FNET_FREE(own);
     return FNET_OK;
