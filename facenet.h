@@ -1958,12 +1958,16 @@ FNET_API fnet_result fnet_image_orient(fnet_image img, int orientation, unsigned
       does. Score = SVM score - threshold (dlib's detection_confidence); opts->threshold
       raises or lowers every filter's threshold.
 
-   Exactness: the resampling, gradients, histograms and normalisation below reproduce dlib's
-   float arithmetic operation by operation (including where dlib's SIMD and scalar paths
-   differ in tie-breaking and rounding order), so the feature maps are bit-identical to dlib
-   built without FMA contraction; this section is compiled with contraction off. The scan
-   uses plain 10x10 correlation (dlib uses an SVD into separable filters): scores differ from
-   dlib's by ~1e-6.
+   Exactness: the resampling, gradients, orientations and normalisation below reproduce
+   dlib's float arithmetic operation by operation (including where dlib's SIMD and scalar
+   paths differ in tie-breaking and rounding order); this section is compiled with
+   contraction off. The histograms' sums (b) are dlib's, in dlib's order, with the scalar,
+   SSE2, NEON and wasm kernels and in training (section 1b), so those feature maps are
+   bit-identical to dlib built without FMA contraction; detection with AVX2 sums them block
+   by block instead (fnet__hog_hist_avx2: 3x less time, ~1e-7 relative difference). The scan
+   uses dlib's separable pieces (an SVD of every filter plane), with its own order of
+   summation. Boxes are dlib's; scores differ from dlib's by up to ~8e-6 (issue 17 allows
+   1e-4; tests/test_detect.c checks every box of the shared photos and 1e-5).
 
    Shapes: level image h x w (x 3 or 1 channels, bytes); hist (cr+2) x (cc+2) x 18 floats with
    cr = round(h/8); norm cr x cc; features (hr+9) x (hc+9) x 32 floats, hr = cr-2, the 31
