@@ -3007,6 +3007,76 @@ static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q
     h0[17] += t17[0]; h1[17] += t17[1]; h0[35] += t17[2]; h1[35] += t17[3];
 }
 
+/* Blocks c and c+1 of band b, 16 pixels of a row at once with 16-bit gradients (for the
+   orientation table): a pixel's (dx, dy) of the chosen channel sit as two int16 in one
+   32-bit lane, squared and summed by one madd, and the table index is one more madd with
+   (511, 1). Lanes of set A are pixels 0-3 and 8-11 (columns i = 0..3 of both blocks), of set
+   B pixels 4-7 and 12-15: the same votes as fnet__hog_block_scalar, added to block c's
+   accumulator qc and block c+1's qd in the same order per copy (i, then i + 4). */
+static FNET__AVX2_FN void fnet__hog_pair_avx2(const fnet__himg *im, const fnet__hog_geom *g, int b, int c,
+                                              const __m256 (*wa)[4], const __m256 (*wb)[4], const unsigned char *olut,
+                                              float *qc, float *qd) {
+    const int st = im->stride, x0 = 8 * c - 4;
+    const int y0 = FNET__MAX(1, 8 * b - 4), y1 = FNET__MIN(8 * b + 4, g->vis_r), mixed = x0 + 15 >= g->simd_end;
+    const __m256i xa = _mm256_add_epi32(_mm256_set1_epi32(x0), _mm256_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11));
+    const __m256i xb = _mm256_add_epi32(xa, _mm256_set1_epi32(4));
+    const __m256 va = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(g->vis_c), xa));
+    const __m256 vb = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(g->vis_c), xb));
+    const __m256i la = _mm256_cmpgt_epi32(xa, _mm256_set1_epi32(g->simd_end - 1)); /* dlib's tail rule */
+    const __m256i lb = _mm256_cmpgt_epi32(xb, _mm256_set1_epi32(g->simd_end - 1));
+    const __m256i ones = _mm256_set1_epi32(-1), coef = _mm256_set1_epi32((1 << 16) + 511); /* (511, 1) */
+    const __m256i base = _mm256_set1_epi32(255 * 511 + 255);
+    int y, ch;
+    for (y = y0; y < y1; y++) {
+        const size_t off = (size_t)y * st + (size_t)x0;
+        const __m256 *wra = wa[y - (8 * b - 4)], *wrb = wb[y - (8 * b - 4)];
+        __m256i pa = _mm256_setzero_si256(), pb = pa, lena = pa, lenb = pa;
+        __m256 v;
+        int oa[8], ob[8];
+        for (ch = 0; ch < im->nch; ch++) {
+            const unsigned char *p = im->pl[ch] + off;
+            const __m256i dx = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 1))),
+                                                _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p - 1))));
+            const __m256i dy = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + st))),
+                                                _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p - st))));
+            const __m256i qa = _mm256_unpacklo_epi16(dx, dy), qb = _mm256_unpackhi_epi16(dx, dy);
+            const __m256i ca = _mm256_madd_epi16(qa, qa), cb = _mm256_madd_epi16(qb, qb);
+            if (ch == 0) {
+                pa = qa; pb = qb; lena = ca; lenb = cb;
+            } else { /* keep the current channel where it is longer (tail rule: or as long) */
+                __m256i ka = _mm256_cmpgt_epi32(lena, ca), kb = _mm256_cmpgt_epi32(lenb, cb);
+                if (mixed) {
+                    ka = _mm256_blendv_epi8(ka, _mm256_xor_si256(_mm256_cmpgt_epi32(ca, lena), ones), la);
+                    kb = _mm256_blendv_epi8(kb, _mm256_xor_si256(_mm256_cmpgt_epi32(cb, lenb), ones), lb);
+                }
+                pa = _mm256_blendv_epi8(qa, pa, ka);
+                pb = _mm256_blendv_epi8(qb, pb, kb);
+                lena = _mm256_blendv_epi8(ca, lena, ka);
+                lenb = _mm256_blendv_epi8(cb, lenb, kb);
+            }
+        }
+        { /* the table's entries: 4 x slot, plus the copy's offset */
+            const __m256i ia = _mm256_add_epi32(_mm256_madd_epi16(pa, coef), base);
+            const __m256i ib = _mm256_add_epi32(_mm256_madd_epi16(pb, coef), base);
+            int t[16], k;
+            _mm256_storeu_si256((__m256i *)(void *)t, ia);
+            _mm256_storeu_si256((__m256i *)(void *)(t + 8), ib);
+            for (k = 0; k < 8; k++) {
+                oa[k] = olut[t[k]] + (k & 3) * FNET__HOG_QS;
+                ob[k] = olut[t[8 + k]] + (k & 3) * FNET__HOG_QS;
+            }
+        }
+#define FNET__HOG_QADD(q, o, x) _mm_store_ps((q) + (o), _mm_add_ps(_mm_load_ps((q) + (o)), x))
+#define FNET__HOG_VOTES(vv, w, o)                                                                                  do {                                                                                                           const __m256 p0 = _mm256_mul_ps(w[0], vv), p1 = _mm256_mul_ps(w[1], vv);                                   const __m256 p2 = _mm256_mul_ps(w[2], vv), p3 = _mm256_mul_ps(w[3], vv);                                   const __m256 t0 = _mm256_unpacklo_ps(p0, p1), t1 = _mm256_unpackhi_ps(p0, p1);                             const __m256 t2 = _mm256_unpacklo_ps(p2, p3), t3 = _mm256_unpackhi_ps(p2, p3);                             const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);                   const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);                   FNET__HOG_QADD(qc, o[0], _mm256_castps256_ps128(u0));                                                      FNET__HOG_QADD(qc, o[1], _mm256_castps256_ps128(u1));                                                      FNET__HOG_QADD(qc, o[2], _mm256_castps256_ps128(u2));                                                      FNET__HOG_QADD(qc, o[3], _mm256_castps256_ps128(u3));                                                      FNET__HOG_QADD(qd, o[4], _mm256_extractf128_ps(u0, 1));                                                    FNET__HOG_QADD(qd, o[5], _mm256_extractf128_ps(u1, 1));                                                    FNET__HOG_QADD(qd, o[6], _mm256_extractf128_ps(u2, 1));                                                    FNET__HOG_QADD(qd, o[7], _mm256_extractf128_ps(u3, 1));                                                } while (0)
+        v = _mm256_and_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(lena)), va);
+        FNET__HOG_VOTES(v, wra, oa);
+        v = _mm256_and_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(lenb)), vb);
+        FNET__HOG_VOTES(v, wrb, ob);
+#undef FNET__HOG_VOTES
+#undef FNET__HOG_QADD
+    }
+}
+
 /* fnet__hog_hist_scalar in AVX2, the 8 pixels of a block row at once (bit-identical: the
    same gradients, orientations and products, added in the same order). */
 static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__hog_geom *g, float *hist,
@@ -3015,22 +3085,32 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i cbase = _mm256_setr_epi32(0, FNET__HOG_QS, 2 * FNET__HOG_QS, 3 * FNET__HOG_QS, 0, FNET__HOG_QS,
                                             2 * FNET__HOG_QS, 3 * FNET__HOG_QS);
-    union { __m256 v[FNET__HOG_QC * FNET__HOG_QS / 8]; float f[FNET__HOG_QC * FNET__HOG_QS]; } qa;
-    __m256 wt[8][4];
+    union { __m256 v[FNET__HOG_QC * FNET__HOG_QS / 8]; float f[FNET__HOG_QC * FNET__HOG_QS]; } qa, qb;
+    __m256 wt[8][4], wa[8][4], wb[8][4];
     float *q = qa.f;
     int b, c, y, k, ch;
     for (y = 0; y < 8; y++)
-        for (k = 0; k < 4; k++)
+        for (k = 0; k < 4; k++) {
             wt[y][k] = _mm256_setr_ps(fnet__hog_wt(y, 0, k), fnet__hog_wt(y, 1, k), fnet__hog_wt(y, 2, k),
                                       fnet__hog_wt(y, 3, k), fnet__hog_wt(y, 4, k), fnet__hog_wt(y, 5, k),
                                       fnet__hog_wt(y, 6, k), fnet__hog_wt(y, 7, k));
-    for (k = 0; k < FNET__HOG_QC * FNET__HOG_QS / 8; k++) qa.v[k] = _mm256_setzero_ps();
+            wa[y][k] = _mm256_permute2f128_ps(wt[y][k], wt[y][k], 0x00); /* columns 0-3 of both blocks */
+            wb[y][k] = _mm256_permute2f128_ps(wt[y][k], wt[y][k], 0x11); /* columns 4-7 */
+        }
+    for (k = 0; k < FNET__HOG_QC * FNET__HOG_QS / 8; k++) qa.v[k] = qb.v[k] = _mm256_setzero_ps();
     for (b = 0; 8 * b - 4 < g->vis_r; b++) {
         const int y0 = FNET__MAX(1, 8 * b - 4), y1 = FNET__MIN(8 * b + 4, g->vis_r);
         fnet__hog_block_scalar(im, g, b, 0, q); /* its loads would start before the image */
         fnet__hog_merge_avx2(g, q, hist, b, 0);
         for (c = 1; 8 * c - 4 < g->vis_c; c++) {
             const __m256i xv = _mm256_add_epi32(_mm256_set1_epi32(8 * c - 4), lane);
+            if (olut && 8 * c + 4 < g->vis_c) { /* blocks c and c + 1 */
+                fnet__hog_pair_avx2(im, g, b, c, (const __m256(*)[4])wa, (const __m256(*)[4])wb, olut, qa.f, qb.f);
+                fnet__hog_merge_avx2(g, qa.f, hist, b, c);
+                fnet__hog_merge_avx2(g, qb.f, hist, b, c + 1);
+                c++;
+                continue;
+            }
             const __m256 valid = _mm256_castsi256_ps(_mm256_and_si256(
                 _mm256_cmpgt_epi32(xv, _mm256_setzero_si256()), _mm256_cmpgt_epi32(_mm256_set1_epi32(g->vis_c), xv)));
             const __m256i late = _mm256_cmpgt_epi32(xv, _mm256_set1_epi32(g->simd_end - 1)); /* dlib's tail rule */
