@@ -2848,11 +2848,11 @@ static void fnet__hog_row_wasm(const fnet__himg *im, const fnet__hog_geom *g, in
    kernel sets. */
 
 #define FNET__HOG_QC 4   /* accumulator copies */
-#define FNET__HOG_QS 80  /* floats per copy: 20 orientation slots x 4 votes */
+#define FNET__HOG_QS 72  /* floats per copy: 18 orientation slots x 4 votes */
 
 /* Slot of orientation o in the accumulator: permuted within each group of 8 orientations so
-   that the AVX2 merge's transposes come out in orientation order (bins 16, 17: slots 16, 18). */
-static int fnet__hog_qslot(int o) { return (o & ~7) + ((o & 3) << 1) + ((o >> 2) & 1); }
+   that the AVX2 merge's transposes come out in orientation order (16, 17 stay). */
+static int fnet__hog_qslot(int o) { return o < 16 ? (o & ~7) + ((o & 3) << 1) + ((o >> 2) & 1) : o; }
 
 /* dlib's orientation (fnet__hog_orient: the first of the 9 directions with the largest |dot|,
    +9 when that dot is negative) from 5 dot products instead of 9. The table has dx[9-q] =
@@ -2983,10 +2983,10 @@ static FNET__AVX2_FN void fnet__hog_olut_avx2(unsigned char *lut) {
    orientations 0..7 and 8..15 as vectors. */
 static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q, float *hist, int b, int c) {
     float *h0 = hist + ((size_t)b * (g->cc + 2) + c) * 18, *h1 = h0 + (size_t)(g->cc + 2) * 18;
-    float t16[8], t17[8];
-    __m256 s[10];
+    float t16[8];
+    __m256 s[9];
     int j;
-    for (j = 0; j < 10; j++) {
+    for (j = 0; j < 9; j++) {
         s[j] = _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(q + 8 * j), _mm256_load_ps(q + FNET__HOG_QS + 8 * j)),
                              _mm256_add_ps(_mm256_load_ps(q + 2 * FNET__HOG_QS + 8 * j),
                                            _mm256_load_ps(q + 3 * FNET__HOG_QS + 8 * j)));
@@ -3001,10 +3001,9 @@ static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q
         _mm256_storeu_ps(a + 18, _mm256_add_ps(_mm256_loadu_ps(a + 18), _mm256_shuffle_ps(t1, t3, 0x44)));
         _mm256_storeu_ps(bb + 18, _mm256_add_ps(_mm256_loadu_ps(bb + 18), _mm256_shuffle_ps(t1, t3, 0xEE)));
     }
-    _mm256_storeu_ps(t16, s[8]);
-    _mm256_storeu_ps(t17, s[9]);
+    _mm256_storeu_ps(t16, s[8]); /* slots 16 and 17 */
     h0[16] += t16[0]; h1[16] += t16[1]; h0[34] += t16[2]; h1[34] += t16[3];
-    h0[17] += t17[0]; h1[17] += t17[1]; h0[35] += t17[2]; h1[35] += t17[3];
+    h0[17] += t16[4]; h1[17] += t16[5]; h0[35] += t16[6]; h1[35] += t16[7];
 }
 
 /* Blocks c and c+1 of band b, 16 pixels of a row at once with 16-bit gradients (for the
@@ -3077,14 +3076,14 @@ static FNET__AVX2_FN void fnet__hog_pair_avx2(const fnet__himg *im, const fnet__
     }
 }
 
-/* fnet__hog_hist_scalar in AVX2, the 8 pixels of a block row at once (bit-identical: the
-   same gradients, orientations and products, added in the same order). */
+/* fnet__hog_hist_scalar in AVX2 (bit-identical: the same gradients, orientations and
+   products, added in the same order), with the orientation table olut: block 0 (its loads
+   would start before the image) in scalar, then blocks in pairs, a last single block 8
+   pixels a row at once. */
 static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__hog_geom *g, float *hist,
                                                const unsigned char *olut) {
     const int st = im->stride;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i cbase = _mm256_setr_epi32(0, FNET__HOG_QS, 2 * FNET__HOG_QS, 3 * FNET__HOG_QS, 0, FNET__HOG_QS,
-                                            2 * FNET__HOG_QS, 3 * FNET__HOG_QS);
     union { __m256 v[FNET__HOG_QC * FNET__HOG_QS / 8]; float f[FNET__HOG_QC * FNET__HOG_QS]; } qa, qb;
     __m256 wt[8][4], wa[8][4], wb[8][4];
     float *q = qa.f;
@@ -3100,11 +3099,11 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
     for (k = 0; k < FNET__HOG_QC * FNET__HOG_QS / 8; k++) qa.v[k] = qb.v[k] = _mm256_setzero_ps();
     for (b = 0; 8 * b - 4 < g->vis_r; b++) {
         const int y0 = FNET__MAX(1, 8 * b - 4), y1 = FNET__MIN(8 * b + 4, g->vis_r);
-        fnet__hog_block_scalar(im, g, b, 0, q); /* its loads would start before the image */
+        fnet__hog_block_scalar(im, g, b, 0, q);
         fnet__hog_merge_avx2(g, q, hist, b, 0);
         for (c = 1; 8 * c - 4 < g->vis_c; c++) {
             const __m256i xv = _mm256_add_epi32(_mm256_set1_epi32(8 * c - 4), lane);
-            if (olut && 8 * c + 4 < g->vis_c) { /* blocks c and c + 1 */
+            if (8 * c + 4 < g->vis_c) { /* blocks c and c + 1 */
                 fnet__hog_pair_avx2(im, g, b, c, (const __m256(*)[4])wa, (const __m256(*)[4])wb, olut, qa.f, qb.f);
                 fnet__hog_merge_avx2(g, qa.f, hist, b, c);
                 fnet__hog_merge_avx2(g, qb.f, hist, b, c + 1);
@@ -3140,7 +3139,7 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
                     }
                 }
                 v = _mm256_and_ps(_mm256_sqrt_ps(_mm256_cvtepi32_ps(len)), valid);
-                if (olut) { /* the table: slot * 4 of every integer gradient */
+                { /* the table: slot * 4 of every integer gradient */
                     const __m256i ix = _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(gx, 9), gx),
                                                         _mm256_add_epi32(gy, _mm256_set1_epi32(255 * 511 + 255)));
                     const __m128i lo = _mm256_castsi256_si128(ix), hi = _mm256_extracti128_si256(ix, 1);
@@ -3152,13 +3151,6 @@ static FNET__AVX2_FN void fnet__hog_hist_avx2(const fnet__himg *im, const fnet__
                     offs[5] = olut[_mm_extract_epi32(hi, 1)] + FNET__HOG_QS;
                     offs[6] = olut[_mm_extract_epi32(hi, 2)] + 2 * FNET__HOG_QS;
                     offs[7] = olut[_mm_extract_epi32(hi, 3)] + 3 * FNET__HOG_QS;
-                } else {
-                    const __m256i o = fnet__hog_orient_avx2(_mm256_cvtepi32_ps(gx), _mm256_cvtepi32_ps(gy));
-                    const __m256i slot = _mm256_add_epi32(
-                        _mm256_add_epi32(_mm256_and_si256(o, _mm256_set1_epi32(~7)),
-                                         _mm256_slli_epi32(_mm256_and_si256(o, _mm256_set1_epi32(3)), 1)),
-                        _mm256_and_si256(_mm256_srli_epi32(o, 2), _mm256_set1_epi32(1)));
-                    _mm256_storeu_si256((__m256i *)(void *)offs, _mm256_add_epi32(_mm256_slli_epi32(slot, 2), cbase));
                 }
                 p0 = _mm256_mul_ps(w[0], v);
                 p1 = _mm256_mul_ps(w[1], v);
@@ -3682,7 +3674,7 @@ static void fnet__hog_pick_detect(fnet_isa isa, const fnet__hog *h, fnet__hog_ke
     fnet__hog_pick(isa, k);
 #if defined(FNET__X86)
     if (isa == FNET_ISA_AVX2) {
-        k->hist = fnet__hog_hist_avx2;
+        if (h->olut) k->hist = fnet__hog_hist_avx2; /* (without its table: dlib's order) */
         k->olut = h->olut;
         if (h->by_plane && h->cols <= 16) k->scan = fnet__hog_scan_strips_avx2;
     }
@@ -4023,19 +4015,56 @@ static fnet_result fnet__hog_workspace(const fnet_model *det, const fnet__hog_pl
     return FNET_OK;
 }
 
+#if defined(FNET__X86)
+/* One row of n RGB pixels into 3 planes, 16 pixels at a time (byte shuffles); the rest in C. */
+static FNET__AVX2_FN int fnet__hog_rgb_planes_avx2(const unsigned char *s, int n, unsigned char *r, unsigned char *g,
+                                                   unsigned char *b) {
+    const __m128i ra = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i rb = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1);
+    const __m128i rc = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13);
+    const __m128i ga = _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i gb = _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1);
+    const __m128i gc = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14);
+    const __m128i ba = _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i bb = _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1);
+    const __m128i bc = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15);
+    int x;
+    for (x = 0; x + 16 <= n; x += 16) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + 3 * x));
+        const __m128i m = _mm_loadu_si128((const __m128i *)(const void *)(s + 3 * x + 16));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + 3 * x + 32));
+        _mm_storeu_si128((__m128i *)(void *)(r + x), _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, ra), _mm_shuffle_epi8(m, rb)),
+                                                                  _mm_shuffle_epi8(c, rc)));
+        _mm_storeu_si128((__m128i *)(void *)(g + x), _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, ga), _mm_shuffle_epi8(m, gb)),
+                                                                  _mm_shuffle_epi8(c, gc)));
+        _mm_storeu_si128((__m128i *)(void *)(b + x), _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, ba), _mm_shuffle_epi8(m, bb)),
+                                                                  _mm_shuffle_epi8(c, bc)));
+    }
+    return x;
+}
+#endif
+
 /* Step 2, the input: the image as planes (R, G, B or gray; RGBA's alpha is ignored), then
    (g) enlarged 2x (dlib's pyramid_up) opts.upsample times: level 0 of the pyramid. */
 static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
     const fnet__hog_plan *p = d->p;
+    const size_t n = (size_t)img->width * img->height;
     fnet__himg cur;
     int ch, x, y, i;
-    for (ch = 0; ch < p->nch; ch++) {
-        unsigned char *dd = d->inbuf + (size_t)ch * img->width * img->height;
-        for (y = 0; y < img->height; y++) {
-            const unsigned char *s = img->pixels + (size_t)y * img->stride + ch;
-            for (x = 0; x < img->width; x++) dd[(size_t)y * img->width + x] = s[(size_t)x * img->channels];
+    for (ch = 0; ch < p->nch; ch++) cur.pl[ch] = d->inbuf + (size_t)ch * n;
+    for (y = 0; y < img->height; y++) {
+        const unsigned char *s = img->pixels + (size_t)y * img->stride;
+        const size_t row = (size_t)y * img->width;
+        x = 0;
+#if defined(FNET__X86)
+        if (d->avx2 && img->channels == 3)
+            x = fnet__hog_rgb_planes_avx2(s, img->width, d->inbuf + row, d->inbuf + n + row, d->inbuf + 2 * n + row);
+#endif
+        for (ch = 0; ch < p->nch; ch++) {
+            unsigned char *dd = d->inbuf + (size_t)ch * n + row;
+            int k;
+            for (k = x; k < img->width; k++) dd[k] = s[(size_t)k * img->channels + ch];
         }
-        cur.pl[ch] = dd;
     }
     cur.w = img->width; cur.h = img->height; cur.stride = img->width; cur.nch = p->nch;
     for (i = 0; i < p->up; i++) {

@@ -261,12 +261,8 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
             if (fnet_isa_supported(FNET_ISA_AVX2)) {
                 float *ha = (float *)malloc(nh * sizeof(float));
                 memset(ha, 0, nh * sizeof(float));
-                fnet__hog_hist_avx2(&im, &g, ha, hh->olut);
-                CHECK(memcmp(ha, hf, nh * sizeof(float)) == 0, "%s %s: AVX2 block histograms (table) differ from scalar",
-                      name, gray ? "gray" : "rgb");
-                memset(ha, 0, nh * sizeof(float));
-                fnet__hog_hist_avx2(&im, &g, ha, NULL);
-                CHECK(memcmp(ha, hf, nh * sizeof(float)) == 0, "%s %s: AVX2 block histograms (computed) differ from scalar",
+                if (hh->olut) fnet__hog_hist_avx2(&im, &g, ha, hh->olut);
+                CHECK(hh->olut && memcmp(ha, hf, nh * sizeof(float)) == 0, "%s %s: AVX2 block histograms differ from scalar",
                       name, gray ? "gray" : "rgb");
                 free(ha);
                 fnet__hog_scan_strips_avx2(hh, &g, feat[0], sc[1], sc[1] + ns);
