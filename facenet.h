@@ -2986,12 +2986,15 @@ static FNET__AVX2_FN void fnet__hog_merge_avx2(const fnet__hog_geom *g, float *q
     float t16[8];
     __m256 s[9];
     int j;
-    for (j = 0; j < 9; j++) {
-        s[j] = _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(q + 8 * j), _mm256_load_ps(q + FNET__HOG_QS + 8 * j)),
-                             _mm256_add_ps(_mm256_load_ps(q + 2 * FNET__HOG_QS + 8 * j),
-                                           _mm256_load_ps(q + 3 * FNET__HOG_QS + 8 * j)));
+    for (j = 0; j < 9; j++) { /* cleared as read (a loop of its own would become a memset call) */
+        float *qq = q + 8 * j;
+        s[j] = _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(qq), _mm256_load_ps(qq + FNET__HOG_QS)),
+                             _mm256_add_ps(_mm256_load_ps(qq + 2 * FNET__HOG_QS), _mm256_load_ps(qq + 3 * FNET__HOG_QS)));
+        _mm256_store_ps(qq, _mm256_setzero_ps());
+        _mm256_store_ps(qq + FNET__HOG_QS, _mm256_setzero_ps());
+        _mm256_store_ps(qq + 2 * FNET__HOG_QS, _mm256_setzero_ps());
+        _mm256_store_ps(qq + 3 * FNET__HOG_QS, _mm256_setzero_ps());
     }
-    for (j = 0; j < FNET__HOG_QC * FNET__HOG_QS; j += 8) _mm256_store_ps(q + j, _mm256_setzero_ps());
     for (j = 0; j < 2; j++) {
         const __m256 t0 = _mm256_unpacklo_ps(s[4 * j], s[4 * j + 1]), t1 = _mm256_unpackhi_ps(s[4 * j], s[4 * j + 1]);
         const __m256 t2 = _mm256_unpacklo_ps(s[4 * j + 2], s[4 * j + 3]), t3 = _mm256_unpackhi_ps(s[4 * j + 2], s[4 * j + 3]);
@@ -3233,9 +3236,24 @@ static void fnet__hog_cells_scalar(const fnet__hog_geom *g, const float *hist, c
     }
 }
 
+/* The zero border of the feature planes, above, below and between the rows the features
+   fill (and the 8 floats after the last plane). */
+static void fnet__hog_zero_rows(const fnet__hog_geom *g, float *feat, int p) {
+    const size_t fs = (size_t)g->fs;
+    float *f = feat + (size_t)p * g->fplane;
+    memset(f, 0, (4 * fs + 4) * sizeof(float));
+    memset(f + (size_t)(g->hr + 4) * fs, 0, (p < 30 ? 5 * fs : 5 * fs + 8) * sizeof(float));
+}
+
 static void fnet__hog_features_scalar(const fnet__hog_geom *g, const float *hist, float *norm,
                                       float *feat) {
-    int y;
+    const size_t fs = (size_t)g->fs;
+    int y, p;
+    for (p = 0; p < 31; p++) {
+        fnet__hog_zero_rows(g, feat, p);
+        for (y = 0; y < g->hr; y++) /* right of row y and left of row y + 1 */
+            memset(feat + (size_t)p * g->fplane + (size_t)(y + 4) * fs + g->hc + 4, 0, (fs - (size_t)g->hc) * sizeof(float));
+    }
     fnet__hog_norms(g, hist, norm);
     for (y = 0; y < g->hr; y++) fnet__hog_cells_scalar(g, hist, norm, feat, y, 0, g->hc);
 }
@@ -3269,9 +3287,17 @@ static FNET__AVX2_FN void fnet__hog_features_avx2(const fnet__hog_geom *g, const
     const size_t P = g->fplane;
     const __m256 eps = _mm256_set1_ps(0.0001f), c02 = _mm256_set1_ps(0.2f), c01 = _mm256_set1_ps(0.1f);
     const __m256 ctex = _mm256_set1_ps((float)(2 * 0.2357));
+    const int nz = g->fs - g->hc; /* 16 .. 23 zeros between two rows */
     int y, x, o, k;
+    for (o = 0; o < 31; o++) fnet__hog_zero_rows(g, feat, o);
     fnet__hog_norms(g, hist, norm);
     for (y = 0; y < g->hr; y++) {
+        for (o = 0; o < 31; o++) { /* the zeros right of row y and left of row y + 1 */
+            float *zr = feat + o * P + (size_t)(y + 4) * g->fs + g->hc + 4;
+            _mm256_storeu_ps(zr, _mm256_setzero_ps());
+            _mm256_storeu_ps(zr + 8, _mm256_setzero_ps());
+            _mm256_storeu_ps(zr + nz - 8, _mm256_setzero_ps());
+        }
         for (x = 0; x + 8 <= g->hc; x += 8) {
             const float *n0 = norm + (size_t)y * g->cc + x, *n1 = n0 + g->cc, *n2 = n1 + g->cc;
             const float *h = hist + ((size_t)(y + 2) * hcols + x + 2) * 18;
@@ -3557,16 +3583,16 @@ static FNET__AVX2_FN void fnet__hog_strip_row_avx2(const fnet__hog *h, const fne
     _mm256_storeu_ps(v + r * fs + x + 16, a##r##2)
 #define FNET__HOG_H1(r, k) a##r##k = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + r * fs + j + n + 8 * k), a##r##k)
 #define FNET__HOG_HLD(r)                                                          \
-    a##r##0 = _mm256_loadu_ps(o + r * ss + j);                                    \
-    a##r##1 = _mm256_loadu_ps(o + r * ss + j + 8);                                \
-    a##r##2 = _mm256_loadu_ps(o + r * ss + j + 16)
+    a##r##0 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(o + r * ss + j);      \
+    a##r##1 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(o + r * ss + j + 8);  \
+    a##r##2 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(o + r * ss + j + 16)
 #define FNET__HOG_HST(r)                                                          \
     _mm256_storeu_ps(o + r * ss + j, a##r##0);                                    \
     _mm256_storeu_ps(o + r * ss + j + 8, a##r##1);                                \
     _mm256_storeu_ps(o + r * ss + j + 16, a##r##2)
 
 static FNET__AVX2_FN void fnet__hog_strip4_avx2(const fnet__hog *h, const fnet__hog_geom *g, const fnet__hog_sep *sp,
-                                                const float *plane, int i0, float *o, float *v) {
+                                                const float *plane, int i0, float *o, float *v, int first) {
     const int fs = g->fs, ss = g->ss, rows = h->rows, cols = h->cols;
     /* the strip's feature rows i0 + s that are not zero padding */
     const int s0 = FNET__MAX(0, 4 - i0), s1 = FNET__MIN(3 + rows, g->hr + 4 - i0);
@@ -3602,7 +3628,7 @@ static FNET__AVX2_FN void fnet__hog_strip4_avx2(const fnet__hog *h, const fnet__
     }
     for (; j < ss; j += 8)
         for (r = 0; r < 4; r++) {
-            __m256 a = _mm256_loadu_ps(o + r * ss + j);
+            __m256 a = first ? _mm256_setzero_ps() : _mm256_loadu_ps(o + r * ss + j);
             for (n = 0; n < cols; n++) a = _mm256_fmadd_ps(_mm256_set1_ps(sp->row[n]), _mm256_loadu_ps(v + r * fs + j + n), a);
             _mm256_storeu_ps(o + r * ss + j, a);
         }
@@ -3617,21 +3643,31 @@ static FNET__AVX2_FN void fnet__hog_strip4_avx2(const fnet__hog *h, const fnet__
 static FNET__AVX2_FN void fnet__hog_scan_strips_avx2(const fnet__hog *h, const fnet__hog_geom *g,
                                                      const float *feat, float *scores, float *tmp) {
     const int hr = g->hr, ss = g->ss;
-    int i0, t, r;
+    int i0, t, r, f;
     if (g->fs > 160) { /* wide levels (over ~1150 px): piece by piece is as fast, with fewer multiply-adds */
         fnet__hog_scan_avx2(h, g, feat, scores, tmp);
         return;
     }
-    memset(scores, 0, (size_t)h->n_filters * hr * ss * sizeof(float));
-    for (i0 = 0; i0 < hr; i0 += 4)
+    for (i0 = 0; i0 + 4 <= hr; i0 += 4) { /* full strips: each filter's first piece sets the scores */
+        int first[FNET__HOG_MAX_FILTERS];
+        for (f = 0; f < h->n_filters; f++) first[f] = 1;
         for (t = 0; t < h->n_sep; t++) {
             const fnet__hog_sep *sp = &h->sep[h->by_plane[t]];
-            const float *plane = feat + (size_t)sp->plane * g->fplane;
-            float *out = scores + ((size_t)sp->filter * hr + i0) * ss;
-            if (hr - i0 >= 4) fnet__hog_strip4_avx2(h, g, sp, plane, i0, out, tmp);
-            else
-                for (r = 0; r < hr - i0; r++) fnet__hog_strip_row_avx2(h, g, sp, plane, i0 + r, out + (size_t)r * ss, tmp);
+            fnet__hog_strip4_avx2(h, g, sp, feat + (size_t)sp->plane * g->fplane, i0,
+                                  scores + ((size_t)sp->filter * hr + i0) * ss, tmp, first[sp->filter]);
+            first[sp->filter] = 0;
         }
+        for (f = 0; f < h->n_filters; f++) /* (a filter without pieces scores 0) */
+            if (first[f]) memset(scores + ((size_t)f * hr + i0) * ss, 0, 4 * (size_t)ss * sizeof(float));
+    }
+    for (f = 0; f < h->n_filters && i0 < hr; f++) /* the last strip, row by row */
+        memset(scores + ((size_t)f * hr + i0) * ss, 0, (size_t)(hr - i0) * ss * sizeof(float));
+    for (t = 0; t < h->n_sep && i0 < hr; t++) {
+        const fnet__hog_sep *sp = &h->sep[h->by_plane[t]];
+        for (r = i0; r < hr; r++)
+            fnet__hog_strip_row_avx2(h, g, sp, feat + (size_t)sp->plane * g->fplane, r,
+                                     scores + ((size_t)sp->filter * hr + r) * ss, tmp);
+    }
 }
 #endif
 
@@ -3856,22 +3892,11 @@ static int fnet__hog_cand_cmp(const void *pa, const void *pb) {
 }
 
 /* Features of one level image into feat (hist, norm: scratch). */
-/* (a-b) of one level image into hist; zeroes the border of the feature planes feat. */
+/* (a-b) of one level image into hist. */
 static void fnet__hog_votes(const fnet__hog_kernels *k, const fnet__himg *im, const fnet__hog_geom *g,
-                            float *hist, float *feat) {
-    const size_t fs = (size_t)g->fs;
-    int y, p;
+                            float *hist) {
+    int y;
     memset(hist, 0, (size_t)(g->cr + 2) * (size_t)(g->cc + 2) * 18 * sizeof(float));
-    /* the zero border of the feature planes (the features fill the inside) */
-    memset(feat, 0, 4 * fs * sizeof(float));
-    for (p = 0; p < 31; p++) {
-        float *f = feat + (size_t)p * g->fplane;
-        for (y = 4; y < g->hr + 4; y++) {
-            memset(f + (size_t)y * fs, 0, 4 * sizeof(float));
-            memset(f + (size_t)y * fs + g->hc + 4, 0, (fs - (size_t)g->hc - 4) * sizeof(float));
-        }
-        memset(f + (size_t)(g->hr + 4) * fs, 0, (p < 30 ? 9 * fs : 5 * fs + 8) * sizeof(float));
-    }
     if (k->hist) k->hist(im, g, hist, k->olut);
     else
         for (y = 1; y < g->vis_r; y++) k->row(im, g, y, hist);
@@ -3880,7 +3905,7 @@ static void fnet__hog_votes(const fnet__hog_kernels *k, const fnet__himg *im, co
 /* Features (a-c) of one level image into feat (hist, norm: scratch). */
 static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, const fnet__hog_geom *g,
                               float *hist, float *norm, float *feat) {
-    fnet__hog_votes(k, im, g, hist, feat);
+    fnet__hog_votes(k, im, g, hist);
     k->features(g, hist, norm, feat);
 }
 

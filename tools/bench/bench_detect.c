@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
                 fnet__hog_geometry(cur.w, cur.h, &g);
                 if (g.hr < 1 || g.hc < 1) continue;
                 fnet__hog_col_tables(&g, cx, clr + p.col_n, clr + 2 * p.col_n);
-                fnet__hog_votes(&k, &cur, &g, hist, feat);
+                fnet__hog_votes(&k, &cur, &g, hist);
                 t1 = now_ms(); st[2] += t1 - t; t = t1;
                 k.features(&g, hist, norm, feat);
                 t1 = now_ms(); st[3] += t1 - t; t = t1;
