@@ -2882,7 +2882,7 @@ static int fnet__hog_orient_fast(int gx, int gy) {
    vy0 = (r + 0.5)/8 and vx0 = (i + 0.5)/8 are dlib's (y + 0.5)/8 - 0.5 less its floor, and
    their products are exact in float. */
 static float fnet__hog_wt(int r, int i, int k) {
-    const float vy0 = ((float)r + 0.5f) / 8, vx0 = ((float)i + 0.5f) / 8;
+    const float vy0 = ((float)r + 0.5f) * 0.125f, vx0 = ((float)i + 0.5f) * 0.125f;
     return (k & 1 ? vy0 : 1 - vy0) * (k & 2 ? vx0 : 1 - vx0);
 }
 
