@@ -7064,18 +7064,22 @@ static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, con
     }
 }
 
-/* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast. */
-FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
-                                          const float *b, const float *bias, float *c, int ldc,
-                                          int mr, int nc, int relu) {
+/* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast.
+   Prefetching (the deep layers, whose weights stream from memory: see fnet__conv_units):
+   every `every` panel rows, one cache line at pf, then pf moves on by a line; pf NULL: none.
+   The prefetches change no result (fnet__tile_avx2 is this with pf NULL). */
+FNET__AVX2_FN static void fnet__tile_avx2_pf(const float *const *a, int ma, int nseg, int kc,
+                                             const float *b, const float *bias, float *c, int ldc,
+                                             int mr, int nc, int relu, const float *pf, int every) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    int s, k;
+    int s, k, cnt = pf ? every : INT_MAX;
     for (s = 0; s < nseg; s++) {
         const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
         const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
         for (k = 0; k < kc; k++, b += 16) {
             __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+            if (--cnt == 0) { _mm_prefetch((const char *)pf, _MM_HINT_T0); pf += 16; cnt = every; }
             x = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
             x = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
             x = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
@@ -7110,6 +7114,11 @@ FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nse
         _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
         fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
     }
+}
+FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
+                                          const float *b, const float *bias, float *c, int ldc,
+                                          int mr, int nc, int relu) {
+    fnet__tile_avx2_pf(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, NULL, 1);
 }
 #endif
 
@@ -7211,21 +7220,26 @@ static int fnet__cpu_has_avx512f(void) {
 #define FNET__RELU512(x, z) _mm512_maskz_max_ps((__mmask16)0xFFFF, (x), (z))
 
 /* AVX-512: a 6 x 32 tile over two adjacent panels (b0, b1 = b0 + one panel): 12 zmm
-   accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32. */
+   accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32;
+   pf/every: as fnet__tile_avx2_pf, two cache lines at a time (the two panels' worth). */
 FNET__AVX512_FN static void fnet__tile2_avx512(const float *const *a, int ma, int nseg, int kc,
                                                const float *b0, const float *b1,
                                                const float *bias, float *c, int ldc, int mr,
-                                               int nc, int relu) {
+                                               int nc, int relu, const float *pf, int every) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, v0, v1, z;
     __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xFFFFu : (1u << nc) - 1u);
     __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xFFFFu : nc <= 16 ? 0u : (1u << (nc - 16)) - 1u);
-    int s, k;
+    int s, k, cnt = pf ? every : INT_MAX;
     for (s = 0; s < nseg; s++) {
         const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
         const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
         for (k = 0; k < kc; k++, b0 += 16, b1 += 16) {
             __m512 w0 = _mm512_load_ps(b0), w1 = _mm512_load_ps(b1), x;
+            if (--cnt == 0) {
+                _mm_prefetch((const char *)pf, _MM_HINT_T0); _mm_prefetch((const char *)(pf + 16), _MM_HINT_T0);
+                pf += 32; cnt = every;
+            }
             x = _mm512_set1_ps(a0[k]); c00 = _mm512_fmadd_ps(x, w0, c00); c01 = _mm512_fmadd_ps(x, w1, c01);
             x = _mm512_set1_ps(a1[k]); c10 = _mm512_fmadd_ps(x, w0, c10); c11 = _mm512_fmadd_ps(x, w1, c11);
             x = _mm512_set1_ps(a2[k]); c20 = _mm512_fmadd_ps(x, w0, c20); c21 = _mm512_fmadd_ps(x, w1, c21);
@@ -7294,6 +7308,15 @@ typedef struct fnet__geom {
    time, so that a block (<= 512 KB) is read from memory once and then served from L2 (the
    deep layers of both networks have a few pixels and megabytes of weights). */
 #define FNET__PANEL_BLOCK_BYTES ((size_t)512 * 1024)
+/* Convolutions with few M tiles (FNET__PF_TILES or fewer: the deep layers at a few pixels)
+   read each weight once or twice: their time goes to streaming weights from memory (the
+   ResNet's 256-channel layers alone hold 19 MB, more than a 16 MB L3 keeps between two
+   faces). There the micro-kernels prefetch the next block of panels while they compute on
+   this one (M tile t of a block fetches the t-th share of the next block's panels, one line
+   every FNET__PF_TILES... every nmt panel rows), and blocks are smaller
+   (FNET__PF_BLOCK_BYTES) so that this block and the next both sit in L2. */
+#define FNET__PF_TILES 8
+#define FNET__PF_BLOCK_BYTES ((size_t)160 * 1024)
 
 /* One convolution of a batch of n images, cut into work units for the caller's threads.
    Image b's input (H, W, Cin) is at in + b * in_stride; the outputs (OH, OW, Cout) of the
@@ -7314,6 +7337,7 @@ typedef struct fnet__convjob {
     float *out;
     int relu;
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
+    int pf;                 /* prefetch the next block of panels (few M tiles) */
     int nchunk, nblk;       /* Winograd: panel chunks and blocks of FNET__WINO_T tiles */
     int units;
 } fnet__convjob;
@@ -7326,16 +7350,23 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *bp,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
     size_t panel;
+    int minp = 1; /* panels per block at least: the AVX-512 kernel takes them in pairs */
     j->kern = kern; j->in = in; j->in_stride = in_stride; j->n = n;
     j->H = H; j->W = W; j->Cin = Cin; j->g = *g; j->OH = OH; j->OW = OW; j->Cout = Cout;
     j->bp = bp; j->bias = bias; j->zeros = zeros; j->out = out; j->relu = relu;
     j->tile = fnet__tile_for(kern, &j->mr);
     j->np = (Cout + FNET__NR - 1) / FNET__NR;
     panel = (size_t)g->kh * g->kw * Cin * FNET__NR;
-    j->pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
     j->nmt = (int)(((size_t)n * OH * OW + (size_t)j->mr - 1) / (size_t)j->mr);
-    while (tasks > 1 && j->pblk > 2 && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
-        j->pblk = (j->pblk / 2 + 1) & ~1;
+    j->pf = j->nmt <= FNET__PF_TILES;
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) minp = 2;
+#endif
+    j->pblk = (int)FNET__MAX((size_t)minp, (j->pf ? FNET__PF_BLOCK_BYTES : FNET__PANEL_BLOCK_BYTES) /
+                                               (panel * sizeof(float)));
+    if (minp == 2) j->pblk &= ~1;
+    while (tasks > 1 && j->pblk > minp && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
+        j->pblk = minp == 2 ? (j->pblk / 2 + 1) & ~1 : (j->pblk + 1) / 2;
     j->nchunk = 1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
     j->units = j->nblk * j->nmt;
@@ -7348,15 +7379,27 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
     size_t panel = (size_t)nseg * j->Cin * FNET__NR;
     for (u = u0; u < u1; u++) {
         int p0 = (u / j->nmt) * j->pblk, p1 = FNET__MIN(j->np, p0 + j->pblk), m0 = (u % j->nmt) * mr_k;
-        int mr = FNET__MIN(mr_k, MT - m0), r, ky, kx, p = p0;
+        int mr = FNET__MIN(mr_k, MT - m0), r, ky, kx, p = p0, rows = 1, ns = nseg, kc = j->Cin, pf_ok = j->pf;
+        /* this tile's share of the next block's panels to prefetch (see FNET__PF_TILES) */
+        size_t pf_skip = (size_t)(u % j->nmt) * (((size_t)nseg * j->Cin + j->nmt - 1) / j->nmt) * FNET__NR;
         float *out = j->out;
         const float *bp = j->bp, *bias = j->bias;
         int Cout = j->Cout, relu = j->relu;
+        for (r = 0; r < mr && rows; r++) { /* every window inside the input horizontally? */
+            int m = m0 + r, ox = (m % M) % j->OW;
+            rows = ox * g->sw - g->pl >= 0 && ox * g->sw - g->pl + g->kw <= j->W;
+        }
+        if (rows && g->kw > 1) { ns = g->kh; kc = g->kw * j->Cin; } /* one segment per kernel row */
         for (r = 0; r < mr_k; r++) {
             int m = m0 + FNET__MIN(r, mr - 1), b = m / M, oy = (m % M) / j->OW, ox = (m % M) % j->OW, s = 0;
             const float *in = j->in + (size_t)b * j->in_stride;
             for (ky = 0; ky < g->kh; ky++) {
                 int iy = oy * g->sh - g->pt + ky;
+                if (ns == g->kh) { /* the KW pixels of a kernel row are contiguous in HWC */
+                    ptrs[ky * mr_k + r] = (iy >= 0 && iy < j->H) ? in + ((size_t)iy * j->W + ox * g->sw - g->pl) * j->Cin
+                                                                 : j->zeros;
+                    continue;
+                }
                 for (kx = 0; kx < g->kw; kx++, s++) {
                     int ix = ox * g->sw - g->pl + kx;
                     ptrs[s * mr_k + r] = (iy >= 0 && iy < j->H && ix >= 0 && ix < j->W)
@@ -7367,18 +7410,29 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
 #if defined(FNET__AVX512)
         if (j->kern == FNET__KERN_AVX512)
             for (; p + 2 <= p1; p += 2)
-                fnet__tile2_avx512(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bp + (p + 1) * panel,
+                fnet__tile2_avx512(ptrs, mr_k, ns, kc, bp + p * panel, bp + (p + 1) * panel,
                                    bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
+                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu,
+                                   pf_ok && p + 1 + j->pblk < j->np ? bp + (p + j->pblk) * panel + 2 * pf_skip : NULL,
+                                   j->nmt);
 #endif
+#if defined(FNET__X86)
+        if (pf_ok && j->tile == fnet__tile_avx2)
+            for (; p < p1; p++)
+                fnet__tile_avx2_pf(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
+                                   out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                   FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu,
+                                   p + j->pblk < j->np ? bp + (p + j->pblk) * panel + pf_skip : NULL, j->nmt);
+#endif
+        (void)pf_ok; (void)pf_skip;
         for (; p < p1; p++)
-            j->tile(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bias + p * FNET__NR,
+            j->tile(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
                     out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
     }
 }
 
 /* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
-   ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
+   ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= KW * Cin zero floats. */
 static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
                        int OH, int OW, int Cout, const float *bp, const float *bias,
                        const float *zeros, const float **ptrs, float *out, int relu) {
@@ -7554,7 +7608,7 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
                     for (; p + 2 <= pb; p += 2)
                         fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0);
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0, NULL, 1);
 #endif
                 for (; p < pb; p++)
                     j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
@@ -7891,7 +7945,7 @@ static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, si
             if (K > FNET__NET_MAX_ELEMS || oc > (int)FNET__NET_MAX_ELEMS) return FNET_ERR_TOO_LARGE;
             *packed += K * (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR +
                        (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR;
-            if (a->c > *zero_len) *zero_len = a->c;
+            if ((size_t)o->ip[1] * a->c > (size_t)*zero_len) *zero_len = o->ip[1] * a->c; /* a zero kernel row */
             if (o->ip[0] * o->ip[1] > *max_seg) *max_seg = o->ip[0] * o->ip[1];
         }
         break;

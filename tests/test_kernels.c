@@ -59,7 +59,7 @@ static void test_conv_kernels(void) {
         float *in = (float *)malloc(n_in * sizeof(float)), *w = (float *)malloc(K * c->cout * sizeof(float));
         float *bp;
         void *bp_raw;
-        float *bias = (float *)calloc((size_t)np * 16, sizeof(float)), *zeros = (float *)calloc((size_t)c->cin + 16, sizeof(float));
+        float *bias = (float *)calloc((size_t)np * 16, sizeof(float)), *zeros = (float *)calloc((size_t)c->kw * c->cin + 16, sizeof(float));
         float *ref = (float *)malloc(n_out * sizeof(float)), *out = (float *)malloc(n_out * sizeof(float));
         double *dref = (double *)malloc(n_out * sizeof(double)), *din = (double *)malloc(n_in * sizeof(double));
 
@@ -221,7 +221,7 @@ static void test_winograd(void) {
     for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const conv_case *c = &cases[ci];
         int oh = (c->h + c->pt + c->pb - 3) + 1, ow = (c->w + c->pl + c->pr - 3) + 1, relu;
-        int np = (c->cout + 15) / 16, zl = FNET__MAX(c->cin, np * 16 + 32);
+        int np = (c->cout + 15) / 16, zl = FNET__MAX(3 * c->cin, np * 16 + 32);
         size_t K = (size_t)9 * c->cin, n_in = (size_t)c->h * c->w * c->cin, n_out = (size_t)oh * ow * c->cout, i;
         void *raw_b, *raw_u;
         float *in = (float *)malloc(n_in * sizeof(float)), *w = (float *)malloc(K * c->cout * sizeof(float));
