@@ -6961,8 +6961,10 @@ typedef struct fnet__node {
     int last_use;     /* index of the last op reading this output */
     const float *bp;  /* CONV/DENSE: packed weights, ceil(Cout/16) panels of K x 16 floats */
     const float *bias;/* CONV/DENSE: bias padded with zeros to ceil(Cout/16) * 16 */
-    const float *wp;  /* 3x3 stride-1 CONV run by Winograd: 16 packed U matrices, else NULL */
-    int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512 */
+    const float *wp;  /* 3x3 stride-1 CONV run by Winograd: 16 (F(2x2)) or 36 (F(4x4)) packed U
+                         matrices, else NULL */
+    int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512, F(2x2)
+                         (1) or F(4x4) (2) */
 } fnet__node;
 
 typedef struct fnet__net {
@@ -7336,6 +7338,8 @@ typedef struct fnet__convjob {
     fnet__geom g;
     float *out;
     int relu;
+    const float *res;       /* fused residual ADD (Winograd F(4x4) and direct): NULL, or the */
+    size_t res_stride;      /* shortcut, shaped as out, image b at res + b * res_stride */
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
     int pf;                 /* prefetch the next block of panels (few M tiles) */
     int nchunk, nblk;       /* Winograd: panel chunks and blocks of FNET__WINO_T tiles */
@@ -7354,6 +7358,7 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     j->kern = kern; j->in = in; j->in_stride = in_stride; j->n = n;
     j->H = H; j->W = W; j->Cin = Cin; j->g = *g; j->OH = OH; j->OW = OW; j->Cout = Cout;
     j->bp = bp; j->bias = bias; j->zeros = zeros; j->out = out; j->relu = relu;
+    j->res = NULL; j->res_stride = 0;
     j->tile = fnet__tile_for(kern, &j->mr);
     j->np = (Cout + FNET__NR - 1) / FNET__NR;
     panel = (size_t)g->kh * g->kw * Cin * FNET__NR;
@@ -7599,8 +7604,9 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
         }
         for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
             for (m0 = 0; m0 < n; m0 += mr_k) {
-                int mr = FNET__MIN(mr_k, n - m0), r;
+                int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
                 const float *bw = j->bp + (size_t)xi * np * panel;
+                size_t pf_skip = (size_t)(m0 / mr_k) * (((size_t)Cin + nmx - 1) / nmx) * FNET__NR;
                 for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
                 p = pa;
 #if defined(FNET__AVX512)
@@ -7608,7 +7614,16 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
                     for (; p + 2 <= pb; p += 2)
                         fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0, NULL, 1);
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 16 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
+#endif
+#if defined(FNET__X86)
+                if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
+                    for (; p < pb; p++)
+                        fnet__tile_avx2_pf(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 16 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
 #endif
                 for (; p < pb; p++)
                     j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
@@ -7639,6 +7654,264 @@ static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, co
     fnet__wino_units(&j, 0, j.units, ptrs, vbuf, mbuf);
 }
 #endif
+
+/* ---- Winograd F(4x4, 3x3): the same scheme on 6x6 patches (AVX2 and AVX-512 kernel sets) ----
+   Lavin & Gray 2016 with the interpolation points 0, 1, -1, 2, -2 and infinity: each 4x4 block
+   of outputs comes from a 6x6 input patch, Y = A^T [ (G g G^T) .* (B^T d B) ] A, with
+       B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0  4 -4 -1 1 0;
+              0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0  4  0 -5 0 1],
+       G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+       A^T = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1].
+   36 GEMMs of (tiles x Cin) x (Cin x Cout): 36 multiplies per 16 outputs instead of 144 (4x
+   fewer; F(2x2) saves 2.25x), and the transforms touch 36 / 16 inputs per output instead of
+   16 / 4. The price is rounding: the transforms' constants up to 8 (and U's 1/6, 1/24) grow
+   the float error. Measured against float64 on the ResNet's 35x35 and 17x17 layers (tests/
+   test_kernels.c, case "winograd4"): at most about 2e-6 of the output scale, against 4e-7 for
+   F(2x2) and 1e-7 for the direct sums; the bound checked is 1e-5, as for F(2x2). U costs 4x
+   the weights' memory (F(2x2): 1.8x), so F(4x4) is taken where there are pixels enough to
+   pay for it (sides >= FNET__WINO4_MIN_SIDE: the ResNet's 35x35 and 17x17 layers; its 8x8
+   layers keep F(2x2), the deeper ones the direct convolution). The transforms are plain
+   multiplies and adds, the scalar twins (fnet__wino4_in_scalar, fnet__wino4_out_scalar) do the
+   same operations in the same order, and the AVX2 versions run 8 channels at a time. */
+#if defined(FNET__WINOGRAD)
+#define FNET__WINO4_T 30        /* tiles per block (a multiple of every micro-kernel height) */
+#define FNET__WINO4_MIN_SIDE 12 /* smallest output side that takes F(4x4) */
+
+/* Packs U = G g G^T of W (3, 3, Cin, Cout) as 36 matrices (Cin x Cout), each in panels of 16
+   columns (fnet__pack_b's layout), straight from the weights (no scratch). */
+static void fnet__wino4_pack(const float *w, int cin, int cout, float *out) {
+    static const double G[6][3] = {{0.25, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    int ci, co, i, jj, a, b, np = (cout + FNET__NR - 1) / FNET__NR;
+    size_t mat = (size_t)np * cin * FNET__NR;
+    memset(out, 0, 36 * mat * sizeof(float));
+    for (ci = 0; ci < cin; ci++)
+        for (co = 0; co < cout; co++) {
+            double gg[6][3]; /* G g */
+            float *o = out + ((size_t)(co / FNET__NR) * cin + ci) * FNET__NR + co % FNET__NR;
+            for (i = 0; i < 6; i++)
+                for (b = 0; b < 3; b++) {
+                    double s = 0.0;
+                    for (a = 0; a < 3; a++) s += G[i][a] * (double)w[(((size_t)a * 3 + b) * cin + ci) * cout + co];
+                    gg[i][b] = s;
+                }
+            for (i = 0; i < 6; i++)
+                for (jj = 0; jj < 6; jj++)
+                    o[(size_t)(i * 6 + jj) * mat] = (float)(gg[i][0] * G[jj][0] + gg[i][1] * G[jj][1] + gg[i][2] * G[jj][2]);
+        }
+}
+
+/* B^T x for 6 values x[0], x[s], ..., x[5s] into r[0], r[rs], ...: the operations both the
+   scalar and the SIMD input transforms perform (ADD, SUB, MUL by a constant). */
+#define FNET__W4_BT(ADD, SUB, MULK, x0, x1, x2, x3, x4, x5, r0, r1, r2, r3, r4, r5)          \
+    do {                                                                                      \
+        r0 = SUB(ADD(x4, MULK(x0, 4.0f)), MULK(x2, 5.0f));                                  \
+        r5 = SUB(ADD(x5, MULK(x1, 4.0f)), MULK(x3, 5.0f));                                  \
+        r1 = SUB(ADD(x3, x4), MULK(ADD(x1, x2), 4.0f));                                      \
+        r2 = ADD(SUB(x4, x3), MULK(SUB(x1, x2), 4.0f));                                      \
+        r3 = ADD(SUB(x4, x2), MULK(SUB(x3, x1), 2.0f));                                      \
+        r4 = SUB(SUB(x4, x2), MULK(SUB(x3, x1), 2.0f));                                      \
+    } while (0)
+/* A^T m for 6 values: 4 results. */
+#define FNET__W4_AT(ADD, SUB, MULK, m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                  \
+    do {                                                                                      \
+        y0 = ADD(ADD(m0, ADD(m1, m2)), ADD(m3, m4));                                         \
+        y1 = ADD(SUB(m1, m2), MULK(SUB(m3, m4), 2.0f));                                      \
+        y2 = ADD(ADD(m1, m2), MULK(ADD(m3, m4), 4.0f));                                      \
+        y3 = ADD(ADD(SUB(m1, m2), MULK(SUB(m3, m4), 8.0f)), m5);                             \
+    } while (0)
+#define FNET__SADD(a, b) ((a) + (b))
+#define FNET__SSUB(a, b) ((a) - (b))
+#define FNET__SMULK(a, k) ((a) * (k))
+
+/* Scalar twin of the input transform: V[xi][c] = (B^T d B)[xi] for channels c0..c1-1 of the
+   6x6 patch whose 36 rows of C floats are p[0..35]; V[xi] = v + xi * xstride. */
+static void fnet__wino4_in_scalar(const float *const *p, int c0, int c1, float *v, size_t xstride) {
+    int c, i;
+    for (c = c0; c < c1; c++) {
+        float t[36], r[6];
+        for (i = 0; i < 6; i++) /* columns: t = B^T d */
+            FNET__W4_BT(FNET__SADD, FNET__SSUB, FNET__SMULK, p[i][c], p[6 + i][c], p[12 + i][c], p[18 + i][c],
+                        p[24 + i][c], p[30 + i][c], t[i], t[6 + i], t[12 + i], t[18 + i], t[24 + i], t[30 + i]);
+        for (i = 0; i < 6; i++) { /* rows: V = t B */
+            const float *q = t + i * 6;
+            FNET__W4_BT(FNET__SADD, FNET__SSUB, FNET__SMULK, q[0], q[1], q[2], q[3], q[4], q[5], r[0], r[1], r[2],
+                        r[3], r[4], r[5]);
+            v[(i * 6 + 0) * xstride + c] = r[0]; v[(i * 6 + 1) * xstride + c] = r[1];
+            v[(i * 6 + 2) * xstride + c] = r[2]; v[(i * 6 + 3) * xstride + c] = r[3];
+            v[(i * 6 + 4) * xstride + c] = r[4]; v[(i * 6 + 5) * xstride + c] = r[5];
+        }
+    }
+}
+
+/* Scalar twin of the output transform: the 16 outputs y[4a + b][c] = relu?(A^T M A + bias
+   (+ res[4a + b][c])) of one tile, channels c0..c1-1; M[xi] = m + xi * xstride; y[q] NULL:
+   outside the image (not stored); res NULL: no residual (else res[q] non-NULL where y[q] is). */
+static void fnet__wino4_out_scalar(const float *m, size_t xstride, int c0, int c1, const float *bias,
+                                   float *const *y, const float *const *res, int relu) {
+    int c, i, q;
+    for (c = c0; c < c1; c++) {
+        float s[24], r[16];
+        for (i = 0; i < 6; i++) /* columns: s = A^T M (4 x 6) */
+            FNET__W4_AT(FNET__SADD, FNET__SSUB, FNET__SMULK, m[(0 + i) * xstride + c], m[(6 + i) * xstride + c],
+                        m[(12 + i) * xstride + c], m[(18 + i) * xstride + c], m[(24 + i) * xstride + c],
+                        m[(30 + i) * xstride + c], s[i], s[6 + i], s[12 + i], s[18 + i]);
+        for (i = 0; i < 4; i++) /* rows: Y = s A */
+            FNET__W4_AT(FNET__SADD, FNET__SSUB, FNET__SMULK, s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3],
+                        s[i * 6 + 4], s[i * 6 + 5], r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]);
+        for (q = 0; q < 16; q++) {
+            float o = r[q] + bias[c];
+            if (!y[q]) continue;
+            if (res) o = o + res[q][c];
+            y[q][c] = (relu && o < 0.0f) ? 0.0f : o;
+        }
+    }
+}
+
+#define FNET__VADD(a, b) _mm256_add_ps((a), (b))
+#define FNET__VSUB(a, b) _mm256_sub_ps((a), (b))
+#define FNET__VMULK(a, k) _mm256_mul_ps((a), _mm256_set1_ps(k))
+/* The input transform, 8 channels at a time (the scalar twin for the last C % 8). */
+FNET__AVX2_FN static void fnet__wino4_in_avx2(const float *const *p, int C, float *v, size_t xstride) {
+    int c = 0, i;
+    for (; c + 8 <= C; c += 8) {
+        __m256 t[36];
+        for (i = 0; i < 6; i++)
+            FNET__W4_BT(FNET__VADD, FNET__VSUB, FNET__VMULK, _mm256_loadu_ps(p[i] + c), _mm256_loadu_ps(p[6 + i] + c),
+                        _mm256_loadu_ps(p[12 + i] + c), _mm256_loadu_ps(p[18 + i] + c), _mm256_loadu_ps(p[24 + i] + c),
+                        _mm256_loadu_ps(p[30 + i] + c), t[i], t[6 + i], t[12 + i], t[18 + i], t[24 + i], t[30 + i]);
+        for (i = 0; i < 6; i++) {
+            __m256 r0, r1, r2, r3, r4, r5;
+            FNET__W4_BT(FNET__VADD, FNET__VSUB, FNET__VMULK, t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3],
+                        t[i * 6 + 4], t[i * 6 + 5], r0, r1, r2, r3, r4, r5);
+            _mm256_storeu_ps(v + (i * 6 + 0) * xstride + c, r0); _mm256_storeu_ps(v + (i * 6 + 1) * xstride + c, r1);
+            _mm256_storeu_ps(v + (i * 6 + 2) * xstride + c, r2); _mm256_storeu_ps(v + (i * 6 + 3) * xstride + c, r3);
+            _mm256_storeu_ps(v + (i * 6 + 4) * xstride + c, r4); _mm256_storeu_ps(v + (i * 6 + 5) * xstride + c, r5);
+        }
+    }
+    fnet__wino4_in_scalar(p, c, C, v, xstride);
+}
+
+/* The output transform (+ bias, residual, ReLU), 8 channels at a time. */
+FNET__AVX2_FN static void fnet__wino4_out_avx2(const float *m, size_t xstride, int C, const float *bias,
+                                               float *const *y, const float *const *res, int relu) {
+    int c = 0, i, q;
+    __m256 z = _mm256_setzero_ps();
+    for (; c + 8 <= C; c += 8) {
+        __m256 s[24], r[16], bv = _mm256_loadu_ps(bias + c);
+        for (i = 0; i < 6; i++)
+            FNET__W4_AT(FNET__VADD, FNET__VSUB, FNET__VMULK, _mm256_loadu_ps(m + (0 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (6 + i) * xstride + c), _mm256_loadu_ps(m + (12 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (18 + i) * xstride + c), _mm256_loadu_ps(m + (24 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (30 + i) * xstride + c), s[i], s[6 + i], s[12 + i], s[18 + i]);
+        for (i = 0; i < 4; i++)
+            FNET__W4_AT(FNET__VADD, FNET__VSUB, FNET__VMULK, s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3],
+                        s[i * 6 + 4], s[i * 6 + 5], r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]);
+        for (q = 0; q < 16; q++) {
+            __m256 o = _mm256_add_ps(r[q], bv);
+            if (!y[q]) continue;
+            if (res) o = _mm256_add_ps(o, _mm256_loadu_ps(res[q] + c));
+            if (relu) o = _mm256_max_ps(o, z);
+            _mm256_storeu_ps(y[q] + c, o);
+        }
+    }
+    fnet__wino4_out_scalar(m, xstride, c, C, bias, y, res, relu);
+}
+#undef FNET__VADD
+#undef FNET__VSUB
+#undef FNET__VMULK
+
+/* Sets up an F(4x4) job (3x3 stride 1; bp: the 36 packed U matrices), cut like F(2x2)'s:
+   blocks of FNET__WINO4_T tiles, and panel chunks when there are fewer than 8 blocks a task. */
+static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
+                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
+                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
+    size_t nt = (size_t)((OW + 3) / 4) * (size_t)((OH + 3) / 4) * (size_t)n;
+    fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
+    j->nblk = (int)((nt + FNET__WINO4_T - 1) / FNET__WINO4_T);
+    j->nchunk = 1;
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    j->units = j->nchunk * j->nblk;
+}
+
+/* Units u0..u1-1 of an F(4x4) job. vbuf: 36 * FNET__WINO4_T * Cin floats, mbuf: 36 *
+   FNET__WINO4_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. With
+   j->res, the residual (same shape as the output, image b at res + b * res_stride) is added
+   before the ReLU: the fused ADD of a residual block, in the ADD's order of operations. */
+static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
+                              float *mbuf) {
+    const fnet__geom *g = &j->g;
+    int tw = (j->OW + 3) / 4, nt1 = tw * ((j->OH + 3) / 4), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
+    int Cin = j->Cin, Cout = j->Cout, H = j->H, W = j->W;
+    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO4_T * Cin, ms = (size_t)FNET__WINO4_T * Cout;
+    const float *zeros = j->zeros;
+    for (u = u0; u < u1; u++) {
+        int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO4_T, n = FNET__MIN(FNET__WINO4_T, nt - t0), t, xi, m0, p;
+        int pa = (int)(((long)ch * ((np + 1) / 2)) / j->nchunk) * 2, pb = (int)(((long)(ch + 1) * ((np + 1) / 2)) / j->nchunk) * 2;
+        int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
+        pb = FNET__MIN(pb, np);
+        for (t = 0; t < n; t++) { /* input transform of each tile's 6x6 patch */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
+            const float *in = j->in + (size_t)b * j->in_stride, *pp[36];
+            for (i = 0; i < 6; i++)
+                for (jj = 0; jj < 6; jj++) {
+                    int iy = 4 * ty - g->pt + i, ix = 4 * tx - g->pl + jj;
+                    pp[i * 6 + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                }
+            fnet__wino4_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+        }
+        for (xi = 0; xi < 36; xi++) /* 36 GEMMs: (n x Cin) x (Cin x Cout) */
+            for (m0 = 0; m0 < n; m0 += mr_k) {
+                int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
+                const float *bw = j->bp + (size_t)xi * np * panel;
+                size_t pf_skip = (size_t)(m0 / mr_k) * (((size_t)Cin + nmx - 1) / nmx) * FNET__NR;
+                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
+                p = pa;
+#if defined(FNET__AVX512)
+                if (j->kern == FNET__KERN_AVX512)
+                    for (; p + 2 <= pb; p += 2)
+                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 36 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
+#endif
+#if defined(FNET__X86)
+                if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
+                    for (; p < pb; p++)
+                        fnet__tile_avx2_pf(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 36 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
+#endif
+                for (; p < pb; p++)
+                    j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
+                            Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
+            }
+        for (t = 0; t < n; t++) { /* output transform, bias, residual, ReLU of this chunk's channels */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, a, b2;
+            float *y[16], *out = j->out + (size_t)b * j->OH * j->OW * Cout;
+            const float *rs[16], *res = j->res ? j->res + (size_t)b * j->res_stride : NULL;
+            for (a = 0; a < 4; a++)
+                for (b2 = 0; b2 < 4; b2++) {
+                    int oy = 4 * ty + a, ox = 4 * tx + b2, in_img = oy < j->OH && ox < j->OW;
+                    size_t px = in_img ? ((size_t)oy * j->OW + ox) * Cout + c0 : 0;
+                    y[a * 4 + b2] = in_img ? out + px : NULL;
+                    rs[a * 4 + b2] = res && in_img ? res + px : zeros;
+                }
+            fnet__wino4_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, res ? rs : NULL, j->relu);
+        }
+    }
+}
+#endif
+
+/* Packs node nd's Winograd U matrices (nd->wp) from W (3, 3, Cin, Cout): F(2x2) or F(4x4) as
+   nd->wino says. tmp: 16 * Cin * Cout floats (F(2x2) only). */
+static void fnet__node_wino_pack(const fnet__node *nd, const float *w, int cin, int cout, float *tmp) {
+#if defined(FNET__WINOGRAD)
+    if (nd->wino == 2) { fnet__wino4_pack(w, cin, cout, (float *)nd->wp); return; }
+#endif
+    fnet__wino_pack(w, cin, cout, (float *)nd->wp, tmp);
+}
 
 /* Element-wise kernels of the memory-bound ops, each with its scalar twin:
    fnet__acc: o[i] = max(o[i], p[i]) (mode 0) | o[i] + p[i] (1) | o[i] + p[i]^2 (2), i < n
@@ -8085,15 +8358,17 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             const fnet__op *o = &m->ops[i];
             const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
             size_t npc = (size_t)(nd->c + FNET__NR - 1) / FNET__NR * FNET__NR, wb;
+            int f4;
             if (o->type != FNET__OP_CONV || o->ip[0] != 3 || o->ip[1] != 3 || o->ip[2] != 1 || o->ip[3] != 1 ||
                 (size_t)nd->h * nd->w < 36 || a->c < 8 || nd->c < 16)
                 continue;
-            net->node[i].wino = 1;
-            packed += 16 * (size_t)a->c * npc;
-            if (16 * (size_t)a->c * nd->c > wtmp) wtmp = 16 * (size_t)a->c * nd->c;
+            f4 = nd->h >= FNET__WINO4_MIN_SIDE && nd->w >= FNET__WINO4_MIN_SIDE; /* F(4x4), else F(2x2) */
+            net->node[i].wino = f4 ? 2 : 1;
+            packed += (f4 ? 36 : 16) * (size_t)a->c * npc;
+            if (!f4 && 16 * (size_t)a->c * nd->c > wtmp) wtmp = 16 * (size_t)a->c * nd->c;
             if ((int)npc + 32 > zero_len) zero_len = (int)npc + 32;
             if (a->c > zero_len) zero_len = a->c;
-            wb = (size_t)16 * FNET__WINO_T * ((size_t)a->c + npc) * sizeof(float);
+            wb = (f4 ? (size_t)36 * FNET__WINO4_T : (size_t)16 * FNET__WINO_T) * ((size_t)a->c + npc) * sizeof(float);
             if (net->wino_off + wb > net->scratch_off + scratch) scratch = net->wino_off + wb - net->scratch_off;
         }
 #endif
@@ -8119,11 +8394,11 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
             nd->bias = pk + pos;
             pos += (size_t)npc;
-            if (nd->wino) { /* U for Winograd (16 Cin x Cout planes in wt first) */
+            if (nd->wino) { /* U for Winograd (F(2x2): 16 Cin x Cout planes in wt first) */
                 int cin = net->node[o->in[0]].c;
-                fnet__wino_pack((const float *)w->data, cin, cout, pk + pos, wt);
                 nd->wp = pk + pos;
-                pos += (size_t)16 * cin * npc;
+                fnet__node_wino_pack(nd, (const float *)w->data, cin, cout, wt);
+                pos += (size_t)(nd->wino == 2 ? 36 : 16) * cin * npc;
             }
         }
     }
@@ -8209,6 +8484,12 @@ static void fnet__conv_task(void *ctx, int t) {
     unsigned long long U = (unsigned long long)f->job.units, T = (unsigned long long)f->job_tasks;
     int u0 = (int)(U * (unsigned long long)t / T), u1 = (int)(U * (unsigned long long)(t + 1) / T);
 #if defined(FNET__WINOGRAD)
+    if (f->wino == 2) {
+        float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
+        fnet__wino4_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
+                          vb + (size_t)36 * FNET__WINO4_T * f->job.Cin);
+        return;
+    }
     if (f->wino) {
         float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
         fnet__wino_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
@@ -8243,9 +8524,13 @@ static void fnet__run_op_f(fnet__fwd *f, int i) {
         f->wino = 0;
 #if defined(FNET__WINOGRAD)
         if (o->type == FNET__OP_CONV && nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
-            fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-            f->wino = 1;
+            if (nd->wino == 2)
+                fnet__wino4_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                                  nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+            else
+                fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                                 nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+            f->wino = nd->wino;
         } else
 #endif
         if (o->type == FNET__OP_CONV) {
@@ -10620,8 +10905,7 @@ static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     int cout = nd->c, K = (int)(w->count / (size_t)cout);
     fnet__pack_b((const float *)w->data, K, cout, (float *)nd->bp);
     memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
-    if (nd->wp) fnet__wino_pack((const float *)w->data, tr->net->node[o->in[0]].c, cout,
-                                (float *)nd->wp, wino_tmp);
+    if (nd->wp) fnet__node_wino_pack(nd, (const float *)w->data, tr->net->node[o->in[0]].c, cout, wino_tmp);
     if (tr->wt[i] && fnet__tr_wino_dx(tr, i))
         fnet__pack_wino_t((const float *)w->data, tr->net->node[o->in[0]].c, cout, tr->wt[i], wino_tmp);
     else if (tr->wt[i])
