@@ -8459,6 +8459,15 @@ FNET_API size_t fnet_embed_batch_workspace_size(const fnet_model *net, int n, co
 }
 
 /* One forward pass over a batch: where things are, and the convolution being run. */
+/* An op's window geometry (CONV and pools; DENSE as a 1x1 convolution). */
+static fnet__geom fnet__op_geom(const fnet__op *o) {
+    fnet__geom g;
+    g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
+    g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
+    if (o->type == FNET__OP_DENSE) { g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0; }
+    return g;
+}
+
 typedef struct fnet__fwd {
     const fnet_model *m;
     unsigned char *base;    /* activations (fnet__net_work's layout) */
@@ -8501,119 +8510,218 @@ static void fnet__conv_task(void *ctx, int t) {
     fnet__conv_units(&f->job, u0, u1, (const float **)(void *)slot);
 }
 
-/* Runs op i (> 0) for the batch: reads its inputs' slots, writes its own. Convolutions and
-   dense layers run once for all images, as tasks; the other (memory-bound) ops image by
-   image on the calling thread. */
-static void fnet__run_op_f(fnet__fwd *f, int i) {
+/* ---- the ops, one function each, in the op table's order ----
+   fnet__op_NAME(f, i) runs op i (> 0) for the whole batch: it reads its inputs' outputs and
+   writes its own (fnet__act gives image b's tensor, HWC). Convolutions and dense layers run
+   once for all images, cut into tasks for the caller's parallel-for; the other ops are
+   memory-bound and run image by image on the calling thread. */
+
+/* What a one-input op sees for image b: its table entry, its output node nd (y: nd->h x
+   nd->w x nd->c), its input node a (x: a->h x a->w x a->c). */
+typedef struct fnet__opio {
+    const fnet__op *o;
+    const fnet__node *nd, *a;
+    const float *x;
+    float *y;
+} fnet__opio;
+
+static fnet__opio fnet__op_io(const fnet__fwd *f, int i, int b) {
+    const fnet__net *net = (const fnet__net *)f->m->stage;
+    fnet__opio io;
+    io.o = &f->m->ops[i];
+    io.nd = &net->node[i];
+    io.a = &net->node[io.o->in[0]];
+    io.x = fnet__act(f, io.o->in[0], b);
+    io.y = fnet__act(f, i, b);
+    return io;
+}
+
+/* The kernel set for convolutions: the AVX2 set runs on AVX-512 micro-kernels when the
+   model was loaded for them. */
+static int fnet__conv_kern(const fnet_model *m) {
+    int kern = (int)m->isa;
+#if defined(FNET__AVX512)
+    if (kern == FNET_ISA_AVX2 && ((const fnet__net *)m->stage)->avx512) kern = FNET__KERN_AVX512;
+#endif
+    return kern;
+}
+
+/* Runs the convolution job set up in f->job as tasks of the caller's parallel-for. */
+static void fnet__op_run_job(fnet__fwd *f) {
+    f->job_tasks = FNET__MIN(f->tasks, f->job.units);
+    fnet__parallel_run(f->par, f->job_tasks, fnet__conv_task, f);
+}
+
+/* 1 CONV: y = relu?(bias + W (*) x), x [N,H,W,Cin] -> y [N,OH,OW,Cout]. 3x3 stride-1
+   convolutions take Winograd F(2x2,3x3) on AVX2/AVX-512, the others the packed GEMM. */
+static void fnet__op_conv(fnet__fwd *f, int i) {
     const fnet_model *m = f->m;
     const fnet__net *net = (const fnet__net *)m->stage;
-    const float **ptrs = (const float **)(void *)f->scratch;
     const fnet__op *o = &m->ops[i];
     const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
-    fnet__geom g;
-    int kern = (int)m->isa, k, b;
-    size_t e;
-#if defined(FNET__AVX512)
-    if (kern == FNET_ISA_AVX2 && net->avx512) kern = FNET__KERN_AVX512;
-#endif
-    g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
-    g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
-    if (o->type == FNET__OP_CONV || o->type == FNET__OP_DENSE) {
-        const float *x = fnet__act(f, o->in[0], 0);
-        float *y = fnet__act(f, i, 0);
-        f->wino = 0;
+    fnet__geom g = fnet__op_geom(o);
+    const float *x = fnet__act(f, o->in[0], 0);
+    float *y = fnet__act(f, i, 0);
+    int kern = fnet__conv_kern(m);
+    f->wino = 0;
 #if defined(FNET__WINOGRAD)
-        if (o->type == FNET__OP_CONV && nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
-            if (nd->wino == 2)
-                fnet__wino4_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                                  nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-            else
-                fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                                 nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-            f->wino = nd->wino;
-        } else
-#endif
-        if (o->type == FNET__OP_CONV) {
-            fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
+    if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
+        if (nd->wino == 2)
+            fnet__wino4_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                              nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+        else
+            fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
                              nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-        } else { /* DENSE: a 1x1 convolution of the flattened input */
-            g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0;
-            fnet__conv_setup(&f->job, kern, x, a->elems, f->n, 1, 1, (int)a->elems, &g, 1, 1, nd->c, nd->bp,
-                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-        }
-        f->job_tasks = FNET__MIN(f->tasks, f->job.units);
-        fnet__parallel_run(f->par, f->job_tasks, fnet__conv_task, f);
+        f->wino = nd->wino;
+        fnet__op_run_job(f);
         return;
     }
+#endif
+    fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
+                     nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+    fnet__op_run_job(f);
+}
+
+/* 2, 3, 4 MAXPOOL, AVGPOOL, L2POOL: [N,H,W,C] -> [N,OH,OW,C], windows as CONV's. */
+static void fnet__op_pool(fnet__fwd *f, int i) {
+    int b;
     for (b = 0; b < f->n; b++) {
-        const float *x = fnet__act(f, o->in[0], b);
+        fnet__opio io = fnet__op_io(f, i, b);
+        fnet__geom g = fnet__op_geom(io.o);
+        fnet__pool(f->m->isa, io.o->type, io.x, io.a->h, io.a->w, io.a->c, &g, io.nd->h, io.nd->w, io.y);
+    }
+}
+
+/* 5 LRN: local response normalisation across channels, [N,H,W,C] -> same. */
+static void fnet__op_lrn(fnet__fwd *f, int i) {
+    int b;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        fnet__lrn(f->m->isa, io.x, (size_t)io.a->h * io.a->w, io.a->c, io.o->ip[0], io.o->fp[0], io.o->fp[1],
+                  io.o->fp[2], io.y, (float *)(void *)f->scratch);
+    }
+}
+
+/* 6 CONCAT: the inputs' channels side by side, [N,H,W,C0] ... -> [N,H,W,C0+C1+...]. */
+static void fnet__op_concat(fnet__fwd *f, int i) {
+    const fnet__net *net = (const fnet__net *)f->m->stage;
+    const fnet__op *o = &f->m->ops[i];
+    const fnet__node *nd = &net->node[i];
+    size_t px, npx = (size_t)nd->h * nd->w;
+    int b, k;
+    for (b = 0; b < f->n; b++) {
         float *y = fnet__act(f, i, b);
-        switch (o->type) {
-        case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
-            fnet__pool(m->isa, o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y);
-            break;
-        case FNET__OP_LRN:
-            fnet__lrn(m->isa, x, (size_t)a->h * a->w, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], y,
-                      (float *)(void *)ptrs);
-            break;
-        case FNET__OP_CONCAT: {
-            size_t px, npx = (size_t)nd->h * nd->w;
-            int c0 = 0;
-            for (k = 0; k < o->n_in; k++) {
-                const fnet__node *bn = &net->node[o->in[k]];
-                const float *bx = fnet__act(f, o->in[k], b);
-                for (px = 0; px < npx; px++)
-                    memcpy(y + px * nd->c + c0, bx + px * bn->c, (size_t)bn->c * sizeof(float));
-                c0 += bn->c;
-            }
-            break;
+        int c0 = 0;
+        for (k = 0; k < o->n_in; k++) {
+            const fnet__node *bn = &net->node[o->in[k]];
+            const float *bx = fnet__act(f, o->in[k], b);
+            for (px = 0; px < npx; px++)
+                memcpy(y + px * nd->c + c0, bx + px * bn->c, (size_t)bn->c * sizeof(float));
+            c0 += bn->c;
         }
-        case FNET__OP_L2NORM: {
-            double s = 0.0, eps = o->fp[0];
-            float inv;
-            for (e = 0; e < nd->elems; e++) s += (double)x[e] * x[e];
-            inv = (float)(1.0 / sqrt(s > eps ? s : eps));
-            for (e = 0; e < nd->elems; e++) y[e] = x[e] * inv;
-            break;
+    }
+}
+
+/* 7 DENSE: y = relu?(bias + x W), the flattened input [N,In] -> [N,Out]: a 1x1 convolution
+   of a 1x1 image with In channels. */
+static void fnet__op_dense(fnet__fwd *f, int i) {
+    const fnet_model *m = f->m;
+    const fnet__net *net = (const fnet__net *)m->stage;
+    const fnet__op *o = &m->ops[i];
+    const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
+    fnet__geom g = fnet__op_geom(o);
+    f->wino = 0;
+    fnet__conv_setup(&f->job, fnet__conv_kern(m), fnet__act(f, o->in[0], 0), a->elems, f->n, 1, 1,
+                     (int)a->elems, &g, 1, 1, nd->c, nd->bp, nd->bias, net->zeros, fnet__act(f, i, 0),
+                     o->flags & 1, f->tasks);
+    fnet__op_run_job(f);
+}
+
+/* 8 L2NORM: y = x / sqrt(max(sum x^2, eps)) over the whole tensor (the embedding). */
+static void fnet__op_l2norm(fnet__fwd *f, int i) {
+    int b;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        double s = 0.0, eps = io.o->fp[0];
+        float inv;
+        size_t e;
+        for (e = 0; e < io.nd->elems; e++) s += (double)io.x[e] * io.x[e];
+        inv = (float)(1.0 / sqrt(s > eps ? s : eps));
+        for (e = 0; e < io.nd->elems; e++) io.y[e] = io.x[e] * inv;
+    }
+}
+
+/* 9 ADD: y = relu?(x0 + x1), the residual connection; x1 may have fewer channels (the
+   missing ones count as zeros). */
+static void fnet__op_add(fnet__fwd *f, int i) {
+    const fnet__net *net = (const fnet__net *)f->m->stage;
+    int b, relu = f->m->ops[i].flags & 1;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        const fnet__node *bn = &net->node[io.o->in[1]];
+        const float *bx = fnet__act(f, io.o->in[1], b);
+        size_t px, npx = (size_t)io.nd->h * io.nd->w;
+        int c = io.nd->c;
+        if (bn->c == c) {
+            fnet__add(f->m->isa, io.y, io.x, bx, io.nd->elems, relu);
+            continue;
         }
-        case FNET__OP_ADD: {
-            const fnet__node *bn = &net->node[o->in[1]];
-            const float *bx = fnet__act(f, o->in[1], b);
-            size_t px, npx = (size_t)nd->h * nd->w;
-            int relu = o->flags & 1;
-            if (bn->c == nd->c) {
-                fnet__add(m->isa, y, x, bx, nd->elems, relu);
-            } else { /* shortcut with fewer channels: the missing ones are zero */
-                for (px = 0; px < npx; px++) {
-                    fnet__add(m->isa, y + px * nd->c, x + px * nd->c, bx + px * bn->c, (size_t)bn->c, relu);
-                    fnet__add(m->isa, y + px * nd->c + bn->c, x + px * nd->c + bn->c, NULL,
-                              (size_t)(nd->c - bn->c), relu);
-                }
-            }
-            break;
+        for (px = 0; px < npx; px++) {
+            fnet__add(f->m->isa, io.y + px * c, io.x + px * c, bx + px * bn->c, (size_t)bn->c, relu);
+            fnet__add(f->m->isa, io.y + px * c + bn->c, io.x + px * c + bn->c, NULL, (size_t)(c - bn->c), relu);
         }
-        case FNET__OP_GAP: {
-            size_t px, npx = (size_t)a->h * a->w;
-            int c;
-            for (c = 0; c < nd->c; c++) {
-                double s = 0.0;
-                for (px = 0; px < npx; px++) s += x[px * nd->c + c];
-                y[c] = (float)(s / (double)npx);
-            }
-            break;
+    }
+}
+
+/* 10 GLOBAL_AVGPOOL: the mean over H and W, [N,H,W,C] -> [N,1,1,C]. */
+static void fnet__op_gap(fnet__fwd *f, int i) {
+    int b, c;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        size_t px, npx = (size_t)io.a->h * io.a->w;
+        for (c = 0; c < io.nd->c; c++) {
+            double s = 0.0;
+            for (px = 0; px < npx; px++) s += io.x[px * io.nd->c + c];
+            io.y[c] = (float)(s / (double)npx);
         }
-        case FNET__OP_PAD: {
-            int yy;
-            memset(y, 0, nd->elems * sizeof(float));
-            for (yy = 0; yy < a->h; yy++)
-                memcpy(y + ((size_t)(yy + o->ip[0]) * nd->w + o->ip[1]) * nd->c,
-                       x + (size_t)yy * a->w * a->c, (size_t)a->w * a->c * sizeof(float));
-            break;
-        }
-        default: /* RELU */
-            fnet__add(m->isa, y, x, NULL, nd->elems, 1);
-            break;
-        }
+    }
+}
+
+/* 11 PAD: zeros around the image, [N,H,W,C] -> [N,H+t+b,W+l+r,C]. */
+static void fnet__op_pad(fnet__fwd *f, int i) {
+    int b, yy;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        memset(io.y, 0, io.nd->elems * sizeof(float));
+        for (yy = 0; yy < io.a->h; yy++)
+            memcpy(io.y + ((size_t)(yy + io.o->ip[0]) * io.nd->w + io.o->ip[1]) * io.nd->c,
+                   io.x + (size_t)yy * io.a->w * io.a->c, (size_t)io.a->w * io.a->c * sizeof(float));
+    }
+}
+
+/* 12 RELU: y = max(x, 0). */
+static void fnet__op_relu(fnet__fwd *f, int i) {
+    int b;
+    for (b = 0; b < f->n; b++) {
+        fnet__opio io = fnet__op_io(f, i, b);
+        fnet__add(f->m->isa, io.y, io.x, NULL, io.nd->elems, 1);
+    }
+}
+
+/* Runs op i (> 0) for the batch: the op table, one line per op type. */
+static void fnet__run_op_f(fnet__fwd *f, int i) {
+    switch (f->m->ops[i].type) {
+    case FNET__OP_CONV:    fnet__op_conv(f, i);   break;
+    case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
+                           fnet__op_pool(f, i);   break;
+    case FNET__OP_LRN:     fnet__op_lrn(f, i);    break;
+    case FNET__OP_CONCAT:  fnet__op_concat(f, i); break;
+    case FNET__OP_DENSE:   fnet__op_dense(f, i);  break;
+    case FNET__OP_L2NORM:  fnet__op_l2norm(f, i); break;
+    case FNET__OP_ADD:     fnet__op_add(f, i);    break;
+    case FNET__OP_GAP:     fnet__op_gap(f, i);    break;
+    case FNET__OP_PAD:     fnet__op_pad(f, i);    break;
+    default:               fnet__op_relu(f, i);   break; /* RELU (the loader let no other type in) */
     }
 }
 
@@ -10859,14 +10967,6 @@ static void fnet__tr_parallel(const fnet_trainer *tr, int n, fnet_task_fn fn, vo
     for (i = 0; i < n; i++) fn(ctx, i);
 }
 
-static fnet__geom fnet__op_geom(const fnet__op *o) {
-    fnet__geom g;
-    g.kh = o->ip[0]; g.kw = o->ip[1]; g.sh = o->ip[2]; g.sw = o->ip[3];
-    g.pt = o->ip[4]; g.pl = o->ip[5]; g.pb = o->ip[6]; g.pr = o->ip[7];
-    if (o->type == FNET__OP_DENSE) { g.kh = g.kw = g.sh = g.sw = 1; g.pt = g.pl = g.pb = g.pr = 0; }
-    return g;
-}
-
 /* Does the backward of CONV op i compute dL/dx by Winograd? Where the forward does (3x3,
    stride 1, on the AVX2 or AVX-512 kernels), dL/dx is itself a 3x3 stride-1 convolution: of
    dz, padded by 2 - pad, with the kernel turned 180 degrees and Cin, Cout swapped:
@@ -11322,127 +11422,202 @@ FNET_API fnet_result fnet_trainer_forward(fnet_trainer *tr, const float *inputs,
     return FNET_OK;
 }
 
+/* ---- the ops' backward, one function each, in the op table's order ----
+   fnet__op_NAME_backward(w, i) adds op i's dL/d(inputs) into its inputs' gradients (those
+   on the path to a trainable tensor) from dL/dy = w->dy, and the CONV/DENSE ones write or
+   add dL/dW and dL/db into the sample's accumulators. */
+
+/* One sample's backward: its tape (the forward's activations), its gradients, its scratch. */
+typedef struct fnet__bwd {
+    fnet_trainer *tr;
+    unsigned char *base, *slot; /* activations (tape) and gradients, both in the workspace layout */
+    float *col, *dzp, *dwt, *lt, *wb, *acc; /* im2col, padded dz, turned W, LRN rows, Winograd, dW/db */
+    const float **ptrs;
+    unsigned char *touched;     /* per trainable tensor: this sample has written its gradient */
+    /* op i being run: */
+    const fnet__op *o;
+    const fnet__node *nd, *a;   /* its output and first input */
+    float *x, *y, *dy, *dx;     /* input, output, dL/dy, dL/dx (NULL: not needed) */
+} fnet__bwd;
+
+static float *fnet__bwd_act(const fnet__bwd *w, int j) { return (float *)(void *)(w->base + w->tr->net->node[j].off); }
+static float *fnet__bwd_grad(const fnet__bwd *w, int j) {
+    return w->tr->need_grad[j] ? (float *)(void *)(w->slot + w->tr->net->node[j].off) : NULL;
+}
+
+/* 1, 7 CONV and DENSE: dW, db from x and dz; dx = dz (*) turned W (by Winograd where the
+   forward uses it). */
+static void fnet__op_conv_backward(fnet__bwd *w, int i) {
+    fnet_trainer *tr = w->tr;
+    const fnet_model *m = tr->m;
+    const fnet__op *o = w->o;
+    const fnet__node *nd = w->nd, *a = w->a;
+    fnet__geom g = fnet__op_geom(o);
+    int wp = tr->w_param[i], bp = tr->b_param[i];
+    int first = (wp < 0 || !w->touched[wp]) && (bp < 0 || !w->touched[bp]);
+    float *gw = wp >= 0 ? w->acc + tr->p[wp].acc_off : NULL, *gb = bp >= 0 ? w->acc + tr->p[bp].acc_off : NULL;
+    if (o->flags & 1) fnet__relu_mask(m->isa, w->dy, w->y, nd->elems);
+    if (!first && wp >= 0 && !w->touched[wp]) memset(gw, 0, tr->p[wp].count * sizeof(float));
+    if (!first && bp >= 0 && !w->touched[bp]) memset(gb, 0, tr->p[bp].count * sizeof(float));
+    if (o->type == FNET__OP_CONV && w->dx && fnet__tr_wino_dx(tr, i)) {
+#if defined(FNET__WINOGRAD)
+        fnet__geom g2 = g; /* dx = dz (*) turned W, padding 2 - pad */
+        fnet__conv_backward(tr->kern, m->isa, w->x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, w->dy, NULL,
+                            tr->zeros, gw, gb, NULL, w->col, w->dzp, w->dwt, w->ptrs, first);
+        g2.pt = 2 - g.pt; g2.pl = 2 - g.pl; g2.pb = 2 - g.pb; g2.pr = 2 - g.pr;
+        fnet__conv_wino(tr->kern, w->dy, nd->h, nd->w, nd->c, &g2, a->h, a->w, a->c, tr->wt[i], tr->zeros,
+                        tr->zeros, w->ptrs, w->wb, w->wb + (size_t)16 * FNET__WINO_T * nd->c, w->col, 0);
+        fnet__acc(m->isa, FNET__ACC_SUM, w->dx, w->col, (int)a->elems);
+#endif
+    } else if (o->type == FNET__OP_CONV)
+        fnet__conv_backward(tr->kern, m->isa, w->x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, w->dy, tr->wt[i],
+                            tr->zeros, gw, gb, w->dx, w->col, w->dzp, w->dwt, w->ptrs, first);
+    else
+        fnet__conv_backward(tr->kern, m->isa, w->x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, w->dy, tr->wt[i],
+                            tr->zeros, gw, gb, w->dx, w->col, w->dzp, w->dwt, w->ptrs, first);
+    if (wp >= 0) w->touched[wp] = 1;
+    if (bp >= 0) w->touched[bp] = 1;
+}
+
+/* 2, 3, 4 MAXPOOL, AVGPOOL, L2POOL: dy back to the window elements (the max, all equally,
+   or in proportion x / y). */
+static void fnet__op_pool_backward(fnet__bwd *w, int i) {
+    fnet__geom g = fnet__op_geom(w->o);
+    (void)i;
+    if (w->dx)
+        fnet__pool_backward(w->o->type, w->x, w->a->h, w->a->w, w->a->c, &g, w->nd->h, w->nd->w, w->y, w->dy,
+                            w->dx, w->lt, w->lt + w->a->c);
+}
+
+/* 5 LRN */
+static void fnet__op_lrn_backward(fnet__bwd *w, int i) {
+    const fnet__op *o = w->o;
+    (void)i;
+    if (w->dx)
+        fnet__lrn_backward(w->x, (size_t)w->nd->h * w->nd->w, w->a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2],
+                           w->dy, w->dx, w->lt, (double *)(void *)(w->lt + ((2 * (size_t)w->a->c + 1) & ~(size_t)1)));
+}
+
+/* 6 CONCAT: each input gets its channels of dy. */
+static void fnet__op_concat_backward(fnet__bwd *w, int i) {
+    const fnet__net *net = w->tr->net;
+    size_t px, npx = (size_t)w->nd->h * w->nd->w;
+    int k, c0 = 0;
+    (void)i;
+    for (k = 0; k < w->o->n_in; k++) {
+        const fnet__node *b = &net->node[w->o->in[k]];
+        float *db = fnet__bwd_grad(w, w->o->in[k]);
+        if (db)
+            for (px = 0; px < npx; px++)
+                fnet__acc(w->tr->m->isa, FNET__ACC_SUM, db + px * b->c, w->dy + px * w->nd->c + c0, b->c);
+        c0 += b->c;
+    }
+}
+
+/* 8 L2NORM: dx = (dy - y (y . dy)) / |x| (0 where eps clamped the norm). */
+static void fnet__op_l2norm_backward(fnet__bwd *w, int i) {
+    double s2 = 0.0, dot = 0.0, nrm, eps = w->o->fp[0];
+    size_t e, n = w->nd->elems;
+    (void)i;
+    if (!w->dx) return;
+    for (e = 0; e < n; e++) { s2 += (double)w->x[e] * w->x[e]; dot += (double)w->y[e] * w->dy[e]; }
+    nrm = sqrt(s2 > eps ? s2 : eps);
+    if (!(s2 > eps)) dot = 0.0;
+    for (e = 0; e < n; e++) w->dx[e] += (float)(((double)w->dy[e] - w->y[e] * dot) / nrm);
+}
+
+/* 9 ADD: both inputs get dy (through the ReLU mask); a shortcut with fewer channels its own. */
+static void fnet__op_add_backward(fnet__bwd *w, int i) {
+    const fnet_model *m = w->tr->m;
+    const fnet__node *b = &w->tr->net->node[w->o->in[1]];
+    float *db = fnet__bwd_grad(w, w->o->in[1]);
+    size_t px, npx = (size_t)w->nd->h * w->nd->w;
+    (void)i;
+    if (w->o->flags & 1) fnet__relu_mask(m->isa, w->dy, w->y, w->nd->elems);
+    if (w->dx) fnet__acc(m->isa, FNET__ACC_SUM, w->dx, w->dy, (int)w->nd->elems);
+    if (!db) return;
+    if (b->c == w->nd->c) {
+        fnet__acc(m->isa, FNET__ACC_SUM, db, w->dy, (int)w->nd->elems);
+        return;
+    }
+    for (px = 0; px < npx; px++) fnet__acc(m->isa, FNET__ACC_SUM, db + px * b->c, w->dy + px * w->nd->c, b->c);
+}
+
+/* 10 GLOBAL_AVGPOOL: every pixel gets dy / (H W). */
+static void fnet__op_gap_backward(fnet__bwd *w, int i) {
+    size_t px, npx = (size_t)w->a->h * w->a->w;
+    float inv = (float)(1.0 / (double)npx);
+    int k;
+    (void)i;
+    if (w->dx)
+        for (px = 0; px < npx; px++)
+            for (k = 0; k < w->nd->c; k++) w->dx[px * w->nd->c + k] += w->dy[k] * inv;
+}
+
+/* 11 PAD: the inner part of dy. */
+static void fnet__op_pad_backward(fnet__bwd *w, int i) {
+    const fnet__node *a = w->a, *nd = w->nd;
+    int yy;
+    (void)i;
+    if (w->dx)
+        for (yy = 0; yy < a->h; yy++)
+            fnet__acc(w->tr->m->isa, FNET__ACC_SUM, w->dx + (size_t)yy * a->w * a->c,
+                      w->dy + ((size_t)(yy + w->o->ip[0]) * nd->w + w->o->ip[1]) * nd->c, a->w * a->c);
+}
+
+/* 12 RELU: dy where y > 0. */
+static void fnet__op_relu_backward(fnet__bwd *w, int i) {
+    (void)i;
+    if (!w->dx) return;
+    fnet__relu_mask(w->tr->m->isa, w->dy, w->y, w->nd->elems);
+    fnet__acc(w->tr->m->isa, FNET__ACC_SUM, w->dx, w->dy, (int)w->nd->elems);
+}
+
 /* The backward of sample s into slot g: dL/d(every output on the path), then the op's
    backward, from the last op down to the frontier. */
 static void fnet__tr_backward_sample(fnet_trainer *tr, unsigned char *slot, int s) {
     const fnet_model *m = tr->m;
     const fnet__net *net = tr->net;
-    unsigned char *base = tr->tapes + (size_t)s * tr->tape_bytes;
-    float *col = (float *)(void *)(slot + net->act_bytes);
-    float *dzp = col + tr->col_floats, *dwt = dzp + tr->dzp_floats, *lt = dwt + tr->dwt_floats;
-    float *wb = lt + tr->lrn_floats, *acc = wb + tr->wino_floats;
-    const float **ptrs = (const float **)(void *)(acc + tr->acc_floats);
-    unsigned char *touched = (unsigned char *)(void *)(ptrs + FNET__MR_MAX); /* per trainable: written */
-    int i, k, n = tr->n_ops;
-#define FNET__ACT(j) ((float *)(void *)(base + net->node[j].off))
-#define FNET__GRD(j) ((float *)(void *)(slot + net->node[j].off))
+    fnet__bwd w;
+    int i, n = tr->n_ops;
+    w.tr = tr;
+    w.base = tr->tapes + (size_t)s * tr->tape_bytes;
+    w.slot = slot;
+    w.col = (float *)(void *)(slot + net->act_bytes);
+    w.dzp = w.col + tr->col_floats;
+    w.dwt = w.dzp + tr->dzp_floats;
+    w.lt = w.dwt + tr->dwt_floats;
+    w.wb = w.lt + tr->lrn_floats;
+    w.acc = w.wb + tr->wino_floats;
+    w.ptrs = (const float **)(void *)(w.acc + tr->acc_floats);
+    w.touched = (unsigned char *)(void *)(w.ptrs + FNET__MR_MAX);
     for (i = 0; i < n; i++)
-        if (tr->need_grad[i]) memset(FNET__GRD(i), 0, net->node[i].elems * sizeof(float));
-    memcpy(FNET__GRD(n - 1), tr->gemb + (size_t)s * tr->dim, (size_t)tr->dim * sizeof(float));
+        if (tr->need_grad[i]) memset(fnet__bwd_grad(&w, i), 0, net->node[i].elems * sizeof(float));
+    memcpy(slot + net->node[n - 1].off, tr->gemb + (size_t)s * tr->dim, (size_t)tr->dim * sizeof(float));
     for (i = n - 1; i >= 1; i--) {
-        const fnet__op *o = &m->ops[i];
-        const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
-        float *dy = FNET__GRD(i), *y = FNET__ACT(i), *x = FNET__ACT(o->in[0]);
-        float *dx = tr->need_grad[o->in[0]] ? FNET__GRD(o->in[0]) : NULL;
-        fnet__geom g = fnet__op_geom(o);
-        size_t e, px, npx = (size_t)nd->h * nd->w;
         if (!tr->need_grad[i]) continue;
-        switch (o->type) {
-        case FNET__OP_CONV: case FNET__OP_DENSE: {
-            int wp = tr->w_param[i], bp = tr->b_param[i];
-            int first = (wp < 0 || !touched[wp]) && (bp < 0 || !touched[bp]);
-            float *gw = wp >= 0 ? acc + tr->p[wp].acc_off : NULL, *gb = bp >= 0 ? acc + tr->p[bp].acc_off : NULL;
-            if (o->flags & 1) fnet__relu_mask(m->isa, dy, y, nd->elems);
-            if (!first && wp >= 0 && !touched[wp]) memset(gw, 0, tr->p[wp].count * sizeof(float));
-            if (!first && bp >= 0 && !touched[bp]) memset(gb, 0, tr->p[bp].count * sizeof(float));
-            if (o->type == FNET__OP_CONV && dx && fnet__tr_wino_dx(tr, i)) {
-#if defined(FNET__WINOGRAD)
-                fnet__geom g2 = g; /* dx = dz (*) turned W, padding 2 - pad */
-                fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
-                                    NULL, tr->zeros, gw, gb, NULL, col, dzp, dwt, ptrs, first);
-                g2.pt = 2 - g.pt; g2.pl = 2 - g.pl; g2.pb = 2 - g.pb; g2.pr = 2 - g.pr;
-                fnet__conv_wino(tr->kern, dy, nd->h, nd->w, nd->c, &g2, a->h, a->w, a->c, tr->wt[i], tr->zeros,
-                                tr->zeros, ptrs, wb, wb + (size_t)16 * FNET__WINO_T * nd->c, col, 0);
-                fnet__acc(m->isa, FNET__ACC_SUM, dx, col, (int)a->elems);
-#endif
-            } else if (o->type == FNET__OP_CONV)
-                fnet__conv_backward(tr->kern, m->isa, x, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, dy,
-                                    tr->wt[i], tr->zeros, gw, gb, dx, col, dzp, dwt, ptrs, first);
-            else
-                fnet__conv_backward(tr->kern, m->isa, x, 1, 1, (int)a->elems, &g, 1, 1, nd->c, dy,
-                                    tr->wt[i], tr->zeros, gw, gb, dx, col, dzp, dwt, ptrs, first);
-            if (wp >= 0) touched[wp] = 1;
-            if (bp >= 0) touched[bp] = 1;
-            break;
-        }
+        w.o = &m->ops[i];
+        w.nd = &net->node[i];
+        w.a = &net->node[w.o->in[0]];
+        w.x = fnet__bwd_act(&w, w.o->in[0]);
+        w.y = fnet__bwd_act(&w, i);
+        w.dy = fnet__bwd_grad(&w, i);
+        w.dx = fnet__bwd_grad(&w, w.o->in[0]);
+        switch (w.o->type) {
+        case FNET__OP_CONV:    fnet__op_conv_backward(&w, i);   break;
         case FNET__OP_MAXPOOL: case FNET__OP_AVGPOOL: case FNET__OP_L2POOL:
-            if (dx) fnet__pool_backward(o->type, x, a->h, a->w, a->c, &g, nd->h, nd->w, y, dy, dx, lt, lt + a->c);
-            break;
-        case FNET__OP_LRN:
-            if (dx) fnet__lrn_backward(x, npx, a->c, o->ip[0], o->fp[0], o->fp[1], o->fp[2], dy, dx, lt,
-                                       (double *)(void *)(lt + ((2 * (size_t)a->c + 1) & ~(size_t)1)));
-            break;
-        case FNET__OP_CONCAT: {
-            int c0 = 0;
-            for (k = 0; k < o->n_in; k++) {
-                const fnet__node *b = &net->node[o->in[k]];
-                if (tr->need_grad[o->in[k]]) {
-                    float *db = FNET__GRD(o->in[k]);
-                    for (px = 0; px < npx; px++)
-                        fnet__acc(m->isa, FNET__ACC_SUM, db + px * b->c, dy + px * nd->c + c0, b->c);
-                }
-                c0 += b->c;
-            }
-            break;
-        }
-        case FNET__OP_L2NORM:
-            if (dx) {
-                double s2 = 0.0, dot = 0.0, nrm;
-                for (e = 0; e < nd->elems; e++) { s2 += (double)x[e] * x[e]; dot += (double)y[e] * dy[e]; }
-                nrm = sqrt(s2 > o->fp[0] ? s2 : (double)o->fp[0]);
-                if (!(s2 > o->fp[0])) dot = 0.0;
-                for (e = 0; e < nd->elems; e++) dx[e] += (float)(((double)dy[e] - y[e] * dot) / nrm);
-            }
-            break;
-        case FNET__OP_ADD: {
-            const fnet__node *b = &net->node[o->in[1]];
-            if (o->flags & 1) fnet__relu_mask(m->isa, dy, y, nd->elems);
-            if (dx) fnet__acc(m->isa, FNET__ACC_SUM, dx, dy, (int)nd->elems);
-            if (tr->need_grad[o->in[1]]) {
-                float *db = FNET__GRD(o->in[1]);
-                if (b->c == nd->c) fnet__acc(m->isa, FNET__ACC_SUM, db, dy, (int)nd->elems);
-                else
-                    for (px = 0; px < npx; px++)
-                        fnet__acc(m->isa, FNET__ACC_SUM, db + px * b->c, dy + px * nd->c, b->c);
-            }
-            break;
-        }
-        case FNET__OP_GAP:
-            if (dx) {
-                float inv = (float)(1.0 / (double)((size_t)a->h * a->w));
-                for (px = 0; px < (size_t)a->h * a->w; px++)
-                    for (k = 0; k < nd->c; k++) dx[px * nd->c + k] += dy[k] * inv;
-            }
-            break;
-        case FNET__OP_PAD:
-            if (dx) {
-                int yy;
-                for (yy = 0; yy < a->h; yy++)
-                    fnet__acc(m->isa, FNET__ACC_SUM, dx + (size_t)yy * a->w * a->c,
-                              dy + ((size_t)(yy + o->ip[0]) * nd->w + o->ip[1]) * nd->c, a->w * a->c);
-            }
-            break;
-        default: /* RELU */
-            if (dx) {
-                fnet__relu_mask(m->isa, dy, y, nd->elems);
-                fnet__acc(m->isa, FNET__ACC_SUM, dx, dy, (int)nd->elems);
-            }
-            break;
+                               fnet__op_pool_backward(&w, i);   break;
+        case FNET__OP_LRN:     fnet__op_lrn_backward(&w, i);    break;
+        case FNET__OP_CONCAT:  fnet__op_concat_backward(&w, i); break;
+        case FNET__OP_DENSE:   fnet__op_conv_backward(&w, i);   break;
+        case FNET__OP_L2NORM:  fnet__op_l2norm_backward(&w, i); break;
+        case FNET__OP_ADD:     fnet__op_add_backward(&w, i);    break;
+        case FNET__OP_GAP:     fnet__op_gap_backward(&w, i);    break;
+        case FNET__OP_PAD:     fnet__op_pad_backward(&w, i);    break;
+        default:               fnet__op_relu_backward(&w, i);   break; /* RELU */
         }
     }
-    if (tr->gin_out) memcpy(tr->gin_out + (size_t)s * tr->in_elems, FNET__GRD(0), tr->in_elems * sizeof(float));
-#undef FNET__ACT
-#undef FNET__GRD
+    if (tr->gin_out) memcpy(tr->gin_out + (size_t)s * tr->in_elems, slot + net->node[0].off, tr->in_elems * sizeof(float));
 }
 
 static void fnet__tr_backward_task(void *ctx, int g) {

@@ -467,236 +467,300 @@ static int lfw__run_workers(lfw_work *w, int threads) {
     return w->failed;
 }
 
-static int cmd_eval_lfw(int argc, char **argv) {
-    const char *pairs_path = NULL, *root = NULL, *net_name = "resnet", *net_blob = NULL, *roc = NULL, *lm_blob = NULL;
-    const char *dist_in = NULL, *dist_out = NULL, *emb_out = NULL;
+/* ---- eval-lfw as its steps: options, pairs, models, embeddings, outputs, protocol ---- */
+
+typedef struct lfw_opts {
+    const char *pairs_path, *root, *net_name, *net_blob, *roc, *lm_blob, *dist_in, *dist_out, *emb_out;
     fnet_detect_opts dopts;
-    FILE *f;
-    char line[1024];
-    int nfolds = 0, per = 0, i, n_pairs = 0, n_img = 0, cap_img = 0, lineno = 0, rc = 1, misses = 0, dim, flip = 0, jitter = 0, no_detect = 0, n_relaxed = 0, threads = 1, anywhere = 0, seed_base = 0;
-    float relax = 0.0f;
-    lfw_pair *pairs = NULL;
-    lfw_image *imgs = NULL;
-    float *embs = NULL;
-    int *missed = NULL;
-    fnet_model *det = NULL, *lm = NULL, *net = NULL;
-    double total_ms = 0, mean;
-    memset(&dopts, 0, sizeof dopts);
-    dopts.upsample = 1;
+    int flip, jitter, no_detect, threads, anywhere, seed_base;
+    float relax;
+} lfw_opts;
+
+/* What the steps build up; lfw__free releases it. */
+typedef struct lfw_eval {
+    lfw_pair *pairs;
+    lfw_image *imgs;     /* the distinct images, sorted */
+    int n_pairs, nfolds, n_img, dim;
+    fnet_model *det, *lm, *net;
+    float *embs;         /* n_img x dim */
+    int *missed;         /* per image: the central box stood in for a detection */
+    int misses, relaxed;
+    double total_ms;
+} lfw_eval;
+
+/* Step 1: the command line. Returns -1 when it parsed, else the usage exit code. */
+static int lfw__parse_args(int argc, char **argv, lfw_opts *o) {
+    int i;
+    memset(o, 0, sizeof *o);
+    o->net_name = "resnet";
+    o->threads = 1;
+    o->dopts.upsample = 1;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--flip") == 0) { flip = 1; continue; }
-        if (strcmp(a, "--no-detect") == 0) { no_detect = 1; continue; }
+        if (strcmp(a, "--flip") == 0) { o->flip = 1; continue; }
+        if (strcmp(a, "--no-detect") == 0) { o->no_detect = 1; continue; }
         if (i + 1 >= argc) return usage("eval-lfw: every option but --flip and --no-detect takes a value");
-        if (strcmp(a, "--pairs") == 0) pairs_path = argv[++i];
-        else if (strcmp(a, "--root") == 0) root = argv[++i];
-        else if (strcmp(a, "--net") == 0) net_name = argv[++i];
-        else if (strcmp(a, "--net-blob") == 0) net_blob = argv[++i];
-        else if (strcmp(a, "--landmarks") == 0) lm_blob = argv[++i]; /* 68 points, or 5 (dlib's 5-point chip) */
-        else if (strcmp(a, "--roc") == 0) roc = argv[++i];
-        else if (strcmp(a, "--distances") == 0) dist_in = argv[++i];
-        else if (strcmp(a, "--save-distances") == 0) dist_out = argv[++i];
-        else if (strcmp(a, "--save-embeddings") == 0) emb_out = argv[++i];
+        if (strcmp(a, "--pairs") == 0) o->pairs_path = argv[++i];
+        else if (strcmp(a, "--root") == 0) o->root = argv[++i];
+        else if (strcmp(a, "--net") == 0) o->net_name = argv[++i];
+        else if (strcmp(a, "--net-blob") == 0) o->net_blob = argv[++i];
+        else if (strcmp(a, "--landmarks") == 0) o->lm_blob = argv[++i]; /* 68 points, or 5 (dlib's 5-point chip) */
+        else if (strcmp(a, "--roc") == 0) o->roc = argv[++i];
+        else if (strcmp(a, "--distances") == 0) o->dist_in = argv[++i];
+        else if (strcmp(a, "--save-distances") == 0) o->dist_out = argv[++i];
+        else if (strcmp(a, "--save-embeddings") == 0) o->emb_out = argv[++i];
         else if (strcmp(a, "--retry-threshold") == 0) {
-            relax = (float)atof(argv[++i]);
-            if (!(relax < 0.0f && relax > -10.0f)) return usage("--retry-threshold takes a negative number above -10");
+            o->relax = (float)atof(argv[++i]);
+            if (!(o->relax < 0.0f && o->relax > -10.0f)) return usage("--retry-threshold takes a negative number above -10");
         } else if (strcmp(a, "--pick") == 0) {
             const char *v = argv[++i];
             if (strcmp(v, "centre") && strcmp(v, "center") && strcmp(v, "nearest"))
                 return usage("--pick takes centre or nearest");
-            anywhere = strcmp(v, "nearest") == 0;
+            o->anywhere = strcmp(v, "nearest") == 0;
         } else if (strcmp(a, "--jitter-seed") == 0) {
-            if (!parse_int(argv[++i], &seed_base) || seed_base < 0 || seed_base > 30000)
+            if (!parse_int(argv[++i], &o->seed_base) || o->seed_base < 0 || o->seed_base > 30000)
                 return usage("--jitter-seed takes 0 to 30000");
-            seed_base *= 0x10000; /* image i's seed: i + 65536 * S, so runs with other S share no seed */
+            o->seed_base *= 0x10000; /* image i's seed: i + 65536 * S, so runs with other S share no seed */
         } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_int(argv[++i], &threads) || threads < 1 || threads > TP_MAX_THREADS)
+            if (!parse_int(argv[++i], &o->threads) || o->threads < 1 || o->threads > TP_MAX_THREADS)
                 return usage("--threads takes 1 to 64");
         } else if (strcmp(a, "--jitter") == 0) {
-            if (!parse_int(argv[++i], &jitter) || jitter < 0 || jitter > 1000) return usage("--jitter takes 0 to 1000");
+            if (!parse_int(argv[++i], &o->jitter) || o->jitter < 0 || o->jitter > 1000)
+                return usage("--jitter takes 0 to 1000");
         } else if (strcmp(a, "--upsample") == 0) {
-            if (!parse_int(argv[++i], &dopts.upsample) || dopts.upsample < 0 || dopts.upsample > FNET_MAX_UPSAMPLE)
+            if (!parse_int(argv[++i], &o->dopts.upsample) || o->dopts.upsample < 0 ||
+                o->dopts.upsample > FNET_MAX_UPSAMPLE)
                 return usage("--upsample takes 0 to 3");
         } else return usage("eval-lfw: unknown option");
     }
-    if (dist_in) return lfw__from_distances(dist_in, roc);
-    if (!pairs_path || !root) return usage("eval-lfw needs --pairs PAIRS --root DIR (or --distances FILE)");
-    if (strcmp(net_name, "nn4") && strcmp(net_name, "resnet")) return usage("--net takes nn4 or resnet");
+    if (o->dist_in) return -1;
+    if (!o->pairs_path || !o->root) return usage("eval-lfw needs --pairs PAIRS --root DIR (or --distances FILE)");
+    if (strcmp(o->net_name, "nn4") && strcmp(o->net_name, "resnet")) return usage("--net takes nn4 or resnet");
+    return -1;
+}
 
-    /* 1. pairs file -> pairs + the sorted list of distinct images */
-    if (!(f = fopen(pairs_path, "r"))) {
-        fprintf(stderr, "fnet: cannot open %s\n", pairs_path);
-        return 1;
+/* Step 2a: one pair line into e->pairs[e->n_pairs], its two images appended to e->imgs. */
+static int lfw__add_pair(lfw_eval *e, int per, const char *line, int *cap_img) {
+    char n1[128], n2[128], extra[8];
+    int i1, i2, k, fields;
+    lfw_pair *p = &e->pairs[e->n_pairs];
+    lfw_image key[2];
+    fields = sscanf(line, "%127s %d %127s %d %7s", n1, &i1, n2, &i2, extra);
+    if (fields == 3 && sscanf(line, "%127s %d %d", n1, &i1, &i2) == 3) {
+        strcpy(n2, n1);
+        p->same = 1;
+    } else if (fields == 4) {
+        p->same = 0;
+    } else return 0;
+    if (i1 < 0 || i2 < 0 || i1 > 99999 || i2 > 99999) return 0;
+    p->fold = e->n_pairs / (2 * per);
+    strcpy(key[0].name, n1); key[0].num = i1;
+    strcpy(key[1].name, n2); key[1].num = i2;
+    for (k = 0; k < 2; k++) {
+        if (e->n_img == *cap_img) {
+            lfw_image *q = (lfw_image *)realloc(e->imgs, sizeof *e->imgs * (size_t)(*cap_img = *cap_img ? 2 * *cap_img : 512));
+            if (!q) return -1;
+            e->imgs = q;
+        }
+        e->imgs[e->n_img++] = key[k];
     }
-    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &nfolds, &per) != 2 || nfolds < 2 || nfolds > 64 ||
-        per < 1 || per > 100000) {
-        fprintf(stderr, "fnet: %s: first line must be \"FOLDS N\" (2..64 folds)\n", pairs_path);
+    e->n_pairs++;
+    return 1;
+}
+
+/* Step 2b: the list of images (two per pair) -> the distinct images, sorted, and each pair's
+   indices into them (binary search). */
+static int lfw__distinct_images(lfw_eval *e) {
+    int i, w = 0, p;
+    lfw_image *all = (lfw_image *)malloc(sizeof *all * (size_t)e->n_img);
+    if (!all) return 0;
+    memcpy(all, e->imgs, sizeof *all * (size_t)e->n_img);
+    qsort(e->imgs, (size_t)e->n_img, sizeof *e->imgs, lfw__img_cmp);
+    for (i = 0; i < e->n_img; i++)
+        if (w == 0 || lfw__img_cmp(&e->imgs[w - 1], &e->imgs[i])) e->imgs[w++] = e->imgs[i];
+    for (p = 0; p < e->n_pairs; p++) {
+        lfw_image *x = (lfw_image *)bsearch(&all[2 * p], e->imgs, (size_t)w, sizeof *e->imgs, lfw__img_cmp);
+        lfw_image *y = (lfw_image *)bsearch(&all[2 * p + 1], e->imgs, (size_t)w, sizeof *e->imgs, lfw__img_cmp);
+        e->pairs[p].a = (int)(x - e->imgs);
+        e->pairs[p].b = (int)(y - e->imgs);
+    }
+    free(all);
+    e->n_img = w;
+    return 1;
+}
+
+/* Step 2: LFW's pairs file -> e->pairs, e->imgs. 1 ok, 0 on an error (printed). */
+static int lfw__read_pairs(const char *path, lfw_eval *e) {
+    char line[1024];
+    int per = 0, lineno = 1, cap_img = 0, r = 1;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "fnet: cannot open %s\n", path);
+        return 0;
+    }
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d %d", &e->nfolds, &per) != 2 || e->nfolds < 2 ||
+        e->nfolds > 64 || per < 1 || per > 100000) {
+        fprintf(stderr, "fnet: %s: first line must be \"FOLDS N\" (2..64 folds)\n", path);
         fclose(f);
-        return 1;
+        return 0;
     }
-    pairs = (lfw_pair *)calloc((size_t)nfolds * per * 2, sizeof *pairs);
-    if (!pairs) { fclose(f); return 1; }
-    lineno = 1;
-    while (n_pairs < nfolds * per * 2 && fgets(line, sizeof line, f)) {
-        char n1[128], n2[128], extra[8];
-        int i1, i2, k, fields;
-        lfw_image key[2];
+    e->pairs = (lfw_pair *)calloc((size_t)e->nfolds * per * 2, sizeof *e->pairs);
+    if (!e->pairs) { fclose(f); return 0; }
+    while (e->n_pairs < e->nfolds * per * 2 && fgets(line, sizeof line, f)) {
         lineno++;
-        fields = sscanf(line, "%127s %d %127s %d %7s", n1, &i1, n2, &i2, extra);
-        if (fields == 3 && sscanf(line, "%127s %d %d", n1, &i1, &i2) == 3) {
-            strcpy(n2, n1);
-            pairs[n_pairs].same = 1;
-        } else if (fields == 4) {
-            pairs[n_pairs].same = 0;
-        } else {
-            fprintf(stderr, "fnet: %s:%d: want \"name i j\" or \"name1 i name2 j\"\n", pairs_path, lineno);
-            fclose(f);
-            goto done;
-        }
-        if (i1 < 0 || i2 < 0 || i1 > 99999 || i2 > 99999) {
-            fprintf(stderr, "fnet: %s:%d: bad image number\n", pairs_path, lineno);
-            fclose(f);
-            goto done;
-        }
-        pairs[n_pairs].fold = n_pairs / (2 * per);
-        strcpy(key[0].name, n1); key[0].num = i1;
-        strcpy(key[1].name, n2); key[1].num = i2;
-        for (k = 0; k < 2; k++) {
-            if (n_img == cap_img) {
-                lfw_image *q = (lfw_image *)realloc(imgs, sizeof *imgs * (size_t)(cap_img = cap_img ? 2 * cap_img : 512));
-                if (!q) { fclose(f); goto done; }
-                imgs = q;
-            }
-            imgs[n_img++] = key[k];
-        }
-        n_pairs++;
+        if ((r = lfw__add_pair(e, per, line, &cap_img)) != 1) break;
     }
     fclose(f);
-    if (n_pairs != nfolds * per * 2) {
-        fprintf(stderr, "fnet: %s: %d pairs, the header promises %d\n", pairs_path, n_pairs, nfolds * per * 2);
-        goto done;
+    if (r == 0) {
+        fprintf(stderr, "fnet: %s:%d: want \"name i j\" or \"name1 i name2 j\" (image numbers 0-99999)\n", path, lineno);
+        return 0;
     }
-    {   /* distinct images, then each pair's indices by binary search */
-        int w = 0, p;
-        lfw_image *all = (lfw_image *)malloc(sizeof *all * (size_t)n_img);
-        if (!all) goto done;
-        memcpy(all, imgs, sizeof *all * (size_t)n_img);
-        qsort(imgs, (size_t)n_img, sizeof *imgs, lfw__img_cmp);
-        for (i = 0; i < n_img; i++)
-            if (w == 0 || lfw__img_cmp(&imgs[w - 1], &imgs[i])) imgs[w++] = imgs[i];
-        for (p = 0; p < n_pairs; p++) {
-            lfw_image *x = (lfw_image *)bsearch(&all[2 * p], imgs, (size_t)w, sizeof *imgs, lfw__img_cmp);
-            lfw_image *y = (lfw_image *)bsearch(&all[2 * p + 1], imgs, (size_t)w, sizeof *imgs, lfw__img_cmp);
-            pairs[p].a = (int)(x - imgs);
-            pairs[p].b = (int)(y - imgs);
-        }
-        free(all);
-        n_img = w;
+    if (r < 0) return 0;
+    if (e->n_pairs != e->nfolds * per * 2) {
+        fprintf(stderr, "fnet: %s: %d pairs, the header promises %d\n", path, e->n_pairs, e->nfolds * per * 2);
+        return 0;
     }
+    return lfw__distinct_images(e);
+}
 
-    /* 2. models */
-    det = load_model("hog_frontal.fnet");
-    lm = det && !lm_blob ? load_model("landmarks68.fnet") : NULL;
-    if (det && lm_blob) {
-        fnet_result r = fnet_model_load_file(lm_blob, &lm);
-        if (r == FNET_OK && fnet_landmarks_count(lm) != 68 && fnet_landmarks_count(lm) != 5) r = FNET_ERR_WRONG_MODEL;
+/* Step 3: detector, landmarks (68 points, or --landmarks), network (--net or --net-blob). */
+static int lfw__load_models(const lfw_opts *o, lfw_eval *e) {
+    e->det = load_model("hog_frontal.fnet");
+    e->lm = e->det && !o->lm_blob ? load_model("landmarks68.fnet") : NULL;
+    if (e->det && o->lm_blob) {
+        fnet_result r = fnet_model_load_file(o->lm_blob, &e->lm);
+        if (r == FNET_OK && fnet_landmarks_count(e->lm) != 68 && fnet_landmarks_count(e->lm) != 5)
+            r = FNET_ERR_WRONG_MODEL;
         if (r != FNET_OK) {
-            fprintf(stderr, "fnet: %s: %s (a 68- or 5-point landmarks blob)\n", lm_blob, fnet_result_string(r));
-            fnet_model_free(lm);
-            lm = NULL;
+            fprintf(stderr, "fnet: %s: %s (a 68- or 5-point landmarks blob)\n", o->lm_blob, fnet_result_string(r));
+            fnet_model_free(e->lm);
+            e->lm = NULL;
         }
     }
-    if (lm) {
-        if (net_blob) {
-            fnet_result r = fnet_model_load_file(net_blob, &net);
-            if (r != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", net_blob, fnet_result_string(r));
+    if (e->lm) {
+        if (o->net_blob) {
+            fnet_result r = fnet_model_load_file(o->net_blob, &e->net);
+            if (r != FNET_OK) fprintf(stderr, "fnet: %s: %s\n", o->net_blob, fnet_result_string(r));
         } else {
-            net = load_model(ec_blob_name(net_name));
+            e->net = load_model(ec_blob_name(o->net_name));
         }
     }
-    if (!net) goto done;
-    if (fnet_model_incomplete(net))
+    if (!e->net) return 0;
+    if (fnet_model_incomplete(e->net))
         fprintf(stderr, "fnet: note: the %s blob is INCOMPLETE (filled tensors): its accuracy is not the model's\n",
-                net_name);
-    dim = fnet_embed_dim(net);
-    embs = (float *)calloc((size_t)n_img * (dim > 0 ? dim : 1), sizeof(float));
-    missed = (int *)calloc((size_t)n_img, sizeof(int));
-    if (!embs || !missed || dim <= 0 || dim > 4096) goto done;
+                o->net_name);
+    e->dim = fnet_embed_dim(e->net);
+    if (e->dim <= 0 || e->dim > FNET_MAX_EMBED_DIM) return 0;
+    e->embs = (float *)calloc((size_t)e->n_img * e->dim, sizeof(float));
+    e->missed = (int *)calloc((size_t)e->n_img, sizeof(int));
+    return e->embs && e->missed;
+}
 
-    /* 3. embed every image once (--threads workers share the models: the library is
-       thread-safe on one model) */
-    {
-        lfw_work w;
-        memset(&w, 0, sizeof w);
-        w.det = det; w.lm = lm; w.net = net; w.dopts = no_detect ? NULL : &dopts;
-        w.relax = relax; w.anywhere = anywhere; w.flip = flip; w.jitter = jitter; w.seed_base = seed_base; w.root = root;
-        w.imgs = imgs; w.n_img = n_img; w.dim = dim; w.embs = embs; w.missed = missed;
-        if (lfw__run_workers(&w, threads)) goto done;
-        misses = w.misses;
-        n_relaxed = w.relaxed;
-        total_ms = w.total_ms;
-    }
-    for (i = 0; i < n_pairs; i++)
-        pairs[i].dist = fnet_distance(embs + (size_t)pairs[i].a * dim, embs + (size_t)pairs[i].b * dim, dim);
-    if (dist_out) {
-        FILE *o = fopen(dist_out, "w");
-        if (!o) {
-            fprintf(stderr, "fnet: cannot write %s\n", dist_out);
-            goto done;
-        }
-        fprintf(o, "# fold same distance image1 image2 miss1 miss2 (fnet eval-lfw, %s)\n", net_name);
-        for (i = 0; i < n_pairs; i++)
-            fprintf(o, "%d %d %.9g %s_%04d %s_%04d %d %d\n", pairs[i].fold, pairs[i].same, pairs[i].dist,
-                    imgs[pairs[i].a].name, imgs[pairs[i].a].num, imgs[pairs[i].b].name, imgs[pairs[i].b].num,
-                    missed[pairs[i].a], missed[pairs[i].b]);
-        fclose(o);
-    }
+/* Step 4: every distinct image embedded once, by --threads workers sharing the models (the
+   library is thread-safe on one model); then each pair's distance. */
+static int lfw__embed_images(const lfw_opts *o, lfw_eval *e) {
+    lfw_work w;
+    int i;
+    memset(&w, 0, sizeof w);
+    w.det = e->det; w.lm = e->lm; w.net = e->net; w.dopts = o->no_detect ? NULL : &o->dopts;
+    w.relax = o->relax; w.anywhere = o->anywhere; w.flip = o->flip; w.jitter = o->jitter;
+    w.seed_base = o->seed_base; w.root = o->root;
+    w.imgs = e->imgs; w.n_img = e->n_img; w.dim = e->dim; w.embs = e->embs; w.missed = e->missed;
+    if (lfw__run_workers(&w, o->threads)) return 0;
+    e->misses = w.misses;
+    e->relaxed = w.relaxed;
+    e->total_ms = w.total_ms;
+    for (i = 0; i < e->n_pairs; i++)
+        e->pairs[i].dist = fnet_distance(e->embs + (size_t)e->pairs[i].a * e->dim,
+                                         e->embs + (size_t)e->pairs[i].b * e->dim, e->dim);
+    return 1;
+}
 
-    if (emb_out) {
-        FILE *o = fopen(emb_out, "w");
-        int c;
-        if (!o) {
-            fprintf(stderr, "fnet: cannot write %s\n", emb_out);
-            goto done;
+/* Step 5: --save-distances and --save-embeddings. */
+static int lfw__save(const lfw_opts *o, const lfw_eval *e) {
+    int i, c;
+    if (o->dist_out) {
+        FILE *f = fopen(o->dist_out, "w");
+        if (!f) {
+            fprintf(stderr, "fnet: cannot write %s\n", o->dist_out);
+            return 0;
         }
-        fprintf(o, "# image miss embedding[%d] (fnet eval-lfw, %s)\n", dim, net_name);
-        for (i = 0; i < n_img; i++) {
-            fprintf(o, "%s_%04d %d", imgs[i].name, imgs[i].num, missed[i]);
-            for (c = 0; c < dim; c++) fprintf(o, " %.9g", embs[(size_t)i * dim + c]);
-            fputc('\n', o);
+        fprintf(f, "# fold same distance image1 image2 miss1 miss2 (fnet eval-lfw, %s)\n", o->net_name);
+        for (i = 0; i < e->n_pairs; i++) {
+            const lfw_pair *p = &e->pairs[i];
+            fprintf(f, "%d %d %.9g %s_%04d %s_%04d %d %d\n", p->fold, p->same, p->dist, e->imgs[p->a].name,
+                    e->imgs[p->a].num, e->imgs[p->b].name, e->imgs[p->b].num, e->missed[p->a], e->missed[p->b]);
         }
-        if (fclose(o) != 0) {
-            fprintf(stderr, "fnet: cannot write %s\n", emb_out);
-            goto done;
+        fclose(f);
+    }
+    if (o->emb_out) {
+        FILE *f = fopen(o->emb_out, "w");
+        if (!f) {
+            fprintf(stderr, "fnet: cannot write %s\n", o->emb_out);
+            return 0;
+        }
+        fprintf(f, "# image miss embedding[%d] (fnet eval-lfw, %s)\n", e->dim, o->net_name);
+        for (i = 0; i < e->n_img; i++) {
+            fprintf(f, "%s_%04d %d", e->imgs[i].name, e->imgs[i].num, e->missed[i]);
+            for (c = 0; c < e->dim; c++) fprintf(f, " %.9g", e->embs[(size_t)i * e->dim + c]);
+            fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+            fprintf(stderr, "fnet: cannot write %s\n", o->emb_out);
+            return 0;
         }
     }
+    return 1;
+}
 
-    /* 4. protocol + JSON */
-    printf("{\"net\":\"%s\",\"divisor\":", net_name);
-    json_string(stdout, fnet_model_meta(net, "input_divisor") ? fnet_model_meta(net, "input_divisor") : "");
-    printf(",\"detector\":%s,\"pick\":\"%s\",\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,\"jitter_seed\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[", no_detect ? "false" : "true", anywhere ? "nearest" : "centre", relax, n_relaxed, jitter, seed_base / 0x10000, flip ? "true" : "false", dopts.upsample, n_img, misses);
-    {
-        int shown = 0;
-        for (i = 0; i < n_img && shown < 50; i++)
-            if (missed[i]) {
-                char nm[160];
-                snprintf(nm, sizeof nm, "%s_%04d", imgs[i].name, imgs[i].num);
-                if (shown++) putchar(',');
-                json_string(stdout, nm);
-            }
-    }
-    printf("],\"ms_per_image\":%.3f,", n_img ? total_ms / n_img : 0.0);
-    rc = lfw__protocol(pairs, n_pairs, nfolds, roc, &mean);
+/* Step 6: the settings and misses as JSON, then the protocol's figures (lfw__protocol). */
+static int lfw__report(const lfw_opts *o, lfw_eval *e) {
+    int i, shown = 0, rc;
+    double mean;
+    printf("{\"net\":\"%s\",\"divisor\":", o->net_name);
+    json_string(stdout, fnet_model_meta(e->net, "input_divisor") ? fnet_model_meta(e->net, "input_divisor") : "");
+    printf(",\"detector\":%s,\"pick\":\"%s\",\"retry_threshold\":%g,\"found_on_retry\":%d,\"jitter\":%d,"
+           "\"jitter_seed\":%d,\"flip\":%s,\"upsample\":%d,\"images\":%d,\"misses\":%d,\"miss_images\":[",
+           o->no_detect ? "false" : "true", o->anywhere ? "nearest" : "centre", o->relax, e->relaxed, o->jitter,
+           o->seed_base / 0x10000, o->flip ? "true" : "false", o->dopts.upsample, e->n_img, e->misses);
+    for (i = 0; i < e->n_img && shown < 50; i++)
+        if (e->missed[i]) {
+            char nm[160];
+            snprintf(nm, sizeof nm, "%s_%04d", e->imgs[i].name, e->imgs[i].num);
+            if (shown++) putchar(',');
+            json_string(stdout, nm);
+        }
+    printf("],\"ms_per_image\":%.3f,", e->n_img ? e->total_ms / e->n_img : 0.0);
+    rc = lfw__protocol(e->pairs, e->n_pairs, e->nfolds, o->roc, &mean);
     printf("}\n");
-    fprintf(stderr, "eval-lfw: %s accuracy %.2f%%, %d misses\n", net_name, 100 * mean, misses);
-done:
-    free(pairs);
-    free(imgs);
-    free(embs);
-    free(missed);
-    fnet_model_free(det);
-    fnet_model_free(lm);
-    fnet_model_free(net);
+    fprintf(stderr, "eval-lfw: %s accuracy %.2f%%, %d misses\n", o->net_name, 100 * mean, e->misses);
+    return rc;
+}
+
+static void lfw__free(lfw_eval *e) {
+    free(e->pairs);
+    free(e->imgs);
+    free(e->embs);
+    free(e->missed);
+    fnet_model_free(e->det);
+    fnet_model_free(e->lm);
+    fnet_model_free(e->net);
+}
+
+static int cmd_eval_lfw(int argc, char **argv) {
+    lfw_opts o;
+    lfw_eval e;
+    int rc = lfw__parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (o.dist_in) return lfw__from_distances(o.dist_in, o.roc);
+    memset(&e, 0, sizeof e);
+    rc = 1;
+    if (lfw__read_pairs(o.pairs_path, &e) &&   /* pairs.txt -> pairs, distinct images */
+        lfw__load_models(&o, &e) &&            /* detector, landmarks, network */
+        lfw__embed_images(&o, &e) &&           /* detect, landmarks, align, embed; distances */
+        lfw__save(&o, &e))                     /* --save-distances, --save-embeddings */
+        rc = lfw__report(&o, &e);              /* JSON: settings, misses, the protocol */
+    lfw__free(&e);
     return rc;
 }
 
