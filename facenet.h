@@ -6965,6 +6965,9 @@ typedef struct fnet__node {
                          matrices, else NULL */
     int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512, F(2x2)
                          (1) or F(4x4) (2) */
+    int add;          /* CONV: the index of the residual ADD fused into its epilogue, else 0 */
+    int fused;        /* ADD: the index of the CONV that computes it, else 0 (its output is the
+                         CONV's: same slot; see fnet__fuse_adds) */
 } fnet__node;
 
 typedef struct fnet__net {
@@ -7377,6 +7380,15 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     j->units = j->nblk * j->nmt;
 }
 
+static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, size_t n, int relu);
+/* The element-wise kernels' set for a convolution kernel id (AVX-512 convolutions: AVX2). */
+static fnet_isa fnet__add_isa(int kern) {
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) return FNET_ISA_AVX2;
+#endif
+    return (fnet_isa)kern;
+}
+
 /* Units u0..u1-1 of a direct convolution. ptrs: FNET__MR_MAX * KH * KW pointers. */
 static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float **ptrs) {
     const fnet__geom *g = &j->g;
@@ -7389,18 +7401,19 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
         size_t pf_skip = (size_t)(u % j->nmt) * (((size_t)nseg * j->Cin + j->nmt - 1) / j->nmt) * FNET__NR;
         float *out = j->out;
         const float *bp = j->bp, *bias = j->bias;
-        int Cout = j->Cout, relu = j->relu;
+        int Cout = j->Cout, relu = j->res ? 0 : j->relu; /* with a residual: ReLU after it */
         for (r = 0; r < mr && rows; r++) { /* every window inside the input horizontally? */
             int m = m0 + r, ox = (m % M) % j->OW;
             rows = ox * g->sw - g->pl >= 0 && ox * g->sw - g->pl + g->kw <= j->W;
         }
-        if (rows && g->kw > 1) { ns = g->kh; kc = g->kw * j->Cin; } /* one segment per kernel row */
+        rows = rows && g->kw > 1;
+        if (rows) { ns = g->kh; kc = g->kw * j->Cin; } /* one segment per kernel row */
         for (r = 0; r < mr_k; r++) {
             int m = m0 + FNET__MIN(r, mr - 1), b = m / M, oy = (m % M) / j->OW, ox = (m % M) % j->OW, s = 0;
             const float *in = j->in + (size_t)b * j->in_stride;
             for (ky = 0; ky < g->kh; ky++) {
                 int iy = oy * g->sh - g->pt + ky;
-                if (ns == g->kh) { /* the KW pixels of a kernel row are contiguous in HWC */
+                if (rows) { /* the KW pixels of a kernel row are contiguous in HWC */
                     ptrs[ky * mr_k + r] = (iy >= 0 && iy < j->H) ? in + ((size_t)iy * j->W + ox * g->sw - g->pl) * j->Cin
                                                                  : j->zeros;
                     continue;
@@ -7433,6 +7446,12 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
         for (; p < p1; p++)
             j->tile(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
                     out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+        if (j->res) /* the fused residual ADD on this tile, while it is in L1 */
+            for (r = 0; r < mr; r++) {
+                size_t at = (size_t)(m0 + r) * Cout + (size_t)p0 * FNET__NR; /* res is shaped as out */
+                fnet__add(fnet__add_isa(j->kern), out + at, out + at, j->res + at,
+                          (size_t)(FNET__MIN(Cout, p1 * FNET__NR) - p0 * FNET__NR), j->relu);
+            }
     }
 }
 
@@ -7637,7 +7656,11 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
                     int oy = 2 * ty + a, ox = 2 * tx + b2;
                     y[a * 2 + b2] = (oy < j->OH && ox < j->OW) ? out + ((size_t)oy * j->OW + ox) * Cout + c0 : NULL;
                 }
-            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->relu);
+            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->res ? 0 : j->relu);
+            for (a = 0; j->res && a < 4; a++) /* the fused residual ADD (res is shaped as out) */
+                if (y[a])
+                    fnet__add(FNET_ISA_AVX2, y[a], y[a], j->res + (size_t)b * j->res_stride + (y[a] - out), (size_t)(c1 - c0),
+                              j->relu);
         }
     }
 }
@@ -8282,7 +8305,38 @@ static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, si
     return FNET_OK;
 }
 
-/* Places each op's output in the workspace: first fit among the outputs still live. */
+/* Fuses residual ADDs into the convolution before them, at load (a graph rewrite the op
+   table does not see): ADD j = relu?(x0 + x1) where x0 is the output of CONV i (no ReLU of
+   its own, read by j alone, not the network's output) and x1 (the shortcut, same shape)
+   was computed before i. CONV i then adds x1 and applies j's ReLU in its epilogue, in the
+   ADD's order of operations (conv + bias rounded, + x1 rounded, then ReLU: the same floats),
+   ADD j runs as nothing, and its output is CONV i's slot (i's output stays live as long as
+   j's). The ResNet's residual blocks all fuse but the downsampling ones (their shortcut,
+   the pooled input, comes after the convolution; two pad their sum first). The trainer keeps
+   every op's output of its own, so it undoes this (fnet__unfuse_adds) before re-planning. */
+static void fnet__fuse_adds(const fnet_model *m, fnet__net *net) {
+    int j, k, n = m->n_ops;
+    for (j = 1; j < n; j++) {
+        const fnet__op *o = &m->ops[j];
+        int i = o->in[0], s = o->n_in == 2 ? o->in[1] : -1, readers = 0;
+        if (o->type != FNET__OP_ADD || i <= 0 || i >= j || m->ops[i].type != FNET__OP_CONV || (m->ops[i].flags & 1) ||
+            s < 0 || s >= i || net->node[s].c != net->node[j].c || net->node[i].add)
+            continue;
+        for (k = 1; k < n; k++) readers += (m->ops[k].in[0] == i) + (m->ops[k].n_in > 1 && m->ops[k].in[1] == i) +
+                                           (m->ops[k].n_in > 2 && m->ops[k].in[2] == i) + (m->ops[k].n_in > 3 && m->ops[k].in[3] == i);
+        if (readers != 1) continue;
+        net->node[i].add = j;
+        net->node[j].fused = i;
+        net->node[i].last_use = net->node[j].last_use;
+    }
+}
+static void fnet__unfuse_adds(fnet__net *net, int n) {
+    int i;
+    for (i = 0; i < n; i++) net->node[i].add = net->node[i].fused = 0;
+}
+
+/* Places each op's output in the workspace: first fit among the outputs still live (a fused
+   ADD's output is its CONV's). */
 static fnet_result fnet__plan_memory(fnet__net *net, int n) {
     int i, j;
     size_t top = 0;
@@ -8292,6 +8346,7 @@ static fnet_result fnet__plan_memory(fnet__net *net, int n) {
         fnet__node *nd = &net->node[i];
         size_t need = (nd->elems * sizeof(float) + 63u) & ~(size_t)63u, at = 0;
         int moved = 1;
+        if (nd->fused) { nd->off = net->node[nd->fused].off; continue; }
         /* drop outputs whose last reader ran before op i (op i's own inputs stay live) */
         for (j = 0; j < n_live;)
             if (net->node[live[j]].last_use < i) live[j] = live[--n_live];
@@ -8334,6 +8389,7 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
         for (k = 0; k < m->ops[i].n_in; k++) net->node[m->ops[i].in[k]].last_use = i;
     }
     if (r != FNET_OK) return r;
+    fnet__fuse_adds(m, net);
     /* weights must be finite (a NaN would silently poison every embedding) */
     for (i = 0; i < n; i++)
         for (k = 0; k < 2 && m->ops[i].tensor[k] >= 0; k++) {
@@ -8562,23 +8618,27 @@ static void fnet__op_conv(fnet__fwd *f, int i) {
     fnet__geom g = fnet__op_geom(o);
     const float *x = fnet__act(f, o->in[0], 0);
     float *y = fnet__act(f, i, 0);
-    int kern = fnet__conv_kern(m);
+    int kern = fnet__conv_kern(m), relu = o->flags & 1;
+    if (nd->add) relu = m->ops[nd->add].flags & 1; /* the fused ADD's ReLU */
     f->wino = 0;
 #if defined(FNET__WINOGRAD)
     if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
         if (nd->wino == 2)
             fnet__wino4_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                              nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+                              nd->bias, net->zeros, y, relu, f->tasks);
         else
             fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                             nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+                             nd->bias, net->zeros, y, relu, f->tasks);
         f->wino = nd->wino;
-        fnet__op_run_job(f);
-        return;
-    }
+    } else
 #endif
-    fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
-                     nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+        fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
+                         nd->bias, net->zeros, y, relu, f->tasks);
+    if (nd->add) { /* the fused residual ADD: its shortcut, shaped as y */
+        int sc = m->ops[nd->add].in[1];
+        f->job.res = fnet__act(f, sc, 0);
+        f->job.res_stride = net->node[sc].elems;
+    }
     fnet__op_run_job(f);
 }
 
@@ -8656,6 +8716,7 @@ static void fnet__op_l2norm(fnet__fwd *f, int i) {
 static void fnet__op_add(fnet__fwd *f, int i) {
     const fnet__net *net = (const fnet__net *)f->m->stage;
     int b, relu = f->m->ops[i].flags & 1;
+    if (net->node[i].fused) return; /* computed by its CONV's epilogue (fnet__fuse_adds) */
     for (b = 0; b < f->n; b++) {
         fnet__opio io = fnet__op_io(f, i, b);
         const fnet__node *bn = &net->node[io.o->in[1]];
@@ -11165,6 +11226,7 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
     {
         fnet__net *nt = tr->net;
         size_t old_act = nt->act_bytes, delta;
+        fnet__unfuse_adds(nt, n);
         for (k = 0; k < n; k++) nt->node[k].last_use = n;
         r = fnet__plan_memory(nt, n);
         if (r != FNET_OK) { fnet_trainer_free(tr); return r; }

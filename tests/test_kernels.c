@@ -33,6 +33,8 @@ static const conv_case g_cases[] = {
     {7, 5, 11, 40, 3, 3, 1, 1, 0, 1, 2, 1},    /* panel pair + half panel (AVX-512 masks) */
     {4, 4, 8, 24, 1, 1, 1, 1, 0, 0, 0, 0},
     {5, 5, 2, 3, 5, 5, 1, 1, 4, 4, 0, 0},      /* windows mostly over padding */
+    {9, 9, 7, 7, 1, 1, 1, 1, 1, 0, 0, 1},      /* 1x1 with one-sided pads (kernel rows of one pixel) */
+    {20, 23, 3, 32, 7, 7, 2, 2, 0, 0, 0, 0},   /* the ResNet's first layer: inside windows take whole kernel rows */
 };
 
 static fnet_isa g_simd[4] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
