@@ -6965,6 +6965,9 @@ typedef struct fnet__node {
                          matrices, else NULL */
     int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512, F(2x2)
                          (1) or F(4x4) (2) */
+    int ckh, ckw, cpt, cpl; /* CONV whose outer kernel rows/columns only ever meet padding
+                         (say 3x3 pad 1 on a 1x1 input): the taps kept, as kernel size and
+                         pads (bp packs only those); ckh 0: the whole kernel */
     int add;          /* CONV: the index of the residual ADD fused into its epilogue, else 0 */
     int fused;        /* ADD: the index of the CONV that computes it, else 0 (its output is the
                          CONV's: same slot; see fnet__fuse_adds) */
@@ -8305,6 +8308,49 @@ static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, si
     return FNET_OK;
 }
 
+/* Crops a direct CONV's kernel to the taps some output reaches inside the input (node
+   fields ckh, ckw, cpt, cpl): a tap (ky, kx) that meets only padding for every output pixel
+   adds nothing but a product with zero, and the weights of a deep layer are what it costs
+   (the ResNet's last 3x3 convolution runs on a 1x1 input: 1 tap of 9). */
+static void fnet__node_crop(const fnet__op *o, fnet__node *nd, const fnet__node *a) {
+    int lo[2], hi[2], d, k;
+    nd->ckh = 0;
+    if (o->type != FNET__OP_CONV || nd->wino) return;
+    for (d = 0; d < 2; d++) { /* d 0: rows, 1: columns */
+        int K = o->ip[d], S = o->ip[2 + d], P = o->ip[4 + d], O = d ? nd->w : nd->h, I = d ? a->w : a->h;
+        lo[d] = K; hi[d] = -1;
+        for (k = 0; k < K; k++) /* tap k meets the input for outputs o with 0 <= o * S - P + k < I */
+            if ((long)(O - 1) * S - P + k >= 0 && k - P < I) {
+                if (k < lo[d]) lo[d] = k;
+                hi[d] = k;
+            }
+        if (hi[d] < 0) return; /* nothing but padding: keep the kernel (all sums are the bias) */
+    }
+    if (lo[0] == 0 && hi[0] == o->ip[0] - 1 && lo[1] == 0 && hi[1] == o->ip[1] - 1) return;
+    nd->ckh = hi[0] - lo[0] + 1; nd->ckw = hi[1] - lo[1] + 1;
+    nd->cpt = o->ip[4] - lo[0]; nd->cpl = o->ip[5] - lo[1];
+}
+
+/* Packs a CONV/DENSE node's weights W (K = KH*KW*Cin rows, cout columns) into nd->bp: all of
+   them, or the cropped kernel's taps (rows ky0.., kx0.. of each tap, see fnet__node_crop). */
+static void fnet__node_pack(const fnet__op *o, const fnet__node *nd, const float *w, int K, int cout) {
+    int ky, kx, ky0, kx0, cin, p, ci, jj, np = (cout + FNET__NR - 1) / FNET__NR;
+    float *out = (float *)nd->bp;
+    if (!nd->ckh) { fnet__pack_b(w, K, cout, out); return; }
+    cin = K / (o->ip[0] * o->ip[1]);
+    ky0 = o->ip[4] - nd->cpt; kx0 = o->ip[5] - nd->cpl;
+    for (p = 0; p < np; p++)
+        for (ky = 0; ky < nd->ckh; ky++)
+            for (kx = 0; kx < nd->ckw; kx++)
+                for (ci = 0; ci < cin; ci++) {
+                    const float *row = w + (((size_t)(ky0 + ky) * o->ip[1] + kx0 + kx) * cin + ci) * cout;
+                    for (jj = 0; jj < FNET__NR; jj++) {
+                        int col = p * FNET__NR + jj;
+                        *out++ = col < cout ? row[col] : 0.0f;
+                    }
+                }
+}
+
 /* Fuses residual ADDs into the convolution before them, at load (a graph rewrite the op
    table does not see): ADD j = relu?(x0 + x1) where x0 is the output of CONV i (no ReLU of
    its own, read by j alone, not the network's output) and x1 (the shortcut, same shape)
@@ -8443,8 +8489,9 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             const fnet__tensor *w = &m->tensors[o->tensor[0]], *b = &m->tensors[o->tensor[1]];
             int cout = nd->c, npc = (cout + FNET__NR - 1) / FNET__NR * FNET__NR;
             int K = (int)(w->count / (size_t)cout);
-            fnet__pack_b((const float *)w->data, K, cout, pk + pos);
             nd->bp = pk + pos;
+            fnet__node_crop(o, nd, &net->node[o->in[0]]);
+            fnet__node_pack(o, nd, (const float *)w->data, K, cout);
             pos += (size_t)K * npc;
             memset(pk + pos, 0, (size_t)npc * sizeof(float));
             memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
@@ -8620,6 +8667,7 @@ static void fnet__op_conv(fnet__fwd *f, int i) {
     float *y = fnet__act(f, i, 0);
     int kern = fnet__conv_kern(m), relu = o->flags & 1;
     if (nd->add) relu = m->ops[nd->add].flags & 1; /* the fused ADD's ReLU */
+    if (nd->ckh) { g.kh = nd->ckh; g.kw = nd->ckw; g.pt = nd->cpt; g.pl = nd->cpl; } /* cropped kernel */
     f->wino = 0;
 #if defined(FNET__WINOGRAD)
     if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
@@ -11064,7 +11112,7 @@ static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     fnet__node *nd = &tr->net->node[i];
     const fnet__tensor *w = &tr->m->tensors[o->tensor[0]], *b = &tr->m->tensors[o->tensor[1]];
     int cout = nd->c, K = (int)(w->count / (size_t)cout);
-    fnet__pack_b((const float *)w->data, K, cout, (float *)nd->bp);
+    fnet__node_pack(o, nd, (const float *)w->data, K, cout);
     memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
     if (nd->wp) fnet__node_wino_pack(nd, (const float *)w->data, tr->net->node[o->in[0]].c, cout, wino_tmp);
     if (tr->wt[i] && fnet__tr_wino_dx(tr, i))
