@@ -7585,9 +7585,19 @@ FNET__AVX2_FN static void fnet__wino_out_avx2(const float *m, size_t xstride, in
     }
 }
 
+/* Winograd jobs cut their panels into chunks (for threads) of whole panels, pairs on the
+   AVX-512 kernels (their 32-wide tiles). */
+static int fnet__chunk_gran(int kern) {
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) return 2;
+#endif
+    (void)kern;
+    return 1;
+}
+
 /* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
    `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
-   than 8 blocks per task, also by `tasks` chunks of panel pairs (each chunk transforms the
+   than 8 blocks per task, also by `tasks` chunks of panels (each chunk transforms the
    block's input again: Cin floats per tile against its Cin x chunk multiply-adds). */
 static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
@@ -7596,7 +7606,7 @@ static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
     j->nblk = (int)((nt + FNET__WINO_T - 1) / FNET__WINO_T);
     j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
     j->units = j->nchunk * j->nblk;
 }
 
@@ -7611,7 +7621,8 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
         int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO_T, n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
-        int pa = (int)(((long)ch * ((np + 1) / 2)) / j->nchunk) * 2, pb = (int)(((long)(ch + 1) * ((np + 1) / 2)) / j->nchunk) * 2;
+        int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
+        int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
         pb = FNET__MIN(pb, np);
         for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
@@ -7856,7 +7867,7 @@ static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
     j->nblk = (int)((nt + FNET__WINO4_T - 1) / FNET__WINO4_T);
     j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
     j->units = j->nchunk * j->nblk;
 }
 
@@ -7873,7 +7884,8 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
         int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO4_T, n = FNET__MIN(FNET__WINO4_T, nt - t0), t, xi, m0, p;
-        int pa = (int)(((long)ch * ((np + 1) / 2)) / j->nchunk) * 2, pb = (int)(((long)(ch + 1) * ((np + 1) / 2)) / j->nchunk) * 2;
+        int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
+        int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
         pb = FNET__MIN(pb, np);
         for (t = 0; t < n; t++) { /* input transform of each tile's 6x6 patch */
