@@ -7405,15 +7405,19 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
         float *out = j->out;
         const float *bp = j->bp, *bias = j->bias;
         int Cout = j->Cout, relu = j->res ? 0 : j->relu; /* with a residual: ReLU after it */
-        for (r = 0; r < mr && rows; r++) { /* every window inside the input horizontally? */
-            int m = m0 + r, ox = (m % M) % j->OW;
-            rows = ox * g->sw - g->pl >= 0 && ox * g->sw - g->pl + g->kw <= j->W;
+        int rb[FNET__MR_MAX], ry[FNET__MR_MAX], rx[FNET__MR_MAX]; /* each row's image, oy, ox */
+        rb[0] = m0 / M; ry[0] = (m0 % M) / j->OW; rx[0] = (m0 % M) % j->OW; /* then step (no divisions) */
+        for (r = 1; r < mr; r++) {
+            rb[r] = rb[r - 1]; ry[r] = ry[r - 1]; rx[r] = rx[r - 1] + 1;
+            if (rx[r] == j->OW) { rx[r] = 0; if (++ry[r] == j->OH) { ry[r] = 0; rb[r]++; } }
         }
+        for (r = 0; r < mr && rows; r++) /* every window inside the input horizontally? */
+            rows = rx[r] * g->sw - g->pl >= 0 && rx[r] * g->sw - g->pl + g->kw <= j->W;
         rows = rows && g->kw > 1;
         if (rows) { ns = g->kh; kc = g->kw * j->Cin; } /* one segment per kernel row */
         for (r = 0; r < mr_k; r++) {
-            int m = m0 + FNET__MIN(r, mr - 1), b = m / M, oy = (m % M) / j->OW, ox = (m % M) % j->OW, s = 0;
-            const float *in = j->in + (size_t)b * j->in_stride;
+            int q = FNET__MIN(r, mr - 1), oy = ry[q], ox = rx[q], s = 0;
+            const float *in = j->in + (size_t)rb[q] * j->in_stride;
             for (ky = 0; ky < g->kh; ky++) {
                 int iy = oy * g->sh - g->pt + ky;
                 if (rows) { /* the KW pixels of a kernel row are contiguous in HWC */
