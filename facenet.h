@@ -7076,6 +7076,39 @@ static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, con
    Prefetching (the deep layers, whose weights stream from memory: see fnet__conv_units):
    every `every` panel rows, one cache line at pf, then pf moves on by a line; pf NULL: none.
    The prefetches change no result (fnet__tile_avx2 is this with pf NULL). */
+/* The last tile of a short M (a few pixels, a block of Winograd tiles) often has 1 to 4
+   rows: 2- and 4-row versions of the kernel compute those rows alone (each row's sums are
+   the same operations in the same order whatever the tile height, so the results are
+   equal). R = 2 or 4: accumulators c<r>0, c<r>1 for rows r < R. */
+#define FNET__AVX2_ROW(r) \
+    x = _mm256_broadcast_ss(a##r + k); c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);
+#define FNET__AVX2_SHORT(NAME, R, ROWS)                                                                 \
+    FNET__AVX2_FN static void NAME(const float *const *a, int ma, int nseg, int kc, const float *b,    \
+                                   const float *bias, float *c, int ldc, int mr, int nc, int relu,     \
+                                   const float *pf, int every) {                                       \
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;        \
+        __m256 c30 = c00, c31 = c00, b0, b1, x;                                                        \
+        float t[4 * 16];                                                                               \
+        int s, k, cnt = pf ? every : INT_MAX;                                                          \
+        for (s = 0; s < nseg; s++) {                                                                   \
+            const float *a0 = a[s * ma], *a1 = a[s * ma + 1 % R], *a2 = a[s * ma + 2 % R], *a3 = a[s * ma + 3 % R]; \
+            for (k = 0; k < kc; k++, b += 16) {                                                        \
+                b0 = _mm256_load_ps(b); b1 = _mm256_load_ps(b + 8);                                    \
+                if (--cnt == 0) { _mm_prefetch((const char *)pf, _MM_HINT_T0); pf += 16; cnt = every; } \
+                ROWS                                                                                   \
+            }                                                                                          \
+            (void)a2; (void)a3;                                                                        \
+        }                                                                                              \
+        _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01); _mm256_storeu_ps(t + 16, c10);         \
+        _mm256_storeu_ps(t + 24, c11); _mm256_storeu_ps(t + 32, c20); _mm256_storeu_ps(t + 40, c21);   \
+        _mm256_storeu_ps(t + 48, c30); _mm256_storeu_ps(t + 56, c31);                                  \
+        fnet__tile_store(t, bias, c, ldc, mr, nc, relu);                                               \
+    }
+FNET__AVX2_SHORT(fnet__tile_avx2_r2, 2, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1))
+FNET__AVX2_SHORT(fnet__tile_avx2_r4, 4, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1) FNET__AVX2_ROW(2) FNET__AVX2_ROW(3))
+#undef FNET__AVX2_SHORT
+#undef FNET__AVX2_ROW
+
 FNET__AVX2_FN static void fnet__tile_avx2_pf(const float *const *a, int ma, int nseg, int kc,
                                              const float *b, const float *bias, float *c, int ldc,
                                              int mr, int nc, int relu, const float *pf, int every) {
@@ -7123,10 +7156,18 @@ FNET__AVX2_FN static void fnet__tile_avx2_pf(const float *const *a, int ma, int 
         fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
     }
 }
+/* The AVX2 micro-kernel for any tile height (up to 6), prefetching as fnet__tile_avx2_pf. */
+FNET__AVX2_FN static void fnet__tile_avx2_pfd(const float *const *a, int ma, int nseg, int kc,
+                                              const float *b, const float *bias, float *c, int ldc,
+                                              int mr, int nc, int relu, const float *pf, int every) {
+    if (mr <= 2) fnet__tile_avx2_r2(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+    else if (mr <= 4) fnet__tile_avx2_r4(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+    else fnet__tile_avx2_pf(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+}
 FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
                                           const float *b, const float *bias, float *c, int ldc,
                                           int mr, int nc, int relu) {
-    fnet__tile_avx2_pf(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, NULL, 1);
+    fnet__tile_avx2_pfd(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, NULL, 1);
 }
 #endif
 
@@ -7444,7 +7485,7 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
 #if defined(FNET__X86)
         if (pf_ok && j->tile == fnet__tile_avx2)
             for (; p < p1; p++)
-                fnet__tile_avx2_pf(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
+                fnet__tile_avx2_pfd(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
                                    out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
                                    FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu,
                                    p + j->pblk < j->np ? bp + (p + j->pblk) * panel + pf_skip : NULL, j->nmt);
@@ -7657,7 +7698,7 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
 #if defined(FNET__X86)
                 if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
                     for (; p < pb; p++)
-                        fnet__tile_avx2_pf(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                        fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
                                            FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
                                            xi + 1 < 16 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
@@ -7920,7 +7961,7 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
 #if defined(FNET__X86)
                 if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
                     for (; p < pb; p++)
-                        fnet__tile_avx2_pf(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                        fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
                                            FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
                                            xi + 1 < 36 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
