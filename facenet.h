@@ -7766,8 +7766,16 @@ typedef struct fnet__node {
     int last_use;     /* index of the last op reading this output */
     const float *bp;  /* CONV/DENSE: packed weights, ceil(Cout/16) panels of K x 16 floats */
     const float *bias;/* CONV/DENSE: bias padded with zeros to ceil(Cout/16) * 16 */
-    const float *wp;  /* 3x3 stride-1 CONV run by Winograd: 16 packed U matrices, else NULL */
-    int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512 */
+    const float *wp;  /* 3x3 stride-1 CONV run by Winograd: 16 (F(2x2)) or 36 (F(4x4)) packed U
+                         matrices, else NULL */
+    int wino;         /* set at load: this CONV takes the Winograd path on AVX2/AVX-512, F(2x2)
+                         (1) or F(4x4) (2) */
+    int ckh, ckw, cpt, cpl; /* CONV whose outer kernel rows/columns only ever meet padding
+                         (say 3x3 pad 1 on a 1x1 input): the taps kept, as kernel size and
+                         pads (bp packs only those); ckh 0: the whole kernel */
+    int add;          /* CONV: the index of the residual ADD fused into its epilogue, else 0 */
+    int fused;        /* ADD: the index of the CONV that computes it, else 0 (its output is the
+                         CONV's: same slot; see fnet__fuse_adds) */
 } fnet__node;
 
 typedef struct fnet__net {
@@ -7869,18 +7877,55 @@ static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, con
     }
 }
 
-/* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast. */
-FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
-                                          const float *b, const float *bias, float *c, int ldc,
-                                          int mr, int nc, int relu) {
+/* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast.
+   Prefetching (the deep layers, whose weights stream from memory: see fnet__conv_units):
+   every `every` panel rows, one cache line at pf, then pf moves on by a line; pf NULL: none.
+   The prefetches change no result (fnet__tile_avx2 is this with pf NULL). */
+/* The last tile of a short M (a few pixels, a block of Winograd tiles) often has 1 to 4
+   rows: 2- and 4-row versions of the kernel compute those rows alone (each row's sums are
+   the same operations in the same order whatever the tile height, so the results are
+   equal). R = 2 or 4: accumulators c<r>0, c<r>1 for rows r < R. */
+#define FNET__AVX2_ROW(r) \
+    x = _mm256_broadcast_ss(a##r + k); c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);
+#define FNET__AVX2_SHORT(NAME, R, ROWS)                                                                 \
+    FNET__AVX2_FN static void NAME(const float *const *a, int ma, int nseg, int kc, const float *b,    \
+                                   const float *bias, float *c, int ldc, int mr, int nc, int relu,     \
+                                   const float *pf, int every) {                                       \
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;        \
+        __m256 c30 = c00, c31 = c00, b0, b1, x;                                                        \
+        float t[4 * 16];                                                                               \
+        int s, k, cnt = pf ? every : INT_MAX;                                                          \
+        for (s = 0; s < nseg; s++) {                                                                   \
+            const float *a0 = a[s * ma], *a1 = a[s * ma + 1 % R], *a2 = a[s * ma + 2 % R], *a3 = a[s * ma + 3 % R]; \
+            for (k = 0; k < kc; k++, b += 16) {                                                        \
+                b0 = _mm256_load_ps(b); b1 = _mm256_load_ps(b + 8);                                    \
+                if (--cnt == 0) { _mm_prefetch((const char *)pf, _MM_HINT_T0); pf += 16; cnt = every; } \
+                ROWS                                                                                   \
+            }                                                                                          \
+            (void)a2; (void)a3;                                                                        \
+        }                                                                                              \
+        _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01); _mm256_storeu_ps(t + 16, c10);         \
+        _mm256_storeu_ps(t + 24, c11); _mm256_storeu_ps(t + 32, c20); _mm256_storeu_ps(t + 40, c21);   \
+        _mm256_storeu_ps(t + 48, c30); _mm256_storeu_ps(t + 56, c31);                                  \
+        fnet__tile_store(t, bias, c, ldc, mr, nc, relu);                                               \
+    }
+FNET__AVX2_SHORT(fnet__tile_avx2_r2, 2, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1))
+FNET__AVX2_SHORT(fnet__tile_avx2_r4, 4, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1) FNET__AVX2_ROW(2) FNET__AVX2_ROW(3))
+#undef FNET__AVX2_SHORT
+#undef FNET__AVX2_ROW
+
+FNET__AVX2_FN static void fnet__tile_avx2_pf(const float *const *a, int ma, int nseg, int kc,
+                                             const float *b, const float *bias, float *c, int ldc,
+                                             int mr, int nc, int relu, const float *pf, int every) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    int s, k;
+    int s, k, cnt = pf ? every : INT_MAX;
     for (s = 0; s < nseg; s++) {
         const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
         const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
         for (k = 0; k < kc; k++, b += 16) {
             __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+            if (--cnt == 0) { _mm_prefetch((const char *)pf, _MM_HINT_T0); pf += 16; cnt = every; }
             x = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
             x = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
             x = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
@@ -7915,6 +7960,19 @@ FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nse
         _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
         fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
     }
+}
+/* The AVX2 micro-kernel for any tile height (up to 6), prefetching as fnet__tile_avx2_pf. */
+FNET__AVX2_FN static void fnet__tile_avx2_pfd(const float *const *a, int ma, int nseg, int kc,
+                                              const float *b, const float *bias, float *c, int ldc,
+                                              int mr, int nc, int relu, const float *pf, int every) {
+    if (mr <= 2) fnet__tile_avx2_r2(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+    else if (mr <= 4) fnet__tile_avx2_r4(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+    else fnet__tile_avx2_pf(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, pf, every);
+}
+FNET__AVX2_FN static void fnet__tile_avx2(const float *const *a, int ma, int nseg, int kc,
+                                          const float *b, const float *bias, float *c, int ldc,
+                                          int mr, int nc, int relu) {
+    fnet__tile_avx2_pfd(a, ma, nseg, kc, b, bias, c, ldc, mr, nc, relu, NULL, 1);
 }
 #endif
 
@@ -8016,21 +8074,26 @@ static int fnet__cpu_has_avx512f(void) {
 #define FNET__RELU512(x, z) _mm512_maskz_max_ps((__mmask16)0xFFFF, (x), (z))
 
 /* AVX-512: a 6 x 32 tile over two adjacent panels (b0, b1 = b0 + one panel): 12 zmm
-   accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32. */
+   accumulators, 2 for the panel rows, 1 broadcast. nc counts valid columns of the 32;
+   pf/every: as fnet__tile_avx2_pf, two cache lines at a time (the two panels' worth). */
 FNET__AVX512_FN static void fnet__tile2_avx512(const float *const *a, int ma, int nseg, int kc,
                                                const float *b0, const float *b1,
                                                const float *bias, float *c, int ldc, int mr,
-                                               int nc, int relu) {
+                                               int nc, int relu, const float *pf, int every) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, v0, v1, z;
     __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xFFFFu : (1u << nc) - 1u);
     __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xFFFFu : nc <= 16 ? 0u : (1u << (nc - 16)) - 1u);
-    int s, k;
+    int s, k, cnt = pf ? every : INT_MAX;
     for (s = 0; s < nseg; s++) {
         const float *a0 = a[s * ma], *a1 = a[s * ma + 1], *a2 = a[s * ma + 2];
         const float *a3 = a[s * ma + 3], *a4 = a[s * ma + 4], *a5 = a[s * ma + 5];
         for (k = 0; k < kc; k++, b0 += 16, b1 += 16) {
             __m512 w0 = _mm512_load_ps(b0), w1 = _mm512_load_ps(b1), x;
+            if (--cnt == 0) {
+                _mm_prefetch((const char *)pf, _MM_HINT_T0); _mm_prefetch((const char *)(pf + 16), _MM_HINT_T0);
+                pf += 32; cnt = every;
+            }
             x = _mm512_set1_ps(a0[k]); c00 = _mm512_fmadd_ps(x, w0, c00); c01 = _mm512_fmadd_ps(x, w1, c01);
             x = _mm512_set1_ps(a1[k]); c10 = _mm512_fmadd_ps(x, w0, c10); c11 = _mm512_fmadd_ps(x, w1, c11);
             x = _mm512_set1_ps(a2[k]); c20 = _mm512_fmadd_ps(x, w0, c20); c21 = _mm512_fmadd_ps(x, w1, c21);
@@ -8099,6 +8162,15 @@ typedef struct fnet__geom {
    time, so that a block (<= 512 KB) is read from memory once and then served from L2 (the
    deep layers of both networks have a few pixels and megabytes of weights). */
 #define FNET__PANEL_BLOCK_BYTES ((size_t)512 * 1024)
+/* Convolutions with few M tiles (FNET__PF_TILES or fewer: the deep layers at a few pixels)
+   read each weight once or twice: their time goes to streaming weights from memory (the
+   ResNet's 256-channel layers alone hold 19 MB, more than a 16 MB L3 keeps between two
+   faces). There the micro-kernels prefetch the next block of panels while they compute on
+   this one (M tile t of a block fetches the t-th share of the next block's panels, one line
+   every FNET__PF_TILES... every nmt panel rows), and blocks are smaller
+   (FNET__PF_BLOCK_BYTES) so that this block and the next both sit in L2. */
+#define FNET__PF_TILES 8
+#define FNET__PF_BLOCK_BYTES ((size_t)160 * 1024)
 
 /* One convolution of a batch of n images, cut into work units for the caller's threads.
    Image b's input (H, W, Cin) is at in + b * in_stride; the outputs (OH, OW, Cout) of the
@@ -8118,7 +8190,10 @@ typedef struct fnet__convjob {
     fnet__geom g;
     float *out;
     int relu;
+    const float *res;       /* fused residual ADD (Winograd F(4x4) and direct): NULL, or the */
+    size_t res_stride;      /* shortcut, shaped as out, image b at res + b * res_stride */
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
+    int pf;                 /* prefetch the next block of panels (few M tiles) */
     int nchunk, nblk;       /* Winograd: panel chunks and blocks of FNET__WINO_T tiles */
     int units;
 } fnet__convjob;
@@ -8131,19 +8206,36 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *bp,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
     size_t panel;
+    int minp = 1; /* panels per block at least: the AVX-512 kernel takes them in pairs */
     j->kern = kern; j->in = in; j->in_stride = in_stride; j->n = n;
     j->H = H; j->W = W; j->Cin = Cin; j->g = *g; j->OH = OH; j->OW = OW; j->Cout = Cout;
     j->bp = bp; j->bias = bias; j->zeros = zeros; j->out = out; j->relu = relu;
+    j->res = NULL; j->res_stride = 0;
     j->tile = fnet__tile_for(kern, &j->mr);
     j->np = (Cout + FNET__NR - 1) / FNET__NR;
     panel = (size_t)g->kh * g->kw * Cin * FNET__NR;
-    j->pblk = (int)FNET__MAX((size_t)2, FNET__PANEL_BLOCK_BYTES / (panel * sizeof(float))) & ~1;
     j->nmt = (int)(((size_t)n * OH * OW + (size_t)j->mr - 1) / (size_t)j->mr);
-    while (tasks > 1 && j->pblk > 2 && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
-        j->pblk = (j->pblk / 2 + 1) & ~1;
+    j->pf = j->nmt <= FNET__PF_TILES;
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) minp = 2;
+#endif
+    j->pblk = (int)FNET__MAX((size_t)minp, (j->pf ? FNET__PF_BLOCK_BYTES : FNET__PANEL_BLOCK_BYTES) /
+                                               (panel * sizeof(float)));
+    if (minp == 2) j->pblk &= ~1;
+    while (tasks > 1 && j->pblk > minp && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
+        j->pblk = minp == 2 ? (j->pblk / 2 + 1) & ~1 : (j->pblk + 1) / 2;
     j->nchunk = 1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
     j->units = j->nblk * j->nmt;
+}
+
+static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, size_t n, int relu);
+/* The element-wise kernels' set for a convolution kernel id (AVX-512 convolutions: AVX2). */
+static fnet_isa fnet__add_isa(int kern) {
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) return FNET_ISA_AVX2;
+#endif
+    return (fnet_isa)kern;
 }
 
 /* Units u0..u1-1 of a direct convolution. ptrs: FNET__MR_MAX * KH * KW pointers. */
@@ -8153,15 +8245,32 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
     size_t panel = (size_t)nseg * j->Cin * FNET__NR;
     for (u = u0; u < u1; u++) {
         int p0 = (u / j->nmt) * j->pblk, p1 = FNET__MIN(j->np, p0 + j->pblk), m0 = (u % j->nmt) * mr_k;
-        int mr = FNET__MIN(mr_k, MT - m0), r, ky, kx, p = p0;
+        int mr = FNET__MIN(mr_k, MT - m0), r, ky, kx, p = p0, rows = 1, ns = nseg, kc = j->Cin, pf_ok = j->pf;
+        /* this tile's share of the next block's panels to prefetch (see FNET__PF_TILES) */
+        size_t pf_skip = (size_t)(u % j->nmt) * (((size_t)nseg * j->Cin + j->nmt - 1) / j->nmt) * FNET__NR;
         float *out = j->out;
         const float *bp = j->bp, *bias = j->bias;
-        int Cout = j->Cout, relu = j->relu;
+        int Cout = j->Cout, relu = j->res ? 0 : j->relu; /* with a residual: ReLU after it */
+        int rb[FNET__MR_MAX], ry[FNET__MR_MAX], rx[FNET__MR_MAX]; /* each row's image, oy, ox */
+        rb[0] = m0 / M; ry[0] = (m0 % M) / j->OW; rx[0] = (m0 % M) % j->OW; /* then step (no divisions) */
+        for (r = 1; r < mr; r++) {
+            rb[r] = rb[r - 1]; ry[r] = ry[r - 1]; rx[r] = rx[r - 1] + 1;
+            if (rx[r] == j->OW) { rx[r] = 0; if (++ry[r] == j->OH) { ry[r] = 0; rb[r]++; } }
+        }
+        for (r = 0; r < mr && rows; r++) /* every window inside the input horizontally? */
+            rows = rx[r] * g->sw - g->pl >= 0 && rx[r] * g->sw - g->pl + g->kw <= j->W;
+        rows = rows && g->kw > 1;
+        if (rows) { ns = g->kh; kc = g->kw * j->Cin; } /* one segment per kernel row */
         for (r = 0; r < mr_k; r++) {
-            int m = m0 + FNET__MIN(r, mr - 1), b = m / M, oy = (m % M) / j->OW, ox = (m % M) % j->OW, s = 0;
-            const float *in = j->in + (size_t)b * j->in_stride;
+            int q = FNET__MIN(r, mr - 1), oy = ry[q], ox = rx[q], s = 0;
+            const float *in = j->in + (size_t)rb[q] * j->in_stride;
             for (ky = 0; ky < g->kh; ky++) {
                 int iy = oy * g->sh - g->pt + ky;
+                if (rows) { /* the KW pixels of a kernel row are contiguous in HWC */
+                    ptrs[ky * mr_k + r] = (iy >= 0 && iy < j->H) ? in + ((size_t)iy * j->W + ox * g->sw - g->pl) * j->Cin
+                                                                 : j->zeros;
+                    continue;
+                }
                 for (kx = 0; kx < g->kw; kx++, s++) {
                     int ix = ox * g->sw - g->pl + kx;
                     ptrs[s * mr_k + r] = (iy >= 0 && iy < j->H && ix >= 0 && ix < j->W)
@@ -8172,18 +8281,35 @@ static void fnet__conv_units(const fnet__convjob *j, int u0, int u1, const float
 #if defined(FNET__AVX512)
         if (j->kern == FNET__KERN_AVX512)
             for (; p + 2 <= p1; p += 2)
-                fnet__tile2_avx512(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bp + (p + 1) * panel,
+                fnet__tile2_avx512(ptrs, mr_k, ns, kc, bp + p * panel, bp + (p + 1) * panel,
                                    bias + p * FNET__NR, out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu);
+                                   FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), relu,
+                                   pf_ok && p + 1 + j->pblk < j->np ? bp + (p + j->pblk) * panel + 2 * pf_skip : NULL,
+                                   j->nmt);
 #endif
+#if defined(FNET__X86)
+        if (pf_ok && j->tile == fnet__tile_avx2)
+            for (; p < p1; p++)
+                fnet__tile_avx2_pfd(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
+                                   out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                   FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu,
+                                   p + j->pblk < j->np ? bp + (p + j->pblk) * panel + pf_skip : NULL, j->nmt);
+#endif
+        (void)pf_ok; (void)pf_skip;
         for (; p < p1; p++)
-            j->tile(ptrs, mr_k, nseg, j->Cin, bp + p * panel, bias + p * FNET__NR,
+            j->tile(ptrs, mr_k, ns, kc, bp + p * panel, bias + p * FNET__NR,
                     out + (size_t)m0 * Cout + p * FNET__NR, Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), relu);
+        if (j->res) /* the fused residual ADD on this tile, while it is in L1 */
+            for (r = 0; r < mr; r++) {
+                size_t at = (size_t)(m0 + r) * Cout + (size_t)p0 * FNET__NR; /* res is shaped as out */
+                fnet__add(fnet__add_isa(j->kern), out + at, out + at, j->res + at,
+                          (size_t)(FNET__MIN(Cout, p1 * FNET__NR) - p0 * FNET__NR), j->relu);
+            }
     }
 }
 
 /* Convolution of in (H, W, Cin) with packed weights bp/bias into out (OH, OW, Cout).
-   ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= Cin zero floats. */
+   ptrs: scratch for FNET__MR_MAX * KH * KW pointers; zeros: >= KW * Cin zero floats. */
 static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fnet__geom *g,
                        int OH, int OW, int Cout, const float *bp, const float *bias,
                        const float *zeros, const float **ptrs, float *out, int relu) {
@@ -8309,9 +8435,19 @@ FNET__AVX2_FN static void fnet__wino_out_avx2(const float *m, size_t xstride, in
     }
 }
 
+/* Winograd jobs cut their panels into chunks (for threads) of whole panels, pairs on the
+   AVX-512 kernels (their 32-wide tiles). */
+static int fnet__chunk_gran(int kern) {
+#if defined(FNET__AVX512)
+    if (kern == FNET__KERN_AVX512) return 2;
+#endif
+    (void)kern;
+    return 1;
+}
+
 /* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
    `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
-   than 8 blocks per task, also by `tasks` chunks of panel pairs (each chunk transforms the
+   than 8 blocks per task, also by `tasks` chunks of panels (each chunk transforms the
    block's input again: Cin floats per tile against its Cin x chunk multiply-adds). */
 static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
@@ -8320,7 +8456,7 @@ static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
     j->nblk = (int)((nt + FNET__WINO_T - 1) / FNET__WINO_T);
     j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + 1) / 2);
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
     j->units = j->nchunk * j->nblk;
 }
 
@@ -8335,7 +8471,8 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
         int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO_T, n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
-        int pa = (int)(((long)ch * ((np + 1) / 2)) / j->nchunk) * 2, pb = (int)(((long)(ch + 1) * ((np + 1) / 2)) / j->nchunk) * 2;
+        int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
+        int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
         pb = FNET__MIN(pb, np);
         for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
@@ -8350,8 +8487,9 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
         }
         for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
             for (m0 = 0; m0 < n; m0 += mr_k) {
-                int mr = FNET__MIN(mr_k, n - m0), r;
+                int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
                 const float *bw = j->bp + (size_t)xi * np * panel;
+                size_t pf_skip = (size_t)(m0 / mr_k) * (((size_t)Cin + nmx - 1) / nmx) * FNET__NR;
                 for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
                 p = pa;
 #if defined(FNET__AVX512)
@@ -8359,7 +8497,16 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
                     for (; p + 2 <= pb; p += 2)
                         fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0);
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 16 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
+#endif
+#if defined(FNET__X86)
+                if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
+                    for (; p < pb; p++)
+                        fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 16 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
 #endif
                 for (; p < pb; p++)
                     j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
@@ -8373,7 +8520,11 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
                     int oy = 2 * ty + a, ox = 2 * tx + b2;
                     y[a * 2 + b2] = (oy < j->OH && ox < j->OW) ? out + ((size_t)oy * j->OW + ox) * Cout + c0 : NULL;
                 }
-            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->relu);
+            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->res ? 0 : j->relu);
+            for (a = 0; j->res && a < 4; a++) /* the fused residual ADD (res is shaped as out) */
+                if (y[a])
+                    fnet__add(FNET_ISA_AVX2, y[a], y[a], j->res + (size_t)b * j->res_stride + (y[a] - out), (size_t)(c1 - c0),
+                              j->relu);
         }
     }
 }
@@ -8390,6 +8541,265 @@ static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, co
     fnet__wino_units(&j, 0, j.units, ptrs, vbuf, mbuf);
 }
 #endif
+
+/* ---- Winograd F(4x4, 3x3): the same scheme on 6x6 patches (AVX2 and AVX-512 kernel sets) ----
+   Lavin & Gray 2016 with the interpolation points 0, 1, -1, 2, -2 and infinity: each 4x4 block
+   of outputs comes from a 6x6 input patch, Y = A^T [ (G g G^T) .* (B^T d B) ] A, with
+       B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0  4 -4 -1 1 0;
+              0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0  4  0 -5 0 1],
+       G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+       A^T = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1].
+   36 GEMMs of (tiles x Cin) x (Cin x Cout): 36 multiplies per 16 outputs instead of 144 (4x
+   fewer; F(2x2) saves 2.25x), and the transforms touch 36 / 16 inputs per output instead of
+   16 / 4. The price is rounding: the transforms' constants up to 8 (and U's 1/6, 1/24) grow
+   the float error. Measured against float64 on the ResNet's 35x35 and 17x17 layers (tests/
+   test_kernels.c, case "winograd4"): at most about 2e-6 of the output scale, against 4e-7 for
+   F(2x2) and 1e-7 for the direct sums; the bound checked is 1e-5, as for F(2x2). U costs 4x
+   the weights' memory (F(2x2): 1.8x), so F(4x4) is taken where there are pixels enough to
+   pay for it (sides >= FNET__WINO4_MIN_SIDE: the ResNet's 35x35 and 17x17 layers; its 8x8
+   layers keep F(2x2), the deeper ones the direct convolution). The transforms are plain
+   multiplies and adds, the scalar twins (fnet__wino4_in_scalar, fnet__wino4_out_scalar) do the
+   same operations in the same order, and the AVX2 versions run 8 channels at a time. */
+#if defined(FNET__WINOGRAD)
+#define FNET__WINO4_T 30        /* tiles per block (a multiple of every micro-kernel height) */
+#define FNET__WINO4_MIN_SIDE 12 /* smallest output side that takes F(4x4) */
+
+/* Packs U = G g G^T of W (3, 3, Cin, Cout) as 36 matrices (Cin x Cout), each in panels of 16
+   columns (fnet__pack_b's layout), straight from the weights (no scratch). */
+static void fnet__wino4_pack(const float *w, int cin, int cout, float *out) {
+    static const double G[6][3] = {{0.25, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    int ci, co, i, jj, a, b, np = (cout + FNET__NR - 1) / FNET__NR;
+    size_t mat = (size_t)np * cin * FNET__NR;
+    memset(out, 0, 36 * mat * sizeof(float));
+    for (ci = 0; ci < cin; ci++)
+        for (co = 0; co < cout; co++) {
+            double gg[6][3]; /* G g */
+            float *o = out + ((size_t)(co / FNET__NR) * cin + ci) * FNET__NR + co % FNET__NR;
+            for (i = 0; i < 6; i++)
+                for (b = 0; b < 3; b++) {
+                    double s = 0.0;
+                    for (a = 0; a < 3; a++) s += G[i][a] * (double)w[(((size_t)a * 3 + b) * cin + ci) * cout + co];
+                    gg[i][b] = s;
+                }
+            for (i = 0; i < 6; i++)
+                for (jj = 0; jj < 6; jj++)
+                    o[(size_t)(i * 6 + jj) * mat] = (float)(gg[i][0] * G[jj][0] + gg[i][1] * G[jj][1] + gg[i][2] * G[jj][2]);
+        }
+}
+
+/* B^T x for 6 values x[0], x[s], ..., x[5s] into r[0], r[rs], ...: the operations both the
+   scalar and the SIMD input transforms perform (ADD, SUB, MUL by a constant). */
+#define FNET__W4_BT(ADD, SUB, MULK, x0, x1, x2, x3, x4, x5, r0, r1, r2, r3, r4, r5)          \
+    do {                                                                                      \
+        r0 = SUB(ADD(x4, MULK(x0, 4.0f)), MULK(x2, 5.0f));                                  \
+        r5 = SUB(ADD(x5, MULK(x1, 4.0f)), MULK(x3, 5.0f));                                  \
+        r1 = SUB(ADD(x3, x4), MULK(ADD(x1, x2), 4.0f));                                      \
+        r2 = ADD(SUB(x4, x3), MULK(SUB(x1, x2), 4.0f));                                      \
+        r3 = ADD(SUB(x4, x2), MULK(SUB(x3, x1), 2.0f));                                      \
+        r4 = SUB(SUB(x4, x2), MULK(SUB(x3, x1), 2.0f));                                      \
+    } while (0)
+/* A^T m for 6 values: 4 results. */
+#define FNET__W4_AT(ADD, SUB, MULK, m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                  \
+    do {                                                                                      \
+        y0 = ADD(ADD(m0, ADD(m1, m2)), ADD(m3, m4));                                         \
+        y1 = ADD(SUB(m1, m2), MULK(SUB(m3, m4), 2.0f));                                      \
+        y2 = ADD(ADD(m1, m2), MULK(ADD(m3, m4), 4.0f));                                      \
+        y3 = ADD(ADD(SUB(m1, m2), MULK(SUB(m3, m4), 8.0f)), m5);                             \
+    } while (0)
+#define FNET__SADD(a, b) ((a) + (b))
+#define FNET__SSUB(a, b) ((a) - (b))
+#define FNET__SMULK(a, k) ((a) * (k))
+
+/* Scalar twin of the input transform: V[xi][c] = (B^T d B)[xi] for channels c0..c1-1 of the
+   6x6 patch whose 36 rows of C floats are p[0..35]; V[xi] = v + xi * xstride. */
+static void fnet__wino4_in_scalar(const float *const *p, int c0, int c1, float *v, size_t xstride) {
+    int c, i;
+    for (c = c0; c < c1; c++) {
+        float t[36], r[6];
+        for (i = 0; i < 6; i++) /* columns: t = B^T d */
+            FNET__W4_BT(FNET__SADD, FNET__SSUB, FNET__SMULK, p[i][c], p[6 + i][c], p[12 + i][c], p[18 + i][c],
+                        p[24 + i][c], p[30 + i][c], t[i], t[6 + i], t[12 + i], t[18 + i], t[24 + i], t[30 + i]);
+        for (i = 0; i < 6; i++) { /* rows: V = t B */
+            const float *q = t + i * 6;
+            FNET__W4_BT(FNET__SADD, FNET__SSUB, FNET__SMULK, q[0], q[1], q[2], q[3], q[4], q[5], r[0], r[1], r[2],
+                        r[3], r[4], r[5]);
+            v[(i * 6 + 0) * xstride + c] = r[0]; v[(i * 6 + 1) * xstride + c] = r[1];
+            v[(i * 6 + 2) * xstride + c] = r[2]; v[(i * 6 + 3) * xstride + c] = r[3];
+            v[(i * 6 + 4) * xstride + c] = r[4]; v[(i * 6 + 5) * xstride + c] = r[5];
+        }
+    }
+}
+
+/* Scalar twin of the output transform: the 16 outputs y[4a + b][c] = relu?(A^T M A + bias
+   (+ res[4a + b][c])) of one tile, channels c0..c1-1; M[xi] = m + xi * xstride; y[q] NULL:
+   outside the image (not stored); res NULL: no residual (else res[q] non-NULL where y[q] is). */
+static void fnet__wino4_out_scalar(const float *m, size_t xstride, int c0, int c1, const float *bias,
+                                   float *const *y, const float *const *res, int relu) {
+    int c, i, q;
+    for (c = c0; c < c1; c++) {
+        float s[24], r[16];
+        for (i = 0; i < 6; i++) /* columns: s = A^T M (4 x 6) */
+            FNET__W4_AT(FNET__SADD, FNET__SSUB, FNET__SMULK, m[(0 + i) * xstride + c], m[(6 + i) * xstride + c],
+                        m[(12 + i) * xstride + c], m[(18 + i) * xstride + c], m[(24 + i) * xstride + c],
+                        m[(30 + i) * xstride + c], s[i], s[6 + i], s[12 + i], s[18 + i]);
+        for (i = 0; i < 4; i++) /* rows: Y = s A */
+            FNET__W4_AT(FNET__SADD, FNET__SSUB, FNET__SMULK, s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3],
+                        s[i * 6 + 4], s[i * 6 + 5], r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]);
+        for (q = 0; q < 16; q++) {
+            float o = r[q] + bias[c];
+            if (!y[q]) continue;
+            if (res) o = o + res[q][c];
+            y[q][c] = (relu && o < 0.0f) ? 0.0f : o;
+        }
+    }
+}
+
+#define FNET__VADD(a, b) _mm256_add_ps((a), (b))
+#define FNET__VSUB(a, b) _mm256_sub_ps((a), (b))
+#define FNET__VMULK(a, k) _mm256_mul_ps((a), _mm256_set1_ps(k))
+/* The input transform, 8 channels at a time (the scalar twin for the last C % 8). */
+FNET__AVX2_FN static void fnet__wino4_in_avx2(const float *const *p, int C, float *v, size_t xstride) {
+    int c = 0, i;
+    for (; c + 8 <= C; c += 8) {
+        __m256 t[36];
+        for (i = 0; i < 6; i++)
+            FNET__W4_BT(FNET__VADD, FNET__VSUB, FNET__VMULK, _mm256_loadu_ps(p[i] + c), _mm256_loadu_ps(p[6 + i] + c),
+                        _mm256_loadu_ps(p[12 + i] + c), _mm256_loadu_ps(p[18 + i] + c), _mm256_loadu_ps(p[24 + i] + c),
+                        _mm256_loadu_ps(p[30 + i] + c), t[i], t[6 + i], t[12 + i], t[18 + i], t[24 + i], t[30 + i]);
+        for (i = 0; i < 6; i++) {
+            __m256 r0, r1, r2, r3, r4, r5;
+            FNET__W4_BT(FNET__VADD, FNET__VSUB, FNET__VMULK, t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3],
+                        t[i * 6 + 4], t[i * 6 + 5], r0, r1, r2, r3, r4, r5);
+            _mm256_storeu_ps(v + (i * 6 + 0) * xstride + c, r0); _mm256_storeu_ps(v + (i * 6 + 1) * xstride + c, r1);
+            _mm256_storeu_ps(v + (i * 6 + 2) * xstride + c, r2); _mm256_storeu_ps(v + (i * 6 + 3) * xstride + c, r3);
+            _mm256_storeu_ps(v + (i * 6 + 4) * xstride + c, r4); _mm256_storeu_ps(v + (i * 6 + 5) * xstride + c, r5);
+        }
+    }
+    fnet__wino4_in_scalar(p, c, C, v, xstride);
+}
+
+/* The output transform (+ bias, residual, ReLU), 8 channels at a time. */
+FNET__AVX2_FN static void fnet__wino4_out_avx2(const float *m, size_t xstride, int C, const float *bias,
+                                               float *const *y, const float *const *res, int relu) {
+    int c = 0, i, q;
+    __m256 z = _mm256_setzero_ps();
+    for (; c + 8 <= C; c += 8) {
+        __m256 s[24], r[16], bv = _mm256_loadu_ps(bias + c);
+        for (i = 0; i < 6; i++)
+            FNET__W4_AT(FNET__VADD, FNET__VSUB, FNET__VMULK, _mm256_loadu_ps(m + (0 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (6 + i) * xstride + c), _mm256_loadu_ps(m + (12 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (18 + i) * xstride + c), _mm256_loadu_ps(m + (24 + i) * xstride + c),
+                        _mm256_loadu_ps(m + (30 + i) * xstride + c), s[i], s[6 + i], s[12 + i], s[18 + i]);
+        for (i = 0; i < 4; i++)
+            FNET__W4_AT(FNET__VADD, FNET__VSUB, FNET__VMULK, s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3],
+                        s[i * 6 + 4], s[i * 6 + 5], r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]);
+        for (q = 0; q < 16; q++) {
+            __m256 o = _mm256_add_ps(r[q], bv);
+            if (!y[q]) continue;
+            if (res) o = _mm256_add_ps(o, _mm256_loadu_ps(res[q] + c));
+            if (relu) o = _mm256_max_ps(o, z);
+            _mm256_storeu_ps(y[q] + c, o);
+        }
+    }
+    fnet__wino4_out_scalar(m, xstride, c, C, bias, y, res, relu);
+}
+#undef FNET__VADD
+#undef FNET__VSUB
+#undef FNET__VMULK
+
+/* Sets up an F(4x4) job (3x3 stride 1; bp: the 36 packed U matrices), cut like F(2x2)'s:
+   blocks of FNET__WINO4_T tiles, and panel chunks when there are fewer than 8 blocks a task. */
+static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
+                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
+                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
+    size_t nt = (size_t)((OW + 3) / 4) * (size_t)((OH + 3) / 4) * (size_t)n;
+    fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
+    j->nblk = (int)((nt + FNET__WINO4_T - 1) / FNET__WINO4_T);
+    j->nchunk = 1;
+    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
+    j->units = j->nchunk * j->nblk;
+}
+
+/* Units u0..u1-1 of an F(4x4) job. vbuf: 36 * FNET__WINO4_T * Cin floats, mbuf: 36 *
+   FNET__WINO4_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. With
+   j->res, the residual (same shape as the output, image b at res + b * res_stride) is added
+   before the ReLU: the fused ADD of a residual block, in the ADD's order of operations. */
+static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
+                              float *mbuf) {
+    const fnet__geom *g = &j->g;
+    int tw = (j->OW + 3) / 4, nt1 = tw * ((j->OH + 3) / 4), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
+    int Cin = j->Cin, Cout = j->Cout, H = j->H, W = j->W;
+    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO4_T * Cin, ms = (size_t)FNET__WINO4_T * Cout;
+    const float *zeros = j->zeros;
+    for (u = u0; u < u1; u++) {
+        int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO4_T, n = FNET__MIN(FNET__WINO4_T, nt - t0), t, xi, m0, p;
+        int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
+        int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
+        int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
+        pb = FNET__MIN(pb, np);
+        for (t = 0; t < n; t++) { /* input transform of each tile's 6x6 patch */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
+            const float *in = j->in + (size_t)b * j->in_stride, *pp[36];
+            for (i = 0; i < 6; i++)
+                for (jj = 0; jj < 6; jj++) {
+                    int iy = 4 * ty - g->pt + i, ix = 4 * tx - g->pl + jj;
+                    pp[i * 6 + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
+                }
+            fnet__wino4_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+        }
+        for (xi = 0; xi < 36; xi++) /* 36 GEMMs: (n x Cin) x (Cin x Cout) */
+            for (m0 = 0; m0 < n; m0 += mr_k) {
+                int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
+                const float *bw = j->bp + (size_t)xi * np * panel;
+                size_t pf_skip = (size_t)(m0 / mr_k) * (((size_t)Cin + nmx - 1) / nmx) * FNET__NR;
+                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
+                p = pa;
+#if defined(FNET__AVX512)
+                if (j->kern == FNET__KERN_AVX512)
+                    for (; p + 2 <= pb; p += 2)
+                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 36 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
+#endif
+#if defined(FNET__X86)
+                if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
+                    for (; p < pb; p++)
+                        fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
+                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
+                                           FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
+                                           xi + 1 < 36 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
+#endif
+                for (; p < pb; p++)
+                    j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
+                            Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
+            }
+        for (t = 0; t < n; t++) { /* output transform, bias, residual, ReLU of this chunk's channels */
+            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, a, b2;
+            float *y[16], *out = j->out + (size_t)b * j->OH * j->OW * Cout;
+            const float *rs[16], *res = j->res ? j->res + (size_t)b * j->res_stride : NULL;
+            for (a = 0; a < 4; a++)
+                for (b2 = 0; b2 < 4; b2++) {
+                    int oy = 4 * ty + a, ox = 4 * tx + b2, in_img = oy < j->OH && ox < j->OW;
+                    size_t px = in_img ? ((size_t)oy * j->OW + ox) * Cout + c0 : 0;
+                    y[a * 4 + b2] = in_img ? out + px : NULL;
+                    rs[a * 4 + b2] = res && in_img ? res + px : zeros;
+                }
+            fnet__wino4_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, res ? rs : NULL, j->relu);
+        }
+    }
+}
+#endif
+
+/* Packs node nd's Winograd U matrices (nd->wp) from W (3, 3, Cin, Cout): F(2x2) or F(4x4) as
+   nd->wino says. tmp: 16 * Cin * Cout floats (F(2x2) only). */
+static void fnet__node_wino_pack(const fnet__node *nd, const float *w, int cin, int cout, float *tmp) {
+#if defined(FNET__WINOGRAD)
+    if (nd->wino == 2) { fnet__wino4_pack(w, cin, cout, (float *)nd->wp); return; }
+#endif
+    fnet__wino_pack(w, cin, cout, (float *)nd->wp, tmp);
+}
 
 /* Element-wise kernels of the memory-bound ops, each with its scalar twin:
    fnet__acc: o[i] = max(o[i], p[i]) (mode 0) | o[i] + p[i] (1) | o[i] + p[i]^2 (2), i < n
@@ -8696,7 +9106,7 @@ static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, si
             if (K > FNET__NET_MAX_ELEMS || oc > (int)FNET__NET_MAX_ELEMS) return FNET_ERR_TOO_LARGE;
             *packed += K * (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR +
                        (size_t)((oc + FNET__NR - 1) / FNET__NR) * FNET__NR;
-            if (a->c > *zero_len) *zero_len = a->c;
+            if ((size_t)o->ip[1] * a->c > (size_t)*zero_len) *zero_len = o->ip[1] * a->c; /* a zero kernel row */
             if (o->ip[0] * o->ip[1] > *max_seg) *max_seg = o->ip[0] * o->ip[1];
         }
         break;
@@ -8760,7 +9170,81 @@ static fnet_result fnet__check_op(const fnet_model *m, int i, fnet__node *nd, si
     return FNET_OK;
 }
 
-/* Places each op's output in the workspace: first fit among the outputs still live. */
+/* Crops a direct CONV's kernel to the taps some output reaches inside the input (node
+   fields ckh, ckw, cpt, cpl): a tap (ky, kx) that meets only padding for every output pixel
+   adds nothing but a product with zero, and the weights of a deep layer are what it costs
+   (the ResNet's last 3x3 convolution runs on a 1x1 input: 1 tap of 9). */
+static void fnet__node_crop(const fnet__op *o, fnet__node *nd, const fnet__node *a) {
+    int lo[2], hi[2], d, k;
+    nd->ckh = 0;
+    if (o->type != FNET__OP_CONV || nd->wino) return;
+    for (d = 0; d < 2; d++) { /* d 0: rows, 1: columns */
+        int K = o->ip[d], S = o->ip[2 + d], P = o->ip[4 + d], O = d ? nd->w : nd->h, I = d ? a->w : a->h;
+        lo[d] = K; hi[d] = -1;
+        for (k = 0; k < K; k++) /* tap k meets the input for outputs o with 0 <= o * S - P + k < I */
+            if ((long)(O - 1) * S - P + k >= 0 && k - P < I) {
+                if (k < lo[d]) lo[d] = k;
+                hi[d] = k;
+            }
+        if (hi[d] < 0) return; /* nothing but padding: keep the kernel (all sums are the bias) */
+    }
+    if (lo[0] == 0 && hi[0] == o->ip[0] - 1 && lo[1] == 0 && hi[1] == o->ip[1] - 1) return;
+    nd->ckh = hi[0] - lo[0] + 1; nd->ckw = hi[1] - lo[1] + 1;
+    nd->cpt = o->ip[4] - lo[0]; nd->cpl = o->ip[5] - lo[1];
+}
+
+/* Packs a CONV/DENSE node's weights W (K = KH*KW*Cin rows, cout columns) into nd->bp: all of
+   them, or the cropped kernel's taps (rows ky0.., kx0.. of each tap, see fnet__node_crop). */
+static void fnet__node_pack(const fnet__op *o, const fnet__node *nd, const float *w, int K, int cout) {
+    int ky, kx, ky0, kx0, cin, p, ci, jj, np = (cout + FNET__NR - 1) / FNET__NR;
+    float *out = (float *)nd->bp;
+    if (!nd->ckh) { fnet__pack_b(w, K, cout, out); return; }
+    cin = K / (o->ip[0] * o->ip[1]);
+    ky0 = o->ip[4] - nd->cpt; kx0 = o->ip[5] - nd->cpl;
+    for (p = 0; p < np; p++)
+        for (ky = 0; ky < nd->ckh; ky++)
+            for (kx = 0; kx < nd->ckw; kx++)
+                for (ci = 0; ci < cin; ci++) {
+                    const float *row = w + (((size_t)(ky0 + ky) * o->ip[1] + kx0 + kx) * cin + ci) * cout;
+                    for (jj = 0; jj < FNET__NR; jj++) {
+                        int col = p * FNET__NR + jj;
+                        *out++ = col < cout ? row[col] : 0.0f;
+                    }
+                }
+}
+
+/* Fuses residual ADDs into the convolution before them, at load (a graph rewrite the op
+   table does not see): ADD j = relu?(x0 + x1) where x0 is the output of CONV i (no ReLU of
+   its own, read by j alone, not the network's output) and x1 (the shortcut, same shape)
+   was computed before i. CONV i then adds x1 and applies j's ReLU in its epilogue, in the
+   ADD's order of operations (conv + bias rounded, + x1 rounded, then ReLU: the same floats),
+   ADD j runs as nothing, and its output is CONV i's slot (i's output stays live as long as
+   j's). The ResNet's residual blocks all fuse but the downsampling ones (their shortcut,
+   the pooled input, comes after the convolution; two pad their sum first). The trainer keeps
+   every op's output of its own, so it undoes this (fnet__unfuse_adds) before re-planning. */
+static void fnet__fuse_adds(const fnet_model *m, fnet__net *net) {
+    int j, k, n = m->n_ops;
+    for (j = 1; j < n; j++) {
+        const fnet__op *o = &m->ops[j];
+        int i = o->in[0], s = o->n_in == 2 ? o->in[1] : -1, readers = 0;
+        if (o->type != FNET__OP_ADD || i <= 0 || i >= j || m->ops[i].type != FNET__OP_CONV || (m->ops[i].flags & 1) ||
+            s < 0 || s >= i || net->node[s].c != net->node[j].c || net->node[i].add)
+            continue;
+        for (k = 1; k < n; k++) readers += (m->ops[k].in[0] == i) + (m->ops[k].n_in > 1 && m->ops[k].in[1] == i) +
+                                           (m->ops[k].n_in > 2 && m->ops[k].in[2] == i) + (m->ops[k].n_in > 3 && m->ops[k].in[3] == i);
+        if (readers != 1) continue;
+        net->node[i].add = j;
+        net->node[j].fused = i;
+        net->node[i].last_use = net->node[j].last_use;
+    }
+}
+static void fnet__unfuse_adds(fnet__net *net, int n) {
+    int i;
+    for (i = 0; i < n; i++) net->node[i].add = net->node[i].fused = 0;
+}
+
+/* Places each op's output in the workspace: first fit among the outputs still live (a fused
+   ADD's output is its CONV's). */
 static fnet_result fnet__plan_memory(fnet__net *net, int n) {
     int i, j;
     size_t top = 0;
@@ -8770,6 +9254,7 @@ static fnet_result fnet__plan_memory(fnet__net *net, int n) {
         fnet__node *nd = &net->node[i];
         size_t need = (nd->elems * sizeof(float) + 63u) & ~(size_t)63u, at = 0;
         int moved = 1;
+        if (nd->fused) { nd->off = net->node[nd->fused].off; continue; }
         /* drop outputs whose last reader ran before op i (op i's own inputs stay live) */
         for (j = 0; j < n_live;)
             if (net->node[live[j]].last_use < i) live[j] = live[--n_live];
@@ -8812,6 +9297,7 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
         for (k = 0; k < m->ops[i].n_in; k++) net->node[m->ops[i].in[k]].last_use = i;
     }
     if (r != FNET_OK) return r;
+    fnet__fuse_adds(m, net);
     /* weights must be finite (a NaN would silently poison every embedding) */
     for (i = 0; i < n; i++)
         for (k = 0; k < 2 && m->ops[i].tensor[k] >= 0; k++) {
@@ -8836,15 +9322,17 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             const fnet__op *o = &m->ops[i];
             const fnet__node *nd = &net->node[i], *a = &net->node[o->in[0]];
             size_t npc = (size_t)(nd->c + FNET__NR - 1) / FNET__NR * FNET__NR, wb;
+            int f4;
             if (o->type != FNET__OP_CONV || o->ip[0] != 3 || o->ip[1] != 3 || o->ip[2] != 1 || o->ip[3] != 1 ||
                 (size_t)nd->h * nd->w < 36 || a->c < 8 || nd->c < 16)
                 continue;
-            net->node[i].wino = 1;
-            packed += 16 * (size_t)a->c * npc;
-            if (16 * (size_t)a->c * nd->c > wtmp) wtmp = 16 * (size_t)a->c * nd->c;
+            f4 = nd->h >= FNET__WINO4_MIN_SIDE && nd->w >= FNET__WINO4_MIN_SIDE; /* F(4x4), else F(2x2) */
+            net->node[i].wino = f4 ? 2 : 1;
+            packed += (f4 ? 36 : 16) * (size_t)a->c * npc;
+            if (!f4 && 16 * (size_t)a->c * nd->c > wtmp) wtmp = 16 * (size_t)a->c * nd->c;
             if ((int)npc + 32 > zero_len) zero_len = (int)npc + 32;
             if (a->c > zero_len) zero_len = a->c;
-            wb = (size_t)16 * FNET__WINO_T * ((size_t)a->c + npc) * sizeof(float);
+            wb = (f4 ? (size_t)36 * FNET__WINO4_T : (size_t)16 * FNET__WINO_T) * ((size_t)a->c + npc) * sizeof(float);
             if (net->wino_off + wb > net->scratch_off + scratch) scratch = net->wino_off + wb - net->scratch_off;
         }
 #endif
@@ -8863,18 +9351,19 @@ static fnet_result fnet__network_prepare(fnet_model *m) {
             const fnet__tensor *w = &m->tensors[o->tensor[0]], *b = &m->tensors[o->tensor[1]];
             int cout = nd->c, npc = (cout + FNET__NR - 1) / FNET__NR * FNET__NR;
             int K = (int)(w->count / (size_t)cout);
-            fnet__pack_b((const float *)w->data, K, cout, pk + pos);
             nd->bp = pk + pos;
+            fnet__node_crop(o, nd, &net->node[o->in[0]]);
+            fnet__node_pack(o, nd, (const float *)w->data, K, cout);
             pos += (size_t)K * npc;
             memset(pk + pos, 0, (size_t)npc * sizeof(float));
             memcpy(pk + pos, b->data, (size_t)cout * sizeof(float));
             nd->bias = pk + pos;
             pos += (size_t)npc;
-            if (nd->wino) { /* U for Winograd (16 Cin x Cout planes in wt first) */
+            if (nd->wino) { /* U for Winograd (F(2x2): 16 Cin x Cout planes in wt first) */
                 int cin = net->node[o->in[0]].c;
-                fnet__wino_pack((const float *)w->data, cin, cout, pk + pos, wt);
                 nd->wp = pk + pos;
-                pos += (size_t)16 * cin * npc;
+                fnet__node_wino_pack(nd, (const float *)w->data, cin, cout, wt);
+                pos += (size_t)(nd->wino == 2 ? 36 : 16) * cin * npc;
             }
         }
     }
@@ -8969,6 +9458,12 @@ static void fnet__conv_task(void *ctx, int t) {
     unsigned long long U = (unsigned long long)f->job.units, T = (unsigned long long)f->job_tasks;
     int u0 = (int)(U * (unsigned long long)t / T), u1 = (int)(U * (unsigned long long)(t + 1) / T);
 #if defined(FNET__WINOGRAD)
+    if (f->wino == 2) {
+        float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
+        fnet__wino4_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
+                          vb + (size_t)36 * FNET__WINO4_T * f->job.Cin);
+        return;
+    }
     if (f->wino) {
         float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
         fnet__wino_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
@@ -9032,19 +9527,28 @@ static void fnet__op_conv(fnet__fwd *f, int i) {
     fnet__geom g = fnet__op_geom(o);
     const float *x = fnet__act(f, o->in[0], 0);
     float *y = fnet__act(f, i, 0);
-    int kern = fnet__conv_kern(m);
+    int kern = fnet__conv_kern(m), relu = o->flags & 1;
+    if (nd->add) relu = m->ops[nd->add].flags & 1; /* the fused ADD's ReLU */
+    if (nd->ckh) { g.kh = nd->ckh; g.kw = nd->ckw; g.pt = nd->cpt; g.pl = nd->cpl; } /* cropped kernel */
     f->wino = 0;
 #if defined(FNET__WINOGRAD)
     if (nd->wp && (kern == FNET_ISA_AVX2 || kern != (int)m->isa)) { /* AVX2 or AVX-512 */
-        fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
-                         nd->bias, net->zeros, y, o->flags & 1, f->tasks);
-        f->wino = 1;
-        fnet__op_run_job(f);
-        return;
-    }
+        if (nd->wino == 2)
+            fnet__wino4_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                              nd->bias, net->zeros, y, relu, f->tasks);
+        else
+            fnet__wino_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->wp,
+                             nd->bias, net->zeros, y, relu, f->tasks);
+        f->wino = nd->wino;
+    } else
 #endif
-    fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
-                     nd->bias, net->zeros, y, o->flags & 1, f->tasks);
+        fnet__conv_setup(&f->job, kern, x, a->elems, f->n, a->h, a->w, a->c, &g, nd->h, nd->w, nd->c, nd->bp,
+                         nd->bias, net->zeros, y, relu, f->tasks);
+    if (nd->add) { /* the fused residual ADD: its shortcut, shaped as y */
+        int sc = m->ops[nd->add].in[1];
+        f->job.res = fnet__act(f, sc, 0);
+        f->job.res_stride = net->node[sc].elems;
+    }
     fnet__op_run_job(f);
 }
 
@@ -9122,6 +9626,7 @@ static void fnet__op_l2norm(fnet__fwd *f, int i) {
 static void fnet__op_add(fnet__fwd *f, int i) {
     const fnet__net *net = (const fnet__net *)f->m->stage;
     int b, relu = f->m->ops[i].flags & 1;
+    if (net->node[i].fused) return; /* computed by its CONV's epilogue (fnet__fuse_adds) */
     for (b = 0; b < f->n; b++) {
         fnet__opio io = fnet__op_io(f, i, b);
         const fnet__node *bn = &net->node[io.o->in[1]];
@@ -11577,10 +12082,9 @@ static void fnet__tr_repack(fnet_trainer *tr, int i, float *wino_tmp) {
     fnet__node *nd = &tr->net->node[i];
     const fnet__tensor *w = &tr->m->tensors[o->tensor[0]], *b = &tr->m->tensors[o->tensor[1]];
     int cout = nd->c, K = (int)(w->count / (size_t)cout);
-    fnet__pack_b((const float *)w->data, K, cout, (float *)nd->bp);
+    fnet__node_pack(o, nd, (const float *)w->data, K, cout);
     memcpy((float *)nd->bias, b->data, (size_t)cout * sizeof(float));
-    if (nd->wp) fnet__wino_pack((const float *)w->data, tr->net->node[o->in[0]].c, cout,
-                                (float *)nd->wp, wino_tmp);
+    if (nd->wp) fnet__node_wino_pack(nd, (const float *)w->data, tr->net->node[o->in[0]].c, cout, wino_tmp);
     if (tr->wt[i] && fnet__tr_wino_dx(tr, i))
         fnet__pack_wino_t((const float *)w->data, tr->net->node[o->in[0]].c, cout, tr->wt[i], wino_tmp);
     else if (tr->wt[i])
@@ -11740,6 +12244,7 @@ FNET_API fnet_result fnet_trainer_create(const fnet_model *net, const fnet_train
     {
         fnet__net *nt = tr->net;
         size_t old_act = nt->act_bytes, delta;
+        fnet__unfuse_adds(nt, n);
         for (k = 0; k < n; k++) nt->node[k].last_use = n;
         r = fnet__plan_memory(nt, n);
         if (r != FNET_OK) { fnet_trainer_free(tr); return r; }

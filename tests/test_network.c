@@ -106,6 +106,70 @@ static void test_graph_outputs(void) {
     g_free(&g);
 }
 
+/* A small ResNet: residual blocks whose ADD fuses into the convolution before it, on every
+   path that epilogue has (Winograd F(4x4) at 26x26 and 12x12, F(2x2) at 6x6, the direct
+   convolution at 1x1 with a cropped kernel), next to the float64 reference; and the load-time
+   rewrite itself (which ADDs fused, which convolutions cropped). */
+static void test_residual_blocks(void) {
+    graph g;
+    fnet_model *m = NULL;
+    fnet_result r;
+    int x, c0, c1, c2, a1, c3, c4, c5, a2, c6, c7, a3, c8, c9, c10, a4, k, rep;
+    g_init(&g, 777u);
+    x = g_input(&g, 26, 26, 64.0f, 0.5f, 0.25f, 0.125f);
+    c0 = g_conv(&g, x, 3, 3, 1, 1, 1, 1, 1, 1, 16, 1);
+    c1 = g_conv(&g, c0, 3, 3, 1, 1, 1, 1, 1, 1, 16, 1);
+    c2 = g_conv(&g, c1, 3, 3, 1, 1, 1, 1, 1, 1, 16, 0);
+    a1 = g_add(&g, c2, c0, 1);                               /* F(4x4), 26x26 */
+    c3 = g_conv(&g, a1, 3, 3, 2, 2, 0, 0, 0, 0, 24, 1);      /* 12x12 */
+    c4 = g_conv(&g, c3, 3, 3, 1, 1, 1, 1, 1, 1, 24, 1);
+    c5 = g_conv(&g, c4, 3, 3, 1, 1, 1, 1, 1, 1, 24, 0);
+    a2 = g_add(&g, c5, c3, 1);                               /* F(4x4), 12x12 */
+    c6 = g_conv(&g, a2, 3, 3, 2, 2, 1, 1, 1, 1, 32, 1);      /* 6x6 */
+    c7 = g_conv(&g, c6, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0);
+    a3 = g_add(&g, c7, c6, 0);                               /* F(2x2), no ReLU */
+    c8 = g_conv(&g, a3, 3, 3, 2, 2, 0, 0, 0, 0, 32, 1);      /* 2x2 */
+    c9 = g_conv(&g, c8, 2, 2, 1, 1, 0, 0, 0, 0, 40, 1);      /* 1x1 */
+    c10 = g_conv(&g, c9, 3, 3, 1, 1, 1, 1, 1, 1, 40, 0);     /* 1x1 input: only the centre tap */
+    a4 = g_add(&g, c10, c9, 1);                              /* direct */
+    x = g_simple(&g, G_GAP, a4);
+    x = g_dense(&g, x, 16, 0);
+    g_simple(&g, G_L2NORM, x);
+    r = load_graph(&g, &m);
+    CHECK(r == FNET_OK, "load the residual graph: %s", fnet_result_string(r));
+    if (!m) { g_free(&g); return; }
+    {
+        const fnet__net *net = (const fnet__net *)m->stage;
+        CHECK(net->node[c2].add == a1 && net->node[a1].fused == c2 && net->node[c5].add == a2 &&
+              net->node[c7].add == a3 && net->node[c10].add == a4 && net->node[a4].fused == c10,
+              "every residual ADD fuses into its convolution");
+        CHECK(net->node[a1].off == net->node[c2].off, "a fused ADD shares its convolution's slot");
+        CHECK(net->node[c10].ckh == 1 && net->node[c10].ckw == 1 && net->node[c9].ckh == 0 && net->node[c0].ckh == 0,
+              "3x3 on a 1x1 input keeps its centre tap alone (others: whole kernels)");
+#if defined(FNET__WINOGRAD)
+        if (fnet_isa_supported(FNET_ISA_AVX2))
+            CHECK(net->node[c2].wino == 2 && net->node[c5].wino == 2 && net->node[c7].wino == 1 && net->node[c10].wino == 0,
+                  "Winograd F(4x4) at 26x26 and 12x12, F(2x2) at 6x6, direct at 1x1");
+#endif
+    }
+    for (rep = 0; rep < 2; rep++) {
+        size_t n_in = 26 * 26 * 3, n_out;
+        float *in = random_input(31u + (unsigned)rep, n_in), out[16];
+        double *ref = g_reference(&g, in, &n_out);
+        for (k = 0; k < 5; k++) {
+            if (!fnet_isa_supported(g_isas[k])) continue;
+            CHECK(fnet_model_set_isa(m, g_isas[k]) == FNET_OK, "set isa");
+            r = fnet_embed_tensor(m, in, NULL, 0, out);
+            CHECK(r == FNET_OK && n_out == 16 && rel_err(out, ref, n_out) <= 1e-5, "residual graph on %s: %s, rel err %.3g",
+                  fnet_isa_name(g_isas[k]), fnet_result_string(r), rel_err(out, ref, n_out));
+        }
+        free(ref);
+        free(in);
+    }
+    fnet_model_free(m);
+    g_free(&g);
+}
+
 /* Each op alone (after INPUT and a conv to get channels), every kernel set, vs the reference. */
 static void test_single_ops(void) {
     int type;
@@ -599,6 +663,7 @@ int main(void) {
     test_meta_align();
     test_meta_dim();
     test_graph_outputs();
+    test_residual_blocks();
     test_single_ops();
     test_embed_rgb();
     test_hostile();

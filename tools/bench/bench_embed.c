@@ -1,14 +1,17 @@
 /* bench_embed.c - milliseconds per face of fnet_embed (batch 1), per kernel set.
 
    bench_embed [BLOB] [--iters N] [--isa scalar|sse2|avx2|neon|auto] [--threads T] [--profile] [--no-avx512]
-               [--out FILE]
+               [--out FILE] [--workers W] [--batch N]
 
    BLOB defaults to $FNET_WEIGHTS/nn4.small2.v1.fnet; "--synthetic" builds an nn4.small2-shaped
    graph with random weights instead (same ops and shapes as tools/convert/keras_openface.py writes).
    Prints one line per kernel set: "fnet <isa> <ms> ms/face <GFLOP/s> GFLOP/s" (the median of
    N runs after a warm-up); --peak measures this core's FMA peak (register-only loop) and exits; --threads T runs T faces at once on one shared model (T
    workspaces) and reports ms per face. --profile adds the time per op type. --out writes the
-   embedding of a fixed test input (for the peers' cross-check). */
+   embedding of a fixed test input (for the peers' cross-check). --workers W times one face
+   through fnet_embed_batch with W threads of examples/thread_pool.h lent through
+   opts.parallel (what "2 threads" means for one face), --batch N one fnet_embed_batch of N
+   faces on this thread (ms per face): lines "fnet-<isa> <ms> ms/face ... (W workers|batch N)". */
 #define _POSIX_C_SOURCE 199309L
 #define FNET_IMPLEMENTATION
 #include "../../facenet.h"
@@ -16,6 +19,7 @@
 #include "../../tests/fnet_graph.h"
 
 #include <pthread.h>
+#include "../../examples/thread_pool.h"
 
 #include "bench_common.h"
 
@@ -131,6 +135,38 @@ static void *job_main(void *p) {
     return NULL;
 }
 
+/* Median ms per face of fnet_embed_batch: `batch` copies of rgb, `workers` threads. */
+static double time_batch(const fnet_model *m, const unsigned char *rgb, int iters, int workers, int batch) {
+    tp_pool pool;
+    fnet_embed_opts o;
+    const unsigned char *in[64];
+    float *out = (float *)malloc((size_t)batch * 1024 * sizeof(float));
+    double *ts = (double *)malloc((size_t)iters * sizeof(double)), med;
+    size_t ws;
+    void *work;
+    int it, b;
+    memset(&o, 0, sizeof o);
+    if (workers > 1) {
+        tp_start(&pool, workers);
+        o.parallel.run = tp_run;
+        o.parallel.user = &pool;
+        o.parallel.workers = workers;
+    }
+    for (b = 0; b < batch; b++) in[b] = rgb;
+    ws = fnet_embed_batch_workspace_size(m, batch, &o);
+    work = malloc(ws);
+    for (it = 0; it < 3; it++) fnet_embed_batch(m, in, batch, &o, work, ws, out);
+    for (it = 0; it < iters; it++) {
+        double t0 = now_ms();
+        fnet_embed_batch(m, in, batch, &o, work, ws, out);
+        ts[it] = (now_ms() - t0) / batch;
+    }
+    med = median_ms(ts, iters);
+    if (workers > 1) tp_stop(&pool);
+    free(work); free(out); free(ts);
+    return med;
+}
+
 /* Time per op type: runs the forward pass op by op (same code as fnet__net_forward would). */
 static void profile(fnet_model *m, const unsigned char *rgb, int iters) {
     static const char *names[13] = {"input", "conv", "maxpool", "avgpool", "l2pool", "lrn", "concat", "dense", "l2norm", "add", "gap", "pad", "relu"};
@@ -169,7 +205,7 @@ static void profile(fnet_model *m, const unsigned char *rgb, int iters) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *outp = NULL;
-    int iters = 50, threads = 1, prof = 0, i, k, synthetic = 0, no512 = 0;
+    int iters = 50, threads = 1, prof = 0, i, k, synthetic = 0, no512 = 0, workers = 0, batch = 0;
     fnet_isa only = (fnet_isa)-1;
     fnet_model *m = NULL;
     fnet_result r;
@@ -179,6 +215,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--profile")) prof = 1;
+        else if (!strcmp(argv[i], "--workers") && i + 1 < argc) workers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
         else if (!strcmp(argv[i], "--synthetic")) synthetic = 1;
         else if (!strcmp(argv[i], "--no-avx512")) no512 = 1;
@@ -224,6 +262,13 @@ int main(int argc, char **argv) {
         if (!fnet_isa_supported((fnet_isa)k)) continue;
         if (only == FNET_ISA_AUTO && k != (int)fnet_model_get_isa(m)) { fnet_model_set_isa(m, FNET_ISA_AUTO); if (k != (int)fnet_model_get_isa(m)) continue; }
         fnet_model_set_isa(m, (fnet_isa)k);
+        if (workers > 0 || batch > 0) {
+            int wk = workers < 1 ? 1 : workers > 16 ? 16 : workers, bt = batch < 1 ? 1 : batch > 64 ? 64 : batch;
+            med = time_batch(m, rgb, iters, wk, bt);
+            printf("fnet-%s%s %.3f ms/face (%d workers, batch %d)\n", fnet_isa_name((fnet_isa)k),
+                   k == FNET_ISA_AVX2 && ((const fnet__net *)m->stage)->avx512 ? "+avx512" : "", med, wk, bt);
+            continue;
+        }
         ts = (double *)malloc((size_t)iters * sizeof(double));
         {   /* warm-up */
             job j0; j0.m = m; j0.rgb = rgb; j0.iters = 3; job_main(&j0);

@@ -7,6 +7,9 @@
 # tool's best round is compared. face-api on tfjs' pure-JavaScript cpu backend is timed once
 # (it is ~50x slower). Then the whole pipeline per LFW image (detect upsample 1 + landmarks +
 # dlib chip + embed), single thread, on the first NIMG images of lfw-dev (tools/bench/bench_resnet.c).
+# Also, in the same rounds: one face on 2 threads (facenet.h: fnet_embed_batch of 1 with 2
+# workers of examples/thread_pool.h; ONNX Runtime: intraOpNumThreads 2), and facenet.h's
+# throughput on a batch of 8 (fnet_embed_batch, 1 thread, ms per face).
 #   env: FNET_WEIGHTS (blob folder), FNET_SHARED (../shared), ROUNDS (3), ITERS (20), NIMG (20)
 #   peers: `make resnet-node` (tfjs + wasm backend in build/node), weights/cache/face-api/package
 #          (make weights), `npm install --ignore-scripts --prefix build/npm onnxruntime-node`
@@ -35,10 +38,15 @@ fi
 FA_RUN="env NODE_PATH=build/node/node_modules node tools/reference/faceapi_ref.js --faceapi $FA"
 
 : > "$O/runs.txt"
+: > "$O/runs2.txt"
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     r=$((r + 1))
     ./build/bench_embed "$BLOB" --isa auto --iters "$ITERS" | grep '^fnet' | awk '{print "facenet.h", $2}' >> "$O/runs.txt"
+    ./build/bench_embed "$BLOB" --isa auto --iters "$ITERS" --workers 2 | grep '^fnet' | awk '{print "facenet.h", $2}' >> "$O/runs2.txt"
+    ./build/bench_embed "$BLOB" --isa auto --iters "$ITERS" --batch 8 | grep '^fnet' | awk '{print "facenet.h-batch-8", $2}' >> "$O/runs.txt"
+    [ $have_ort = 1 ] && node tools/bench/bench_ort.js "$O/resnet34.onnx" 150 256 122.782,117.001,104.298 "$ITERS" 2 |
+        awk '{print "onnxruntime", $2}' >> "$O/runs2.txt"
     [ $have_fa = 1 ] && $FA_RUN --backend wasm --bench "$ITERS" 2> /dev/null |
         sed -n 's/.*"ms_per_face":\([0-9.]*\).*/face-api-tfjs-wasm \1/p' >> "$O/runs.txt"
     [ $have_ort = 1 ] && node tools/bench/bench_ort.js "$O/resnet34.onnx" 150 256 122.782,117.001,104.298 "$ITERS" 1 |
@@ -51,9 +59,15 @@ awk -v S="$S" '{ if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if (!($1 in 
 END {
     printf "%-22s %14s %14s\n", "ResNet-34, 1 thread", "ms/face", "vs facenet.h"
     for (i = 1; i <= k; i++) printf "%-22s %14.2f %13.2fx\n", order[i], best[order[i]], best[order[i]] / best["facenet.h"]
-    fast = ""; for (i = 1; i <= k; i++) if (order[i] != "facenet.h" && (fast == "" || best[order[i]] < best[fast])) fast = order[i]
+    fast = ""; for (i = 1; i <= k; i++) if (order[i] !~ /^facenet\.h/ && (fast == "" || best[order[i]] < best[fast])) fast = order[i]
     printf "resnet34, 1 thread\tms/face\t%.3f\t%s\t%s\n", best["facenet.h"], (fast != "" ? fast : "none: no peer ran (sh tools/deps.sh bench)"), (fast != "" ? sprintf("%.3f", best[fast]) : "-") >> S
 }' "$O/runs.txt"
+awk -v S="$S" '{ if (!($1 in best) || $2 < best[$1]) best[$1] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+END {
+    printf "%-22s %14s %14s\n", "ResNet-34, 2 threads", "ms/face", "vs facenet.h"
+    for (i = 1; i <= k; i++) printf "%-22s %14.2f %13.2fx\n", order[i], best[order[i]], best[order[i]] / best["facenet.h"]
+    if ("onnxruntime" in best) printf "resnet34, 2 threads\tms/face\t%.3f\tonnxruntime\t%.3f\n", best["facenet.h"], best["onnxruntime"] >> S
+}' "$O/runs2.txt"
 
 imgs=$(find "$SH/data/lfw-dev/lfw-deepfunneled" -name '*.jpg' 2> /dev/null | sort | head -n "$NIMG")
 if [ -n "$imgs" ]; then
