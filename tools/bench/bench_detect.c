@@ -1,6 +1,7 @@
 /* Where facenet.h's detection time goes: per image, the time of each stage summed over the
    pyramid (planes, resampling, gradients + histograms, normalised features, scan, NMS), single
-   thread, medians of REPS runs. Uses the header's private functions (a tool, not an example).
+   thread, means of REPS runs, with the kernels fnet_detect picks. Uses the header's private
+   functions (a tool, not an example).
    Usage: bench_detect WIDTH REPS UPSAMPLE IMAGE...   (WIDTH 0: native size; images are
    resampled with stb-free nearest-neighbour only for this breakdown). Built by bench_detect.sh. */
 #define _POSIX_C_SOURCE 199309L
@@ -74,9 +75,17 @@ int main(int argc, char **argv) {
             cleft = (int *)(void *)(clr + 3 * p.col_n);
             cx = cleft + p.col_n;
             fnet__hog_pick_detect(m->isa, hh, &k);
-            for (ch = 0; ch < 3; ch++) {
-                for (y = 0; y < h * w; y++) inb[(size_t)ch * w * h + y] = px[3 * (size_t)y + ch];
-                cur.pl[ch] = inb + (size_t)ch * w * h;
+            for (ch = 0; ch < 3; ch++) cur.pl[ch] = inb + (size_t)ch * w * h;
+            for (y = 0; y < h; y++) { /* as fnet_detect's input step */
+                const unsigned char *s = px + (size_t)3 * y * w;
+                x = 0;
+#if defined(FNET__X86)
+                if (m->isa == FNET_ISA_AVX2)
+                    x = fnet__hog_rgb_planes_avx2(s, w, inb + (size_t)y * w, inb + (size_t)w * h + (size_t)y * w,
+                                                  inb + 2 * (size_t)w * h + (size_t)y * w);
+#endif
+                for (; x < w; x++)
+                    for (ch = 0; ch < 3; ch++) inb[(size_t)ch * w * h + (size_t)y * w + x] = s[3 * x + ch];
             }
             cur.w = w; cur.h = h; cur.stride = w; cur.nch = 3;
             t1 = now_ms(); st[0] += t1 - t0;
