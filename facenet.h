@@ -2843,9 +2843,11 @@ static void fnet__hog_row_wasm(const fnet__himg *im, const fnet__hog_geom *g, in
    pixel column mod 4, so that neighbours of the same orientation do not wait for each other);
    then the block's sums go to its 4 cells. The gradients, the channel choice and the
    orientations are dlib's (the same integers, tie rules and float dot products), so the
-   histograms differ from dlib's by rounding only (~1e-7 relative) and the scores by ~1e-6.
-   Training (section 1b) keeps dlib's order (fnet__hog_pick), as do the SSE2, NEON and wasm
-   kernel sets. */
+   histograms differ from dlib's by rounding only (~2e-7 relative) and the scores by ~1e-6.
+   The AVX2 kernel uses it (fnet__hog_pick_detect), reading orientations from a table of all
+   511 x 511 integer gradients (fnet__hog.olut); fnet__hog_hist_scalar is its bit-identical
+   twin for the tests. Training (section 1b, fnet__hog_pick) keeps dlib's order, as do the
+   scalar, SSE2, NEON and wasm kernel sets. */
 
 #define FNET__HOG_QC 4   /* accumulator copies */
 #define FNET__HOG_QS 72  /* floats per copy: 18 orientation slots x 4 votes */
