@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
             norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
             feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
             sc = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
-            clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
+            clr = (float *)fnet__arena_take(&ar, p.col_n * 17 * sizeof(float));
             cleft = (int *)(void *)(clr + 3 * p.col_n);
             cx = cleft + p.col_n;
             fnet__hog_pick_detect(m->isa, hh, &k);
@@ -92,7 +92,8 @@ int main(int argc, char **argv) {
             for (level = 0; level < p.up; level++) {
                 unsigned char *d = upb[level & 1];
                 int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-                fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
+                fnet__hog_resize_c(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2,
+                                   clr + 5 * p.col_n, p.col_n);
                 for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                 cur.w = dw; cur.h = dh; cur.stride = dw;
             }
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
                 if (level > 0) {
                     unsigned char *d = lv[level & 1];
                     int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
-                    fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
+                    fnet__hog_resize_c(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2,
+                                   clr + 5 * p.col_n, p.col_n);
                     for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                     cur.w = dw; cur.h = dh; cur.stride = dw;
                 }
