@@ -2282,10 +2282,62 @@ static FNET__AVX2_FN int fnet__hog_resize_row_avx2(const unsigned char *const *r
     }
     return c;
 }
+
+/* Detection: each source row's pixel pairs (cleft[c], cleft[c] + 1) of the 3 channels as
+   floats, 6 arrays cs apart, for the columns the row kernel covers: a source row is the bottom
+   row of one output row and the top row of the next, so it is fetched and converted once. */
+static FNET__AVX2_FN void fnet__hog_resize_src_avx2(const unsigned char *const *row, const int *cleft,
+                                                    const unsigned char *masks, int cend, float *f, size_t cs) {
+    const __m256i m8 = _mm256_set1_epi32(255);
+    int c, ch;
+    for (ch = 0; ch < 3; ch++)
+        for (c = 0; c + 8 <= cend; c += 8) {
+            __m256 l, r;
+            if (masks) {
+                const __m128i mk = _mm_loadu_si128((const __m128i *)(const void *)(masks + 2 * (size_t)c));
+                const __m128i t = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(row[ch] + cleft[c])), mk);
+                l = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(t));
+                r = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(t, 8)));
+            } else {
+                const __m256i gt = _mm256_i32gather_epi32((const int *)(const void *)row[ch],
+                                                          _mm256_loadu_si256((const __m256i *)(const void *)(cleft + c)), 1);
+                l = _mm256_cvtepi32_ps(_mm256_and_si256(gt, m8));
+                r = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(gt, 8), m8));
+            }
+            _mm256_storeu_ps(f + 2 * (size_t)ch * cs + c, l);
+            _mm256_storeu_ps(f + (2 * (size_t)ch + 1) * cs + c, r);
+        }
+}
+
+/* fnet__hog_resize_row_avx2 from two converted source rows ft, fb (the same values). */
+static FNET__AVX2_FN int fnet__hog_resize_rowf_avx2(const float *ft, const float *fb, size_t cs,
+                                                    unsigned char *const *out, const float *clr, int cend,
+                                                    float ftb, float finv_tb) {
+    const __m256 vtb = _mm256_set1_ps(ftb), vitb = _mm256_set1_ps(finv_tb), one = _mm256_set1_ps(1.0f);
+    int c, ch;
+    for (c = 0; c + 8 <= cend; c += 8) {
+        const __m256 lr = _mm256_loadu_ps(clr + c), ilr = _mm256_sub_ps(one, lr);
+        const __m256 tlf = _mm256_mul_ps(vitb, ilr), trf = _mm256_mul_ps(vitb, lr);
+        const __m256 blf = _mm256_mul_ps(vtb, ilr), brf = _mm256_mul_ps(vtb, lr);
+        for (ch = 0; ch < 3; ch++) {
+            const size_t o = 2 * (size_t)ch * cs + c;
+            const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(tlf, _mm256_loadu_ps(ft + o)),
+                                                                       _mm256_mul_ps(trf, _mm256_loadu_ps(ft + o + cs))),
+                                                         _mm256_mul_ps(blf, _mm256_loadu_ps(fb + o))),
+                                           _mm256_mul_ps(brf, _mm256_loadu_ps(fb + o + cs)));
+            const __m256i vi = _mm256_cvttps_epi32(v);
+            const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(vi), _mm256_extracti128_si256(vi, 1));
+            _mm_storel_epi64((__m128i *)(void *)(out[ch] + c), _mm_packus_epi16(p16, p16));
+        }
+    }
+    return c;
+}
 #endif
 
-static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
-                             int *cleft, float *clr, unsigned char *masks, int avx2) {
+/* cache (detection, AVX2 colour; else NULL): room for two converted source rows, 12 x cs
+   floats with cs >= dw. */
+static void fnet__hog_resize_c(const fnet__himg *src, unsigned char *dst, int dw, int dh, int *cleft, float *clr,
+                               unsigned char *masks, int avx2, float *cache, size_t cs) {
     const int sw = src->w, sh = src->h, nch = src->nch, gray = nch == 1;
     const double x_scale = (sw - 1) / (double)FNET__MAX(dw - 1, 1);
     const double y_scale = (sh - 1) / (double)FNET__MAX(dh - 1, 1);
@@ -2315,6 +2367,8 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
             masks[2 * c + 8 + k] = (unsigned char)(d + 1);
         }
     }
+    long held[2] = {-1, -1}; /* the source rows in cache's two halves */
+    (void)cache; (void)cs; (void)held;
     for (r = 0; r < dh; r++) {
         long top, bottom;
         double tb, x;
@@ -2335,7 +2389,22 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
         }
         c = 0;
 #if defined(FNET__X86)
-        if (avx2 && !gray) c = fnet__hog_resize_row_avx2(rt, rb, out, cleft, clr, masks, cend, ftb, finv_tb);
+        if (avx2 && !gray && cache) {
+            int st = held[0] == top ? 0 : held[1] == top ? 1 : held[0] < held[1] ? 0 : 1, sb;
+            if (held[st] != top) {
+                fnet__hog_resize_src_avx2(rt, cleft, masks, cend, cache + (size_t)st * 6 * cs, cs);
+                held[st] = top;
+            }
+            sb = held[st] == bottom ? st : 1 - st;
+            if (held[sb] != bottom) {
+                fnet__hog_resize_src_avx2(rb, cleft, masks, cend, cache + (size_t)sb * 6 * cs, cs);
+                held[sb] = bottom;
+            }
+            c = fnet__hog_resize_rowf_avx2(cache + (size_t)st * 6 * cs, cache + (size_t)sb * 6 * cs, cs, out, clr, cend,
+                                           ftb, finv_tb);
+        } else if (avx2 && !gray) {
+            c = fnet__hog_resize_row_avx2(rt, rb, out, cleft, clr, masks, cend, ftb, finv_tb);
+        }
 #endif
         for (; c < cend; c++) {
             const int l = cleft[c];
@@ -2369,6 +2438,11 @@ static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, 
             }
         }
     }
+}
+
+static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
+                             int *cleft, float *clr, unsigned char *masks, int avx2) {
+    fnet__hog_resize_c(src, dst, dw, dh, cleft, clr, masks, avx2, NULL, 0);
 }
 
 /* Level sizes: dlib counts levels by shrinking the image rectangle with rect_down (rounded each
@@ -2878,9 +2952,11 @@ static void fnet__hog_row_wasm(const fnet__himg *im, const fnet__hog_geom *g, in
    pixel column mod 4, so that neighbours of the same orientation do not wait for each other);
    then the block's sums go to its 4 cells. The gradients, the channel choice and the
    orientations are dlib's (the same integers, tie rules and float dot products), so the
-   histograms differ from dlib's by rounding only (~1e-7 relative) and the scores by ~1e-6.
-   Training (section 1b) keeps dlib's order (fnet__hog_pick), as do the SSE2, NEON and wasm
-   kernel sets. */
+   histograms differ from dlib's by rounding only (~2e-7 relative) and the scores by ~1e-6.
+   The AVX2 kernel uses it (fnet__hog_pick_detect), reading orientations from a table of all
+   511 x 511 integer gradients (fnet__hog.olut); fnet__hog_hist_scalar is its bit-identical
+   twin for the tests. Training (section 1b, fnet__hog_pick) keeps dlib's order, as do the
+   scalar, SSE2, NEON and wasm kernel sets. */
 
 #define FNET__HOG_QC 4   /* accumulator copies */
 #define FNET__HOG_QS 72  /* floats per copy: 18 orientation slots x 4 votes */
@@ -3862,7 +3938,7 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
             !fnet__hog_add(&p->total, p->norm_n, sizeof(float)) ||
             !fnet__hog_add(&p->total, p->feat_n, sizeof(float)) ||
             !fnet__hog_add(&p->total, p->score_n, sizeof(float)) ||
-            !fnet__hog_add(&p->total, p->col_n * 5, sizeof(float)))
+            !fnet__hog_add(&p->total, p->col_n * 17, sizeof(float)))
             return FNET_ERR_TOO_LARGE;
     if (!fnet__hog_add(&p->total, p->cand_n, sizeof(fnet__hog_cand)) ||
         !fnet__hog_add(&p->total, 1, sizeof(fnet__hog_run)))
@@ -3959,8 +4035,8 @@ static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc)
     fnet__himg *dst = &d->img[l];
     int dw = (5 * src->w) / 6, dh = (5 * src->h) / 6, ch;
     size_t cn = d->p->col_n;
-    fnet__hog_resize(src, d->buf[l], dw, dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
-                     (unsigned char *)(void *)(sc->clr + cn), d->avx2);
+    fnet__hog_resize_c(src, d->buf[l], dw, dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
+                       (unsigned char *)(void *)(sc->clr + cn), d->avx2, sc->clr + 5 * cn, cn);
     for (ch = 0; ch < src->nch; ch++) dst->pl[ch] = d->buf[l] + (size_t)ch * dw * dh;
     dst->w = dw; dst->h = dh; dst->stride = dw; dst->nch = src->nch;
 }
@@ -4046,7 +4122,7 @@ static fnet_result fnet__hog_workspace(const fnet_model *det, const fnet__hog_pl
         sc->norm = (float *)fnet__arena_take(&ar, p->norm_n * sizeof(float));
         sc->feat = (float *)fnet__arena_take(&ar, p->feat_n * sizeof(float));
         sc->scores = (float *)fnet__arena_take(&ar, p->score_n * sizeof(float));
-        sc->clr = (float *)fnet__arena_take(&ar, p->col_n * 5 * sizeof(float));
+        sc->clr = (float *)fnet__arena_take(&ar, p->col_n * 17 * sizeof(float));
         if (!sc->hist || !sc->norm || !sc->feat || !sc->scores || !sc->clr) inbuf = NULL;
     }
     cand = (fnet__hog_cand *)fnet__arena_take(&ar, p->cand_n * sizeof(fnet__hog_cand));
@@ -4130,8 +4206,9 @@ static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
     for (i = 0; i < p->up; i++) {
         unsigned char *dst = d->upbuf[i & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p->col_n), d->sc[0].clr,
-                         (unsigned char *)(void *)(d->sc[0].clr + p->col_n), d->avx2);
+        fnet__hog_resize_c(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p->col_n), d->sc[0].clr,
+                           (unsigned char *)(void *)(d->sc[0].clr + p->col_n), d->avx2, d->sc[0].clr + 5 * p->col_n,
+                           p->col_n);
         for (ch = 0; ch < p->nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
         cur.w = dw; cur.h = dh; cur.stride = dw;
     }

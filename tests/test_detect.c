@@ -212,6 +212,15 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
                 CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 resize to %dx%d differs from scalar", name, dw, dh);
                 fnet__hog_resize(&sp, o2, dw, dh, cl, cf, NULL, 1); /* gathers */
                 CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 gather resize to %dx%d differs", name, dw, dh);
+                { /* detection's: each source row converted once (byte shuffles, gathers) */
+                    float *cache = (float *)malloc((size_t)12 * (dw + 16) * sizeof(float));
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16);
+                    CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 row-cached resize to %dx%d differs", name, dw, dh);
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, NULL, 1, cache, (size_t)dw + 16);
+                    CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 row-cached gather resize to %dx%d differs", name,
+                          dw, dh);
+                    free(cache);
+                }
                 free(mk);
                 free(o1); free(o2); free(pad); free(cl); free(cf);
             }

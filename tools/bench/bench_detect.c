@@ -1,6 +1,7 @@
 /* Where facenet.h's detection time goes: per image, the time of each stage summed over the
    pyramid (planes, resampling, gradients + histograms, normalised features, scan, NMS), single
-   thread, medians of REPS runs. Uses the header's private functions (a tool, not an example).
+   thread, means of REPS runs, with the kernels fnet_detect picks. Uses the header's private
+   functions (a tool, not an example).
    Usage: bench_detect WIDTH REPS UPSAMPLE IMAGE...   (WIDTH 0: native size; images are
    resampled with stb-free nearest-neighbour only for this breakdown). Built by bench_detect.sh. */
 #define _POSIX_C_SOURCE 199309L
@@ -70,20 +71,29 @@ int main(int argc, char **argv) {
             norm = (float *)fnet__arena_take(&ar, p.norm_n * sizeof(float));
             feat = (float *)fnet__arena_take(&ar, p.feat_n * sizeof(float));
             sc = (float *)fnet__arena_take(&ar, p.score_n * sizeof(float));
-            clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
+            clr = (float *)fnet__arena_take(&ar, p.col_n * 17 * sizeof(float));
             cleft = (int *)(void *)(clr + 3 * p.col_n);
             cx = cleft + p.col_n;
             fnet__hog_pick_detect(m->isa, hh, &k);
-            for (ch = 0; ch < 3; ch++) {
-                for (y = 0; y < h * w; y++) inb[(size_t)ch * w * h + y] = px[3 * (size_t)y + ch];
-                cur.pl[ch] = inb + (size_t)ch * w * h;
+            for (ch = 0; ch < 3; ch++) cur.pl[ch] = inb + (size_t)ch * w * h;
+            for (y = 0; y < h; y++) { /* as fnet_detect's input step */
+                const unsigned char *s = px + (size_t)3 * y * w;
+                x = 0;
+#if defined(FNET__X86)
+                if (m->isa == FNET_ISA_AVX2)
+                    x = fnet__hog_rgb_planes_avx2(s, w, inb + (size_t)y * w, inb + (size_t)w * h + (size_t)y * w,
+                                                  inb + 2 * (size_t)w * h + (size_t)y * w);
+#endif
+                for (; x < w; x++)
+                    for (ch = 0; ch < 3; ch++) inb[(size_t)ch * w * h + (size_t)y * w + x] = s[3 * x + ch];
             }
             cur.w = w; cur.h = h; cur.stride = w; cur.nch = 3;
             t1 = now_ms(); st[0] += t1 - t0;
             for (level = 0; level < p.up; level++) {
                 unsigned char *d = upb[level & 1];
                 int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-                fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
+                fnet__hog_resize_c(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2,
+                                   clr + 5 * p.col_n, p.col_n);
                 for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                 cur.w = dw; cur.h = dh; cur.stride = dw;
             }
@@ -93,7 +103,8 @@ int main(int argc, char **argv) {
                 if (level > 0) {
                     unsigned char *d = lv[level & 1];
                     int dw = (5 * cur.w) / 6, dh = (5 * cur.h) / 6;
-                    fnet__hog_resize(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2);
+                    fnet__hog_resize_c(&cur, d, dw, dh, cleft, clr, (unsigned char *)(void *)(clr + p.col_n), m->isa == FNET_ISA_AVX2,
+                                   clr + 5 * p.col_n, p.col_n);
                     for (ch = 0; ch < 3; ch++) cur.pl[ch] = d + (size_t)ch * dw * dh;
                     cur.w = dw; cur.h = dh; cur.stride = dw;
                 }
