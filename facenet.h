@@ -8182,8 +8182,31 @@ static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, si
     fnet__add_scalar(y, a, b, n, relu);
 }
 
+#if defined(FNET__X86)
+/* A whole max- or average-pooling window inside the image (np pixels at p[0..np-1]), 8
+   channels at a time: the operations of fnet__pool's per-pixel path (max: p > o ? p : o
+   from the first pixel on; average: 0 + p0 + p1 ... then times inv), so the same results,
+   without a call per window pixel. */
+FNET__AVX2_FN static void fnet__pool_px_avx2(int mode, float *o, const float *const *p, int np, int C, float inv) {
+    int c = 0, k;
+    for (; c + 8 <= C; c += 8) {
+        __m256 v = mode == FNET__ACC_MAX ? _mm256_loadu_ps(p[0] + c) : _mm256_add_ps(_mm256_setzero_ps(), _mm256_loadu_ps(p[0] + c));
+        for (k = 1; k < np; k++)
+            v = mode == FNET__ACC_MAX ? _mm256_max_ps(_mm256_loadu_ps(p[k] + c), v) : _mm256_add_ps(v, _mm256_loadu_ps(p[k] + c));
+        if (mode != FNET__ACC_MAX) v = _mm256_mul_ps(v, _mm256_set1_ps(inv));
+        _mm256_storeu_ps(o + c, v);
+    }
+    for (; c < C; c++) {
+        float v = mode == FNET__ACC_MAX ? p[0][c] : 0.0f + p[0][c];
+        for (k = 1; k < np; k++) v = mode == FNET__ACC_MAX ? (p[k][c] > v ? p[k][c] : v) : v + p[k][c];
+        o[c] = mode == FNET__ACC_MAX ? v : v * inv;
+    }
+}
+#endif
+
 /* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL.
-   Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc. */
+   Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc
+   (on AVX2, max and average windows inside the image in one pass: fnet__pool_px_avx2). */
 static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, int C,
                        const fnet__geom *g, int OH, int OW, float *out) {
     int oy, ox, ky, kx, c;
@@ -8193,6 +8216,16 @@ static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, in
         for (ox = 0; ox < OW; ox++) {
             float *o = out + ((size_t)oy * OW + ox) * C;
             int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl, padded = 0, first = 1;
+#if defined(FNET__X86)
+            if (isa == FNET_ISA_AVX2 && mode != FNET__ACC_SUMSQ && g->kh * g->kw <= 64 && y0 >= 0 && x0 >= 0 &&
+                y0 + g->kh <= H && x0 + g->kw <= W) {
+                const float *pp[64];
+                for (ky = 0; ky < g->kh; ky++)
+                    for (kx = 0; kx < g->kw; kx++) pp[ky * g->kw + kx] = in + ((size_t)(y0 + ky) * W + x0 + kx) * C;
+                fnet__pool_px_avx2(mode, o, pp, g->kh * g->kw, C, inv);
+                continue;
+            }
+#endif
             for (ky = 0; ky < g->kh; ky++)
                 for (kx = 0; kx < g->kw; kx++) {
                     int iy = y0 + ky, ix = x0 + kx;
