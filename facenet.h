@@ -6903,7 +6903,23 @@ static fnet_align_kind fnet__align_from_name(const char *name) {
    (they differ only by float rounding of the sums; tests/test_kernels.c compares them).
 
    On the AVX2/AVX-512 kernel sets, 3x3 stride-1 convolutions over at least 36 output
-   pixels take Winograd F(2x2, 3x3) instead (2.25x fewer multiplies; see below).
+   pixels take Winograd instead: F(4x4, 3x3) when both output sides are at least 12 (4x
+   fewer multiplies), else F(2x2, 3x3) (2.25x; see below).
+
+   WHAT ELSE THE DIRECT CONVOLUTION DOES (issue 17, measured on the ResNet): a tile whose
+   windows lie inside the input horizontally takes one pointer per kernel row (its KW
+   pixels are contiguous in HWC: the 7x7 first layer on 3 channels runs 7 segments of 21
+   floats, not 49 of 3; same sums, same order); kernel taps that meet only padding for
+   every output pixel are dropped at load (fnet__node_crop: the ResNet's last 3x3 runs on a
+   1x1 input); the last tile of a short M runs on 2- or 4-row versions of the AVX2 kernel;
+   and when a convolution has few M tiles (the deep layers, a few pixels and megabytes of
+   weights that stream from memory), its micro-kernels prefetch the next block of panels
+   while computing (FNET__PF_TILES), as the Winograd GEMMs prefetch the next U matrix.
+   EPILOGUES: a residual ADD whose first input is a CONV read by it alone, and whose
+   shortcut was computed before that CONV, is fused at load (fnet__fuse_adds): the CONV adds
+   the shortcut and applies the ADD's ReLU as it stores its output (the ADD's own floats),
+   the ADD runs as nothing and shares the CONV's slot. Batch norm needs nothing at run
+   time: the converters fold it into the weights and biases (tools/convert/).
 
    The other ops are memory-bound and simple: loops over the contiguous channels of a pixel
    (pooling accumulates whole C-vectors, LRN slides over channels), with SIMD twins of the
@@ -6920,8 +6936,8 @@ static fnet_align_kind fnet__align_from_name(const char *name) {
    embeddings are bit-identical to fnet_embed's.
 
    WORKSPACE = the planned activation slots + a scratch area (tile pointers, LRN's padded
-   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
-   without Winograd). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
+   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 2.2 MB, ResNet-34 1.4 MB (1.1 and 0.9 MB
+   without Winograd: F(4x4)'s blocks are the largest scratch). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
    to 1024, workspace up to 2 GiB (else FNET_ERR_TOO_LARGE); weights must be finite.
 
    | type | op             | inputs | tensors                      | iparam / fparam
@@ -8746,7 +8762,9 @@ static void fnet__op_run_job(fnet__fwd *f) {
 }
 
 /* 1 CONV: y = relu?(bias + W (*) x), x [N,H,W,Cin] -> y [N,OH,OW,Cout]. 3x3 stride-1
-   convolutions take Winograd F(2x2,3x3) on AVX2/AVX-512, the others the packed GEMM. */
+   convolutions take Winograd F(4x4,3x3) or F(2x2,3x3) on AVX2/AVX-512, the others the
+   packed GEMM; a fused residual ADD (nd->add) is added, and its ReLU applied, as the
+   output is stored; a cropped kernel (nd->ckh) runs with its own geometry. */
 static void fnet__op_conv(fnet__fwd *f, int i) {
     const fnet_model *m = f->m;
     const fnet__net *net = (const fnet__net *)m->stage;
