@@ -48,6 +48,7 @@
 #   make eval-identify  open-set identification at a target false-accept rate, 10 to 1,000
 #                     enrolled people on lfw-dev (tools/eval/eval_identify.c)   [identify.mk]
 #   make impostor-table  the ResNet's built-in impostor-distance table, from lfw-train   [identify.mk]
+#   make cohort          the ResNet's cohort (weights/resnet34-dlib.cohort) for cohort-normalised identify [identify.mk]
 #   make triplet      the triplet-loss head example                            [matching.mk]
 #   make bench-match  fnet_identify over a 10k gallery vs numpy and dlib       [matching.mk]
 CC      ?= cc
@@ -90,11 +91,11 @@ check-header:
 	  done; echo "check-header: $$c ok"; done
 
 test: deps-test
-	$(MAKE) check-header all weights
+	$(MAKE) check-header all weights cohort
 	sh tests/run.sh
 
 demo: deps-demo
-	$(MAKE) all weights
+	$(MAKE) all weights cohort
 	sh examples/demo.sh
 
 bench: all weights

@@ -2,7 +2,7 @@
 
    fnet enroll [--net resnet|nn4] GALLERY DIR     DIR/PERSON/IMAGE -> GALLERY (created or
                                                   extended; one face per photo: the largest)
-   fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] GALLERY IMG...
+   fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] [--no-cohort] GALLERY IMG...
                                                   every face: nearest people, or unknown; the
                                                   threshold accepts a share F (default 0.01)
                                                   of strangers over the whole gallery (see
@@ -33,8 +33,12 @@
    (--far, default FNET_DEFAULT_FAR = 1%), the gallery's number of embeddings and an
    impostor distance table (fnet_gallery_far_threshold): GALLERY.calib when it exists (written
    by fnet calibrate --gallery GALLERY), else --calibration FILE, else the table facenet.h
-   ships for the network (LFW). The JSON says which ("calibration"). verify and cluster take
-   --calibration FILE too (its verify and cluster thresholds).
+   ships for the network (LFW). Without a calibration, when the weights folder holds the
+   network's cohort (NETWORK-ID.cohort, written by `make cohort`), faces are ranked and
+   accepted by cohort-normalised scores instead (fnet_identify_cohort: a threshold that adapts
+   to each face; --no-cohort turns it off); "distance" stays the plain distance and "score" is
+   what was thresholded. The JSON says which ("calibration": a path, "built-in", "cohort" or
+   "fixed"). verify and cluster take --calibration FILE too (their thresholds).
 
    Calibration file (text, written by calibrate, read strictly: anything else is refused):
      fnet-calibration 1
@@ -54,7 +58,7 @@
 static int cm__usage(const char *msg) {
     return usage_text(msg,
             "usage: fnet enroll [--net resnet|nn4] GALLERY DIR\n"
-            "       fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] GALLERY IMG...\n"
+            "       fnet identify [--k K] [--far F] [--calibration FILE] [--threshold T] [--no-cohort] GALLERY IMG...\n"
             "       fnet calibrate [--net N] [--gallery GALLERY | --out FILE] [--roc OUT.png] [--far F] DIR\n"
             "       fnet verify [--net N] [--threshold T] [--calibration FILE] IMG1 IMG2 | --pairs CSV [--root DIR]\n"
             "       fnet cluster [--net N] [--method cw|kmeans] [--k K] [--threshold T] [--calibration FILE] [--seed S] DIR|IMG...\n"
@@ -66,7 +70,7 @@ typedef struct cm_opts {
     const char *net, *method, *kind, *pairs, *root, *calibration, *gallery, *out, *roc;
     float threshold;
     double far_rate;
-    int k, k_set, epochs, hidden, upsample;
+    int k, k_set, epochs, hidden, upsample, no_cohort;
     unsigned long long seed;
     int first; /* index of the first positional argument */
 } cm_opts;
@@ -123,6 +127,8 @@ static int cm__parse(int argc, char **argv, cm_opts *o) {
             if (*end || end == argv[i] || !(o->far_rate > 0.0) || !(o->far_rate < 1.0)) return cm__usage("--far takes a rate between 0 and 1 (0.01 = 1%)");
         } else if (strcmp(a, "--calibration") == 0 && has) {
             o->calibration = argv[++i];
+        } else if (strcmp(a, "--no-cohort") == 0) {
+            o->no_cohort = 1;
         } else if (strcmp(a, "--gallery") == 0 && has) {
             o->gallery = argv[++i];
         } else if (strcmp(a, "--out") == 0 && has) {
@@ -255,11 +261,11 @@ static int cm__number(const char *s, double *out) {
     return 1;
 }
 
-/* Reads a calibration file strictly (format above); 0 with *why set when it is not one. */
-static int cm__read_calibration(const char *path, cm_calibration *c, const char **why) {
+/* Reads a calibration file strictly from f (format above; f is closed); 0 with *why set when
+   it is not one. tests/fuzz/fuzz_calib.c feeds it damaged files. */
+static int cm__read_calibration_from(FILE *f, cm_calibration *c, const char **why) {
     static const char *const keys[7] = {"network", "pairs", "verify_threshold", "cluster_threshold", "eer",
                                         "eer_threshold", "points"};
-    FILE *f = fopen(path, "rb");
     char line[256];
     int i, k, points = 0;
     memset(c, 0, sizeof *c);
@@ -312,6 +318,10 @@ static int cm__read_calibration(const char *path, cm_calibration *c, const char 
     if (i < points || k != EOF) return 0;
     if (fnet_impostor_table_check(&c->table) != FNET_OK) return 0;
     return 1;
+}
+
+static int cm__read_calibration(const char *path, cm_calibration *c, const char **why) {
+    return cm__read_calibration_from(fopen(path, "rb"), c, why);
 }
 
 /* The calibration a command uses: `explicit_path` (--calibration), else `beside` when that
@@ -473,6 +483,8 @@ typedef struct cm_identify_ctx {
     fnet_gallery *g;
     float thr;
     int k;
+    fnet_gallery *cohort; /* NULL: plain distances */
+    float *gallery_c;     /* the gallery's cohort distances (fnet_cohort_distances) */
 } cm_identify_ctx;
 
 /* One face: its name (null when unknown), the nearest distance and the k nearest people. */
@@ -481,7 +493,8 @@ static int cm__identify_face(void *ctx, const char *path, const ec_face *face) {
     fnet_match m[64];
     const char *name = NULL;
     int j, nm = 0, failed = 0;
-    fnet_result r = fnet_identify(c->g, face->emb, EC_DIM, c->thr, m, c->k, &nm);
+    fnet_result r = c->cohort ? fnet_identify_cohort(c->g, c->cohort, c->gallery_c, face->emb, EC_DIM, c->thr, m, c->k, &nm)
+                              : fnet_identify(c->g, face->emb, EC_DIM, c->thr, m, c->k, &nm);
     if (r != FNET_OK && r != FNET_ERR_NOT_FOUND) {
         fprintf(stderr, "fnet: %s: %s\n", path, fnet_result_string(r));
         failed = 1;
@@ -498,10 +511,43 @@ static int cm__identify_face(void *ctx, const char *path, const ec_face *face) {
         if (j) putchar(',');
         printf("{\"name\":");
         json_string(stdout, pn);
-        printf(",\"distance\":%.6f,\"accepted\":%s}", m[j].distance, m[j].accepted ? "true" : "false");
+        printf(",\"distance\":%.6f,\"score\":%.6f,\"accepted\":%s}", m[j].distance, m[j].score,
+               m[j].accepted ? "true" : "false");
     }
     putchar(']');
     return failed;
+}
+
+/* The cohort of g's network (WEIGHTS/NETWORK-ID.cohort, `make cohort`) when there is one and
+   a cohort table for it: loads it into ctx with the gallery's cohort distances and sets *thr
+   for far_rate. 0 (nothing set) when the network has none; a damaged file is reported. */
+static int cm__cohort(const fnet_gallery *g, double far_rate, cm_identify_ctx *ctx, float *thr) {
+    char path[4200];
+    fnet_impostor_table t;
+    fnet_result r;
+    FILE *f;
+    if (fnet_network_cohort_table(fnet_gallery_network(g), &t) != FNET_OK) return 0;
+    snprintf(path, sizeof path, "%s/%s.cohort", weights_dir(), fnet_gallery_network(g));
+    if (!(f = fopen(path, "rb"))) return 0;
+    fclose(f);
+    if ((r = fnet_gallery_load(path, &ctx->cohort)) != FNET_OK ||
+        (r = fnet_gallery_check(ctx->cohort, fnet_gallery_network(g), fnet_gallery_dim(g))) != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s (the cohort is ignored; rebuild it with make cohort)\n", path, fnet_result_string(r));
+        fnet_gallery_free(ctx->cohort);
+        ctx->cohort = NULL;
+        return 0;
+    }
+    ctx->gallery_c = (float *)malloc(((size_t)fnet_gallery_embedding_count(g) + 1) * sizeof(float));
+    if (!ctx->gallery_c || (r = fnet_cohort_distances(ctx->cohort, g, ctx->gallery_c)) != FNET_OK ||
+        (r = fnet_far_threshold(&t, far_rate, fnet_gallery_embedding_count(g) > 0 ? fnet_gallery_embedding_count(g) : 1, thr)) != FNET_OK) {
+        fprintf(stderr, "fnet: %s: %s (the cohort is ignored)\n", path, ctx->gallery_c ? fnet_result_string(r) : "out of memory");
+        free(ctx->gallery_c);
+        fnet_gallery_free(ctx->cohort);
+        ctx->gallery_c = NULL;
+        ctx->cohort = NULL;
+        return 0;
+    }
+    return 1;
 }
 
 static int cm_identify(int argc, char **argv) {
@@ -515,6 +561,7 @@ static int cm_identify(int argc, char **argv) {
     int rc, failed, k;
     fnet_result r;
     float thr = 0;
+    memset(&ctx, 0, sizeof ctx);
     if ((rc = cm__parse(argc, argv, &o)) >= 0) return rc;
     if (argc - o.first < 2) return cm__usage("identify needs GALLERY IMG...");
     if ((r = fnet_gallery_load(argv[o.first], &g)) != FNET_OK) {
@@ -536,6 +583,10 @@ static int cm_identify(int argc, char **argv) {
         fnet_gallery_far_threshold(g, &cal.table, o.far_rate, &thr);
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":", thr,
                  o.far_rate, fnet_gallery_embedding_count(g));
+    } else if (!o.no_cohort && cm__cohort(g, o.far_rate, &ctx, &thr)) {
+        snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":\"cohort\","
+                 "\"cohort_embeddings\":%d", thr, o.far_rate, fnet_gallery_embedding_count(g),
+                 fnet_gallery_embedding_count(ctx.cohort));
     } else if (fnet_gallery_far_threshold(g, NULL, o.far_rate, &thr) == FNET_OK) {
         snprintf(tail, sizeof tail, ",\"threshold\":%.4f,\"far\":%g,\"gallery_embeddings\":%d,\"calibration\":\"built-in\"",
                  thr, o.far_rate, fnet_gallery_embedding_count(g));
@@ -563,7 +614,8 @@ static int cm_identify(int argc, char **argv) {
         return EXIT_USAGE;
     }
     fprintf(stderr, "fnet: identify: threshold %.4f (%s)\n", thr,
-            o.threshold > 0 ? "--threshold" : cal_path ? cal_path : strstr(tail, "built-in") ? "the network's LFW impostor table" : "the network's fixed threshold");
+            o.threshold > 0 ? "--threshold" : cal_path ? cal_path : ctx.cohort ? "cohort-normalised scores, the network's LFW cohort table"
+            : strstr(tail, "built-in") ? "the network's LFW impostor table" : "the network's fixed threshold");
     /* the gallery says which network made its embeddings */
     if (!cm__open_for(&ec, "gallery", fnet_gallery_network(g), fnet_gallery_dim(g), o.upsample)) {
         fnet_gallery_free(g);
@@ -573,6 +625,8 @@ static int cm_identify(int argc, char **argv) {
     ctx.thr = thr;
     ctx.k = k;
     failed = cm__each_face(&ec, argv + o.first + 1, argc - o.first - 1, cm__identify_face, &ctx, tail);
+    fnet_gallery_free(ctx.cohort);
+    free(ctx.gallery_c);
     fnet_gallery_free(g);
     ec_close(&ec);
     return failed;

@@ -649,7 +649,10 @@ static void tr__prep_task(void *ctx, int task) {
     {
         il_image im;
         char why[256];
-        if (!il_load(d->path[i], 3, &im, why, sizeof why)) {
+        /* upright as the EXIF orientation says, as every other command reads photos
+           (--no-exif: as stored; the chip cache's stamp says which) */
+        if (!(ec_exif ? il_load_upright(d->path[i], 3, &im, NULL, why, sizeof why)
+                      : il_load(d->path[i], 3, &im, why, sizeof why))) {
             d->status[i] = TR_UNREADABLE;
             d->why[i] = (char *)malloc(strlen(why) + 1);
             if (d->why[i]) memcpy(d->why[i], why, strlen(why) + 1);
@@ -726,6 +729,7 @@ static int tr__prepare(tr_data *d, const fnet_model *net, tp_pool *pool, const c
         c.chip_stamp = ec__fnv(14695981039346656037ULL, "fnet train chip 1", 17);
         c.chip_stamp = ec__fnv(c.chip_stamp, v, sizeof v);
         if (pick_single) c.chip_stamp = ec__fnv(c.chip_stamp, "pick single", 11); /* centre's stamp unchanged */
+        if (!ec_exif) c.chip_stamp = ec__fnv(c.chip_stamp, "no-exif", 7); /* other pixels, other chips */
         blobs[2] = ec_blob_name("resnet");
         for (k = 0; k < 2; k++) {
             snprintf(p, sizeof p, "%s/%s", weights_dir(), blobs[k]);

@@ -3,11 +3,16 @@
    tests/golden/dlib_detect_up{0,1}.jsonl hold dlib's own detections (get_frontal_face_detector,
    upsample 0 and 1 the way dlib's Python binding does it) for the shared photos, computed by
    tools/reference/dlib_ref_detect.cpp (make golden-detect). Images are decoded here with the same
-   stb_image as there. Required, per upsample level: every dlib box matched by one of ours
-   with IoU >= 0.95 and the same filter, no extra box, scores within 2e-5 (achieved: all 790
-   boxes with IoU 1.0, none extra, worst score difference 6.7e-6). The exact figures are printed. Then: every SIMD kernel set gives the same boxes as the scalar one (and
-   the same scores within 1e-5), bad input gives error codes, the workspace contract holds, and
-   two threads on one model agree with one.
+   stb_image as there. Required, per upsample level: every dlib box found by one of ours with
+   the same corners and filter, no extra box, scores within 1e-5 of dlib's (issue 17 allows
+   1e-4; achieved: all 770 boxes identical, none extra, worst score difference 7.6e-6 with
+   the AVX2 kernels, which sum the histograms and the scan in their own order, 6.7e-6 with
+   the others). The exact figures are printed. Then: dlib's orientation rule against the
+   folded one and its table on every integer gradient; every SIMD kernel set gives the same
+   boxes as the scalar one (scores within 1e-5) and its kernels agree with their scalar twins
+   (bit for bit, or within a stated tolerance where the order of summation differs); bad
+   input gives error codes, the workspace contract holds, and two threads on one model agree
+   with one.
    Under FNET_TEST_SANITIZED (ASan+UBSan) a subset of the images is used. */
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
@@ -123,7 +128,8 @@ static int run_golden(fnet_model *det, int up, int gray) {
                 double v = iou(g.box[k], &boxes[j]);
                 if (!used[j] && boxes[j].filter == g.filter[k] && v > bi) { bi = v; best = j; }
             }
-            if (best >= 0 && bi >= 0.95) {
+            if (best >= 0 && boxes[best].left == g.box[k][0] && boxes[best].top == g.box[k][1] &&
+                boxes[best].right == g.box[k][2] && boxes[best].bottom == g.box[k][3]) {
                 double d = fabs((double)boxes[best].score - g.score[k]);
                 used[best] = 1;
                 matched++;
@@ -142,14 +148,14 @@ static int run_golden(fnet_model *det, int up, int gray) {
             }
     }
     fclose(f);
-    printf("%supsample %d: %d images, dlib %d boxes, ours %d; matched %d (%.2f%%, min IoU %.4f), extra %d (%.2f%%), "
+    printf("%supsample %d: %d images, dlib %d boxes, ours %d; identical %d (%.2f%%, min IoU %.4f), extra %d (%.2f%%), "
            "max score diff %.3g\n", gray ? "gray, " : "", up, images, dlib_boxes, ours_total, matched,
            dlib_boxes ? 100.0 * matched / dlib_boxes : 100.0, min_iou, extra,
            ours_total ? 100.0 * extra / ours_total : 0.0, max_sdiff);
     CHECK(images > 0, "no golden images run");
-    CHECK(matched == dlib_boxes, "upsample %d: only %d of %d dlib boxes matched", up, matched, dlib_boxes);
+    CHECK(matched == dlib_boxes, "upsample %d: only %d of %d dlib boxes found identical", up, matched, dlib_boxes);
     CHECK(extra == 0, "upsample %d: %d extra boxes of %d", up, extra, ours_total);
-    CHECK(max_sdiff <= 2e-5, "upsample %d: score differs by %g (achieved 6.7e-6, allowed 2e-5)", up, max_sdiff);
+    CHECK(max_sdiff <= 1e-5, "upsample %d: score differs by %g (achieved 7.6e-6, allowed 1e-5)", up, max_sdiff);
     return 1;
 }
 
@@ -159,7 +165,7 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
     static const fnet_isa isas[4] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
     fnet__hog_geom g;
     fnet__himg im;
-    unsigned char *planes = (unsigned char *)malloc((size_t)w * h * 3);
+    unsigned char *planes = (unsigned char *)calloc((size_t)w * h * 3 + 16, 1); /* + the kernels' slack */
     size_t nh, nf, ns;
     float *hist[2], *norm[2], *feat[2], *sc[2], *vx0, *vx1;
     void *raw[8];
@@ -234,12 +240,106 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
                    gray ? "gray" : "rgb", fnet_isa_name(isas[i]),
                    memcmp(feat[0], feat[1], nf * sizeof(float)) == 0 ? "yes" : "NO", md);
         }
+        /* detection's fast path: histograms summed block by block (AVX2 against its scalar twin,
+           bit for bit; both against dlib's order), the scan in strips (within 1e-5) */
+        {
+            float *hf = (float *)malloc(nh * sizeof(float)), *st = (float *)malloc((ns + g.fplane + 8) * sizeof(float));
+            double mh = 0, ms = 0, mt = 0, scale = 1;
+            size_t q;
+            memset(hf, 0, nh * sizeof(float));
+            fnet__hog_hist_scalar(&im, &g, hf, NULL);
+            for (q = 0; q < nh; q++) {
+                if (fabs(hist[0][q]) > scale) scale = fabs(hist[0][q]);
+                if (fabs(hf[q] - hist[0][q]) > mh) mh = fabs(hf[q] - hist[0][q]);
+            }
+            CHECK(mh / scale <= 1e-6, "%s %s: block histograms vs dlib's order: rel diff %g", name, gray ? "gray" : "rgb", mh / scale);
+            fnet__hog_scan_strips_scalar(hh, &g, feat[0], st, st + ns);
+            for (q = 0; q < ns; q++)
+                if ((int)(q % (size_t)g.ss) < g.hc && fabs((double)st[q] - sc[0][q]) > ms) ms = fabs((double)st[q] - sc[0][q]);
+            CHECK(ms <= 1e-5, "%s scan in strips (scalar) vs piece by piece: max diff %g", name, ms);
+#if defined(FNET__X86)
+            if (fnet_isa_supported(FNET_ISA_AVX2)) {
+                float *ha = (float *)malloc(nh * sizeof(float));
+                memset(ha, 0, nh * sizeof(float));
+                if (hh->olut) fnet__hog_hist_avx2(&im, &g, ha, hh->olut);
+                CHECK(hh->olut && memcmp(ha, hf, nh * sizeof(float)) == 0, "%s %s: AVX2 block histograms differ from scalar",
+                      name, gray ? "gray" : "rgb");
+                free(ha);
+                fnet__hog_scan_strips_avx2(hh, &g, feat[0], sc[1], sc[1] + ns);
+                for (q = 0; q < ns; q++)
+                    if ((int)(q % (size_t)g.ss) < g.hc && fabs((double)st[q] - sc[1][q]) > mt) mt = fabs((double)st[q] - sc[1][q]);
+                CHECK(mt <= 1e-5, "%s scan in strips: AVX2 vs scalar: max diff %g", name, mt);
+            }
+#endif
+            printf("twins %s %s: block histograms vs dlib's order rel diff %.2g; strips scan: scalar vs plain %.2g, "
+                   "AVX2 vs scalar %.2g\n", name, gray ? "gray" : "rgb", mh / scale, ms, mt);
+            free(hf); free(st);
+        }
         for (k = 0; k < 2; k++) {
             free(hist[k]); free(norm[k]); FNET_FREE(raw[2 * k]); free(sc[k]);
         }
         free(cx); free(vx0); free(vx1);
     }
     free(planes);
+}
+
+/* dlib's orientation (9 dot products, fnet__hog_orient) against the folded rule of the fast
+   path (5), its AVX2 form and the model's table, on every integer gradient there is. */
+static void check_orientations(const fnet_model *det) {
+    const fnet__hog *hh = (const fnet__hog *)det->stage;
+    int gx, gy, bad = 0, bad_lut = 0, bad_avx2 = 0;
+    for (gx = -255; gx <= 255; gx++)
+        for (gy = -255; gy <= 255; gy++) {
+            const int o = fnet__hog_orient((float)gx, (float)gy);
+            if (fnet__hog_orient_fast(gx, gy) != o) bad++;
+            if (hh->olut && hh->olut[(gx + 255) * 511 + gy + 255] != 4 * fnet__hog_qslot(o)) bad_lut++;
+        }
+#if defined(FNET__X86)
+    if (fnet_isa_supported(FNET_ISA_AVX2)) {
+        unsigned char *t = (unsigned char *)malloc(511 * 511);
+        fnet__hog_olut_avx2(t); /* fnet__hog_orient_avx2 on every gradient */
+        for (gx = -255; gx <= 255; gx++)
+            for (gy = -255; gy <= 255; gy++)
+                if (t[(gx + 255) * 511 + gy + 255] != 4 * fnet__hog_qslot(fnet__hog_orient((float)gx, (float)gy))) bad_avx2++;
+        free(t);
+    }
+#endif
+    CHECK(bad == 0 && bad_lut == 0 && bad_avx2 == 0,
+          "orientations of the 261121 integer gradients: folded rule %d, table %d, AVX2 %d differ from dlib's", bad,
+          bad_lut, bad_avx2);
+}
+
+/* The whole of fnet_detect with every kernel set the CPU has: the scalar set's boxes, scores
+   within 1e-5 (the AVX2 set sums in its own order). */
+static void check_isas(fnet_model *det, const unsigned char *rgb, int w, int h) {
+    static const fnet_isa isas[4] = {FNET_ISA_SSE2, FNET_ISA_AVX2, FNET_ISA_NEON, FNET_ISA_WASM_SIMD};
+    fnet_isa keep = fnet_model_get_isa(det);
+    fnet_detect_opts o;
+    fnet_box ref[MAXB], b[MAXB];
+    int up, i, k, nref = 0, nb = 0;
+    memset(&o, 0, sizeof o);
+    for (up = 0; up < 2; up++) {
+        o.upsample = up;
+        fnet_model_set_isa(det, FNET_ISA_SCALAR);
+        CHECK(fnet_detect(det, fnet_image_view(rgb, w, h, 3, 0), &o, NULL, 0, ref, MAXB, &nref) == FNET_OK, "scalar detect");
+        for (i = 0; i < 4; i++) {
+            double md = 0;
+            int same;
+            if (fnet_model_set_isa(det, isas[i]) != FNET_OK) continue;
+            CHECK(fnet_detect(det, fnet_image_view(rgb, w, h, 3, 0), &o, NULL, 0, b, MAXB, &nb) == FNET_OK, "detect");
+            same = nb == nref;
+            for (k = 0; same && k < nb; k++) {
+                same = b[k].left == ref[k].left && b[k].top == ref[k].top && b[k].right == ref[k].right &&
+                       b[k].bottom == ref[k].bottom && b[k].filter == ref[k].filter;
+                if (fabs((double)b[k].score - ref[k].score) > md) md = fabs((double)b[k].score - ref[k].score);
+            }
+            CHECK(same && md <= 1e-5, "upsample %d: %s detect: %d boxes (scalar %d), score diff %g", up,
+                  fnet_isa_name(isas[i]), nb, nref, md);
+            printf("whole detect, upsample %d: %s = scalar: %d boxes, max score diff %.2g\n", up, fnet_isa_name(isas[i]),
+                   nb, md);
+        }
+    }
+    fnet_model_set_isa(det, keep);
 }
 
 static int same_boxes(const fnet_box *a, int na, const fnet_box *b, int nb, double tol) {
@@ -284,6 +384,7 @@ static void check_api(fnet_model *det) {
     CHECK(fnet_detect(det, fnet_image_view(px, w, h, 3, 0), NULL, NULL, 0, b1, MAXB, &nb) == FNET_OK && nb == 3,
           "reference image: %d boxes (dlib: 3)", nb);
     check_twins(det, px, w, h, "2008_001322");
+    check_isas(det, px, w, h);
 
     /* workspace: the size query is enough, one byte less is not; no output change */
     ws = fnet_detect_workspace_size(det, w, h, NULL);
@@ -390,6 +491,7 @@ int main(void) {
     }
     CHECK(fnet_model_load_file(wp, &det) == FNET_OK, "load %s", wp);
     if (!det) return test_finish();
+    check_orientations(det);
     run_golden(det, 0, 0);
     run_golden(det, 1, 0);
     run_golden(det, 0, 1);

@@ -9,7 +9,10 @@
      nearest draw is at or under the threshold must be FAR (binomial tolerance);
    - the shipped ResNet table: thresholds fall as the gallery grows, the K = 40 / FAR 1%
      value measured by tools/eval/eval_identify.c, and fnet_identify's default uses it;
-   - damaged tables (NaN, order, sizes, rates above 0, unterminated id) are refused. */
+   - damaged tables (NaN, order, sizes, rates above 0, unterminated id) are refused;
+   - cohort normalisation: fnet_cohort_distance against a brute force in double (every
+     distance sorted), fnet_identify_cohort's scores, ranking, acceptance and default threshold
+     against the formula s = d / ((c(p) + c(e)) / 2) computed here, and its refusals. */
 #define FNET_IMPLEMENTATION
 #include "../facenet.h"
 #include "fnet_test.h"
@@ -211,8 +214,129 @@ static void damaged(void) {
     CHECK(fnet_impostor_table_check(NULL) == FNET_ERR_INVALID_ARGUMENT, "NULL");
 }
 
+static int dcmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* c(x) the slow way: every cohort distance in double, sorted, the 10 smallest averaged. */
+static double brute_c(const float *cohort, int n, int dim, const float *x) {
+    static double d[4096];
+    double s = 0;
+    int i, k;
+    for (i = 0; i < n; i++) {
+        double q = 0;
+        for (k = 0; k < dim; k++) q += ((double)x[k] - cohort[i * dim + k]) * ((double)x[k] - cohort[i * dim + k]);
+        d[i] = sqrt(q);
+    }
+    qsort(d, (size_t)n, sizeof d[0], dcmp);
+    for (i = 0; i < FNET_COHORT_K; i++) s += d[i];
+    return s / FNET_COHORT_K;
+}
+
+static float gauss(void) { /* a sum of uniforms: close enough to normal for random embeddings */
+    float s = 0;
+    int i;
+    for (i = 0; i < 12; i++) s += (float)(next_u64() % 1000000) / 1000000.0f;
+    return (s - 6.0f) * 0.1f;
+}
+
+static void cohort(void) {
+    enum { DIM = 32, NC = 300, PEOPLE = 12 };
+    static float co[NC * DIM], ge[PEOPLE * 2 * DIM], probe[DIM], gc[PEOPLE * 2];
+    fnet_gallery *cg = NULL, *g = NULL, *small = NULL, *other = NULL;
+    fnet_impostor_table ct;
+    fnet_match m[PEOPLE], m2[PEOPLE];
+    double worst_c = 0, worst_s = 0;
+    float c, thr = 0;
+    int i, k, n = 0, ok_rank = 1, ok_acc = 1, photos;
+    fnet_gallery_create("resnet34-dlib", DIM, &cg);
+    fnet_gallery_create("resnet34-dlib", DIM, &g);
+    for (i = 0; i < NC * DIM; i++) co[i] = gauss();
+    for (i = 0; i < NC; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", i);
+        fnet_gallery_enroll(cg, name, co + i * DIM, 1);
+    }
+    /* 12 people, the even ones with two photos */
+    for (i = 0; i < PEOPLE * 2 * DIM; i++) ge[i] = gauss();
+    for (i = 0, photos = 0; i < PEOPLE; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        fnet_gallery_enroll(g, name, ge + photos * DIM, i % 2 ? 1 : 2);
+        photos += i % 2 ? 1 : 2;
+    }
+    for (k = 0; k < DIM; k++) probe[k] = ge[3 * DIM + k] + 0.3f * gauss(); /* near p2's second photo */
+    CHECK(fnet_cohort_distances(cg, g, gc) == FNET_OK, "cohort distances of the gallery");
+    for (i = 0; i < photos; i++) {
+        double want = brute_c(co, NC, DIM, ge + i * DIM);
+        if (fabs(gc[i] - want) > worst_c) worst_c = fabs(gc[i] - want);
+    }
+    CHECK(fnet_cohort_distance(cg, probe, DIM, &c) == FNET_OK, "cohort distance of the probe");
+    {
+        double want = brute_c(co, NC, DIM, probe);
+        if (fabs(c - want) > worst_c) worst_c = fabs(c - want);
+    }
+    CHECK(worst_c < 2e-7, "c(x) against the brute force in double: max difference %.2g", worst_c);
+    /* scores: per person the best photo's s, ascending; accepted iff s <= threshold */
+    CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 1.0f, m, PEOPLE, &n) == FNET_OK && n == PEOPLE, "identify_cohort");
+    for (i = 0; i < n; i++) {
+        int first = 0, cnt = 0, p = m[i].person, q;
+        double best = 1e30, best_d = 0;
+        const float *e = NULL;
+        fnet_gallery_person(g, p, NULL, &e, &cnt);
+        for (q = 0, first = 0; q < p; q++) first += q % 2 ? 1 : 2; /* p's first photo in gc */
+        for (q = 0; q < cnt; q++) {
+            double d = 0, sc;
+            for (k = 0; k < DIM; k++) d += ((double)probe[k] - e[q * DIM + k]) * ((double)probe[k] - e[q * DIM + k]);
+            d = sqrt(d);
+            sc = d / (0.5 * ((double)c + gc[first + q]));
+            if (sc < best) { best = sc; best_d = d; }
+        }
+        if (fabs(m[i].score - best) > worst_s) worst_s = fabs(m[i].score - best);
+        if (fabs(m[i].distance - best_d) > worst_s) worst_s = fabs(m[i].distance - best_d);
+        if (i && m[i].score < m[i - 1].score) ok_rank = 0;
+        if (m[i].accepted != (m[i].score <= 1.0f)) ok_acc = 0;
+    }
+    printf("cohort: c(x) within %.2g of the double brute force, scores within %.2g of the formula\n", worst_c, worst_s);
+    CHECK(worst_s < 4e-7, "scores and distances against the formula: max difference %.2g", worst_s);
+    CHECK(ok_rank && ok_acc && m[0].person == 2, "ranked by score, accepted iff <= threshold, p2 first (%d)", m[0].person);
+    /* the default threshold: the shipped cohort table at FNET_DEFAULT_FAR for 18 embeddings */
+    CHECK(fnet_network_cohort_table("resnet34-dlib", &ct) == FNET_OK && fnet_impostor_table_check(&ct) == FNET_OK,
+          "shipped cohort table valid");
+    fnet_far_threshold(&ct, FNET_DEFAULT_FAR, photos, &thr);
+    CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 0.0f, m2, PEOPLE, &n) == FNET_OK && n == PEOPLE, "default threshold");
+    for (i = 0; i < n; i++)
+        if (m2[i].accepted != (m2[i].score <= thr)) ok_acc = 0;
+    CHECK(ok_acc && thr > 0.8f && thr < 1.1f, "default: the cohort table's %.4f for %d embeddings", thr, photos);
+    CHECK(fnet_network_cohort_table("nn4.small2.v1", &ct) == FNET_ERR_NOT_FOUND, "no cohort table for nn4");
+    /* refusals */
+    fnet_gallery_create("resnet34-dlib", DIM, &small);
+    fnet_gallery_enroll(small, "a", co, 9);
+    CHECK(fnet_cohort_distance(small, probe, DIM, &c) == FNET_ERR_INVALID_ARGUMENT, "a cohort under 10 embeddings");
+    fnet_gallery_create("nn4.small2.v1", DIM, &other);
+    fnet_gallery_enroll(other, "a", co, 20);
+    CHECK(fnet_identify_cohort(g, other, gc, probe, DIM, 0.0f, m, 3, &n) == FNET_ERR_MISMATCH, "cohort of another network");
+    CHECK(fnet_cohort_distances(other, g, gc) == FNET_ERR_MISMATCH, "cohort distances across networks");
+    CHECK(fnet_cohort_distance(cg, probe, DIM + 1, &c) == FNET_ERR_MISMATCH, "wrong dim");
+    CHECK(fnet_identify_cohort(g, cg, NULL, probe, DIM, 0.0f, m, 3, &n) == FNET_ERR_INVALID_ARGUMENT, "no gallery c");
+    gc[5] = NAN;
+    CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 0.0f, m, 3, &n) == FNET_ERR_INVALID_ARGUMENT, "NaN gallery c");
+    gc[5] = 0.0f;
+    CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 0.0f, m, 3, &n) == FNET_ERR_INVALID_ARGUMENT, "zero gallery c");
+    fnet_cohort_distances(cg, g, gc);
+    probe[3] = NAN;
+    CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 0.0f, m, 3, &n) == FNET_ERR_NOT_FINITE && n == 0, "NaN probe");
+    CHECK(fnet_cohort_distance(cg, probe, DIM, &c) == FNET_ERR_NOT_FINITE, "NaN probe's c");
+    fnet_gallery_free(small);
+    fnet_gallery_free(other);
+    fnet_gallery_free(cg);
+    fnet_gallery_free(g);
+}
+
 int main(void) {
     known_distribution();
+    cohort();
     shipped_and_graft();
     damaged();
     return test_finish();

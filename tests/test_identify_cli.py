@@ -1,9 +1,15 @@
 """fnet identify at a false-accept rate and fnet calibrate (issue 18 items 5 and 6), end to end
 on face_recognition's knn_examples (5 people, 9 photos, shared data):
-- identify with the shipped table: the test photos get their people, a stranger
+- identify with the shipped table (--no-cohort): the test photos get their people, a stranger
   (lin-manuel-miranda.png) is rejected, the JSON says "calibration": "built-in", and the
   threshold is the library's for 9 embeddings at 1% (0.5451 from the shipped ResNet table,
   whose math test_far_threshold.c checks) and grows with --far; --threshold overrides it;
+- identify by default with the cohort `make cohort` writes (weights/resnet34-dlib.cohort):
+  the same names and rejection, "calibration": "cohort", the cohort table's threshold for 9
+  embeddings (0.9681), matches ranked by score, accepted iff score <= threshold, and every
+  score recomputed here in plain Python from `fnet embed`'s embeddings, the gallery file and
+  the cohort file: s = d / ((c(probe) + c(photo)) / 2), c = the mean distance to the 10
+  nearest cohort embeddings;
 - calibrate --gallery G writes G.calib and the ROC PNG; identify then uses G.calib (says so),
   still accepts the right people and rejects the stranger; --calibration FILE does the same;
   verify --calibration uses its verify threshold;
@@ -35,6 +41,74 @@ def names(out):
     return {os.path.basename(o["image"]): sorted(f["name"] for f in o["faces"] if f["name"]) for o in jlines(out)}
 
 
+def read_gallery(path):
+    """A gallery file (facenet.h section 5's format) -> (network, [(name, [embedding])])."""
+    with open(path, "rb") as f:
+        b = f.read()
+    assert b[:8] == b"FNETGALR", path
+    dim, n_people = struct.unpack_from("<II", b, 16)
+    network = b[40:72].split(b"\0")[0].decode()
+    at, people = 72, []
+    for _ in range(n_people):
+        ln, cnt = struct.unpack_from("<II", b, at)
+        name = b[at + 8:at + 8 + ln].decode()
+        at += 8 + (ln + 3) // 4 * 4
+        embs = [list(struct.unpack_from("<%df" % dim, b, at + 4 * dim * k)) for k in range(cnt)]
+        at += 4 * dim * cnt
+        people.append((name, embs))
+    return network, people
+
+
+def dist(a, b):
+    return sum((x - y) * (x - y) for x, y in zip(a, b)) ** 0.5
+
+
+def check_cohort(fnet, wdir, gal, imgs, expect):
+    """identify's default with the cohort, its scores recomputed from the files."""
+    network, cohort_people = read_gallery(os.path.join(wdir, "resnet34-dlib.cohort"))
+    cohort = [e for _, embs in cohort_people for e in embs]
+    check(network == "resnet34-dlib" and len(cohort) >= 1000, "cohort: %s, %d embeddings" % (network, len(cohort)))
+
+    def c_of(x):
+        return sum(sorted(dist(x, e) for e in cohort)[:10]) / 10
+
+    rc, out, err = run(fnet, "identify", gal, *imgs)
+    got = names(out) if rc == 0 else {}
+    check(got == expect, "identify (cohort): %s" % got)
+    lines = jlines(out) if rc == 0 else []
+    check(lines and all(o.get("calibration") == "cohort" and o.get("cohort_embeddings") == len(cohort)
+                        for o in lines), "says cohort, %d cohort embeddings" % len(cohort))
+    thr = lines[0]["threshold"] if lines else 0
+    print("identify, cohort table, 9 embeddings at FAR 1%%: threshold %.4f" % thr)
+    # fnet_far_threshold(the shipped cohort table, 0.01, 9): test_far_threshold.c checks the math
+    check(abs(thr - 0.9681) < 1e-4, "cohort threshold for 9 embeddings %.4f" % thr)
+    ok_rank = all(all(m[k]["score"] <= m[k + 1]["score"] for k in range(len(m) - 1)) and
+                  all(x["accepted"] == (x["score"] <= thr) for x in m)
+                  for o in lines for m in [f["matches"] for f in o["faces"]])
+    check(ok_rank, "matches by ascending score, accepted iff score <= threshold")
+    # every score of two photos (one known, the stranger) recomputed from the files
+    _, people = read_gallery(gal)
+    gc = {name: [c_of(e) for e in embs] for name, embs in people}
+    worst = 0.0
+    for img in (imgs[0], imgs[-1]):
+        rc, out, err = run(fnet, "embed", "--upsample", "1", img)  # as identify detects
+        faces = [json.loads(x) for x in out.splitlines() if x.strip()] if rc == 0 else []
+        emb = faces[0]["faces"][0]["embedding"] if faces and faces[0].get("faces") else None
+        if not emb:
+            check(False, "fnet embed %s: %d %s" % (img, rc, err[-200:]))
+            continue
+        cp = c_of(emb)
+        want = {name: min(dist(emb, e) / ((cp + gc[name][k]) / 2) for k, e in enumerate(embs))
+                for name, embs in people}
+        rc, out, err = run(fnet, "identify", "--k", "5", gal, img)
+        m = jlines(out)[0]["faces"][0]["matches"] if rc == 0 else []
+        check(len(m) == 5, "%s: 5 matches" % img)
+        for x in m:
+            worst = max(worst, abs(x["score"] - want[x["name"]]))
+    print("cohort scores against plain Python: max difference %.2g" % worst)
+    check(worst < 2e-6, "cohort scores as recomputed: max difference %.2g" % worst)
+
+
 def main():
     fnet = "build/fnet"
     wdir = os.environ.get("FNET_WEIGHTS", "weights")
@@ -54,7 +128,7 @@ def main():
         check(rc == 2, "calibrate --gallery and --out: exit %d" % rc)
         rc, out, err = run(fnet, "calibrate")
         check(rc == 2, "calibrate without DIR: exit %d" % rc)
-        for b in ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet"):
+        for b in ("hog_frontal.fnet", "landmarks68.fnet", "resnet34.fnet", "resnet34-dlib.cohort"):
             if not os.path.exists(os.path.join(wdir, b)):
                 skip("%s/%s not built (make weights)" % (wdir, b))
                 return finish()
@@ -70,7 +144,7 @@ def main():
         imgs = [os.path.join(knn, "test", k) for k in sorted(expect) if k.endswith(".jpg")] + [stranger]
 
         # the shipped table
-        rc, out, err = run(fnet, "identify", gal, *imgs)
+        rc, out, err = run(fnet, "identify", "--no-cohort", gal, *imgs)
         got = names(out) if rc == 0 else {}
         check(got == expect, "identify (built-in table): %s" % got)
         lines = jlines(out) if rc == 0 else []
@@ -83,12 +157,14 @@ def main():
         check(abs(thr - 0.5451) < 1e-4, "threshold for 9 embeddings %.4f" % thr)
         thr_by_far = []
         for far in ("0.001", "0.01", "0.1"):
-            rc, out, err = run(fnet, "identify", "--far", far, gal, imgs[0])
+            rc, out, err = run(fnet, "identify", "--no-cohort", "--far", far, gal, imgs[0])
             thr_by_far.append(jlines(out)[0]["threshold"] if rc == 0 else 0)
         check(thr_by_far[0] < thr_by_far[1] < thr_by_far[2], "threshold grows with --far: %s" % thr_by_far)
         rc, out, err = run(fnet, "identify", "--threshold", "0.3", gal, imgs[0])
         o = jlines(out)[0] if rc == 0 else {}
         check(o.get("threshold") == 0.3 and o.get("calibration") == "--threshold", "--threshold wins: %s" % o)
+
+        check_cohort(fnet, wdir, gal, imgs, expect)
 
         # calibrate next to the gallery
         roc = os.path.join(tmp, "roc.png")

@@ -400,12 +400,12 @@ export class Gallery {
     const fn = this.fn;
     if (this.count === 0) return [];
     if (probe.length !== this.dim) fn.check(-16, 'identify');
-    return fn.withTemp([4 * probe.length, 12 * k, 4, 4, 4], (pp, pm, pn, pname, pc) => {
+    return fn.withTemp([4 * probe.length, 16 * k, 4, 4, 4], (pp, pm, pn, pname, pc) => {
       fn.f32.set(probe, pp >> 2);
       fn.check(fn.x.fw_identify(this.ptr, pp, probe.length, threshold, pm, k, pn), 'identify');
       const out = [];
       for (let i = 0; i < fn.i32[pn >> 2]; i++) {
-        const b = (pm >> 2) + 3 * i;
+        const b = (pm >> 2) + 4 * i; /* fnet_match: person, distance, accepted, score */
         const person = fn.i32[b];
         fn.check(fn.x.fw_gallery_person(this.ptr, person, pname, pc), 'identify');
         out.push({ name: fn.cstr(fn.i32[pname >> 2]), distance: fn.f32[b + 1], accepted: !!fn.i32[b + 2] });

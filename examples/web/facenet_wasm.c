@@ -124,8 +124,9 @@ FW_EXPORT(fw_gallery_person) int fw_gallery_person(const fnet_gallery *g, int i,
     const float *e;
     return fnet_gallery_person(g, i, name, &e, n);
 }
-/* matches: k entries of (person int32, distance float32, accepted int32) = fnet_match. */
-typedef char fw__match_is_12_bytes[sizeof(fnet_match) == 12 ? 1 : -1];
+/* matches: k entries of (person int32, distance float32, accepted int32, score float32) =
+   fnet_match. */
+typedef char fw__match_is_16_bytes[sizeof(fnet_match) == 16 ? 1 : -1];
 FW_EXPORT(fw_identify) int fw_identify(const fnet_gallery *g, const float *probe, int dim, float threshold,
                                        fnet_match *matches, int k, int *n_matches) {
     return fnet_identify(g, probe, dim, threshold, matches, k, n_matches);

@@ -84,8 +84,21 @@ static void fix_header(unsigned char *b, size_t size) {
 
 static int g_run_network; /* embedding is slow (~0.2 s under ASan): 1 input in 4 runs it */
 
-static void exercise(fnet_model *m) {
-    fnet_image img = fnet_image_view(g_image, 100, 100, 3, 0);
+/* How exercise() uses a model that loaded (fuzz_smallblob.c uses it with a smaller image). */
+typedef struct fuzz_use {
+    const unsigned char *px; /* an RGB image w x h */
+    int w, h;
+    int det_w, det_h;        /* detection runs on the top-left det_w x det_h of it */
+    fnet_box box;            /* landmarks run in this box */
+    int max_side;            /* networks run only on inputs up to this side */
+    size_t max_work;         /* ... and workspaces up to this many bytes (0: any) */
+} fuzz_use;
+
+/* One use of model m: its metadata and last tensor read, then detect, landmarks or embed (a
+   crop filled from the image's bytes, when g_run_network). */
+static void exercise_with(fnet_model *m, const fuzz_use *u) {
+    fnet_image img = fnet_image_view(u->px, u->w, u->h, 3, 0);
+    fnet_image det_img = fnet_image_view(u->px, u->det_w, u->det_h, 3, u->w * 3);
     fnet_box boxes[4];
     int n = 0, size, dim;
     fnet_tensor_info ti;
@@ -94,26 +107,26 @@ static void exercise(fnet_model *m) {
     (void)fnet_model_tensor_at(m, fnet_model_tensor_count(m) - 1, &ti);
     switch (fnet_model_get_kind(m)) {
     case FNET_MODEL_DETECTOR:
-        (void)fnet_detect_workspace_size(m, 100, 100, NULL);
-        (void)fnet_detect(m, img, NULL, NULL, 0, boxes, 4, &n);
+        (void)fnet_detect_workspace_size(m, u->det_w, u->det_h, NULL);
+        (void)fnet_detect(m, det_img, NULL, NULL, 0, boxes, 4, &n);
         break;
     case FNET_MODEL_LANDMARKS: {
         fnet_point pts[256];
-        fnet_box b;
         int np = fnet_landmarks_count(m);
-        b.left = 20; b.top = 15; b.right = 80; b.bottom = 75; b.score = 1; b.filter = 0;
-        if (np > 0 && np <= 256) (void)fnet_landmarks(m, img, b, pts);
+        if (np > 0 && np <= 256) (void)fnet_landmarks(m, img, u->box, pts);
         break;
     }
     case FNET_MODEL_NETWORK:
         size = fnet_embed_input_size(m);
         dim = fnet_embed_dim(m);
-        if (g_run_network && size > 0 && size <= 160 && dim > 0 && dim <= 4096) {
+        (void)fnet_embed_align_kind(m);
+        if (g_run_network && size > 0 && size <= u->max_side && dim > 0 && dim <= 4096 &&
+            (!u->max_work || fnet_embed_workspace_size(m) <= u->max_work)) {
             unsigned char *crop = (unsigned char *)malloc((size_t)size * size * 3);
             float *out = (float *)malloc((size_t)dim * sizeof(float));
             int i;
             if (crop && out) {
-                for (i = 0; i < size * size * 3; i++) crop[i] = g_image[i % (int)sizeof g_image];
+                for (i = 0; i < size * size * 3; i++) crop[i] = u->px[i % (u->w * u->h * 3)];
                 (void)fnet_embed(m, crop, NULL, 0, out);
             }
             free(crop);
@@ -121,6 +134,16 @@ static void exercise(fnet_model *m) {
         }
         break;
     }
+}
+
+/* The 100x100 test image, whole; networks up to 160 px (the real ones). */
+static void exercise(fnet_model *m) {
+    fuzz_use u;
+    u.px = g_image; u.w = u.h = u.det_w = u.det_h = 100;
+    u.box.left = 20; u.box.top = 15; u.box.right = 80; u.box.bottom = 75; u.box.score = 1; u.box.filter = 0;
+    u.max_side = 160;
+    u.max_work = 0;
+    exercise_with(m, &u);
 }
 
 static void try_load(const unsigned char *blob, size_t size) {

@@ -17,46 +17,19 @@
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
 
-/* fuzz_blob.c's exercise() on a small image, and embedding only for inputs up to 32x32: a
-   mutated shape must not turn a small blob into seconds of arithmetic per input. */
+/* fuzz_blob.c's exercise_with() on a small image, and embedding only for inputs up to 32x32
+   with workspaces up to 1 MB: a mutated shape must not turn a small blob into seconds of
+   arithmetic per input. */
 static unsigned char g_small[48 * 48 * 3];
 
 static void exercise_small(fnet_model *m) {
-    fnet_image img = fnet_image_view(g_small, 48, 48, 3, 0), det_img = fnet_image_view(g_small, 40, 40, 3, 48 * 3);
-    fnet_box boxes[4];
-    int n = 0, size, dim;
-    fnet_tensor_info ti;
-    const char *k, *v;
-    (void)fnet_model_meta_at(m, 0, &k, &v);
-    (void)fnet_model_tensor_at(m, fnet_model_tensor_count(m) - 1, &ti);
-    switch (fnet_model_get_kind(m)) {
-    case FNET_MODEL_DETECTOR:
-        (void)fnet_detect_workspace_size(m, 40, 40, NULL);
-        (void)fnet_detect(m, det_img, NULL, NULL, 0, boxes, 4, &n);
-        break;
-    case FNET_MODEL_LANDMARKS: {
-        fnet_point pts[256];
-        fnet_box b;
-        int np = fnet_landmarks_count(m);
-        b.left = 8; b.top = 6; b.right = 40; b.bottom = 38; b.score = 1; b.filter = 0;
-        if (np > 0 && np <= 256) (void)fnet_landmarks(m, img, b, pts);
-        break;
-    }
-    case FNET_MODEL_NETWORK:
-        size = fnet_embed_input_size(m);
-        dim = fnet_embed_dim(m);
-        (void)fnet_embed_align_kind(m);
-        if (size > 0 && size <= 32 && dim > 0 && fnet_embed_workspace_size(m) <= (1u << 20)) {
-            unsigned char crop[32 * 32 * 3];
-            float *out = (float *)malloc((size_t)dim * sizeof(float));
-            if (out) {
-                memcpy(crop, g_small, sizeof crop);
-                (void)fnet_embed(m, crop, NULL, 0, out);
-            }
-            free(out);
-        }
-        break;
-    }
+    fuzz_use u;
+    u.px = g_small; u.w = u.h = 48; u.det_w = u.det_h = 40;
+    u.box.left = 8; u.box.top = 6; u.box.right = 40; u.box.bottom = 38; u.box.score = 1; u.box.filter = 0;
+    u.max_side = 32;
+    u.max_work = 1u << 20;
+    g_run_network = 1;
+    exercise_with(m, &u);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,11 +12,16 @@
 # ASan. The other targets start from shared photos, XML and weight blobs, whose derivatives are
 # not committed; their regression inputs are hand-made (tests/fuzz/make_image_regress.py, the
 # hostile texts and blobs in tests/test_fuzz_regress.c).
-# usage: sh tests/fuzz/run.sh [TARGET-FILTER]      env: FUZZ_SECONDS, FUZZ_REGRESS, FNET_WEIGHTS, FNET_SHARED
+# FUZZ_TIMEOUT (default 20) is libFuzzer's -timeout: wall-clock seconds one input may take
+# before it counts as a hang; on a loaded or niced run raise it (a starved process blows it
+# on inputs that take 1 s alone: fuzz_blob's real networks under ASan).
+# usage: sh tests/fuzz/run.sh [TARGET-FILTER]
+#   env: FUZZ_SECONDS, FUZZ_TIMEOUT, FUZZ_REGRESS, FNET_WEIGHTS, FNET_SHARED
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 filter=${1:-}
 secs=${FUZZ_SECONDS:-60}
+timeout=${FUZZ_TIMEOUT:-20}
 B=build/fuzz
 mkdir -p "$B"
 if ! command -v clang >/dev/null 2>&1; then echo "fuzz: clang not installed: skipped"; exit 0; fi
@@ -38,7 +43,7 @@ for src in tests/fuzz/fuzz_*.c; do
     short=${t#fuzz_}
     case "$t" in *"$filter"*) ;; *) continue ;; esac
     exe=$B/$t
-    if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. "$src" -o "$exe" -lm \
+    if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -I/usr/include/stb "$src" -o "$exe" -lm -lpthread \
         > "$exe.build.log" 2>&1; then
         echo "$t: build failed"; head -n 20 "$exe.build.log"; status=1; continue
     fi
@@ -55,7 +60,7 @@ for src in tests/fuzz/fuzz_*.c; do
     before=$(ls "$art" | wc -l)
     t0=$(date +%s)
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=$maxlen \
+        "$exe" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=4096 -max_len=$maxlen \
         -artifact_prefix="$art/" -print_final_stats=1 "$corpus" > "$exe.log" 2>&1
     rc=$?
     dt=$(( $(date +%s) - t0 ))

@@ -8,6 +8,7 @@ rebuilt by `make fuzz`).   usage: /usr/bin/python3 tests/fuzz/seeds.py OUTDIR
   OUTDIR/jpeg/      shared JPEG photos of at most 64 KB and 300x300 pixels (every 40th LFW
                     photo, the progressive ones, the small ones of other folders), small crops
                     of them re-encoded by cv2: gray, progressive, with restart intervals
+  OUTDIR/calib/     calibration files in fnet calibrate's format (fuzz_calib)
   OUTDIR/imglab/    the dlib imglab XML files of the shared data, and a tiny one
   OUTDIR/exif/      JPEG headers with an EXIF orientation (1..8, both TIFF byte orders)
   OUTDIR/png/       small crops of the shared PNG photos and of two JPEG photos as PNG: gray,
@@ -106,6 +107,23 @@ def main(out):
     image_seeds(out, shared, cv2)
     exif_seeds(out)
     small_blob_seeds(out)
+    calib_seeds(out)
+
+
+def calib_seeds(out):
+    """Calibration files as cm__write_calibration writes them (fnet calibrate): the shipped
+    ResNet table's shape with a user's level, the smallest (2 points) and the largest (40)."""
+    cd = os.path.join(out, "calib")
+    os.makedirs(cd, exist_ok=True)
+
+    def text(n, d0=0.38, d1=1.18):
+        head = ("fnet-calibration 1\nnetwork resnet34-dlib\npairs 1234\nverify_threshold 0.622500\n"
+                "cluster_threshold 0.421400\neer 0.021000\neer_threshold 0.610000\npoints %d\n" % n)
+        pts = "".join("%.6f %.6f\n" % (d0 + (d1 - d0) * i / (n - 1), -5.75 + 5.75 * i / (n - 1)) for i in range(n))
+        return head + pts
+    for n in (2, 25, 40):
+        open(os.path.join(cd, "calib_%d.txt" % n), "w").write(text(n))
+    print("seeds: 3 calibration files in %s" % cd)
 
 
 def small_blob_seeds(out):
@@ -114,7 +132,7 @@ def small_blob_seeds(out):
     and 2x3 filters, shape predictors of 5 points (f32, f16 and i16 leaves), and networks of
     every op type on an 8x8 input. Values from a fixed LCG, valid for the loader."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                    "tools"))
+                                    "tools", "convert"))
     import fnet_blob as fb
     sd = os.path.join(out, "smallblob")
     os.makedirs(sd, exist_ok=True)

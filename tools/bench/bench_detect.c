@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
             clr = (float *)fnet__arena_take(&ar, p.col_n * 5 * sizeof(float));
             cleft = (int *)(void *)(clr + 3 * p.col_n);
             cx = cleft + p.col_n;
-            fnet__hog_pick(m->isa, &k);
+            fnet__hog_pick_detect(m->isa, hh, &k);
             for (ch = 0; ch < 3; ch++) {
                 for (y = 0; y < h * w; y++) inb[(size_t)ch * w * h + y] = px[3 * (size_t)y + ch];
                 cur.pl[ch] = inb + (size_t)ch * w * h;
@@ -101,9 +101,7 @@ int main(int argc, char **argv) {
                 fnet__hog_geometry(cur.w, cur.h, &g);
                 if (g.hr < 1 || g.hc < 1) continue;
                 fnet__hog_col_tables(&g, cx, clr + p.col_n, clr + 2 * p.col_n);
-                memset(hist, 0, (size_t)(g.cr + 2) * (g.cc + 2) * 18 * sizeof(float));
-                memset(feat, 0, (g.fplane * 31 + 8) * sizeof(float));
-                for (y = 1; y < g.vis_r; y++) k.row(&cur, &g, y, hist);
+                fnet__hog_votes(&k, &cur, &g, hist);
                 t1 = now_ms(); st[2] += t1 - t; t = t1;
                 k.features(&g, hist, norm, feat);
                 t1 = now_ms(); st[3] += t1 - t; t = t1;

@@ -3,8 +3,9 @@
    people that table never saw, for galleries of 10 to 1,000 people.
 
    build/eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR]
-                       [--far F] [--trials T] [--seed S] [--table]
-   (make impostor-table: --table; make eval-identify: the whole evaluation)
+                       [--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE]
+   (make impostor-table: --table; make cohort: --table --write-cohort; make eval-identify: the
+   whole evaluation)
 
    1. Impostor table: every photo of the LFW people in ../shared/data/lfw-train/ who are NOT in
       ../shared/data/lfw-dev/ (lfw-train holds more photos of 171 dev people: they are left
@@ -13,6 +14,11 @@
       left out, as fnet never embeds a non-face), every pair of photos of different people:
       fnet_impostor_table_build. --table prints it as the C initialiser facenet.h ships
       (section 5) and stops.
+   1b. The cohort (fnet_identify_cohort): the same photos as a gallery (--write-cohort FILE
+      saves it: make cohort), and the impostor table of cohort-normalised scores
+      s = d / ((c_i + c_j) / 2) of the same pairs, each pair's c values taken over the cohort
+      without both people's photos (a probe and a gallery are never cohort photos either);
+      --table prints it too (facenet.h's cohort table).
    2. LFW dev people (1,241; 450 with >= 2 photos): for each gallery size K, `trials` random
       galleries: K people with >= 2 photos (above 450: all of them plus people with one photo),
       one random photo of each enrolled; known probes = the other photos of the enrolled people
@@ -20,6 +26,9 @@
       accepted); strangers = every photo of the people not enrolled (FAR: accepted as anyone).
       The threshold is fnet_gallery_far_threshold(gallery, shipped table, far). The table is
       the one facenet.h ships; the one measured in 1 is printed next to it (they must agree).
+      Sections 2 and 3 run twice on the same galleries: plain distances (fnet_identify,
+      the shipped table) and cohort-normalised scores (fnet_identify_cohort, the cohort of 1b,
+      the shipped cohort table).
    3. Several photos per person: people with >= 4 photos, galleries of 1 or 3 photos per
       person, the same probes (the photos after the third), thresholds from N = embeddings.
    5. What fnet calibrate does: the table of a small labelled folder (20 dev people with >= 3
@@ -100,6 +109,9 @@ static int in_list(char **names, int n, const char *name) {
 }
 
 static const char *g_network; /* the network id galleries are made for */
+/* The cohort rule (fnet_identify_cohort): set while the cohort rows run. */
+static const fnet_gallery *g_cohort;
+static const fnet_impostor_table *g_cohort_table;
 
 static int fcmp(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -115,14 +127,15 @@ typedef struct stats {
 } stats;
 
 /* Identifies the known probes and the strangers of one gallery at threshold thr. */
-static void score(const set *dev, fnet_gallery *g, const int *gallery_of, const int *is_probe_known,
+static void score(const set *dev, fnet_gallery *g, const float *gc, const int *gallery_of, const int *is_probe_known,
                   const int *is_stranger, float thr, stats *st) {
     int i;
     fnet_match m[1];
     for (i = 0; i < dev->n; i++) {
         int nm = 0;
         if (!is_probe_known[i] && !is_stranger[i]) continue;
-        fnet_identify(g, dev->x + (size_t)i * EC_DIM, EC_DIM, thr, m, 1, &nm);
+        if (gc) fnet_identify_cohort(g, g_cohort, gc, dev->x + (size_t)i * EC_DIM, EC_DIM, thr, m, 1, &nm);
+        else fnet_identify(g, dev->x + (size_t)i * EC_DIM, EC_DIM, thr, m, 1, &nm);
         if (nm < 1) continue;
         if (is_probe_known[i]) {
             st->probes++;
@@ -144,7 +157,7 @@ static void run_gallery(const set *dev, const fnet_impostor_table *t, double far
     int np = dev->lab.n_people, i, j;
     int *gallery_of = (int *)malloc((size_t)np * sizeof(int)), *enr = (int *)calloc((size_t)dev->n, sizeof(int));
     int *known = (int *)calloc((size_t)dev->n, sizeof(int)), *stranger = (int *)calloc((size_t)dev->n, sizeof(int));
-    float thr;
+    float thr, *gc = NULL;
     for (i = 0; i < np; i++) gallery_of[i] = -1;
     fnet_gallery_create(g_network, EC_DIM, &g);
     for (j = 0; j < k; j++) {
@@ -161,10 +174,16 @@ static void run_gallery(const set *dev, const fnet_impostor_table *t, double far
         for (q = f + (fixed ? probe_from : 0); q < f + c; q++) known[q] = !enr[q];
     }
     for (i = 0; i < dev->n; i++) stranger[i] = gallery_of[dev->label[i]] < 0;
+    if (g_cohort) { /* the cohort rule: its table, the gallery's cohort distances */
+        gc = (float *)malloc((size_t)fnet_gallery_embedding_count(g) * sizeof(float));
+        fnet_cohort_distances(g_cohort, g, gc);
+        t = g_cohort_table;
+    }
     if (fixed_thr > 0) thr = fixed_thr;
-    else fnet_gallery_far_threshold(g, t, far, &thr);
+    else fnet_far_threshold(t, far, fnet_gallery_embedding_count(g), &thr);
     st->thr += thr;
-    score(dev, g, gallery_of, known, stranger, thr, st);
+    score(dev, g, gc, gallery_of, known, stranger, thr, st);
+    free(gc);
     fnet_gallery_free(g);
     free(gallery_of);
     free(enr);
@@ -186,6 +205,10 @@ int main(int argc, char **argv) {
     ec_labelled tlab, dlab;
     set tr, dev;
     char troot[2048], droot[2048];
+    const char *cohort_out = NULL;
+    fnet_gallery *cohort = NULL;
+    fnet_impostor_table cohort_measured, cohort_shipped;
+    int rule;
     int i, j, trials = 20, table_only = 0, n_multi = 0, n_single = 0, n4 = 0, overlap = 0;
     int *multi, *single, *four, *people;
     double far = FNET_DEFAULT_FAR;
@@ -197,12 +220,13 @@ int main(int argc, char **argv) {
     ec_lfw_opts_init(&o);
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--table")) { table_only = 1; continue; }
+        if (!strcmp(argv[i], "--write-cohort") && i + 1 < argc) { cohort_out = argv[++i]; continue; }
         if (!strcmp(argv[i], "--far") && i + 1 < argc) { far = atof(argv[++i]); continue; }
         if (!strcmp(argv[i], "--trials") && i + 1 < argc) { trials = atoi(argv[++i]); continue; }
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) { rng_state = strtoull(argv[++i], NULL, 10); continue; }
         if (!ec_lfw_option(&o, argc, argv, &i)) {
             fprintf(stderr, "usage: eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR] "
-                            "[--far F] [--trials T] [--seed S] [--table]\n");
+                            "[--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE]\n");
             return 2;
         }
     }
@@ -247,7 +271,71 @@ int main(int argc, char **argv) {
     for (i = 0; i < measured.n; i++)
         printf("    {%.4ff, %.4ff},%s", measured.distance[i], measured.log10_rate[i], i % 4 == 3 || i + 1 == measured.n ? "\n" : "");
     free(imp);
+    /* 1b. the cohort: the same photos as a gallery (--write-cohort saves it: make cohort), and
+       the impostor table of cohort-normalised scores s = d / ((c_i + c_j) / 2), where c of
+       each photo of a pair is taken over the cohort without both people's photos (in use the
+       probe and the gallery are never in the cohort either) */
+    fnet_gallery_create(ec.network_id, EC_DIM, &cohort);
+    for (i = 0; i < tlab.n_people; i++)
+        if (tr.cnt[i] > 0) fnet_gallery_enroll(cohort, tlab.people[i], tr.x + (size_t)tr.first[i] * EC_DIM, tr.cnt[i]);
+    if (cohort_out) {
+        fnet_result r = fnet_gallery_save(cohort, cohort_out);
+        if (r != FNET_OK) { fprintf(stderr, "eval_identify: %s: %s\n", cohort_out, fnet_result_string(r)); return 1; }
+        printf("cohort: %d photos of %d people written to %s\n", fnet_gallery_embedding_count(cohort),
+               fnet_gallery_count(cohort), cohort_out);
+    }
+    {
+        int maxc = 0, L, *nb;
+        float *nd, *row = (float *)malloc((size_t)tr.n * sizeof(float));
+        int *ord = (int *)malloc((size_t)tr.n * sizeof(int));
+        for (i = 0; i < tlab.n_people; i++) if (tr.cnt[i] > maxc) maxc = tr.cnt[i];
+        L = FNET_COHORT_K + maxc; /* a photo's nearest other-person photos, enough to skip one person */
+        nd = (float *)malloc((size_t)tr.n * L * sizeof(float));
+        nb = (int *)malloc((size_t)tr.n * L * sizeof(int));
+        imp = (float *)malloc((size_t)tr.n * (size_t)tr.n / 2 * sizeof(float) + 4);
+        n_imp = 0;
+        for (i = 0; i < tr.n; i++) { /* the L nearest photos of other people, ascending (insertion) */
+            int n = 0, q;
+            for (j = 0; j < tr.n; j++) {
+                float d;
+                if (tr.label[j] == tr.label[i]) continue;
+                d = fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
+                if (n == L && !(d < row[n - 1])) continue;
+                q = n < L ? n++ : L - 1;
+                while (q > 0 && d < row[q - 1]) { row[q] = row[q - 1]; ord[q] = ord[q - 1]; q--; }
+                row[q] = d;
+                ord[q] = j;
+            }
+            memcpy(nd + (size_t)i * L, row, (size_t)L * sizeof(float));
+            for (q = 0; q < L; q++) nb[(size_t)i * L + q] = tr.label[ord[q]];
+        }
+        for (i = 0; i < tr.n; i++)
+            for (j = i + 1; j < tr.n; j++) {
+                double c[2];
+                int side, q, got;
+                if (tr.label[i] == tr.label[j]) continue;
+                for (side = 0; side < 2; side++) { /* c of i without j's person, of j without i's */
+                    int a = side ? j : i, other = tr.label[side ? i : j];
+                    c[side] = 0;
+                    for (q = 0, got = 0; q < L && got < FNET_COHORT_K; q++)
+                        if (nb[(size_t)a * L + q] != other) { c[side] += nd[(size_t)a * L + q]; got++; }
+                    c[side] /= got;
+                }
+                imp[n_imp++] = (float)(fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM) /
+                                       (0.5 * (c[0] + c[1])));
+            }
+        if (fnet_impostor_table_build(ec.network_id, imp, n_imp, NULL, &cohort_measured) != FNET_OK) {
+            fprintf(stderr, "cohort table build failed\n");
+            return 1;
+        }
+        printf("/* %s, cohort-normalised: %zu impostor pairs (make impostor-table) */\n", ec.network_id, n_imp);
+        for (i = 0; i < cohort_measured.n; i++)
+            printf("    {%.4ff, %.4ff},%s", cohort_measured.distance[i], cohort_measured.log10_rate[i],
+                   i % 4 == 3 || i + 1 == cohort_measured.n ? "\n" : "");
+        free(imp); free(nd); free(nb); free(row); free(ord);
+    }
     if (table_only) return 0;
+    if (fnet_network_cohort_table(ec.network_id, &cohort_shipped) != FNET_OK) cohort_shipped = cohort_measured;
 
     /* 2. dev galleries */
     if (!load_set(&ec, &dlab, &dev)) return 1;
@@ -275,46 +363,56 @@ int main(int argc, char **argv) {
         else if (dev.cnt[i] == 1) single[n_single++] = i;
         if (dev.cnt[i] >= 4) four[n4++] = i;
     }
-    printf("identification at FAR %.3g (%d random galleries per size, one random photo per person; %d people with >= 2 "
-           "photos, %d with one):\n", far, trials, n_multi, n_single);
-    for (i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
-        int k = sizes[i], t;
-        stats st;
-        float thr;
-        memset(&st, 0, sizeof st);
-        if (k > n_multi + n_single - 50) continue;
-        for (t = 0; t < trials; t++) {
-            shuffle(multi, n_multi);
-            shuffle(single, n_single);
-            for (j = 0; j < k; j++) people[j] = j < n_multi ? multi[j] : single[j - n_multi];
-            run_gallery(&dev, use, far, people, k, 1, 0, 0, 0, &st);
-        }
-        fnet_far_threshold(use, far, k, &thr);
-        report("1 photo", k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, thr), k));
-    }
-    /* 3. several photos per person */
-    printf("several photos per person (people with >= 4 photos: %d; probes: their photos after the third):\n", n4);
-    for (i = 0; i < 3; i++) {
-        int k = i == 0 ? 10 : i == 1 ? 40 : 100, per, t;
-        if (k > n4) continue;
-        for (per = 1; per <= 3; per += 2) {
-            stats st;
-            float thr;
-            char what[32];
-            memset(&st, 0, sizeof st);
-            rng_state += 1000; /* same galleries for 1 and 3 photos */
-            {
-                unsigned long long keep = rng_state;
+    {
+        unsigned long long keep = rng_state; /* both rules see the same galleries */
+        for (rule = 0; rule < 2; rule++) {
+            const fnet_impostor_table *ut = rule ? &cohort_shipped : use;
+            rng_state = keep;
+            g_cohort = rule ? cohort : NULL;
+            g_cohort_table = &cohort_shipped;
+            printf("identification at FAR %.3g, %s (%d random galleries per size, one random photo per person; %d people with >= 2 "
+                   "photos, %d with one):\n", far, rule ? "cohort-normalised scores (fnet_identify_cohort)" : "plain distances (fnet_identify)", trials, n_multi, n_single);
+            for (i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
+                int k = sizes[i], t;
+                stats st;
+                float thr;
+                memset(&st, 0, sizeof st);
+                if (k > n_multi + n_single - 50) continue;
                 for (t = 0; t < trials; t++) {
-                    shuffle(four, n4);
-                    run_gallery(&dev, use, far, four, k, per, 1, 3, 0, &st);
+                    shuffle(multi, n_multi);
+                    shuffle(single, n_single);
+                    for (j = 0; j < k; j++) people[j] = j < n_multi ? multi[j] : single[j - n_multi];
+                    run_gallery(&dev, ut, far, people, k, 1, 0, 0, 0, &st);
                 }
-                rng_state = keep;
+                fnet_far_threshold(ut, far, k, &thr);
+                report(rule ? "1 photo,cohort" : "1 photo", k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(ut, thr), k));
             }
-            fnet_far_threshold(use, far, (double)k * per, &thr);
-            snprintf(what, sizeof what, "%d photos each", per);
-            report(what, k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(use, thr), (double)k * per));
+            /* 3. several photos per person */
+            printf("several photos per person (people with >= 4 photos: %d; probes: their photos after the third):\n", n4);
+            for (i = 0; i < 3; i++) {
+                int k = i == 0 ? 10 : i == 1 ? 40 : 100, per, t;
+                if (k > n4) continue;
+                for (per = 1; per <= 3; per += 2) {
+                    stats st;
+                    float thr;
+                    char what[32];
+                    memset(&st, 0, sizeof st);
+                    rng_state += 1000; /* same galleries for 1 and 3 photos */
+                    {
+                        unsigned long long keep = rng_state;
+                        for (t = 0; t < trials; t++) {
+                            shuffle(four, n4);
+                            run_gallery(&dev, ut, far, four, k, per, 1, 3, 0, &st);
+                        }
+                        rng_state = keep;
+                    }
+                    fnet_far_threshold(ut, far, (double)k * per, &thr);
+                    snprintf(what, sizeof what, rule ? "%d each,cohort" : "%d photos each", per);
+                    report(what, k, trials, far, &st, 1 - pow(1 - fnet_impostor_rate(ut, thr), (double)k * per));
+                }
+            }
         }
+        g_cohort = NULL;
     }
     /* 5. what fnet calibrate does with a user's folder: the impostor table of 20 dev people
        with >= 3 photos (every photo; the tail below 100/pairs from the shipped table, shifted),

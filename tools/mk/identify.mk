@@ -2,8 +2,12 @@
 #   make impostor-table  the ResNet's impostor distance table, measured on the LFW people of
 #                        lfw-train outside lfw-dev, printed as facenet.h's initialiser
 #   make eval-identify   identification at FAR 1% and 5% on LFW dev people (never in the
-#                        table), galleries of 10 to 1,000 people (tools/eval/eval_identify.c)
-.PHONY: impostor-table eval-identify
+#                        table), galleries of 10 to 1,000 people, plain distances and
+#                        cohort-normalised scores (tools/eval/eval_identify.c)
+#   make cohort          the ResNet's cohort for fnet_identify_cohort: the table's photos as a
+#                        gallery file, $(FNET_WEIGHTS)/resnet34-dlib.cohort (fnet identify uses
+#                        it when it is there; make test and make demo build it)
+.PHONY: impostor-table eval-identify cohort
 build/eval_identify: tools/eval/eval_identify.c facenet.h examples/embcache.h
 	@mkdir -p build
 	$(CC) -std=c99 $(WARN) -O2 $(INC) $< -o $@ -lm
@@ -12,3 +16,7 @@ impostor-table: build/eval_identify
 eval-identify: build/eval_identify
 	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --trials 20 --far 0.01
 	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --trials 20 --far 0.05
+cohort: $(FNET_WEIGHTS)/resnet34-dlib.cohort
+$(FNET_WEIGHTS)/resnet34-dlib.cohort: $(FNET_WEIGHTS)/resnet34.fnet | build/eval_identify
+	FNET_SHARED=$(SHARED) build/eval_identify --net resnet --weights $(FNET_WEIGHTS) --table --write-cohort $@ > build/cohort.log
+	@grep "^cohort:" build/cohort.log

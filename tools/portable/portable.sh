@@ -191,24 +191,30 @@ esac
 # missing toolchains are reported as skipped.
 case "bare-metal" in *"$filter"*)
     printf '#define FNET_IMPLEMENTATION\n#include "facenet.h"\n' > "$B/impl.c"
+    # compile_row NAME SIZE-TOOL COMPILER-AND-FLAGS...: the header at -Os and -O2, code sizes
+    compile_row() {
+        name=$1; size_tool=$2; shift 2
+        sizes=""
+        for o in -Os -O2; do
+            # shellcheck disable=SC2086
+            if "$@" -std=c99 $WARN $o -DFNET_NO_STDIO -I. -c "$B/impl.c" -o "$B/impl-$name$o.o" \
+                > "$B/impl-$name.build.log" 2>&1; then
+                sizes="$sizes $o $($size_tool "$B/impl-$name$o.o" | awk 'NR == 2 { printf "%.0f KB", $1 / 1024 }')"
+            else
+                printf '%-24s FAIL: the header does not compile (%s)\n' "$name" "$o"; head -n 20 "$B/impl-$name.build.log"
+                echo "fail $name" >> "$results"; return
+            fi
+        done
+        printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
+    }
     for cpu in "cortex-m0|-mfloat-abi=soft" "cortex-m4|-mfloat-abi=hard -mfpu=fpv4-sp-d16" "cortex-m7|-mfloat-abi=hard -mfpu=fpv5-d16"; do
         name=${cpu%%|*}; fl=${cpu#*|}
         if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
             printf '%-24s skipped: arm-none-eabi-gcc not installed (gcc-arm-none-eabi libnewlib-arm-none-eabi)\n' "$name"
             echo "skip $name" >> "$results"; continue
         fi
-        sizes=""
-        for o in -Os -O2; do
-            # shellcheck disable=SC2086
-            if arm-none-eabi-gcc -mcpu=$name -mthumb $fl -std=c99 $WARN $o -DFNET_NO_STDIO -I. -c "$B/impl.c" \
-                -o "$B/impl-$name$o.o" > "$B/impl-$name.build.log" 2>&1; then
-                sizes="$sizes $o $(arm-none-eabi-size "$B/impl-$name$o.o" | awk 'NR == 2 { printf "%.0f KB", $1 / 1024 }')"
-            else
-                printf '%-24s FAIL: the header does not compile (%s)\n' "$name" "$o"; head -n 20 "$B/impl-$name.build.log"
-                echo "fail $name" >> "$results"; sizes=""; break
-            fi
-        done
-        [ -n "$sizes" ] && printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
+        # shellcheck disable=SC2086
+        compile_row "$name" arm-none-eabi-size arm-none-eabi-gcc -mcpu=$name -mthumb $fl
     done
     for rv in "rv32imac|ilp32" "rv32imafc|ilp32f"; do
         name=${rv%%|*}; abi=${rv#*|}
@@ -216,18 +222,7 @@ case "bare-metal" in *"$filter"*)
             printf '%-24s skipped: riscv64-unknown-elf-gcc or picolibc not installed (gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf)\n' "$name"
             echo "skip $name" >> "$results"; continue
         fi
-        sizes=""
-        for o in -Os -O2; do
-            # shellcheck disable=SC2086
-            if riscv64-unknown-elf-gcc --specs=picolibc.specs -march=$name -mabi=$abi -std=c99 $WARN $o -DFNET_NO_STDIO -I. \
-                -c "$B/impl.c" -o "$B/impl-$name$o.o" > "$B/impl-$name.build.log" 2>&1; then
-                sizes="$sizes $o $(riscv64-unknown-elf-size "$B/impl-$name$o.o" | awk 'NR == 2 { printf "%.0f KB", $1 / 1024 }')"
-            else
-                printf '%-24s FAIL: the header does not compile (%s)\n' "$name" "$o"; head -n 20 "$B/impl-$name.build.log"
-                echo "fail $name" >> "$results"; sizes=""; break
-            fi
-        done
-        [ -n "$sizes" ] && printf '%-24s compiles with -Werror, FNET_NO_STDIO; code:%s\n' "$name (compile)" "$sizes"
+        compile_row "$name" riscv64-unknown-elf-size riscv64-unknown-elf-gcc --specs=picolibc.specs -march=$name -mabi=$abi
     done
     # the runs (Cortex-M7 about 15 s, RISC-V about 5 minutes of emulation) stay out of CI
     if [ -n "${CI:-}" ] && [ "${PORTABLE_BAREMETAL_RUN:-0}" != 1 ]; then
