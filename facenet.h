@@ -8569,8 +8569,10 @@ static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, co
    fewer; F(2x2) saves 2.25x), and the transforms touch 36 / 16 inputs per output instead of
    16 / 4. The price is rounding: the transforms' constants up to 8 (and U's 1/6, 1/24) grow
    the float error. Measured against float64 on the ResNet's 35x35 and 17x17 layers (tests/
-   test_kernels.c, case "winograd4"): at most about 2e-6 of the output scale, against 4e-7 for
-   F(2x2) and 1e-7 for the direct sums; the bound checked is 1e-5, as for F(2x2). U costs 4x
+   test_kernels.c, test_winograd4): at most 7.2e-6 of the output scale over its cases (4.1e-6
+   on the ResNet's 35x35x32 shape, 6.9e-6 on its 17x17x64), about 8x the direct scalar sums'
+   error; the bound checked is 1e-5, as for F(2x2). On the ResNet's embeddings the largest
+   difference to face-api goes from 4.0e-7 (F(2x2)) to 5.2e-7 (tests/test_resnet_numerics.c). U costs 4x
    the weights' memory (F(2x2): 1.8x), so F(4x4) is taken where there are pixels enough to
    pay for it (sides >= FNET__WINO4_MIN_SIDE: the ResNet's 35x35 and 17x17 layers; its 8x8
    layers keep F(2x2), the deeper ones the direct convolution). The transforms are plain
