@@ -7785,7 +7785,23 @@ static fnet_align_kind fnet__align_from_name(const char *name) {
    (they differ only by float rounding of the sums; tests/test_kernels.c compares them).
 
    On the AVX2/AVX-512 kernel sets, 3x3 stride-1 convolutions over at least 36 output
-   pixels take Winograd F(2x2, 3x3) instead (2.25x fewer multiplies; see below).
+   pixels take Winograd instead: F(4x4, 3x3) when both output sides are at least 12 (4x
+   fewer multiplies), else F(2x2, 3x3) (2.25x; see below).
+
+   WHAT ELSE THE DIRECT CONVOLUTION DOES (issue 17, measured on the ResNet): a tile whose
+   windows lie inside the input horizontally takes one pointer per kernel row (its KW
+   pixels are contiguous in HWC: the 7x7 first layer on 3 channels runs 7 segments of 21
+   floats, not 49 of 3; same sums, same order); kernel taps that meet only padding for
+   every output pixel are dropped at load (fnet__node_crop: the ResNet's last 3x3 runs on a
+   1x1 input); the last tile of a short M runs on 2- or 4-row versions of the AVX2 kernel;
+   and when a convolution has few M tiles (the deep layers, a few pixels and megabytes of
+   weights that stream from memory), its micro-kernels prefetch the next block of panels
+   while computing (FNET__PF_TILES), as the Winograd GEMMs prefetch the next U matrix.
+   EPILOGUES: a residual ADD whose first input is a CONV read by it alone, and whose
+   shortcut was computed before that CONV, is fused at load (fnet__fuse_adds): the CONV adds
+   the shortcut and applies the ADD's ReLU as it stores its output (the ADD's own floats),
+   the ADD runs as nothing and shares the CONV's slot. Batch norm needs nothing at run
+   time: the converters fold it into the weights and biases (tools/convert/).
 
    The other ops are memory-bound and simple: loops over the contiguous channels of a pixel
    (pooling accumulates whole C-vectors, LRN slides over channels), with SIMD twins of the
@@ -7802,8 +7818,8 @@ static fnet_align_kind fnet__align_from_name(const char *name) {
    embeddings are bit-identical to fnet_embed's.
 
    WORKSPACE = the planned activation slots + a scratch area (tile pointers, LRN's padded
-   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 1.4 MB, ResNet-34 1.2 MB (1.1 and 0.9 MB
-   without Winograd). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
+   squares, Winograd blocks), times n and times the workers respectively for batches. Sizes: nn4.small2 2.2 MB, ResNet-34 1.4 MB (1.1 and 0.9 MB
+   without Winograd: F(4x4)'s blocks are the largest scratch). Limits: activations up to 2^28 floats, sides up to 65536, kernels/strides/pads up
    to 1024, workspace up to 2 GiB (else FNET_ERR_TOO_LARGE); weights must be finite.
 
    | type | op             | inputs | tensors                      | iparam / fparam
@@ -8630,8 +8646,10 @@ static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, co
    fewer; F(2x2) saves 2.25x), and the transforms touch 36 / 16 inputs per output instead of
    16 / 4. The price is rounding: the transforms' constants up to 8 (and U's 1/6, 1/24) grow
    the float error. Measured against float64 on the ResNet's 35x35 and 17x17 layers (tests/
-   test_kernels.c, case "winograd4"): at most about 2e-6 of the output scale, against 4e-7 for
-   F(2x2) and 1e-7 for the direct sums; the bound checked is 1e-5, as for F(2x2). U costs 4x
+   test_kernels.c, test_winograd4): at most 7.2e-6 of the output scale over its cases (4.1e-6
+   on the ResNet's 35x35x32 shape, 6.9e-6 on its 17x17x64), about 8x the direct scalar sums'
+   error; the bound checked is 1e-5, as for F(2x2). On the ResNet's embeddings the largest
+   difference to face-api goes from 4.0e-7 (F(2x2)) to 5.2e-7 (tests/test_resnet_numerics.c). U costs 4x
    the weights' memory (F(2x2): 1.8x), so F(4x4) is taken where there are pixels enough to
    pay for it (sides >= FNET__WINO4_MIN_SIDE: the ResNet's 35x35 and 17x17 layers; its 8x8
    layers keep F(2x2), the deeper ones the direct convolution). The transforms are plain
@@ -9064,8 +9082,31 @@ static void fnet__add(fnet_isa isa, float *y, const float *a, const float *b, si
     fnet__add_scalar(y, a, b, n, relu);
 }
 
+#if defined(FNET__X86)
+/* A whole max- or average-pooling window inside the image (np pixels at p[0..np-1]), 8
+   channels at a time: the operations of fnet__pool's per-pixel path (max: p > o ? p : o
+   from the first pixel on; average: 0 + p0 + p1 ... then times inv), so the same results,
+   without a call per window pixel. */
+FNET__AVX2_FN static void fnet__pool_px_avx2(int mode, float *o, const float *const *p, int np, int C, float inv) {
+    int c = 0, k;
+    for (; c + 8 <= C; c += 8) {
+        __m256 v = mode == FNET__ACC_MAX ? _mm256_loadu_ps(p[0] + c) : _mm256_add_ps(_mm256_setzero_ps(), _mm256_loadu_ps(p[0] + c));
+        for (k = 1; k < np; k++)
+            v = mode == FNET__ACC_MAX ? _mm256_max_ps(_mm256_loadu_ps(p[k] + c), v) : _mm256_add_ps(v, _mm256_loadu_ps(p[k] + c));
+        if (mode != FNET__ACC_MAX) v = _mm256_mul_ps(v, _mm256_set1_ps(inv));
+        _mm256_storeu_ps(o + c, v);
+    }
+    for (; c < C; c++) {
+        float v = mode == FNET__ACC_MAX ? p[0][c] : 0.0f + p[0][c];
+        for (k = 1; k < np; k++) v = mode == FNET__ACC_MAX ? (p[k][c] > v ? p[k][c] : v) : v + p[k][c];
+        o[c] = mode == FNET__ACC_MAX ? v : v * inv;
+    }
+}
+#endif
+
 /* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL.
-   Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc. */
+   Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc
+   (on AVX2, max and average windows inside the image in one pass: fnet__pool_px_avx2). */
 static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, int C,
                        const fnet__geom *g, int OH, int OW, float *out) {
     int oy, ox, ky, kx, c;
@@ -9075,6 +9116,16 @@ static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, in
         for (ox = 0; ox < OW; ox++) {
             float *o = out + ((size_t)oy * OW + ox) * C;
             int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl, padded = 0, first = 1;
+#if defined(FNET__X86)
+            if (isa == FNET_ISA_AVX2 && mode != FNET__ACC_SUMSQ && g->kh * g->kw <= 64 && y0 >= 0 && x0 >= 0 &&
+                y0 + g->kh <= H && x0 + g->kw <= W) {
+                const float *pp[64];
+                for (ky = 0; ky < g->kh; ky++)
+                    for (kx = 0; kx < g->kw; kx++) pp[ky * g->kw + kx] = in + ((size_t)(y0 + ky) * W + x0 + kx) * C;
+                fnet__pool_px_avx2(mode, o, pp, g->kh * g->kw, C, inv);
+                continue;
+            }
+#endif
             for (ky = 0; ky < g->kh; ky++)
                 for (kx = 0; kx < g->kw; kx++) {
                     int iy = y0 + ky, ix = x0 + kx;
@@ -9595,7 +9646,9 @@ static void fnet__op_run_job(fnet__fwd *f) {
 }
 
 /* 1 CONV: y = relu?(bias + W (*) x), x [N,H,W,Cin] -> y [N,OH,OW,Cout]. 3x3 stride-1
-   convolutions take Winograd F(2x2,3x3) on AVX2/AVX-512, the others the packed GEMM. */
+   convolutions take Winograd F(4x4,3x3) or F(2x2,3x3) on AVX2/AVX-512, the others the
+   packed GEMM; a fused residual ADD (nd->add) is added, and its ReLU applied, as the
+   output is stored; a cropped kernel (nd->ckh) runs with its own geometry. */
 static void fnet__op_conv(fnet__fwd *f, int i) {
     const fnet_model *m = f->m;
     const fnet__net *net = (const fnet__net *)m->stage;
