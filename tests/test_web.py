@@ -9,8 +9,11 @@ decoder is not stb_image: a PNG gives the page exactly the CLI's pixels. Then:
 - Node (tools/web/node_faces.mjs; the scalar build too when make wasm made it) and the page in Chromium (tools/web/
   browser_faces.mjs: fetch, the browser's PNG decode, canvas ImageData, facenet.wasm) against
   `build/fnet landmarks` and `build/fnet embed` on the PNGs: the same boxes and filters,
-  scores within 2e-6 (the CLI prints 6 decimals), every landmark equal to the CLI's two
-  decimals, embeddings within 3.4e-7 (the portable bound; the CLI prints 7 digits).
+  scores within 7e-6, every landmark equal to the CLI's two decimals, embeddings within
+  4e-7. build/fnet runs the AVX2 kernels: its histograms are summed block by block (within
+  1e-5 of dlib's order, test_detect) and its 3x3 convolutions by Winograd F(4x4); facenet.wasm
+  keeps dlib's summation order and the direct sums, so the bounds are those two's distance
+  (measured 6.2e-6 and 3.6e-7 on sample1; before issue 17's kernels 8e-7 and 3.1e-7).
 - The page's gallery (IndexedDB): Lennon enrolled from lennon-1 names the face of lennon-2,
   at the distance the CLI's embeddings give; sample1's four faces stay unknown; after a
   reload of the page the gallery is still there; the shared samples are offered.
@@ -41,8 +44,8 @@ OUT = "build/web"
 PHOTOS = os.path.join(OUT, "photos")
 SRC = [("openface-examples", "lennon-1.jpg"), ("openface-examples", "lennon-2.jpg"),
        ("faceapi-samples", "sample1.jpg")]
-EMB_TOL = 3.4e-7
-SCORE_TOL = 2e-6
+EMB_TOL = 4e-7    # facenet.wasm (direct sums) against build/fnet's AVX2 Winograd F(4x4)
+SCORE_TOL = 7e-6  # dlib's summation order (wasm) against AVX2's block sums (both within 1e-5 of dlib)
 
 
 def run(cmd, **kw):
