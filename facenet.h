@@ -3919,13 +3919,14 @@ static fnet_result fnet__hog_make_plan(const fnet__hog *h, int width, int height
         p->lvl_all_bytes = 0;
         for (i = 1; i < p->levels; i++) {
             w = (5 * w) / 6; ht = (5 * ht) / 6;
-            if (!fnet__hog_add(&p->lvl_all_bytes, (size_t)w * (size_t)ht * (size_t)p->nch + 16, 1))
+            if (!fnet__hog_add(&p->lvl_all_bytes, (size_t)w * (size_t)ht * (size_t)p->nch + 16 + 63, 1)) /* + alignment */
                 return FNET_ERR_TOO_LARGE;
         }
         p->lvl_bytes = 0;
     }
     p->total = 64;
-    p->in_bytes += 16; /* slack: the resize kernels read 4 bytes at a time */
+    p->in_bytes += 16; /* slack: the resize kernels read 4 bytes at a time, the AVX2 histograms 16
+                          (the slack is zeroed after each fill: fnet__hog_slack) */
     if (p->up_bytes) p->up_bytes += 16;
     if (p->lvl_bytes) p->lvl_bytes += 16;
     if (!fnet__hog_add(&p->total, p->in_bytes, 1) || !fnet__hog_add(&p->total, p->up_bytes, 1) ||
@@ -4029,6 +4030,10 @@ static void fnet__hog_extract(const fnet__hog_kernels *k, const fnet__himg *im, 
    previous one, as dlib does), which then goes on with the smallest levels; then the
    remaining levels, spread over the workers by size (their work is proportional to their
    pixels; largest first onto the least loaded). */
+/* Zeroes the 16 slack bytes after an image's planes: the SIMD kernels' loads run past the
+   last row (their lanes there are masked off), and every byte they read is then defined. */
+static void fnet__hog_slack(unsigned char *planes, size_t bytes) { memset(planes + bytes, 0, 16); }
+
 /* Level l's image resampled (pyramid_down<6>) from level l-1's, with sc's column scratch. */
 static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc) {
     const fnet__himg *src = &d->img[l - 1];
@@ -4038,6 +4043,7 @@ static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc)
     fnet__hog_resize_c(src, d->buf[l], dw, dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
                        (unsigned char *)(void *)(sc->clr + cn), d->avx2, sc->clr + 5 * cn, cn);
     for (ch = 0; ch < src->nch; ch++) dst->pl[ch] = d->buf[l] + (size_t)ch * dw * dh;
+    fnet__hog_slack(d->buf[l], (size_t)src->nch * dw * dh);
     dst->w = dw; dst->h = dh; dst->stride = dw; dst->nch = src->nch;
 }
 
@@ -4203,6 +4209,7 @@ static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
         }
     }
     cur.w = img->width; cur.h = img->height; cur.stride = img->width; cur.nch = p->nch;
+    fnet__hog_slack(d->inbuf, (size_t)p->nch * n);
     for (i = 0; i < p->up; i++) {
         unsigned char *dst = d->upbuf[i & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
@@ -4210,6 +4217,7 @@ static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
                            (unsigned char *)(void *)(d->sc[0].clr + p->col_n), d->avx2, d->sc[0].clr + 5 * p->col_n,
                            p->col_n);
         for (ch = 0; ch < p->nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
+        fnet__hog_slack(dst, (size_t)p->nch * dw * dh);
         cur.w = dw; cur.h = dh; cur.stride = dw;
     }
     d->img[0] = cur;
