@@ -8295,7 +8295,7 @@ typedef struct fnet__convjob {
     size_t res_stride;      /* shortcut, shaped as out, image b at res + b * res_stride */
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
     int pf;                 /* prefetch the next block of panels (few M tiles) */
-    int nchunk, nblk;       /* Winograd: panel chunks and blocks of FNET__WINO_T tiles */
+    int nchunk, nblk, tblk; /* Winograd: panel chunks, blocks of tiles, tiles per block */
     int units;
 } fnet__convjob;
 
@@ -8325,8 +8325,12 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     if (minp == 2) j->pblk &= ~1;
     while (tasks > 1 && j->pblk > minp && (size_t)((j->np + j->pblk - 1) / j->pblk) * j->nmt < 8 * (size_t)tasks)
         j->pblk = minp == 2 ? (j->pblk / 2 + 1) & ~1 : (j->pblk + 1) / 2;
-    j->nchunk = 1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
+    j->pblk = (j->np + j->nblk - 1) / j->nblk; /* equal blocks: 8 panels as 4 + 4, not 7 + 1 */
+    if (minp == 2) j->pblk = (j->pblk + 1) & ~1;
+    j->nblk = (j->np + j->pblk - 1) / j->pblk;
+    j->nchunk = 1;
+    j->tblk = 0;
     j->units = j->nblk * j->nmt;
 }
 
@@ -8433,6 +8437,9 @@ static void fnet__conv(int isa, const float *in, int H, int W, int Cin, const fn
    transforms: tests/test_kernels.c bounds it at 1e-5 of the output scale. Define
    FNET_NO_WINOGRAD to use the direct convolution everywhere. */
 #define FNET__WINO_T 18 /* tiles per block (a multiple of every micro-kernel height) */
+#ifndef FNET__WINO_SPLIT_BYTES
+#define FNET__WINO_SPLIT_BYTES ((size_t)512 * 1024) /* see fnet__wino_split */
+#endif
 
 /* Packs U = G g G^T of W (3, 3, Cin, Cout) as 16 matrices (Cin x Cout), each in panels.
    tmp: 16 * Cin * Cout floats. */
@@ -8546,6 +8553,29 @@ static int fnet__chunk_gran(int kern) {
     return 1;
 }
 
+/* Cuts nt tiles of a Winograd job (alpha2 = 16 or 36 U matrices) into units for `tasks`
+   tasks: blocks of at most tmax tiles. With fewer than 8 blocks a task, either the tiles are
+   cut into equal blocks, a multiple of `tasks` of them (each task transforms only its own
+   tiles), or, when the U matrices outgrow a core's L2 (the deep layers: each task then
+   reads only its chunk of them), the panels into `tasks` chunks, each chunk transforming
+   the block's input again. Which cut never changes a result: every tile's outputs are
+   computed on their own. */
+static void fnet__wino_split(fnet__convjob *j, int kern, size_t nt, int tmax, int alpha2, int tasks) {
+    size_t ubytes = (size_t)alpha2 * j->Cin * j->Cout * sizeof(float);
+    j->tblk = tmax;
+    j->nblk = (int)((nt + (size_t)tmax - 1) / (size_t)tmax);
+    j->nchunk = 1;
+    if (tasks > 1 && j->nblk < 8 * tasks) {
+        if (ubytes <= FNET__WINO_SPLIT_BYTES && nt >= (size_t)2 * tasks) {
+            int nb = (j->nblk + tasks - 1) / tasks * tasks;
+            j->tblk = (int)((nt + (size_t)nb - 1) / (size_t)nb);
+            j->nblk = (int)((nt + (size_t)j->tblk - 1) / (size_t)j->tblk);
+        } else
+            j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
+    }
+    j->units = j->nchunk * j->nblk;
+}
+
 /* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
    `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
    than 8 blocks per task, also by `tasks` chunks of panels (each chunk transforms the
@@ -8555,10 +8585,7 @@ static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
     size_t nt = (size_t)((OW + 1) / 2) * (size_t)((OH + 1) / 2) * (size_t)n;
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
-    j->nblk = (int)((nt + FNET__WINO_T - 1) / FNET__WINO_T);
-    j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
-    j->units = j->nchunk * j->nblk;
+    fnet__wino_split(j, kern, nt, FNET__WINO_T, 16, tasks);
 }
 
 /* Units u0..u1-1 of a Winograd job. vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
@@ -8571,7 +8598,7 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
     size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO_T * Cin, ms = (size_t)FNET__WINO_T * Cout;
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
-        int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO_T, n = FNET__MIN(FNET__WINO_T, nt - t0), t, xi, m0, p;
+        int ch = u / j->nblk, t0 = (u % j->nblk) * j->tblk, n = FNET__MIN(j->tblk, nt - t0), t, xi, m0, p;
         int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
         int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
@@ -8818,10 +8845,7 @@ static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_
                               const float *bias, const float *zeros, float *out, int relu, int tasks) {
     size_t nt = (size_t)((OW + 3) / 4) * (size_t)((OH + 3) / 4) * (size_t)n;
     fnet__conv_setup(j, kern, in, in_stride, n, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
-    j->nblk = (int)((nt + FNET__WINO4_T - 1) / FNET__WINO4_T);
-    j->nchunk = 1;
-    if (tasks > 1 && j->nblk < 8 * tasks) j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
-    j->units = j->nchunk * j->nblk;
+    fnet__wino_split(j, kern, nt, FNET__WINO4_T, 36, tasks);
 }
 
 /* Units u0..u1-1 of an F(4x4) job. vbuf: 36 * FNET__WINO4_T * Cin floats, mbuf: 36 *
@@ -8836,7 +8860,7 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
     size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO4_T * Cin, ms = (size_t)FNET__WINO4_T * Cout;
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
-        int ch = u / j->nblk, t0 = (u % j->nblk) * FNET__WINO4_T, n = FNET__MIN(FNET__WINO4_T, nt - t0), t, xi, m0, p;
+        int ch = u / j->nblk, t0 = (u % j->nblk) * j->tblk, n = FNET__MIN(j->tblk, nt - t0), t, xi, m0, p;
         int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
         int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
