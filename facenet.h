@@ -7978,6 +7978,24 @@ static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, con
     }
 }
 
+/* fnet__tile_store for the AVX2 kernels: full 16-wide rows in vector registers (the same
+   add then max per element, so the same floats), partial rows by the scalar loop. */
+FNET__AVX2_FN static void fnet__tile_store_avx2(const float *acc, const float *bias, float *c, int ldc, int mr,
+                                                int nc, int relu) {
+    int r;
+    if (nc == FNET__NR) {
+        __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8), z = _mm256_setzero_ps();
+        for (r = 0; r < mr; r++, c += ldc) {
+            __m256 v0 = _mm256_add_ps(_mm256_loadu_ps(acc + r * FNET__NR), b0);
+            __m256 v1 = _mm256_add_ps(_mm256_loadu_ps(acc + r * FNET__NR + 8), b1);
+            if (relu) { v0 = _mm256_max_ps(v0, z); v1 = _mm256_max_ps(v1, z); }
+            _mm256_storeu_ps(c, v0);
+            _mm256_storeu_ps(c + 8, v1);
+        }
+    } else
+        fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
+}
+
 /* AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators, 2 for the panel row, 1 broadcast.
    Prefetching (the deep layers, whose weights stream from memory: see fnet__conv_units):
    every `every` panel rows, one cache line at pf, then pf moves on by a line; pf NULL: none.
@@ -8008,7 +8026,7 @@ static void fnet__tile_sse2(const float *const *a, int ma, int nseg, int kc, con
         _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01); _mm256_storeu_ps(t + 16, c10);         \
         _mm256_storeu_ps(t + 24, c11); _mm256_storeu_ps(t + 32, c20); _mm256_storeu_ps(t + 40, c21);   \
         _mm256_storeu_ps(t + 48, c30); _mm256_storeu_ps(t + 56, c31);                                  \
-        fnet__tile_store(t, bias, c, ldc, mr, nc, relu);                                               \
+        fnet__tile_store_avx2(t, bias, c, ldc, mr, nc, relu);                                          \
     }
 FNET__AVX2_SHORT(fnet__tile_avx2_r2, 2, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1))
 FNET__AVX2_SHORT(fnet__tile_avx2_r4, 4, FNET__AVX2_ROW(0) FNET__AVX2_ROW(1) FNET__AVX2_ROW(2) FNET__AVX2_ROW(3))
@@ -8059,7 +8077,7 @@ FNET__AVX2_FN static void fnet__tile_avx2_pf(const float *const *a, int ma, int 
         _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
         _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
         _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
-        fnet__tile_store(acc, bias, c, ldc, mr, nc, relu);
+        fnet__tile_store_avx2(acc, bias, c, ldc, mr, nc, relu);
     }
 }
 /* The AVX2 micro-kernel for any tile height (up to 6), prefetching as fnet__tile_avx2_pf. */
@@ -8988,7 +9006,7 @@ static void fnet__add_sse2(float *y, const float *a, const float *b, size_t n, i
         if (relu) v = _mm_max_ps(v, z);
         _mm_storeu_ps(y + i, v);
     }
-    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+    if (i < n) fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
 FNET__AVX2_FN static void fnet__acc_avx2(int mode, float *o, const float *p, int n) {
     int i = 0;
@@ -9009,7 +9027,7 @@ FNET__AVX2_FN static void fnet__add_avx2(float *y, const float *a, const float *
         if (relu) v = _mm256_max_ps(v, z);
         _mm256_storeu_ps(y + i, v);
     }
-    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+    if (i < n) fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
 /* LRN, 8 channels at a time over a zero-padded copy of x^2 (sq: C + 2r + 8 floats): the
    same operations in the same order as the scalar twin (mul then add, no FMA; the padding
@@ -9056,7 +9074,7 @@ static void fnet__add_neon(float *y, const float *a, const float *b, size_t n, i
         if (relu) v = vmaxq_f32(v, z);
         vst1q_f32(y + i, v);
     }
-    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+    if (i < n) fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
 #endif
 #if defined(FNET__WASM_SIMD)
@@ -9081,7 +9099,7 @@ static void fnet__add_wasm(float *y, const float *a, const float *b, size_t n, i
         if (relu) v = wasm_f32x4_pmax(v, z);
         wasm_v128_store(y + i, v);
     }
-    fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
+    if (i < n) fnet__add_scalar(y + i, a + i, b ? b + i : NULL, n - i, relu);
 }
 #endif
 
@@ -9882,6 +9900,7 @@ static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *con
     fnet_result r = FNET_OK;
     size_t e, ne, need;
     int b, i;
+    float lut[3 * 256]; /* channel c, byte v: its input value at lut[c * 256 + v] */
     if (!m || !out || (!rgb && !tensor) || n < 1) return FNET_ERR_INVALID_ARGUMENT;
     net = fnet__get_net(m);
     if (!net) return FNET_ERR_WRONG_MODEL;
@@ -9908,9 +9927,16 @@ static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *con
                 if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
                 x[e] = tensor[e];
             }
-        } else {
+        } else { /* (byte - mean[channel]) / scale, looked up: the same floats, no division */
             const fnet__op *o = &m->ops[0];
-            for (e = 0; e < ne; e++) x[e] = ((float)rgb[b][e] - o->fp[1 + e % 3]) / o->fp[0];
+            if (b == 0)
+                for (e = 0; e < 3 * 256; e++) lut[e] = ((float)(e & 255) - o->fp[1 + (e >> 8)]) / o->fp[0];
+            for (e = 0; e + 3 <= ne; e += 3) {
+                x[e] = lut[rgb[b][e]];
+                x[e + 1] = lut[256 + rgb[b][e + 1]];
+                x[e + 2] = lut[512 + rgb[b][e + 2]];
+            }
+            for (; e < ne; e++) x[e] = lut[(e % 3) * 256 + rgb[b][e]];
         }
     }
     for (i = 1; i < m->n_ops; i++) fnet__run_op_f(&f, i);
