@@ -8313,6 +8313,7 @@ typedef struct fnet__convjob {
     size_t res_stride;      /* shortcut, shaped as out, image b at res + b * res_stride */
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
     int pf;                 /* prefetch the next block of panels (few M tiles) */
+    int wm;                 /* Winograd: outputs a tile side (2: F(2x2), 4: F(4x4)); 0: direct */
     int nchunk, nblk, tblk; /* Winograd: panel chunks, blocks of tiles, tiles per block */
     int units;
 } fnet__convjob;
@@ -8348,7 +8349,7 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     if (minp == 2) j->pblk = (j->pblk + 1) & ~1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
     j->nchunk = 1;
-    j->tblk = 0;
+    j->wm = j->tblk = 0;
     j->units = j->nblk * j->nmt;
 }
 
@@ -8580,6 +8581,7 @@ static int fnet__chunk_gran(int kern) {
    computed on their own. */
 static void fnet__wino_split(fnet__convjob *j, int kern, size_t nt, int tmax, int alpha2, int tasks) {
     size_t ubytes = (size_t)alpha2 * j->Cin * j->Cout * sizeof(float);
+    j->wm = alpha2 == 36 ? 4 : 2;
     j->tblk = tmax;
     j->nblk = (int)((nt + (size_t)tmax - 1) / (size_t)tmax);
     j->nchunk = 1;
@@ -8606,86 +8608,6 @@ static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t
     fnet__wino_split(j, kern, nt, FNET__WINO_T, 16, tasks);
 }
 
-/* Units u0..u1-1 of a Winograd job. vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
-   FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
-static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
-                             float *mbuf) {
-    const fnet__geom *g = &j->g;
-    int tw = (j->OW + 1) / 2, nt1 = tw * ((j->OH + 1) / 2), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
-    int Cin = j->Cin, Cout = j->Cout, H = j->H, W = j->W;
-    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO_T * Cin, ms = (size_t)FNET__WINO_T * Cout;
-    const float *zeros = j->zeros;
-    for (u = u0; u < u1; u++) {
-        int ch = u / j->nblk, t0 = (u % j->nblk) * j->tblk, n = FNET__MIN(j->tblk, nt - t0), t, xi, m0, p;
-        int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
-        int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
-        int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
-        pb = FNET__MIN(pb, np);
-        for (t = 0; t < n; t++) { /* input transform of each tile's 4x4 patch */
-            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
-            const float *in = j->in + (size_t)b * j->in_stride, *pp[16];
-            for (i = 0; i < 4; i++)
-                for (jj = 0; jj < 4; jj++) {
-                    int iy = 2 * ty - g->pt + i, ix = 2 * tx - g->pl + jj;
-                    pp[i * 4 + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
-                }
-            fnet__wino_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
-        }
-        for (xi = 0; xi < 16; xi++) /* 16 GEMMs: (n x Cin) x (Cin x Cout) */
-            for (m0 = 0; m0 < n; m0 += mr_k) {
-                int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
-                const float *bw = j->bp + (size_t)xi * np * panel;
-                size_t pf_skip = (size_t)(m0 / mr_k) * (((size_t)Cin + nmx - 1) / nmx) * FNET__NR;
-                for (r = 0; r < mr_k; r++) ptrs[r] = vbuf + xi * vs + (size_t)(m0 + FNET__MIN(r, mr - 1)) * Cin;
-                p = pa;
-#if defined(FNET__AVX512)
-                if (j->kern == FNET__KERN_AVX512)
-                    for (; p + 2 <= pb; p += 2)
-                        fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
-                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
-                                           xi + 1 < 16 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
-#endif
-#if defined(FNET__X86)
-                if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
-                    for (; p < pb; p++)
-                        fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
-                                           mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
-                                           FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
-                                           xi + 1 < 16 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
-#endif
-                for (; p < pb; p++)
-                    j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
-                            Cout, mr, FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0);
-            }
-        for (t = 0; t < n; t++) { /* output transform, bias, ReLU of this chunk's channels */
-            int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, a, b2;
-            float *y[4], *out = j->out + (size_t)b * j->OH * j->OW * Cout;
-            for (a = 0; a < 2; a++)
-                for (b2 = 0; b2 < 2; b2++) {
-                    int oy = 2 * ty + a, ox = 2 * tx + b2;
-                    y[a * 2 + b2] = (oy < j->OH && ox < j->OW) ? out + ((size_t)oy * j->OW + ox) * Cout + c0 : NULL;
-                }
-            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, j->res ? 0 : j->relu);
-            for (a = 0; j->res && a < 4; a++) /* the fused residual ADD (res is shaped as out) */
-                if (y[a])
-                    fnet__add(FNET_ISA_AVX2, y[a], y[a], j->res + (size_t)b * j->res_stride + (y[a] - out), (size_t)(c1 - c0),
-                              j->relu);
-        }
-    }
-}
-
-/* 3x3 stride-1 convolution by Winograd F(2x2, 3x3): kern is FNET_ISA_AVX2 or the AVX-512
-   kernel id; up: 16 packed U matrices; vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
-   FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
-static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, const fnet__geom *g,
-                            int OH, int OW, int Cout, const float *up, const float *bias,
-                            const float *zeros, const float **ptrs, float *vbuf, float *mbuf,
-                            float *out, int relu) {
-    fnet__convjob j;
-    fnet__wino_setup(&j, kern, in, 0, 1, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
-    fnet__wino_units(&j, 0, j.units, ptrs, vbuf, mbuf);
-}
 #endif
 
 /* ---- Winograd F(4x4, 3x3): the same scheme on 6x6 patches (AVX2 and AVX-512 kernel sets) ----
@@ -8866,16 +8788,21 @@ static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_
     fnet__wino_split(j, kern, nt, FNET__WINO4_T, 36, tasks);
 }
 
-/* Units u0..u1-1 of an F(4x4) job. vbuf: 36 * FNET__WINO4_T * Cin floats, mbuf: 36 *
-   FNET__WINO4_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. With
-   j->res, the residual (same shape as the output, image b at res + b * res_stride) is added
-   before the ReLU: the fused ADD of a residual block, in the ADD's order of operations. */
-static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
-                              float *mbuf) {
+/* Units u0..u1-1 of a Winograd job, F(2x2) or F(4x4) as j->wm says: m x m outputs from each
+   (m + 2) x (m + 2) input patch, A = (m + 2)^2 GEMMs. Per block of tiles: the input transform
+   of each tile's patch (V, A matrices of tiles x Cin), the A GEMMs V x U of this chunk's panels
+   (M, tiles x Cout), the output transform of each tile with bias, the residual and ReLU.
+   vbuf: A * T * Cin floats, mbuf: A * T * Cout floats (T = FNET__WINO_T or FNET__WINO4_T);
+   zeros: >= max(Cin, Cout rounded up to 32) zero floats. With j->res, the residual (same
+   shape as the output, image b at res + b * res_stride) is added before the ReLU: the fused
+   ADD of a residual block, in the ADD's order of operations. */
+static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float **ptrs, float *vbuf,
+                             float *mbuf) {
     const fnet__geom *g = &j->g;
-    int tw = (j->OW + 3) / 4, nt1 = tw * ((j->OH + 3) / 4), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
+    int m = j->wm, al = m + 2, A = al * al, tmax = m == 4 ? FNET__WINO4_T : FNET__WINO_T;
+    int tw = (j->OW + m - 1) / m, nt1 = tw * ((j->OH + m - 1) / m), nt = nt1 * j->n, mr_k = j->mr, np = j->np, u;
     int Cin = j->Cin, Cout = j->Cout, H = j->H, W = j->W;
-    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)FNET__WINO4_T * Cin, ms = (size_t)FNET__WINO4_T * Cout;
+    size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)tmax * Cin, ms = (size_t)tmax * Cout;
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
         int ch = u / j->nblk, t0 = (u % j->nblk) * j->tblk, n = FNET__MIN(j->tblk, nt - t0), t, xi, m0, p;
@@ -8883,17 +8810,18 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
         int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
         pb = FNET__MIN(pb, np);
-        for (t = 0; t < n; t++) { /* input transform of each tile's 6x6 patch */
+        for (t = 0; t < n; t++) { /* input transform of each tile's patch */
             int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
             const float *in = j->in + (size_t)b * j->in_stride, *pp[36];
-            for (i = 0; i < 6; i++)
-                for (jj = 0; jj < 6; jj++) {
-                    int iy = 4 * ty - g->pt + i, ix = 4 * tx - g->pl + jj;
-                    pp[i * 6 + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
+            for (i = 0; i < al; i++)
+                for (jj = 0; jj < al; jj++) {
+                    int iy = m * ty - g->pt + i, ix = m * tx - g->pl + jj;
+                    pp[i * al + jj] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? in + ((size_t)iy * W + ix) * Cin : zeros;
                 }
-            fnet__wino4_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+            if (m == 4) fnet__wino4_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
+            else fnet__wino_in_avx2(pp, Cin, vbuf + (size_t)t * Cin, vs);
         }
-        for (xi = 0; xi < 36; xi++) /* 36 GEMMs: (n x Cin) x (Cin x Cout) */
+        for (xi = 0; xi < A; xi++) /* A GEMMs: (n x Cin) x (Cin x Cout) */
             for (m0 = 0; m0 < n; m0 += mr_k) {
                 int mr = FNET__MIN(mr_k, n - m0), r, nmx = (n + mr_k - 1) / mr_k;
                 const float *bw = j->bp + (size_t)xi * np * panel;
@@ -8906,7 +8834,7 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
                         fnet__tile2_avx512(ptrs, mr_k, 1, Cin, bw + p * panel, bw + (p + 1) * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
                                            FNET__MIN(2 * FNET__NR, Cout - p * FNET__NR), 0,
-                                           xi + 1 < 36 ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
+                                           xi + 1 < A ? bw + (np + p) * panel + 2 * pf_skip : NULL, nmx);
 #endif
 #if defined(FNET__X86)
                 if (j->tile == fnet__tile_avx2) /* prefetching U[xi + 1] (see FNET__PF_TILES) */
@@ -8914,7 +8842,7 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
                         fnet__tile_avx2_pfd(ptrs, mr_k, 1, Cin, bw + p * panel, zeros,
                                            mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR, Cout, mr,
                                            FNET__MIN(FNET__NR, Cout - p * FNET__NR), 0,
-                                           xi + 1 < 36 ? bw + (np + p) * panel + pf_skip : NULL, nmx);
+                                           xi + 1 < A ? bw + (np + p) * panel + pf_skip : NULL, nmx);
 #endif
                 for (; p < pb; p++)
                     j->tile(ptrs, mr_k, 1, Cin, bw + p * panel, zeros, mbuf + xi * ms + (size_t)m0 * Cout + p * FNET__NR,
@@ -8924,16 +8852,34 @@ static void fnet__wino4_units(const fnet__convjob *j, int u0, int u1, const floa
             int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, a, b2;
             float *y[16], *out = j->out + (size_t)b * j->OH * j->OW * Cout;
             const float *rs[16], *res = j->res ? j->res + (size_t)b * j->res_stride : NULL;
-            for (a = 0; a < 4; a++)
-                for (b2 = 0; b2 < 4; b2++) {
-                    int oy = 4 * ty + a, ox = 4 * tx + b2, in_img = oy < j->OH && ox < j->OW;
+            for (a = 0; a < m; a++)
+                for (b2 = 0; b2 < m; b2++) {
+                    int oy = m * ty + a, ox = m * tx + b2, in_img = oy < j->OH && ox < j->OW;
                     size_t px = in_img ? ((size_t)oy * j->OW + ox) * Cout + c0 : 0;
-                    y[a * 4 + b2] = in_img ? out + px : NULL;
-                    rs[a * 4 + b2] = res && in_img ? res + px : zeros;
+                    y[a * m + b2] = in_img ? out + px : NULL;
+                    rs[a * m + b2] = res && in_img ? res + px : zeros;
                 }
-            fnet__wino4_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, res ? rs : NULL, j->relu);
+            if (m == 4) {
+                fnet__wino4_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, res ? rs : NULL, j->relu);
+                continue;
+            }
+            fnet__wino_out_avx2(mbuf + (size_t)t * Cout + c0, ms, c1 - c0, j->bias + c0, y, res ? 0 : j->relu);
+            for (a = 0; res && a < 4; a++) /* F(2x2): the residual ADD after the transform */
+                if (y[a]) fnet__add(FNET_ISA_AVX2, y[a], y[a], rs[a], (size_t)(c1 - c0), j->relu);
         }
     }
+}
+
+/* 3x3 stride-1 convolution by Winograd F(2x2, 3x3): kern is FNET_ISA_AVX2 or the AVX-512
+   kernel id; up: 16 packed U matrices; vbuf: 16 * FNET__WINO_T * Cin floats, mbuf: 16 *
+   FNET__WINO_T * Cout floats; zeros: >= max(Cin, Cout rounded up to 32) zero floats. */
+static void fnet__conv_wino(int kern, const float *in, int H, int W, int Cin, const fnet__geom *g,
+                            int OH, int OW, int Cout, const float *up, const float *bias,
+                            const float *zeros, const float **ptrs, float *vbuf, float *mbuf,
+                            float *out, int relu) {
+    fnet__convjob j;
+    fnet__wino_setup(&j, kern, in, 0, 1, H, W, Cin, g, OH, OW, Cout, up, bias, zeros, out, relu, 1);
+    fnet__wino_units(&j, 0, j.units, ptrs, vbuf, mbuf);
 }
 #endif
 
@@ -9636,16 +9582,10 @@ static void fnet__conv_task(void *ctx, int t) {
     unsigned long long U = (unsigned long long)f->job.units, T = (unsigned long long)f->job_tasks;
     int u0 = (int)(U * (unsigned long long)t / T), u1 = (int)(U * (unsigned long long)(t + 1) / T);
 #if defined(FNET__WINOGRAD)
-    if (f->wino == 2) {
+    if (f->wino) { /* vbuf, then mbuf (see fnet__wino_units) */
         float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
-        fnet__wino4_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
-                          vb + (size_t)36 * FNET__WINO4_T * f->job.Cin);
-        return;
-    }
-    if (f->wino) {
-        float *vb = (float *)(void *)(slot + (net->wino_off - net->scratch_off));
-        fnet__wino_units(&f->job, u0, u1, (const float **)(void *)slot, vb,
-                         vb + (size_t)16 * FNET__WINO_T * f->job.Cin);
+        size_t vfl = f->wino == 2 ? (size_t)36 * FNET__WINO4_T : (size_t)16 * FNET__WINO_T;
+        fnet__wino_units(&f->job, u0, u1, (const float **)(void *)slot, vb, vb + vfl * f->job.Cin);
         return;
     }
 #endif

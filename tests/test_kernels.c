@@ -344,7 +344,7 @@ static void test_winograd4(void) {
                 for (i = 0; i < n_out; i++) out[i] = NAN;
                 fnet__wino4_setup(&j, kern, in, 0, 1, c->h, c->w, c->cin, &g, oh, ow, c->cout, up, bias, zeros, out, relu, 1);
                 if (mode == 2) j.res = res;
-                fnet__wino4_units(&j, 0, j.units, ptrs, vb, mb);
+                fnet__wino_units(&j, 0, j.units, ptrs, vb, mb);
                 for (i = 0; i < n_out; i++) {
                     double d = fabs((double)out[i] - ref[i]), d64 = fabs((double)out[i] - dref[i]);
                     if (!(d <= err)) err = d;
