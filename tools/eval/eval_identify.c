@@ -210,8 +210,10 @@ static void run_gallery(const set *dev, const fnet_impostor_table *t, double far
    ratio d / ((c_p + c_e) / 2) (fnet_identify_cohort); difference d - (c_p + c_e) / 2; AS-norm
    z-score ((d - c_p) / sd_p + (d - c_e) / sd_e) / 2; geometric mean d / sqrt(c_p c_e); probe
    only d / c_p; gallery only d / c_e; each for K = 3..80; --tune-unit: all of them on
-   embeddings scaled to length 1. The split-to-split spread of the 40-person rate is printed
-   too; the probes being 81 photos of 52 people, levels carry more doubt than the
+   embeddings scaled to length 1. Then, for the shipped ratio at 40 people, what the
+   threshold accepting exactly `far` of these strangers would give (an upper bound for any
+   threshold model), on s1 and on the margin s1 / s2 to the second-best person (the ratio
+   test). The split-to-split spread of the 40-person rate is printed too; the probes being 81 photos of 52 people, levels carry more doubt than the
    differences between candidates on the same galleries. */
 static int tune_strangers = 450; /* --tune-strangers */
 static int tune_unit; /* --tune-unit: embeddings scaled to length 1 first */
@@ -249,6 +251,38 @@ static void tune_stats(const float *row, const int *nb, int L, int K, int skip, 
     *s = (float)sqrt(b > 1e-12 ? b : 1e-12);
 }
 
+/* What a perfect threshold model would give the shipped rule: the threshold on key that
+   accepts `far` of the strangers among the observations (t 0), and the share of the probes
+   (t 1, 2) accepted as the right person there. */
+static const float *tune_key;
+static int tune_cmp(const void *a, const void *b) {
+    float x = tune_key[*(const int *)a], y = tune_key[*(const int *)b];
+    return (x > y) - (x < y);
+}
+static void tune_oracle(const char *what, const float *key, const int *t, size_t n, double far) {
+    int *ix = (int *)malloc((n + 1) * sizeof(int));
+    size_t i, strangers = 0, probes = 0, fa = 0, right = 0;
+    float thr = 0;
+    for (i = 0; i < n; i++) {
+        ix[i] = (int)i;
+        strangers += t[i] == 0;
+    }
+    probes = n - strangers;
+    tune_key = key;
+    qsort(ix, n, sizeof(int), tune_cmp);
+    for (i = 0; i < n; i++) {
+        if (t[ix[i]] == 0) {
+            if ((double)(fa + 1) > far * (double)strangers) break;
+            fa++;
+        }
+        right += t[ix[i]] == 1;
+        thr = key[ix[i]];
+    }
+    printf("  the ratio, K=%d, 40 people, thresholded at %.4f on %s, which accepts %.2f%% of these strangers: "
+           "right+accepted %5.1f%%\n", FNET_COHORT_K, thr, what, 100.0 * fa / strangers, 100.0 * right / probes);
+    free(ix);
+}
+
 static int tune(set *tr, const char *network, int splits, int trials, double far) {
     int n = tr->n, np = tr->lab.n_people, i, j, sp, L = TUNE_KMAX + 1;
     int *multi = (int *)malloc((size_t)np * sizeof(int)), *single = (int *)malloc((size_t)np * sizeof(int));
@@ -264,6 +298,11 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
     static double acc[TUNE_NF][TUNE_NK][3][5];
     static double per_split[TUNE_NF][TUNE_NK][2]; /* 40 people: sum and sum of squares of each split's rate */
     int *gal = (int *)malloc((size_t)np * sizeof(int)), *is_g = (int *)malloc((size_t)np * sizeof(int));
+    /* the shipped rule at 40 people, every probe and stranger: best score s1, the margin s1 / s2
+       over the second-best person, and 1 right / 2 wrong person / 0 stranger */
+    size_t n_obs = 0, max_obs = (size_t)splits * trials * n;
+    float *obs_s1 = (float *)malloc(max_obs * sizeof(float)), *obs_m = (float *)malloc(max_obs * sizeof(float));
+    int *obs_t = (int *)malloc(max_obs * sizeof(int));
     if (tune_unit)
         for (i = 0; i < n; i++) {
             float *x = tr->x + (size_t)i * EC_DIM, l;
@@ -359,14 +398,20 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
                         }
                         for (i = 0; i < n; i++) {
                             int best_p = -1, known;
-                            float best = FLT_MAX;
+                            float best = FLT_MAX, second = FLT_MAX;
                             if (in_cohort[i]) continue;
                             known = is_g[tr->label[i]] >= 0;
                             if (known && gal[is_g[tr->label[i]]] == i) continue; /* enrolled */
                             for (p = 0; p < k; p++) {
                                 int e = gal[p];
                                 float s = tune_score(f, D[(size_t)i * n + e], mu[i], sd[i], mu[e], sd[e]);
-                                if (s < best) { best = s; best_p = p; }
+                                if (s < best) { second = best; best = s; best_p = p; }
+                                else if (s < second) second = s;
+                            }
+                            if (f == 1 && K == FNET_COHORT_K && k == 40) {
+                                obs_s1[n_obs] = best;
+                                obs_m[n_obs] = best / second;
+                                obs_t[n_obs++] = known ? (best_p == is_g[tr->label[i]] ? 1 : 2) : 0;
                             }
                             if (known) {
                                 a[0]++;
@@ -403,7 +448,9 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
             printf("\n");
         }
     free(multi); free(single); free(in_cohort); free(cidx); free(D); free(nd); free(nb); free(mu); free(sd);
-    free(imp); free(gal); free(is_g);
+    tune_oracle("s1", obs_s1, obs_t, n_obs, far);
+    tune_oracle("s1 / s2", obs_m, obs_t, n_obs, far);
+    free(imp); free(gal); free(is_g); free(obs_s1); free(obs_m); free(obs_t);
     return 0;
 }
 
