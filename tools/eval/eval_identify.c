@@ -4,8 +4,13 @@
 
    build/eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR]
                        [--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE]
+                       [--tune SPLITS [--tune-strangers N] [--tune-unit]]
    (make impostor-table: --table; make cohort: --table --write-cohort; make eval-identify: the
-   whole evaluation)
+   whole evaluation; --tune: section 0 only, on lfw-train people alone)
+
+   0. --tune SPLITS: the cohort rule's design (score form, K) compared on lfw-train people
+      outside lfw-dev only (see tune() below): what fnet_identify_cohort's ratio with
+      FNET_COHORT_K = 10 was checked against before lfw-dev was evaluated.
 
    1. Impostor table: every photo of the LFW people in ../shared/data/lfw-train/ who are NOT in
       ../shared/data/lfw-dev/ (lfw-train holds more photos of 171 dev people: they are left
@@ -191,6 +196,264 @@ static void run_gallery(const set *dev, const fnet_impostor_table *t, double far
     free(stranger);
 }
 
+/* 0. --tune: the cohort score's design chosen on lfw-train people outside lfw-dev only (the
+   people of 1 and 1b; lfw-dev is not read). 52 of them have >= 2 photos, 1,401 one. Each of
+   SPLITS random splits puts every person with >= 2 photos (gallery people) and 450 random
+   people with one photo (strangers; --tune-strangers N) in a tuning part, the other one-photo
+   people (951 photos, 62% of the shipped cohort's 1,534) in a cohort part. For each
+   candidate, the impostor table of its score is measured on the cohort part's pairs (each
+   pair's cohort statistics without the two photos, as in 1b), and galleries of 10, 20, 40
+   tuning people (one random photo each; probes: their other photos, 81 in all; strangers:
+   the 450 plus the gallery people not enrolled) are identified at `far` with that table's
+   threshold (the rule of section 2), every candidate on the same galleries. Candidates, with
+   c and sd the mean and spread of a photo's K nearest cohort distances: the plain distance;
+   ratio d / ((c_p + c_e) / 2) (fnet_identify_cohort); difference d - (c_p + c_e) / 2; AS-norm
+   z-score ((d - c_p) / sd_p + (d - c_e) / sd_e) / 2; geometric mean d / sqrt(c_p c_e); probe
+   only d / c_p; gallery only d / c_e; each for K = 3..80; --tune-unit: all of them on
+   embeddings scaled to length 1. Then, for the shipped ratio at 40 people, what the
+   threshold accepting exactly `far` of these strangers would give (an upper bound for any
+   threshold model), on s1 and on the margin s1 / s2 to the second-best person (the ratio
+   test). The split-to-split spread of the 40-person rate is printed too; the probes being 81 photos of 52 people, levels carry more doubt than the
+   differences between candidates on the same galleries. */
+static int tune_strangers = 450; /* --tune-strangers */
+static int tune_unit; /* --tune-unit: embeddings scaled to length 1 first */
+static const int tune_ks[] = {3, 5, 10, 20, 40, 80};
+#define TUNE_NK ((int)(sizeof tune_ks / sizeof tune_ks[0]))
+#define TUNE_KMAX 80
+static const char *const tune_forms[] = {"plain", "ratio", "diff", "z-score", "geomean", "probe", "gallery"};
+#define TUNE_NF ((int)(sizeof tune_forms / sizeof tune_forms[0]))
+
+static float tune_score(int form, float d, float mp, float sp, float me, float se) {
+    switch (form) {
+    case 1: return d / (0.5f * (mp + me));
+    case 2: return d - 0.5f * (mp + me);
+    case 3: return 0.5f * ((d - mp) / sp + (d - me) / se);
+    case 4: return d / sqrtf(mp * me);
+    case 5: return d / mp;
+    case 6: return d / me;
+    default: return d;
+    }
+}
+
+/* mean and spread of the K smallest of row[0..L) (ascending), skipping index `skip` of nb */
+static void tune_stats(const float *row, const int *nb, int L, int K, int skip, float *m, float *s) {
+    double a = 0, b = 0;
+    int q, got = 0;
+    for (q = 0; q < L && got < K; q++) {
+        if (nb[q] == skip) continue;
+        a += row[q];
+        b += (double)row[q] * row[q];
+        got++;
+    }
+    a /= got;
+    b = b / got - a * a;
+    *m = (float)a;
+    *s = (float)sqrt(b > 1e-12 ? b : 1e-12);
+}
+
+/* What a perfect threshold model would give the shipped rule: the threshold on key that
+   accepts `far` of the strangers among the observations (t 0), and the share of the probes
+   (t 1, 2) accepted as the right person there. */
+static const float *tune_key;
+static int tune_cmp(const void *a, const void *b) {
+    float x = tune_key[*(const int *)a], y = tune_key[*(const int *)b];
+    return (x > y) - (x < y);
+}
+static void tune_oracle(const char *what, const float *key, const int *t, size_t n, double far) {
+    int *ix = (int *)malloc((n + 1) * sizeof(int));
+    size_t i, strangers = 0, probes = 0, fa = 0, right = 0;
+    float thr = 0;
+    for (i = 0; i < n; i++) {
+        ix[i] = (int)i;
+        strangers += t[i] == 0;
+    }
+    probes = n - strangers;
+    tune_key = key;
+    qsort(ix, n, sizeof(int), tune_cmp);
+    for (i = 0; i < n; i++) {
+        if (t[ix[i]] == 0) {
+            if ((double)(fa + 1) > far * (double)strangers) break;
+            fa++;
+        }
+        right += t[ix[i]] == 1;
+        thr = key[ix[i]];
+    }
+    printf("  the ratio, K=%d, 40 people, thresholded at %.4f on %s, which accepts %.2f%% of these strangers: "
+           "right+accepted %5.1f%%\n", FNET_COHORT_K, thr, what, 100.0 * fa / strangers, 100.0 * right / probes);
+    free(ix);
+}
+
+static int tune(set *tr, const char *network, int splits, int trials, double far) {
+    int n = tr->n, np = tr->lab.n_people, i, j, sp, L = TUNE_KMAX + 1;
+    int *multi = (int *)malloc((size_t)np * sizeof(int)), *single = (int *)malloc((size_t)np * sizeof(int));
+    int n_multi = 0, n_single = 0, *in_cohort = (int *)malloc((size_t)n * sizeof(int));
+    int *cidx = (int *)malloc((size_t)n * sizeof(int)), nc;
+    float *D = (float *)malloc((size_t)n * n * sizeof(float));
+    float *nd = (float *)malloc((size_t)n * L * sizeof(float));
+    int *nb = (int *)malloc((size_t)n * L * sizeof(int));
+    float *mu = (float *)malloc((size_t)n * sizeof(float)), *sd = (float *)malloc((size_t)n * sizeof(float));
+    float *imp = (float *)malloc((size_t)n * n / 2 * sizeof(float) + 4);
+    static const int gsizes[] = {10, 20, 40};
+    /* [form][k][size]: probes, right-and-accepted, rank-1, strangers, accepted */
+    static double acc[TUNE_NF][TUNE_NK][3][5];
+    static double per_split[TUNE_NF][TUNE_NK][2]; /* 40 people: sum and sum of squares of each split's rate */
+    int *gal = (int *)malloc((size_t)np * sizeof(int)), *is_g = (int *)malloc((size_t)np * sizeof(int));
+    /* the shipped rule at 40 people, every probe and stranger: best score s1, the margin s1 / s2
+       over the second-best person, and 1 right / 2 wrong person / 0 stranger */
+    size_t n_obs = 0, max_obs = (size_t)splits * trials * n;
+    float *obs_s1 = (float *)malloc(max_obs * sizeof(float)), *obs_m = (float *)malloc(max_obs * sizeof(float));
+    int *obs_t = (int *)malloc(max_obs * sizeof(int));
+    if (tune_unit)
+        for (i = 0; i < n; i++) {
+            float *x = tr->x + (size_t)i * EC_DIM, l;
+            double q = 0;
+            for (j = 0; j < EC_DIM; j++) q += (double)x[j] * x[j];
+            l = (float)sqrt(q);
+            for (j = 0; j < EC_DIM; j++) x[j] /= l;
+        }
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++) D[(size_t)i * n + j] = fnet_distance(tr->x + (size_t)i * EC_DIM, tr->x + (size_t)j * EC_DIM, EC_DIM);
+    for (i = 0; i < np; i++) {
+        if (tr->cnt[i] >= 2) multi[n_multi++] = i;
+        else if (tr->cnt[i] == 1) single[n_single++] = i;
+    }
+    if (n_multi < 40 || tune_strangers < 1 || n_single - tune_strangers < L + 1) {
+        fprintf(stderr, "eval_identify: --tune needs 40 people with >= 2 photos and %d one-photo people beyond the "
+                        "strangers (have %d and %d)\n", L + 1, n_multi, n_single - tune_strangers);
+        return 1;
+    }
+    memset(acc, 0, sizeof acc);
+    memset(per_split, 0, sizeof per_split);
+    printf("tuning on lfw-train people outside lfw-dev: %d with >= 2 photos (galleries), %d with one (%d strangers "
+           "per split, %d cohort photos); %d splits x %d galleries per size, FAR %.3g\n",
+           n_multi, n_single, tune_strangers, n_single - tune_strangers, splits, trials, far);
+    for (sp = 0; sp < splits; sp++) {
+        unsigned long long keep;
+        int f, kk;
+        shuffle(single, n_single);
+        for (i = 0; i < n; i++) in_cohort[i] = 0;
+        for (nc = 0, i = tune_strangers; i < n_single; i++) {
+            int q = tr->first[single[i]];
+            in_cohort[q] = 1;
+            cidx[nc++] = q;
+        }
+        /* every photo's L nearest cohort photos (itself excluded), ascending */
+        for (i = 0; i < n; i++) {
+            float *row = nd + (size_t)i * L;
+            int *nbr = nb + (size_t)i * L, m = 0, q;
+            for (j = 0; j < nc; j++) {
+                float d;
+                if (cidx[j] == i) continue;
+                d = D[(size_t)i * n + cidx[j]];
+                if (m == L && !(d < row[m - 1])) continue;
+                q = m < L ? m++ : L - 1;
+                while (q > 0 && d < row[q - 1]) { row[q] = row[q - 1]; nbr[q] = nbr[q - 1]; q--; }
+                row[q] = d;
+                nbr[q] = cidx[j];
+            }
+        }
+        keep = rng_state;
+        for (f = 0; f < TUNE_NF; f++)
+            for (kk = 0; kk < TUNE_NK; kk++) {
+                int K = tune_ks[kk], si;
+                size_t n_imp = 0;
+                float sh;
+                fnet_impostor_table t;
+                if (f == 0 && kk > 0) continue;
+                for (i = 0; i < n; i++) tune_stats(nd + (size_t)i * L, nb + (size_t)i * L, L, K, -1, &mu[i], &sd[i]);
+                for (i = 0; i < nc; i++)
+                    for (j = i + 1; j < nc; j++) {
+                        int a = cidx[i], b = cidx[j];
+                        float ma, sa, mb, sb;
+                        tune_stats(nd + (size_t)a * L, nb + (size_t)a * L, L, K, b, &ma, &sa);
+                        tune_stats(nd + (size_t)b * L, nb + (size_t)b * L, L, K, a, &mb, &sb);
+                        imp[n_imp++] = tune_score(f, D[(size_t)a * n + b], ma, sa, mb, sb);
+                    }
+                sh = 0; /* the table wants scores >= 0: differences and z-scores shifted up by sh */
+                if (f == 2 || f == 3) {
+                    float lo = 0;
+                    for (i = 0; i < (int)n_imp; i++) if (imp[i] < lo) lo = imp[i];
+                    sh = 1.0f - lo;
+                    for (i = 0; i < (int)n_imp; i++) imp[i] += sh;
+                }
+                if (fnet_impostor_table_build(network, imp, n_imp, NULL, &t) != FNET_OK) return 1;
+                rng_state = keep; /* every candidate: the same galleries */
+                for (si = 0; si < 3; si++) {
+                    int k = gsizes[si], tt;
+                    float thr;
+                    double before[2];
+                    before[0] = acc[f][kk][si][0];
+                    before[1] = acc[f][kk][si][1];
+                    fnet_far_threshold(&t, far, k, &thr);
+                    thr -= sh;
+                    for (tt = 0; tt < trials; tt++) {
+                        int p;
+                        double *a = acc[f][kk][si];
+                        shuffle(multi, n_multi);
+                        for (p = 0; p < np; p++) is_g[p] = -1;
+                        for (p = 0; p < k; p++) {
+                            int who = multi[p];
+                            gal[p] = tr->first[who] + (int)(rnd() % (unsigned long long)tr->cnt[who]);
+                            is_g[who] = p;
+                        }
+                        for (i = 0; i < n; i++) {
+                            int best_p = -1, known;
+                            float best = FLT_MAX, second = FLT_MAX;
+                            if (in_cohort[i]) continue;
+                            known = is_g[tr->label[i]] >= 0;
+                            if (known && gal[is_g[tr->label[i]]] == i) continue; /* enrolled */
+                            for (p = 0; p < k; p++) {
+                                int e = gal[p];
+                                float s = tune_score(f, D[(size_t)i * n + e], mu[i], sd[i], mu[e], sd[e]);
+                                if (s < best) { second = best; best = s; best_p = p; }
+                                else if (s < second) second = s;
+                            }
+                            if (f == 1 && K == FNET_COHORT_K && k == 40) {
+                                obs_s1[n_obs] = best;
+                                obs_m[n_obs] = best / second;
+                                obs_t[n_obs++] = known ? (best_p == is_g[tr->label[i]] ? 1 : 2) : 0;
+                            }
+                            if (known) {
+                                a[0]++;
+                                a[2] += best_p == is_g[tr->label[i]];
+                                a[1] += best_p == is_g[tr->label[i]] && best <= thr;
+                            } else {
+                                a[3]++;
+                                a[4] += best <= thr;
+                            }
+                        }
+                    }
+                    if (si == 2) {
+                        double r = (acc[f][kk][si][1] - before[1]) / (acc[f][kk][si][0] - before[0]);
+                        per_split[f][kk][0] += r;
+                        per_split[f][kk][1] += r * r;
+                    }
+                }
+            }
+    }
+    for (i = 0; i < TUNE_NF; i++)
+        for (j = 0; j < TUNE_NK; j++) {
+            int si;
+            if (i == 0 && j > 0) continue;
+            printf("  %-8s K=%2d:", tune_forms[i], i ? tune_ks[j] : 0);
+            for (si = 0; si < 3; si++) {
+                double *a = acc[i][j][si];
+                printf("  %d people: right+accepted %5.1f%% rank-1 %5.1f%% strangers acc %4.2f%%", gsizes[si],
+                       100 * a[1] / a[0], 100 * a[2] / a[0], 100 * a[4] / a[3]);
+            }
+            {
+                double m = per_split[i][j][0] / splits, v = per_split[i][j][1] / splits - m * m;
+                printf("  (40 people, split to split: sd %.1f points)", 100 * sqrt(v > 0 ? v * splits / (splits - 1.0) : 0));
+            }
+            printf("\n");
+        }
+    free(multi); free(single); free(in_cohort); free(cidx); free(D); free(nd); free(nb); free(mu); free(sd);
+    tune_oracle("s1", obs_s1, obs_t, n_obs, far);
+    tune_oracle("s1 / s2", obs_m, obs_t, n_obs, far);
+    free(imp); free(gal); free(is_g); free(obs_s1); free(obs_m); free(obs_t);
+    return 0;
+}
+
 static void report(const char *what, int k, int trials, double far, const stats *s, double predicted) {
     printf("  %-14s K=%4d: threshold %.4f  rank-1 %6.2f%%  accepted as the right person %6.2f%% (of %.0f probes)  "
            "strangers accepted %5.2f%% (of %.0f; model %.2f%%)\n",
@@ -209,7 +472,7 @@ int main(int argc, char **argv) {
     fnet_gallery *cohort = NULL;
     fnet_impostor_table cohort_measured, cohort_shipped;
     int rule;
-    int i, j, trials = 20, table_only = 0, n_multi = 0, n_single = 0, n4 = 0, overlap = 0;
+    int i, j, trials = 20, table_only = 0, tune_splits = 0, n_multi = 0, n_single = 0, n4 = 0, overlap = 0;
     int *multi, *single, *four, *people;
     double far = FNET_DEFAULT_FAR;
     float *imp;
@@ -220,13 +483,17 @@ int main(int argc, char **argv) {
     ec_lfw_opts_init(&o);
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--table")) { table_only = 1; continue; }
+        if (!strcmp(argv[i], "--tune") && i + 1 < argc) { tune_splits = atoi(argv[++i]); continue; }
+        if (!strcmp(argv[i], "--tune-unit")) { tune_unit = 1; continue; }
+        if (!strcmp(argv[i], "--tune-strangers") && i + 1 < argc) { tune_strangers = atoi(argv[++i]); continue; }
         if (!strcmp(argv[i], "--write-cohort") && i + 1 < argc) { cohort_out = argv[++i]; continue; }
         if (!strcmp(argv[i], "--far") && i + 1 < argc) { far = atof(argv[++i]); continue; }
         if (!strcmp(argv[i], "--trials") && i + 1 < argc) { trials = atoi(argv[++i]); continue; }
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) { rng_state = strtoull(argv[++i], NULL, 10); continue; }
         if (!ec_lfw_option(&o, argc, argv, &i)) {
             fprintf(stderr, "usage: eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR] "
-                            "[--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE]\n");
+                            "[--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE] "
+                            "[--tune SPLITS [--tune-strangers N] [--tune-unit]]\n");
             return 2;
         }
     }
@@ -257,6 +524,7 @@ int main(int argc, char **argv) {
             if (in_list(dlab.people, dlab.n_people, tlab.people[i])) { fprintf(stderr, "eval_identify: overlap left\n"); return 1; }
     }
     if (!load_set(&ec, &tlab, &tr)) return 1;
+    if (tune_splits > 0) return tune(&tr, ec.network_id, tune_splits, trials, far);
     imp = (float *)malloc((size_t)tr.n * (size_t)tr.n / 2 * sizeof(float) + 4);
     for (i = 0; i < tr.n; i++)
         for (j = i + 1; j < tr.n; j++)
