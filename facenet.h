@@ -2338,9 +2338,10 @@ static FNET__AVX2_FN int fnet__hog_resize_rowf_avx2(const float *ft, const float
 #endif
 
 /* cache (detection, AVX2 colour; else NULL): room for two converted source rows, 12 x cs
-   floats with cs >= dw. */
+   floats with cs >= dw. Writes the output rows r0..r1-1 only (the caller's threads share an
+   image by rows: each row is the same whoever computes it). */
 static void fnet__hog_resize_c(const fnet__himg *src, unsigned char *dst, int dw, int dh, int *cleft, float *clr,
-                               unsigned char *masks, int avx2, float *cache, size_t cs) {
+                               unsigned char *masks, int avx2, float *cache, size_t cs, int r0, int r1) {
     const int sw = src->w, sh = src->h, nch = src->nch, gray = nch == 1;
     const double x_scale = (sw - 1) / (double)FNET__MAX(dw - 1, 1);
     const double y_scale = (sh - 1) / (double)FNET__MAX(dh - 1, 1);
@@ -2372,7 +2373,8 @@ static void fnet__hog_resize_c(const fnet__himg *src, unsigned char *dst, int dw
     }
     long held[2] = {-1, -1}; /* the source rows in cache's two halves */
     (void)cache; (void)cs; (void)held;
-    for (r = 0; r < dh; r++) {
+    for (r = 0; r < r0; r++) y += y_scale; /* y as rows 0..r0-1 leave it (the same additions) */
+    for (r = r0; r < r1; r++) {
         long top, bottom;
         double tb, x;
         float ftb, finv_tb;
@@ -2445,7 +2447,7 @@ static void fnet__hog_resize_c(const fnet__himg *src, unsigned char *dst, int dw
 
 static void fnet__hog_resize(const fnet__himg *src, unsigned char *dst, int dw, int dh,
                              int *cleft, float *clr, unsigned char *masks, int avx2) {
-    fnet__hog_resize_c(src, dst, dw, dh, cleft, clr, masks, avx2, NULL, 0);
+    fnet__hog_resize_c(src, dst, dw, dh, cleft, clr, masks, avx2, NULL, 0, 0, dh);
 }
 
 /* Level sizes: dlib counts levels by shrinking the image rectangle with rect_down (rounded each
@@ -4044,7 +4046,7 @@ static void fnet__hog_down(fnet__hog_run *d, int l, const fnet__hog_scratch *sc)
     int dw = (5 * src->w) / 6, dh = (5 * src->h) / 6, ch;
     size_t cn = d->p->col_n;
     fnet__hog_resize_c(src, d->buf[l], dw, dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
-                       (unsigned char *)(void *)(sc->clr + cn), d->avx2, sc->clr + 5 * cn, cn);
+                       (unsigned char *)(void *)(sc->clr + cn), d->avx2, sc->clr + 5 * cn, cn, 0, dh);
     for (ch = 0; ch < src->nch; ch++) dst->pl[ch] = d->buf[l] + (size_t)ch * dw * dh;
     fnet__hog_slack(d->buf[l], (size_t)src->nch * dw * dh);
     dst->w = dw; dst->h = dh; dst->stride = dw; dst->nch = src->nch;
@@ -4189,9 +4191,27 @@ static FNET__AVX2_FN int fnet__hog_rgb_planes_avx2(const unsigned char *s, int n
 }
 #endif
 
+/* One enlargement of step 2: task t of n writes its share of the output rows, with scratch
+   set t (each row is the same whichever task computes it). */
+typedef struct fnet__hog_up {
+    fnet__hog_run *d;
+    const fnet__himg *src;
+    unsigned char *dst;
+    int dw, dh, n;
+} fnet__hog_up;
+static void fnet__hog_up_task(void *ctx, int t) {
+    const fnet__hog_up *u = (const fnet__hog_up *)ctx;
+    const fnet__hog_scratch *sc = &u->d->sc[t];
+    size_t cn = u->d->p->col_n;
+    fnet__hog_resize_c(u->src, u->dst, u->dw, u->dh, (int *)(void *)(sc->clr + 3 * cn), sc->clr,
+                       (unsigned char *)(void *)(sc->clr + cn), u->d->avx2, sc->clr + 5 * cn, cn,
+                       (int)((long)u->dh * t / u->n), (int)((long)u->dh * (t + 1) / u->n));
+}
+
 /* Step 2, the input: the image as planes (R, G, B or gray; RGBA's alpha is ignored), then
-   (g) enlarged 2x (dlib's pyramid_up) opts.upsample times: level 0 of the pyramid. */
-static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
+   (g) enlarged 2x (dlib's pyramid_up) opts.upsample times: level 0 of the pyramid. With the
+   caller's threads each enlargement is shared out by rows. */
+static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img, const fnet_parallel *par) {
     const fnet__hog_plan *p = d->p;
     const size_t n = (size_t)img->width * img->height;
     fnet__himg cur;
@@ -4214,11 +4234,12 @@ static void fnet__hog_input(fnet__hog_run *d, const fnet_image *img) {
     cur.w = img->width; cur.h = img->height; cur.stride = img->width; cur.nch = p->nch;
     fnet__hog_slack(d->inbuf, (size_t)p->nch * n);
     for (i = 0; i < p->up; i++) {
+        fnet__hog_up u;
         unsigned char *dst = d->upbuf[i & 1];
         int dw = 2 * cur.w + 2, dh = 2 * cur.h + 1;
-        fnet__hog_resize_c(&cur, dst, dw, dh, (int *)(void *)(d->sc[0].clr + 3 * p->col_n), d->sc[0].clr,
-                           (unsigned char *)(void *)(d->sc[0].clr + p->col_n), d->avx2, d->sc[0].clr + 5 * p->col_n,
-                           p->col_n);
+        u.d = d; u.src = &cur; u.dst = dst; u.dw = dw; u.dh = dh;
+        u.n = FNET__MIN(p->slots, dh);
+        fnet__parallel_run(par, u.n, fnet__hog_up_task, &u);
         for (ch = 0; ch < p->nch; ch++) cur.pl[ch] = dst + (size_t)ch * dw * dh;
         fnet__hog_slack(dst, (size_t)p->nch * dw * dh);
         cur.w = dw; cur.h = dh; cur.stride = dw;
@@ -4354,7 +4375,7 @@ FNET_API fnet_result fnet_detect(const fnet_model *det, fnet_image img,
         FNET_FREE(own);
         return r;
     }
-    fnet__hog_input(d, &img);
+    fnet__hog_input(d, &img, opts ? &opts->parallel : NULL);
     fnet__hog_scan_pyramid(d, opts ? &opts->parallel : NULL);
     kept = fnet__hog_suppress(d);
     fnet__hog_to_image(d, FNET__MIN(kept, max_boxes), boxes);

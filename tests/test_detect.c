@@ -214,9 +214,14 @@ static void check_twins(fnet_model *det, const unsigned char *rgb, int w, int h,
                 CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 gather resize to %dx%d differs", name, dw, dh);
                 { /* detection's: each source row converted once (byte shuffles, gathers) */
                     float *cache = (float *)malloc((size_t)12 * (dw + 16) * sizeof(float));
-                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16);
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16, 0, dh);
                     CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 row-cached resize to %dx%d differs", name, dw, dh);
-                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, NULL, 1, cache, (size_t)dw + 16);
+                    memset(o2, 0, (size_t)dw * dh * 3); /* in three row ranges, as the caller's threads share it */
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16, 0, dh / 3);
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16, dh / 3, dh / 2 + 1);
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, mk, 1, cache, (size_t)dw + 16, dh / 2 + 1, dh);
+                    CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: resize to %dx%d by row ranges differs", name, dw, dh);
+                    fnet__hog_resize_c(&sp, o2, dw, dh, cl, cf, NULL, 1, cache, (size_t)dw + 16, 0, dh);
                     CHECK(memcmp(o1, o2, (size_t)dw * dh * 3) == 0, "%s: AVX2 row-cached gather resize to %dx%d differs", name,
                           dw, dh);
                     free(cache);
