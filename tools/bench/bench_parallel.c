@@ -22,8 +22,17 @@
    time minus the tasks' total plus, per parallel-for, the longest task; CPU time over
    that critical path is the speedup 2 idle cores would give, apart from the hand-over
    latency (the number of parallel-for calls says how many hand-overs there are).
+   Where the two cores sit matters: on a virtual machine the host may place the two vCPUs on
+   cores that share an L3 or on cores that do not (another CCX of an EPYC), and move them
+   from one minute to the next. Data one worker writes and the other reads then costs a trip
+   between the caches: the run prints the core-to-core round trip (two threads pinned to
+   CPUs 0 and 1 bouncing a cache line) before and after, and the ratios belong to it (here:
+   about 60-70 ns with a shared L3, 430-480 ns without).
    Usage: bench_parallel REPS IMAGE...   (weights from $FNET_WEIGHTS or weights/; the chips are
    the detected faces of the images, aligned for each network). Built by bench_parallel.sh. */
+#if defined(__linux__)
+#define _GNU_SOURCE /* pthread_setaffinity_np: the core-to-core round trip */
+#endif
 #define _POSIX_C_SOURCE 199309L
 #define FNET_IMPLEMENTATION
 #include "facenet.h"
@@ -109,6 +118,50 @@ static void schedule_bound(const char *what, void (*call)(void *ctx, fnet_parall
     printf("%-44s schedule bound, 2 workers: CPU %.3f ms, critical path %.3f ms -> %.2fx (%d parallel-for calls)\n", what,
            best_cpu, best_crit, best_cpu / best_crit, calls);
 }
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+static volatile int pp_flag;
+static void pp_pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+static void *pp_other(void *arg) {
+    int i;
+    (void)arg;
+    pp_pin(1);
+    for (i = 0; i < 100000; i++) {
+        while (__atomic_load_n(&pp_flag, __ATOMIC_ACQUIRE) != 2 * i + 1) {}
+        __atomic_store_n(&pp_flag, 2 * i + 2, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+/* Nanoseconds for a cache line to go from CPU 0 to CPU 1 and back (0: not measured). */
+static double core_round_trip_ns(void) {
+    pthread_t t;
+    cpu_set_t old;
+    double t0;
+    int i;
+    pthread_getaffinity_np(pthread_self(), sizeof old, &old);
+    pp_flag = 0;
+    pp_pin(0);
+    if (pthread_create(&t, NULL, pp_other, NULL) != 0) return 0;
+    t0 = now_ms();
+    for (i = 0; i < 100000; i++) {
+        __atomic_store_n(&pp_flag, 2 * i + 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&pp_flag, __ATOMIC_ACQUIRE) != 2 * i + 2) {}
+    }
+    t0 = now_ms() - t0;
+    pthread_join(t, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    return t0 * 1e6 / 100000;
+}
+#else
+static double core_round_trip_ns(void) { return 0; }
+#endif
 
 typedef struct det_call {
     const fnet_model *det;
@@ -216,6 +269,7 @@ int main(int argc, char **argv) {
     printf("machine: %d images of 640 px, %d face chips, kernels %s, %d reps per comparison\n", nimg, nchips[0],
            fnet_isa_name(fnet_model_get_isa(det)), reps);
     print_load("before");
+    printf("core-to-core round trip before: %.0f ns\n", core_round_trip_ns());
     if (tp_start(&pool, 2) != 2) { fprintf(stderr, "bench_parallel: no second thread\n"); return 1; }
 
     /* 1. detection: plain against 2 workers */
@@ -361,6 +415,7 @@ int main(int argc, char **argv) {
         free(w1); free(w2); free(wb); free(eb);
     }
     print_load("after");
+    printf("core-to-core round trip after: %.0f ns\n", core_round_trip_ns());
     tp_stop(&pool);
     return 0;
 }
