@@ -8,7 +8,8 @@
 # speeds it up when installed; without it the linker strips the module.
 .PHONY: wasm web bench-wasm deps-web
 WASM_CC    ?= clang
-WASM_FLAGS  = --target=wasm32-wasi --sysroot=/usr -std=c99 $(WARN) -O3 -I.
+WASM_FLAGS  = --target=wasm32-wasi --sysroot=$(CURDIR)/build/wasm/sysroot -std=c99 $(WARN) -O3 -I.
+# (the sysroot holds wasi-libc only: --sysroot=/usr would also find glibc's headers; see tools/wasm/cc.sh)
 WASM_LD     = -mexec-model=reactor -Wl,--gc-sections -Wl,-z,stack-size=1048576 -Wl,--max-memory=4294967296
 WEB_PORT   ?= 8016
 

@@ -1,9 +1,12 @@
 #!/bin/sh
 # tools/wasm/cc.sh: a C compiler for wasm32-wasi programs (clang + Debian's wasi-libc), used by
-# tools/mk/wasm.mk, tests/test_wasm.py and tools/wasm/portable_wasm.sh.
+# tools/mk/wasm.mk, tests/test_wasm.py and tools/wasm/portable_wasm.sh (and its sysroot by
+# tools/web/build_wasm.sh).
 #
 #   sh tools/wasm/cc.sh [CFLAGS...] SOURCE.c... -o OUT.wasm
 #   sh tools/wasm/cc.sh --check          exit 0 when the toolchain is here, else say what is missing
+#   sh tools/wasm/cc.sh --sysroot        makes the private sysroot (below) and prints its path
+#                                        (tools/web/build_wasm.sh compiles the browser library in it)
 #
 # - Sysroot: Debian puts wasi-libc under /usr/include/wasm32-wasi and /usr/lib/wasm32-wasi.
 #   --sysroot=/usr would also search /usr/include, glibc's headers (its pthread.h, bits/...):
@@ -37,14 +40,18 @@ check() {
         { echo "no wasm32 builtins (apt-get install libclang-rt-14-dev-wasm32)"; return 1; }
     return 0
 }
+make_sysroot() {
+    if [ ! -e "$sys/lib/wasm32-wasi" ]; then
+        mkdir -p "$sys/include" "$sys/lib"
+        ln -sfn /usr/include/wasm32-wasi "$sys/include/wasm32-wasi"
+        ln -sfn /usr/include/stb "$sys/include/stb"
+        ln -sfn /usr/lib/wasm32-wasi "$sys/lib/wasm32-wasi"
+    fi
+}
 if [ "${1:-}" = "--check" ]; then check; exit $?; fi
+if [ "${1:-}" = "--sysroot" ]; then make_sysroot; echo "$sys"; exit 0; fi
 check >&2 || exit 1
-if [ ! -e "$sys/lib/wasm32-wasi" ]; then
-    mkdir -p "$sys/include" "$sys/lib"
-    ln -sfn /usr/include/wasm32-wasi "$sys/include/wasm32-wasi"
-    ln -sfn /usr/include/stb "$sys/include/stb"
-    ln -sfn /usr/lib/wasm32-wasi "$sys/lib/wasm32-wasi"
-fi
+make_sysroot
 T="--target=wasm32-wasi --sysroot=$sys"
 out=""; srcs=""; flags=""
 while [ $# -gt 0 ]; do

@@ -3,6 +3,7 @@
 # driver: it would run without the SIMD feature), then wasm-opt -O3 when binaryen is there.
 set -eu
 cc=$1 cflags=$2 ldflags=$3 src=$4 out=$5
+sh "$(dirname "$0")/../wasm/cc.sh" --sysroot > /dev/null # wasi-libc's headers only (web.mk's --sysroot)
 mkdir -p "$(dirname "$out")"
 # the link gets the target flags without -O (clang runs wasm-opt itself when the link optimises)
 lflags=$(echo "$cflags" | sed 's/-O[0-9sz]*//g')
