@@ -15,8 +15,10 @@
    A library call lent the pool (opts.parallel) hands out a job per convolution, dozens per
    embedding, each a fraction of a millisecond: waking a sleeping thread would cost a good
    part of that. So an idle worker, and a caller waiting for its job's last task, first spin
-   a little (TP_SPIN polls of the job counter, about 50 us; GCC/clang atomics) before they
-   sleep on the condition variable. */
+   a little (TP_SPIN polls of the job counter with a PAUSE each: 150 us on the project's AMD
+   EPYC, whose PAUSE is long; GCC/clang atomics) before they sleep on the condition variable.
+   A call after a longer idle spell first wakes the worker (about 50 us there, sometimes
+   milliseconds): tools/bench/bench_parallel.sh reports such calls as "cold". */
 #ifndef THREAD_POOL_H
 #define THREAD_POOL_H
 
