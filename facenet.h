@@ -8345,7 +8345,8 @@ typedef struct fnet__convjob {
 /* Sets up a direct convolution job for `tasks` tasks: blocks of panels no larger than
    FNET__PANEL_BLOCK_BYTES, split further (down to pairs of panels) while there are fewer
    than 8 units per task (the deep layers: few pixels, many weights), so that shares of
-   whole units stay within about 1/8 of each other. */
+   whole units stay within about 1/8 of each other; then evened out (8 panels in blocks of
+   at most 7 become 4 + 4, not 7 + 1: a unit's work is its block's panels). */
 static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *bp,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
@@ -8621,10 +8622,9 @@ static void fnet__wino_split(fnet__convjob *j, int kern, size_t nt, int tmax, in
     j->units = j->nchunk * j->nblk;
 }
 
-/* Sets up a Winograd job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
-   `tasks` tasks: by blocks of FNET__WINO_T tiles (of all images), and when there are fewer
-   than 8 blocks per task, also by `tasks` chunks of panels (each chunk transforms the
-   block's input again: Cin floats per tile against its Cin x chunk multiply-adds). */
+/* Sets up a Winograd F(2x2) job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
+   `tasks` tasks: blocks of FNET__WINO_T tiles (of all images), cut further by
+   fnet__wino_split. */
 static void fnet__wino_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                              int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
                              const float *bias, const float *zeros, float *out, int relu, int tasks) {
@@ -8804,7 +8804,7 @@ FNET__AVX2_FN static void fnet__wino4_out_avx2(const float *m, size_t xstride, i
 #undef FNET__VMULK
 
 /* Sets up an F(4x4) job (3x3 stride 1; bp: the 36 packed U matrices), cut like F(2x2)'s:
-   blocks of FNET__WINO4_T tiles, and panel chunks when there are fewer than 8 blocks a task. */
+   blocks of FNET__WINO4_T tiles, cut further by fnet__wino_split. */
 static void fnet__wino4_setup(fnet__convjob *j, int kern, const float *in, size_t in_stride, int n, int H,
                               int W, int Cin, const fnet__geom *g, int OH, int OW, int Cout, const float *up,
                               const float *bias, const float *zeros, float *out, int relu, int tasks) {
