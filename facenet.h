@@ -9127,13 +9127,15 @@ FNET__AVX2_FN static void fnet__pool_px_avx2(int mode, float *o, const float *co
 
 /* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL.
    Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc
-   (on AVX2, max and average windows inside the image in one pass: fnet__pool_px_avx2). */
+   (on AVX2, max and average windows inside the image in one pass: fnet__pool_px_avx2).
+   Writes output rows oy0..oy1-1 (all: 0, OH), each on its own. */
 static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, int C,
-                       const fnet__geom *g, int OH, int OW, float *out) {
+                       const fnet__geom *g, int OH, int OW, float *out, int oy0, int oy1) {
     int oy, ox, ky, kx, c;
     int mode = kind == FNET__OP_MAXPOOL ? FNET__ACC_MAX : kind == FNET__OP_AVGPOOL ? FNET__ACC_SUM : FNET__ACC_SUMSQ;
     float inv = 1.0f / (float)(g->kh * g->kw);
-    for (oy = 0; oy < OH; oy++)
+    (void)OH;
+    for (oy = oy0; oy < oy1; oy++)
         for (ox = 0; ox < OW; ox++) {
             float *o = out + ((size_t)oy * OW + ox) * C;
             int y0 = oy * g->sh - g->pt, x0 = ox * g->sw - g->pl, padded = 0, first = 1;
@@ -9590,7 +9592,8 @@ typedef struct fnet__fwd {
     int n, tasks;           /* images, scratch slots (most tasks at once) */
     const fnet_parallel *par;
     fnet__convjob job;      /* the current CONV/DENSE, cut into units */
-    int wino, job_tasks;
+    int wino, job_tasks;    /* (job_tasks: also the tasks of a pool or LRN op, row_op) */
+    int row_op;
 } fnet__fwd;
 
 /* Op `op`'s output for image b. */
@@ -9697,25 +9700,38 @@ static void fnet__op_conv(fnet__fwd *f, int i) {
     fnet__op_run_job(f);
 }
 
-/* 2, 3, 4 MAXPOOL, AVGPOOL, L2POOL: [N,H,W,C] -> [N,OH,OW,C], windows as CONV's. */
-static void fnet__op_pool(fnet__fwd *f, int i) {
-    int b;
+/* Task t of a pool or LRN op (f->row_op): its share of every image's output rows, each
+   output pixel computed on its own (so the same floats for any number of tasks), LRN with
+   scratch slot t. */
+static void fnet__rows_task(void *ctx, int t) {
+    const fnet__fwd *f = (const fnet__fwd *)ctx;
+    int b, i = f->row_op;
     for (b = 0; b < f->n; b++) {
         fnet__opio io = fnet__op_io(f, i, b);
-        fnet__geom g = fnet__op_geom(io.o);
-        fnet__pool(f->m->isa, io.o->type, io.x, io.a->h, io.a->w, io.a->c, &g, io.nd->h, io.nd->w, io.y);
+        int r0 = (int)((long)io.nd->h * t / f->job_tasks), r1 = (int)((long)io.nd->h * (t + 1) / f->job_tasks);
+        if (io.o->type == FNET__OP_LRN) {
+            size_t row = (size_t)io.nd->w * io.a->c;
+            fnet__lrn(f->m->isa, io.x + r0 * row, (size_t)(r1 - r0) * io.nd->w, io.a->c, io.o->ip[0], io.o->fp[0],
+                      io.o->fp[1], io.o->fp[2], io.y + r0 * row, (float *)(void *)(f->scratch + (size_t)t * f->slot_bytes));
+        } else {
+            fnet__geom g = fnet__op_geom(io.o);
+            fnet__pool(f->m->isa, io.o->type, io.x, io.a->h, io.a->w, io.a->c, &g, io.nd->h, io.nd->w, io.y, r0, r1);
+        }
     }
+}
+static void fnet__op_rows(fnet__fwd *f, int i) {
+    f->row_op = i;
+    f->job_tasks = FNET__MIN(f->tasks, ((const fnet__net *)f->m->stage)->node[i].h);
+    fnet__parallel_run(f->par, f->job_tasks, fnet__rows_task, f);
 }
 
-/* 5 LRN: local response normalisation across channels, [N,H,W,C] -> same. */
-static void fnet__op_lrn(fnet__fwd *f, int i) {
-    int b;
-    for (b = 0; b < f->n; b++) {
-        fnet__opio io = fnet__op_io(f, i, b);
-        fnet__lrn(f->m->isa, io.x, (size_t)io.a->h * io.a->w, io.a->c, io.o->ip[0], io.o->fp[0], io.o->fp[1],
-                  io.o->fp[2], io.y, (float *)(void *)f->scratch);
-    }
-}
+/* 2, 3, 4 MAXPOOL, AVGPOOL, L2POOL: [N,H,W,C] -> [N,OH,OW,C], windows as CONV's; with the
+   caller's threads, by rows of output. */
+static void fnet__op_pool(fnet__fwd *f, int i) { fnet__op_rows(f, i); }
+
+/* 5 LRN: local response normalisation across channels, [N,H,W,C] -> same; with the caller's
+   threads, by rows. */
+static void fnet__op_lrn(fnet__fwd *f, int i) { fnet__op_rows(f, i); }
 
 /* 6 CONCAT: the inputs' channels side by side, [N,H,W,C0] ... -> [N,H,W,C0+C1+...]. */
 static void fnet__op_concat(fnet__fwd *f, int i) {
