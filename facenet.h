@@ -9128,13 +9128,12 @@ FNET__AVX2_FN static void fnet__pool_px_avx2(int mode, float *o, const float *co
 /* Pooling over (H, W, C) with zero padding that counts: kind MAXPOOL, AVGPOOL or L2POOL.
    Each output pixel accumulates its window's pixels (contiguous C-vectors) with fnet__acc
    (on AVX2, max and average windows inside the image in one pass: fnet__pool_px_avx2).
-   Writes output rows oy0..oy1-1 (all: 0, OH), each on its own. */
+   Writes output rows oy0..oy1-1 (all: 0 and the output height), each on its own. */
 static void fnet__pool(fnet_isa isa, int kind, const float *in, int H, int W, int C,
-                       const fnet__geom *g, int OH, int OW, float *out, int oy0, int oy1) {
+                       const fnet__geom *g, int OW, float *out, int oy0, int oy1) {
     int oy, ox, ky, kx, c;
     int mode = kind == FNET__OP_MAXPOOL ? FNET__ACC_MAX : kind == FNET__OP_AVGPOOL ? FNET__ACC_SUM : FNET__ACC_SUMSQ;
     float inv = 1.0f / (float)(g->kh * g->kw);
-    (void)OH;
     for (oy = oy0; oy < oy1; oy++)
         for (ox = 0; ox < OW; ox++) {
             float *o = out + ((size_t)oy * OW + ox) * C;
@@ -9715,7 +9714,7 @@ static void fnet__rows_task(void *ctx, int t) {
                       io.o->fp[1], io.o->fp[2], io.y + r0 * row, (float *)(void *)(f->scratch + (size_t)t * f->slot_bytes));
         } else {
             fnet__geom g = fnet__op_geom(io.o);
-            fnet__pool(f->m->isa, io.o->type, io.x, io.a->h, io.a->w, io.a->c, &g, io.nd->h, io.nd->w, io.y, r0, r1);
+            fnet__pool(f->m->isa, io.o->type, io.x, io.a->h, io.a->w, io.a->c, &g, io.nd->w, io.y, r0, r1);
         }
     }
 }

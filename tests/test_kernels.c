@@ -134,12 +134,12 @@ static void test_other_ops(void) {
                 oh = (H + ip[4] + ip[6] - ip[0]) / ip[2] + 1;
                 ow = (W + ip[5] + ip[7] - ip[1]) / ip[3] + 1;
                 ref_window(t, din, H, W, C, ip, NULL, NULL, oh, ow, C, 0, dref);
-                fnet__pool(FNET_ISA_SCALAR, t, in, H, W, C, &g, oh, ow, ref, 0, oh);
+                fnet__pool(FNET_ISA_SCALAR, t, in, H, W, C, &g, ow, ref, 0, oh);
                 for (k = 0; k < 5; k++) {
                     double err = 0, twin = 0;
                     if (!fnet_isa_supported(g_all[k])) continue;
-                    fnet__pool(g_all[k], t, in, H, W, C, &g, oh, ow, out, 0, oh / 2); /* in two row ranges, */
-                    fnet__pool(g_all[k], t, in, H, W, C, &g, oh, ow, out, oh / 2, oh); /* as the caller's threads */
+                    fnet__pool(g_all[k], t, in, H, W, C, &g, ow, out, 0, oh / 2); /* in two row ranges, */
+                    fnet__pool(g_all[k], t, in, H, W, C, &g, ow, out, oh / 2, oh); /* as the caller's threads */
                     for (i = 0; i < (size_t)oh * ow * C; i++) {
                         if (!(fabs(out[i] - dref[i]) <= err)) err = fabs(out[i] - dref[i]);
                         if (!(fabs(out[i] - ref[i]) <= twin)) twin = fabs(out[i] - ref[i]);
