@@ -8338,7 +8338,7 @@ typedef struct fnet__convjob {
     int np, pblk, nmt;      /* panels, panels per block, M tiles (of all images) */
     int pf;                 /* prefetch the next block of panels (few M tiles) */
     int wm;                 /* Winograd: outputs a tile side (2: F(2x2), 4: F(4x4)); 0: direct */
-    int nchunk, nblk, tblk; /* Winograd: panel chunks, blocks of tiles, tiles per block */
+    int nchunk, nblk, ngrp; /* Winograd: panel chunks, blocks of tiles, groups of mr tiles */
     int units;
 } fnet__convjob;
 
@@ -8374,7 +8374,7 @@ static void fnet__conv_setup(fnet__convjob *j, int kern, const float *in, size_t
     if (minp == 2) j->pblk = (j->pblk + 1) & ~1;
     j->nblk = (j->np + j->pblk - 1) / j->pblk;
     j->nchunk = 1;
-    j->wm = j->tblk = 0;
+    j->wm = j->ngrp = 0;
     j->units = j->nblk * j->nmt;
 }
 
@@ -8599,27 +8599,36 @@ static int fnet__chunk_gran(int kern) {
 }
 
 /* Cuts nt tiles of a Winograd job (alpha2 = 16 or 36 U matrices) into units for `tasks`
-   tasks: blocks of at most tmax tiles. With fewer than 8 blocks a task, either the tiles are
-   cut into equal blocks, a multiple of `tasks` of them (each task transforms only its own
-   tiles), or, when the U matrices outgrow a core's L2 (the deep layers: each task then
-   reads only its chunk of them), the panels into `tasks` chunks, each chunk transforming
-   the block's input again. Which cut never changes a result: every tile's outputs are
-   computed on their own. */
+   tasks. The tiles go in groups of mr (the micro-kernel's height: a group is one full tile of
+   the GEMMs), the groups in equal blocks of at most tmax tiles (fnet__wino_block). With fewer
+   than 8 blocks a task, either the blocks become a multiple of `tasks` (each task then
+   transforms only its own tiles, and the tasks' shares differ by at most one group: 81 tiles
+   are 42 + 39, 7 + 7 micro-kernel tiles, where blocks of 21 tiles made it 8 + 8), or, when
+   the U matrices outgrow a core's L2 (the deep layers: each task then reads only its chunk of
+   them), the panels are cut into `tasks` chunks, each chunk transforming the block's input
+   again. Which cut never changes a result: every tile's outputs are computed on their own. */
 static void fnet__wino_split(fnet__convjob *j, int kern, size_t nt, int tmax, int alpha2, int tasks) {
     size_t ubytes = (size_t)alpha2 * j->Cin * j->Cout * sizeof(float);
+    int gmax = tmax / j->mr; /* groups a block at most (tmax is a multiple of mr) */
     j->wm = alpha2 == 36 ? 4 : 2;
-    j->tblk = tmax;
-    j->nblk = (int)((nt + (size_t)tmax - 1) / (size_t)tmax);
+    j->ngrp = (int)((nt + (size_t)j->mr - 1) / (size_t)j->mr);
+    j->nblk = (j->ngrp + gmax - 1) / gmax;
     j->nchunk = 1;
     if (tasks > 1 && j->nblk < 8 * tasks) {
-        if (ubytes <= FNET__WINO_SPLIT_BYTES && nt >= (size_t)2 * tasks) {
-            int nb = (j->nblk + tasks - 1) / tasks * tasks;
-            j->tblk = (int)((nt + (size_t)nb - 1) / (size_t)nb);
-            j->nblk = (int)((nt + (size_t)j->tblk - 1) / (size_t)j->tblk);
-        } else
+        if (ubytes <= FNET__WINO_SPLIT_BYTES && j->ngrp >= 2 * tasks)
+            j->nblk = ((j->ngrp + tasks - 1) / tasks + gmax - 1) / gmax * tasks;
+        else
             j->nchunk = FNET__MIN(tasks, (j->np + fnet__chunk_gran(kern) - 1) / fnet__chunk_gran(kern));
     }
     j->units = j->nchunk * j->nblk;
+}
+
+/* Block blk of a Winograd job's tiles: tiles *t0 .. *t0 + *n - 1 (groups ngrp * blk / nblk
+   up to ngrp * (blk + 1) / nblk). */
+static void fnet__wino_block(const fnet__convjob *j, int nt, int blk, int *t0, int *n) {
+    int g0 = (int)((long)j->ngrp * blk / j->nblk), g1 = (int)((long)j->ngrp * (blk + 1) / j->nblk);
+    *t0 = g0 * j->mr;
+    *n = FNET__MAX(0, FNET__MIN(nt, g1 * j->mr) - *t0);
 }
 
 /* Sets up a Winograd F(2x2) job (3x3 stride 1; the job's bp is the 16 packed U matrices) for
@@ -8830,11 +8839,12 @@ static void fnet__wino_units(const fnet__convjob *j, int u0, int u1, const float
     size_t panel = (size_t)Cin * FNET__NR, vs = (size_t)tmax * Cin, ms = (size_t)tmax * Cout;
     const float *zeros = j->zeros;
     for (u = u0; u < u1; u++) {
-        int ch = u / j->nblk, t0 = (u % j->nblk) * j->tblk, n = FNET__MIN(j->tblk, nt - t0), t, xi, m0, p;
+        int ch = u / j->nblk, t0, n, t, xi, m0, p;
         int gr = fnet__chunk_gran(j->kern), ng = (np + gr - 1) / gr;
         int pa = (int)(((long)ch * ng) / j->nchunk) * gr, pb = (int)(((long)(ch + 1) * ng) / j->nchunk) * gr;
         int c0 = pa * FNET__NR, c1 = FNET__MIN(Cout, pb * FNET__NR);
         pb = FNET__MIN(pb, np);
+        fnet__wino_block(j, nt, u % j->nblk, &t0, &n);
         for (t = 0; t < n; t++) { /* input transform of each tile's patch */
             int b = (t0 + t) / nt1, tt = (t0 + t) % nt1, ty = tt / tw, tx = tt % tw, i, jj;
             const float *in = j->in + (size_t)b * j->in_stride, *pp[36];

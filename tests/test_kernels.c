@@ -308,6 +308,48 @@ static void wino_case(const conv_case *c, int m, unsigned seed, int twins, doubl
 }
 #endif
 
+/* How fnet__wino_split and fnet__wino_block cut a job's tiles, for 1 to 6 tasks and 1 to 400
+   tiles (small U: tiles shared out; large U: panel chunks): the blocks cover the tiles in
+   order, none holds more than the V buffer's FNET__WINO_T / FNET__WINO4_T tiles, each task's
+   units are whole blocks, and shared-out tasks get micro-kernel tiles (groups of mr) that
+   differ by at most one, none more than its share of them (blocks of equal tiles did not:
+   81 tiles as 21 + 21 | 21 + 18 are 8 | 7 micro-kernel tiles, not 7 | 7). */
+static void test_wino_cut(void) {
+    int bad = 0, m, tasks, nt, big;
+    for (m = 2; m <= 4; m += 2)
+        for (big = 0; big < 2; big++)
+            for (tasks = 1; tasks <= 6; tasks++)
+                for (nt = 1; nt <= 400; nt++) {
+                    fnet__convjob j;
+                    int tmax = m == 4 ? FNET__WINO4_T : FNET__WINO_T, b, next = 0, t, gmin = 1 << 30, gmax = 0;
+                    memset(&j, 0, sizeof j);
+                    j.mr = 6;
+                    j.Cin = j.Cout = big ? 256 : 32;
+                    j.np = j.Cout / 16;
+                    fnet__wino_split(&j, FNET_ISA_AVX2, (size_t)nt, tmax, m == 4 ? 36 : 16, tasks);
+                    for (b = 0; b < j.nblk; b++) {
+                        int t0, n;
+                        fnet__wino_block(&j, nt, b, &t0, &n);
+                        bad += t0 != next || n > tmax || n < 0;
+                        next = t0 + n;
+                    }
+                    bad += next != nt || j.units != j.nblk * j.nchunk;
+                    if (j.nchunk > 1 || tasks == 1 || j.units < tasks) continue;
+                    for (t = 0; t < tasks; t++) { /* fnet__conv_task's shares: units u0..u1-1 */
+                        int u0 = (int)((long)j.units * t / tasks), u1 = (int)((long)j.units * (t + 1) / tasks), g = 0, u;
+                        for (u = u0; u < u1; u++) {
+                            int t0, n;
+                            fnet__wino_block(&j, nt, u, &t0, &n);
+                            g += (n + 5) / 6;
+                        }
+                        if (g < gmin) gmin = g;
+                        if (g > gmax) gmax = g;
+                    }
+                    if (j.nblk < 8 * tasks) bad += gmax - gmin > 1 || gmax > ((nt + 5) / 6 + tasks - 1) / tasks;
+                }
+    CHECK(bad == 0, "winograd cut: %d inconsistencies in the blocks of tiles", bad);
+}
+
 /* Winograd F(2x2,3x3) and F(4x4,3x3) (wino_case); prints the largest errors seen against
    float64 (relative to the output scale), which the header quotes as the measured bounds. */
 static void test_winograd(void) {
@@ -331,6 +373,7 @@ static void test_winograd(void) {
     for (ci = 0; ci < sizeof f4 / sizeof f4[0]; ci++) wino_case(&f4[ci], 4, 700u + (unsigned)ci, ci == 2, &worst4, &worst_direct);
     printf("winograd vs float64, max error of the output scale: F(2x2,3x3) %.3g, F(4x4,3x3) %.3g (direct scalar: %.3g)\n",
            worst2, worst4, worst_direct);
+    test_wino_cut();
 #else
     SKIP("winograd not compiled (FNET_NO_WINOGRAD or not x86)");
 #endif
