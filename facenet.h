@@ -9603,6 +9603,8 @@ typedef struct fnet__fwd {
     fnet__convjob job;      /* the current CONV/DENSE, cut into units */
     int wino, job_tasks;    /* (job_tasks: also the tasks of a pool or LRN op, row_op) */
     int row_op;
+    const unsigned char *const *rgb; /* the input crops, and their bytes' values (3 x 256) */
+    const float *lut;
 } fnet__fwd;
 
 /* Op `op`'s output for image b. */
@@ -9879,6 +9881,30 @@ static void fnet__run_op(const fnet_model *m, unsigned char *base, int i) {
     fnet__run_op_f(&f, i);
 }
 
+/* Task t of the input: its share of every crop's rows, (byte - mean[channel]) / scale looked
+   up in f->lut (the same floats as the division, without it). By rows, as the first
+   convolution's tasks read them: each worker mostly reads rows it wrote itself. */
+static void fnet__input_task(void *ctx, int t) {
+    const fnet__fwd *f = (const fnet__fwd *)ctx;
+    const fnet__node *nd = &((const fnet__net *)f->m->stage)->node[0];
+    size_t row = (size_t)nd->w * nd->c, e0 = row * (size_t)((long)nd->h * t / f->job_tasks);
+    size_t e1 = row * (size_t)((long)nd->h * (t + 1) / f->job_tasks), e;
+    const float *lut = f->lut;
+    int b;
+    for (b = 0; b < f->n; b++) {
+        const unsigned char *rgb = f->rgb[b];
+        float *x = fnet__act(f, 0, b);
+        if (nd->c == 3)
+            for (e = e0; e < e1; e += 3) {
+                x[e] = lut[rgb[e]];
+                x[e + 1] = lut[256 + rgb[e + 1]];
+                x[e + 2] = lut[512 + rgb[e + 2]];
+            }
+        else
+            for (e = e0; e < e1; e++) x[e] = lut[(e % 3) * 256 + rgb[e]];
+    }
+}
+
 /* Shared by the embedding calls: n images from rgb[0..n-1] (crops) or tensor (one HWC
    tensor); outputs to out, n * out_dim floats. */
 static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *const *rgb, const float *tensor,
@@ -9910,24 +9936,20 @@ static fnet_result fnet__embed_run(const fnet_model *m, const unsigned char *con
     f.scratch = ar.base + net->act_bytes * (size_t)n;
     f.slot_bytes = net->work_bytes - 64 - net->act_bytes;
     ne = net->node[0].elems;
-    for (b = 0; b < n; b++) {
+    for (b = 0; tensor && b < n; b++) {
         float *x = fnet__act(&f, 0, b);
-        if (tensor) {
-            for (e = 0; e < ne; e++) {
-                if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
-                x[e] = tensor[e];
-            }
-        } else { /* (byte - mean[channel]) / scale, looked up: the same floats, no division */
-            const fnet__op *o = &m->ops[0];
-            if (b == 0)
-                for (e = 0; e < 3 * 256; e++) lut[e] = ((float)(e & 255) - o->fp[1 + (e >> 8)]) / o->fp[0];
-            for (e = 0; e + 3 <= ne; e += 3) {
-                x[e] = lut[rgb[b][e]];
-                x[e + 1] = lut[256 + rgb[b][e + 1]];
-                x[e + 2] = lut[512 + rgb[b][e + 2]];
-            }
-            for (; e < ne; e++) x[e] = lut[(e % 3) * 256 + rgb[b][e]];
+        for (e = 0; e < ne; e++) {
+            if (!fnet__finite(tensor[e])) { FNET_FREE(own); return FNET_ERR_NOT_FINITE; }
+            x[e] = tensor[e];
         }
+    }
+    if (rgb) { /* (byte - mean[channel]) / scale, looked up: the same floats, no division */
+        const fnet__op *o = &m->ops[0];
+        for (e = 0; e < 3 * 256; e++) lut[e] = ((float)(e & 255) - o->fp[1 + (e >> 8)]) / o->fp[0];
+        f.rgb = rgb;
+        f.lut = lut;
+        f.job_tasks = FNET__MIN(f.tasks, net->node[0].h);
+        fnet__parallel_run(par, f.job_tasks, fnet__input_task, &f);
     }
     for (i = 1; i < m->n_ops; i++) fnet__run_op_f(&f, i);
     for (b = 0; b < n; b++) {
