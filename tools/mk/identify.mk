@@ -8,7 +8,7 @@
 #                        gallery file, $(FNET_WEIGHTS)/resnet34-dlib.cohort (fnet identify uses
 #                        it when it is there; make test and make demo build it)
 .PHONY: impostor-table eval-identify cohort
-build/eval_identify: tools/eval/eval_identify.c facenet.h examples/embcache.h
+build/eval_identify: tools/eval/eval_identify.c facenet.h examples/embcache.h examples/jitter.h
 	@mkdir -p build
 	$(CC) -std=c99 $(WARN) -O2 $(INC) $< -o $@ -lm
 impostor-table: build/eval_identify
