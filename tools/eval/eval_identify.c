@@ -682,16 +682,25 @@ int main(int argc, char **argv) {
         free(imp); free(nd); free(nb); free(row); free(ord);
     }
     if (table_only) return 0;
-    if (aug || fnet_network_cohort_table(ec.network_id, &cohort_shipped) != FNET_OK) cohort_shipped = cohort_measured;
+    /* the shipped tables for these galleries (jitter: fnet_network_*_table_jitter; flip: none) */
+    if ((aug && (!gallery_jitter || fnet_network_cohort_table_jitter(ec.network_id, gallery_jitter, &cohort_shipped) != FNET_OK)) ||
+        (!aug && fnet_network_cohort_table(ec.network_id, &cohort_shipped) != FNET_OK))
+        cohort_shipped = cohort_measured;
 
     /* 2. dev galleries */
     if (!load_set(&ec, &dlab, &dev)) return 1;
-    if (aug) { /* galleries of augmented embeddings, the tables measured for them above */
+    if (aug) { /* galleries of augmented embeddings, the tables shipped (else measured above) for them */
         if (!load_augmented(&ec, &dlab, &dev, gallery_jitter, gallery_flip, &devg)) return 1;
         g_gallery_x = devg.x;
-        use = &measured;
-        printf("galleries enrol %s: evaluated with the tables measured above for that mixed case;",
-               aug_name(gallery_jitter, gallery_flip));
+        if (gallery_jitter && fnet_network_impostor_table_jitter(ec.network_id, gallery_jitter, &shipped) == FNET_OK) {
+            use = &shipped;
+            printf("galleries enrol %s: evaluated with the tables shipped for them (%d points, %.0f pairs);",
+                   aug_name(gallery_jitter, gallery_flip), shipped.n, shipped.pairs);
+        } else {
+            use = &measured;
+            printf("galleries enrol %s: no shipped tables, evaluated with the ones measured above;",
+                   aug_name(gallery_jitter, gallery_flip));
+        }
     } else if (fnet_network_impostor_table(ec.network_id, &shipped) == FNET_OK) {
         use = &shipped;
         printf("evaluated with the shipped table (%d points, %.0f pairs);", shipped.n, shipped.pairs);
