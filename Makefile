@@ -47,7 +47,8 @@
 #   make resnet-lfw   the ResNet's LFW dev accuracy                            [resnet.mk]
 #   make eval-identify  open-set identification at a target false-accept rate, 10 to 1,000
 #                     enrolled people on lfw-dev (tools/eval/eval_identify.c)   [identify.mk]
-#   make impostor-table  the ResNet's built-in impostor-distance table, from lfw-train   [identify.mk]
+#   make eval-identify-plain  the same for plain galleries (fnet enroll --jitter 0) [identify.mk]
+#   make impostor-table  the ResNet's built-in impostor-distance tables, from lfw-train   [identify.mk]
 #   make cohort          the ResNet's cohort (weights/resnet34-dlib.cohort) for cohort-normalised identify [identify.mk]
 #   make triplet      the triplet-loss head example                            [matching.mk]
 #   make bench-match  fnet_identify over a 10k gallery vs numpy and dlib       [matching.mk]

@@ -14,10 +14,16 @@
    detector and the network (zero: one thread). With ec->centre_fallback, an image without any detection
    gets one face from a fixed central box (side 0.43 * min(w, h), as fnet eval-lfw does on
    LFW), flagged `fallback`.
+   Augmented embeddings (what fnet enroll makes for a gallery): ec->jitter = N > 0 embeds N
+   perturbed copies of each chip (examples/jitter.h, dlib's jitter_image) and keeps their mean;
+   ec->flip = 1 (with jitter 0) the mean of the chip's and its mirror image's embeddings. Every
+   face draws the same N perturbations (the jitter state starts at EC_JITTER_SEED for each
+   chip), so the result depends neither on the order of the photos nor on batches or threads.
 
    Cache: one small file per image and setting, named by a 64-bit FNV-1a hash of the image
    path, size and mtime, the network, the detection options and the three blobs' sizes and
-   mtimes; FNET_EMBCACHE_CODE=1 adds the bytes of ./facenet.h (so that a changed pipeline
+   mtimes (and, for augmented embeddings only, jitter and flip: plain entries keep their keys);
+   FNET_EMBCACHE_CODE=1 adds the bytes of ./facenet.h (so that a changed pipeline
    never reuses old embeddings; otherwise `rm -rf build/embcache` after changing the code).
    Written to a temporary name and renamed. FNET_NO_EMBCACHE=1 turns the cache off. */
 #ifndef EMBCACHE_H
@@ -33,6 +39,7 @@
 #include "platform.h"
 
 #include "image_load.h" /* il_load: the validating pre-pass, then stb_image */
+#include "jitter.h"     /* jitter_chip: dlib's jitter_image (augmented embeddings) */
 #include "progress.h"   /* the progress line: count, rate, ETA */
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -44,6 +51,8 @@
 #define EC_MAX_FACES 64
 #define EC_DIM 128
 #define EC_BATCH 8 /* chips per fnet_embed_batch call (and photos per ec_images group) */
+#define EC_JITTER_MAX 1000
+#define EC_JITTER_SEED 0x9E3779B97F4A7C15ULL /* each chip's jitter state (eval-lfw's image 0) */
 
 /* 1: photos are turned upright as their JPEG EXIF orientation says (il_load_upright), so
    boxes and landmarks are where a viewer shows the face; fnet --no-exif sets 0 (as stored). */
@@ -67,6 +76,8 @@ typedef struct embcache {
     const char *network_id; /* fnet_network_id(net) */
     int dim;
     int upsample, retry, centre_fallback;
+    int jitter, flip;       /* augmented embeddings: mean of `jitter` perturbed copies (0: none),
+                               or with flip of the chip and its mirror image */
     fnet_parallel par;      /* the caller's threads, lent to fnet_detect and fnet_embed_batch */
     char cache_dir[1024];   /* "" = no cache */
     unsigned long long stamp;
@@ -190,6 +201,12 @@ static unsigned long long ec__key(const embcache *ec, const char *path) {
     int opts[3];
     opts[0] = ec->upsample; opts[1] = ec->retry; opts[2] = ec->centre_fallback;
     if (!ec_exif) h = ec__fnv(h, "no-exif", 7); /* other pixels, other faces */
+    if (ec->jitter > 0 || ec->flip) { /* other embeddings; plain keys unchanged */
+        int aug[3];
+        aug[0] = ec->jitter; aug[1] = ec->flip; aug[2] = 1; /* 1: EC_JITTER_SEED's draws */
+        h = ec__fnv(h, "augmented", 9);
+        h = ec__fnv(h, aug, sizeof aug);
+    }
     h = ec__fnv(h, ec->net_name, strlen(ec->net_name));
     return ec__fnv(h, opts, sizeof opts);
 }
@@ -226,6 +243,48 @@ typedef struct ec__pending {
     float emb[EC_BATCH * EC_DIM];
 } ec__pending;
 
+/* The augmented embeddings of the pending chips (ec->jitter > 0 or ec->flip): copies of each
+   chip (N jitters, each from state EC_JITTER_SEED on; or the chip and its mirror) embedded
+   EC_BATCH at a time, each chip's mean summed in the order of its copies. */
+static fnet_result ec__flush_augmented(embcache *ec, ec__pending *pd, const fnet_embed_opts *eo) {
+    int size = fnet_embed_input_size(ec->net), copies = ec->jitter > 0 ? ec->jitter : 2;
+    int total = pd->n * copies, i, j, b, c, m;
+    size_t chip = (size_t)size * size * 3;
+    unsigned char *jc = (unsigned char *)malloc((size_t)EC_BATCH * chip);
+    float *acc = (float *)calloc((size_t)pd->n * EC_DIM, sizeof(float)), e[EC_BATCH * EC_DIM];
+    const unsigned char *chips[EC_BATCH];
+    unsigned long long st = EC_JITTER_SEED;
+    fnet_result r = jc && acc ? FNET_OK : FNET_ERR_OUT_OF_MEMORY;
+    for (j = 0; r == FNET_OK && j < total; j += m) { /* copy q of chip q / copies */
+        m = total - j < EC_BATCH ? total - j : EC_BATCH;
+        for (b = 0; b < m; b++) {
+            int q = j + b, v = q % copies, x, y;
+            const unsigned char *in = pd->chip[q / copies];
+            unsigned char *out = jc + (size_t)b * chip;
+            chips[b] = out;
+            if (ec->jitter > 0) {
+                if (v == 0) st = EC_JITTER_SEED;
+                jitter_chip(in, out, size, &st);
+            } else if (v == 0) {
+                memcpy(out, in, chip);
+            } else {
+                for (y = 0; y < size; y++)
+                    for (x = 0; x < size; x++)
+                        memcpy(out + ((size_t)y * size + x) * 3, in + ((size_t)y * size + (size - 1 - x)) * 3, 3);
+            }
+        }
+        r = fnet_embed_batch(ec->net, chips, m, eo, NULL, 0, e);
+        for (b = 0; r == FNET_OK && b < m; b++)
+            for (c = 0; c < EC_DIM; c++) acc[(size_t)((j + b) / copies) * EC_DIM + c] += e[b * EC_DIM + c];
+    }
+    for (i = 0; i < pd->n && r == FNET_OK; i++)
+        for (c = 0; c < EC_DIM; c++) pd->dst[i]->emb[c] = acc[(size_t)i * EC_DIM + c] / (float)copies;
+    free(jc);
+    free(acc);
+    pd->n = 0;
+    return r;
+}
+
 /* Embeds the pending chips in one batch; returns an fnet_result. */
 static fnet_result ec__flush(embcache *ec, ec__pending *pd) {
     const unsigned char *chips[EC_BATCH];
@@ -233,6 +292,11 @@ static fnet_result ec__flush(embcache *ec, ec__pending *pd) {
     fnet_result r;
     int i;
     if (pd->n == 0) return FNET_OK;
+    if (ec->jitter > 0 || ec->flip) {
+        memset(&eo, 0, sizeof eo);
+        eo.parallel = ec->par;
+        return ec__flush_augmented(ec, pd, &eo);
+    }
     for (i = 0; i < pd->n; i++) chips[i] = pd->chip[i];
     memset(&eo, 0, sizeof eo);
     eo.parallel = ec->par;

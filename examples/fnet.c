@@ -62,7 +62,7 @@ static int usage(const char *msg) {
             "  draw [--upsample N] IMG OUT.png\n"
             "  align [--net nn4|resnet] [--size S] IMG OUT.png\n"
             "  embed [--net nn4|resnet] [--aligned] IMG...\n"
-            "  enroll GALLERY DIR | identify [--far F] GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
+            "  enroll [--jitter N] GALLERY DIR | identify [--far F] GALLERY IMG... | verify IMG1 IMG2 | cluster DIR...\n"
             "  calibrate [--gallery GALLERY] [--roc OUT.png] DIR   thresholds from your own labelled photos\n"
             "  train-classifier DIR MODEL | classify MODEL IMG...   (options: examples/cli_match.h)\n"
             "  eval-lfw --pairs PAIRS --root DIR [--net resnet|nn4] [--roc OUT.png]   (LFW protocol)\n"

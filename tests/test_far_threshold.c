@@ -150,6 +150,24 @@ static void shipped_and_graft(void) {
         memcpy(&other, &s, sizeof other);
         strcpy(other.network, "nn4.small2.v1");
         CHECK(fnet_gallery_far_threshold(g, &other, 0.01, &gt) == FNET_ERR_MISMATCH, "a table of another network");
+        {   /* jittered galleries: their own table, a little stricter in distance */
+            fnet_impostor_table j;
+            float tj = 0, gj = 0;
+            CHECK(fnet_network_impostor_table_jitter("resnet34-dlib", 0, &j) == FNET_OK && j.pairs == s.pairs,
+                  "jitter 0 is the plain table");
+            CHECK(fnet_network_impostor_table_jitter("resnet34-dlib", FNET_ENROLL_JITTER, &j) == FNET_OK &&
+                  fnet_impostor_table_check(&j) == FNET_OK, "table for jittered galleries");
+            CHECK(fnet_network_impostor_table_jitter("resnet34-dlib", 30, &other) == FNET_ERR_NOT_FOUND &&
+                  fnet_network_impostor_table_jitter("nn4.small2.v1", FNET_ENROLL_JITTER, &other) == FNET_ERR_NOT_FOUND,
+                  "no table for other jitters or networks");
+            fnet_far_threshold(&j, 0.01, 40, &tj);
+            fnet_gallery_set_jitter(g, FNET_ENROLL_JITTER);
+            CHECK(fnet_gallery_far_threshold(g, NULL, 0.01, &gj) == FNET_OK && gj == tj && tj < thr[1] && tj > thr[1] - 0.02f,
+                  "a jittered gallery of 40: %.4f (plain %.4f)", gj, thr[1]);
+            fnet_gallery_set_jitter(g, 7);
+            CHECK(fnet_gallery_far_threshold(g, NULL, 0.01, &gj) == FNET_ERR_NOT_FOUND, "7 jitters: no shipped table");
+            fnet_gallery_set_jitter(g, 0);
+        }
         fnet_gallery_free(g);
     }
     /* graft: 1,000 distances 0.7 + U(0, 0.6): below 100/1000 the shipped tail, shifted to meet */
@@ -310,6 +328,22 @@ static void cohort(void) {
         if (m2[i].accepted != (m2[i].score <= thr)) ok_acc = 0;
     CHECK(ok_acc && thr > 0.8f && thr < 1.1f, "default: the cohort table's %.4f for %d embeddings", thr, photos);
     CHECK(fnet_network_cohort_table("nn4.small2.v1", &ct) == FNET_ERR_NOT_FOUND, "no cohort table for nn4");
+    {   /* a gallery of 10-jitter embeddings takes the cohort table measured for it */
+        fnet_impostor_table cj;
+        float thr_j = 0;
+        int acc_j = 1;
+        CHECK(fnet_network_cohort_table_jitter("resnet34-dlib", FNET_ENROLL_JITTER, &cj) == FNET_OK &&
+              fnet_impostor_table_check(&cj) == FNET_OK, "shipped cohort table for jittered galleries");
+        CHECK(fnet_network_cohort_table_jitter("resnet34-dlib", 3, &cj) == FNET_ERR_NOT_FOUND, "none for 3 jitters");
+        fnet_network_cohort_table_jitter("resnet34-dlib", FNET_ENROLL_JITTER, &cj);
+        fnet_far_threshold(&cj, FNET_DEFAULT_FAR, photos, &thr_j);
+        fnet_gallery_set_jitter(g, FNET_ENROLL_JITTER);
+        CHECK(fnet_identify_cohort(g, cg, gc, probe, DIM, 0.0f, m2, PEOPLE, &n) == FNET_OK && n == PEOPLE, "jittered default");
+        for (i = 0; i < n; i++)
+            if (m2[i].accepted != (m2[i].score <= thr_j)) acc_j = 0;
+        CHECK(acc_j && thr_j < thr && thr_j > thr - 0.02f, "jittered gallery: its table's %.4f (plain %.4f)", thr_j, thr);
+        fnet_gallery_set_jitter(g, 0);
+    }
     /* refusals */
     fnet_gallery_create("resnet34-dlib", DIM, &small);
     fnet_gallery_enroll(small, "a", co, 9);

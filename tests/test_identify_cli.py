@@ -1,15 +1,20 @@
 """fnet identify at a false-accept rate and fnet calibrate (issue 18 items 5 and 6), end to end
 on face_recognition's knn_examples (5 people, 9 photos, shared data):
+- enroll makes 10-jitter embeddings by default (the gallery says "jitter": 10, file version
+  2), the same bytes with --threads 2; --jitter 0 into that gallery is refused, file kept;
 - identify with the shipped table (--no-cohort): the test photos get their people, a stranger
-  (lin-manuel-miranda.png) is rejected, the JSON says "calibration": "built-in", and the
-  threshold is the library's for 9 embeddings at 1% (0.5451 from the shipped ResNet table,
-  whose math test_far_threshold.c checks) and grows with --far; --threshold overrides it;
+  (lin-manuel-miranda.png) is rejected, the JSON says "calibration": "built-in" and
+  "gallery_jitter": 10, and the threshold is the library's for 9 embeddings at 1% (0.5373 from
+  the shipped ResNet table for 10-jitter galleries, whose math test_far_threshold.c checks)
+  and grows with --far; --threshold overrides it;
 - identify by default with the cohort `make cohort` writes (weights/resnet34-dlib.cohort):
   the same names and rejection, "calibration": "cohort", the cohort table's threshold for 9
-  embeddings (0.9681), matches ranked by score, accepted iff score <= threshold, and every
+  embeddings of 10-jitter galleries (0.9622), matches ranked by score, accepted iff score <= threshold, and every
   score recomputed here in plain Python from `fnet embed`'s embeddings, the gallery file and
   the cohort file: s = d / ((c(probe) + c(photo)) / 2), c = the mean distance to the 10
   nearest cohort embeddings;
+- a gallery enrolled with --jitter 0 (version 1, plain) gets the plain tables' thresholds
+  (0.5451 built-in, 0.9681 cohort) and the same names;
 - calibrate --gallery G writes G.calib and the ROC PNG; identify then uses G.calib (says so),
   still accepts the right people and rejects the stranger; --calibration FILE does the same;
   verify --calibration uses its verify threshold;
@@ -46,9 +51,10 @@ def read_gallery(path):
     with open(path, "rb") as f:
         b = f.read()
     assert b[:8] == b"FNETGALR", path
+    version, = struct.unpack_from("<I", b, 8)
     dim, n_people = struct.unpack_from("<II", b, 16)
     network = b[40:72].split(b"\0")[0].decode()
-    at, people = 72, []
+    at, people = (80 if version == 2 else 72), []  # version 2: + jitter, reserved
     for _ in range(n_people):
         ln, cnt = struct.unpack_from("<II", b, at)
         name = b[at + 8:at + 8 + ln].decode()
@@ -80,8 +86,9 @@ def check_cohort(fnet, wdir, gal, imgs, expect):
                         for o in lines), "says cohort, %d cohort embeddings" % len(cohort))
     thr = lines[0]["threshold"] if lines else 0
     print("identify, cohort table, 9 embeddings at FAR 1%%: threshold %.4f" % thr)
-    # fnet_far_threshold(the shipped cohort table, 0.01, 9): test_far_threshold.c checks the math
-    check(abs(thr - 0.9681) < 1e-4, "cohort threshold for 9 embeddings %.4f" % thr)
+    # fnet_far_threshold(the shipped cohort table for 10-jitter galleries, 0.01, 9):
+    # test_far_threshold.c checks the math
+    check(abs(thr - 0.9622) < 1e-4, "cohort threshold for 9 embeddings %.4f" % thr)
     ok_rank = all(all(m[k]["score"] <= m[k + 1]["score"] for k in range(len(m) - 1)) and
                   all(x["accepted"] == (x["score"] <= thr) for x in m)
                   for o in lines for m in [f["matches"] for f in o["faces"]])
@@ -138,6 +145,17 @@ def main():
         gal = os.path.join(tmp, "people.gallery")
         rc, out, err = run(fnet, "enroll", gal, os.path.join(knn, "train"))
         check(rc == 0, "enroll: exit %d %s" % (rc, err[-300:]))
+        info = jlines(out)[-1] if rc == 0 and out.strip() else {}
+        with open(gal, "rb") as f:
+            gbytes = f.read()
+        check(info.get("jitter") == 10 and gbytes[8] == 2 and gbytes[72] == 10, "enroll: 10 jitters by default: %s" % info)
+        gal2 = os.path.join(tmp, "threads.gallery")
+        rc, out, err = run(fnet, "enroll", "--threads", "2", gal2, os.path.join(knn, "train"))
+        with open(gal2, "rb") as f:
+            check(rc == 0 and f.read() == gbytes, "enroll --threads 2: the same gallery bytes")
+        rc, out, err = run(fnet, "enroll", "--jitter", "0", gal, os.path.join(knn, "train"))
+        with open(gal, "rb") as f:
+            check(rc == 1 and "--jitter 10" in err and f.read() == gbytes, "--jitter 0 into a 10-jitter gallery refused")
         expect = {"alex_lacamoire1.jpg": ["alex_lacamoire"], "johnsnow_test1.jpg": ["kit_harington"],
                   "kit_with_rose.jpg": ["kit_harington", "rose_leslie"], "obama1.jpg": ["obama"],
                   "obama_and_biden.jpg": ["biden", "obama"], "lin-manuel-miranda.png": []}
@@ -149,12 +167,14 @@ def main():
         check(got == expect, "identify (built-in table): %s" % got)
         lines = jlines(out) if rc == 0 else []
         check(lines and all(o.get("calibration") == "built-in" and o.get("far") == 0.01 and
-                            o.get("gallery_embeddings") == 9 for o in lines), "says built-in, FAR 0.01, 9 embeddings")
+                            o.get("gallery_embeddings") == 9 and o.get("gallery_jitter") == 10 for o in lines),
+              "says built-in, FAR 0.01, 9 embeddings, 10 jitters")
         thr = lines[0]["threshold"] if lines else 0
         print("identify, built-in table, 9 embeddings at FAR 1%%: threshold %.4f" % thr)
-        # 0.5451: fnet_far_threshold(shipped resnet table, 0.01, 9), as test_far_threshold.c
-        # checks the table's math; here the CLI must pass the gallery's size through
-        check(abs(thr - 0.5451) < 1e-4, "threshold for 9 embeddings %.4f" % thr)
+        # 0.5373: fnet_far_threshold(shipped resnet table for 10-jitter galleries, 0.01, 9), as
+        # test_far_threshold.c checks the table's math; here the CLI must pass the gallery's
+        # size and jitter through
+        check(abs(thr - 0.5373) < 1e-4, "threshold for 9 embeddings %.4f" % thr)
         thr_by_far = []
         for far in ("0.001", "0.01", "0.1"):
             rc, out, err = run(fnet, "identify", "--no-cohort", "--far", far, gal, imgs[0])
@@ -165,6 +185,18 @@ def main():
         check(o.get("threshold") == 0.3 and o.get("calibration") == "--threshold", "--threshold wins: %s" % o)
 
         check_cohort(fnet, wdir, gal, imgs, expect)
+
+        # a plain gallery (--jitter 0): version 1, the plain tables
+        gal0 = os.path.join(tmp, "plain.gallery")
+        rc, out, err = run(fnet, "enroll", "--jitter", "0", gal0, os.path.join(knn, "train"))
+        with open(gal0, "rb") as f:
+            check(rc == 0 and jlines(out)[-1].get("jitter") == 0 and f.read()[8] == 1, "--jitter 0: a version 1 gallery")
+        for extra, want in ((["--no-cohort"], 0.5451), ([], 0.9681)):
+            rc, out, err = run(fnet, "identify", *(extra + [gal0] + imgs))
+            lines = jlines(out) if rc == 0 else []
+            t0 = lines[0]["threshold"] if lines else 0
+            check(names(out) == expect if rc == 0 else False, "plain gallery %s: %s" % (extra, names(out) if rc == 0 else rc))
+            check(abs(t0 - want) < 1e-4 and lines[0].get("gallery_jitter") == 0, "plain gallery %s: threshold %.4f" % (extra, t0))
 
         # calibrate next to the gallery
         roc = os.path.join(tmp, "roc.png")

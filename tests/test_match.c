@@ -213,6 +213,53 @@ static int galleries_equal(const fnet_gallery *a, const fnet_gallery *b) {
     return 1;
 }
 
+/* fnet_gallery_set_jitter: plain galleries stay version 1 byte for byte; a jittered one is
+   version 2 (8 more header bytes) and loads back with its jitter; every truncation and a
+   bad reserved word are refused. */
+static void test_gallery_jitter(void) {
+    fnet_gallery *g = sample_gallery(), *h = NULL;
+    unsigned char *buf;
+    size_t size0 = 0, size = 0, i;
+    int bad = 0;
+    CHECK(fnet_gallery_jitter(g) == 0 && fnet_gallery_jitter(NULL) == 0, "a new gallery is plain");
+    CHECK(fnet_gallery_set_jitter(g, -1) == FNET_ERR_INVALID_ARGUMENT &&
+          fnet_gallery_set_jitter(g, FNET_GALLERY_MAX_JITTER + 1) == FNET_ERR_INVALID_ARGUMENT &&
+          fnet_gallery_set_jitter(NULL, 1) == FNET_ERR_INVALID_ARGUMENT, "jitter out of range refused");
+    fnet_gallery_save_memory(g, NULL, 0, &size0);
+    CHECK(fnet_gallery_set_jitter(g, FNET_ENROLL_JITTER) == FNET_OK && fnet_gallery_jitter(g) == FNET_ENROLL_JITTER, "set");
+    fnet_gallery_save_memory(g, NULL, 0, &size);
+    CHECK(size == size0 + 8, "version 2: 8 more bytes (%zu, %zu)", size, size0);
+    buf = (unsigned char *)malloc(size);
+    CHECK(fnet_gallery_save_memory(g, buf, size, &size) == FNET_OK && buf[8] == 2 && buf[72] == FNET_ENROLL_JITTER,
+          "version 2 header");
+    CHECK(fnet_gallery_load_memory(buf, size, &h) == FNET_OK && h && galleries_equal(g, h) &&
+          fnet_gallery_jitter(h) == FNET_ENROLL_JITTER, "round trip keeps the jitter");
+    fnet_gallery_free(h);
+    h = NULL;
+    for (i = 0; i < size; i++)
+        if (fnet_gallery_load_memory(buf, i, &h) == FNET_OK || h) { bad++; fnet_gallery_free(h); h = NULL; }
+    CHECK(bad == 0, "%d truncations of a version 2 file loaded", bad);
+    buf[76] = 1; /* reserved word, CRC recomputed: still refused */
+    {
+        unsigned long crc = 0xFFFFFFFFul;
+        size_t k;
+        int b;
+        for (k = 0; k < size; k++) {
+            if (k >= 28 && k < 32) continue;
+            crc ^= buf[k];
+            for (b = 0; b < 8; b++) crc = (crc >> 1) ^ (0xEDB88320ul & (0ul - (crc & 1ul)));
+        }
+        crc ^= 0xFFFFFFFFul;
+        for (b = 0; b < 4; b++) buf[28 + b] = (unsigned char)(crc >> (8 * b));
+    }
+    CHECK(fnet_gallery_load_memory(buf, size, &h) == FNET_ERR_CORRUPT && !h, "reserved word not 0: corrupt");
+    buf[76] = 0;
+    buf[72] = 0; /* jitter 0 in a version 2 file (CRC now wrong too): refused */
+    CHECK(fnet_gallery_load_memory(buf, size, &h) == FNET_ERR_CORRUPT && !h, "jitter 0 in version 2: corrupt");
+    free(buf);
+    fnet_gallery_free(g);
+}
+
 static void test_gallery_file(void) {
     fnet_gallery *g = sample_gallery(), *h = NULL, *e = NULL;
     unsigned char *buf, *copy;
@@ -252,7 +299,7 @@ static void test_gallery_file(void) {
     copy[0] = 'X';
     CHECK(fnet_gallery_load_memory(copy, size, &h) == FNET_ERR_BAD_MAGIC, "bad magic code");
     memcpy(copy, buf, size);
-    copy[8] = 2;
+    copy[8] = 3;
     CHECK(fnet_gallery_load_memory(copy, size, &h) == FNET_ERR_VERSION, "version code");
     memcpy(copy, buf, size);
     copy[size - 1] ^= 1;
@@ -757,6 +804,7 @@ int main(void) {
     test_verify();
     test_gallery_edit();
     test_gallery_file();
+    test_gallery_jitter();
     test_identify();
     test_triplet();
     test_clustering();

@@ -5,12 +5,32 @@
    build/eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR]
                        [--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE]
                        [--tune SPLITS [--tune-strangers N] [--tune-unit]]
+                       [--gallery-jitter N | --gallery-flip]
    (make impostor-table: --table; make cohort: --table --write-cohort; make eval-identify: the
    whole evaluation; --tune: section 0 only, on lfw-train people alone)
 
    0. --tune SPLITS: the cohort rule's design (score form, K) compared on lfw-train people
       outside lfw-dev only (see tune() below): what fnet_identify_cohort's ratio with
       FNET_COHORT_K = 10 was checked against before lfw-dev was evaluated.
+
+   --gallery-jitter N / --gallery-flip: galleries enrol augmented embeddings (the mean of N
+      jittered copies of the face, examples/jitter.h as fnet enroll --jitter does; or of the
+      face and its mirror image) while probes, strangers and the cohort stay plain. Every
+      table below is then measured for that mixed case: every ORDERED pair of photos of
+      different people, the first augmented (gallery side, its c over the plain cohort), the
+      second plain; --tune compares the shipped rule on such galleries (same splits and
+      galleries as without: pair the runs by the per-split line). Sections 2 and 3 then use
+      the tables facenet.h ships for such galleries (fnet_network_*_table_jitter; else the
+      measured ones); 4 and 5 (plain galleries) are left out. Measured (ResNet, FAR 1%):
+        --tune 10, 40 people, cohort ratio K=10: right+accepted / strangers accepted
+          plain 94.5% / 0.77%, face+mirror 94.9% / 0.70%, jitter 10 95.2% / 0.67%,
+          jitter 30 94.9% / 0.69% (jitter 10 - plain: +0.76 points, split sd 0.57, 8/10
+          splits better; 20 people 96.8% vs 94.8%, 10 people 97.5% vs 96.4%)
+        lfw-dev, --gallery-jitter 10 (make eval-identify), cohort scores, K = 10 20 40 100
+          200 450 1000: accepted as the right person 96.6 94.4 91.4 87.6 84.6 80.1 75.4%,
+          strangers accepted 1.05 1.09 1.08 1.04 1.01 0.84 0.94%; plain distances 92.3 87.0
+          80.8 71.4 64.5 55.9 47.5%, strangers 1.34 1.14 0.71 0.72 0.76 0.65 0.94%; three
+          photos each at K=40: 97.1% (cohort), 87.1% (plain distances).
 
    1. Impostor table: every photo of the LFW people in ../shared/data/lfw-train/ who are NOT in
       ../shared/data/lfw-dev/ (lfw-train holds more photos of 171 dev people: they are left
@@ -102,6 +122,27 @@ static int load_set(embcache *ec, ec_labelled *lab, set *s) {
     return 1;
 }
 
+/* The set of the same photos as `plain` with augmented embeddings (ec->jitter, ec->flip for
+   this load only; their own cache entries): the same faces, so the same photos kept. */
+static int load_augmented(embcache *ec, ec_labelled *lab, const set *plain, int jitter, int flip, set *out) {
+    int ok, i;
+    ec->jitter = jitter;
+    ec->flip = jitter > 0 ? 0 : flip;
+    ok = load_set(ec, lab, out);
+    ec->jitter = ec->flip = 0;
+    if (!ok) return 0;
+    if (out->n != plain->n) { fprintf(stderr, "eval_identify: augmented set: %d photos, plain %d\n", out->n, plain->n); return 0; }
+    for (i = 0; i < out->n; i++)
+        if (out->label[i] != plain->label[i]) { fprintf(stderr, "eval_identify: augmented set differs\n"); return 0; }
+    return 1;
+}
+static const char *aug_name(int jitter, int flip) {
+    static char buf[64];
+    if (jitter > 0) snprintf(buf, sizeof buf, "mean of %d jittered copies", jitter);
+    else snprintf(buf, sizeof buf, flip ? "mean of the chip and its mirror" : "plain");
+    return buf;
+}
+
 static int in_list(char **names, int n, const char *name) {
     int lo = 0, hi = n - 1; /* ec_list sorts */
     while (lo <= hi) {
@@ -114,6 +155,9 @@ static int in_list(char **names, int n, const char *name) {
 }
 
 static const char *g_network; /* the network id galleries are made for */
+/* The embeddings galleries enrol (--gallery-jitter/--gallery-flip: the dev photos' augmented
+   ones; NULL: the plain ones probes use) */
+static const float *g_gallery_x;
 /* The cohort rule (fnet_identify_cohort): set while the cohort rows run. */
 static const fnet_gallery *g_cohort;
 static const fnet_impostor_table *g_cohort_table;
@@ -163,16 +207,17 @@ static void run_gallery(const set *dev, const fnet_impostor_table *t, double far
     int *gallery_of = (int *)malloc((size_t)np * sizeof(int)), *enr = (int *)calloc((size_t)dev->n, sizeof(int));
     int *known = (int *)calloc((size_t)dev->n, sizeof(int)), *stranger = (int *)calloc((size_t)dev->n, sizeof(int));
     float thr, *gc = NULL;
+    const float *gx = g_gallery_x ? g_gallery_x : dev->x;
     for (i = 0; i < np; i++) gallery_of[i] = -1;
     fnet_gallery_create(g_network, EC_DIM, &g);
     for (j = 0; j < k; j++) {
         int p = people[j], c = dev->cnt[p], f = dev->first[p], q;
         if (per == 1 && !fixed) {
             q = f + (int)(rnd() % (unsigned long long)c);
-            fnet_gallery_enroll(g, dev->lab.people[p], dev->x + (size_t)q * EC_DIM, 1);
+            fnet_gallery_enroll(g, dev->lab.people[p], gx + (size_t)q * EC_DIM, 1);
             enr[q] = 1;
         } else {
-            fnet_gallery_enroll(g, dev->lab.people[p], dev->x + (size_t)f * EC_DIM, per);
+            fnet_gallery_enroll(g, dev->lab.people[p], gx + (size_t)f * EC_DIM, per);
             for (q = f; q < f + per; q++) enr[q] = 1;
         }
         gallery_of[p] = fnet_gallery_count(g) - 1;
@@ -283,7 +328,7 @@ static void tune_oracle(const char *what, const float *key, const int *t, size_t
     free(ix);
 }
 
-static int tune(set *tr, const char *network, int splits, int trials, double far) {
+static int tune(set *tr, const set *trg, const char *network, int splits, int trials, double far) {
     int n = tr->n, np = tr->lab.n_people, i, j, sp, L = TUNE_KMAX + 1;
     int *multi = (int *)malloc((size_t)np * sizeof(int)), *single = (int *)malloc((size_t)np * sizeof(int));
     int n_multi = 0, n_single = 0, *in_cohort = (int *)malloc((size_t)n * sizeof(int));
@@ -292,11 +337,19 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
     float *nd = (float *)malloc((size_t)n * L * sizeof(float));
     int *nb = (int *)malloc((size_t)n * L * sizeof(int));
     float *mu = (float *)malloc((size_t)n * sizeof(float)), *sd = (float *)malloc((size_t)n * sizeof(float));
-    float *imp = (float *)malloc((size_t)n * n / 2 * sizeof(float) + 4);
+    float *imp = (float *)malloc((size_t)n * n * sizeof(float) + 4);
+    /* the gallery side (--gallery-jitter/--gallery-flip: augmented embeddings of the same
+       photos; else the plain ones): Dg[e n + i] = d(gallery-side e, plain i), and its rows'
+       nearest cohort photos and statistics */
+    float *Dg = trg ? (float *)malloc((size_t)n * n * sizeof(float)) : D;
+    float *ndg = trg ? (float *)malloc((size_t)n * L * sizeof(float)) : nd;
+    int *nbg = trg ? (int *)malloc((size_t)n * L * sizeof(int)) : nb;
+    float *mug = trg ? (float *)malloc((size_t)n * sizeof(float)) : mu, *sdg = trg ? (float *)malloc((size_t)n * sizeof(float)) : sd;
     static const int gsizes[] = {10, 20, 40};
     /* [form][k][size]: probes, right-and-accepted, rank-1, strangers, accepted */
     static double acc[TUNE_NF][TUNE_NK][3][5];
     static double per_split[TUNE_NF][TUNE_NK][2]; /* 40 people: sum and sum of squares of each split's rate */
+    double *split_rate = (double *)calloc((size_t)splits, sizeof(double)); /* the shipped ratio's, 40 people */
     int *gal = (int *)malloc((size_t)np * sizeof(int)), *is_g = (int *)malloc((size_t)np * sizeof(int));
     /* the shipped rule at 40 people, every probe and stranger: best score s1, the margin s1 / s2
        over the second-best person, and 1 right / 2 wrong person / 0 stranger */
@@ -313,6 +366,10 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
         }
     for (i = 0; i < n; i++)
         for (j = 0; j < n; j++) D[(size_t)i * n + j] = fnet_distance(tr->x + (size_t)i * EC_DIM, tr->x + (size_t)j * EC_DIM, EC_DIM);
+    if (trg)
+        for (i = 0; i < n; i++)
+            for (j = 0; j < n; j++)
+                Dg[(size_t)i * n + j] = fnet_distance(trg->x + (size_t)i * EC_DIM, tr->x + (size_t)j * EC_DIM, EC_DIM);
     for (i = 0; i < np; i++) {
         if (tr->cnt[i] >= 2) multi[n_multi++] = i;
         else if (tr->cnt[i] == 1) single[n_single++] = i;
@@ -337,14 +394,16 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
             in_cohort[q] = 1;
             cidx[nc++] = q;
         }
-        /* every photo's L nearest cohort photos (itself excluded), ascending */
-        for (i = 0; i < n; i++) {
-            float *row = nd + (size_t)i * L;
-            int *nbr = nb + (size_t)i * L, m = 0, q;
+        /* every photo's L nearest cohort photos (itself excluded), ascending; again for the
+           gallery side */
+        for (i = 0; i < (trg ? 2 * n : n); i++) {
+            int side = i >= n, a = i - (side ? n : 0);
+            float *row = (side ? ndg : nd) + (size_t)a * L;
+            int *nbr = (side ? nbg : nb) + (size_t)a * L, m = 0, q;
             for (j = 0; j < nc; j++) {
                 float d;
-                if (cidx[j] == i) continue;
-                d = D[(size_t)i * n + cidx[j]];
+                if (cidx[j] == a) continue;
+                d = (side ? Dg : D)[(size_t)a * n + cidx[j]];
                 if (m == L && !(d < row[m - 1])) continue;
                 q = m < L ? m++ : L - 1;
                 while (q > 0 && d < row[q - 1]) { row[q] = row[q - 1]; nbr[q] = nbr[q - 1]; q--; }
@@ -361,13 +420,18 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
                 fnet_impostor_table t;
                 if (f == 0 && kk > 0) continue;
                 for (i = 0; i < n; i++) tune_stats(nd + (size_t)i * L, nb + (size_t)i * L, L, K, -1, &mu[i], &sd[i]);
+                if (trg)
+                    for (i = 0; i < n; i++) tune_stats(ndg + (size_t)i * L, nbg + (size_t)i * L, L, K, -1, &mug[i], &sdg[i]);
                 for (i = 0; i < nc; i++)
-                    for (j = i + 1; j < nc; j++) {
+                    for (j = trg ? 0 : i + 1; j < nc; j++) {
+                        /* plain: every pair once; augmented gallery: every ordered pair, a on
+                           the gallery side, b a plain probe (the mixed case identify sees) */
                         int a = cidx[i], b = cidx[j];
                         float ma, sa, mb, sb;
-                        tune_stats(nd + (size_t)a * L, nb + (size_t)a * L, L, K, b, &ma, &sa);
+                        if (i == j) continue;
+                        tune_stats(ndg + (size_t)a * L, nbg + (size_t)a * L, L, K, b, &ma, &sa);
                         tune_stats(nd + (size_t)b * L, nb + (size_t)b * L, L, K, a, &mb, &sb);
-                        imp[n_imp++] = tune_score(f, D[(size_t)a * n + b], ma, sa, mb, sb);
+                        imp[n_imp++] = tune_score(f, Dg[(size_t)a * n + b], mb, sb, ma, sa);
                     }
                 sh = 0; /* the table wants scores >= 0: differences and z-scores shifted up by sh */
                 if (f == 2 || f == 3) {
@@ -404,7 +468,7 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
                             if (known && gal[is_g[tr->label[i]]] == i) continue; /* enrolled */
                             for (p = 0; p < k; p++) {
                                 int e = gal[p];
-                                float s = tune_score(f, D[(size_t)i * n + e], mu[i], sd[i], mu[e], sd[e]);
+                                float s = tune_score(f, Dg[(size_t)e * n + i], mu[i], sd[i], mug[e], sdg[e]);
                                 if (s < best) { second = best; best = s; best_p = p; }
                                 else if (s < second) second = s;
                             }
@@ -425,6 +489,7 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
                     }
                     if (si == 2) {
                         double r = (acc[f][kk][si][1] - before[1]) / (acc[f][kk][si][0] - before[0]);
+                        if (f == 1 && K == FNET_COHORT_K) split_rate[sp] = r;
                         per_split[f][kk][0] += r;
                         per_split[f][kk][1] += r * r;
                     }
@@ -447,7 +512,12 @@ static int tune(set *tr, const char *network, int splits, int trials, double far
             }
             printf("\n");
         }
+    if (trg) { free(Dg); free(ndg); free(nbg); free(mug); free(sdg); }
     free(multi); free(single); free(in_cohort); free(cidx); free(D); free(nd); free(nb); free(mu); free(sd);
+    printf("  the ratio, K=%d, 40 people, right+accepted per split (to pair runs of other gallery sides):", FNET_COHORT_K);
+    for (sp = 0; sp < splits; sp++) printf(" %.4f", split_rate[sp]);
+    printf("\n");
+    free(split_rate);
     tune_oracle("s1", obs_s1, obs_t, n_obs, far);
     tune_oracle("s1 / s2", obs_m, obs_t, n_obs, far);
     free(imp); free(gal); free(is_g); free(obs_s1); free(obs_m); free(obs_t);
@@ -472,6 +542,10 @@ int main(int argc, char **argv) {
     fnet_gallery *cohort = NULL;
     fnet_impostor_table cohort_measured, cohort_shipped;
     int rule;
+    int gallery_jitter = 0, gallery_flip = 0;
+    set trg, devg;
+    int aug;
+    const float *gx;
     int i, j, trials = 20, table_only = 0, tune_splits = 0, n_multi = 0, n_single = 0, n4 = 0, overlap = 0;
     int *multi, *single, *four, *people;
     double far = FNET_DEFAULT_FAR;
@@ -485,6 +559,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--table")) { table_only = 1; continue; }
         if (!strcmp(argv[i], "--tune") && i + 1 < argc) { tune_splits = atoi(argv[++i]); continue; }
         if (!strcmp(argv[i], "--tune-unit")) { tune_unit = 1; continue; }
+        if (!strcmp(argv[i], "--gallery-jitter") && i + 1 < argc) { gallery_jitter = atoi(argv[++i]); continue; }
+        if (!strcmp(argv[i], "--gallery-flip")) { gallery_flip = 1; continue; }
         if (!strcmp(argv[i], "--tune-strangers") && i + 1 < argc) { tune_strangers = atoi(argv[++i]); continue; }
         if (!strcmp(argv[i], "--write-cohort") && i + 1 < argc) { cohort_out = argv[++i]; continue; }
         if (!strcmp(argv[i], "--far") && i + 1 < argc) { far = atof(argv[++i]); continue; }
@@ -493,11 +569,14 @@ int main(int argc, char **argv) {
         if (!ec_lfw_option(&o, argc, argv, &i)) {
             fprintf(stderr, "usage: eval_identify [--net resnet|nn4] [--net-blob FILE] [--weights DIR] [--cache DIR] "
                             "[--far F] [--trials T] [--seed S] [--table] [--write-cohort FILE] "
-                            "[--tune SPLITS [--tune-strangers N] [--tune-unit]]\n");
+                            "[--tune SPLITS [--tune-strangers N] [--tune-unit]] [--gallery-jitter N | --gallery-flip]\n");
             return 2;
         }
     }
-    if (!(far > 0 && far < 1) || trials < 1) { fprintf(stderr, "eval_identify: --far in (0, 1), --trials >= 1\n"); return 2; }
+    if (!(far > 0 && far < 1) || trials < 1 || gallery_jitter < 0 || gallery_jitter > EC_JITTER_MAX) {
+        fprintf(stderr, "eval_identify: --far in (0, 1), --trials >= 1, --gallery-jitter 0..%d\n", EC_JITTER_MAX);
+        return 2;
+    }
     ec_shared_path("data/lfw-train/lfw-deepfunneled", troot, sizeof troot);
     ec_shared_path("data/lfw-dev/lfw-deepfunneled", droot, sizeof droot);
     if (!ec_open_blob(&ec, o.weights, o.net, o.net_blob, o.cache)) return 1;
@@ -524,18 +603,26 @@ int main(int argc, char **argv) {
             if (in_list(dlab.people, dlab.n_people, tlab.people[i])) { fprintf(stderr, "eval_identify: overlap left\n"); return 1; }
     }
     if (!load_set(&ec, &tlab, &tr)) return 1;
-    if (tune_splits > 0) return tune(&tr, ec.network_id, tune_splits, trials, far);
-    imp = (float *)malloc((size_t)tr.n * (size_t)tr.n / 2 * sizeof(float) + 4);
+    if (gallery_jitter > 0 || gallery_flip) { /* the gallery side: the same photos, augmented */
+        if (!load_augmented(&ec, &tlab, &tr, gallery_jitter, gallery_flip, &trg)) return 1;
+        printf("gallery side: %s (probes, strangers and the cohort plain)\n", aug_name(gallery_jitter, gallery_flip));
+    }
+    if (tune_splits > 0) return tune(&tr, gallery_jitter > 0 || gallery_flip ? &trg : NULL, ec.network_id, tune_splits, trials, far);
+    aug = gallery_jitter > 0 || gallery_flip;
+    gx = aug ? trg.x : tr.x; /* the gallery side of every pair below */
+    /* plain: every pair once; augmented galleries: every ordered pair, the first photo on the
+       gallery side (augmented), the second a plain probe: the mixed case identify sees */
+    imp = (float *)malloc((size_t)tr.n * (size_t)tr.n * sizeof(float) + 4);
     for (i = 0; i < tr.n; i++)
-        for (j = i + 1; j < tr.n; j++)
-            if (tr.label[i] != tr.label[j]) imp[n_imp++] = fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
+        for (j = aug ? 0 : i + 1; j < tr.n; j++)
+            if (tr.label[i] != tr.label[j]) imp[n_imp++] = fnet_distance(gx + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
     if (fnet_impostor_table_build(ec.network_id, imp, n_imp, NULL, &measured) != FNET_OK) { fprintf(stderr, "table build failed\n"); return 1; }
     printf("network %s: impostor table from %s: %d people (%d people also in lfw-dev left out), %d photos (%d without "
            "a detection left out), %zu pairs of different people; median %.4f, 1e-3 quantile %.4f, 1e-5 %.4f, min %.4f\n",
            ec.network_id, troot, tlab.n_people, overlap, tr.n, tr.dropped, n_imp, imp[n_imp / 2], imp[n_imp / 1000],
            imp[n_imp / 100000], imp[0]);
-    printf("/* %s: %zu impostor pairs, %d photos of %d LFW people outside lfw-dev (make impostor-table) */\n",
-           ec.network_id, n_imp, tr.n, tlab.n_people);
+    printf("/* %s: %zu impostor pairs%s, %d photos of %d LFW people outside lfw-dev (make impostor-table) */\n",
+           ec.network_id, n_imp, aug ? " (ordered: augmented gallery photo, plain probe)" : "", tr.n, tlab.n_people);
     for (i = 0; i < measured.n; i++)
         printf("    {%.4ff, %.4ff},%s", measured.distance[i], measured.log10_rate[i], i % 4 == 3 || i + 1 == measured.n ? "\n" : "");
     free(imp);
@@ -553,43 +640,46 @@ int main(int argc, char **argv) {
                fnet_gallery_count(cohort), cohort_out);
     }
     {
-        int maxc = 0, L, *nb;
+        int maxc = 0, L, *nb, side;
         float *nd, *row = (float *)malloc((size_t)tr.n * sizeof(float));
         int *ord = (int *)malloc((size_t)tr.n * sizeof(int));
         for (i = 0; i < tlab.n_people; i++) if (tr.cnt[i] > maxc) maxc = tr.cnt[i];
         L = FNET_COHORT_K + maxc; /* a photo's nearest other-person photos, enough to skip one person */
-        nd = (float *)malloc((size_t)tr.n * L * sizeof(float));
-        nb = (int *)malloc((size_t)tr.n * L * sizeof(int));
-        imp = (float *)malloc((size_t)tr.n * (size_t)tr.n / 2 * sizeof(float) + 4);
+        /* rows 0..n-1: the plain photos; n..2n-1 (augmented galleries): their gallery side */
+        nd = (float *)malloc((size_t)tr.n * 2 * L * sizeof(float));
+        nb = (int *)malloc((size_t)tr.n * 2 * L * sizeof(int));
+        imp = (float *)malloc((size_t)tr.n * (size_t)tr.n * sizeof(float) + 4);
         n_imp = 0;
+        for (side = 0; side < (aug ? 2 : 1); side++)
         for (i = 0; i < tr.n; i++) { /* the L nearest photos of other people, ascending (insertion) */
             int n = 0, q;
+            const float *xi = (side ? gx : tr.x) + (size_t)i * EC_DIM;
             for (j = 0; j < tr.n; j++) {
                 float d;
                 if (tr.label[j] == tr.label[i]) continue;
-                d = fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM);
+                d = fnet_distance(xi, tr.x + (size_t)j * EC_DIM, EC_DIM);
                 if (n == L && !(d < row[n - 1])) continue;
                 q = n < L ? n++ : L - 1;
                 while (q > 0 && d < row[q - 1]) { row[q] = row[q - 1]; ord[q] = ord[q - 1]; q--; }
                 row[q] = d;
                 ord[q] = j;
             }
-            memcpy(nd + (size_t)i * L, row, (size_t)L * sizeof(float));
-            for (q = 0; q < L; q++) nb[(size_t)i * L + q] = tr.label[ord[q]];
+            memcpy(nd + ((size_t)side * tr.n + i) * L, row, (size_t)L * sizeof(float));
+            for (q = 0; q < L; q++) nb[((size_t)side * tr.n + i) * L + q] = tr.label[ord[q]];
         }
         for (i = 0; i < tr.n; i++)
-            for (j = i + 1; j < tr.n; j++) {
+            for (j = aug ? 0 : i + 1; j < tr.n; j++) {
                 double c[2];
                 int side, q, got;
                 if (tr.label[i] == tr.label[j]) continue;
-                for (side = 0; side < 2; side++) { /* c of i without j's person, of j without i's */
-                    int a = side ? j : i, other = tr.label[side ? i : j];
+                for (side = 0; side < 2; side++) { /* c of i (gallery side) without j's person, of j without i's */
+                    int a = side ? j : i + (aug ? tr.n : 0), other = tr.label[side ? i : j];
                     c[side] = 0;
                     for (q = 0, got = 0; q < L && got < FNET_COHORT_K; q++)
                         if (nb[(size_t)a * L + q] != other) { c[side] += nd[(size_t)a * L + q]; got++; }
                     c[side] /= got;
                 }
-                imp[n_imp++] = (float)(fnet_distance(tr.x + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM) /
+                imp[n_imp++] = (float)(fnet_distance(gx + (size_t)i * EC_DIM, tr.x + (size_t)j * EC_DIM, EC_DIM) /
                                        (0.5 * (c[0] + c[1])));
             }
         if (fnet_impostor_table_build(ec.network_id, imp, n_imp, NULL, &cohort_measured) != FNET_OK) {
@@ -603,11 +693,26 @@ int main(int argc, char **argv) {
         free(imp); free(nd); free(nb); free(row); free(ord);
     }
     if (table_only) return 0;
-    if (fnet_network_cohort_table(ec.network_id, &cohort_shipped) != FNET_OK) cohort_shipped = cohort_measured;
+    /* the shipped tables for these galleries (jitter: fnet_network_*_table_jitter; flip: none) */
+    if ((aug && (!gallery_jitter || fnet_network_cohort_table_jitter(ec.network_id, gallery_jitter, &cohort_shipped) != FNET_OK)) ||
+        (!aug && fnet_network_cohort_table(ec.network_id, &cohort_shipped) != FNET_OK))
+        cohort_shipped = cohort_measured;
 
     /* 2. dev galleries */
     if (!load_set(&ec, &dlab, &dev)) return 1;
-    if (fnet_network_impostor_table(ec.network_id, &shipped) == FNET_OK) {
+    if (aug) { /* galleries of augmented embeddings, the tables shipped (else measured above) for them */
+        if (!load_augmented(&ec, &dlab, &dev, gallery_jitter, gallery_flip, &devg)) return 1;
+        g_gallery_x = devg.x;
+        if (gallery_jitter && fnet_network_impostor_table_jitter(ec.network_id, gallery_jitter, &shipped) == FNET_OK) {
+            use = &shipped;
+            printf("galleries enrol %s: evaluated with the tables shipped for them (%d points, %.0f pairs);",
+                   aug_name(gallery_jitter, gallery_flip), shipped.n, shipped.pairs);
+        } else {
+            use = &measured;
+            printf("galleries enrol %s: no shipped tables, evaluated with the ones measured above;",
+                   aug_name(gallery_jitter, gallery_flip));
+        }
+    } else if (fnet_network_impostor_table(ec.network_id, &shipped) == FNET_OK) {
         use = &shipped;
         printf("evaluated with the shipped table (%d points, %.0f pairs);", shipped.n, shipped.pairs);
     } else {
@@ -682,6 +787,7 @@ int main(int argc, char **argv) {
         }
         g_cohort = NULL;
     }
+    if (aug) return 0; /* 4 and 5 are about plain galleries */
     /* 5. what fnet calibrate does with a user's folder: the impostor table of 20 dev people
        with >= 3 photos (every photo; the tail below 100/pairs from the shipped table, shifted),
        then galleries of 40 of the OTHER people at that table's thresholds */

@@ -9,11 +9,11 @@
 .PHONY: eval-match eval-match-dlib triplet bench-match
 eval-match: all
 	sh tools/eval/eval_match.sh
-build/eval_match: tools/eval/eval_match.c facenet.h examples/embcache.h
+build/eval_match: tools/eval/eval_match.c facenet.h examples/embcache.h examples/jitter.h
 	@mkdir -p build
 	$(CC) -std=c99 $(WARN) -O2 $(INC) $< -o $@ -lm
 ifneq ($(wildcard /usr/include/dlib/image_processing/frontal_face_detector.h),)
-build/match_dlib_embed: tools/reference/match_dlib_embed.cpp facenet.h examples/embcache.h
+build/match_dlib_embed: tools/reference/match_dlib_embed.cpp facenet.h examples/embcache.h examples/jitter.h
 	@mkdir -p build
 	g++ -std=c++14 -O2 $(INC) $< -o $@ -ldlib -llapack -lblas -lpthread
 eval-match-dlib: build/match_dlib_embed build/eval_match
