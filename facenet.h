@@ -4335,9 +4335,11 @@ static void fnet__hog_scan_pyramid(fnet__hog_run *d, const fnet_parallel *par) {
             px[level] = (unsigned long long)w * (unsigned long long)ht;
         }
         /* the chain's task takes the smallest levels while it stays within level 0's work
-           (resampling a pixel costs about 1/6 of its features and scan) */
+           (resampling a pixel costs about 1/4 of its features and scan, measured with
+           2 workers on 1024 px photos: 13.2 ms for the chain of upsampled levels against
+           23.5 ms for level 0, whose pixels are 1/2.27 of the chain's) */
         d->tail = d->levels;
-        tail = chain / 6;
+        tail = chain / 4;
         while (d->tail > 1 && tail + px[d->tail - 1] <= px[0]) tail += px[--d->tail];
         fnet__parallel_run(par, 2, fnet__hog_task1, d);
         n2 = FNET__MIN(p->slots, d->tail - 1);
