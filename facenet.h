@@ -9694,8 +9694,9 @@ static void fnet__conv_task(void *ctx, int t) {
 /* ---- the ops, one function each, in the op table's order ----
    fnet__op_NAME(f, i) runs op i (> 0) for the whole batch: it reads its inputs' outputs and
    writes its own (fnet__act gives image b's tensor, HWC). Convolutions and dense layers run
-   once for all images, cut into tasks for the caller's parallel-for; the other ops are
-   memory-bound and run image by image on the calling thread. */
+   once for all images, cut into tasks for the caller's parallel-for; pools and LRN are cut
+   by rows of output (as is the input, fnet__input_task); the other ops are memory-bound and
+   run image by image on the calling thread. */
 
 /* What a one-input op sees for image b: its table entry, its output node nd (y: nd->h x
    nd->w x nd->c), its input node a (x: a->h x a->w x a->c). */

@@ -314,6 +314,7 @@ static void wino_case(const conv_case *c, int m, unsigned seed, int twins, doubl
    units are whole blocks, and shared-out tasks get micro-kernel tiles (groups of mr) that
    differ by at most one, none more than its share of them (blocks of equal tiles did not:
    81 tiles as 21 + 21 | 21 + 18 are 8 | 7 micro-kernel tiles, not 7 | 7). */
+#if defined(FNET__WINOGRAD)
 static void test_wino_cut(void) {
     int bad = 0, m, tasks, nt, big;
     for (m = 2; m <= 4; m += 2)
@@ -349,6 +350,7 @@ static void test_wino_cut(void) {
                 }
     CHECK(bad == 0, "winograd cut: %d inconsistencies in the blocks of tiles", bad);
 }
+#endif
 
 /* Winograd F(2x2,3x3) and F(4x4,3x3) (wino_case); prints the largest errors seen against
    float64 (relative to the output scale), which the header quotes as the measured bounds. */
